@@ -1,0 +1,13 @@
+//! The domain: memory values and the pure logic of Mem0 (fact extraction, reconciliation,
+//! filters, history). No I/O, no clock, no randomness: callers pass time and ids in.
+
+pub mod credentials;
+pub mod facts;
+pub mod filter;
+pub mod graph;
+pub mod history;
+pub mod memory;
+pub mod message;
+pub mod operations;
+pub mod reconcile;
+pub mod scope;

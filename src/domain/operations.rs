@@ -1,0 +1,248 @@
+//! Validated requests of the eight memory operations and their reports.
+
+use super::filter::Filter;
+use super::graph::{GraphChanges, Relation};
+use super::memory::{MemoryId, MemoryRecord, MemoryText, Metadata, ScoredMemory};
+use super::message::Conversation;
+use super::scope::{EntityId, Scope};
+use serde::{Deserialize, Serialize};
+
+/// Results a search returns when the caller gives no limit (the guide's `SEARCH_DEFAULT_TOP_K`).
+pub const SEARCH_DEFAULT_TOP_K: usize = 5;
+/// Memories `get_all` returns when the caller gives no limit.
+pub const LIST_DEFAULT_LIMIT: usize = 100;
+/// Largest limit accepted by search and get_all.
+pub const MAX_LIMIT: usize = 1000;
+/// Longest search query accepted, in characters.
+pub const MAX_QUERY_LEN: usize = 8_000;
+
+/// Why a request was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    /// A limit outside `1..=MAX_LIMIT`.
+    #[error("{field} must be a whole number from 1 to {MAX_LIMIT}, got {got}")]
+    BadLimit {
+        /// The field.
+        field: &'static str,
+        /// What was given.
+        got: String,
+    },
+    /// A threshold outside `[0, 1]`.
+    #[error("threshold must be a number from 0 to 1, got {0}")]
+    BadThreshold(String),
+    /// An empty or too long query.
+    #[error("query must be 1 to {MAX_QUERY_LEN} characters")]
+    BadQuery,
+}
+
+/// Add: remember what a conversation says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AddRequest {
+    /// The messages (blank ones already removed).
+    pub conversation: Conversation,
+    /// Whose memory it is.
+    pub scope: Scope,
+    /// Metadata attached to every memory written.
+    pub metadata: Metadata,
+    /// true: extract facts with the LLM and reconcile; false: store the messages as given.
+    pub infer: bool,
+    /// Who is speaking (stored with infer=false memories).
+    pub actor_id: Option<EntityId>,
+}
+
+/// A validated search query text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Query(String);
+
+impl Query {
+    /// Validates a query.
+    pub fn parse(raw: &str) -> Result<Self, RequestError> {
+        let trimmed = raw.trim();
+        if trimmed.is_empty() || trimmed.chars().count() > MAX_QUERY_LEN {
+            return Err(RequestError::BadQuery);
+        }
+        Ok(Self(trimmed.to_owned()))
+    }
+
+    /// The query text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A validated result limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit(usize);
+
+impl Limit {
+    /// Validates a limit for `field`.
+    pub fn new(field: &'static str, value: i64) -> Result<Self, RequestError> {
+        if value < 1 || value as u64 > MAX_LIMIT as u64 {
+            return Err(RequestError::BadLimit { field, got: value.to_string() });
+        }
+        Ok(Self(value as usize))
+    }
+
+    /// The limit.
+    pub fn get(&self) -> usize {
+        self.0
+    }
+}
+
+/// A validated similarity threshold in `[0, 1]`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Threshold(f32);
+
+impl Threshold {
+    /// Validates a threshold.
+    pub fn new(value: f64) -> Result<Self, RequestError> {
+        if !(0.0..=1.0).contains(&value) {
+            return Err(RequestError::BadThreshold(value.to_string()));
+        }
+        Ok(Self(value as f32))
+    }
+
+    /// The threshold.
+    pub fn get(&self) -> f32 {
+        self.0
+    }
+}
+
+/// Search: the scope's memories most similar to a query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchRequest {
+    /// The query.
+    pub query: Query,
+    /// Whose memories (always AND-ed with the filter).
+    pub scope: Scope,
+    /// Extra conditions on metadata.
+    pub filter: Option<Filter>,
+    /// How many results at most.
+    pub limit: Limit,
+    /// Drop results scoring below this.
+    pub threshold: Option<Threshold>,
+    /// Use the reranker when one is configured.
+    pub rerank: bool,
+}
+
+/// Get all: the scope's memories, newest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListRequest {
+    /// Whose memories.
+    pub scope: Scope,
+    /// Extra conditions on metadata.
+    pub filter: Option<Filter>,
+    /// How many at most.
+    pub limit: Limit,
+}
+
+/// A memory named by id, optionally confined to a scope (another owner → not found).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemoryRef {
+    /// The memory.
+    pub id: MemoryId,
+    /// When given, the memory must belong to this scope.
+    pub scope: Option<Scope>,
+}
+
+impl MemoryRef {
+    /// True when `record` may be seen through this reference.
+    pub fn admits(&self, record: &MemoryRecord) -> bool {
+        self.scope.as_ref().is_none_or(|s| s.contains(&record.scope))
+    }
+}
+
+/// Update: replace a memory's text (re-embedded), optionally merging metadata.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpdateRequest {
+    /// Which memory.
+    pub target: MemoryRef,
+    /// Its new text.
+    pub text: MemoryText,
+    /// Metadata merged into the memory's own.
+    pub metadata: Metadata,
+}
+
+/// What an add did to one memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum ChangeEvent {
+    /// A new memory.
+    Add,
+    /// An existing memory changed.
+    Update,
+    /// An existing memory was removed.
+    Delete,
+    /// Already known; nothing changed.
+    None,
+}
+
+/// One memory an add touched.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemoryChange {
+    /// The memory's id.
+    pub id: MemoryId,
+    /// Its text after the change (before it, for DELETE).
+    pub memory: String,
+    /// What happened.
+    pub event: ChangeEvent,
+    /// The stored text before an UPDATE.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_memory: Option<String>,
+}
+
+/// The outcome of an add.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AddReport {
+    /// The memories touched.
+    pub results: Vec<MemoryChange>,
+    /// Graph changes, when graph memory is configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub relations: Option<GraphChanges>,
+    /// LLM calls made (for cost accounting).
+    #[serde(skip)]
+    pub llm_calls: u32,
+}
+
+/// The outcome of a search.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SearchReport {
+    /// Memories, best first.
+    pub results: Vec<ScoredMemory>,
+    /// Related graph relations, when graph memory is configured.
+    pub relations: Option<Vec<Relation>>,
+}
+
+/// The outcome of get_all.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ListReport {
+    /// Memories, newest first.
+    pub results: Vec<MemoryRecord>,
+    /// The scope's relations, when graph memory is configured.
+    pub relations: Option<Vec<Relation>>,
+}
+
+/// The outcome of delete_all.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeleteAllReport {
+    /// How many memories were removed.
+    pub deleted: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_thresholds_and_queries_are_bounded() {
+        assert!(Limit::new("top_k", 0).is_err());
+        assert_eq!(Limit::new("top_k", 5).unwrap().get(), 5);
+        assert_eq!(
+            Limit::new("limit", 5000).unwrap_err().to_string(),
+            "limit must be a whole number from 1 to 1000, got 5000"
+        );
+        assert!(Threshold::new(1.2).is_err());
+        assert!(Query::parse("  ").is_err());
+        assert_eq!(Query::parse(" tea ").unwrap().as_str(), "tea");
+    }
+}

@@ -1,0 +1,10 @@
+//! mem0-dify: Mem0-style long-term memory for LLM agents, as a Dify tool plugin.
+//!
+//! A hexagonal application: [`domain`] holds pure logic, [`ports`] the traits to the outside,
+//! [`app`] the use cases and runtime policies, [`adapters`] the implementations (including the
+//! Dify plugin runtime). Only `main.rs` wires adapters into the application.
+
+pub mod adapters;
+pub mod app;
+pub mod domain;
+pub mod ports;

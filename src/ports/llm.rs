@@ -1,0 +1,151 @@
+//! Outbound port: a chat model (OpenAI-style chat, JSON mode, tool calls).
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::time::Duration;
+
+/// Who a chat message is from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChatRole {
+    /// Instructions.
+    System,
+    /// The user's turn.
+    User,
+    /// The model's turn.
+    Assistant,
+}
+
+/// One chat message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    /// Speaker.
+    pub role: ChatRole,
+    /// Text.
+    pub content: String,
+}
+
+impl ChatMessage {
+    /// A system message.
+    pub fn system(content: impl Into<String>) -> Self {
+        Self { role: ChatRole::System, content: content.into() }
+    }
+
+    /// A user message.
+    pub fn user(content: impl Into<String>) -> Self {
+        Self { role: ChatRole::User, content: content.into() }
+    }
+}
+
+/// How the model must answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ResponseFormat {
+    /// Free text.
+    #[default]
+    Text,
+    /// A JSON object (OpenAI `json_object` mode or the provider's equivalent).
+    JsonObject,
+}
+
+/// A function the model may call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolSpec {
+    /// Function name.
+    pub name: String,
+    /// What it is for.
+    pub description: String,
+    /// JSON Schema of its arguments.
+    pub parameters: Value,
+}
+
+/// A function call the model made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolCall {
+    /// Function name.
+    pub name: String,
+    /// Parsed arguments (an object; `{}` when the model sent none).
+    pub arguments: Value,
+}
+
+/// A chat completion request.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ChatRequest {
+    /// The conversation.
+    pub messages: Vec<ChatMessage>,
+    /// Required answer format.
+    pub response_format: ResponseFormat,
+    /// Functions offered; when non-empty the model is asked to call one.
+    pub tools: Vec<ToolSpec>,
+}
+
+/// Token counts reported by the provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Usage {
+    /// Prompt tokens.
+    pub prompt_tokens: u64,
+    /// Completion tokens.
+    pub completion_tokens: u64,
+}
+
+/// A chat completion.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ChatResponse {
+    /// Text answer, if any.
+    pub content: Option<String>,
+    /// Function calls, if any.
+    pub tool_calls: Vec<ToolCall>,
+    /// Token usage, if reported.
+    pub usage: Option<Usage>,
+}
+
+/// Why a model call failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LlmError {
+    /// No answer within the request timeout.
+    #[error("the model did not answer within {0:?}")]
+    Timeout(Duration),
+    /// HTTP 429 after all retries.
+    #[error("the model provider is rate limiting requests (HTTP 429): {0}")]
+    RateLimited(String),
+    /// HTTP 401/403: the key is wrong or lacks access.
+    #[error("the model provider rejected the credentials (HTTP {status}): {message}")]
+    Unauthorized {
+        /// Status code.
+        status: u16,
+        /// Provider's message.
+        message: String,
+    },
+    /// Another HTTP error.
+    #[error("the model provider answered HTTP {status}: {message}")]
+    Http {
+        /// Status code.
+        status: u16,
+        /// Provider's message.
+        message: String,
+    },
+    /// Could not connect or the connection broke.
+    #[error("could not reach the model provider: {0}")]
+    Transport(String),
+    /// The answer was not in the expected format.
+    #[error("unexpected answer from the model provider: {0}")]
+    Protocol(String),
+}
+
+impl LlmError {
+    /// True when retrying later may succeed.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            LlmError::Timeout(_) | LlmError::RateLimited(_) | LlmError::Transport(_) => true,
+            LlmError::Http { status, .. } => *status >= 500,
+            LlmError::Unauthorized { .. } | LlmError::Protocol(_) => false,
+        }
+    }
+}
+
+/// A chat model.
+#[async_trait]
+pub trait Llm: Send + Sync + 'static {
+    /// Runs one chat completion.
+    async fn chat(&self, request: ChatRequest) -> Result<ChatResponse, LlmError>;
+}
