@@ -199,6 +199,9 @@ pub struct AddReport {
     /// Graph changes, when graph memory is configured.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub relations: Option<GraphChanges>,
+    /// Set when graph memory is configured but failed; the vector memories were still written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub graph_degraded: Option<String>,
     /// LLM calls made (for cost accounting).
     #[serde(skip)]
     pub llm_calls: u32,

@@ -28,6 +28,9 @@ pub trait VectorStore: Send + Sync + 'static {
     /// Creates the collection and its indexes if missing; checks the dimension matches.
     async fn ensure_ready(&self) -> Result<(), StoreError>;
 
+    /// The size of the vectors this store holds (`embedding_model_dims`).
+    fn dimensions(&self) -> usize;
+
     /// Inserts memories; a memory whose id exists is overwritten (so replays are harmless).
     async fn insert(&self, items: &[(MemoryRecord, Vec<f32>)]) -> Result<(), StoreError>;
 
