@@ -214,6 +214,8 @@ pub struct SearchReport {
     pub results: Vec<ScoredMemory>,
     /// Related graph relations, when graph memory is configured.
     pub relations: Option<Vec<Relation>>,
+    /// Set when graph memory is configured but failed.
+    pub graph_degraded: Option<String>,
 }
 
 /// The outcome of get_all.
@@ -223,6 +225,8 @@ pub struct ListReport {
     pub results: Vec<MemoryRecord>,
     /// The scope's relations, when graph memory is configured.
     pub relations: Option<Vec<Relation>>,
+    /// Set when graph memory is configured but failed.
+    pub graph_degraded: Option<String>,
 }
 
 /// The outcome of delete_all.
