@@ -6,3 +6,6 @@ pub mod constants;
 pub mod engines;
 pub mod service;
 pub mod writes;
+
+#[cfg(test)]
+mod service_tests;

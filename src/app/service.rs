@@ -17,7 +17,7 @@ use crate::ports::backends::Backends;
 use crate::ports::embedder::{EmbedError, EmbedPurpose};
 use crate::ports::llm::{ChatMessage, ChatRequest, LlmError, ResponseFormat};
 use crate::ports::store::StoreError;
-use crate::ports::vector_store::VectorQuery;
+use crate::ports::vector_store::{ListQuery, VectorQuery};
 use chrono::Utc;
 use futures::future::try_join_all;
 use std::collections::HashMap;
@@ -216,10 +216,16 @@ impl MemoryService {
     /// The scope's memories most similar to each fact, deduplicated, numbered for the model.
     async fn candidates(&self, scope: &Scope, vectors: &[Vec<f32>]) -> Result<Candidates, ServiceError> {
         let store = &self.backends.vector_store;
-        let searches = vectors
+        let queries: Vec<VectorQuery> = vectors
             .iter()
-            .map(|vector| store.search(VectorQuery { vector, scope, filter: None, limit: CANDIDATES_PER_FACT }));
-        let found = try_join_all(searches).await?;
+            .map(|vector| VectorQuery {
+                vector: vector.clone(),
+                scope: scope.clone(),
+                filter: None,
+                limit: CANDIDATES_PER_FACT,
+            })
+            .collect();
+        let found = try_join_all(queries.iter().map(|q| store.search(q))).await?;
         Ok(Candidates::new(found.into_iter().flatten().map(|s| s.record)))
     }
 
@@ -265,7 +271,7 @@ impl MemoryService {
                 Operation::Update { target, previous, text } => {
                     let Some(old) = by_id.get(&target) else { continue };
                     let updated = old.revised(text, &request.metadata, now);
-                    let vector = known_vectors.get(&updated.text.hash()).map(Vec::as_slice);
+                    let vector = known_vectors.get(&updated.text.hash()).cloned();
                     self.backends.vector_store.update(&updated, vector).await?;
                     history.push(HistoryEntry::updated(
                         Uuid::new_v4(),
@@ -339,16 +345,9 @@ impl MemoryService {
             let vector = self.embed(std::iter::once(request.query.as_str()), EmbedPurpose::Search).await?.remove(0);
             let reranker = self.backends.reranker.as_ref().filter(|_| request.rerank);
             let fetch = if reranker.is_some() { (request.limit.get() * 3).max(20) } else { request.limit.get() };
-            let mut found = self
-                .backends
-                .vector_store
-                .search(VectorQuery {
-                    vector: &vector,
-                    scope: &request.scope,
-                    filter: request.filter.as_ref(),
-                    limit: fetch,
-                })
-                .await?;
+            let query =
+                VectorQuery { vector, scope: request.scope.clone(), filter: request.filter.clone(), limit: fetch };
+            let mut found = self.backends.vector_store.search(&query).await?;
             found.retain(|m| request.scope.contains(&m.record.scope));
             if let Some(threshold) = request.threshold {
                 found.retain(|m| m.score.value() >= threshold.get());
@@ -377,7 +376,9 @@ impl MemoryService {
     /// The scope's memories, newest first, and its relations when graph memory is configured.
     pub async fn get_all(&self, request: ListRequest) -> Result<ListReport, ServiceError> {
         let store = &self.backends.vector_store;
-        let memories = store.list(&request.scope, request.filter.as_ref(), request.limit.get());
+        let query =
+            ListQuery { scope: request.scope.clone(), filter: request.filter.clone(), limit: request.limit.get() };
+        let memories = store.list(&query);
         let graph = async {
             match &self.backends.graph {
                 Some(g) => Some(g.list(&request.scope, request.limit.get()).await),
@@ -402,7 +403,7 @@ impl MemoryService {
         let now = Utc::now();
         let updated = old.revised(request.text, &request.metadata, now);
         let vector = self.embed(std::iter::once(updated.text.as_str()), EmbedPurpose::Update).await?.remove(0);
-        self.backends.vector_store.update(&updated, Some(&vector)).await?;
+        self.backends.vector_store.update(&updated, Some(vector)).await?;
         let entry =
             HistoryEntry::updated(Uuid::new_v4(), old.id, old.text.clone(), updated.text.clone(), old.created_at, now);
         self.backends.history.append(&[entry]).await?;
@@ -425,7 +426,7 @@ impl MemoryService {
         let store = &self.backends.vector_store;
         let mut deleted = 0u64;
         loop {
-            let page = store.list(scope, None, PAGE).await?;
+            let page = store.list(&ListQuery { scope: scope.clone(), filter: None, limit: PAGE }).await?;
             let page: Vec<_> = page.into_iter().filter(|r| scope.contains(&r.scope)).collect();
             if page.is_empty() {
                 break;
