@@ -5,13 +5,13 @@
 use super::constants::{Timeouts, MAX_CONCURRENT_MEM_ADDS, MAX_CONCURRENT_READS, MAX_PENDING_WRITES};
 use super::engines::{Engine, EngineRegistry};
 use super::service::ServiceError;
-use super::writes::{apply, WriteCommand, WriteQueue};
+use super::writes::{apply, WriteQueue};
 use crate::domain::credentials::{self, CredentialSet};
 use crate::domain::history::HistoryEntry;
 use crate::domain::memory::{MemoryId, MemoryRecord};
 use crate::domain::operations::{
     AddReport, AddRequest, DeleteAllReport, ListReport, ListRequest, MemoryRef, SearchReport, SearchRequest,
-    UpdateRequest,
+    UpdateRequest, WriteCommand,
 };
 use crate::domain::scope::Scope;
 use crate::ports::backends::BackendFactory;

@@ -4,7 +4,6 @@
 use super::constants::MAX_ENGINES;
 use super::service::{MemoryService, Prompts};
 use crate::domain::credentials::CredentialSet;
-use crate::domain::scope::Scope;
 use crate::ports::backends::{BackendFactory, BuildError};
 use crate::ports::store::StoreError;
 use std::collections::HashMap;
@@ -38,10 +37,10 @@ impl Engine {
             .map(|_| ())
     }
 
-    /// The lock that serializes writes within one scope (so concurrent adds never duplicate).
-    pub fn scope_lock(&self, scope: &Scope) -> Arc<tokio::sync::Mutex<()>> {
+    /// The lock that serializes writes with one ordering key (see `WriteCommand::ordering_key`).
+    pub fn scope_lock(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
         let mut locks = self.scope_locks.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let key = scope.key();
+        let key = key.to_owned();
         if let Some(lock) = locks.get(&key).and_then(Weak::upgrade) {
             return lock;
         }

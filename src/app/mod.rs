@@ -4,6 +4,7 @@
 pub mod api;
 pub mod constants;
 pub mod engines;
+pub mod planning;
 pub mod service;
 pub mod writes;
 

@@ -6,7 +6,7 @@ use crate::domain::history::{HistoryEntry, HistoryEvent};
 use crate::domain::memory::{ContentHash, MemoryId, MemoryRecord, MemoryText, Metadata, ScoredMemory, Similarity};
 use crate::domain::message::Conversation;
 use crate::domain::operations::{
-    AddRequest, ChangeEvent, Limit, MemoryRef, Query, SearchRequest, Threshold, UpdateRequest,
+    AddRequest, ChangeEvent, Limit, MemoryRef, Query, SearchRequest, Threshold, UpdateRequest, WriteCommand,
 };
 use crate::domain::scope::Scope;
 use crate::ports::backends::Backends;
@@ -323,7 +323,10 @@ async fn update_of_another_users_memory_is_not_found() {
         text: text("Changed"),
         metadata: Metadata::default(),
     };
-    let err = service(MockLlm::new(), store, MockHistory::new(), None).update(request).await.unwrap_err();
+    let err = service(MockLlm::new(), store, MockHistory::new(), None)
+        .execute(&WriteCommand::Update(request))
+        .await
+        .unwrap_err();
     assert_eq!(err, ServiceError::NotFound(MemoryId::from_uuid(Uuid::from_u128(9))));
 }
 

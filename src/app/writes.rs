@@ -6,10 +6,9 @@ use super::engines::EngineRegistry;
 use super::service::ServiceError;
 use crate::domain::credentials::CredentialSet;
 use crate::domain::memory::MemoryId;
-use crate::domain::operations::{AddRequest, MemoryRef, UpdateRequest};
-use crate::domain::scope::Scope;
+use crate::domain::operations::WriteCommand;
 use crate::ports::memory_api::{ApiError, WriteId, WriteState};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -17,30 +16,6 @@ use std::time::Duration;
 use tokio::sync::{mpsc, Notify, Semaphore};
 use tracing::{error, info, warn, Instrument};
 use uuid::Uuid;
-
-/// A write to apply.
-#[derive(Debug, Clone)]
-pub enum WriteCommand {
-    /// Add.
-    Add(AddRequest),
-    /// Update.
-    Update(UpdateRequest),
-    /// Delete.
-    Delete(MemoryRef),
-    /// Delete all of a scope.
-    DeleteAll(Scope),
-}
-
-impl WriteCommand {
-    fn name(&self) -> &'static str {
-        match self {
-            WriteCommand::Add(_) => "add",
-            WriteCommand::Update(_) => "update",
-            WriteCommand::Delete(_) => "delete",
-            WriteCommand::DeleteAll(_) => "delete_all",
-        }
-    }
-}
 
 /// Why applying a write failed, and whether to retry.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -79,21 +54,10 @@ pub async fn apply(
     let engine = registry.engine(credentials).await.map_err(|e| ApplyError::permanent(e.to_string()))?;
     engine.ready().await.map_err(|e| ApplyError::from(ServiceError::from(e)))?;
     let service = engine.service();
-    let result = match command {
-        WriteCommand::Add(request) => {
-            let lock = engine.scope_lock(&request.scope);
-            let _guard = lock.lock().await;
-            serde_json::to_value(service.add(request.clone()).await?)
-        }
-        WriteCommand::Update(request) => serde_json::to_value(service.update(request.clone()).await?),
-        WriteCommand::Delete(target) => Ok(json!({"id": service.delete(target).await?})),
-        WriteCommand::DeleteAll(scope) => {
-            let lock = engine.scope_lock(scope);
-            let _guard = lock.lock().await;
-            serde_json::to_value(service.delete_all(scope).await?)
-        }
-    };
-    result.map_err(|e| ApplyError::permanent(e.to_string()))
+    // Writes of one owner are applied one at a time, so concurrent adds never duplicate.
+    let lock = engine.scope_lock(&command.ordering_key());
+    let _guard = lock.lock().await;
+    Ok(service.execute(command).await?)
 }
 
 struct Job {
