@@ -2,10 +2,13 @@
 //! the guide — async accept for writes, timeout-degrade for reads, separate read and write
 //! limits, a ceiling on sync writes.
 
-use super::constants::{Timeouts, MAX_CONCURRENT_MEM_ADDS, MAX_CONCURRENT_READS, MAX_PENDING_WRITES};
+use super::constants::{
+    Timeouts, MAX_CONCURRENT_MEM_ADDS, MAX_CONCURRENT_READS, MAX_PENDING_WRITES, WRITE_LEASE, WRITE_LEASE_RENEWAL,
+    WRITE_POLL_INTERVAL,
+};
 use super::engines::{Engine, EngineRegistry};
 use super::service::ServiceError;
-use super::writes::{apply, WriteQueue};
+use super::writes::{apply_now, WriterTiming};
 use crate::domain::credentials::{self, CredentialSet};
 use crate::domain::history::HistoryEntry;
 use crate::domain::memory::{MemoryId, MemoryRecord};
@@ -23,10 +26,12 @@ use crate::ports::memory_api::{
 use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
-use tracing::warn;
+use tracing::{info, warn};
+use uuid::Uuid;
 
 /// Tunables of the application (defaults from the guide).
 #[derive(Debug, Clone, Copy)]
@@ -39,6 +44,8 @@ pub struct AppSettings {
     pub read_concurrency: usize,
     /// Accepted writes that may wait.
     pub queue_capacity: usize,
+    /// Lease, renewal and poll periods of the background writers.
+    pub writer: WriterTiming,
 }
 
 impl Default for AppSettings {
@@ -48,60 +55,84 @@ impl Default for AppSettings {
             write_concurrency: MAX_CONCURRENT_MEM_ADDS,
             read_concurrency: MAX_CONCURRENT_READS,
             queue_capacity: MAX_PENDING_WRITES,
+            writer: WriterTiming { lease: WRITE_LEASE, renewal: WRITE_LEASE_RENEWAL, poll: WRITE_POLL_INTERVAL },
         }
     }
 }
 
 /// The memory application.
 pub struct MemoryApp {
-    registry: Arc<EngineRegistry>,
-    writes: WriteQueue,
+    registry: EngineRegistry,
     write_slots: Arc<Semaphore>,
     read_slots: Semaphore,
+    stopping: AtomicBool,
     settings: AppSettings,
 }
 
 impl MemoryApp {
     /// Starts the application (spawns the write workers: call inside a tokio runtime).
     pub fn start(factory: Arc<dyn BackendFactory>, settings: AppSettings) -> Self {
-        let registry = Arc::new(EngineRegistry::new(factory));
         let write_slots = Arc::new(Semaphore::new(settings.write_concurrency.max(1)));
-        let writes = WriteQueue::start(
-            registry.clone(),
-            settings.write_concurrency,
-            settings.queue_capacity,
-            write_slots.clone(),
-        );
-        Self { registry, writes, write_slots, read_slots: Semaphore::new(settings.read_concurrency.max(1)), settings }
+        let registry = EngineRegistry::new(factory, write_slots.clone(), settings.writer);
+        Self {
+            registry,
+            write_slots,
+            read_slots: Semaphore::new(settings.read_concurrency.max(1)),
+            stopping: AtomicBool::new(false),
+            settings,
+        }
     }
 
     async fn engine(&self, credentials: &CredentialSet) -> Result<Arc<Engine>, ApiError> {
         self.registry.engine(credentials).await.map_err(|e| ApiError::Configuration(e.to_string()))
     }
 
-    /// A write: accepted for the background in async mode, else applied within the ceiling.
+    /// A write: in async mode recorded in the journal and acknowledged at once; in sync mode
+    /// applied within the ceiling.
     async fn write<T: DeserializeOwned>(
         &self,
         credentials: &CredentialSet,
         command: WriteCommand,
     ) -> Result<WriteOutcome<T>, ApiError> {
-        // Configuration errors surface at once, before anything is accepted.
-        self.engine(credentials).await?;
-        if credentials.async_mode {
-            return self.writes.submit(credentials, command).map(WriteOutcome::Accepted);
+        if self.stopping.load(Ordering::SeqCst) {
+            return Err(ApiError::ShuttingDown);
         }
-        let operation = "write";
+        let engine = self.engine(credentials).await?;
+        if credentials.async_mode {
+            return self.accept(&engine, &command).await.map(WriteOutcome::Accepted);
+        }
+        let ceiling = self.settings.timeouts.sync_write;
         let run = async {
             let _slot = self.write_slots.acquire().await;
-            apply(&self.registry, credentials, &command).await
+            apply_now(&engine, &command).await
         };
-        match tokio::time::timeout(self.settings.timeouts.sync_write, run).await {
-            Err(_) => Err(ApiError::Timeout { operation, after: self.settings.timeouts.sync_write }),
+        match tokio::time::timeout(ceiling, run).await {
+            Err(_) => Err(ApiError::Timeout { operation: "write", after: ceiling }),
             Ok(Err(e)) => Err(e.not_found.map_or(ApiError::Backend(e.message), ApiError::NotFound)),
             Ok(Ok(value)) => serde_json::from_value(value)
                 .map(WriteOutcome::Done)
                 .map_err(|e| ApiError::Backend(format!("unexpected result: {e}"))),
         }
+    }
+
+    /// Records a write durably and wakes the engine's writer; nothing is acknowledged unrecorded.
+    async fn accept(&self, engine: &Engine, command: &WriteCommand) -> Result<WriteId, ApiError> {
+        let not_accepted = |e: &dyn std::fmt::Display| ApiError::Backend(format!("the write was not accepted: {e}"));
+        let ready = tokio::time::timeout(self.settings.timeouts.get, engine.ready()).await;
+        match ready {
+            Err(_) => return Err(not_accepted(&"the memory store did not answer in time")),
+            Ok(Err(e)) => return Err(not_accepted(&e)),
+            Ok(Ok(())) => {}
+        }
+        let journal = &engine.service().backends().journal;
+        let waiting = journal.unfinished().await.map_err(|e| not_accepted(&e))?;
+        if waiting >= self.settings.queue_capacity as u64 {
+            return Err(ApiError::Busy(waiting as usize));
+        }
+        let id = WriteId(Uuid::new_v4().to_string());
+        journal.record(&id, &command.ordering_key(), command).await.map_err(|e| not_accepted(&e))?;
+        engine.writer().wake();
+        Ok(id)
     }
 
     /// A read bounded by `ceiling`: on timeout or backend failure, the empty default, marked degraded.
@@ -206,8 +237,10 @@ impl MemoryApi for MemoryApp {
             .await
     }
 
-    async fn write_status(&self, _credentials: &CredentialSet, id: WriteId) -> Result<Option<WriteState>, ApiError> {
-        Ok(self.writes.status(&id))
+    async fn write_status(&self, credentials: &CredentialSet, id: WriteId) -> Result<Option<WriteState>, ApiError> {
+        let engine = self.engine(credentials).await?;
+        engine.ready().await.map_err(|e| ApiError::Backend(e.to_string()))?;
+        engine.service().backends().journal.status(&id).await.map_err(|e| ApiError::Backend(e.to_string()))
     }
 
     async fn validate(&self, credentials: &CredentialSet) -> Result<Vec<CheckResult>, ApiError> {
@@ -220,7 +253,28 @@ impl MemoryApi for MemoryApp {
     }
 
     async fn shutdown(&self, deadline: Duration) {
-        self.writes.drain(deadline).await;
+        self.stopping.store(true, Ordering::SeqCst);
+        let until = tokio::time::Instant::now() + deadline;
+        let engines = self.registry.all().await;
+        // Keep applying until every journal is empty or the deadline passes.
+        while tokio::time::Instant::now() < until {
+            let mut waiting = 0;
+            for engine in &engines {
+                waiting += engine.service().backends().journal.unfinished().await.unwrap_or(0);
+            }
+            if waiting == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let left = until.saturating_duration_since(tokio::time::Instant::now());
+        let stops = engines.iter().map(|e| e.writer().stop(left));
+        let unfinished: usize = futures::future::join_all(stops).await.into_iter().sum();
+        if unfinished > 0 {
+            warn!(unfinished, "stopping with writes in progress; they resume from the journal on the next start");
+        } else {
+            info!("accepted writes drained");
+        }
     }
 }
 

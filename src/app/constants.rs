@@ -62,3 +62,10 @@ impl Default for Timeouts {
         }
     }
 }
+
+/// How long a claimed write stays reserved for the worker that claimed it without renewal.
+pub const WRITE_LEASE: Duration = Duration::from_secs(30);
+/// How often a worker renews the leases of the writes it is applying.
+pub const WRITE_LEASE_RENEWAL: Duration = Duration::from_secs(10);
+/// How often a writer looks for due writes when nothing woke it (retries, other processes).
+pub const WRITE_POLL_INTERVAL: Duration = Duration::from_secs(2);

@@ -3,12 +3,15 @@
 
 use super::constants::MAX_ENGINES;
 use super::service::{MemoryService, Prompts};
+use super::writes::{run_writer, Writer, WriterTiming};
 use crate::domain::credentials::CredentialSet;
 use crate::ports::backends::{BackendFactory, BuildError};
 use crate::ports::store::StoreError;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
 use tokio::sync::OnceCell;
+use tokio::sync::Semaphore;
 use tracing::info;
 
 /// The memory service of one credential set, with its per-scope write locks.
@@ -16,12 +19,18 @@ pub struct Engine {
     service: MemoryService,
     ready: OnceCell<()>,
     scope_locks: Mutex<HashMap<String, Weak<tokio::sync::Mutex<()>>>>,
+    writer: Writer,
 }
 
 impl Engine {
     /// The use cases.
     pub fn service(&self) -> &MemoryService {
         &self.service
+    }
+
+    /// The background writer of this engine.
+    pub fn writer(&self) -> &Writer {
+        &self.writer
     }
 
     /// Prepares the stores once (tables, indexes); retried on the next call after a failure.
@@ -31,6 +40,7 @@ impl Engine {
                 let backends = self.service.backends();
                 backends.vector_store.ensure_ready().await?;
                 backends.history.ensure_ready().await?;
+                backends.journal.ensure_ready().await?;
                 Ok::<(), StoreError>(())
             })
             .await
@@ -53,16 +63,23 @@ impl Engine {
     }
 }
 
-/// The engines, built on demand by a [`BackendFactory`].
+/// The engines, built on demand by a [`BackendFactory`], each with its background writer.
 pub struct EngineRegistry {
     factory: Arc<dyn BackendFactory>,
     engines: tokio::sync::Mutex<Vec<(String, Arc<Engine>)>>,
+    write_slots: Arc<Semaphore>,
+    timing: WriterTiming,
 }
 
 impl EngineRegistry {
-    /// A registry building engines with `factory`.
-    pub fn new(factory: Arc<dyn BackendFactory>) -> Self {
-        Self { factory, engines: tokio::sync::Mutex::new(Vec::new()) }
+    /// A registry building engines with `factory`; their writers share `write_slots`.
+    pub fn new(factory: Arc<dyn BackendFactory>, write_slots: Arc<Semaphore>, timing: WriterTiming) -> Self {
+        Self { factory, engines: tokio::sync::Mutex::new(Vec::new()), write_slots, timing }
+    }
+
+    /// Every open engine.
+    pub async fn all(&self) -> Vec<Arc<Engine>> {
+        self.engines.lock().await.iter().map(|(_, e)| e.clone()).collect()
     }
 
     /// The engine of these credentials, built (without contacting any backend) if new.
@@ -84,10 +101,14 @@ impl EngineRegistry {
             service: MemoryService::new(backends, prompts),
             ready: OnceCell::new(),
             scope_locks: Mutex::new(HashMap::new()),
+            writer: Writer::new(),
         });
         if engines.len() >= MAX_ENGINES {
-            engines.remove(0);
+            let (_, evicted) = engines.remove(0);
+            // Its unfinished writes stay in its journal and resume when it is used again.
+            tokio::spawn(async move { evicted.writer().stop(Duration::ZERO).await });
         }
+        tokio::spawn(run_writer(engine.clone(), self.write_slots.clone(), self.timing));
         info!(engine = &fingerprint[..12], "engine created");
         engines.push((fingerprint, engine.clone()));
         Ok(engine)

@@ -13,7 +13,9 @@ use crate::ports::backends::Backends;
 use crate::ports::embedder::{EmbedError, EmbedPurpose, Embedder};
 use crate::ports::graph_store::GraphStore;
 use crate::ports::history_store::HistoryStore;
+use crate::ports::journal::{ClaimedWrite, WriteJournal};
 use crate::ports::llm::{ChatRequest, ChatResponse, Llm, LlmError};
+use crate::ports::memory_api::{WriteId, WriteState};
 use crate::ports::reranker::{RerankError, RerankHit, Reranker};
 use crate::ports::store::StoreError;
 use crate::ports::vector_store::{ListQuery, VectorQuery, VectorStore};
@@ -23,6 +25,7 @@ use mockall::predicate::*;
 use mockall::Sequence;
 use serde_json::json;
 use std::sync::Arc;
+use std::time::Duration;
 use uuid::Uuid;
 
 mockall::mock! {
@@ -66,6 +69,22 @@ mockall::mock! {
         async fn ensure_ready(&self) -> Result<(), StoreError>;
         async fn append(&self, entries: &[HistoryEntry]) -> Result<(), StoreError>;
         async fn history(&self, id: MemoryId) -> Result<Vec<HistoryEntry>, StoreError>;
+    }
+}
+
+mockall::mock! {
+    pub Journal {}
+    #[async_trait]
+    impl WriteJournal for Journal {
+        async fn ensure_ready(&self) -> Result<(), StoreError>;
+        async fn record(&self, id: &WriteId, ordering_key: &str, command: &WriteCommand) -> Result<(), StoreError>;
+        async fn claim(&self, max: usize, lease: Duration) -> Result<Vec<ClaimedWrite>, StoreError>;
+        async fn extend(&self, ids: &[WriteId], lease: Duration) -> Result<(), StoreError>;
+        async fn save_plan(&self, id: &WriteId, plan: &serde_json::Value) -> Result<(), StoreError>;
+        async fn finish(&self, id: &WriteId, outcome: &WriteState) -> Result<(), StoreError>;
+        async fn retry_later(&self, id: &WriteId, error: &str, delay: Duration) -> Result<(), StoreError>;
+        async fn status(&self, id: &WriteId) -> Result<Option<WriteState>, StoreError>;
+        async fn unfinished(&self) -> Result<u64, StoreError>;
     }
 }
 
@@ -124,6 +143,7 @@ fn service(llm: MockLlm, store: MockStore, history: MockHistory, graph: Option<M
         embedder: Arc::new(embedder()),
         vector_store: Arc::new(store),
         history: Arc::new(history),
+        journal: Arc::new(MockJournal::new()),
         graph: graph.map(|g| Arc::new(g) as Arc<dyn GraphStore>),
         reranker: None,
     };
@@ -362,6 +382,7 @@ async fn search_applies_threshold_and_reranker() {
         embedder: Arc::new(embedder()),
         vector_store: Arc::new(store),
         history: Arc::new(MockHistory::new()),
+        journal: Arc::new(MockJournal::new()),
         graph: None,
         reranker: Some(Arc::new(reranker)),
     };

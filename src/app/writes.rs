@@ -1,21 +1,23 @@
-//! Accepted writes: a bounded queue applied in the background by a fixed number of workers,
-//! with retries of transient failures and an outcome per write id.
+//! Accepted writes: recorded in the engine's journal before they are acknowledged, then applied
+//! in the background by the engine's writer — also writes left unfinished by an earlier process
+//! or by another process sharing the journal. Transient failures are retried with backoff;
+//! permanent ones are recorded with their reason.
 
-use super::constants::{MAX_WRITE_ATTEMPTS, WRITE_RETRY_BASE_DELAY, WRITE_STATUS_CAPACITY};
-use super::engines::EngineRegistry;
+use super::constants::{MAX_WRITE_ATTEMPTS, WRITE_RETRY_BASE_DELAY};
+use super::engines::Engine;
+use super::planning::WritePlan;
 use super::service::ServiceError;
-use crate::domain::credentials::CredentialSet;
 use crate::domain::memory::MemoryId;
 use crate::domain::operations::WriteCommand;
-use crate::ports::memory_api::{ApiError, WriteId, WriteState};
+use crate::ports::journal::ClaimedWrite;
+use crate::ports::memory_api::{WriteId, WriteState};
 use serde_json::Value;
-use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{mpsc, Notify, Semaphore};
-use tracing::{error, info, warn, Instrument};
-use uuid::Uuid;
+use tokio::sync::{Notify, Semaphore};
+use tracing::{debug, error, info, warn, Instrument};
 
 /// Why applying a write failed, and whether to retry.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -29,12 +31,6 @@ pub struct ApplyError {
     pub not_found: Option<MemoryId>,
 }
 
-impl ApplyError {
-    fn permanent(message: String) -> Self {
-        Self { message, transient: false, not_found: None }
-    }
-}
-
 impl From<ServiceError> for ApplyError {
     fn from(e: ServiceError) -> Self {
         let not_found = match &e {
@@ -45,183 +41,187 @@ impl From<ServiceError> for ApplyError {
     }
 }
 
-/// Applies one command with the given engine registry; returns the JSON result.
-pub async fn apply(
-    registry: &EngineRegistry,
-    credentials: &CredentialSet,
-    command: &WriteCommand,
-) -> Result<Value, ApplyError> {
-    let engine = registry.engine(credentials).await.map_err(|e| ApplyError::permanent(e.to_string()))?;
-    engine.ready().await.map_err(|e| ApplyError::from(ServiceError::from(e)))?;
-    let service = engine.service();
-    // Writes of one owner are applied one at a time, so concurrent adds never duplicate.
+/// Applies one command now (sync mode), serialized with the other writes of its owner.
+pub async fn apply_now(engine: &Engine, command: &WriteCommand) -> Result<Value, ApplyError> {
+    engine.ready().await.map_err(ServiceError::from)?;
     let lock = engine.scope_lock(&command.ordering_key());
     let _guard = lock.lock().await;
-    Ok(service.execute(command).await?)
+    Ok(engine.service().execute(command).await?)
 }
 
-struct Job {
-    id: WriteId,
-    credentials: CredentialSet,
-    command: WriteCommand,
+/// Timing of a writer.
+#[derive(Debug, Clone, Copy)]
+pub struct WriterTiming {
+    /// Lease of a claimed write.
+    pub lease: Duration,
+    /// Lease renewal period (shorter than the lease).
+    pub renewal: Duration,
+    /// Poll period when idle.
+    pub poll: Duration,
 }
 
-/// Outcomes of recent writes, oldest evicted first.
-#[derive(Default)]
-struct StatusBook {
-    states: HashMap<WriteId, WriteState>,
-    order: VecDeque<WriteId>,
+/// The background writer of one engine.
+pub struct Writer {
+    wake: Notify,
+    stopping: AtomicBool,
+    in_flight: Mutex<HashSet<WriteId>>,
+    idle: Notify,
 }
 
-impl StatusBook {
-    fn set(&mut self, id: &WriteId, state: WriteState) {
-        if self.states.insert(id.clone(), state).is_none() {
-            self.order.push_back(id.clone());
-            while self.order.len() > WRITE_STATUS_CAPACITY {
-                if let Some(old) = self.order.pop_front() {
-                    self.states.remove(&old);
-                }
-            }
+impl Writer {
+    /// A writer that is not running yet.
+    pub fn new() -> Self {
+        Self {
+            wake: Notify::new(),
+            stopping: AtomicBool::new(false),
+            in_flight: Mutex::new(HashSet::new()),
+            idle: Notify::new(),
         }
+    }
+
+    /// Wakes the writer: a write was just recorded.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Writes this process is applying now.
+    pub fn in_flight(&self) -> usize {
+        lock(&self.in_flight).len()
+    }
+
+    /// Stops claiming new writes; waits up to `deadline` for the ones being applied.
+    pub async fn stop(&self, deadline: Duration) -> usize {
+        self.stopping.store(true, Ordering::SeqCst);
+        self.wake.notify_one();
+        let wait = async {
+            loop {
+                let idle = self.idle.notified();
+                if self.in_flight() == 0 {
+                    return;
+                }
+                idle.await;
+            }
+        };
+        let _ = tokio::time::timeout(deadline, wait).await;
+        self.in_flight()
     }
 }
 
-/// The background write queue.
-pub struct WriteQueue {
-    sender: mpsc::Sender<Job>,
-    statuses: Arc<Mutex<StatusBook>>,
-    pending: Arc<AtomicUsize>,
-    drained: Arc<Notify>,
-    closed: AtomicBool,
-    capacity: usize,
+impl Default for Writer {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
-impl WriteQueue {
-    /// Starts `workers` background workers over a queue of `capacity` writes. Must be called
-    /// inside a tokio runtime.
-    pub fn start(registry: Arc<EngineRegistry>, workers: usize, capacity: usize, write_slots: Arc<Semaphore>) -> Self {
-        let (sender, mut receiver) = mpsc::channel::<Job>(capacity);
-        let statuses = Arc::new(Mutex::new(StatusBook::default()));
-        let pending = Arc::new(AtomicUsize::new(0));
-        let drained = Arc::new(Notify::new());
-        let dispatcher = {
-            let statuses = statuses.clone();
-            let pending = pending.clone();
-            let drained = drained.clone();
-            let workers = Arc::new(Semaphore::new(workers.max(1)));
-            async move {
-                loop {
-                    let Ok(worker) = workers.clone().acquire_owned().await else { break };
-                    let Some(job) = receiver.recv().await else { break };
-                    let registry = registry.clone();
-                    let statuses = statuses.clone();
-                    let pending = pending.clone();
-                    let drained = drained.clone();
-                    let write_slots = write_slots.clone();
-                    let span = tracing::info_span!("write", id = %job.id.0, op = job.command.name());
+/// Runs the writer of `engine` until it is stopped: claims due writes (oldest first, one per
+/// owner at a time), applies each holding one of the shared `slots`, renews leases meanwhile.
+pub async fn run_writer(engine: Arc<Engine>, slots: Arc<Semaphore>, timing: WriterTiming) {
+    let writer = engine.writer();
+    let renewal = {
+        let engine = engine.clone();
+        tokio::spawn(async move { renew_leases(engine, timing).await })
+    };
+    while !writer.stopping.load(Ordering::SeqCst) {
+        if let Err(e) = engine.ready().await {
+            warn!(error = %e, "journal not reachable; accepted writes wait");
+            sleep_or_wake(writer, timing.poll).await;
+            continue;
+        }
+        let free = slots.available_permits().clamp(1, 16);
+        match engine.service().backends().journal.claim(free, timing.lease).await {
+            Ok(batch) if batch.is_empty() => sleep_or_wake(writer, timing.poll).await,
+            Ok(batch) => {
+                for claimed in batch {
+                    let Ok(slot) = slots.clone().acquire_owned().await else { return };
+                    lock(&writer.in_flight).insert(claimed.id.clone());
+                    let engine = engine.clone();
+                    let span = tracing::info_span!("write", id = %claimed.id.0, op = claimed.command.name());
                     tokio::spawn(
                         async move {
-                            let _worker = worker;
-                            let state = run_job(&registry, &job, &statuses, &write_slots).await;
-                            lock(&statuses).set(&job.id, state);
-                            if pending.fetch_sub(1, Ordering::SeqCst) == 1 {
-                                drained.notify_waiters();
-                            }
+                            let _slot = slot;
+                            apply_claimed(&engine, &claimed).await;
+                            let writer = engine.writer();
+                            lock(&writer.in_flight).remove(&claimed.id);
+                            writer.idle.notify_waiters();
+                            writer.wake();
                         }
                         .instrument(span),
                     );
                 }
             }
-        };
-        tokio::spawn(dispatcher);
-        Self { sender, statuses, pending, drained, closed: AtomicBool::new(false), capacity }
-    }
-
-    /// Queues a write and returns its id at once; `Busy` when the queue is full.
-    pub fn submit(&self, credentials: &CredentialSet, command: WriteCommand) -> Result<WriteId, ApiError> {
-        if self.closed.load(Ordering::SeqCst) {
-            return Err(ApiError::ShuttingDown);
-        }
-        let id = WriteId(Uuid::new_v4().to_string());
-        lock(&self.statuses).set(&id, WriteState::Pending { attempts: 0, last_error: None });
-        self.pending.fetch_add(1, Ordering::SeqCst);
-        let job = Job { id: id.clone(), credentials: credentials.clone(), command };
-        match self.sender.try_send(job) {
-            Ok(()) => Ok(id),
             Err(e) => {
-                self.pending.fetch_sub(1, Ordering::SeqCst);
-                lock(&self.statuses).set(&id, WriteState::Failed { error: "not accepted: queue full".into() });
-                match e {
-                    mpsc::error::TrySendError::Full(_) => Err(ApiError::Busy(self.capacity)),
-                    mpsc::error::TrySendError::Closed(_) => Err(ApiError::ShuttingDown),
-                }
+                warn!(error = %e, "could not claim accepted writes");
+                sleep_or_wake(writer, timing.poll).await;
             }
         }
     }
+    renewal.abort();
+    debug!("writer stopped");
+}
 
-    /// The state of a write, while it is remembered.
-    pub fn status(&self, id: &WriteId) -> Option<WriteState> {
-        lock(&self.statuses).states.get(id).cloned()
-    }
+async fn sleep_or_wake(writer: &Writer, period: Duration) {
+    let _ = tokio::time::timeout(period, writer.wake.notified()).await;
+}
 
-    /// Accepted writes not yet finished.
-    pub fn pending(&self) -> usize {
-        self.pending.load(Ordering::SeqCst)
-    }
-
-    /// Refuses new writes and waits up to `deadline` for the accepted ones; returns how many remain.
-    pub async fn drain(&self, deadline: Duration) -> usize {
-        self.closed.store(true, Ordering::SeqCst);
-        let wait = async {
-            loop {
-                let notified = self.drained.notified();
-                if self.pending() == 0 {
-                    return;
-                }
-                notified.await;
-            }
-        };
-        let _ = tokio::time::timeout(deadline, wait).await;
-        let left = self.pending();
-        if left > 0 {
-            error!(left, "shutdown deadline passed with accepted writes unfinished");
-        } else {
-            info!("all accepted writes applied");
+async fn renew_leases(engine: Arc<Engine>, timing: WriterTiming) {
+    loop {
+        tokio::time::sleep(timing.renewal).await;
+        let ids: Vec<WriteId> = lock(&engine.writer().in_flight).iter().cloned().collect();
+        if ids.is_empty() {
+            continue;
         }
-        left
+        if let Err(e) = engine.service().backends().journal.extend(&ids, timing.lease).await {
+            warn!(error = %e, "could not renew write leases");
+        }
     }
 }
 
-async fn run_job(
-    registry: &EngineRegistry,
-    job: &Job,
-    statuses: &Mutex<StatusBook>,
-    write_slots: &Semaphore,
-) -> WriteState {
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let outcome = {
-            let _slot = write_slots.acquire().await;
-            apply(registry, &job.credentials, &job.command).await
-        };
-        match outcome {
-            Ok(result) => {
-                info!(attempt, "accepted write applied");
-                return WriteState::Applied { result };
-            }
-            Err(e) if e.transient && attempt < MAX_WRITE_ATTEMPTS => {
-                warn!(attempt, error = %e, "accepted write failed; retrying");
-                lock(statuses)
-                    .set(&job.id, WriteState::Pending { attempts: attempt, last_error: Some(e.message.clone()) });
-                tokio::time::sleep(WRITE_RETRY_BASE_DELAY * 2u32.pow(attempt - 1)).await;
-            }
-            Err(e) => {
-                error!(attempt, error = %e, "accepted write failed");
-                return WriteState::Failed { error: e.message };
-            }
+/// Plans (or reuses the saved plan), applies and records the outcome of one claimed write.
+async fn apply_claimed(engine: &Engine, claimed: &ClaimedWrite) {
+    let journal = &engine.service().backends().journal;
+    let outcome = {
+        let lock = engine.scope_lock(&claimed.command.ordering_key());
+        let _guard = lock.lock().await;
+        plan_and_apply(engine, claimed).await
+    };
+    let attempt = claimed.attempts + 1;
+    let recorded = match outcome {
+        Ok(result) => {
+            info!(attempt, "accepted write applied");
+            journal.finish(&claimed.id, &WriteState::Applied { result }).await
         }
+        Err(e) if e.transient && attempt < MAX_WRITE_ATTEMPTS => {
+            let delay = WRITE_RETRY_BASE_DELAY * 2u32.saturating_pow(attempt - 1);
+            warn!(attempt, error = %e, ?delay, "accepted write failed; will retry");
+            journal.retry_later(&claimed.id, &e.message, delay).await
+        }
+        Err(e) => {
+            error!(attempt, error = %e, "accepted write failed permanently");
+            journal.finish(&claimed.id, &WriteState::Failed { error: e.message }).await
+        }
+    };
+    if let Err(e) = recorded {
+        // The lease will expire and the write will be applied again from its saved plan.
+        warn!(error = %e, "could not record the outcome of a write");
     }
+}
+
+async fn plan_and_apply(engine: &Engine, claimed: &ClaimedWrite) -> Result<Value, ApplyError> {
+    let service = engine.service();
+    let plan: WritePlan = match &claimed.plan {
+        Some(saved) => serde_json::from_value(saved.clone()).map_err(|e| ApplyError {
+            message: format!("the saved plan cannot be read: {e}"),
+            transient: false,
+            not_found: None,
+        })?,
+        None => {
+            let plan = service.plan(&claimed.command).await?;
+            let saved = serde_json::to_value(&plan).map_err(|e| ServiceError::Internal(e.to_string()))?;
+            service.backends().journal.save_plan(&claimed.id, &saved).await.map_err(ServiceError::from)?;
+            plan
+        }
+    };
+    Ok(service.apply(&plan).await?)
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -38,6 +38,9 @@ pub trait WriteJournal: Send + Sync + 'static {
     /// and never one whose key has an earlier unfinished write.
     async fn claim(&self, max: usize, lease: Duration) -> Result<Vec<ClaimedWrite>, StoreError>;
 
+    /// Extends the leases of writes this process is still working on.
+    async fn extend(&self, ids: &[WriteId], lease: Duration) -> Result<(), StoreError>;
+
     /// Saves the plan of a claimed write.
     async fn save_plan(&self, id: &WriteId, plan: &Value) -> Result<(), StoreError>;
 
