@@ -1,1 +1,2 @@
 //! Adapters.
+pub mod journal;
