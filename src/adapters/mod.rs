@@ -1,2 +1,4 @@
-//! Adapters.
+//! Adapters: implementations of the ports, the inbound Dify plugin runtime and the command line.
+
+pub mod dify;
 pub mod journal;
