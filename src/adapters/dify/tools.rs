@@ -225,7 +225,10 @@ impl Call<'_> {
                 let changes = report.results.iter().map(reply::change_item).collect();
                 let relations = report.relations.as_ref().map(reply::graph_changes_json);
                 ToolReply {
-                    json: JsonReply::success(messages, Value::Array(changes)).relations(relations).into_value(),
+                    json: JsonReply::success(messages, Value::Array(changes))
+                        .relations(relations)
+                        .graph_degraded(report.graph_degraded.as_deref())
+                        .into_value(),
                     text: render::added(&report),
                 }
             }
@@ -242,6 +245,7 @@ impl Call<'_> {
         Ok(ToolReply {
             json: JsonReply::success(Value::String(query.clone()), Value::Array(hits))
                 .relations(relations)
+                .graph_degraded(report.graph_degraded.as_deref())
                 .degraded(outcome.degraded.as_ref())
                 .into_value(),
             text: render::searched(&query, &report.results, report.relations.as_deref(), outcome.degraded.as_ref()),
@@ -262,6 +266,7 @@ impl Call<'_> {
         Ok(ToolReply {
             json: JsonReply::success(Value::Object(messages), Value::Array(items))
                 .relations(relations)
+                .graph_degraded(report.graph_degraded.as_deref())
                 .degraded(outcome.degraded.as_ref())
                 .into_value(),
             text: render::listed(&report.results, report.relations.as_deref(), outcome.degraded.as_ref()),

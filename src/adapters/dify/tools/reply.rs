@@ -59,6 +59,14 @@ impl JsonReply {
         self
     }
 
+    /// Adds `graph_degraded: {"reason": …}` when graph memory failed beside a complete vector result.
+    pub fn graph_degraded(mut self, reason: Option<&str>) -> Self {
+        if let Some(reason) = reason {
+            self.0.insert("graph_degraded".into(), json!({ "reason": reason }));
+        }
+        self
+    }
+
     /// The finished JSON object.
     pub fn into_value(self) -> Value {
         Value::Object(self.0)

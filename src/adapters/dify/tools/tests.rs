@@ -238,6 +238,7 @@ async fn add_sync_returns_the_changes_flat_with_relations() {
             }],
             deleted_entities: vec![],
         }),
+        graph_degraded: None,
         llm_calls: 2,
     };
     script(&api.add, Ok(WriteOutcome::Done(report)));
@@ -385,6 +386,7 @@ async fn search_returns_scored_items_best_first() {
             hit(ID2, "Lives in Lisbon", 0.25, None),
         ],
         relations: None,
+        graph_degraded: None,
     };
     script(&api.search, Ok(ReadOutcome::complete(report)));
     let reply = call(&api, "search_memory", json!({"query": " tea? ", "user_id": "alice"})).await;
@@ -459,7 +461,14 @@ async fn search_accepts_numbers_in_every_spelling() {
 async fn search_with_relations_shows_them() {
     let api = FakeApi::default();
     let relation = Relation { source: "alice".into(), relationship: "likes".into(), destination: "tea".into() };
-    script(&api.search, Ok(ReadOutcome::complete(SearchReport { results: vec![], relations: Some(vec![relation]) })));
+    script(
+        &api.search,
+        Ok(ReadOutcome::complete(SearchReport {
+            results: vec![],
+            relations: Some(vec![relation]),
+            graph_degraded: None,
+        })),
+    );
     let reply = call(&api, "search_memory", json!({"query": "q", "user_id": "alice"})).await;
     assert_eq!(reply.json["relations"], json!([{"source": "alice", "relationship": "likes", "destination": "tea"}]));
     assert!(reply.text.ends_with("Relations:\n- alice --likes--> tea"), "{}", reply.text);
@@ -537,7 +546,10 @@ async fn search_reports_engine_errors() {
 #[tokio::test]
 async fn get_all_lists_the_scope() {
     let api = FakeApi::default();
-    script(&api.get_all, Ok(ReadOutcome::complete(ListReport { results: vec![alice_record()], relations: None })));
+    script(
+        &api.get_all,
+        Ok(ReadOutcome::complete(ListReport { results: vec![alice_record()], relations: None, graph_degraded: None })),
+    );
     let reply = call(&api, "get_all_memories", json!({"user_id": "alice", "agent_id": "bot"})).await;
     assert_eq!(
         reply.json,
