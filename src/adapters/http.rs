@@ -309,7 +309,7 @@ mod tests {
         assert!(header.is_sensitive());
         assert!(!format!("{header:?}").contains("sk-secret"));
         assert_eq!(bearer("bad\nkey"), Err(HttpSetupError::Header("api_key")));
-        assert_eq!(bearer("bad\nkey").unwrap_err().to_string().contains("bad"), false);
+        assert!(!bearer("bad\nkey").unwrap_err().to_string().contains("bad"));
     }
 
     #[test]

@@ -118,12 +118,11 @@ pub fn provider_message(body: &[u8]) -> String {
         json.get("detail"),
         json.pointer("/error"),
     ];
-    let message = match candidates.into_iter().flatten().next() {
-        Some(Value::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
-        None => text.to_owned(),
-    };
-    message
+    let found = candidates.into_iter().flatten().next().map(|value| match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    });
+    found.unwrap_or_else(|| text.to_owned())
 }
 
 #[cfg(test)]

@@ -141,7 +141,7 @@ impl OpenAiChat {
         })
     }
 
-    /// Replaces the retry policy (tests use fast backoffs; `max_retries` from the block is kept).
+    /// Replaces the whole retry policy, `max_retries` included (tests use fast backoffs).
     pub fn with_retry_policy(mut self, retry: RetryPolicy) -> Self {
         self.http = self.http.with_retry(retry);
         self
