@@ -236,7 +236,7 @@ impl FakeOpenAi {
 
     /// The next `times` requests (any endpoint) get `reply` instead of their normal answer.
     pub fn fail_next(&self, times: usize, reply: Reply) {
-        self.with(|s| s.faults.extend(std::iter::repeat(reply).take(times)));
+        self.with(|s| s.faults.extend(std::iter::repeat_n(reply, times)));
     }
 
     /// Only `Authorization: Bearer <key>` is accepted; anything else gets 401.
