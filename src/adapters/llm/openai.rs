@@ -64,7 +64,11 @@ struct Keys {
     temperature: Option<f64>,
     max_tokens: Option<u32>,
     top_p: Option<f64>,
+    /// Accepted for Mem0 compatibility (type-checked); the chat API has no `top_k`.
+    #[allow(dead_code)]
     top_k: Option<u32>,
+    /// Accepted for Mem0 compatibility (type-checked); messages here are text only.
+    #[allow(dead_code)]
     enable_vision: Option<bool>,
     vision_details: Option<String>,
     reasoning_effort: Option<String>,
@@ -263,8 +267,6 @@ fn check_values(block: &ProviderBlock, keys: &Keys) -> Result<(), BuildError> {
     if keys.lmstudio_response_format.as_ref().is_some_and(|f| !f.is_object() && !f.is_null()) {
         return bad("lmstudio_response_format must be a JSON object such as {\"type\": \"json_schema\", …}".to_owned());
     }
-    // Accepted for Mem0 compatibility; they change nothing in a text-only chat request.
-    let _ = (keys.top_k, keys.enable_vision);
     Ok(())
 }
 
