@@ -1,1 +1,3 @@
-//! Adapters.
+//! Adapters: implementations of the ports against real services.
+
+pub mod graph;
