@@ -27,6 +27,11 @@ impl Candidates {
         self.records.is_empty()
     }
 
+    /// The candidates in the order they are numbered.
+    pub fn records(&self) -> &[MemoryRecord] {
+        &self.records
+    }
+
     /// How many candidates there are.
     pub fn len(&self) -> usize {
         self.records.len()
@@ -125,15 +130,11 @@ pub fn parse_decisions(answer: &str, candidates: &Candidates) -> Vec<Operation> 
                     operations.push(Operation::Add { text });
                 }
             }
-            ("UPDATE", Some(text), Some(record)) => {
-                if text != record.text && touched.insert(record.id) {
-                    operations.push(Operation::Update { target: record.id, previous: record.text.clone(), text });
-                }
+            ("UPDATE", Some(text), Some(record)) if text != record.text && touched.insert(record.id) => {
+                operations.push(Operation::Update { target: record.id, previous: record.text.clone(), text });
             }
-            ("DELETE", _, Some(record)) => {
-                if touched.insert(record.id) {
-                    operations.push(Operation::Delete { target: record.id, text: record.text.clone() });
-                }
+            ("DELETE", _, Some(record)) if touched.insert(record.id) => {
+                operations.push(Operation::Delete { target: record.id, text: record.text.clone() });
             }
             _ => {}
         }
