@@ -24,7 +24,7 @@ use async_trait::async_trait;
 use bolt::{column, fetch, fetch_in, within, STORE};
 use cypher::{scoped, Statements, COSINE_PROBE};
 use neo4rs::{query, BoltType, Graph};
-use prompts::{Extraction, Triple};
+use prompts::{ExtractedEntity, Extraction, Triple};
 use resolve::Candidate;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -130,7 +130,7 @@ impl Neo4jGraphStore {
                 let scale = if opposite < -0.5 { CosineScale::Raw } else { CosineScale::Normalized };
                 for statement in self.statements.indexes() {
                     if let Err(e) =
-                        within(self.deadlines.statement, "creating an index", graph.run(query(&statement))).await
+                        within(self.deadlines.statement, "creating an index", fetch(&graph, query(&statement))).await
                     {
                         tracing::warn!(error = %e, "graph index not created; queries still work, only slower");
                     }
@@ -188,14 +188,14 @@ impl Neo4jGraphStore {
             .enumerate()
             .map(|(i, v)| {
                 let mut row: HashMap<String, BoltType> = HashMap::new();
-                row.insert("key".into(), BoltType::from(i as i64));
+                row.insert("key".into(), BoltType::from(count_param(i)));
                 row.insert("embedding".into(), BoltType::from(v.clone()));
                 BoltType::from(row)
             })
             .collect();
         let statement = scoped(&self.statements.similar_nodes(), scope)
             .param("entities", entities)
-            .param("dims", self.embedder.dimensions() as i64)
+            .param("dims", count_param(self.embedder.dimensions()))
             .param("min_score", conn.scale.to_server(self.config.threshold));
         let rows = within(self.deadlines.statement, "finding similar entities", fetch(&conn.graph, statement)).await?;
         rows.iter()
@@ -246,6 +246,21 @@ impl Neo4jGraphStore {
             }
         }
         Ok(stored)
+    }
+
+    /// Asks the LLM which `existing` relations the new text contradicts.
+    async fn contradicted(
+        &self,
+        text: &str,
+        existing: Vec<StoredRelation>,
+        adding: &[Triple],
+    ) -> Result<Vec<StoredRelation>, StoreError> {
+        let listed: Vec<(String, String, String)> =
+            existing.iter().map(|r| (r.source.clone(), r.relationship.clone(), r.destination.clone())).collect();
+        let request = prompts::deletion_request(text, &listed, adding);
+        let response = self.chat(request, "graph contradiction check").await?;
+        let picked = prompts::parse_deletions(&response, existing.len());
+        Ok(existing.into_iter().enumerate().filter(|(i, _)| picked.contains(i)).map(|(_, r)| r).collect())
     }
 
     /// Deletes `doomed` and merges `adding` in one transaction.
@@ -329,6 +344,27 @@ fn relation_of(row: &neo4rs::Row) -> Result<Relation, StoreError> {
     })
 }
 
+/// The type and embedding each written node gets when it is created: those of the entity
+/// bearing the node's name, else of the first entity resolved to it.
+fn node_properties(
+    entities: &[ExtractedEntity],
+    vectors: &[Vec<f32>],
+    canonical: &[String],
+) -> HashMap<String, (String, Vec<f32>)> {
+    let mut nodes: HashMap<String, (String, Vec<f32>)> = HashMap::new();
+    for ((entity, vector), name) in entities.iter().zip(vectors).zip(canonical) {
+        if entity.name == *name || !nodes.contains_key(name) {
+            nodes.insert(name.clone(), (entity.entity_type.clone(), vector.clone()));
+        }
+    }
+    nodes
+}
+
+/// A count or index as a Bolt integer (saturating; counts here never come near `i64::MAX`).
+fn count_param(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
 /// The entity the model uses for "I", "me", "my": the user id, as in Mem0 (`user` without one).
 fn self_name(scope: &Scope) -> String {
     scope
@@ -362,24 +398,15 @@ impl GraphStore for Neo4jGraphStore {
         let found = self.similar_nodes(conn, scope, &vectors).await?;
         let canonical = resolve::canonical_names(&entities, &vectors, &found, self.config.threshold);
         let adding = resolve::rewrite(&relations, &entities, &canonical);
-        let mut nodes: HashMap<String, (String, Vec<f32>)> = HashMap::new();
-        for ((entity, vector), name) in entities.iter().zip(&vectors).zip(&canonical) {
-            if entity.name == *name || !nodes.contains_key(name) {
-                nodes.insert(name.clone(), (entity.entity_type.clone(), vector.clone()));
-            }
-        }
+        let nodes = node_properties(&entities, &vectors, &canonical);
         let involved: BTreeSet<String> =
             adding.iter().flat_map(|t| [t.source.clone(), t.destination.clone()]).collect();
         let existing = self.involved_relations(conn, scope, involved.into_iter().collect(), &adding).await?;
-        let doomed: Vec<StoredRelation> = if existing.is_empty() {
+        let doomed = if existing.is_empty() {
             Vec::new()
         } else {
-            let listed: Vec<(String, String, String)> =
-                existing.iter().map(|r| (r.source.clone(), r.relationship.clone(), r.destination.clone())).collect();
-            let request = prompts::deletion_request(text, &listed, &adding);
-            let response = self.chat(request, "graph contradiction check").await?;
             llm_calls += 1;
-            prompts::parse_deletions(&response, existing.len()).into_iter().map(|i| existing[i].clone()).collect()
+            self.contradicted(text, existing, &adding).await?
         };
         let changes = self.write(conn, scope, &doomed, &adding, &nodes).await?;
         tracing::debug!(
@@ -406,9 +433,9 @@ impl GraphStore for Neo4jGraphStore {
         let queries: Vec<BoltType> = vectors.into_iter().map(BoltType::from).collect();
         let statement = scoped(&self.statements.search_relations(scope), scope)
             .param("queries", queries)
-            .param("dims", self.embedder.dimensions() as i64)
+            .param("dims", count_param(self.embedder.dimensions()))
             .param("min_score", conn.scale.to_server(self.config.threshold))
-            .param("limit", limit.max(MIN_SEARCH_CANDIDATES) as i64);
+            .param("limit", count_param(limit.max(MIN_SEARCH_CANDIDATES)));
         let rows = within(self.deadlines.statement, "searching relations", fetch(&conn.graph, statement)).await?;
         let candidates: Vec<Relation> = rows.iter().map(relation_of).collect::<Result<_, _>>()?;
         let documents: Vec<Vec<String>> = candidates
@@ -427,8 +454,7 @@ impl GraphStore for Neo4jGraphStore {
             return Ok(Vec::new());
         }
         let conn = self.connection().await?;
-        let statement = scoped(&self.statements.list_relations(scope), scope)
-            .param("limit", i64::try_from(limit).unwrap_or(i64::MAX));
+        let statement = scoped(&self.statements.list_relations(scope), scope).param("limit", count_param(limit));
         let rows = within(self.deadlines.statement, "listing relations", fetch(&conn.graph, statement)).await?;
         rows.iter().map(relation_of).collect()
     }

@@ -63,13 +63,15 @@ pub async fn within<T>(
     }
 }
 
-/// Runs a statement outside a transaction and collects its rows.
+/// Runs one statement in its own transaction and collects its rows.
+///
+/// An explicit transaction on purpose: `Graph::execute` retries failed connection attempts
+/// (refused connections, bad credentials) with backoff for up to a minute, so a down server
+/// would only surface at the deadline; a transaction fails at once with the real cause.
 pub async fn fetch(graph: &Graph, statement: Query) -> Result<Vec<Row>, neo4rs::Error> {
-    let mut stream = graph.execute(statement).await?;
-    let mut rows = Vec::new();
-    while let Some(row) = stream.next().await? {
-        rows.push(row);
-    }
+    let mut txn = graph.start_txn().await?;
+    let rows = fetch_in(&mut txn, statement).await?;
+    txn.commit().await?;
     Ok(rows)
 }
 
