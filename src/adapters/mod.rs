@@ -1,3 +1,5 @@
-//! Adapters: implementations of the ports against real services.
+//! Adapters: implementations of the ports, the inbound Dify plugin runtime and the command line.
 
+pub mod dify;
 pub mod graph;
+pub mod journal;
