@@ -3,6 +3,7 @@
 pub mod config;
 pub mod dify;
 pub mod embedder;
+pub mod graph;
 pub mod http;
 pub mod journal;
 pub mod llm;
