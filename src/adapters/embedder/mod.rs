@@ -1,0 +1,4 @@
+//! Embedding model adapters.
+
+#[cfg(feature = "local-embedder")]
+pub mod local;
