@@ -305,3 +305,70 @@ fn record_changes(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::memory::{MemoryText, Metadata};
+    use crate::domain::scope::Scope;
+    use chrono::Utc;
+
+    fn item(n: u128) -> (MemoryRecord, Vec<f32>) {
+        let record = MemoryRecord::new(
+            MemoryId::from_uuid(Uuid::from_u128(n)),
+            MemoryText::parse("t", &format!("m{n}")).unwrap(),
+            Metadata::default(),
+            Scope::parse(Some("u"), None, None).unwrap(),
+            Utc::now(),
+        );
+        (record, vec![1.0, n as f32])
+    }
+
+    fn caught_up(conn: &mut Connection, synced: &mut Synced) {
+        let tx = conn.transaction().unwrap();
+        catch_up(&tx, "c", 2, synced).unwrap();
+        tx.commit().unwrap();
+    }
+
+    #[test]
+    fn an_index_behind_the_pruned_log_reloads_and_small_gaps_replay() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.db");
+        let mut reader = open(&path, "c", 2).unwrap();
+        let mut writer = open(&path, "c", 2).unwrap();
+        let mut synced = Synced { cursor: -1, ..Synced::default() };
+        caught_up(&mut reader, &mut synced);
+        assert_eq!(synced.index.count(), 0);
+
+        // A small gap: replayed id by id (an insert, an overwrite, a delete).
+        let tx = writer.transaction().unwrap();
+        upsert(&tx, "c", &[item(1), item(2), item(3)]).unwrap();
+        tx.commit().unwrap();
+        caught_up(&mut reader, &mut synced);
+        let tx = writer.transaction().unwrap();
+        delete(&tx, "c", &[MemoryId::from_uuid(Uuid::from_u128(2))]).unwrap();
+        upsert(&tx, "c", &[item(3)]).unwrap();
+        tx.commit().unwrap();
+        let before = synced.cursor;
+        caught_up(&mut reader, &mut synced);
+        assert!(synced.cursor > before);
+        assert_eq!(synced.index.count(), 2);
+        assert!(synced.index.get(MemoryId::from_uuid(Uuid::from_u128(2))).is_none());
+
+        // A gap larger than the kept log: the log is pruned and the index reloads in full.
+        let many: Vec<_> = (10..10 + (CHANGES_KEPT + PRUNE_SLACK + 10) as u128).map(item).collect();
+        let tx = writer.transaction().unwrap();
+        upsert(&tx, "c", &many).unwrap();
+        tx.commit().unwrap();
+        let pruned: i64 =
+            writer.query_row("SELECT value FROM meta WHERE key = 'pruned_through'", [], |r| r.get(0)).unwrap();
+        assert!(pruned > synced.cursor);
+        let kept: i64 = writer.query_row("SELECT COUNT(*) FROM changes", [], |r| r.get(0)).unwrap();
+        assert_eq!(kept, CHANGES_KEPT);
+        caught_up(&mut reader, &mut synced);
+        assert_eq!(synced.index.count(), 2 + many.len());
+        // Stored vectors are unit length.
+        let v = &synced.index.get(MemoryId::from_uuid(Uuid::from_u128(3))).unwrap().vector;
+        assert!((super::super::index::dot(v, v) - 1.0).abs() < 1e-6);
+    }
+}
