@@ -1,9 +1,12 @@
 //! Adapters: implementations of the ports, the inbound Dify plugin runtime and the command line.
 
 pub mod config;
+pub mod config_keys;
+pub mod data_dir;
 pub mod dify;
 pub mod embedder;
 pub mod graph;
 pub mod http;
 pub mod journal;
 pub mod llm;
+pub mod vector;

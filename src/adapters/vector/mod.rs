@@ -1,0 +1,3 @@
+//! Vector store adapters.
+
+pub mod embedded;
