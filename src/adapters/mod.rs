@@ -1,5 +1,6 @@
 //! Adapters: implementations of the ports, the inbound Dify plugin runtime and the command line.
 
+pub mod cli;
 pub mod config;
 pub mod config_keys;
 pub mod data_dir;
