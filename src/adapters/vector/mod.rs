@@ -1,0 +1,3 @@
+//! Vector stores: where memories and their embeddings live.
+
+pub mod pgvector;
