@@ -28,7 +28,7 @@ pub fn from_pg(store: &'static str, error: &tokio_postgres::Error) -> StoreError
             StoreError::Rejected { store, message }
         };
     }
-    let message = error.to_string();
+    let message = with_causes(error);
     if has_tls_failure(error) || message.contains("TLS") {
         StoreError::Rejected { store, message: format!("{message} (check sslmode and sslrootcert)") }
     } else if message.starts_with("error deserializing") {
@@ -57,6 +57,21 @@ pub fn from_pool(store: &'static str, error: PoolError) -> StoreError {
         PoolError::Closed => StoreError::Unavailable { store, message: "the connection pool is closed".into() },
         other => StoreError::Rejected { store, message: other.to_string() },
     }
+}
+
+/// The driver's message followed by its causes (tokio-postgres's own message omits them).
+fn with_causes(error: &tokio_postgres::Error) -> String {
+    let mut message = error.to_string();
+    let mut next = error.source();
+    while let Some(cause) = next {
+        let text = cause.to_string();
+        if !message.ends_with(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        next = cause.source();
+    }
+    message
 }
 
 fn sources(error: &tokio_postgres::Error) -> Vec<&(dyn std::error::Error + 'static)> {

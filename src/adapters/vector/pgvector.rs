@@ -20,7 +20,7 @@ use crate::domain::filter::Filter;
 use crate::domain::memory::{ContentHash, MemoryId, MemoryRecord, ScoredMemory, Similarity};
 use crate::domain::scope::Scope;
 use crate::ports::store::StoreError;
-use crate::ports::vector_store::{VectorQuery, VectorStore};
+use crate::ports::vector_store::{ListQuery, VectorQuery, VectorStore};
 use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Pool};
 use filter_sql::{filter_sql, scope_sql};
@@ -113,7 +113,7 @@ impl PgVectorStore {
     async fn search_exact(
         &self,
         client: &impl GenericClient,
-        query: &VectorQuery<'_>,
+        query: &VectorQuery,
     ) -> Result<Vec<ScoredMemory>, StoreError> {
         client.batch_execute("SET LOCAL enable_indexscan = off").await.map_err(pg)?;
         self.search_ordered(client, query).await
@@ -122,11 +122,11 @@ impl PgVectorStore {
     async fn search_ordered(
         &self,
         client: &impl GenericClient,
-        query: &VectorQuery<'_>,
+        query: &VectorQuery,
     ) -> Result<Vec<ScoredMemory>, StoreError> {
         let mut params = Params::new();
-        let vector = params.push(Vector::from(query.vector.to_vec()));
-        let condition = self.condition(query.scope, query.filter, &mut params);
+        let vector = params.push(Vector::from(query.vector.clone()));
+        let condition = self.condition(&query.scope, query.filter.as_ref(), &mut params);
         let limit = params.push(limit_param(query.limit));
         let sql = format!(
             "SELECT id, payload, vector <=> {vector} AS distance FROM {} WHERE {condition} \
@@ -178,6 +178,10 @@ impl VectorStore for PgVectorStore {
         self.capabilities().await.map(|_| ())
     }
 
+    fn dimensions(&self) -> usize {
+        self.config.embedding_model_dims
+    }
+
     async fn insert(&self, items: &[(MemoryRecord, Vec<f32>)]) -> Result<(), StoreError> {
         if items.is_empty() {
             return Ok(());
@@ -207,8 +211,8 @@ impl VectorStore for PgVectorStore {
         tx.commit().await.map_err(pg)
     }
 
-    async fn search(&self, query: VectorQuery<'_>) -> Result<Vec<ScoredMemory>, StoreError> {
-        self.check_dims("the query vector", query.vector)?;
+    async fn search(&self, query: &VectorQuery) -> Result<Vec<ScoredMemory>, StoreError> {
+        self.check_dims("the query vector", &query.vector)?;
         if query.limit == 0 {
             return Ok(Vec::new());
         }
@@ -220,7 +224,7 @@ impl VectorStore for PgVectorStore {
             AnnIndex::None => false,
             AnnIndex::Hnsw if !capabilities.iterative_scan => false,
             AnnIndex::Hnsw | AnnIndex::DiskAnn => {
-                self.scope_size(&tx, query.scope, tuning.exact_scan_limit + 1).await? > tuning.exact_scan_limit
+                self.scope_size(&tx, &query.scope, tuning.exact_scan_limit + 1).await? > tuning.exact_scan_limit
             }
         };
         let results = if use_index {
@@ -234,15 +238,15 @@ impl VectorStore for PgVectorStore {
                 .await
                 .map_err(pg)?;
             }
-            let found = self.search_ordered(&tx, &query).await?;
+            let found = self.search_ordered(&tx, query).await?;
             if found.len() < query.limit {
                 tracing::debug!(found = found.len(), "index scan came back short; searching the scope exactly");
-                self.search_exact(&tx, &query).await?
+                self.search_exact(&tx, query).await?
             } else {
                 found
             }
         } else {
-            self.search_exact(&tx, &query).await?
+            self.search_exact(&tx, query).await?
         };
         tx.commit().await.map_err(pg)?;
         Ok(results)
@@ -256,15 +260,10 @@ impl VectorStore for PgVectorStore {
         row.as_ref().map(record).transpose()
     }
 
-    async fn list(
-        &self,
-        scope: &Scope,
-        filter: Option<&Filter>,
-        limit: usize,
-    ) -> Result<Vec<MemoryRecord>, StoreError> {
+    async fn list(&self, query: &ListQuery) -> Result<Vec<MemoryRecord>, StoreError> {
         let mut params = Params::new();
-        let condition = self.condition(scope, filter, &mut params);
-        let limit = params.push(limit_param(limit));
+        let condition = self.condition(&query.scope, query.filter.as_ref(), &mut params);
+        let limit = params.push(limit_param(query.limit));
         let sql = format!(
             "SELECT id, payload FROM {} WHERE {condition} ORDER BY payload->>'created_at' DESC, id LIMIT {limit}",
             self.table
@@ -286,8 +285,8 @@ impl VectorStore for PgVectorStore {
         self.select_records(&sql, &params).await
     }
 
-    async fn update(&self, record: &MemoryRecord, vector: Option<&[f32]>) -> Result<(), StoreError> {
-        if let Some(vector) = vector {
+    async fn update(&self, record: &MemoryRecord, vector: Option<Vec<f32>>) -> Result<(), StoreError> {
+        if let Some(vector) = &vector {
             self.check_dims(&format!("the vector of memory {}", record.id), vector)?;
         }
         let client = self.client().await?;
@@ -296,7 +295,7 @@ impl VectorStore for PgVectorStore {
             self.table
         );
         let statement = client.prepare_cached(&sql).await.map_err(pg)?;
-        let vector = vector.map(|v| Vector::from(v.to_vec()));
+        let vector = vector.map(Vector::from);
         let updated = client
             .execute(&statement, &[&record.id.as_uuid(), &payload::to_payload(record), &vector])
             .await
