@@ -21,9 +21,7 @@ use uuid::Uuid;
 const DIMS: usize = 8;
 
 fn config(extra: Value) -> PgVectorConfig {
-    let block = ProviderBlock::parse(VECTOR_STORE, &json!({"provider": "pgvector", "config": extra}))
-        .unwrap()
-        .unwrap();
+    let block = ProviderBlock::parse(VECTOR_STORE, &json!({"provider": "pgvector", "config": extra})).unwrap().unwrap();
     from_block(&block).unwrap()
 }
 
@@ -199,7 +197,7 @@ async fn scopes_confine_every_read_and_delete() {
     let alice_run = scope(Some("alice"), None, Some("r1"));
     let bob = scope(Some("bob"), None, None);
     let bot_only = scope(None, Some("bot"), None);
-    let records = vec![
+    let records = [
         record(&alice, "a1", json!({}), 0),
         record(&alice_bot, "a2", json!({}), 1),
         record(&alice_run, "a3", json!({}), 2),
@@ -254,8 +252,13 @@ async fn filters_in_sql_agree_with_the_domain() {
     let mut actor = record(&alice, "r5", json!({}), 5);
     actor.actor_id = Some(EntityId::parse("actor_id", "bob").unwrap());
     actor.role = Some("assistant".into());
-    let records = vec![
-        record(&alice, "r1", json!({"topic": "Food", "n": 3, "tags": ["a", "b"], "note": "100% \"quoted\" \\ o'clock"}), 1),
+    let records = [
+        record(
+            &alice,
+            "r1",
+            json!({"topic": "Food", "n": 3, "tags": ["a", "b"], "note": "100% \"quoted\" \\ o'clock"}),
+            1,
+        ),
         record(&alice, "r2", json!({"topic": "food", "n": 3.0, "flag": true, "note": "under_score"}), 2),
         record(&alice, "r3", json!({"topic": "Travel", "n": 10, "tags": ["b"], "nothing": null}), 3),
         record(&alice, "r4", json!({"n": "3", "topic": "Äpfel"}), 4),
@@ -414,7 +417,8 @@ fn config_errors_name_the_key() {
     assert!(message.contains("unknown key \"metric\"") && message.contains("embedding_model_dims"), "{message}");
     let err = from_block(&block(json!({"user": "u", "embedding_model_dims": "many"}))).unwrap_err();
     assert!(err.to_string().contains("embedding_model_dims must be a whole number"), "{err}");
-    let seed_style = from_block(&block(json!({"user": "postgres", "password": "p", "database": "dify", "host": "pgvector"})));
+    let seed_style =
+        from_block(&block(json!({"user": "postgres", "password": "p", "database": "dify", "host": "pgvector"})));
     assert_eq!(seed_style.unwrap().connection.describe(), "postgres@pgvector:5432/dify");
 }
 
@@ -510,9 +514,10 @@ async fn sslmodes_use_rustls_for_real() {
     let other = TestPki::new(&["localhost"]);
     let other_ca = dir.path().join("other.pem");
     std::fs::write(&other_ca, &other.ca_pem).unwrap();
-    let err = connects(&url("localhost", &format!("sslmode=require&sslrootcert={}", other_ca.display())), &collection, None)
-        .await
-        .unwrap_err();
+    let err =
+        connects(&url("localhost", &format!("sslmode=require&sslrootcert={}", other_ca.display())), &collection, None)
+            .await
+            .unwrap_err();
     assert!(err.to_string().contains("certificate"), "{err}");
     let handshakes = proxy.handshakes.load(Ordering::SeqCst);
     assert_eq!(proxy.plain.load(Ordering::SeqCst), 0, "nothing went unencrypted");
@@ -529,4 +534,256 @@ async fn sslmodes_use_rustls_for_real() {
     if let Some(url) = pg_url() {
         drop_table(&url, &collection).await;
     }
+}
+
+/// One row of the 200k-row table kept for brute force: id, vector, in the agent scope, category.
+struct Kept {
+    id: Uuid,
+    vector: Vec<f32>,
+    with_agent: bool,
+    even: bool,
+}
+
+fn exact_top(kept: &[&Kept], query: &[f32], k: usize) -> Vec<Uuid> {
+    let mut scored: Vec<(f64, Uuid)> = kept.iter().map(|m| (cosine_distance(&m.vector, query), m.id)).collect();
+    scored.sort_by(|a, b| a.0.total_cmp(&b.0));
+    scored.into_iter().take(k).map(|(_, id)| id).collect()
+}
+
+fn recall(found: &[mem0_dify::domain::memory::ScoredMemory], expected: &[Uuid]) -> f64 {
+    let found: BTreeSet<Uuid> = found.iter().map(|h| h.record.id.as_uuid()).collect();
+    expected.iter().filter(|id| found.contains(id)).count() as f64 / expected.len() as f64
+}
+
+fn percentile(times: &mut [std::time::Duration], p: f64) -> f64 {
+    times.sort();
+    let index = ((times.len() as f64 - 1.0) * p).round() as usize;
+    times[index].as_secs_f64() * 1000.0
+}
+
+/// Mem0 returns 0 of a user's 100 memories from a 200k-row table (HNSW ef_search=40, then the
+/// filter). Here a user's search must return exactly that user's top 10, whatever the plan.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_users_best_matches_survive_a_200k_row_table() {
+    use tokio_postgres::binary_copy::BinaryCopyInWriter;
+    use tokio_postgres::types::Type;
+    const ROWS: usize = 200_000;
+    const D: usize = 64;
+    const NEEDLE: usize = 100;
+    const WHALE: usize = 40_000;
+    const FACTORS: usize = 8;
+    let Some(url) = pg_url() else { return };
+    let started = std::time::Instant::now();
+    let collection = unique_collection("recall");
+    let store = store(&url, &collection, D);
+    store.ensure_ready().await.unwrap();
+    let client = raw_client(&url).await;
+    // Bulk load without secondary indexes, then build them (as a restore would).
+    let secondary = ["_hnsw_idx", "_user_id_idx", "_agent_id_idx", "_run_id_idx", "_hash_idx"];
+    for suffix in secondary {
+        client.batch_execute(&format!("DROP INDEX \"{collection}{suffix}\"")).await.unwrap();
+    }
+
+    // Owners: 0 = the needle user (100 rows), 1 = a whale (40k rows), then 1,599 users of 100 rows.
+    let mut owners: Vec<usize> = Vec::with_capacity(ROWS);
+    owners.extend(std::iter::repeat_n(0, NEEDLE));
+    owners.extend(std::iter::repeat_n(1, WHALE));
+    owners.extend((0..ROWS - NEEDLE - WHALE).map(|i| 2 + i / 100));
+    {
+        use rand::seq::SliceRandom;
+        owners.shuffle(&mut <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(7));
+    }
+    let vector_type = client.prepare("SELECT $1::vector").await.unwrap().params()[0].clone();
+    let sink = client.copy_in(&format!("COPY \"{collection}\" (id, vector, payload) FROM STDIN BINARY")).await.unwrap();
+    let writer = BinaryCopyInWriter::new(sink, &[Type::UUID, vector_type, Type::JSONB]);
+    let mut writer = std::pin::pin!(writer);
+    // Rows are generated on a blocking thread while COPY streams them to the server.
+    let vectors = Embeddings::new(42, FACTORS, D);
+    let (tx_rows, mut rx_rows) = tokio::sync::mpsc::channel::<Vec<(Uuid, pgvector::Vector, Value)>>(8);
+    let mut generator = vectors.stream(42);
+    let generating = tokio::task::spawn_blocking(move || {
+        let (mut needle, mut whale) = (Vec::new(), Vec::new());
+        for (chunk_index, chunk) in owners.chunks(2_000).enumerate() {
+            let mut rows = Vec::with_capacity(chunk.len());
+            for (j, owner) in chunk.iter().enumerate() {
+                let i = chunk_index * 2_000 + j;
+                let id = Uuid::new_v4();
+                let vector = generator.next();
+                let text = format!("memory {i}");
+                let user = match owner {
+                    0 => "needle".to_owned(),
+                    1 => "whale".to_owned(),
+                    n => format!("user{n}"),
+                };
+                let mut payload = json!({"user_id": user, "data": text,
+                    "hash": MemoryText::parse("t", &text).unwrap().hash().as_str(),
+                    "created_at": "2026-11-26T11:25:56.565713+00:00", "updated_at": "2026-11-26T11:25:56.565713+00:00"});
+                if *owner == 0 {
+                    let kept = Kept {
+                        id,
+                        vector: vector.clone(),
+                        with_agent: needle.len() % 2 == 0,
+                        even: needle.len() % 4 < 2,
+                    };
+                    if kept.with_agent {
+                        payload["agent_id"] = json!("bot");
+                    }
+                    payload["category"] = json!(if kept.even { "even" } else { "odd" });
+                    needle.push(kept);
+                } else if *owner == 1 {
+                    whale.push(Kept { id, vector: vector.clone(), with_agent: false, even: false });
+                }
+                rows.push((id, pgvector::Vector::from(vector), payload));
+            }
+            tx_rows.blocking_send(rows).unwrap();
+        }
+        (needle, whale)
+    });
+    while let Some(rows) = rx_rows.recv().await {
+        for (id, vector, payload) in &rows {
+            writer.as_mut().write(&[id, vector, payload]).await.unwrap();
+        }
+    }
+    writer.finish().await.unwrap();
+    let (needle, whale) = generating.await.unwrap();
+    let loaded = started.elapsed();
+    // The store's HNSW index (same name, operator class and access method), built with lighter
+    // parameters (m 8, ef_construction 32 instead of 16 and 64) to keep the test near a minute on 2 cores.
+    client
+        .batch_execute(&format!(
+            "SET maintenance_work_mem = '512MB'; \
+             CREATE INDEX IF NOT EXISTS \"{collection}_hnsw_idx\" ON \"{collection}\" USING hnsw (vector vector_cosine_ops) \
+             WITH (m = 8, ef_construction = 32)"
+        ))
+        .await
+        .unwrap();
+    let indexed = started.elapsed();
+    let store = self::store(&url, &collection, D);
+    store.ensure_ready().await.unwrap();
+    client.batch_execute(&format!("ANALYZE \"{collection}\"")).await.unwrap();
+    eprintln!(
+        "200k rows: generated and loaded in {loaded:.1?}, HNSW built at {indexed:.1?}, scope indexes at {:.1?}",
+        started.elapsed()
+    );
+
+    // The trap is real on this table: Mem0's query shape, planned through the HNSW index.
+    let probe = vectors.stream(99).next();
+    let mut tx_client = raw_client(&url).await;
+    let tx = tx_client.transaction().await.unwrap();
+    tx.batch_execute("SET LOCAL enable_seqscan = off").await.unwrap();
+    let mem0_rows = tx
+        .query(
+            &format!(
+                "SELECT id FROM \"{collection}\" WHERE (payload->>'user_id') || '' = 'needle' \
+                 ORDER BY vector <=> $1 LIMIT 10"
+            ),
+            &[&pgvector::Vector::from(probe.clone())],
+        )
+        .await
+        .unwrap()
+        .len();
+    tx.rollback().await.unwrap();
+    assert!(mem0_rows < 10, "Mem0's filtered HNSW query found {mem0_rows} of 10");
+    eprintln!("Mem0's query shape through HNSW (ef_search 40, then filter): {mem0_rows} of the needle user's 10");
+
+    let needle_all: Vec<&Kept> = needle.iter().collect();
+    let needle_agent: Vec<&Kept> = needle.iter().filter(|m| m.with_agent).collect();
+    let needle_even: Vec<&Kept> = needle.iter().filter(|m| m.even).collect();
+    let whale_all: Vec<&Kept> = whale.iter().collect();
+    let needle_scope = scope(Some("needle"), None, None);
+    let agent_scope = scope(Some("needle"), Some("bot"), None);
+    let whale_scope = scope(Some("whale"), None, None);
+    let even = Filter::parse(&json!({"category": "even"})).unwrap();
+    let forced = {
+        let mut config =
+            config(json!({"connection_string": url, "collection_name": collection, "embedding_model_dims": D}));
+        config.search.exact_scan_limit = 0;
+        PgVectorStore::connect(config).unwrap()
+    };
+    type Case<'a> = (&'a str, &'a PgVectorStore, &'a Scope, Option<&'a Filter>, &'a [&'a Kept], usize);
+    let cases: [Case; 5] = [
+        ("needle user (100 rows)", &store, &needle_scope, None, &needle_all, 20),
+        ("needle user + agent (50 rows)", &store, &agent_scope, None, &needle_agent, 10),
+        ("needle user + filter (50 rows)", &store, &needle_scope, Some(&even), &needle_even, 10),
+        ("needle user, index path forced", &forced, &needle_scope, None, &needle_all, 10),
+        ("whale user (40k rows, index path)", &store, &whale_scope, None, &whale_all, 20),
+    ];
+    let mut queries = vectors.stream(1234);
+    for (name, store, scope, filter, kept, runs) in cases {
+        let (mut total, mut worst, mut times) = (0.0, 1.0f64, Vec::new());
+        store.search(&search_query(&queries.next(), scope, filter.cloned(), 10)).await.unwrap();
+        for _ in 0..runs {
+            let query = queries.next();
+            let expected = exact_top(kept, &query, 10);
+            let t = std::time::Instant::now();
+            let found = store.search(&search_query(&query, scope, filter.cloned(), 10)).await.unwrap();
+            times.push(t.elapsed());
+            assert_eq!(found.len(), 10, "{name}");
+            assert!(found.windows(2).all(|w| w[0].score.value() >= w[1].score.value()), "{name}: best first");
+            let r = recall(&found, &expected);
+            total += r;
+            worst = worst.min(r);
+        }
+        let mean = total / runs as f64;
+        eprintln!(
+            "{name}: recall@10 mean {mean:.3} worst {worst:.2}; latency p50 {:.1} ms p95 {:.1} ms",
+            percentile(&mut times, 0.5),
+            percentile(&mut times, 0.95)
+        );
+        if name.starts_with("whale") {
+            assert!(mean >= 0.9, "{name}: recall {mean}");
+        } else {
+            assert!(mean >= 0.99 && worst >= 0.9, "{name}: recall mean {mean} worst {worst}");
+        }
+    }
+    // For the record: which plan PostgreSQL picks for the whale's index-path query, and how pgvector's
+    // iterative scan alone does for the needle user when HNSW is forced.
+    let mut diag_client = raw_client(&url).await;
+    let tx = diag_client.transaction().await.unwrap();
+    tx.batch_execute(
+        "SET LOCAL hnsw.iterative_scan = strict_order; SET LOCAL hnsw.ef_search = 200; \
+         SET LOCAL hnsw.max_scan_tuples = 100000",
+    )
+    .await
+    .unwrap();
+    let plan_of = |user: &str| {
+        format!(
+            "EXPLAIN (COSTS OFF) SELECT id FROM \"{collection}\" WHERE (payload->>'user_id') = '{user}' \
+             ORDER BY vector <=> $1 LIMIT 10"
+        )
+    };
+    let plan: Vec<String> = tx
+        .query(&plan_of("whale"), &[&pgvector::Vector::from(probe.clone())])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<_, String>(0).trim().to_owned())
+        .filter(|line| !line.starts_with("Order By"))
+        .collect();
+    eprintln!("whale plan: {}", plan.join(" | "));
+    tx.batch_execute("SET LOCAL enable_bitmapscan = off; SET LOCAL enable_seqscan = off").await.unwrap();
+    let forced_index = format!("\"{collection}_user_id_idx\"");
+    tx.batch_execute(&format!("DROP INDEX {forced_index}")).await.unwrap();
+    let mut total = 0.0;
+    for _ in 0..10 {
+        let query = queries.next();
+        let expected = exact_top(&needle_all, &query, 10);
+        let found: BTreeSet<Uuid> = tx
+            .query(
+                &format!(
+                    "SELECT id FROM \"{collection}\" WHERE (payload->>'user_id') = 'needle' ORDER BY vector <=> $1 LIMIT 10"
+                ),
+                &[&pgvector::Vector::from(query)],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        total += expected.iter().filter(|id| found.contains(id)).count() as f64 / 10.0;
+    }
+    tx.rollback().await.unwrap();
+    eprintln!("pgvector iterative scan alone, HNSW forced, needle user: recall@10 mean {:.3}", total / 10.0);
+    eprintln!("200k case done in {:.1?}", started.elapsed());
+    drop_table(&url, &collection).await;
 }

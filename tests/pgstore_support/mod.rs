@@ -93,3 +93,59 @@ pub fn cosine_distance(a: &[f32], b: &[f32]) -> f64 {
     }
     1.0 - dot / (na.sqrt() * nb.sqrt())
 }
+
+/// A small fast generator (SplitMix64): test data generation stays quick in debug builds.
+pub struct FastRng(u64);
+
+impl FastRng {
+    /// Seeded generator.
+    pub fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    /// Uniform in [0, 1).
+    pub fn unit(&mut self) -> f32 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        ((z ^ (z >> 31)) >> 40) as f32 / (1u64 << 24) as f32
+    }
+}
+
+/// Vectors shaped like text embeddings: a few latent factors spread over all dimensions, plus a
+/// little noise (low intrinsic dimension), deterministic for a seed.
+pub struct Embeddings {
+    basis: Vec<Vec<f32>>,
+    rng: FastRng,
+}
+
+impl Embeddings {
+    /// `factors` latent factors in `dims` dimensions.
+    pub fn new(seed: u64, factors: usize, dims: usize) -> Self {
+        let mut rng = FastRng::new(seed);
+        let basis = (0..factors).map(|_| (0..dims).map(|_| rng.unit() - 0.5).collect()).collect();
+        Self { basis, rng }
+    }
+
+    /// Another stream of vectors from the same distribution (same factors), seeded with `seed`.
+    pub fn stream(&self, seed: u64) -> Self {
+        Self { basis: self.basis.clone(), rng: FastRng::new(seed) }
+    }
+
+    /// The next vector.
+    pub fn next(&mut self) -> Vec<f32> {
+        let dims = self.basis[0].len();
+        let mut v = vec![0.0f32; dims];
+        for x in v.iter_mut() {
+            *x = (self.rng.unit() - 0.5) * 0.1;
+        }
+        for b in &self.basis {
+            let z = self.rng.unit() * 2.0 - 1.0;
+            for i in 0..dims {
+                v[i] += z * b[i];
+            }
+        }
+        v
+    }
+}

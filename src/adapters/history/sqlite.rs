@@ -94,10 +94,8 @@ fn open(path: &Path) -> Result<Connection, StoreError> {
             message: format!("cannot create the folder {}: {e}", dir.display()),
         })?;
     }
-    let connection = Connection::open(path).map_err(|e| StoreError::Rejected {
-        store: STORE,
-        message: format!("cannot open {}: {e}", path.display()),
-    })?;
+    let connection = Connection::open(path)
+        .map_err(|e| StoreError::Rejected { store: STORE, message: format!("cannot open {}: {e}", path.display()) })?;
     connection.busy_timeout(BUSY_TIMEOUT).map_err(sql)?;
     let mode: String = connection.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(sql)?;
     if !mode.eq_ignore_ascii_case("wal") {

@@ -225,8 +225,7 @@ fn take_ssl_param(params: &mut SslParams, key: &str, value: &str) -> Result<bool
     match key {
         "sslmode" => {
             params.mode = Some(
-                SslMode::parse(value)
-                    .ok_or_else(|| format!("has sslmode {value:?}; allowed: {}", SslMode::ALLOWED))?,
+                SslMode::parse(value).ok_or_else(|| format!("has sslmode {value:?}; allowed: {}", SslMode::ALLOWED))?,
             );
             Ok(true)
         }
@@ -309,9 +308,10 @@ mod tests {
 
     #[test]
     fn url_strings_lose_their_tls_parameters_only() {
-        let (rest, ssl) =
-            split_ssl_params("postgresql://u:p%40ss@db:5433/mem?sslmode=verify-full&application_name=x&sslrootcert=%2Fca.pem")
-                .unwrap();
+        let (rest, ssl) = split_ssl_params(
+            "postgresql://u:p%40ss@db:5433/mem?sslmode=verify-full&application_name=x&sslrootcert=%2Fca.pem",
+        )
+        .unwrap();
         assert_eq!(rest, "postgresql://u:p%40ss@db:5433/mem?application_name=x");
         assert_eq!(ssl, SslParams { mode: Some(SslMode::VerifyFull), root_cert: Some("/ca.pem".into()) });
         let (rest, ssl) = split_ssl_params("postgres://u@h/d?sslmode=require").unwrap();
@@ -345,8 +345,9 @@ mod tests {
     fn settings_default_to_prefer_and_the_separate_key_wins() {
         let s = ConnectionSettings::from_connection_string("postgresql://u@h/d", None).unwrap();
         assert_eq!(s.ssl_mode(), SslMode::Prefer);
-        let s = ConnectionSettings::from_connection_string("postgresql://u@h/d?sslmode=disable", Some(SslMode::Require))
-            .unwrap();
+        let s =
+            ConnectionSettings::from_connection_string("postgresql://u@h/d?sslmode=disable", Some(SslMode::Require))
+                .unwrap();
         assert_eq!(s.ssl_mode(), SslMode::Require);
         let s = ConnectionSettings::from_parts("h", 5433, "u", Some("secret"), "d", SslMode::Disable);
         assert!(!format!("{s:?}").contains("secret"));

@@ -20,8 +20,7 @@ pub fn from_pg(store: &'static str, error: &tokio_postgres::Error) -> StoreError
         if let Some(hint) = db.hint() {
             message.push_str(&format!("; hint: {hint}"));
         }
-        let transient =
-            TRANSIENT_CLASSES.iter().any(|c| code.starts_with(c)) || TRANSIENT_CODES.contains(&code);
+        let transient = TRANSIENT_CLASSES.iter().any(|c| code.starts_with(c)) || TRANSIENT_CODES.contains(&code);
         return if transient {
             StoreError::Unavailable { store, message }
         } else {

@@ -32,11 +32,8 @@ pub fn client_config(mode: SslMode, root_cert: Option<&Path>) -> Result<Option<C
             let webpki = WebPkiServerVerifier::builder_with_provider(roots, provider)
                 .build()
                 .map_err(|e| format!("TLS setup failed: {e}"))?;
-            let verifier: Arc<dyn ServerCertVerifier> = if mode == SslMode::VerifyCa {
-                Arc::new(AnyHostName { inner: webpki })
-            } else {
-                webpki
-            };
+            let verifier: Arc<dyn ServerCertVerifier> =
+                if mode == SslMode::VerifyCa { Arc::new(AnyHostName { inner: webpki }) } else { webpki };
             builder.dangerous().with_custom_certificate_verifier(verifier).with_no_client_auth()
         }
     };

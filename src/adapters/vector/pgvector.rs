@@ -47,10 +47,8 @@ pub struct PgVectorStore {
 impl PgVectorStore {
     /// A store over a new connection pool. Nothing is contacted until the first call.
     pub fn connect(config: PgVectorConfig) -> Result<Self, StoreError> {
-        let pool = config
-            .connection
-            .pool(config.maxconn)
-            .map_err(|message| StoreError::Rejected { store: STORE, message })?;
+        let pool =
+            config.connection.pool(config.maxconn).map_err(|message| StoreError::Rejected { store: STORE, message })?;
         Ok(Self::with_pool(pool, config))
     }
 

@@ -42,7 +42,11 @@ fn join(parts: &[Filter], op: &str, params: &mut Params) -> String {
 }
 
 fn condition_sql(field: &str, condition: &Condition, params: &mut Params) -> String {
-    let value = if hidden_key(field) { "NULL::jsonb".to_owned() } else { format!("(payload -> {})", params.push(field.to_owned())) };
+    let value = if hidden_key(field) {
+        "NULL::jsonb".to_owned()
+    } else {
+        format!("(payload -> {})", params.push(field.to_owned()))
+    };
     let v = value.as_str();
     let text = format!("({v} #>> '{{}}')");
     match condition {

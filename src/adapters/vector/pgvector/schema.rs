@@ -64,7 +64,10 @@ pub async fn prepare(tx: &Transaction<'_>, config: &PgVectorConfig) -> Result<Ca
         AnnIndex::None => {}
     }
     for key in ["user_id", "agent_id", "run_id", "hash"] {
-        ddl.push(format!("CREATE INDEX IF NOT EXISTS {} ON {table} ((payload->>'{key}'))", name(&format!("_{key}_idx"))));
+        ddl.push(format!(
+            "CREATE INDEX IF NOT EXISTS {} ON {table} ((payload->>'{key}'))",
+            name(&format!("_{key}_idx"))
+        ));
     }
     tx.batch_execute(&ddl.join(";\n")).await.map_err(pg)?;
     let iterative_scan = version_at_least(&version, (0, 8));
@@ -96,7 +99,8 @@ async fn check_or_create_table(tx: &Transaction<'_>, table: &str, dims: usize) -
         .await
         .map_err(|e| from_pg(STORE, &e))?;
     if rows.is_empty() {
-        let sql = format!("CREATE TABLE IF NOT EXISTS {table} (id uuid PRIMARY KEY, vector vector({dims}), payload jsonb)");
+        let sql =
+            format!("CREATE TABLE IF NOT EXISTS {table} (id uuid PRIMARY KEY, vector vector({dims}), payload jsonb)");
         return tx.batch_execute(&sql).await.map_err(|e| from_pg(STORE, &e));
     }
     let column = |name: &str| rows.iter().find(|r| r.get::<_, String>(0) == name);
@@ -149,7 +153,9 @@ async fn ann_index(tx: &Transaction<'_>, config: &PgVectorConfig) -> Result<AnnI
             .map_err(|e| from_pg(STORE, &e))?
             .is_some();
         if available {
-            tx.batch_execute("CREATE EXTENSION IF NOT EXISTS vectorscale CASCADE").await.map_err(|e| from_pg(STORE, &e))?;
+            tx.batch_execute("CREATE EXTENSION IF NOT EXISTS vectorscale CASCADE")
+                .await
+                .map_err(|e| from_pg(STORE, &e))?;
             return Ok(AnnIndex::DiskAnn);
         }
         tracing::warn!(
