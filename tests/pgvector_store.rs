@@ -3,7 +3,7 @@
 
 mod pgstore_support;
 
-use mem0_dify::adapters::vector::pgvector::{from_block, PgVectorConfig, PgVectorStore};
+use mem0_dify::adapters::vector::pgvector::{from_block, PgVectorConfig, PgVectorStore, SearchStats};
 use mem0_dify::domain::credentials::{ProviderBlock, VECTOR_STORE};
 use mem0_dify::domain::filter::Filter;
 use mem0_dify::domain::memory::{MemoryId, MemoryRecord, MemoryText};
@@ -555,6 +555,28 @@ fn recall(found: &[mem0_dify::domain::memory::ScoredMemory], expected: &[Uuid]) 
     expected.iter().filter(|id| found.contains(id)).count() as f64 / expected.len() as f64
 }
 
+/// The plan PostgreSQL picks for a scope's index-path query (with the store's iterative-scan settings).
+async fn explain(client: &tokio_postgres::Client, collection: &str, scope: &Scope, probe: &[f32]) -> String {
+    let user = scope.user_id().map(|u| u.as_str().to_owned()).unwrap_or_default();
+    let sql = format!(
+        "BEGIN; SET LOCAL hnsw.iterative_scan = strict_order; SET LOCAL hnsw.ef_search = 200; \
+         EXPLAIN (COSTS OFF) SELECT id FROM \"{collection}\" WHERE (payload->>'user_id') = '{user}' \
+         ORDER BY vector <=> '{}' LIMIT 10; ROLLBACK",
+        pgvector::Vector::from(probe.to_vec()).as_slice().iter().map(f32::to_string).collect::<Vec<_>>().join(",")
+    );
+    let sql = sql.replace("<=> '", "<=> '[").replace("' LIMIT", "]' LIMIT");
+    let mut lines = Vec::new();
+    for message in client.simple_query(&sql).await.unwrap() {
+        if let tokio_postgres::SimpleQueryMessage::Row(row) = message {
+            let line = row.get(0).unwrap_or_default().trim().to_owned();
+            if !line.starts_with("Order By") && !line.starts_with("Sort Key") {
+                lines.push(line);
+            }
+        }
+    }
+    lines.join(" | ")
+}
+
 fn percentile(times: &mut [std::time::Duration], p: f64) -> f64 {
     times.sort();
     let index = ((times.len() as f64 - 1.0) * p).round() as usize;
@@ -700,16 +722,23 @@ async fn a_users_best_matches_survive_a_200k_row_table() {
         config.search.exact_scan_limit = 0;
         PgVectorStore::connect(config).unwrap()
     };
-    type Case<'a> = (&'a str, &'a PgVectorStore, &'a Scope, Option<&'a Filter>, &'a [&'a Kept], usize);
+    type Case<'a> = (&'a str, &'a PgVectorStore, &'a Scope, Option<&'a Filter>, &'a [&'a Kept], bool);
     let cases: [Case; 5] = [
-        ("needle user (100 rows)", &store, &needle_scope, None, &needle_all, 20),
-        ("needle user + agent (50 rows)", &store, &agent_scope, None, &needle_agent, 10),
-        ("needle user + filter (50 rows)", &store, &needle_scope, Some(&even), &needle_even, 10),
-        ("needle user, index path forced", &forced, &needle_scope, None, &needle_all, 10),
-        ("whale user (40k rows, index path)", &store, &whale_scope, None, &whale_all, 20),
+        ("needle user (100 rows)", &store, &needle_scope, None, &needle_all, false),
+        ("needle user + agent (50 rows)", &store, &agent_scope, None, &needle_agent, false),
+        ("needle user + filter (50 rows)", &store, &needle_scope, Some(&even), &needle_even, false),
+        ("whale user (40k rows)", &store, &whale_scope, None, &whale_all, true),
+        // Last: drops the user_id index first, so the planner must take the HNSW index.
+        ("needle user through HNSW (iterative scan)", &forced, &needle_scope, None, &needle_all, true),
     ];
     let mut queries = vectors.stream(1234);
-    for (name, store, scope, filter, kept, runs) in cases {
+    for (name, store, scope, filter, kept, index_path) in cases {
+        if index_path && std::ptr::eq(store, &forced) {
+            client.batch_execute(&format!("DROP INDEX \"{collection}_user_id_idx\"")).await.unwrap();
+        }
+        let plan = explain(&client, &collection, scope, &probe).await;
+        let before = store.search_stats();
+        let runs = 20;
         let (mut total, mut worst, mut times) = (0.0, 1.0f64, Vec::new());
         store.search(&search_query(&queries.next(), scope, filter.cloned(), 10)).await.unwrap();
         for _ in 0..runs {
@@ -724,66 +753,71 @@ async fn a_users_best_matches_survive_a_200k_row_table() {
             total += r;
             worst = worst.min(r);
         }
+        let after = store.search_stats();
         let mean = total / runs as f64;
         eprintln!(
-            "{name}: recall@10 mean {mean:.3} worst {worst:.2}; latency p50 {:.1} ms p95 {:.1} ms",
+            "{name}: recall@10 mean {mean:.3} worst {worst:.2}; latency p50 {:.1} ms p95 {:.1} ms; {:?}; plan: {plan}",
             percentile(&mut times, 0.5),
-            percentile(&mut times, 0.95)
+            percentile(&mut times, 0.95),
+            SearchStats {
+                exact: after.exact - before.exact,
+                index: after.index - before.index,
+                index_then_exact: after.index_then_exact - before.index_then_exact
+            },
         );
-        if name.starts_with("whale") {
+        let searches = runs as u64 + 1;
+        if index_path {
+            assert_eq!((after.index - before.index, after.exact - before.exact), (searches, 0), "{name}");
+            assert_eq!(after.index_then_exact, before.index_then_exact, "{name}: the index scan sufficed");
             assert!(mean >= 0.9, "{name}: recall {mean}");
         } else {
+            assert_eq!((after.exact - before.exact, after.index - before.index), (searches, 0), "{name}");
             assert!(mean >= 0.99 && worst >= 0.9, "{name}: recall mean {mean} worst {worst}");
         }
     }
-    // For the record: which plan PostgreSQL picks for the whale's index-path query, and how pgvector's
-    // iterative scan alone does for the needle user when HNSW is forced.
-    let mut diag_client = raw_client(&url).await;
-    let tx = diag_client.transaction().await.unwrap();
-    tx.batch_execute(
-        "SET LOCAL hnsw.iterative_scan = strict_order; SET LOCAL hnsw.ef_search = 200; \
-         SET LOCAL hnsw.max_scan_tuples = 100000",
-    )
-    .await
-    .unwrap();
-    let plan_of = |user: &str| {
-        format!(
-            "EXPLAIN (COSTS OFF) SELECT id FROM \"{collection}\" WHERE (payload->>'user_id') = '{user}' \
-             ORDER BY vector <=> $1 LIMIT 10"
-        )
-    };
-    let plan: Vec<String> = tx
-        .query(&plan_of("whale"), &[&pgvector::Vector::from(probe.clone())])
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get::<_, String>(0).trim().to_owned())
-        .filter(|line| !line.starts_with("Order By"))
-        .collect();
-    eprintln!("whale plan: {}", plan.join(" | "));
-    tx.batch_execute("SET LOCAL enable_bitmapscan = off; SET LOCAL enable_seqscan = off").await.unwrap();
-    let forced_index = format!("\"{collection}_user_id_idx\"");
-    tx.batch_execute(&format!("DROP INDEX {forced_index}")).await.unwrap();
-    let mut total = 0.0;
-    for _ in 0..10 {
-        let query = queries.next();
-        let expected = exact_top(&needle_all, &query, 10);
-        let found: BTreeSet<Uuid> = tx
-            .query(
-                &format!(
-                    "SELECT id FROM \"{collection}\" WHERE (payload->>'user_id') = 'needle' ORDER BY vector <=> $1 LIMIT 10"
-                ),
-                &[&pgvector::Vector::from(query)],
-            )
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
-        total += expected.iter().filter(|id| found.contains(id)).count() as f64 / 10.0;
-    }
-    tx.rollback().await.unwrap();
-    eprintln!("pgvector iterative scan alone, HNSW forced, needle user: recall@10 mean {:.3}", total / 10.0);
     eprintln!("200k case done in {:.1?}", started.elapsed());
     drop_table(&url, &collection).await;
+}
+
+#[tokio::test]
+async fn index_options_follow_the_config() {
+    use mem0_dify::adapters::vector::pgvector::AnnIndex;
+    let Some(url) = pg_url() else { return };
+    let client = raw_client(&url).await;
+    let indexes = |collection: String| {
+        let client = &client;
+        async move {
+            client
+                .query("SELECT indexname::text FROM pg_indexes WHERE tablename = $1", &[&collection])
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.get::<_, String>(0).trim_start_matches(collection.as_str()).to_owned())
+                .collect::<BTreeSet<String>>()
+        }
+    };
+    let alice = scope(Some("alice"), None, None);
+    // hnsw false: no ANN index, every search exact; more than 2000 dimensions: same (pgvector's limit);
+    // diskann without pgvectorscale on the server: HNSW, with a warning.
+    for (options, dims, ann) in [
+        (json!({"hnsw": false}), DIMS, AnnIndex::None),
+        (json!({}), 2001, AnnIndex::None),
+        (json!({"diskann": true, "minconn": 3, "maxconn": 3}), DIMS, AnnIndex::Hnsw),
+    ] {
+        let collection = unique_collection("opts");
+        let mut block = json!({"connection_string": url, "collection_name": collection, "embedding_model_dims": dims});
+        block.as_object_mut().unwrap().extend(options.as_object().unwrap().clone());
+        let store = PgVectorStore::connect(config(block)).unwrap();
+        assert_eq!(store.capabilities().await.unwrap().ann, ann, "{options}");
+        let names = indexes(collection.clone()).await;
+        assert_eq!(names.contains("_hnsw_idx"), ann == AnnIndex::Hnsw, "{options}: {names:?}");
+        assert!(names.contains("_user_id_idx") && names.contains("_hash_idx"));
+        let mut vectors = Vectors::new(5);
+        let memory = record(&alice, "x", json!({}), 0);
+        store.insert(&[(memory.clone(), vectors.next(dims))]).await.unwrap();
+        let hits = store.search(&search_query(&vectors.next(dims), &alice, None, 3)).await.unwrap();
+        assert_eq!(hits.iter().map(|h| h.record.id).collect::<Vec<_>>(), vec![memory.id]);
+        assert_eq!(store.search_stats().exact, 1);
+        drop_table(&url, &collection).await;
+    }
 }

@@ -219,6 +219,9 @@ fn sql(error: rusqlite::Error) -> StoreError {
         {
             StoreError::Unavailable { store: STORE, message: error.to_string() }
         }
+        rusqlite::Error::InvalidColumnType(..) | rusqlite::Error::FromSqlConversionFailure(..) => {
+            StoreError::Corrupt { store: STORE, message: error.to_string() }
+        }
         _ => StoreError::Rejected { store: STORE, message: error.to_string() },
     }
 }

@@ -26,6 +26,7 @@ use deadpool_postgres::{GenericClient, Pool};
 use filter_sql::{filter_sql, scope_sql};
 use pgvector::Vector;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::OnceCell;
 use tokio_postgres::Row;
 use uuid::Uuid;
@@ -42,6 +43,25 @@ pub struct PgVectorStore {
     config: PgVectorConfig,
     table: String,
     ready: OnceCell<Capabilities>,
+    stats: Counters,
+}
+
+/// How the searches of a store were answered since it was created (for logs and tests).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SearchStats {
+    /// Scope searched exactly (small scope, no ANN index, or pgvector < 0.8).
+    pub exact: u64,
+    /// Answered by the ANN index (iterative scan).
+    pub index: u64,
+    /// The index scan came back short, so the scope was then searched exactly.
+    pub index_then_exact: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    exact: AtomicU64,
+    index: AtomicU64,
+    index_then_exact: AtomicU64,
 }
 
 impl PgVectorStore {
@@ -55,7 +75,7 @@ impl PgVectorStore {
     /// A store over an existing pool (e.g. shared with the history store).
     pub fn with_pool(pool: Pool, config: PgVectorConfig) -> Self {
         let table = config.collection_name.quoted("");
-        Self { pool, config, table, ready: OnceCell::new() }
+        Self { pool, config, table, ready: OnceCell::new(), stats: Counters::default() }
     }
 
     /// The connection pool (to share with [`crate::adapters::history::postgres::PostgresHistoryStore`]).
@@ -68,6 +88,15 @@ impl PgVectorStore {
         &self.config
     }
 
+    /// How searches were answered so far.
+    pub fn search_stats(&self) -> SearchStats {
+        SearchStats {
+            exact: self.stats.exact.load(Ordering::Relaxed),
+            index: self.stats.index.load(Ordering::Relaxed),
+            index_then_exact: self.stats.index_then_exact.load(Ordering::Relaxed),
+        }
+    }
+
     /// What the server and table offer; prepares them on first use.
     pub async fn capabilities(&self) -> Result<Capabilities, StoreError> {
         self.ready
@@ -76,6 +105,11 @@ impl PgVectorStore {
                 let tx = client.transaction().await.map_err(pg)?;
                 let capabilities = schema::prepare(&tx, &self.config).await?;
                 tx.commit().await.map_err(pg)?;
+                drop(client);
+                // Open `minconn` connections now, as Mem0's pool does (best effort: a failure here
+                // shows up on the next call anyway).
+                let warm = futures::future::join_all((0..self.config.minconn).map(|_| self.pool.get())).await;
+                drop(warm);
                 tracing::debug!(table = %self.table, ?capabilities, "pgvector collection ready");
                 Ok(capabilities)
             })
@@ -239,11 +273,14 @@ impl VectorStore for PgVectorStore {
             let found = self.search_ordered(&tx, query).await?;
             if found.len() < query.limit {
                 tracing::debug!(found = found.len(), "index scan came back short; searching the scope exactly");
+                self.stats.index_then_exact.fetch_add(1, Ordering::Relaxed);
                 self.search_exact(&tx, query).await?
             } else {
+                self.stats.index.fetch_add(1, Ordering::Relaxed);
                 found
             }
         } else {
+            self.stats.exact.fetch_add(1, Ordering::Relaxed);
             self.search_exact(&tx, query).await?
         };
         tx.commit().await.map_err(pg)?;

@@ -61,7 +61,7 @@ pub struct PgVectorConfig {
     pub hnsw: bool,
     /// Build a DiskANN index with pgvectorscale instead, when installed (default false).
     pub diskann: bool,
-    /// Mem0's `minconn` (default 1); connections are opened on demand, so this is only checked.
+    /// Connections opened when the store gets ready (`minconn`, default 1); more open on demand.
     pub minconn: usize,
     /// Most pooled connections (`maxconn`, default 5).
     pub maxconn: usize,

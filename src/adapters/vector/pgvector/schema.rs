@@ -85,7 +85,7 @@ async fn extension_version(tx: &Transaction<'_>, name: &str) -> Result<Option<St
         .query_opt("SELECT extversion FROM pg_extension WHERE extname = $1", &[&name])
         .await
         .map_err(|e| from_pg(STORE, &e))?;
-    Ok(row.map(|r| r.get::<_, String>(0)))
+    row.map(|r| r.try_get::<_, String>(0)).transpose().map_err(|e| from_pg(STORE, &e))
 }
 
 async fn check_or_create_table(tx: &Transaction<'_>, table: &str, dims: usize) -> Result<(), StoreError> {
@@ -103,23 +103,29 @@ async fn check_or_create_table(tx: &Transaction<'_>, table: &str, dims: usize) -
             format!("CREATE TABLE IF NOT EXISTS {table} (id uuid PRIMARY KEY, vector vector({dims}), payload jsonb)");
         return tx.batch_execute(&sql).await.map_err(|e| from_pg(STORE, &e));
     }
-    let column = |name: &str| rows.iter().find(|r| r.get::<_, String>(0) == name);
+    // (name, shown type, typmod, type name) of each column.
+    let columns = rows
+        .iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
+        .collect::<Result<Vec<(String, String, i32, String)>, tokio_postgres::Error>>()
+        .map_err(|e| from_pg(STORE, &e))?;
+    let column = |name: &str| columns.iter().find(|c| c.0 == name);
     let rejected = |message: String| StoreError::Rejected { store: STORE, message };
     for (name, expected) in [("id", "uuid"), ("payload", "jsonb")] {
-        match column(name).map(|r| r.get::<_, String>(3)) {
+        match column(name).map(|c| c.3.as_str()) {
             Some(ty) if ty == expected => {}
             found => {
                 return Err(rejected(format!(
                     "table {table} exists but its column {name} is {} instead of {expected}",
-                    found.unwrap_or_else(|| "missing".into())
+                    found.unwrap_or("missing")
                 )))
             }
         }
     }
-    let Some(vector) = column("vector") else {
+    let Some((_, shown, typmod, ty)) = column("vector") else {
         return Err(rejected(format!("table {table} exists but has no vector column")));
     };
-    let (shown, typmod, ty): (String, i32, String) = (vector.get(1), vector.get(2), vector.get(3));
+    let typmod = *typmod;
     if ty != "vector" {
         return Err(rejected(format!("table {table} exists but its column vector is {shown}, not vector({dims})")));
     }
