@@ -1,6 +1,13 @@
-//! Adapters: implementations of the ports over real services.
+//! Adapters: implementations of the ports, the inbound Dify plugin runtime and the command line.
 
+pub mod config;
+pub mod dify;
+pub mod embedder;
+pub mod graph;
 pub mod history;
+pub mod http;
+pub mod journal;
+pub mod llm;
 pub mod postgres;
 pub mod stored_time;
 pub mod vector;

@@ -10,3 +10,6 @@ pub mod writes;
 
 #[cfg(test)]
 mod service_tests;
+
+#[cfg(test)]
+mod api_tests;

@@ -1,5 +1,6 @@
 //! The pgvector block's `config`, with Mem0's key names and defaults (mem0 `PGVectorConfig`).
 
+use crate::adapters::config::check_keys;
 use crate::adapters::postgres::identifier::CollectionName;
 use crate::adapters::postgres::{ConnectionSettings, SslMode};
 use crate::domain::credentials::ProviderBlock;
@@ -75,14 +76,18 @@ pub fn from_block(block: &ProviderBlock) -> Result<PgVectorConfig, BuildError> {
     let field = block.field;
     let err = |message: String| BuildError::Config { field, message };
     let config = Keys { map: &block.config, field };
-    if let Some(key) = block.config.keys().find(|k| !ALLOWED_KEYS.contains(&k.as_str())) {
-        let extra = match key.as_str() {
-            "connection_pool" => " (a pool object cannot be given as JSON; use connection_string)",
-            "metric" => " (pgvector always uses cosine distance)",
-            _ => "",
-        };
-        return Err(err(format!("unknown key {key:?}{extra}; allowed keys are {}", ALLOWED_KEYS.join(", "))));
+    for (key, hint) in [
+        ("connection_pool", "a pool object cannot be given as JSON; use connection_string"),
+        ("metric", "pgvector always uses cosine distance"),
+    ] {
+        if block.config.contains_key(key) {
+            return Err(err(format!(
+                "unknown key {key:?} for provider \"pgvector\" ({hint}); allowed keys are {}",
+                ALLOWED_KEYS.join(", ")
+            )));
+        }
     }
+    check_keys(block, ALLOWED_KEYS)?;
     let sslmode = match config.string("sslmode")? {
         None => None,
         Some(raw) => Some(
