@@ -1,3 +1,4 @@
-//! Vector store adapters.
+//! Vector store adapters ([`crate::ports::vector_store::VectorStore`]).
 
 pub mod embedded;
+pub mod pgvector;
