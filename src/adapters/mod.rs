@@ -6,6 +6,7 @@ pub mod config_keys;
 pub mod data_dir;
 pub mod dify;
 pub mod embedder;
+pub mod factory;
 pub mod graph;
 pub mod history;
 pub mod http;
