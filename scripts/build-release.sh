@@ -66,7 +66,12 @@ build_one() {
   local what=(--bin mem0-dify) name=mem0-dify sub=""
   if [ -n "$example" ]; then what=(--example "$example"); name=$example; sub=examples/; fi
   echo "build-release: $a ($triple)" >&2
-  env "CC_${triple//-/_}=$cc" "CARGO_TARGET_${upper}_LINKER=$cc" \
+  # C dependencies (bundled SQLite, ring) are compiled by $cc; Rust links with its self-contained
+  # musl C runtime, statically. Only the cross target needs another linker (musl-gcc as linker
+  # would produce a dynamically linked binary).
+  local linker=()
+  [ "$a" = arm64 ] && linker=("CARGO_TARGET_${upper}_LINKER=$cc")
+  env "CC_${triple//-/_}=$cc" "CARGO_TARGET_${upper}_RUSTFLAGS=-C target-feature=+crt-static" "${linker[@]}" \
     cargo build --release --locked --target "$triple" "${what[@]}"
   mkdir -p "$out/bin/linux-$a"
   cp "$target_dir/$triple/release/$sub$name" "$out/bin/linux-$a/mem0-dify"
@@ -74,6 +79,11 @@ build_one() {
     amd64) strip "$out/bin/linux-$a/mem0-dify" ;;
     arm64) aarch64-linux-gnu-strip "$out/bin/linux-$a/mem0-dify" 2>/dev/null || true ;;
   esac
+  if have file && ! file "$out/bin/linux-$a/mem0-dify" | grep -q 'static'; then
+    echo "build-release: $out/bin/linux-$a/mem0-dify is not statically linked:" >&2
+    file "$out/bin/linux-$a/mem0-dify" >&2
+    exit 1
+  fi
   ls -l "$out/bin/linux-$a/mem0-dify" >&2
 }
 

@@ -9,22 +9,13 @@ mod daemon;
 mod fake_api;
 
 use daemon::{packaged_plugin, DaemonSide, StdioPlugin, TcpDaemon, DAEMON_MAX_LINE};
-use fake_api::KNOWN_MEMORY_ID;
+use fake_api::{KNOWN_MEMORY_ID, KNOWN_WRITE_ID};
 use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 const PROVIDER: &str = "mem0";
-const TOOLS: &[&str] = &[
-    "add_memory",
-    "search_memory",
-    "get_all_memories",
-    "get_memory",
-    "update_memory",
-    "delete_memory",
-    "delete_all_memories",
-    "get_memory_history",
-];
+const TOOLS: [&str; 9] = mem0_dify::adapters::dify::tools::TOOL_NAMES;
 
 fn credentials(async_mode: bool) -> Value {
     json!({
@@ -103,6 +94,7 @@ async fn scenario_every_tool(d: &DaemonSide) {
         ("delete_memory", json!({"memory_id": KNOWN_MEMORY_ID})),
         ("delete_all_memories", json!({"user_id": "alice"})),
         ("get_memory_history", json!({"memory_id": KNOWN_MEMORY_ID})),
+        ("get_write_status", json!({"write_id": KNOWN_WRITE_ID})),
     ];
     assert_eq!(calls.iter().map(|c| c.0).collect::<Vec<_>>(), TOOLS);
     for (tool, params) in calls {

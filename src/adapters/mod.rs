@@ -1,3 +1,9 @@
-//! Adapters: implementations of the ports and the inbound Dify plugin runtime.
+//! Adapters: implementations of the ports, the inbound Dify plugin runtime and the command line.
 
+pub mod config;
 pub mod dify;
+pub mod embedder;
+pub mod graph;
+pub mod http;
+pub mod journal;
+pub mod llm;

@@ -1,1 +1,15 @@
-//! Application services.
+//! The application: memory use cases ([`service`]) and the runtime policies of the user's guide
+//! (async accept, timeout degrade, concurrency limits) behind the inbound port ([`api`]).
+
+pub mod api;
+pub mod constants;
+pub mod engines;
+pub mod planning;
+pub mod service;
+pub mod writes;
+
+#[cfg(test)]
+mod service_tests;
+
+#[cfg(test)]
+mod api_tests;

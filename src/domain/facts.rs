@@ -1,1 +1,189 @@
+//! Pass one of an add: the fact extraction prompt and the parser of its answer.
 
+use super::json_answer::extract_json;
+use super::memory::MemoryText;
+use super::message::{Conversation, Role};
+use chrono::NaiveDate;
+use serde_json::Value;
+
+/// Most facts kept from one extraction answer.
+pub const MAX_FACTS_PER_ADD: usize = 50;
+
+/// Whose facts to extract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Focus {
+    /// Facts about the user, from the user's messages (the usual case).
+    User,
+    /// Facts about the assistant, from its own messages (agent memory: an agent scope without a user).
+    Agent,
+}
+
+impl Focus {
+    /// Agent memory only when the memory belongs to an agent and no user, and the assistant spoke.
+    /// (Mem0 1.x also switches when a user is present, which loses the user's facts.)
+    pub fn for_add(has_user: bool, has_agent: bool, conversation: &Conversation) -> Self {
+        if !has_user && has_agent && conversation.has_assistant() {
+            Focus::Agent
+        } else {
+            Focus::User
+        }
+    }
+}
+
+/// The system and user messages of the extraction call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtractionPrompt {
+    /// Instructions.
+    pub system: String,
+    /// The conversation to read.
+    pub user: String,
+}
+
+/// Builds the extraction prompt. `custom` replaces the built-in instructions entirely
+/// (Mem0's `custom_fact_extraction_prompt`); a JSON reminder is appended when it lacks one.
+pub fn extraction_prompt(
+    conversation: &Conversation,
+    focus: Focus,
+    today: NaiveDate,
+    custom: Option<&str>,
+) -> ExtractionPrompt {
+    let system = match custom {
+        Some(text) => ensure_json_reminder(text),
+        None => builtin_instructions(focus, today),
+    };
+    let speaker = match focus {
+        Focus::User => Role::User,
+        Focus::Agent => Role::Assistant,
+    };
+    let lines: Vec<String> = conversation
+        .messages()
+        .iter()
+        .filter(|m| m.role != Role::System)
+        .map(|m| {
+            let marker = if m.role == speaker { "" } else { " (context only)" };
+            format!("{}{}: {}", m.role.as_str(), marker, m.content)
+        })
+        .collect();
+    ExtractionPrompt { system, user: format!("Conversation:\n{}", lines.join("\n")) }
+}
+
+fn builtin_instructions(focus: Focus, today: NaiveDate) -> String {
+    let (subject, source) = match focus {
+        Focus::User => ("the user", "the user's own messages"),
+        Focus::Agent => ("the assistant", "the assistant's own messages"),
+    };
+    format!(
+        "You keep long-term memory for a personal assistant. Read the conversation and write down the \
+durable facts it reveals about {subject}: identity, preferences and dislikes, plans and goals, \
+relationships, health, work and studies, habits, possessions, places, important dates.\n\
+Rules:\n\
+- Use only {source}; other messages are context to understand them.\n\
+- One self-contained fact per item, short, in the third person without the name of {subject} \
+(\"Is vegetarian\", \"Works as a nurse in Lisbon\").\n\
+- Write each fact in the language {subject} used.\n\
+- Resolve relative dates against today's date, {today}.\n\
+- Skip greetings, small talk, questions without information, and anything only true for a moment.\n\
+- When there is nothing worth remembering, return an empty list.\n\
+Answer with JSON only, exactly in this form: {{\"facts\": [\"fact one\", \"fact two\"]}}",
+        today = today.format("%Y-%m-%d")
+    )
+}
+
+fn ensure_json_reminder(text: &str) -> String {
+    if text.to_ascii_lowercase().contains("json") {
+        text.to_owned()
+    } else {
+        format!("{text}\n\nAnswer with JSON only, in the form {{\"facts\": [\"…\"]}}.")
+    }
+}
+
+/// Reads the facts out of the model's answer. Accepts `{"facts": [...]}` (also inside code
+/// fences or prose), a bare list, and items that are strings or objects with `fact`/`text`.
+/// Blank, duplicate and over-long facts are dropped; at most [`MAX_FACTS_PER_ADD`] are kept.
+pub fn parse_facts(answer: &str) -> Vec<MemoryText> {
+    let items = match extract_json(answer) {
+        Some(Value::Object(mut map)) => match map.remove("facts") {
+            Some(Value::Array(items)) => items,
+            _ => Vec::new(),
+        },
+        Some(Value::Array(items)) => items,
+        _ => Vec::new(),
+    };
+    let mut facts: Vec<MemoryText> = Vec::new();
+    for item in items {
+        let text = match item {
+            Value::String(s) => s,
+            Value::Object(obj) => match obj.get("fact").or_else(|| obj.get("text")) {
+                Some(Value::String(s)) => s.clone(),
+                _ => continue,
+            },
+            Value::Number(n) => n.to_string(),
+            _ => continue,
+        };
+        if let Ok(fact) = MemoryText::parse("fact", &text) {
+            if !facts.contains(&fact) {
+                facts.push(fact);
+            }
+        }
+        if facts.len() == MAX_FACTS_PER_ADD {
+            break;
+        }
+    }
+    facts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::message::Message;
+
+    fn conv() -> Conversation {
+        Conversation::new(vec![Message::new(Role::User, "I'm vegetarian"), Message::new(Role::Assistant, "Noted!")])
+    }
+
+    #[test]
+    fn prompt_knows_the_date_language_rule_and_json() {
+        let p = extraction_prompt(&conv(), Focus::User, NaiveDate::from_ymd_opt(2026, 11, 26).unwrap(), None);
+        assert!(p.system.contains("2026-11-26"));
+        assert!(p.system.contains("language"));
+        assert!(p.system.contains("{\"facts\""));
+        assert!(p.user.contains("user: I'm vegetarian"));
+        assert!(p.user.contains("assistant (context only): Noted!"));
+        let agent = extraction_prompt(&conv(), Focus::Agent, NaiveDate::MIN, None);
+        assert!(agent.system.contains("about the assistant"));
+        assert!(agent.user.contains("user (context only)"));
+    }
+
+    #[test]
+    fn custom_prompt_replaces_the_builtin_and_gets_a_json_reminder() {
+        let p = extraction_prompt(&conv(), Focus::User, NaiveDate::MIN, Some("Only list food habits."));
+        assert!(p.system.starts_with("Only list food habits."));
+        assert!(p.system.contains("JSON"));
+        let p = extraction_prompt(&conv(), Focus::User, NaiveDate::MIN, Some("Return json."));
+        assert_eq!(p.system, "Return json.");
+    }
+
+    #[test]
+    fn focus_is_agent_only_without_a_user() {
+        assert_eq!(Focus::for_add(true, true, &conv()), Focus::User);
+        assert_eq!(Focus::for_add(false, true, &conv()), Focus::Agent);
+        let user_only = Conversation::from_turn("hi", None);
+        assert_eq!(Focus::for_add(false, true, &user_only), Focus::User);
+    }
+
+    #[test]
+    fn answers_are_parsed_tolerantly() {
+        let texts = |a: &str| parse_facts(a).into_iter().map(|f| f.as_str().to_owned()).collect::<Vec<_>>();
+        assert_eq!(texts("{\"facts\": [\"Likes tea\", \" \", \"Likes tea\"]}"), vec!["Likes tea"]);
+        assert_eq!(
+            texts("```json\n{\"facts\": [{\"fact\": \"A\"}, {\"text\": \"B\"}, 3, null]}\n```"),
+            vec!["A", "B", "3"]
+        );
+        assert_eq!(texts("Here you go: [\"X\"]"), vec!["X"]);
+        assert!(texts("{\"facts\": []}").is_empty());
+        assert!(texts("I could not find anything").is_empty());
+        assert!(texts("{\"memories\": [\"x\"]}").is_empty());
+        let many = format!("{{\"facts\": [{}]}}", (0..80).map(|i| format!("\"f{i}\"")).collect::<Vec<_>>().join(","));
+        assert_eq!(texts(&many).len(), MAX_FACTS_PER_ADD);
+    }
+}

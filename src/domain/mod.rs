@@ -6,6 +6,7 @@ pub mod facts;
 pub mod filter;
 pub mod graph;
 pub mod history;
+pub mod json_answer;
 pub mod memory;
 pub mod message;
 pub mod operations;

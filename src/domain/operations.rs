@@ -36,7 +36,7 @@ pub enum RequestError {
 }
 
 /// Add: remember what a conversation says.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AddRequest {
     /// The messages (blank ones already removed).
     pub conversation: Conversation,
@@ -137,7 +137,7 @@ pub struct ListRequest {
 }
 
 /// A memory named by id, optionally confined to a scope (another owner → not found).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MemoryRef {
     /// The memory.
     pub id: MemoryId,
@@ -153,7 +153,7 @@ impl MemoryRef {
 }
 
 /// Update: replace a memory's text (re-embedded), optionally merging metadata.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UpdateRequest {
     /// Which memory.
     pub target: MemoryRef,
@@ -161,6 +161,47 @@ pub struct UpdateRequest {
     pub text: MemoryText,
     /// Metadata merged into the memory's own.
     pub metadata: Metadata,
+}
+
+/// A write as it is journaled and applied in the background.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", content = "request", rename_all = "snake_case")]
+pub enum WriteCommand {
+    /// Add.
+    Add(AddRequest),
+    /// Update.
+    Update(UpdateRequest),
+    /// Delete one memory.
+    Delete(MemoryRef),
+    /// Delete every memory of a scope.
+    DeleteAll(Scope),
+}
+
+impl WriteCommand {
+    /// The operation's name (`add`, `update`, `delete`, `delete_all`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            WriteCommand::Add(_) => "add",
+            WriteCommand::Update(_) => "update",
+            WriteCommand::Delete(_) => "delete",
+            WriteCommand::DeleteAll(_) => "delete_all",
+        }
+    }
+
+    /// Writes with the same key are applied one after another, in the order accepted: all
+    /// writes of one user (else agent, else run), or of one memory when no scope is given.
+    pub fn ordering_key(&self) -> String {
+        let by_target = |target: &MemoryRef| match &target.scope {
+            Some(scope) => scope.owner_key(),
+            None => format!("m:{}", target.id),
+        };
+        match self {
+            WriteCommand::Add(request) => request.scope.owner_key(),
+            WriteCommand::DeleteAll(scope) => scope.owner_key(),
+            WriteCommand::Update(request) => by_target(&request.target),
+            WriteCommand::Delete(target) => by_target(target),
+        }
+    }
 }
 
 /// What an add did to one memory.
@@ -199,8 +240,11 @@ pub struct AddReport {
     /// Graph changes, when graph memory is configured.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub relations: Option<GraphChanges>,
+    /// Set when graph memory is configured but failed; the vector memories were still written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub graph_degraded: Option<String>,
     /// LLM calls made (for cost accounting).
-    #[serde(skip)]
+    #[serde(default)]
     pub llm_calls: u32,
 }
 
@@ -211,6 +255,8 @@ pub struct SearchReport {
     pub results: Vec<ScoredMemory>,
     /// Related graph relations, when graph memory is configured.
     pub relations: Option<Vec<Relation>>,
+    /// Set when graph memory is configured but failed.
+    pub graph_degraded: Option<String>,
 }
 
 /// The outcome of get_all.
@@ -220,6 +266,8 @@ pub struct ListReport {
     pub results: Vec<MemoryRecord>,
     /// The scope's relations, when graph memory is configured.
     pub relations: Option<Vec<Relation>>,
+    /// Set when graph memory is configured but failed.
+    pub graph_degraded: Option<String>,
 }
 
 /// The outcome of delete_all.

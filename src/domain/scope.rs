@@ -149,6 +149,12 @@ impl Scope {
             && covers(&self.run_id, &owner.run_id)
     }
 
+    /// A key naming the scope's owner: its user, else its agent, else its run.
+    pub fn owner_key(&self) -> String {
+        let (kind, id) = self.pairs().next().map_or(("-", ""), |(k, v)| (k, v.as_str()));
+        format!("{kind}:{id}")
+    }
+
     /// A stable key naming exactly this scope (used for per-scope locks and journals).
     pub fn key(&self) -> String {
         let part = |v: &Option<EntityId>| {
@@ -188,6 +194,14 @@ mod tests {
         assert!(alice.contains(&alice_run));
         assert!(!alice_run.contains(&alice));
         assert!(!alice.contains(&bob));
+    }
+
+    #[test]
+    fn owner_keys_group_a_users_scopes() {
+        let a = Scope::parse(Some("alice"), None, Some("r1")).unwrap();
+        let b = Scope::parse(Some("alice"), Some("bot"), None).unwrap();
+        assert_eq!(a.owner_key(), b.owner_key());
+        assert_eq!(Scope::parse(None, Some("bot"), None).unwrap().owner_key(), "agent_id:bot");
     }
 
     #[test]

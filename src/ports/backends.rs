@@ -1,8 +1,8 @@
 //! Outbound port: turning credentials into connected backends.
 
 use super::{
-    embedder::Embedder, graph_store::GraphStore, history_store::HistoryStore, llm::Llm, reranker::Reranker,
-    vector_store::VectorStore,
+    embedder::Embedder, graph_store::GraphStore, history_store::HistoryStore, journal::WriteJournal, llm::Llm,
+    reranker::Reranker, vector_store::VectorStore,
 };
 use crate::domain::credentials::CredentialSet;
 use async_trait::async_trait;
@@ -19,6 +19,8 @@ pub struct Backends {
     pub vector_store: Arc<dyn VectorStore>,
     /// The history store.
     pub history: Arc<dyn HistoryStore>,
+    /// The journal of accepted writes (kept beside the memories).
+    pub journal: Arc<dyn WriteJournal>,
     /// Graph memory, when configured.
     pub graph: Option<Arc<dyn GraphStore>>,
     /// The reranker, when configured.

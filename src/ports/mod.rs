@@ -5,6 +5,7 @@ pub mod backends;
 pub mod embedder;
 pub mod graph_store;
 pub mod history_store;
+pub mod journal;
 pub mod llm;
 pub mod memory_api;
 pub mod reranker;

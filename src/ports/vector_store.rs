@@ -7,14 +7,25 @@ use crate::domain::scope::Scope;
 use async_trait::async_trait;
 
 /// A similarity search.
-#[derive(Debug, Clone, Copy)]
-pub struct VectorQuery<'a> {
+#[derive(Debug, Clone, PartialEq)]
+pub struct VectorQuery {
     /// The query vector.
-    pub vector: &'a [f32],
+    pub vector: Vec<f32>,
     /// Only memories inside this scope (see [`Scope::contains`]).
-    pub scope: &'a Scope,
+    pub scope: Scope,
     /// Extra conditions, AND-ed with the scope.
-    pub filter: Option<&'a Filter>,
+    pub filter: Option<Filter>,
+    /// How many results at most.
+    pub limit: usize,
+}
+
+/// A listing of a scope's memories.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListQuery {
+    /// Only memories inside this scope (see [`Scope::contains`]).
+    pub scope: Scope,
+    /// Extra conditions, AND-ed with the scope.
+    pub filter: Option<Filter>,
     /// How many results at most.
     pub limit: usize,
 }
@@ -28,25 +39,27 @@ pub trait VectorStore: Send + Sync + 'static {
     /// Creates the collection and its indexes if missing; checks the dimension matches.
     async fn ensure_ready(&self) -> Result<(), StoreError>;
 
+    /// The size of the vectors this store holds (`embedding_model_dims`).
+    fn dimensions(&self) -> usize;
+
     /// Inserts memories; a memory whose id exists is overwritten (so replays are harmless).
     async fn insert(&self, items: &[(MemoryRecord, Vec<f32>)]) -> Result<(), StoreError>;
 
     /// The memories of the scope most similar to the vector, best first, with scores in [0, 1].
     /// Must return the scope's true best matches however small a part of the collection it is.
-    async fn search(&self, query: VectorQuery<'_>) -> Result<Vec<ScoredMemory>, StoreError>;
+    async fn search(&self, query: &VectorQuery) -> Result<Vec<ScoredMemory>, StoreError>;
 
     /// One memory by id, whoever owns it.
     async fn get(&self, id: MemoryId) -> Result<Option<MemoryRecord>, StoreError>;
 
     /// The scope's memories matching the filter, newest first.
-    async fn list(&self, scope: &Scope, filter: Option<&Filter>, limit: usize)
-        -> Result<Vec<MemoryRecord>, StoreError>;
+    async fn list(&self, query: &ListQuery) -> Result<Vec<MemoryRecord>, StoreError>;
 
     /// The scope's memories whose text has one of these hashes.
     async fn find_by_hash(&self, scope: &Scope, hashes: &[ContentHash]) -> Result<Vec<MemoryRecord>, StoreError>;
 
     /// Replaces a memory's payload, and its vector when given.
-    async fn update(&self, record: &MemoryRecord, vector: Option<&[f32]>) -> Result<(), StoreError>;
+    async fn update(&self, record: &MemoryRecord, vector: Option<Vec<f32>>) -> Result<(), StoreError>;
 
     /// Deletes one memory; false when it did not exist.
     async fn delete(&self, id: MemoryId) -> Result<bool, StoreError>;

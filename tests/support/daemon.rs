@@ -70,19 +70,32 @@ pub fn plugin_binary() -> PathBuf {
     example
 }
 
-/// The plugin directory to package: the repository root when its declarations exist, else the
-/// test fixture declarations plus the root's launcher files.
+/// The plugin directory to package: a copy of the repository's plugin files (declarations,
+/// `_assets/`, README, PRIVACY, launcher). Where the root lacks a file (e.g. no README.md yet, or
+/// no declarations on an old branch), the stand-in of `tests/fixtures/plugin` is used and named.
 pub fn plugin_source_root(scratch: &Path) -> PathBuf {
     let root = repo_root();
-    if root.join("manifest.yaml").is_file() {
-        return root;
-    }
+    let fixture = root.join("tests/fixtures/plugin");
     let staged = scratch.join("staged-plugin");
-    copy_tree(&root.join("tests/fixtures/plugin"), &staged);
-    for file in ["main.py", "requirements.txt"] {
-        std::fs::copy(root.join(file), staged.join(file)).expect("copy launcher file");
+    std::fs::create_dir_all(&staged).expect("mkdir staged");
+    let declared = root.join("manifest.yaml").is_file();
+    for item in
+        ["manifest.yaml", "provider", "tools", "_assets", "PRIVACY.md", "README.md", "main.py", "requirements.txt"]
+    {
+        let from_root = root.join(item);
+        let declaration_item = !matches!(item, "README.md" | "main.py" | "requirements.txt");
+        let source = if from_root.exists() && (declared || !declaration_item) {
+            from_root
+        } else {
+            eprintln!("note: packaging tests/fixtures/plugin/{item} (not at the repository root)");
+            fixture.join(item)
+        };
+        if source.is_dir() {
+            copy_tree(&source, &staged.join(item));
+        } else {
+            std::fs::copy(&source, staged.join(item)).unwrap_or_else(|e| panic!("copy {}: {e}", source.display()));
+        }
     }
-    eprintln!("note: packaging the fixture declarations of tests/fixtures/plugin (no manifest.yaml at the root yet)");
     staged
 }
 

@@ -6,7 +6,8 @@
 //!   `limit` memories of 20 000 characters each;
 //! - search query `"slow:<ms>"` → answers after `<ms>` milliseconds, echoing the query;
 //! - a provider named `"broken"` in any credential block → `validate` reports that block;
-//! - `get`/`update`/`delete`/`history` know only [`KNOWN_MEMORY_ID`];
+//! - `get`/`update`/`delete`/`history` know only [`KNOWN_MEMORY_ID`], `write_status` only
+//!   [`KNOWN_WRITE_ID`];
 //! - async-mode writes are accepted at once and finish 300 ms later; `shutdown` waits for them and
 //!   reports on stderr (`fake-api: shutdown …`) so tests can see the drain.
 #![allow(dead_code)]
@@ -30,6 +31,8 @@ use uuid::Uuid;
 
 /// The only memory id the fake knows.
 pub const KNOWN_MEMORY_ID: &str = "5b0c8c6e-3f7d-4a55-9a0e-2f7a1c0d9e11";
+/// The only write id `write_status` knows (applied).
+pub const KNOWN_WRITE_ID: &str = "w-known";
 /// Text of the known memory.
 pub const KNOWN_MEMORY_TEXT: &str = "Likes green tea";
 
@@ -96,7 +99,9 @@ impl MemoryApi for FakeMemoryApi {
         trouble(&request.scope)?;
         let text = request.conversation.messages().first().map(|m| m.content.clone()).unwrap_or_default();
         let change = MemoryChange { id: known_id(), memory: text, event: ChangeEvent::Add, previous_memory: None };
-        Ok(self.write(creds, AddReport { results: vec![change], relations: None, llm_calls: 1 }).await)
+        Ok(self
+            .write(creds, AddReport { results: vec![change], relations: None, graph_degraded: None, llm_calls: 1 })
+            .await)
     }
 
     async fn search(&self, _: &CredentialSet, request: SearchRequest) -> Result<ReadOutcome<SearchReport>, ApiError> {
@@ -110,7 +115,7 @@ impl MemoryApi for FakeMemoryApi {
             score: Similarity::from_cosine(0.9),
             rerank_score: None,
         };
-        Ok(ReadOutcome::complete(SearchReport { results: vec![found], relations: None }))
+        Ok(ReadOutcome::complete(SearchReport { results: vec![found], relations: None, graph_degraded: None }))
     }
 
     async fn get_all(&self, _: &CredentialSet, request: ListRequest) -> Result<ReadOutcome<ListReport>, ApiError> {
@@ -123,7 +128,7 @@ impl MemoryApi for FakeMemoryApi {
         } else {
             vec![record(known_id(), KNOWN_MEMORY_TEXT, request.scope.clone())]
         };
-        Ok(ReadOutcome::complete(ListReport { results, relations: None }))
+        Ok(ReadOutcome::complete(ListReport { results, relations: None, graph_degraded: None }))
     }
 
     async fn get(&self, _: &CredentialSet, target: MemoryRef) -> Result<ReadOutcome<Option<MemoryRecord>>, ApiError> {
@@ -165,8 +170,8 @@ impl MemoryApi for FakeMemoryApi {
         Ok(ReadOutcome::complete(rows))
     }
 
-    async fn write_status(&self, _: &CredentialSet, _: WriteId) -> Result<Option<WriteState>, ApiError> {
-        Ok(None)
+    async fn write_status(&self, _: &CredentialSet, id: WriteId) -> Result<Option<WriteState>, ApiError> {
+        Ok((id.0 == KNOWN_WRITE_ID).then(|| WriteState::Applied { result: serde_json::json!({"deleted": 1}) }))
     }
 
     async fn validate(&self, creds: &CredentialSet) -> Result<Vec<CheckResult>, ApiError> {

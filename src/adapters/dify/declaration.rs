@@ -439,7 +439,7 @@ fn read_yaml<T: for<'de> Deserialize<'de>>(root: &Path, rel: &str) -> Result<T, 
     let path = root.join(rel);
     let text = std::fs::read_to_string(&path)
         .map_err(|e| DeclarationError::Read { path: rel.to_owned(), detail: e.to_string() })?;
-    serde_yaml::from_str(&text).map_err(|e| DeclarationError::Parse { path: rel.to_owned(), detail: e.to_string() })
+    serde_norway::from_str(&text).map_err(|e| DeclarationError::Parse { path: rel.to_owned(), detail: e.to_string() })
 }
 
 /// A path from a declaration, checked to stay inside the plugin (relative, no `..`).

@@ -1,7 +1,10 @@
-//! The Dify plugin runtime: the inbound adapter that speaks the plugin daemon's protocol over
-//! stdio (installed packages) or TCP (remote debugging), the tools, and the `.difypkg` packager.
+//! The Dify plugin adapter: the runtime that speaks the plugin daemon's protocol over stdio
+//! (installed packages) or TCP (remote debugging), the tool layer (parameters in,
+//! `{status, messages, results}` out) with the fixed results it presents, and the `.difypkg`
+//! packager.
 
 pub mod connection;
+pub mod constants;
 pub mod declaration;
 pub mod package;
 pub mod protocol;

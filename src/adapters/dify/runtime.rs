@@ -9,7 +9,7 @@ use super::protocol::{
     json_chunk, split_text_for_lines, text_chunk, ErrorPayload, InboundMessage, LineLimit, OutboundEvent, RequestData,
     SessionMessage,
 };
-use super::tools::invoke_tool;
+use super::tools::{invoke_tool, TOOL_NAMES};
 use crate::domain::credentials::CredentialSet;
 use crate::ports::memory_api::{InvokeContext, MemoryApi};
 use futures::FutureExt;
@@ -18,18 +18,6 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
-
-/// The tools this plugin declares (provider `tools:` order).
-pub const TOOL_NAMES: &[&str] = &[
-    "add_memory",
-    "search_memory",
-    "get_all_memories",
-    "get_memory",
-    "update_memory",
-    "delete_memory",
-    "delete_all_memories",
-    "get_memory_history",
-];
 
 /// The `(type, action)` pairs this runtime answers.
 pub const SUPPORTED_ACTIONS: &[&str] =

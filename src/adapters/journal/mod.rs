@@ -1,0 +1,4 @@
+//! Journals of accepted writes (see [`crate::ports::journal`]).
+
+pub mod rules;
+pub mod sqlite;

@@ -1,0 +1,321 @@
+//! The inbound port implemented: engine selection by credentials plus the runtime policies of
+//! the guide — async accept for writes, timeout-degrade for reads, separate read and write
+//! limits, a ceiling on sync writes.
+
+use super::constants::{
+    Timeouts, MAX_CONCURRENT_MEM_ADDS, MAX_CONCURRENT_READS, MAX_PENDING_WRITES, WRITE_LEASE, WRITE_LEASE_RENEWAL,
+    WRITE_POLL_INTERVAL,
+};
+use super::engines::{Engine, EngineRegistry};
+use super::service::ServiceError;
+use super::writes::{apply_now, WriterTiming};
+use crate::domain::credentials::{self, CredentialSet};
+use crate::domain::history::HistoryEntry;
+use crate::domain::memory::{MemoryId, MemoryRecord};
+use crate::domain::operations::{
+    AddReport, AddRequest, DeleteAllReport, ListReport, ListRequest, MemoryRef, SearchReport, SearchRequest,
+    UpdateRequest, WriteCommand,
+};
+use crate::domain::scope::Scope;
+use crate::ports::backends::BackendFactory;
+use crate::ports::embedder::EmbedPurpose;
+use crate::ports::llm::{ChatMessage, ChatRequest, ResponseFormat};
+use crate::ports::memory_api::{
+    ApiError, CheckResult, Degraded, MemoryApi, ReadOutcome, WriteId, WriteOutcome, WriteState,
+};
+use async_trait::async_trait;
+use serde::de::DeserializeOwned;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
+use tracing::{info, warn};
+use uuid::Uuid;
+
+/// Tunables of the application (defaults from the guide).
+#[derive(Debug, Clone, Copy)]
+pub struct AppSettings {
+    /// Operation ceilings.
+    pub timeouts: Timeouts,
+    /// Concurrent writes.
+    pub write_concurrency: usize,
+    /// Concurrent reads.
+    pub read_concurrency: usize,
+    /// Accepted writes that may wait.
+    pub queue_capacity: usize,
+    /// Lease, renewal and poll periods of the background writers.
+    pub writer: WriterTiming,
+}
+
+impl Default for AppSettings {
+    fn default() -> Self {
+        Self {
+            timeouts: Timeouts::default(),
+            write_concurrency: MAX_CONCURRENT_MEM_ADDS,
+            read_concurrency: MAX_CONCURRENT_READS,
+            queue_capacity: MAX_PENDING_WRITES,
+            writer: WriterTiming { lease: WRITE_LEASE, renewal: WRITE_LEASE_RENEWAL, poll: WRITE_POLL_INTERVAL },
+        }
+    }
+}
+
+/// The memory application.
+pub struct MemoryApp {
+    registry: EngineRegistry,
+    write_slots: Arc<Semaphore>,
+    read_slots: Semaphore,
+    stopping: AtomicBool,
+    settings: AppSettings,
+}
+
+impl MemoryApp {
+    /// Starts the application (spawns the write workers: call inside a tokio runtime).
+    pub fn start(factory: Arc<dyn BackendFactory>, settings: AppSettings) -> Self {
+        let write_slots = Arc::new(Semaphore::new(settings.write_concurrency.max(1)));
+        let registry = EngineRegistry::new(factory, write_slots.clone(), settings.writer);
+        Self {
+            registry,
+            write_slots,
+            read_slots: Semaphore::new(settings.read_concurrency.max(1)),
+            stopping: AtomicBool::new(false),
+            settings,
+        }
+    }
+
+    async fn engine(&self, credentials: &CredentialSet) -> Result<Arc<Engine>, ApiError> {
+        self.registry.engine(credentials).await.map_err(|e| ApiError::Configuration(e.to_string()))
+    }
+
+    /// A write: in async mode recorded in the journal and acknowledged at once; in sync mode
+    /// applied within the ceiling.
+    async fn write<T: DeserializeOwned>(
+        &self,
+        credentials: &CredentialSet,
+        command: WriteCommand,
+    ) -> Result<WriteOutcome<T>, ApiError> {
+        if self.stopping.load(Ordering::SeqCst) {
+            return Err(ApiError::ShuttingDown);
+        }
+        let engine = self.engine(credentials).await?;
+        if credentials.async_mode {
+            return self.accept(&engine, &command).await.map(WriteOutcome::Accepted);
+        }
+        let ceiling = self.settings.timeouts.sync_write;
+        let run = async {
+            let _slot = self.write_slots.acquire().await;
+            apply_now(&engine, &command).await
+        };
+        match tokio::time::timeout(ceiling, run).await {
+            Err(_) => Err(ApiError::Timeout { operation: "write", after: ceiling }),
+            Ok(Err(e)) => Err(e.not_found.map_or(ApiError::Backend(e.message), ApiError::NotFound)),
+            Ok(Ok(value)) => serde_json::from_value(value)
+                .map(WriteOutcome::Done)
+                .map_err(|e| ApiError::Backend(format!("unexpected result: {e}"))),
+        }
+    }
+
+    /// Records a write durably and wakes the engine's writer; nothing is acknowledged unrecorded.
+    async fn accept(&self, engine: &Engine, command: &WriteCommand) -> Result<WriteId, ApiError> {
+        let not_accepted = |e: &dyn std::fmt::Display| ApiError::Backend(format!("the write was not accepted: {e}"));
+        let ready = tokio::time::timeout(self.settings.timeouts.get, engine.ready()).await;
+        match ready {
+            Err(_) => return Err(not_accepted(&"the memory store did not answer in time")),
+            Ok(Err(e)) => return Err(not_accepted(&e)),
+            Ok(Ok(())) => {}
+        }
+        let journal = &engine.service().backends().journal;
+        let waiting = journal.unfinished().await.map_err(|e| not_accepted(&e))?;
+        if waiting >= self.settings.queue_capacity as u64 {
+            return Err(ApiError::Busy(waiting as usize));
+        }
+        let id = WriteId(Uuid::new_v4().to_string());
+        journal.record(&id, &command.ordering_key(), command).await.map_err(|e| not_accepted(&e))?;
+        engine.writer().wake();
+        Ok(id)
+    }
+
+    /// A read bounded by `ceiling`: on timeout or backend failure, the empty default, marked degraded.
+    async fn read<T, F, Fut>(
+        &self,
+        credentials: &CredentialSet,
+        ceiling: Duration,
+        what: &'static str,
+        run: F,
+    ) -> Result<ReadOutcome<T>, ApiError>
+    where
+        T: Default,
+        F: FnOnce(Arc<Engine>) -> Fut,
+        Fut: Future<Output = Result<T, ServiceError>>,
+    {
+        let engine = self.engine(credentials).await?;
+        let bounded = async {
+            let _slot = self.read_slots.acquire().await;
+            engine.ready().await.map_err(ServiceError::from)?;
+            run(engine.clone()).await
+        };
+        let reason = match tokio::time::timeout(ceiling, bounded).await {
+            Ok(Ok(value)) => return Ok(ReadOutcome::complete(value)),
+            Ok(Err(ServiceError::NotFound(id))) => return Err(ApiError::NotFound(id)),
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => format!("{what} did not finish within {ceiling:?}"),
+        };
+        warn!(operation = what, %reason, "read degraded to an empty result");
+        Ok(ReadOutcome { value: T::default(), degraded: Some(Degraded { reason }) })
+    }
+}
+
+#[async_trait]
+impl MemoryApi for MemoryApp {
+    async fn add(&self, credentials: &CredentialSet, request: AddRequest) -> Result<WriteOutcome<AddReport>, ApiError> {
+        self.write(credentials, WriteCommand::Add(request)).await
+    }
+
+    async fn search(
+        &self,
+        credentials: &CredentialSet,
+        request: SearchRequest,
+    ) -> Result<ReadOutcome<SearchReport>, ApiError> {
+        let ceiling = self.settings.timeouts.search;
+        self.read(credentials, ceiling, "search", |engine| async move { engine.service().search(request).await }).await
+    }
+
+    async fn get_all(
+        &self,
+        credentials: &CredentialSet,
+        request: ListRequest,
+    ) -> Result<ReadOutcome<ListReport>, ApiError> {
+        let ceiling = self.settings.timeouts.get_all;
+        self.read(credentials, ceiling, "get_all", |engine| async move { engine.service().get_all(request).await })
+            .await
+    }
+
+    async fn get(
+        &self,
+        credentials: &CredentialSet,
+        target: MemoryRef,
+    ) -> Result<ReadOutcome<Option<MemoryRecord>>, ApiError> {
+        let ceiling = self.settings.timeouts.get;
+        self.read(credentials, ceiling, "get", |engine| async move { engine.service().get(&target).await }).await
+    }
+
+    async fn update(
+        &self,
+        credentials: &CredentialSet,
+        request: UpdateRequest,
+    ) -> Result<WriteOutcome<MemoryRecord>, ApiError> {
+        self.write(credentials, WriteCommand::Update(request)).await
+    }
+
+    async fn delete(&self, credentials: &CredentialSet, target: MemoryRef) -> Result<WriteOutcome<MemoryId>, ApiError> {
+        match self.write::<serde_json::Value>(credentials, WriteCommand::Delete(target)).await? {
+            WriteOutcome::Accepted(id) => Ok(WriteOutcome::Accepted(id)),
+            WriteOutcome::Done(value) => value
+                .get("id")
+                .and_then(|v| v.as_str())
+                .and_then(|id| MemoryId::parse(id).ok())
+                .map(WriteOutcome::Done)
+                .ok_or_else(|| ApiError::Backend("unexpected delete result".into())),
+        }
+    }
+
+    async fn delete_all(
+        &self,
+        credentials: &CredentialSet,
+        scope: Scope,
+    ) -> Result<WriteOutcome<DeleteAllReport>, ApiError> {
+        self.write(credentials, WriteCommand::DeleteAll(scope)).await
+    }
+
+    async fn history(
+        &self,
+        credentials: &CredentialSet,
+        target: MemoryRef,
+    ) -> Result<ReadOutcome<Vec<HistoryEntry>>, ApiError> {
+        let ceiling = self.settings.timeouts.history;
+        self.read(credentials, ceiling, "history", |engine| async move { engine.service().history(&target).await })
+            .await
+    }
+
+    async fn write_status(&self, credentials: &CredentialSet, id: WriteId) -> Result<Option<WriteState>, ApiError> {
+        let engine = self.engine(credentials).await?;
+        engine.ready().await.map_err(|e| ApiError::Backend(e.to_string()))?;
+        engine.service().backends().journal.status(&id).await.map_err(|e| ApiError::Backend(e.to_string()))
+    }
+
+    async fn validate(&self, credentials: &CredentialSet) -> Result<Vec<CheckResult>, ApiError> {
+        let engine = self.engine(credentials).await?;
+        let checks = run_checks(&engine);
+        tokio::time::timeout(self.settings.timeouts.validate, checks).await.map_err(|_| ApiError::Timeout {
+            operation: "credential validation",
+            after: self.settings.timeouts.validate,
+        })
+    }
+
+    async fn shutdown(&self, deadline: Duration) {
+        self.stopping.store(true, Ordering::SeqCst);
+        let until = tokio::time::Instant::now() + deadline;
+        let engines = self.registry.all().await;
+        // Keep applying until every journal is empty or the deadline passes.
+        while tokio::time::Instant::now() < until {
+            let mut waiting = 0;
+            for engine in &engines {
+                waiting += engine.service().backends().journal.unfinished().await.unwrap_or(0);
+            }
+            if waiting == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let left = until.saturating_duration_since(tokio::time::Instant::now());
+        let stops = engines.iter().map(|e| e.writer().stop(left));
+        let unfinished: usize = futures::future::join_all(stops).await.into_iter().sum();
+        if unfinished > 0 {
+            warn!(unfinished, "stopping with writes in progress; they resume from the journal on the next start");
+        } else {
+            info!("accepted writes drained");
+        }
+    }
+}
+
+/// Really exercises every configured backend; one result per credential.
+async fn run_checks(engine: &Engine) -> Vec<CheckResult> {
+    let backends = engine.service().backends();
+    let result = |credential: &str, error: Option<String>| CheckResult { credential: credential.to_owned(), error };
+    let llm = async {
+        let Some(llm) = &backends.llm else { return None };
+        let request = ChatRequest {
+            messages: vec![ChatMessage::user("Reply with the JSON object {\"ok\": true} and nothing else.")],
+            response_format: ResponseFormat::JsonObject,
+            tools: Vec::new(),
+        };
+        Some(result(credentials::LLM, llm.chat(request).await.err().map(|e| e.to_string())))
+    };
+    let embedder = async {
+        let store_dims = backends.vector_store.dimensions();
+        let error = match backends.embedder.embed(&["credential check".to_owned()], EmbedPurpose::Search).await {
+            Err(e) => Some(e.to_string()),
+            Ok(vectors) => match vectors.first().map(Vec::len) {
+                Some(dims) if dims == store_dims => None,
+                Some(dims) => Some(format!(
+                    "the embedder returns {dims}-dimensional vectors but the vector store is configured for {store_dims} \
+                     (set embedding_dims / embedding_model_dims to the same value)"
+                )),
+                None => Some("the embedder returned no vector".to_owned()),
+            },
+        };
+        result(credentials::EMBEDDER, error)
+    };
+    let store = async { result(credentials::VECTOR_STORE, engine.ready().await.err().map(|e| e.to_string())) };
+    let graph = async {
+        let graph = backends.graph.as_ref()?;
+        Some(result(credentials::GRAPH_STORE, graph.ensure_ready().await.err().map(|e| e.to_string())))
+    };
+    let reranker = async {
+        let reranker = backends.reranker.as_ref()?;
+        let outcome = reranker.rerank("credential check", &["credential check".to_owned()], 1).await;
+        Some(result(credentials::RERANKER, outcome.err().map(|e| e.to_string())))
+    };
+    let (llm, embedder, store, graph, reranker) = futures::join!(llm, embedder, store, graph, reranker);
+    [llm, Some(embedder), Some(store), graph, reranker].into_iter().flatten().collect()
+}

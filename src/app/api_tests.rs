@@ -1,0 +1,497 @@
+//! Unit tests of the runtime policies (async accept, retries, busy, degrade, drain, resume)
+//! with mocked model ports and small in-memory fakes of the stores and the journal.
+
+use super::api::{AppSettings, MemoryApp};
+use super::constants::Timeouts;
+use super::writes::WriterTiming;
+use crate::domain::credentials::CredentialSet;
+use crate::domain::filter::Filter;
+use crate::domain::history::HistoryEntry;
+use crate::domain::memory::{ContentHash, MemoryId, MemoryRecord, ScoredMemory, Similarity};
+use crate::domain::message::Conversation;
+use crate::domain::operations::{
+    AddReport, AddRequest, Limit, ListRequest, MemoryRef, Query, SearchRequest, WriteCommand,
+};
+use crate::domain::scope::Scope;
+use crate::ports::backends::{BackendFactory, Backends, BuildError};
+use crate::ports::embedder::{EmbedError, EmbedPurpose, Embedder};
+use crate::ports::history_store::HistoryStore;
+use crate::ports::journal::{ClaimedWrite, WriteJournal};
+use crate::ports::llm::{ChatRequest, ChatResponse, Llm, LlmError};
+use crate::ports::memory_api::{ApiError, MemoryApi, WriteId, WriteOutcome, WriteState};
+use crate::ports::store::StoreError;
+use crate::ports::vector_store::{ListQuery, VectorQuery, VectorStore};
+use async_trait::async_trait;
+use serde_json::{json, Map, Value};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// An in-memory vector store (exact cosine).
+#[derive(Default)]
+struct FakeStore {
+    rows: Mutex<Vec<(MemoryRecord, Vec<f32>)>>,
+    delay: Duration,
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-9);
+    dot / (norm(a) * norm(b))
+}
+
+fn visible(scope: &Scope, filter: Option<&Filter>, record: &MemoryRecord) -> bool {
+    scope.contains(&record.scope) && filter.is_none_or(|f| f.matches(record))
+}
+
+#[async_trait]
+impl VectorStore for FakeStore {
+    async fn ensure_ready(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+    fn dimensions(&self) -> usize {
+        3
+    }
+    async fn insert(&self, items: &[(MemoryRecord, Vec<f32>)]) -> Result<(), StoreError> {
+        tokio::time::sleep(self.delay).await;
+        let mut rows = self.rows.lock().unwrap();
+        for (record, vector) in items {
+            rows.retain(|(r, _)| r.id != record.id);
+            rows.push((record.clone(), vector.clone()));
+        }
+        Ok(())
+    }
+    async fn search(&self, query: &VectorQuery) -> Result<Vec<ScoredMemory>, StoreError> {
+        tokio::time::sleep(self.delay).await;
+        let rows = self.rows.lock().unwrap();
+        let mut found: Vec<ScoredMemory> = rows
+            .iter()
+            .filter(|(r, _)| visible(&query.scope, query.filter.as_ref(), r))
+            .map(|(r, v)| ScoredMemory {
+                record: r.clone(),
+                score: Similarity::from_cosine(cosine(v, &query.vector)),
+                rerank_score: None,
+            })
+            .collect();
+        found.sort_by(|a, b| b.score.value().total_cmp(&a.score.value()));
+        found.truncate(query.limit);
+        Ok(found)
+    }
+    async fn get(&self, id: MemoryId) -> Result<Option<MemoryRecord>, StoreError> {
+        Ok(self.rows.lock().unwrap().iter().find(|(r, _)| r.id == id).map(|(r, _)| r.clone()))
+    }
+    async fn list(&self, query: &ListQuery) -> Result<Vec<MemoryRecord>, StoreError> {
+        let rows = self.rows.lock().unwrap();
+        Ok(rows
+            .iter()
+            .filter(|(r, _)| visible(&query.scope, query.filter.as_ref(), r))
+            .map(|(r, _)| r.clone())
+            .take(query.limit)
+            .collect())
+    }
+    async fn find_by_hash(&self, scope: &Scope, hashes: &[ContentHash]) -> Result<Vec<MemoryRecord>, StoreError> {
+        let rows = self.rows.lock().unwrap();
+        Ok(rows
+            .iter()
+            .filter(|(r, _)| scope.contains(&r.scope) && hashes.contains(&r.hash))
+            .map(|(r, _)| r.clone())
+            .collect())
+    }
+    async fn update(&self, record: &MemoryRecord, vector: Option<Vec<f32>>) -> Result<(), StoreError> {
+        let mut rows = self.rows.lock().unwrap();
+        if let Some(row) = rows.iter_mut().find(|(r, _)| r.id == record.id) {
+            row.0 = record.clone();
+            if let Some(v) = vector {
+                row.1 = v;
+            }
+        }
+        Ok(())
+    }
+    async fn delete(&self, id: MemoryId) -> Result<bool, StoreError> {
+        let mut rows = self.rows.lock().unwrap();
+        let before = rows.len();
+        rows.retain(|(r, _)| r.id != id);
+        Ok(rows.len() < before)
+    }
+    async fn delete_scope(&self, scope: &Scope) -> Result<u64, StoreError> {
+        let mut rows = self.rows.lock().unwrap();
+        let before = rows.len();
+        rows.retain(|(r, _)| !scope.contains(&r.scope));
+        Ok((before - rows.len()) as u64)
+    }
+}
+
+#[derive(Default)]
+struct FakeHistory(Mutex<Vec<HistoryEntry>>);
+
+#[async_trait]
+impl HistoryStore for FakeHistory {
+    async fn ensure_ready(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+    async fn append(&self, entries: &[HistoryEntry]) -> Result<(), StoreError> {
+        let mut rows = self.0.lock().unwrap();
+        for e in entries {
+            if !rows.iter().any(|r| r.id == e.id) {
+                rows.push(e.clone());
+            }
+        }
+        Ok(())
+    }
+    async fn history(&self, id: MemoryId) -> Result<Vec<HistoryEntry>, StoreError> {
+        Ok(self.0.lock().unwrap().iter().filter(|r| r.memory_id == id).cloned().collect())
+    }
+}
+
+/// An in-memory journal with the port's claim semantics (clock-based leases).
+#[derive(Default)]
+struct FakeJournal(Mutex<Vec<JournalRow>>);
+
+#[derive(Clone)]
+struct JournalRow {
+    id: WriteId,
+    key: String,
+    command: WriteCommand,
+    plan: Option<Value>,
+    attempts: u32,
+    state: WriteState,
+    due: Instant,
+    leased_until: Option<Instant>,
+}
+
+#[async_trait]
+impl WriteJournal for FakeJournal {
+    async fn ensure_ready(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+    async fn record(&self, id: &WriteId, key: &str, command: &WriteCommand) -> Result<(), StoreError> {
+        self.0.lock().unwrap().push(JournalRow {
+            id: id.clone(),
+            key: key.to_owned(),
+            command: command.clone(),
+            plan: None,
+            attempts: 0,
+            state: WriteState::Pending { attempts: 0, last_error: None },
+            due: Instant::now(),
+            leased_until: None,
+        });
+        Ok(())
+    }
+    async fn claim(&self, max: usize, lease: Duration) -> Result<Vec<ClaimedWrite>, StoreError> {
+        let now = Instant::now();
+        let mut rows = self.0.lock().unwrap();
+        let mut blocked: Vec<String> = Vec::new();
+        let mut claimed = Vec::new();
+        for row in rows.iter_mut() {
+            if !matches!(row.state, WriteState::Pending { .. }) || blocked.contains(&row.key) {
+                continue;
+            }
+            blocked.push(row.key.clone());
+            let leased = row.leased_until.is_some_and(|t| t > now);
+            if leased || row.due > now || claimed.len() == max {
+                continue;
+            }
+            row.leased_until = Some(now + lease);
+            claimed.push(ClaimedWrite {
+                id: row.id.clone(),
+                command: row.command.clone(),
+                plan: row.plan.clone(),
+                attempts: row.attempts,
+            });
+        }
+        Ok(claimed)
+    }
+    async fn extend(&self, ids: &[WriteId], lease: Duration) -> Result<(), StoreError> {
+        for row in self.0.lock().unwrap().iter_mut().filter(|r| ids.contains(&r.id)) {
+            row.leased_until = Some(Instant::now() + lease);
+        }
+        Ok(())
+    }
+    async fn save_plan(&self, id: &WriteId, plan: &Value) -> Result<(), StoreError> {
+        self.with(id, |row| row.plan = Some(plan.clone()));
+        Ok(())
+    }
+    async fn finish(&self, id: &WriteId, outcome: &WriteState) -> Result<(), StoreError> {
+        self.with(id, |row| {
+            row.state = outcome.clone();
+            row.leased_until = None;
+        });
+        Ok(())
+    }
+    async fn retry_later(&self, id: &WriteId, error: &str, delay: Duration) -> Result<(), StoreError> {
+        self.with(id, |row| {
+            row.attempts += 1;
+            row.state = WriteState::Pending { attempts: row.attempts, last_error: Some(error.to_owned()) };
+            row.due = Instant::now() + delay;
+            row.leased_until = None;
+        });
+        Ok(())
+    }
+    async fn status(&self, id: &WriteId) -> Result<Option<WriteState>, StoreError> {
+        Ok(self.0.lock().unwrap().iter().find(|r| r.id == *id).map(|r| r.state.clone()))
+    }
+    async fn unfinished(&self) -> Result<u64, StoreError> {
+        Ok(self.0.lock().unwrap().iter().filter(|r| matches!(r.state, WriteState::Pending { .. })).count() as u64)
+    }
+}
+
+impl FakeJournal {
+    fn with(&self, id: &WriteId, f: impl FnOnce(&mut JournalRow)) {
+        if let Some(row) = self.0.lock().unwrap().iter_mut().find(|r| r.id == *id) {
+            f(row);
+        }
+    }
+}
+
+/// A chat model answering from a script of results, with an optional delay, counting calls.
+struct ScriptedLlm {
+    script: Mutex<Vec<Result<ChatResponse, LlmError>>>,
+    delay: Duration,
+    calls: AtomicUsize,
+}
+
+#[async_trait]
+impl Llm for ScriptedLlm {
+    async fn chat(&self, _request: ChatRequest) -> Result<ChatResponse, LlmError> {
+        tokio::time::sleep(self.delay).await;
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let mut script = self.script.lock().unwrap();
+        if script.is_empty() {
+            return Ok(facts(&[]));
+        }
+        script.remove(0)
+    }
+}
+
+fn facts(list: &[&str]) -> ChatResponse {
+    ChatResponse { content: Some(json!({ "facts": list }).to_string()), ..ChatResponse::default() }
+}
+
+struct WordEmbedder;
+
+#[async_trait]
+impl Embedder for WordEmbedder {
+    async fn embed(&self, texts: &[String], _purpose: EmbedPurpose) -> Result<Vec<Vec<f32>>, EmbedError> {
+        Ok(texts.iter().map(|t| vec![t.len() as f32, t.contains("tea") as u8 as f32, 1.0]).collect())
+    }
+    fn dimensions(&self) -> usize {
+        3
+    }
+}
+
+struct World {
+    store: Arc<FakeStore>,
+    journal: Arc<FakeJournal>,
+    llm: Arc<ScriptedLlm>,
+}
+
+impl World {
+    fn new(script: Vec<Result<ChatResponse, LlmError>>, llm_delay: Duration, store_delay: Duration) -> Self {
+        Self {
+            store: Arc::new(FakeStore { delay: store_delay, ..FakeStore::default() }),
+            journal: Arc::new(FakeJournal::default()),
+            llm: Arc::new(ScriptedLlm { script: Mutex::new(script), delay: llm_delay, calls: AtomicUsize::new(0) }),
+        }
+    }
+}
+
+#[async_trait]
+impl BackendFactory for World {
+    async fn build(&self, _credentials: &CredentialSet) -> Result<Backends, BuildError> {
+        Ok(Backends {
+            llm: Some(self.llm.clone()),
+            embedder: Arc::new(WordEmbedder),
+            vector_store: self.store.clone(),
+            history: Arc::new(FakeHistory::default()),
+            journal: self.journal.clone(),
+            graph: None,
+            reranker: None,
+        })
+    }
+}
+
+fn credentials(async_mode: bool) -> CredentialSet {
+    let mut map = Map::new();
+    map.insert("async_mode".into(), Value::Bool(async_mode));
+    CredentialSet::from_map(&map).unwrap()
+}
+
+fn settings() -> AppSettings {
+    AppSettings {
+        timeouts: Timeouts { search: Duration::from_millis(300), ..Timeouts::default() },
+        queue_capacity: 3,
+        writer: WriterTiming {
+            lease: Duration::from_secs(5),
+            renewal: Duration::from_secs(1),
+            poll: Duration::from_millis(20),
+        },
+        ..AppSettings::default()
+    }
+}
+
+fn start(world: Arc<World>) -> MemoryApp {
+    MemoryApp::start(world, settings())
+}
+
+fn alice() -> Scope {
+    Scope::parse(Some("alice"), None, None).unwrap()
+}
+
+fn add(text: &str) -> AddRequest {
+    AddRequest {
+        conversation: Conversation::from_turn(text, None),
+        scope: alice(),
+        metadata: Default::default(),
+        infer: true,
+        actor_id: None,
+    }
+}
+
+async fn wait_for(app: &MemoryApp, creds: &CredentialSet, id: &WriteId) -> WriteState {
+    for _ in 0..400 {
+        match app.write_status(creds, id.clone()).await.unwrap() {
+            Some(WriteState::Pending { .. }) | None => tokio::time::sleep(Duration::from_millis(10)).await,
+            Some(done) => return done,
+        }
+    }
+    panic!("write {id:?} never finished");
+}
+
+#[tokio::test]
+async fn async_adds_are_acknowledged_before_the_slow_model_answers_and_then_applied() {
+    let world = Arc::new(World::new(vec![Ok(facts(&["Likes tea"]))], Duration::from_millis(300), Duration::ZERO));
+    let app = start(world.clone());
+    let creds = credentials(true);
+    let started = Instant::now();
+    let outcome = app.add(&creds, add("I like tea")).await.unwrap();
+    assert!(started.elapsed() < Duration::from_millis(150), "ack took {:?}", started.elapsed());
+    let WriteOutcome::Accepted(id) = outcome else { panic!("expected ACCEPT") };
+    let WriteState::Applied { result } = wait_for(&app, &creds, &id).await else { panic!("not applied") };
+    let report: AddReport = serde_json::from_value(result).unwrap();
+    assert_eq!(report.results.len(), 1);
+    assert_eq!(world.store.rows.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn transient_failures_are_retried_and_permanent_ones_recorded() {
+    let script = vec![
+        Err(LlmError::RateLimited("slow down".into())),
+        Ok(facts(&["Likes tea"])),
+        Err(LlmError::Unauthorized { status: 401, message: "bad key".into() }),
+    ];
+    let world = Arc::new(World::new(script, Duration::ZERO, Duration::ZERO));
+    let app = start(world.clone());
+    let creds = credentials(true);
+    let WriteOutcome::Accepted(first) = app.add(&creds, add("I like tea")).await.unwrap() else { panic!() };
+    assert!(matches!(wait_for(&app, &creds, &first).await, WriteState::Applied { .. }));
+    let WriteOutcome::Accepted(second) = app.add(&creds, add("I like cake")).await.unwrap() else { panic!() };
+    let WriteState::Failed { error } = wait_for(&app, &creds, &second).await else { panic!("expected failure") };
+    assert!(error.contains("401"), "{error}");
+    assert_eq!(world.llm.calls.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn a_full_journal_answers_busy() {
+    let world = Arc::new(World::new(vec![], Duration::from_secs(5), Duration::ZERO));
+    let app = start(world.clone());
+    let creds = credentials(true);
+    for i in 0..3 {
+        app.add(&creds, add(&format!("fact {i}"))).await.unwrap();
+    }
+    assert!(matches!(app.add(&creds, add("one more")).await, Err(ApiError::Busy(3))));
+}
+
+#[tokio::test]
+async fn slow_reads_degrade_to_empty_results_with_a_reason() {
+    let world = Arc::new(World::new(vec![], Duration::ZERO, Duration::from_secs(2)));
+    let app = start(world);
+    let request = SearchRequest {
+        query: Query::parse("tea").unwrap(),
+        scope: alice(),
+        filter: None,
+        limit: Limit::new("top_k", 5).unwrap(),
+        threshold: None,
+        rerank: false,
+    };
+    let started = Instant::now();
+    let outcome = app.search(&credentials(true), request).await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert!(outcome.value.results.is_empty());
+    assert!(outcome.degraded.unwrap().reason.contains("search did not finish"));
+}
+
+#[tokio::test]
+async fn reads_do_not_queue_behind_slow_writes() {
+    let world = Arc::new(World::new(vec![], Duration::from_secs(3), Duration::ZERO));
+    let app = start(world);
+    let creds = credentials(true);
+    for i in 0..3 {
+        app.add(&creds, add(&format!("fact {i}"))).await.unwrap();
+    }
+    let listed = app
+        .get_all(&creds, ListRequest { scope: alice(), filter: None, limit: Limit::new("limit", 10).unwrap() })
+        .await
+        .unwrap();
+    assert!(listed.degraded.is_none());
+}
+
+#[tokio::test]
+async fn sync_mode_applies_before_answering_and_reports_not_found() {
+    let world = Arc::new(World::new(vec![Ok(facts(&["Likes tea"]))], Duration::ZERO, Duration::ZERO));
+    let app = start(world);
+    let creds = credentials(false);
+    let WriteOutcome::Done(report) = app.add(&creds, add("I like tea")).await.unwrap() else { panic!() };
+    assert_eq!(report.results.len(), 1);
+    let missing = MemoryId::parse("00000000-0000-4000-8000-000000000001").unwrap();
+    let err = app.delete(&creds, MemoryRef { id: missing, scope: None }).await.unwrap_err();
+    assert_eq!(err, ApiError::NotFound(missing));
+}
+
+#[tokio::test]
+async fn writes_left_in_the_journal_by_a_dead_process_are_resumed() {
+    let world = Arc::new(World::new(vec![Ok(facts(&["Likes tea"]))], Duration::ZERO, Duration::ZERO));
+    let id = WriteId("left-behind".into());
+    let command = WriteCommand::Add(add("I like tea"));
+    world.journal.record(&id, &command.ordering_key(), &command).await.unwrap();
+    let app = start(world.clone());
+    let creds = credentials(true);
+    // Any call creates the engine, whose writer finds the write.
+    let status = wait_for(&app, &creds, &id).await;
+    assert!(matches!(status, WriteState::Applied { .. }));
+    assert_eq!(world.store.rows.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn shutdown_drains_accepted_writes_and_then_refuses_new_ones() {
+    let world = Arc::new(World::new(vec![], Duration::ZERO, Duration::from_millis(50)));
+    let app = start(world.clone());
+    let creds = credentials(true);
+    for i in 0..3 {
+        let request = AddRequest { infer: false, ..add(&format!("note {i}")) };
+        app.add(&creds, request).await.unwrap();
+    }
+    assert!(world.journal.unfinished().await.unwrap() > 0, "the test needs writes still pending");
+    app.shutdown(Duration::from_secs(5)).await;
+    assert_eq!(world.journal.unfinished().await.unwrap(), 0);
+    assert_eq!(world.store.rows.lock().unwrap().len(), 3);
+    assert!(matches!(app.add(&creds, add("late")).await, Err(ApiError::ShuttingDown)));
+}
+
+#[tokio::test]
+async fn concurrent_adds_of_one_fact_store_one_memory() {
+    let script = (0..20).map(|_| Ok(facts(&["Likes tea"]))).collect();
+    let world = Arc::new(World::new(script, Duration::ZERO, Duration::ZERO));
+    let app = Arc::new(start(world.clone()));
+    let creds = credentials(false);
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let app = app.clone();
+            let creds = creds.clone();
+            tokio::spawn(async move { app.add(&creds, add("I like tea")).await.unwrap() })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_eq!(world.store.rows.lock().unwrap().len(), 1);
+}

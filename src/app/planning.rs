@@ -1,0 +1,460 @@
+//! Writes in two steps: a plan (everything decided, LLM calls and embeddings done, ids chosen)
+//! and its application. A plan is plain data that the journal saves, so a write interrupted
+//! half-way is finished by applying the same plan again: every step is idempotent (inserts and
+//! history rows by fixed ids, updates overwrite, deletes ignore what is gone).
+
+use super::constants::CANDIDATES_PER_FACT;
+use super::service::{MemoryService, ServiceError};
+use crate::domain::facts::{extraction_prompt, parse_facts, Focus};
+use crate::domain::history::HistoryEntry;
+use crate::domain::memory::{ContentHash, MemoryId, MemoryRecord, MemoryText};
+use crate::domain::message::Role;
+use crate::domain::operations::{
+    AddReport, AddRequest, ChangeEvent, DeleteAllReport, MemoryChange, MemoryRef, UpdateRequest, WriteCommand,
+};
+use crate::domain::reconcile::{decision_prompt, parse_decisions, Candidates, Operation};
+use crate::domain::scope::Scope;
+use crate::ports::embedder::EmbedPurpose;
+use crate::ports::llm::{ChatMessage, ChatRequest, ResponseFormat};
+use crate::ports::vector_store::{ListQuery, VectorQuery};
+use chrono::Utc;
+use futures::future::try_join_all;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use tracing::{debug, info, warn};
+use uuid::Uuid;
+
+/// One decided change to the vector store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "change", rename_all = "snake_case")]
+pub enum PlannedChange {
+    /// Store a new memory.
+    Insert {
+        /// The memory.
+        record: MemoryRecord,
+        /// Its vector.
+        vector: Vec<f32>,
+    },
+    /// Overwrite a memory (nothing happens if it is gone).
+    Update {
+        /// The memory as it will be.
+        record: MemoryRecord,
+        /// Its new vector, when the text changed.
+        vector: Option<Vec<f32>>,
+        /// Its text before.
+        previous: MemoryText,
+    },
+    /// Remove a memory.
+    Delete {
+        /// The memory as it was.
+        record: MemoryRecord,
+    },
+}
+
+/// What kind of write a plan carries out, and what it reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PlanKind {
+    /// An add; graph memory gets `transcript` when configured.
+    Add {
+        /// Facts already stored (NONE results).
+        unchanged: Vec<MemoryChange>,
+        /// The conversation for graph memory.
+        transcript: String,
+        /// LLM calls spent planning.
+        llm_calls: u32,
+    },
+    /// An update of one memory.
+    Update,
+    /// A delete of one memory.
+    Delete,
+    /// Delete everything in a scope (applied directly; naturally idempotent).
+    DeleteAll,
+}
+
+/// A write decided and ready to apply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WritePlan {
+    /// The scope written.
+    pub scope: Scope,
+    /// The kind and its report data.
+    pub kind: PlanKind,
+    /// Vector store changes, in order.
+    pub changes: Vec<PlannedChange>,
+    /// History rows, with their ids fixed.
+    pub history: Vec<HistoryEntry>,
+}
+
+impl MemoryService {
+    /// Plans and applies a write; returns its JSON result.
+    pub async fn execute(&self, command: &WriteCommand) -> Result<Value, ServiceError> {
+        let plan = self.plan(command).await?;
+        self.apply(&plan).await
+    }
+
+    /// Remembers a conversation (plan and apply in one go).
+    pub async fn add(&self, request: AddRequest) -> Result<AddReport, ServiceError> {
+        let plan = self.plan_add(&request).await?;
+        let value = self.apply(&plan).await?;
+        serde_json::from_value(value).map_err(|e| ServiceError::Internal(e.to_string()))
+    }
+
+    /// Decides a write: LLM calls, embeddings and ids, but no change to any store.
+    pub async fn plan(&self, command: &WriteCommand) -> Result<WritePlan, ServiceError> {
+        match command {
+            WriteCommand::Add(request) => self.plan_add(request).await,
+            WriteCommand::Update(request) => self.plan_update(request).await,
+            WriteCommand::Delete(target) => self.plan_delete(target).await,
+            WriteCommand::DeleteAll(scope) => {
+                Ok(WritePlan { scope: scope.clone(), kind: PlanKind::DeleteAll, changes: vec![], history: vec![] })
+            }
+        }
+    }
+
+    async fn plan_add(&self, request: &AddRequest) -> Result<WritePlan, ServiceError> {
+        let (changes, unchanged, llm_calls) = if request.conversation.is_empty() {
+            (Vec::new(), Vec::new(), 0)
+        } else if request.infer && self.backends().llm.is_some() {
+            self.plan_inferred(request).await?
+        } else {
+            self.plan_verbatim(request).await?
+        };
+        let transcript = request.conversation.transcript();
+        let history = changes.iter().map(history_row).collect();
+        Ok(WritePlan {
+            scope: request.scope.clone(),
+            kind: PlanKind::Add { unchanged, transcript, llm_calls },
+            changes,
+            history,
+        })
+    }
+
+    /// infer=false: every message becomes a memory (an identical text already stored is NONE).
+    async fn plan_verbatim(&self, request: &AddRequest) -> Result<Planned, ServiceError> {
+        let mut texts: Vec<(MemoryText, Role)> = Vec::new();
+        for message in request.conversation.messages().iter().filter(|m| m.role != Role::System) {
+            if let Ok(text) = MemoryText::parse("message", &message.content) {
+                if !texts.iter().any(|(t, _)| *t == text) {
+                    texts.push((text, message.role));
+                }
+            }
+        }
+        let existing = self.existing_by_hash(&request.scope, texts.iter().map(|(t, _)| t)).await?;
+        let mut unchanged = Vec::new();
+        texts.retain(|(text, _)| match existing.get(&text.hash()) {
+            Some(record) => {
+                unchanged.push(change(record.id, &record.text, ChangeEvent::None, None));
+                false
+            }
+            None => true,
+        });
+        if texts.is_empty() {
+            return Ok((Vec::new(), unchanged, 0));
+        }
+        let vectors = self.embed(texts.iter().map(|(t, _)| t.as_str()), EmbedPurpose::Add).await?;
+        let now = Utc::now();
+        let changes = texts
+            .into_iter()
+            .zip(vectors)
+            .map(|((text, role), vector)| {
+                let mut record =
+                    MemoryRecord::new(new_id(), text, request.metadata.clone(), request.scope.clone(), now);
+                record.role = Some(role.as_str().to_owned());
+                record.actor_id = request.actor_id.clone();
+                PlannedChange::Insert { record, vector }
+            })
+            .collect();
+        Ok((changes, unchanged, 0))
+    }
+
+    /// infer=true: extraction, then reconciliation (skipped when nothing related is stored).
+    async fn plan_inferred(&self, request: &AddRequest) -> Result<Planned, ServiceError> {
+        let Some(llm) = self.backends().llm.clone() else { return self.plan_verbatim(request).await };
+        let focus = Focus::for_add(
+            request.scope.user_id().is_some(),
+            request.scope.agent_id().is_some(),
+            &request.conversation,
+        );
+        let prompt = extraction_prompt(
+            &request.conversation,
+            focus,
+            Utc::now().date_naive(),
+            self.prompts().fact_extraction.as_deref(),
+        );
+        let answer = llm
+            .chat(ChatRequest {
+                messages: vec![ChatMessage::system(prompt.system), ChatMessage::user(prompt.user)],
+                response_format: ResponseFormat::JsonObject,
+                tools: Vec::new(),
+            })
+            .await?;
+        let mut llm_calls = 1;
+        let facts = parse_facts(answer.content.as_deref().unwrap_or(""));
+        debug!(facts = facts.len(), "facts extracted");
+
+        // Facts already stored word for word need no decision.
+        let existing = self.existing_by_hash(&request.scope, facts.iter()).await?;
+        let mut unchanged = Vec::new();
+        let mut fresh = Vec::new();
+        for fact in facts {
+            match existing.get(&fact.hash()) {
+                Some(record) => unchanged.push(change(record.id, &record.text, ChangeEvent::None, None)),
+                None => fresh.push(fact),
+            }
+        }
+        if fresh.is_empty() {
+            return Ok((Vec::new(), unchanged, llm_calls));
+        }
+        let vectors = self.embed(fresh.iter().map(MemoryText::as_str), EmbedPurpose::Add).await?;
+        let candidates = self.candidates(&request.scope, &vectors).await?;
+        let operations = if candidates.is_empty() {
+            fresh.iter().cloned().map(|text| Operation::Add { text }).collect()
+        } else {
+            let prompt = decision_prompt(&candidates, &fresh, self.prompts().update_memory.as_deref());
+            let answer = llm
+                .chat(ChatRequest {
+                    messages: vec![ChatMessage::user(prompt)],
+                    response_format: ResponseFormat::JsonObject,
+                    tools: Vec::new(),
+                })
+                .await?;
+            llm_calls += 1;
+            parse_decisions(answer.content.as_deref().unwrap_or(""), &candidates)
+        };
+        let known: HashMap<ContentHash, Vec<f32>> = fresh.iter().map(MemoryText::hash).zip(vectors).collect();
+        let changes = self.changes_for(request, &candidates, operations, known).await?;
+        Ok((changes, unchanged, llm_calls))
+    }
+
+    /// The scope's memories most similar to each fact, deduplicated, numbered for the model.
+    async fn candidates(&self, scope: &Scope, vectors: &[Vec<f32>]) -> Result<Candidates, ServiceError> {
+        let store = &self.backends().vector_store;
+        let queries: Vec<VectorQuery> = vectors
+            .iter()
+            .map(|vector| VectorQuery {
+                vector: vector.clone(),
+                scope: scope.clone(),
+                filter: None,
+                limit: CANDIDATES_PER_FACT,
+            })
+            .collect();
+        let found = try_join_all(queries.iter().map(|q| store.search(q))).await?;
+        Ok(Candidates::new(found.into_iter().flatten().map(|s| s.record).filter(|r| scope.contains(&r.scope))))
+    }
+
+    /// Turns decided operations into concrete changes (embedding texts the facts did not cover).
+    async fn changes_for(
+        &self,
+        request: &AddRequest,
+        candidates: &Candidates,
+        operations: Vec<Operation>,
+        mut known: HashMap<ContentHash, Vec<f32>>,
+    ) -> Result<Vec<PlannedChange>, ServiceError> {
+        let missing: Vec<MemoryText> = operations
+            .iter()
+            .filter_map(|op| match op {
+                Operation::Add { text } | Operation::Update { text, .. } if !known.contains_key(&text.hash()) => {
+                    Some(text.clone())
+                }
+                _ => None,
+            })
+            .collect();
+        if !missing.is_empty() {
+            let vectors = self.embed(missing.iter().map(MemoryText::as_str), EmbedPurpose::Add).await?;
+            known.extend(missing.iter().map(MemoryText::hash).zip(vectors));
+        }
+        let stored: HashMap<MemoryId, &MemoryRecord> = candidates.records().iter().map(|r| (r.id, r)).collect();
+        let now = Utc::now();
+        let mut changes = Vec::new();
+        for operation in operations {
+            match operation {
+                Operation::Add { text } => {
+                    let vector = known.get(&text.hash()).cloned().unwrap_or_default();
+                    let record =
+                        MemoryRecord::new(new_id(), text, request.metadata.clone(), request.scope.clone(), now);
+                    changes.push(PlannedChange::Insert { record, vector });
+                }
+                Operation::Update { target, previous, text } => {
+                    let Some(old) = stored.get(&target) else { continue };
+                    let vector = known.get(&text.hash()).cloned();
+                    let record = old.revised(text, &request.metadata, now);
+                    changes.push(PlannedChange::Update { record, vector, previous });
+                }
+                Operation::Delete { target, .. } => {
+                    let Some(old) = stored.get(&target) else { continue };
+                    changes.push(PlannedChange::Delete { record: (*old).clone() });
+                }
+            }
+        }
+        Ok(changes)
+    }
+
+    async fn plan_update(&self, request: &UpdateRequest) -> Result<WritePlan, ServiceError> {
+        let old = self.get(&request.target).await?.ok_or(ServiceError::NotFound(request.target.id))?;
+        let record = old.revised(request.text.clone(), &request.metadata, Utc::now());
+        let vector = self.embed(std::iter::once(record.text.as_str()), EmbedPurpose::Update).await?.pop();
+        let change = PlannedChange::Update { record, vector, previous: old.text.clone() };
+        Ok(WritePlan {
+            scope: old.scope.clone(),
+            kind: PlanKind::Update,
+            history: vec![history_row(&change)],
+            changes: vec![change],
+        })
+    }
+
+    async fn plan_delete(&self, target: &MemoryRef) -> Result<WritePlan, ServiceError> {
+        let old = self.get(target).await?.ok_or(ServiceError::NotFound(target.id))?;
+        let change = PlannedChange::Delete { record: old.clone() };
+        Ok(WritePlan {
+            scope: old.scope,
+            kind: PlanKind::Delete,
+            history: vec![history_row(&change)],
+            changes: vec![change],
+        })
+    }
+
+    /// Applies a plan; safe to repeat. Returns the write's JSON result.
+    pub async fn apply(&self, plan: &WritePlan) -> Result<Value, ServiceError> {
+        let store = &self.backends().vector_store;
+        let inserts: Vec<(MemoryRecord, Vec<f32>)> = plan
+            .changes
+            .iter()
+            .filter_map(|c| match c {
+                PlannedChange::Insert { record, vector } => Some((record.clone(), vector.clone())),
+                _ => None,
+            })
+            .collect();
+        for change in &plan.changes {
+            match change {
+                PlannedChange::Insert { .. } => {}
+                PlannedChange::Update { record, vector, .. } => store.update(record, vector.clone()).await?,
+                PlannedChange::Delete { record } => {
+                    store.delete(record.id).await?;
+                }
+            }
+        }
+        if !inserts.is_empty() {
+            store.insert(&inserts).await?;
+        }
+        if !plan.history.is_empty() {
+            self.backends().history.append(&plan.history).await?;
+        }
+        let results: Vec<MemoryChange> = plan.changes.iter().map(report_row).collect();
+        match &plan.kind {
+            PlanKind::Add { unchanged, transcript, llm_calls } => {
+                let mut report = AddReport {
+                    results: unchanged.iter().cloned().chain(results).collect(),
+                    llm_calls: *llm_calls,
+                    ..AddReport::default()
+                };
+                if let Some(graph) = &self.backends().graph {
+                    if !transcript.is_empty() {
+                        match graph.add(transcript, &plan.scope).await {
+                            Ok(changes) => report.relations = Some(changes),
+                            Err(e) => {
+                                warn!(error = %e, "graph memory failed; vector memories were written");
+                                report.graph_degraded = Some(e.to_string());
+                            }
+                        }
+                    }
+                }
+                info!(changes = plan.changes.len(), llm_calls, "add applied");
+                to_json(&report)
+            }
+            PlanKind::Update => match plan.changes.first() {
+                Some(PlannedChange::Update { record, .. }) => to_json(record),
+                _ => Err(ServiceError::Internal("update plan without its change".into())),
+            },
+            PlanKind::Delete => match plan.changes.first() {
+                Some(PlannedChange::Delete { record }) => Ok(json!({"id": record.id})),
+                _ => Err(ServiceError::Internal("delete plan without its change".into())),
+            },
+            PlanKind::DeleteAll => to_json(&self.delete_all(&plan.scope).await?),
+        }
+    }
+
+    /// Deletes every memory inside the scope (each recorded in its history) and the scope's
+    /// graph; touches nothing outside the scope, never resets a collection.
+    pub async fn delete_all(&self, scope: &Scope) -> Result<DeleteAllReport, ServiceError> {
+        const PAGE: usize = 500;
+        let store = &self.backends().vector_store;
+        let mut deleted = 0u64;
+        loop {
+            let page = store.list(&ListQuery { scope: scope.clone(), filter: None, limit: PAGE }).await?;
+            let page: Vec<_> = page.into_iter().filter(|r| scope.contains(&r.scope)).collect();
+            if page.is_empty() {
+                break;
+            }
+            let now = Utc::now();
+            let history: Vec<HistoryEntry> = page
+                .iter()
+                .map(|r| HistoryEntry::deleted(Uuid::new_v4(), r.id, r.text.clone(), r.created_at, now))
+                .collect();
+            self.backends().history.append(&history).await?;
+            let removed = try_join_all(page.iter().map(|r| store.delete(r.id))).await?;
+            let removed_now = removed.iter().filter(|d| **d).count() as u64;
+            deleted += removed_now;
+            if removed_now == 0 {
+                break;
+            }
+        }
+        deleted += store.delete_scope(scope).await?;
+        if let Some(graph) = &self.backends().graph {
+            graph.delete_scope(scope).await?;
+        }
+        info!(deleted, "scope deleted");
+        Ok(DeleteAllReport { deleted })
+    }
+}
+
+type Planned = (Vec<PlannedChange>, Vec<MemoryChange>, u32);
+
+fn history_row(change: &PlannedChange) -> HistoryEntry {
+    let id = Uuid::new_v4();
+    match change {
+        PlannedChange::Insert { record, .. } => {
+            HistoryEntry::added(id, record.id, record.text.clone(), record.created_at)
+        }
+        PlannedChange::Update { record, previous, .. } => HistoryEntry::updated(
+            id,
+            record.id,
+            previous.clone(),
+            record.text.clone(),
+            record.created_at,
+            record.updated_at,
+        ),
+        PlannedChange::Delete { record } => {
+            HistoryEntry::deleted(id, record.id, record.text.clone(), record.created_at, Utc::now())
+        }
+    }
+}
+
+fn report_row(change: &PlannedChange) -> MemoryChange {
+    match change {
+        PlannedChange::Insert { record, .. } => change_of(record, ChangeEvent::Add, None),
+        PlannedChange::Update { record, previous, .. } => change_of(record, ChangeEvent::Update, Some(previous)),
+        PlannedChange::Delete { record } => change_of(record, ChangeEvent::Delete, None),
+    }
+}
+
+fn change_of(record: &MemoryRecord, event: ChangeEvent, previous: Option<&MemoryText>) -> MemoryChange {
+    change(record.id, &record.text, event, previous)
+}
+
+fn change(id: MemoryId, text: &MemoryText, event: ChangeEvent, previous: Option<&MemoryText>) -> MemoryChange {
+    MemoryChange {
+        id,
+        memory: text.as_str().to_owned(),
+        event,
+        previous_memory: previous.map(|p| p.as_str().to_owned()),
+    }
+}
+
+fn new_id() -> MemoryId {
+    MemoryId::from_uuid(Uuid::new_v4())
+}
+
+fn to_json<T: Serialize>(value: &T) -> Result<Value, ServiceError> {
+    serde_json::to_value(value).map_err(|e| ServiceError::Internal(e.to_string()))
+}

@@ -1,0 +1,192 @@
+//! The memory use cases over one set of backends: add, search, get, get_all, update, delete,
+//! delete_all, history. No runtime policy here (see `api`); writes are in `planning`; every call runs to completion.
+
+use crate::domain::history::HistoryEntry;
+use crate::domain::memory::{ContentHash, MemoryId, MemoryRecord, MemoryText, ScoredMemory};
+use crate::domain::operations::{ListReport, ListRequest, MemoryRef, SearchReport, SearchRequest};
+use crate::domain::scope::Scope;
+use crate::ports::backends::Backends;
+use crate::ports::embedder::{EmbedError, EmbedPurpose};
+use crate::ports::llm::LlmError;
+use crate::ports::store::StoreError;
+use crate::ports::vector_store::{ListQuery, VectorQuery};
+use std::collections::HashMap;
+use tracing::warn;
+
+/// Why a use case failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ServiceError {
+    /// The chat model failed.
+    #[error("LLM: {0}")]
+    Llm(#[from] LlmError),
+    /// The embedding model failed.
+    #[error("embedder: {0}")]
+    Embed(#[from] EmbedError),
+    /// A store failed.
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    /// The memory does not exist in the given scope.
+    #[error("Memory not found: {0}")]
+    NotFound(MemoryId),
+    /// A bug: data that should be well-formed was not.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ServiceError {
+    /// True when retrying later may succeed.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ServiceError::Llm(e) => e.is_transient(),
+            ServiceError::Embed(e) => e.is_transient(),
+            ServiceError::Store(e) => e.is_transient(),
+            ServiceError::NotFound(_) | ServiceError::Internal(_) => false,
+        }
+    }
+}
+
+/// Prompt overrides from the credentials.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Prompts {
+    /// Replaces the fact extraction instructions.
+    pub fact_extraction: Option<String>,
+    /// Replaces the update decision instructions.
+    pub update_memory: Option<String>,
+}
+
+/// The memory use cases over one set of backends.
+pub struct MemoryService {
+    backends: Backends,
+    prompts: Prompts,
+}
+
+impl MemoryService {
+    /// A service over `backends`.
+    pub fn new(backends: Backends, prompts: Prompts) -> Self {
+        Self { backends, prompts }
+    }
+
+    /// The backends.
+    pub fn backends(&self) -> &Backends {
+        &self.backends
+    }
+
+    /// The prompt overrides.
+    pub fn prompts(&self) -> &Prompts {
+        &self.prompts
+    }
+
+    pub(super) async fn existing_by_hash<'a>(
+        &self,
+        scope: &Scope,
+        texts: impl Iterator<Item = &'a MemoryText>,
+    ) -> Result<HashMap<ContentHash, MemoryRecord>, ServiceError> {
+        let hashes: Vec<_> = texts.map(MemoryText::hash).collect();
+        let found = self.backends.vector_store.find_by_hash(scope, &hashes).await?;
+        Ok(found.into_iter().map(|r| (r.hash.clone(), r)).collect())
+    }
+
+    pub(super) async fn embed<'a>(
+        &self,
+        texts: impl Iterator<Item = &'a str>,
+        purpose: EmbedPurpose,
+    ) -> Result<Vec<Vec<f32>>, ServiceError> {
+        let texts: Vec<String> = texts.map(str::to_owned).collect();
+        let vectors = self.backends.embedder.embed(&texts, purpose).await?;
+        if vectors.len() != texts.len() {
+            return Err(EmbedError::Protocol(format!("{} vectors for {} texts", vectors.len(), texts.len())).into());
+        }
+        Ok(vectors)
+    }
+
+    /// The scope's memories most similar to the query, reranked when asked and configured.
+    pub async fn search(&self, request: SearchRequest) -> Result<SearchReport, ServiceError> {
+        let graph = async {
+            match &self.backends.graph {
+                Some(g) => Some(g.search(request.query.as_str(), &request.scope, request.limit.get()).await),
+                None => None,
+            }
+        };
+        let memories = async {
+            let vector = self.embed(std::iter::once(request.query.as_str()), EmbedPurpose::Search).await?.remove(0);
+            let reranker = self.backends.reranker.as_ref().filter(|_| request.rerank);
+            let fetch = if reranker.is_some() { (request.limit.get() * 3).max(20) } else { request.limit.get() };
+            let query =
+                VectorQuery { vector, scope: request.scope.clone(), filter: request.filter.clone(), limit: fetch };
+            let mut found = self.backends.vector_store.search(&query).await?;
+            found.retain(|m| request.scope.contains(&m.record.scope));
+            if let Some(threshold) = request.threshold {
+                found.retain(|m| m.score.value() >= threshold.get());
+            }
+            if let Some(reranker) = reranker {
+                found = rerank(reranker.as_ref(), request.query.as_str(), found, request.limit.get()).await;
+            }
+            found.truncate(request.limit.get());
+            Ok::<_, ServiceError>(found)
+        };
+        let (memories, graph) = futures::join!(memories, graph);
+        let mut report = SearchReport { results: memories?, ..SearchReport::default() };
+        match graph {
+            Some(Ok(relations)) => report.relations = Some(relations),
+            Some(Err(e)) => report.graph_degraded = Some(e.to_string()),
+            None => {}
+        }
+        Ok(report)
+    }
+
+    /// One memory, if it exists and the reference admits it.
+    pub async fn get(&self, target: &MemoryRef) -> Result<Option<MemoryRecord>, ServiceError> {
+        Ok(self.backends.vector_store.get(target.id).await?.filter(|r| target.admits(r)))
+    }
+
+    /// The scope's memories, newest first, and its relations when graph memory is configured.
+    pub async fn get_all(&self, request: ListRequest) -> Result<ListReport, ServiceError> {
+        let store = &self.backends.vector_store;
+        let query =
+            ListQuery { scope: request.scope.clone(), filter: request.filter.clone(), limit: request.limit.get() };
+        let memories = store.list(&query);
+        let graph = async {
+            match &self.backends.graph {
+                Some(g) => Some(g.list(&request.scope, request.limit.get()).await),
+                None => None,
+            }
+        };
+        let (memories, graph) = futures::join!(memories, graph);
+        let mut results = memories?;
+        results.retain(|r| request.scope.contains(&r.scope));
+        let mut report = ListReport { results, ..ListReport::default() };
+        match graph {
+            Some(Ok(relations)) => report.relations = Some(relations),
+            Some(Err(e)) => report.graph_degraded = Some(e.to_string()),
+            None => {}
+        }
+        Ok(report)
+    }
+
+    /// A memory's history, oldest first. With a scope, the memory must exist in it.
+    pub async fn history(&self, target: &MemoryRef) -> Result<Vec<HistoryEntry>, ServiceError> {
+        if target.scope.is_some() && self.get(target).await?.is_none() {
+            return Err(ServiceError::NotFound(target.id));
+        }
+        Ok(self.backends.history.history(target.id).await?)
+    }
+}
+
+async fn rerank(
+    reranker: &dyn crate::ports::reranker::Reranker,
+    query: &str,
+    found: Vec<ScoredMemory>,
+    top_n: usize,
+) -> Vec<ScoredMemory> {
+    let documents: Vec<String> = found.iter().map(|m| m.record.text.as_str().to_owned()).collect();
+    match reranker.rerank(query, &documents, top_n).await {
+        Ok(hits) => hits
+            .into_iter()
+            .filter_map(|hit| found.get(hit.index).map(|m| ScoredMemory { rerank_score: Some(hit.score), ..m.clone() }))
+            .collect(),
+        Err(e) => {
+            warn!(error = %e, "reranker failed; keeping vector order");
+            found
+        }
+    }
+}

@@ -1,0 +1,401 @@
+//! Unit tests of the memory use cases with mocked ports.
+
+use super::service::{MemoryService, Prompts, ServiceError};
+use crate::domain::graph::{GraphChanges, Relation};
+use crate::domain::history::{HistoryEntry, HistoryEvent};
+use crate::domain::memory::{ContentHash, MemoryId, MemoryRecord, MemoryText, Metadata, ScoredMemory, Similarity};
+use crate::domain::message::Conversation;
+use crate::domain::operations::{
+    AddRequest, ChangeEvent, Limit, MemoryRef, Query, SearchRequest, Threshold, UpdateRequest, WriteCommand,
+};
+use crate::domain::scope::Scope;
+use crate::ports::backends::Backends;
+use crate::ports::embedder::{EmbedError, EmbedPurpose, Embedder};
+use crate::ports::graph_store::GraphStore;
+use crate::ports::history_store::HistoryStore;
+use crate::ports::journal::{ClaimedWrite, WriteJournal};
+use crate::ports::llm::{ChatRequest, ChatResponse, Llm, LlmError};
+use crate::ports::memory_api::{WriteId, WriteState};
+use crate::ports::reranker::{RerankError, RerankHit, Reranker};
+use crate::ports::store::StoreError;
+use crate::ports::vector_store::{ListQuery, VectorQuery, VectorStore};
+use async_trait::async_trait;
+use chrono::Utc;
+use mockall::predicate::*;
+use mockall::Sequence;
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+use uuid::Uuid;
+
+mockall::mock! {
+    pub Llm {}
+    #[async_trait]
+    impl Llm for Llm {
+        async fn chat(&self, request: ChatRequest) -> Result<ChatResponse, LlmError>;
+    }
+}
+
+mockall::mock! {
+    pub Embedder {}
+    #[async_trait]
+    impl Embedder for Embedder {
+        async fn embed(&self, texts: &[String], purpose: EmbedPurpose) -> Result<Vec<Vec<f32>>, EmbedError>;
+        fn dimensions(&self) -> usize;
+    }
+}
+
+mockall::mock! {
+    pub Store {}
+    #[async_trait]
+    impl VectorStore for Store {
+        async fn ensure_ready(&self) -> Result<(), StoreError>;
+        fn dimensions(&self) -> usize;
+        async fn insert(&self, items: &[(MemoryRecord, Vec<f32>)]) -> Result<(), StoreError>;
+        async fn search(&self, query: &VectorQuery) -> Result<Vec<ScoredMemory>, StoreError>;
+        async fn get(&self, id: MemoryId) -> Result<Option<MemoryRecord>, StoreError>;
+        async fn list(&self, query: &ListQuery) -> Result<Vec<MemoryRecord>, StoreError>;
+        async fn find_by_hash(&self, scope: &Scope, hashes: &[ContentHash]) -> Result<Vec<MemoryRecord>, StoreError>;
+        async fn update(&self, record: &MemoryRecord, vector: Option<Vec<f32>>) -> Result<(), StoreError>;
+        async fn delete(&self, id: MemoryId) -> Result<bool, StoreError>;
+        async fn delete_scope(&self, scope: &Scope) -> Result<u64, StoreError>;
+    }
+}
+
+mockall::mock! {
+    pub History {}
+    #[async_trait]
+    impl HistoryStore for History {
+        async fn ensure_ready(&self) -> Result<(), StoreError>;
+        async fn append(&self, entries: &[HistoryEntry]) -> Result<(), StoreError>;
+        async fn history(&self, id: MemoryId) -> Result<Vec<HistoryEntry>, StoreError>;
+    }
+}
+
+mockall::mock! {
+    pub Journal {}
+    #[async_trait]
+    impl WriteJournal for Journal {
+        async fn ensure_ready(&self) -> Result<(), StoreError>;
+        async fn record(&self, id: &WriteId, ordering_key: &str, command: &WriteCommand) -> Result<(), StoreError>;
+        async fn claim(&self, max: usize, lease: Duration) -> Result<Vec<ClaimedWrite>, StoreError>;
+        async fn extend(&self, ids: &[WriteId], lease: Duration) -> Result<(), StoreError>;
+        async fn save_plan(&self, id: &WriteId, plan: &serde_json::Value) -> Result<(), StoreError>;
+        async fn finish(&self, id: &WriteId, outcome: &WriteState) -> Result<(), StoreError>;
+        async fn retry_later(&self, id: &WriteId, error: &str, delay: Duration) -> Result<(), StoreError>;
+        async fn status(&self, id: &WriteId) -> Result<Option<WriteState>, StoreError>;
+        async fn unfinished(&self) -> Result<u64, StoreError>;
+    }
+}
+
+mockall::mock! {
+    pub Graph {}
+    #[async_trait]
+    impl GraphStore for Graph {
+        async fn ensure_ready(&self) -> Result<(), StoreError>;
+        async fn add(&self, text: &str, scope: &Scope) -> Result<GraphChanges, StoreError>;
+        async fn search(&self, query: &str, scope: &Scope, limit: usize) -> Result<Vec<Relation>, StoreError>;
+        async fn list(&self, scope: &Scope, limit: usize) -> Result<Vec<Relation>, StoreError>;
+        async fn delete_scope(&self, scope: &Scope) -> Result<(), StoreError>;
+    }
+}
+
+mockall::mock! {
+    pub Rerank {}
+    #[async_trait]
+    impl Reranker for Rerank {
+        async fn rerank(&self, query: &str, documents: &[String], top_n: usize) -> Result<Vec<RerankHit>, RerankError>;
+    }
+}
+
+fn alice() -> Scope {
+    Scope::parse(Some("alice"), None, None).unwrap()
+}
+
+fn text(s: &str) -> MemoryText {
+    MemoryText::parse("t", s).unwrap()
+}
+
+fn stored(n: u128, body: &str, meta: serde_json::Value) -> MemoryRecord {
+    MemoryRecord::new(
+        MemoryId::from_uuid(Uuid::from_u128(n)),
+        text(body),
+        Metadata::parse(meta).unwrap(),
+        alice(),
+        Utc::now(),
+    )
+}
+
+fn answer(body: serde_json::Value) -> Result<ChatResponse, LlmError> {
+    Ok(ChatResponse { content: Some(body.to_string()), ..ChatResponse::default() })
+}
+
+fn embedder() -> MockEmbedder {
+    let mut e = MockEmbedder::new();
+    e.expect_embed().returning(|texts, _| Ok(texts.iter().map(|t| vec![t.len() as f32, 1.0]).collect()));
+    e.expect_dimensions().return_const(2usize);
+    e
+}
+
+fn service(llm: MockLlm, store: MockStore, history: MockHistory, graph: Option<MockGraph>) -> MemoryService {
+    let backends = Backends {
+        llm: Some(Arc::new(llm)),
+        embedder: Arc::new(embedder()),
+        vector_store: Arc::new(store),
+        history: Arc::new(history),
+        journal: Arc::new(MockJournal::new()),
+        graph: graph.map(|g| Arc::new(g) as Arc<dyn GraphStore>),
+        reranker: None,
+    };
+    MemoryService::new(backends, Prompts::default())
+}
+
+fn add_request(user: &str) -> AddRequest {
+    AddRequest {
+        conversation: Conversation::from_turn(user, None),
+        scope: alice(),
+        metadata: Metadata::parse(json!({"source": "chat"})).unwrap(),
+        infer: true,
+        actor_id: None,
+    }
+}
+
+#[tokio::test]
+async fn nothing_related_stored_means_one_llm_call_and_only_adds() {
+    let mut llm = MockLlm::new();
+    llm.expect_chat().times(1).returning(|_| answer(json!({"facts": ["Is vegetarian", "Works as a nurse"]})));
+    let mut store = MockStore::new();
+    store.expect_find_by_hash().times(1).returning(|_, _| Ok(vec![]));
+    store.expect_search().times(2).returning(|_| Ok(vec![]));
+    store
+        .expect_insert()
+        .withf(|items| items.len() == 2 && items.iter().all(|(r, v)| r.scope == alice() && v.len() == 2))
+        .times(1)
+        .returning(|_| Ok(()));
+    let mut history = MockHistory::new();
+    history
+        .expect_append()
+        .withf(|rows| rows.len() == 2 && rows.iter().all(|r| r.event == HistoryEvent::Add))
+        .times(1)
+        .returning(|_| Ok(()));
+    let report = service(llm, store, history, None).add(add_request("I'm a vegetarian nurse")).await.unwrap();
+    assert_eq!(report.llm_calls, 1);
+    let events: Vec<_> = report.results.iter().map(|c| (c.event, c.memory.as_str())).collect();
+    assert_eq!(events, vec![(ChangeEvent::Add, "Is vegetarian"), (ChangeEvent::Add, "Works as a nurse")]);
+}
+
+#[tokio::test]
+async fn a_fact_already_stored_is_none_without_a_decision_call() {
+    let mut llm = MockLlm::new();
+    llm.expect_chat().times(1).returning(|_| answer(json!({"facts": ["Likes tea"]})));
+    let mut store = MockStore::new();
+    store.expect_find_by_hash().returning(|_, _| Ok(vec![stored(1, "Likes tea", json!({}))]));
+    store.expect_search().never();
+    store.expect_insert().never();
+    let history = MockHistory::new();
+    let report = service(llm, store, history, None).add(add_request("I like tea")).await.unwrap();
+    assert_eq!(report.llm_calls, 1);
+    assert_eq!(report.results.len(), 1);
+    assert_eq!(report.results[0].event, ChangeEvent::None);
+    assert_eq!(report.results[0].id, MemoryId::from_uuid(Uuid::from_u128(1)));
+}
+
+#[tokio::test]
+async fn a_contradiction_updates_and_keeps_the_memorys_own_metadata() {
+    let mut seq = Sequence::new();
+    let mut llm = MockLlm::new();
+    llm.expect_chat().times(1).in_sequence(&mut seq).returning(|_| answer(json!({"facts": ["Lives in Berlin"]})));
+    llm.expect_chat()
+        .withf(|req| req.messages[0].content.contains("\"id\":\"0\",\"text\":\"Lives in Paris\""))
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| {
+            answer(json!({"memory": [{"id": "0", "text": "Lives in Berlin", "event": "UPDATE", "old_memory": "Lives in Paris"}]}))
+        });
+    let mut store = MockStore::new();
+    store.expect_find_by_hash().returning(|_, _| Ok(vec![]));
+    store.expect_search().returning(|_| {
+        Ok(vec![ScoredMemory {
+            record: stored(7, "Lives in Paris", json!({"topic": "home"})),
+            score: Similarity::from_cosine(0.8),
+            rerank_score: None,
+        }])
+    });
+    store
+        .expect_update()
+        .withf(|record, vector| {
+            record.text.as_str() == "Lives in Berlin"
+                && record.metadata.as_map().get("topic") == Some(&json!("home"))
+                && record.metadata.as_map().get("source") == Some(&json!("chat"))
+                && vector.is_some()
+        })
+        .times(1)
+        .returning(|_, _| Ok(()));
+    let mut history = MockHistory::new();
+    history
+        .expect_append()
+        .withf(|rows| {
+            rows.len() == 1
+                && rows[0].event == HistoryEvent::Update
+                && rows[0].old_memory.as_ref().map(MemoryText::as_str) == Some("Lives in Paris")
+                && rows[0].new_memory.as_ref().map(MemoryText::as_str) == Some("Lives in Berlin")
+        })
+        .times(1)
+        .returning(|_| Ok(()));
+    let report = service(llm, store, history, None).add(add_request("I moved to Berlin")).await.unwrap();
+    assert_eq!(report.llm_calls, 2);
+    assert_eq!(report.results[0].event, ChangeEvent::Update);
+    assert_eq!(report.results[0].previous_memory.as_deref(), Some("Lives in Paris"));
+}
+
+#[tokio::test]
+async fn no_longer_deletes_with_a_history_row() {
+    let mut llm = MockLlm::new();
+    let mut seq = Sequence::new();
+    llm.expect_chat().times(1).in_sequence(&mut seq).returning(|_| answer(json!({"facts": ["No longer has a cat"]})));
+    llm.expect_chat()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| answer(json!({"memory": [{"id": "0", "text": "Has a cat", "event": "DELETE"}]})));
+    let mut store = MockStore::new();
+    store.expect_find_by_hash().returning(|_, _| Ok(vec![]));
+    store.expect_search().returning(|_| {
+        Ok(vec![ScoredMemory {
+            record: stored(3, "Has a cat", json!({})),
+            score: Similarity::from_cosine(0.7),
+            rerank_score: None,
+        }])
+    });
+    store.expect_delete().with(eq(MemoryId::from_uuid(Uuid::from_u128(3)))).times(1).returning(|_| Ok(true));
+    let mut history = MockHistory::new();
+    history
+        .expect_append()
+        .withf(|rows| rows.len() == 1 && rows[0].event == HistoryEvent::Delete && rows[0].is_deleted)
+        .times(1)
+        .returning(|_| Ok(()));
+    let report = service(llm, store, history, None).add(add_request("My cat is gone")).await.unwrap();
+    assert_eq!(report.results[0].event, ChangeEvent::Delete);
+}
+
+#[tokio::test]
+async fn infer_false_stores_the_messages_as_given() {
+    let mut llm = MockLlm::new();
+    llm.expect_chat().never();
+    let mut store = MockStore::new();
+    store.expect_find_by_hash().returning(|_, _| Ok(vec![]));
+    store
+        .expect_insert()
+        .withf(|items| {
+            items.len() == 1
+                && items[0].0.text.as_str() == "Remember the code 1234"
+                && items[0].0.role.as_deref() == Some("user")
+        })
+        .times(1)
+        .returning(|_| Ok(()));
+    let mut history = MockHistory::new();
+    history.expect_append().times(1).returning(|_| Ok(()));
+    let mut request = add_request("Remember the code 1234");
+    request.infer = false;
+    let report = service(llm, store, history, None).add(request).await.unwrap();
+    assert_eq!(report.llm_calls, 0);
+    assert_eq!(report.results[0].event, ChangeEvent::Add);
+}
+
+#[tokio::test]
+async fn a_graph_failure_keeps_the_vector_write_and_reports_degraded() {
+    let mut llm = MockLlm::new();
+    llm.expect_chat().returning(|_| answer(json!({"facts": ["Likes tea"]})));
+    let mut store = MockStore::new();
+    store.expect_find_by_hash().returning(|_, _| Ok(vec![]));
+    store.expect_search().returning(|_| Ok(vec![]));
+    store.expect_insert().times(1).returning(|_| Ok(()));
+    let mut history = MockHistory::new();
+    history.expect_append().returning(|_| Ok(()));
+    let mut graph = MockGraph::new();
+    graph
+        .expect_add()
+        .returning(|_, _| Err(StoreError::Unavailable { store: "graph store", message: "connection refused".into() }));
+    let report = service(llm, store, history, Some(graph)).add(add_request("I like tea")).await.unwrap();
+    assert_eq!(report.results.len(), 1);
+    assert!(report.graph_degraded.unwrap().contains("connection refused"));
+}
+
+#[tokio::test]
+async fn llm_errors_propagate_and_say_whether_to_retry() {
+    let mut llm = MockLlm::new();
+    llm.expect_chat().returning(|_| Err(LlmError::RateLimited("slow down".into())));
+    let err = service(llm, MockStore::new(), MockHistory::new(), None).add(add_request("hi there")).await.unwrap_err();
+    assert!(err.is_transient());
+    assert!(matches!(err, ServiceError::Llm(_)));
+}
+
+#[tokio::test]
+async fn update_of_another_users_memory_is_not_found() {
+    let mut store = MockStore::new();
+    store.expect_get().returning(|_| {
+        let mut record = stored(9, "Secret", json!({}));
+        record.scope = Scope::parse(Some("bob"), None, None).unwrap();
+        Ok(Some(record))
+    });
+    store.expect_update().never();
+    let request = UpdateRequest {
+        target: MemoryRef { id: MemoryId::from_uuid(Uuid::from_u128(9)), scope: Some(alice()) },
+        text: text("Changed"),
+        metadata: Metadata::default(),
+    };
+    let err = service(MockLlm::new(), store, MockHistory::new(), None)
+        .execute(&WriteCommand::Update(request))
+        .await
+        .unwrap_err();
+    assert_eq!(err, ServiceError::NotFound(MemoryId::from_uuid(Uuid::from_u128(9))));
+}
+
+#[tokio::test]
+async fn search_applies_threshold_and_reranker() {
+    let mut store = MockStore::new();
+    store.expect_search().withf(|q| q.limit == 20 && q.scope == alice()).returning(|_| {
+        Ok(vec![
+            ScoredMemory {
+                record: stored(1, "Likes tea", json!({})),
+                score: Similarity::from_cosine(0.9),
+                rerank_score: None,
+            },
+            ScoredMemory {
+                record: stored(2, "Likes coffee", json!({})),
+                score: Similarity::from_cosine(0.6),
+                rerank_score: None,
+            },
+            ScoredMemory {
+                record: stored(3, "Has a cat", json!({})),
+                score: Similarity::from_cosine(0.1),
+                rerank_score: None,
+            },
+        ])
+    });
+    let mut reranker = MockRerank::new();
+    reranker
+        .expect_rerank()
+        .withf(|_, docs, top| docs.len() == 2 && *top == 2)
+        .returning(|_, _, _| Ok(vec![RerankHit { index: 1, score: 0.99 }, RerankHit { index: 0, score: 0.5 }]));
+    let backends = Backends {
+        llm: None,
+        embedder: Arc::new(embedder()),
+        vector_store: Arc::new(store),
+        history: Arc::new(MockHistory::new()),
+        journal: Arc::new(MockJournal::new()),
+        graph: None,
+        reranker: Some(Arc::new(reranker)),
+    };
+    let request = SearchRequest {
+        query: Query::parse("drinks").unwrap(),
+        scope: alice(),
+        filter: None,
+        limit: Limit::new("top_k", 2).unwrap(),
+        threshold: Some(Threshold::new(0.5).unwrap()),
+        rerank: true,
+    };
+    let report = MemoryService::new(backends, Prompts::default()).search(request).await.unwrap();
+    let texts: Vec<_> = report.results.iter().map(|m| m.record.text.as_str()).collect();
+    assert_eq!(texts, vec!["Likes coffee", "Likes tea"]);
+    assert_eq!(report.results[0].rerank_score, Some(0.99));
+}

@@ -1,0 +1,229 @@
+//! Accepted writes: recorded in the engine's journal before they are acknowledged, then applied
+//! in the background by the engine's writer — also writes left unfinished by an earlier process
+//! or by another process sharing the journal. Transient failures are retried with backoff;
+//! permanent ones are recorded with their reason.
+
+use super::constants::{MAX_WRITE_ATTEMPTS, WRITE_RETRY_BASE_DELAY};
+use super::engines::Engine;
+use super::planning::WritePlan;
+use super::service::ServiceError;
+use crate::domain::memory::MemoryId;
+use crate::domain::operations::WriteCommand;
+use crate::ports::journal::ClaimedWrite;
+use crate::ports::memory_api::{WriteId, WriteState};
+use serde_json::Value;
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{Notify, Semaphore};
+use tracing::{debug, error, info, warn, Instrument};
+
+/// Why applying a write failed, and whether to retry.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct ApplyError {
+    /// What went wrong (no secrets).
+    pub message: String,
+    /// Whether a retry may succeed.
+    pub transient: bool,
+    /// Set when the target memory does not exist in the given scope.
+    pub not_found: Option<MemoryId>,
+}
+
+impl From<ServiceError> for ApplyError {
+    fn from(e: ServiceError) -> Self {
+        let not_found = match &e {
+            ServiceError::NotFound(id) => Some(*id),
+            _ => None,
+        };
+        Self { transient: e.is_transient(), message: e.to_string(), not_found }
+    }
+}
+
+/// Applies one command now (sync mode), serialized with the other writes of its owner.
+pub async fn apply_now(engine: &Engine, command: &WriteCommand) -> Result<Value, ApplyError> {
+    engine.ready().await.map_err(ServiceError::from)?;
+    let lock = engine.scope_lock(&command.ordering_key());
+    let _guard = lock.lock().await;
+    Ok(engine.service().execute(command).await?)
+}
+
+/// Timing of a writer.
+#[derive(Debug, Clone, Copy)]
+pub struct WriterTiming {
+    /// Lease of a claimed write.
+    pub lease: Duration,
+    /// Lease renewal period (shorter than the lease).
+    pub renewal: Duration,
+    /// Poll period when idle.
+    pub poll: Duration,
+}
+
+/// The background writer of one engine.
+pub struct Writer {
+    wake: Notify,
+    stopping: AtomicBool,
+    in_flight: Mutex<HashSet<WriteId>>,
+    idle: Notify,
+}
+
+impl Writer {
+    /// A writer that is not running yet.
+    pub fn new() -> Self {
+        Self {
+            wake: Notify::new(),
+            stopping: AtomicBool::new(false),
+            in_flight: Mutex::new(HashSet::new()),
+            idle: Notify::new(),
+        }
+    }
+
+    /// Wakes the writer: a write was just recorded.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Writes this process is applying now.
+    pub fn in_flight(&self) -> usize {
+        lock(&self.in_flight).len()
+    }
+
+    /// Stops claiming new writes; waits up to `deadline` for the ones being applied.
+    pub async fn stop(&self, deadline: Duration) -> usize {
+        self.stopping.store(true, Ordering::SeqCst);
+        self.wake.notify_one();
+        let wait = async {
+            loop {
+                let idle = self.idle.notified();
+                if self.in_flight() == 0 {
+                    return;
+                }
+                idle.await;
+            }
+        };
+        let _ = tokio::time::timeout(deadline, wait).await;
+        self.in_flight()
+    }
+}
+
+impl Default for Writer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Runs the writer of `engine` until it is stopped: claims due writes (oldest first, one per
+/// owner at a time), applies each holding one of the shared `slots`, renews leases meanwhile.
+pub async fn run_writer(engine: Arc<Engine>, slots: Arc<Semaphore>, timing: WriterTiming) {
+    let writer = engine.writer();
+    let renewal = {
+        let engine = engine.clone();
+        tokio::spawn(async move { renew_leases(engine, timing).await })
+    };
+    while !writer.stopping.load(Ordering::SeqCst) {
+        if let Err(e) = engine.ready().await {
+            warn!(error = %e, "journal not reachable; accepted writes wait");
+            sleep_or_wake(writer, timing.poll).await;
+            continue;
+        }
+        let free = slots.available_permits().clamp(1, 16);
+        match engine.service().backends().journal.claim(free, timing.lease).await {
+            Ok(batch) if batch.is_empty() => sleep_or_wake(writer, timing.poll).await,
+            Ok(batch) => {
+                for claimed in batch {
+                    let Ok(slot) = slots.clone().acquire_owned().await else { return };
+                    lock(&writer.in_flight).insert(claimed.id.clone());
+                    let engine = engine.clone();
+                    let span = tracing::info_span!("write", id = %claimed.id.0, op = claimed.command.name());
+                    tokio::spawn(
+                        async move {
+                            let _slot = slot;
+                            apply_claimed(&engine, &claimed).await;
+                            let writer = engine.writer();
+                            lock(&writer.in_flight).remove(&claimed.id);
+                            writer.idle.notify_waiters();
+                            writer.wake();
+                        }
+                        .instrument(span),
+                    );
+                }
+            }
+            Err(e) => {
+                warn!(error = %e, "could not claim accepted writes");
+                sleep_or_wake(writer, timing.poll).await;
+            }
+        }
+    }
+    renewal.abort();
+    debug!("writer stopped");
+}
+
+async fn sleep_or_wake(writer: &Writer, period: Duration) {
+    let _ = tokio::time::timeout(period, writer.wake.notified()).await;
+}
+
+async fn renew_leases(engine: Arc<Engine>, timing: WriterTiming) {
+    loop {
+        tokio::time::sleep(timing.renewal).await;
+        let ids: Vec<WriteId> = lock(&engine.writer().in_flight).iter().cloned().collect();
+        if ids.is_empty() {
+            continue;
+        }
+        if let Err(e) = engine.service().backends().journal.extend(&ids, timing.lease).await {
+            warn!(error = %e, "could not renew write leases");
+        }
+    }
+}
+
+/// Plans (or reuses the saved plan), applies and records the outcome of one claimed write.
+async fn apply_claimed(engine: &Engine, claimed: &ClaimedWrite) {
+    let journal = &engine.service().backends().journal;
+    let outcome = {
+        let lock = engine.scope_lock(&claimed.command.ordering_key());
+        let _guard = lock.lock().await;
+        plan_and_apply(engine, claimed).await
+    };
+    let attempt = claimed.attempts + 1;
+    let recorded = match outcome {
+        Ok(result) => {
+            info!(attempt, "accepted write applied");
+            journal.finish(&claimed.id, &WriteState::Applied { result }).await
+        }
+        Err(e) if e.transient && attempt < MAX_WRITE_ATTEMPTS => {
+            let delay = WRITE_RETRY_BASE_DELAY * 2u32.saturating_pow(attempt - 1);
+            warn!(attempt, error = %e, ?delay, "accepted write failed; will retry");
+            journal.retry_later(&claimed.id, &e.message, delay).await
+        }
+        Err(e) => {
+            error!(attempt, error = %e, "accepted write failed permanently");
+            journal.finish(&claimed.id, &WriteState::Failed { error: e.message }).await
+        }
+    };
+    if let Err(e) = recorded {
+        // The lease will expire and the write will be applied again from its saved plan.
+        warn!(error = %e, "could not record the outcome of a write");
+    }
+}
+
+async fn plan_and_apply(engine: &Engine, claimed: &ClaimedWrite) -> Result<Value, ApplyError> {
+    let service = engine.service();
+    let plan: WritePlan = match &claimed.plan {
+        Some(saved) => serde_json::from_value(saved.clone()).map_err(|e| ApplyError {
+            message: format!("the saved plan cannot be read: {e}"),
+            transient: false,
+            not_found: None,
+        })?,
+        None => {
+            let plan = service.plan(&claimed.command).await?;
+            let saved = serde_json::to_value(&plan).map_err(|e| ServiceError::Internal(e.to_string()))?;
+            service.backends().journal.save_plan(&claimed.id, &saved).await.map_err(ServiceError::from)?;
+            plan
+        }
+    };
+    Ok(service.apply(&plan).await?)
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}

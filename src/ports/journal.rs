@@ -1,0 +1,58 @@
+//! Outbound port: the journal of accepted writes, so that nothing accepted is ever lost.
+//!
+//! A write is recorded before it is acknowledged; workers (of this or another process sharing
+//! the journal) claim it, save the plan they computed (so a replay applies the very same
+//! changes), apply it and record the outcome. A claim is a lease: a write claimed by a process
+//! that died becomes claimable again when the lease expires.
+
+use super::memory_api::{WriteId, WriteState};
+use super::store::StoreError;
+use crate::domain::operations::WriteCommand;
+use async_trait::async_trait;
+use serde_json::Value;
+use std::time::Duration;
+
+/// A write handed to a worker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimedWrite {
+    /// Its id.
+    pub id: WriteId,
+    /// What to do.
+    pub command: WriteCommand,
+    /// The plan saved by an earlier attempt, if any.
+    pub plan: Option<Value>,
+    /// Attempts before this one.
+    pub attempts: u32,
+}
+
+/// The journal of accepted writes.
+#[async_trait]
+pub trait WriteJournal: Send + Sync + 'static {
+    /// Creates the journal's tables if missing.
+    async fn ensure_ready(&self) -> Result<(), StoreError>;
+
+    /// Durably records an accepted write (before it is acknowledged).
+    async fn record(&self, id: &WriteId, ordering_key: &str, command: &WriteCommand) -> Result<(), StoreError>;
+
+    /// Claims up to `max` due writes for `lease`, oldest first, never two of one ordering key
+    /// and never one whose key has an earlier unfinished write.
+    async fn claim(&self, max: usize, lease: Duration) -> Result<Vec<ClaimedWrite>, StoreError>;
+
+    /// Extends the leases of writes this process is still working on.
+    async fn extend(&self, ids: &[WriteId], lease: Duration) -> Result<(), StoreError>;
+
+    /// Saves the plan of a claimed write.
+    async fn save_plan(&self, id: &WriteId, plan: &Value) -> Result<(), StoreError>;
+
+    /// Records a final outcome (`Applied` or `Failed`).
+    async fn finish(&self, id: &WriteId, outcome: &WriteState) -> Result<(), StoreError>;
+
+    /// Releases a claimed write for another attempt after `delay`, noting the error.
+    async fn retry_later(&self, id: &WriteId, error: &str, delay: Duration) -> Result<(), StoreError>;
+
+    /// The state of a write, if the journal knows it.
+    async fn status(&self, id: &WriteId) -> Result<Option<WriteState>, StoreError>;
+
+    /// Writes recorded and not yet finished.
+    async fn unfinished(&self) -> Result<u64, StoreError>;
+}
