@@ -3,9 +3,9 @@
 //! it with `python3 -m main`, and plays the daemon's side of the stdio and TCP transports while
 //! checking every line the plugin writes against the daemon's rules.
 //!
-//! The plugin binary packaged is `MEM0_DIFY_PLUGIN_BIN` when set, else the `fake_plugin` example
-//! built next to this test (`cargo test` builds examples; for a single test run
-//! `cargo build --example fake_plugin` first).
+//! The plugin binary packaged is `MEM0_DIFY_PLUGIN_BIN` when set, else the `fake_plugin` example,
+//! which the harness builds with `cargo build --example fake_plugin` into the same target
+//! directory (a no-op when it is up to date).
 #![allow(dead_code)]
 
 use mem0_dify::adapters::dify::package::{build_package, Arch, PackageReport};
@@ -62,11 +62,19 @@ pub fn plugin_binary() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps");
     let example = profile_dir.join("examples").join("fake_plugin");
-    assert!(
-        example.is_file(),
-        "{} is missing: run `cargo build --example fake_plugin` (cargo test builds it) or set MEM0_DIFY_PLUGIN_BIN",
-        example.display()
-    );
+    // `cargo test --all-targets` builds examples as test harnesses, not as programs: build it
+    // (cargo releases its build lock while tests run; this is a no-op when it is up to date)
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut build = std::process::Command::new(cargo);
+    build.args(["build", "--example", "fake_plugin", "--manifest-path"]).arg(repo_root().join("Cargo.toml"));
+    if profile_dir.file_name().is_some_and(|p| p == "release") {
+        build.arg("--release");
+    }
+    if let Some(target_dir) = profile_dir.parent() {
+        build.env("CARGO_TARGET_DIR", target_dir);
+    }
+    let status = build.status().expect("run cargo build --example fake_plugin");
+    assert!(status.success() && example.is_file(), "cannot build {}; set MEM0_DIFY_PLUGIN_BIN", example.display());
     example
 }
 
