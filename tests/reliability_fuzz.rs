@@ -875,7 +875,8 @@ fn provider_responses_never_panic() {
     let rt = runtime();
     let (server, chat, embedder) = rt.block_on(async {
         let server = FakeOpenAi::start().await;
-        let config = json!({"api_key": "sk-fuzz", "openai_base_url": server.base_url(), "max_retries": 0, "timeout": 5});
+        let config =
+            json!({"api_key": "sk-fuzz", "openai_base_url": server.base_url(), "max_retries": 0, "timeout": 5});
         let block = |field, extra: Value| {
             let mut config = config.clone();
             config.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
