@@ -5,6 +5,7 @@
 #
 #   scripts/fuzz.sh [SCALE]        default SCALE=100 (about 1.6 million executions)
 #   PROPTEST_CASES=N scripts/fuzz.sh   the same N cases for every property instead
+#   FUZZ_PROFILE=dev scripts/fuzz.sh   a debug build (no release build needed; about 5x slower)
 #
 # Failures are saved by proptest in fuzz/regressions/<property>.txt and replayed first by every
 # later run (including `cargo test`); commit them with the fix. Each run appends its figures to
@@ -18,15 +19,17 @@ started=$(date +%s)
 status=0
 scope=${PROPTEST_CASES:+cases=$PROPTEST_CASES}
 scope=${scope:-x$scale}
-FUZZ_SCALE=$scale cargo test --release --test reliability_fuzz -- --nocapture --test-threads 2 2>&1 | tee "$log" || status=$?
+profile=()
+[[ ${FUZZ_PROFILE:-release} == release ]] && profile=(--release)
+FUZZ_SCALE=$scale cargo test "${profile[@]}" --test reliability_fuzz -- --nocapture --test-threads 2 2>&1 | tee "$log" || status=$?
 elapsed=$(( $(date +%s) - started ))
 total=$(awk '/^fuzz [a-z_]+: [0-9]+ executions/ {s += $3} END {print s + 0}' "$log")
 failed=$(grep -c '^property .* failed' "$log" || true)
 per=$(awk '/^fuzz [a-z_]+: [0-9]+ executions/ {sub(":", "", $2); printf "%s%s %s", sep, $2, $3; sep=", "}' "$log")
 {
-  [[ -f fuzz/RUNS.md ]] || printf '# Fuzz runs\n\n| date | commit | scale | executions | failures | time | per property |\n|---|---|---|---|---|---|---|\n'
-  printf '| %s | %s | %s | %s | %s | %ss | %s |\n' "$(date -u +%Y-%m-%dT%H:%MZ)" "$(git rev-parse --short HEAD)" \
-    "$scope" "$total" "$failed" "$elapsed" "$per"
+  [[ -f fuzz/RUNS.md ]] || printf '# Fuzz runs\n\n| date | commit | profile | scale | executions | failures | time | per property |\n|---|---|---|---|---|---|---|---|\n'
+  printf '| %s | %s | %s | %s | %s | %s | %ss | %s |\n' "$(date -u +%Y-%m-%dT%H:%MZ)" "$(git rev-parse --short HEAD)" \
+    "${FUZZ_PROFILE:-release}" "$scope" "$total" "$failed" "$elapsed" "$per"
 } >>fuzz/RUNS.md
 echo "fuzz: $total executions, $failed failing properties in ${elapsed}s (fuzz/RUNS.md)" >&2
 exit "$status"

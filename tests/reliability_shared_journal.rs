@@ -72,6 +72,8 @@ async fn two_processes_share_one_journal_without_loss_duplicates_or_reordering()
         }
     }
     assert_eq!(db.history_events().await.get("ADD").copied(), Some(total as i64));
+    let extractions = model.server.chat_requests().iter().filter(|r| r.body["messages"][0]["role"] == "system").count();
+    assert_eq!(extractions, total, "each write planned once");
 
     // Per user, the journal finished the writes in the order they were accepted.
     let by_id: BTreeMap<&str, &reliability::JournalRow> = rows.iter().map(|r| (r.id.as_str(), r)).collect();
@@ -114,4 +116,41 @@ fn parse_fact(text: &str) -> (usize, String) {
     let rest = text.strip_prefix("Note ").expect("a fact");
     let (k, user) = rest.split_once(" of ").expect("a fact");
     (k.parse().expect("k"), user.to_owned())
+}
+
+/// Slow writes and one write slot per process: a process holds claimed writes while it waits for
+/// a slot. Their leases must be renewed meanwhile, or the other process takes them over and both
+/// apply them (a duplicate memory per stolen write).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_waiting_for_a_slot_keep_their_lease() {
+    let Some(url) = pgstore_support::pg_url() else { return };
+    let model = Model::start(Duration::from_millis(400)).await;
+    let collection = pgstore_support::unique_collection("slots");
+    let creds = credentials(&model.base_url(), pgvector(&url, &collection), true);
+    let env = [
+        ("MEM0_DIFY_WRITE_LEASE_SECS", "0.6"),
+        ("MEM0_DIFY_WRITE_POLL_SECS", "0.1"),
+        ("MEM0_DIFY_MAX_CONCURRENT_WRITES", "1"),
+    ];
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let mut plugins = [Plugin::spawn(dirs[0].path(), &env), Plugin::spawn(dirs[1].path(), &env)];
+    let db = Db::new(&url, &collection);
+    const WRITES: usize = 6;
+    for u in 0..WRITES {
+        let user = format!("slow-{u}");
+        let answer = plugins[0].call("add_memory", add_params(&user, &fact(&user, 0)), &creds).await;
+        assert_eq!(answer.json["results"][0]["event"], "ACCEPT", "{answer:?}");
+    }
+    let rows = db.wait_until_finished(Duration::from_secs(60)).await;
+    assert!(rows.iter().all(|r| r.state == "applied"), "{rows:?}");
+    let counts = db.memory_counts().await;
+    assert_eq!(counts.len(), WRITES, "{counts:?}");
+    assert!(counts.values().all(|&n| n == 1), "a write was applied twice: {counts:?}");
+    // Nobody took over a write its claimer still held: each write was planned once.
+    let extractions = model.server.chat_requests().iter().filter(|r| r.body["messages"][0]["role"] == "system").count();
+    assert_eq!(extractions, WRITES, "writes planned twice (a lease expired while waiting for a slot)");
+    for plugin in &mut plugins {
+        plugin.stop(Duration::from_secs(30)).await;
+    }
+    println!("slot waits: {WRITES} slow writes over 2 processes with 1 slot each and a 0.6 s lease: each planned once, applied once");
 }

@@ -159,9 +159,12 @@ pub async fn run_writer(engine: Arc<Engine>, slots: Arc<Semaphore>, timing: Writ
         match engine.service().backends().journal.claim(free, timing.lease).await {
             Ok(batch) if batch.is_empty() => sleep_or_wake(writer, timing.poll).await,
             Ok(batch) => {
+                // Claimed writes are in flight from now on, so their leases are renewed even
+                // while they wait for a slot (else another process would take them over and
+                // both would apply them).
+                lock(&writer.in_flight).extend(batch.iter().map(|claimed| claimed.id.clone()));
                 for claimed in batch {
                     let Ok(slot) = slots.clone().acquire_owned().await else { return };
-                    lock(&writer.in_flight).insert(claimed.id.clone());
                     let engine = engine.clone();
                     let span = tracing::info_span!("write", id = %claimed.id.0, op = claimed.command.name());
                     tokio::spawn(
