@@ -32,6 +32,11 @@ struct World {
 impl World {
     /// The application over the embedded store (or pgvector) and a model answering one fact per add.
     async fn new(async_mode: bool, model_config: Value, writer: WriterTiming, pg: bool) -> Option<Self> {
+        Self::with(async_mode, model_config, writer, pg, json!({})).await
+    }
+
+    /// As `new`, with more credentials (e.g. a graph store).
+    async fn with(async_mode: bool, model_config: Value, writer: WriterTiming, pg: bool, extra: Value) -> Option<Self> {
         let model = FakeOpenAi::start().await;
         model.set_embedding_dims(DIMS);
         model.require_api_key(KEY);
@@ -65,12 +70,13 @@ impl World {
             config.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
             config
         };
-        let credentials = json!({
+        let mut credentials = json!({
             "local_llm_json": {"provider": "openai", "config": config(model_config)},
             "local_embedder_json": {"provider": "openai", "config": config(json!({"embedding_dims": DIMS}))},
             "local_vector_db_json": vector,
             "async_mode": async_mode,
         });
+        credentials.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
         let credentials = CredentialSet::from_map(credentials.as_object().unwrap()).unwrap();
         let factory = Arc::new(DefaultBackendFactory::new(dir.path()));
         let app = Arc::new(MemoryApp::start(factory, AppSettings { writer, ..AppSettings::default() }));
@@ -234,4 +240,31 @@ async fn writes_that_keep_failing_end_failed_with_the_reason_and_permanent_error
     assert!(error.contains("401") && !error.contains(KEY), "{error}");
     assert_eq!(w.chat_calls(), 4, "a rejected key is not retried");
     assert!(w.memories("carol").await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_graph_store_that_is_down_does_not_stop_vector_memory() {
+    let graph = json!({"local_graph_db_json": {"provider": "neo4j", "config": {
+        "url": "bolt://127.0.0.1:1", "username": "neo4j", "password": "pw"}}});
+    for async_mode in [false, true] {
+        let w = World::with(async_mode, json!({}), fast_writer(3), false, graph.clone()).await.unwrap();
+        let reply = w.call("add_memory", json!({"user": "I grow tomatoes", "user_id": "dana"})).await;
+        assert_eq!(reply["status"], "SUCCESS", "{reply}");
+        let report = if async_mode {
+            let id = reply["write_id"].as_str().unwrap().to_owned();
+            let state = w.wait_state(&id, |s| s["state"] != "pending").await;
+            assert_eq!(state["state"], "applied", "{state}");
+            state["result"].clone()
+        } else {
+            reply.clone()
+        };
+        // The tool reply says `graph_degraded: {reason}`; the stored result of an async write keeps
+        // the report's `graph_degraded` text.
+        let reason = report["graph_degraded"]["reason"].as_str().or(report["graph_degraded"].as_str());
+        assert!(reason.is_some_and(|r| r.contains("unavailable")), "{report}");
+        assert_eq!(w.memories("dana").await, vec!["I grow tomatoes"]);
+        // Reads still answer, with the graph part marked degraded.
+        let found = w.call("search_memory", json!({"query": "tomatoes", "user_id": "dana"})).await;
+        assert_eq!(found["results"][0]["memory"], "I grow tomatoes", "{found}");
+    }
 }
