@@ -26,8 +26,10 @@ elapsed=$(( $(date +%s) - started ))
 total=$(awk '/^fuzz [a-z_]+: [0-9]+ executions/ {s += $3} END {print s + 0}' "$log")
 failed=$(grep -c '^property .* failed' "$log" || true)
 per=$(awk '/^fuzz [a-z_]+: [0-9]+ executions/ {sub(":", "", $2); printf "%s%s %s", sep, $2, $3; sep=", "}' "$log")
+header=0
+[[ -f fuzz/RUNS.md ]] || header=1
 {
-  [[ -f fuzz/RUNS.md ]] || printf '# Fuzz runs\n\n| date | commit | profile | scale | executions | failures | time | per property |\n|---|---|---|---|---|---|---|---|\n'
+  ((header)) && printf '# Fuzz runs\n\n| date | commit | profile | scale | executions | failures | time | per property |\n|---|---|---|---|---|---|---|---|\n'
   printf '| %s | %s | %s | %s | %s | %s | %ss | %s |\n' "$(date -u +%Y-%m-%dT%H:%MZ)" "$(git rev-parse --short HEAD)" \
     "${FUZZ_PROFILE:-release}" "$scope" "$total" "$failed" "$elapsed" "$per"
 } >>fuzz/RUNS.md
