@@ -34,7 +34,8 @@ async fn hundreds_of_sessions_stay_bounded_answer_busy_and_keep_the_heartbeat() 
         dir.path(),
         &[
             ("MEM0_DIFY_MAX_PENDING_WRITES", &capacity),
-            ("MEM0_DIFY_WRITE_RETRY_BASE_SECS", "0.2"),
+            ("MEM0_DIFY_WRITE_RETRY_BASE_SECS", "0.1"),
+            ("MEM0_DIFY_WRITE_MAX_ATTEMPTS", "20"),
             ("MEM0_DIFY_WRITE_POLL_SECS", "0.2"),
             ("HEARTBEAT_INTERVAL", "0.5"),
             ("RUST_LOG", "info"),
