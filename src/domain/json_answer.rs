@@ -17,10 +17,11 @@ pub fn extract_json(answer: &str) -> Option<Value> {
     balanced_candidates(trimmed).find_map(|candidate| serde_json::from_str::<Value>(candidate).ok())
 }
 
-/// The body of the first fenced block, closed by the next fence and, failing that, by the last
-/// one (the JSON itself may contain three backticks).
+/// The body of the first fenced block (its fence opens a line), closed by the next fence and,
+/// failing that, by the last one (the JSON itself may contain three backticks).
 fn fenced_blocks(text: &str) -> impl Iterator<Item = &str> {
-    let body = text.find("```").map(|start| {
+    let opening = text.match_indices("```").map(|(i, _)| i).find(|&i| i == 0 || text[..i].ends_with('\n'));
+    let body = opening.map(|start| {
         let after = &text[start + 3..];
         let body_start = after.find('\n').map_or(0, |nl| nl + 1);
         &after[body_start..]
@@ -75,7 +76,12 @@ mod tests {
         assert_eq!(extract_json("junk { not json } then [1,2]"), Some(json!([1, 2])));
         assert_eq!(extract_json("no json at all"), None);
         assert_eq!(extract_json("unbalanced ]]] {"), None);
-        // Found by fuzzing: a fenced JSON string holding a fence of its own.
+        // Found by fuzzing: a fenced JSON string holding a fence of its own; backticks inside
+        // JSON in prose are no fence.
         assert_eq!(extract_json("```json\n\"```json\"\n```"), Some(json!("```json")));
+        assert_eq!(
+            extract_json("{\"AND\":{\"```\":null,\"```json\":null}}!"),
+            Some(json!({"AND": {"```": null, "```json": null}}))
+        );
     }
 }
