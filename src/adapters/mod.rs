@@ -6,3 +6,6 @@ pub mod embedder;
 pub mod http;
 pub mod journal;
 pub mod llm;
+pub mod rerank;
+pub mod stored_time;
+pub mod vector;
