@@ -268,7 +268,7 @@ impl VectorStore for PineconeStore {
                     .matches
                     .into_iter()
                     .filter_map(|m| {
-                        let record = decode_or_skip(STORE, &m.id, Value::Object(m.metadata.unwrap_or_default()))?;
+                        let record = decode_or_skip(STORE, &m.id, wire::from_metadata(m.metadata))?;
                         Some(ScoredMemory { record, score: similarity(metric, m.score), rerank_score: None })
                     })
                     .collect();
@@ -290,7 +290,7 @@ impl VectorStore for PineconeStore {
         let key = id.to_string();
         let mut answer = self.fetch(std::slice::from_ref(&key)).await?;
         let Some(record) = answer.vectors.remove(&key) else { return Ok(None) };
-        refine::decode(&key, Value::Object(record.metadata.unwrap_or_default()))
+        refine::decode(&key, wire::from_metadata(record.metadata))
             .map(Some)
             .map_err(|message| StoreError::Corrupt { store: STORE, message })
     }
@@ -304,7 +304,7 @@ impl VectorStore for PineconeStore {
             .all_matching(&native)
             .await?
             .into_iter()
-            .filter_map(|(id, metadata)| decode_or_skip(STORE, &id, Value::Object(metadata)))
+            .filter_map(|(id, metadata)| decode_or_skip(STORE, &id, wire::from_metadata(Some(metadata))))
             .filter(|r| admits(r, &query.scope, query.filter.as_ref()))
             .collect();
         newest_first(&mut records);
@@ -329,7 +329,7 @@ impl VectorStore for PineconeStore {
             .all_matching(&filter::to_filter(&native))
             .await?
             .into_iter()
-            .filter_map(|(id, metadata)| decode_or_skip(STORE, &id, Value::Object(metadata)))
+            .filter_map(|(id, metadata)| decode_or_skip(STORE, &id, wire::from_metadata(Some(metadata))))
             .filter(|r| scope.contains(&r.scope) && wanted.contains(r.hash.as_str()))
             .collect())
     }

@@ -192,6 +192,18 @@ pub fn to_metadata(payload: Value) -> Result<Map<String, Value>, String> {
     Ok(metadata)
 }
 
+/// Pinecone metadata read back as Mem0's payload. Pinecone keeps every number as a float (`3` comes
+/// back as `3.0`); whole numbers are turned back into integers so what was written reads back equal.
+pub fn from_metadata(metadata: Option<Map<String, Value>>) -> Value {
+    let mut map = metadata.unwrap_or_default();
+    for value in map.values_mut() {
+        if let Some(f) = value.as_f64().filter(|f| value.is_f64() && f.fract() == 0.0 && f.abs() < 9.0e15) {
+            *value = Value::from(f as i64);
+        }
+    }
+    Value::Object(map)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -226,5 +238,12 @@ mod tests {
         let err = to_metadata(json!({"deep": {"x": 1}})).unwrap_err();
         assert!(err.contains("\"deep\""), "{err}");
         assert!(to_metadata(json!({"nums": [1, 2]})).is_err());
+    }
+
+    #[test]
+    fn whole_floats_read_back_as_integers() {
+        let metadata = json!({"n": 3.0, "x": 2.5, "s": "3.0"}).as_object().cloned();
+        assert_eq!(from_metadata(metadata), json!({"n": 3, "x": 2.5, "s": "3.0"}));
+        assert_eq!(from_metadata(None), json!({}));
     }
 }
