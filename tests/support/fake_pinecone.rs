@@ -477,9 +477,11 @@ fn check_metadata(metadata: &Value) -> Result<Map<String, Value>, String> {
             Value::String(_) | Value::Bool(_) => value.clone(),
             Value::Number(n) => json!(n.as_f64().unwrap_or_default()),
             Value::Array(items) if items.iter().all(Value::is_string) => value.clone(),
-            _ => return Err(format!(
+            _ => {
+                return Err(format!(
                 "Metadata value must be a string, number, boolean or list of strings, got '{value}' for field '{key}'"
-            )),
+            ))
+            }
         };
         out.insert(key.clone(), stored);
     }

@@ -126,7 +126,8 @@ impl HttpError {
 }
 
 /// The human part of an error body: OpenAI / Anthropic `{"error":{"message"}}`, `{"error":"…"}`,
-/// `{"message":"…"}`, FastAPI `{"detail":…}`; otherwise the body itself. Not yet redacted.
+/// `{"message":"…"}`, FastAPI `{"detail":…}`, Qdrant `{"status":{"error":"…"}}`; otherwise the body
+/// itself. Not yet redacted.
 pub fn provider_message(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
     let text = text.trim();
@@ -139,6 +140,7 @@ pub fn provider_message(body: &[u8]) -> String {
         json.get("error").filter(|e| e.is_string()),
         json.get("message"),
         json.get("detail"),
+        json.pointer("/status/error"),
         json.pointer("/error"),
     ];
     let found = candidates.into_iter().flatten().next().map(|value| match value {
@@ -159,6 +161,7 @@ mod tests {
         assert_eq!(provider_message(br#"{"message":"nope"}"#), "nope");
         assert_eq!(provider_message(br#"{"detail":[{"msg":"field required"}]}"#), r#"[{"msg":"field required"}]"#);
         assert_eq!(provider_message(br#"{"error":{"code":5}}"#), r#"{"code":5}"#);
+        assert_eq!(provider_message(br#"{"status":{"error":"Not found: x"},"time":0.1}"#), "Not found: x");
         assert_eq!(provider_message(b"<html>502</html>"), "<html>502</html>");
         assert_eq!(provider_message(b"  "), "(empty body)");
     }
