@@ -200,7 +200,7 @@ pub async fn filters_match_the_domain(store: &dyn VectorStore) {
         let parsed = Filter::parse(&filter).unwrap();
         let mut expected: Vec<&MemoryRecord> =
             records.iter().filter(|r| alice.contains(&r.scope) && parsed.matches(r)).collect();
-        expected.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        expected.sort_by_key(|r| std::cmp::Reverse(r.created_at));
         let listed = list(store, &alice, Some(filter.clone()), 100).await;
         assert_eq!(texts(&listed), expected.iter().map(|r| r.text.as_str()).collect::<Vec<_>>(), "list with {filter}");
         let mut searched: Vec<String> = search(store, &alice, "Likes green tea", Some(filter.clone()), 100)
@@ -223,7 +223,7 @@ pub async fn list_is_newest_first(store: &dyn VectorStore) {
     insert_all(store, &records).await;
     let listed = list(store, &alice, None, 3).await;
     let mut expected = records.clone();
-    expected.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+    expected.sort_by_key(|r| std::cmp::Reverse(r.created_at));
     assert_eq!(texts(&listed), texts(&expected[..3]));
     assert_eq!(list(store, &alice, None, 100).await.len(), 7);
     assert!(list(store, &alice, None, 0).await.is_empty());
@@ -239,7 +239,7 @@ pub async fn find_by_hash_stays_in_scope(store: &dyn VectorStore) {
     let bobs_tea = memory("Likes tea", &bob, json!({}), 3);
     insert_all(store, &[tea.clone(), tea_again.clone(), coffee.clone(), bobs_tea]).await;
     let mut found: Vec<MemoryId> =
-        store.find_by_hash(&alice, &[tea.hash.clone()]).await.unwrap().into_iter().map(|r| r.id).collect();
+        store.find_by_hash(&alice, std::slice::from_ref(&tea.hash)).await.unwrap().into_iter().map(|r| r.id).collect();
     found.sort();
     let mut expected = vec![tea.id, tea_again.id];
     expected.sort();
