@@ -24,8 +24,8 @@ pub use control::{IndexInfo, ReadyPolling};
 pub use wire::API_VERSION;
 
 use super::payload::to_payload;
-use super::pushdown::{plan, Pushdown, Scalar};
-use super::refine::{self, admits, check_vector, decode_or_skip, gather, newest_first, Batch};
+use super::pushdown::{plan, plan_hashes};
+use super::refine::{self, admits, check_vector, decode_or_skip, gather, newest_first, unique_items, Batch};
 use crate::adapters::config::{config_error, Env, ProcessEnv};
 use crate::adapters::http::{join_url, secret_header, HttpClient, Method, RetryPolicy, USER_AGENT};
 use crate::domain::credentials::ProviderBlock;
@@ -39,7 +39,7 @@ use control::ControlPlane;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use secrecy::ExposeSecret;
 use serde_json::{Map, Value};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use tokio::sync::OnceCell;
 use wire::{DeleteIds, FetchAnswer, FetchByMetadata, Query, QueryAnswer, Upsert, UpsertVector};
 
@@ -237,17 +237,9 @@ impl VectorStore for PineconeStore {
     }
 
     async fn insert(&self, items: &[(MemoryRecord, Vec<f32>)]) -> Result<(), StoreError> {
-        // The last occurrence of an id wins.
-        let mut position: HashMap<MemoryId, usize> = HashMap::new();
-        for (i, (record, vector)) in items.iter().enumerate() {
-            check_vector(STORE, self.config.dims, &format!("the vector of memory {}", record.id), vector)?;
-            position.insert(record.id, i);
-        }
-        let mut unique: Vec<usize> = position.into_values().collect();
-        unique.sort_unstable();
-        let vectors = unique
+        let vectors = unique_items(STORE, self.config.dims, items)?
             .into_iter()
-            .map(|i| upsert_vector(&items[i].0, &items[i].1))
+            .map(|(record, vector)| upsert_vector(record, vector))
             .collect::<Result<Vec<_>, StoreError>>()?;
         self.upsert(vectors).await
     }
@@ -317,14 +309,7 @@ impl VectorStore for PineconeStore {
             return Ok(Vec::new());
         }
         let wanted: HashSet<&str> = hashes.iter().map(ContentHash::as_str).collect();
-        let mut native = plan(scope, None, &|_: &str| true);
-        let any_hash = wanted
-            .iter()
-            .map(|h| Pushdown::Equals { field: "hash".into(), value: Scalar::Text((*h).to_owned()) })
-            .collect();
-        if let Pushdown::All(parts) = &mut native {
-            parts.push(Pushdown::Any(any_hash));
-        }
+        let native = plan_hashes(scope, wanted.iter().copied());
         Ok(self
             .all_matching(&filter::to_filter(&native))
             .await?
@@ -450,7 +435,8 @@ mod tests {
         )
         .unwrap()
         .unwrap();
-        let store = PineconeStore::from_block_with_env(&block, &HashMap::<String, String>::new()).unwrap();
+        let store =
+            PineconeStore::from_block_with_env(&block, &std::collections::HashMap::<String, String>::new()).unwrap();
         assert!(store.headers["api-key"].is_sensitive());
         assert_eq!(store.headers["x-pinecone-api-version"], API_VERSION);
         assert!(store.headers["user-agent"].to_str().unwrap().ends_with("; source_tag=dify"));

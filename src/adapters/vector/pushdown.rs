@@ -91,6 +91,20 @@ pub fn plan(scope: &Scope, filter: Option<&Filter>, pushable: &dyn Fn(&str) -> b
     Pushdown::All(parts)
 }
 
+/// The native condition for the scope's memories whose `hash` is one of `hashes` (not empty).
+pub fn plan_hashes<'a>(scope: &Scope, hashes: impl IntoIterator<Item = &'a str>) -> Pushdown {
+    let any_hash = hashes
+        .into_iter()
+        .map(|h| Pushdown::Equals { field: "hash".to_owned(), value: Scalar::Text(h.to_owned()) })
+        .collect();
+    let mut parts = match plan(scope, None, &|_: &str| true) {
+        Pushdown::All(parts) => parts,
+        other => vec![other],
+    };
+    parts.push(Pushdown::Any(any_hash));
+    Pushdown::All(parts)
+}
+
 /// A native condition selecting a superset of `filter`'s memories; `None` when nothing can be said.
 fn superset(filter: &Filter, pushable: &dyn Fn(&str) -> bool) -> Option<Pushdown> {
     match filter {
@@ -187,6 +201,13 @@ mod tests {
             eq("k", Scalar::Number(1.0)),
             eq("k", Scalar::Bool(true))
         ])));
+    }
+
+    #[test]
+    fn hash_lookups_stay_in_the_scope() {
+        let got = plan_hashes(&scope(), ["h1", "h2"]);
+        let hashes = Pushdown::Any(vec![eq("hash", text("h1")), eq("hash", text("h2"))]);
+        assert_eq!(got, Pushdown::All(vec![eq("user_id", text("alice")), eq("run_id", text("r1")), hashes]));
     }
 
     #[test]

@@ -17,8 +17,8 @@ mod wire;
 pub use config::{from_block as config_from_block, QdrantConfig, ALLOWED_KEYS};
 
 use super::payload::to_payload;
-use super::pushdown::{plan, Pushdown, Scalar};
-use super::refine::{self, admits, check_vector, decode_or_skip, gather, newest_first, Batch};
+use super::pushdown::{plan, plan_hashes};
+use super::refine::{self, admits, check_vector, decode_or_skip, gather, newest_first, unique_items, Batch};
 use crate::adapters::config::config_error;
 use crate::adapters::http::{join_url, secret_header, HttpClient, HttpError, Method, RetryPolicy};
 use crate::domain::credentials::ProviderBlock;
@@ -33,7 +33,7 @@ use reqwest::header::{HeaderMap, HeaderName};
 use secrecy::ExposeSecret;
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::OnceCell;
 use wire::{CollectionInfo, CountResult, Envelope, Point, QueryResult, ScrollResult};
@@ -259,15 +259,10 @@ impl VectorStore for QdrantStore {
     }
 
     async fn insert(&self, items: &[(MemoryRecord, Vec<f32>)]) -> Result<(), StoreError> {
-        // The last occurrence of an id wins.
-        let mut position: HashMap<MemoryId, usize> = HashMap::new();
-        for (i, (record, vector)) in items.iter().enumerate() {
-            check_vector(STORE, self.config.dims, &format!("the vector of memory {}", record.id), vector)?;
-            position.insert(record.id, i);
-        }
-        let mut unique: Vec<usize> = position.into_values().collect();
-        unique.sort_unstable();
-        let points = unique.into_iter().map(|i| point(&items[i].0, &items[i].1)).collect();
+        let points = unique_items(STORE, self.config.dims, items)?
+            .into_iter()
+            .map(|(record, vector)| point(record, vector))
+            .collect();
         self.upsert(points).await
     }
 
@@ -348,12 +343,7 @@ impl VectorStore for QdrantStore {
             return Ok(Vec::new());
         }
         let wanted: HashSet<&str> = hashes.iter().map(ContentHash::as_str).collect();
-        let mut native = plan(scope, None, &|_: &str| true);
-        if let Pushdown::All(parts) = &mut native {
-            let any =
-                wanted.iter().map(|h| Pushdown::Equals { field: "hash".into(), value: Scalar::Text((*h).into()) });
-            parts.push(Pushdown::Any(any.collect()));
-        }
+        let native = plan_hashes(scope, wanted.iter().copied());
         Ok(Self::decode_points(self.scroll_all(&wire::to_filter(&native)).await?)
             .filter(|r| scope.contains(&r.scope) && wanted.contains(r.hash.as_str()))
             .collect())

@@ -95,6 +95,26 @@ pub fn decode(id: &str, payload: Value) -> Result<MemoryRecord, String> {
     payload::from_payload(id, payload)
 }
 
+/// The items to write: every vector checked, and for an id given twice only its last occurrence
+/// (one request may not write a point twice), in the order given.
+pub fn unique_items<'a>(
+    store: &'static str,
+    dims: usize,
+    items: &'a [(MemoryRecord, Vec<f32>)],
+) -> Result<Vec<&'a (MemoryRecord, Vec<f32>)>, StoreError> {
+    let mut last: std::collections::HashMap<MemoryId, usize> = std::collections::HashMap::new();
+    for (i, (record, vector)) in items.iter().enumerate() {
+        check_vector(store, dims, &format!("the vector of memory {}", record.id), vector)?;
+        last.insert(record.id, i);
+    }
+    Ok(items
+        .iter()
+        .enumerate()
+        .filter(|(i, (record, _))| last.get(&record.id) == Some(i))
+        .map(|(_, item)| item)
+        .collect())
+}
+
 /// Checks a vector has the store's size and holds only finite numbers.
 pub fn check_vector(store: &'static str, dims: usize, what: &str, vector: &[f32]) -> Result<(), StoreError> {
     if vector.len() != dims {
@@ -179,6 +199,16 @@ mod tests {
         asked.borrow_mut().clear();
         let got = gather(50, true, 60, fetch, |n: &usize| n % 10 == 0).await.unwrap();
         assert_eq!((got.items.len(), got.exhausted), (6, false), "stops at the store's maximum");
+    }
+
+    #[test]
+    fn repeated_ids_keep_their_last_occurrence() {
+        let a = record(1, "u", "x");
+        let b = record(2, "u", "x");
+        let items = vec![(a.clone(), vec![1.0]), (b.clone(), vec![2.0]), (a.clone(), vec![3.0])];
+        let kept: Vec<f32> = unique_items("s", 1, &items).unwrap().iter().map(|(_, v)| v[0]).collect();
+        assert_eq!(kept, vec![2.0, 3.0]);
+        assert!(unique_items("s", 2, &items).unwrap_err().to_string().contains("the vector of memory"));
     }
 
     #[test]
