@@ -1,9 +1,12 @@
-//! Vector stores: where memories and their embeddings live.
+//! Vector store adapters ([`crate::ports::vector_store::VectorStore`]).
 //!
-//! The hosted stores ([`pinecone`], [`qdrant`]) share Mem0's flat [`payload`], the [`pushdown`] of a
-//! scope and filter into the store's own filter language, and the exact [`refine`]ment of candidates.
+//! [`pgvector`] and the hosted stores ([`pinecone`], [`qdrant`]) keep Mem0's flat [`payload`]; the
+//! hosted ones share the [`pushdown`] of a scope and filter into the store's own filter language and
+//! the exact [`refine`]ment of candidates. [`embedded`] is the in-process default.
 
+pub mod embedded;
 pub mod payload;
+pub mod pgvector;
 pub mod pinecone;
 pub mod pushdown;
 pub mod qdrant;

@@ -186,18 +186,18 @@ mod tests {
             let items: Vec<usize> = (0..k.min(100)).collect();
             async move { Ok(Batch { returned: items.len(), items }) }
         };
-        let got = gather(5, true, 1000, fetch, |n: &usize| n % 10 == 0).await.unwrap();
+        let got = gather(5, true, 1000, fetch, |n: &usize| n.is_multiple_of(10)).await.unwrap();
         assert_eq!(got.items, vec![0, 10, 20, 30, 40, 50, 60, 70, 80, 90], "all admitted; the caller truncates");
         assert_eq!(*asked.borrow(), vec![25, 100]);
         assert!(!got.exhausted);
 
         asked.borrow_mut().clear();
-        let got = gather(50, true, 1000, fetch, |n: &usize| n % 10 == 0).await.unwrap();
+        let got = gather(50, true, 1000, fetch, |n: &usize| n.is_multiple_of(10)).await.unwrap();
         assert_eq!((got.items.len(), got.exhausted), (10, true));
         assert_eq!(*asked.borrow(), vec![200]);
 
         asked.borrow_mut().clear();
-        let got = gather(50, true, 60, fetch, |n: &usize| n % 10 == 0).await.unwrap();
+        let got = gather(50, true, 60, fetch, |n: &usize| n.is_multiple_of(10)).await.unwrap();
         assert_eq!((got.items.len(), got.exhausted), (6, false), "stops at the store's maximum");
     }
 
