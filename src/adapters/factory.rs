@@ -6,7 +6,7 @@
 //!   accepted writes: in the same PostgreSQL database for `pgvector`, in SQLite files next to the
 //!   store (or in the data directory) otherwise; no block = the embedded store in the data directory;
 //! - `local_graph_db_json` → graph memory (needs an LLM);
-//! - `local_reranker_json` → a reranker.
+//! - `local_reranker_json` → a reranker (`llm_reranker` uses the configured LLM unless it has its own).
 
 use crate::adapters::data_dir;
 use crate::adapters::embedder::openai::{self as openai_embedder, OpenAiEmbedder};
@@ -16,6 +16,8 @@ use crate::adapters::history::sqlite::SqliteHistoryStore;
 use crate::adapters::journal::postgres::PostgresJournal;
 use crate::adapters::journal::sqlite::SqliteJournal;
 use crate::adapters::llm::openai::{self as openai_llm, OpenAiChat};
+use crate::adapters::rerank::{self, llm_reranker};
+use crate::adapters::vector;
 use crate::adapters::vector::embedded::{self, EmbeddedConfig, EmbeddedVectorStore};
 use crate::adapters::vector::pgvector::{self, PgVectorStore};
 use crate::domain::credentials::{self, CredentialSet, ProviderBlock};
@@ -30,7 +32,7 @@ use async_trait::async_trait;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// Vector store providers built here.
+/// Vector store providers built here (besides the hosted ones of [`vector::HOSTED_PROVIDERS`]).
 pub const VECTOR_PROVIDERS: &[&str] = &["pgvector", "embedded"];
 
 /// Builds every backend the plugin supports.
@@ -71,9 +73,16 @@ impl BackendFactory for DefaultBackendFactory {
             Some(block) => Some(build_graph(block, llm.clone(), embedder.clone())?),
             None => None,
         };
-        if let Some(block) = &credentials.reranker {
-            return Err(unknown(block, &[]));
-        }
+        let reranker = match &credentials.reranker {
+            Some(block) => {
+                let llm = match llm_reranker::own_llm_block(block)? {
+                    Some(own) => Some(build_llm(&own)?),
+                    None => llm.clone(),
+                };
+                Some(rerank::build_reranker(block, llm)?)
+            }
+            None => None,
+        };
         Ok(Backends {
             llm,
             embedder,
@@ -81,7 +90,7 @@ impl BackendFactory for DefaultBackendFactory {
             history: storage.history,
             journal: storage.journal,
             graph,
-            reranker: None,
+            reranker,
         })
     }
 }
@@ -103,7 +112,22 @@ impl DefaultBackendFactory {
                 })
             }
             "embedded" => Ok(self.embedded(embedded::from_block_in(block, &self.data_dir)?)),
-            _ => Err(unknown(block, VECTOR_PROVIDERS)),
+            provider => match vector::build_hosted_store(block) {
+                Some(store) => Ok(self.hosted(provider, store?, block)),
+                None => Err(unknown(block, &[VECTOR_PROVIDERS, vector::HOSTED_PROVIDERS].concat())),
+            },
+        }
+    }
+
+    /// A hosted store; history and journal in SQLite files in the data directory.
+    fn hosted(&self, provider: &str, store: Arc<dyn VectorStore>, block: &ProviderBlock) -> Storage {
+        let collection = block.config.get("collection_name").and_then(|v| v.as_str()).unwrap_or("mem0");
+        let safe: String =
+            collection.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+        Storage {
+            history: Arc::new(SqliteHistoryStore::new(self.data_dir.join("history.db"))),
+            journal: Arc::new(SqliteJournal::new(self.data_dir.join(format!("journal-{provider}-{safe}.db")))),
+            vector_store: store,
         }
     }
 
@@ -181,7 +205,9 @@ mod tests {
         let err =
             build_error(json!({"local_embedder_json": embedder, "local_vector_db_json": {"provider": "milvus"}})).await;
         assert!(err.starts_with("local_vector_db_json: unknown provider \"milvus\""), "{err}");
-        assert!(err.contains("pgvector"), "{err}");
+        assert!(err.contains("pgvector") && err.contains("pinecone"), "{err}");
+        let err = build_error(json!({"local_embedder_json": embedder, "local_reranker_json": {"provider": "x"}})).await;
+        assert!(err.starts_with("local_reranker_json: unknown provider \"x\""), "{err}");
         let err = build_error(json!({"local_llm_json": {"provider": "nope"}, "local_embedder_json": embedder})).await;
         assert!(err.starts_with("local_llm_json: unknown provider \"nope\""), "{err}");
         let err = build_error(json!({})).await;
