@@ -152,8 +152,8 @@ pub fn secret_or_env(configured: Option<&SecretString>, names: &[&str], env: &dy
     or_env(configured.map(|s| s.expose_secret().to_owned()), names, env).map(SecretString::from)
 }
 
-/// The error for a missing credential: names the key, the provider and the environment variables consulted.
-pub fn missing_secret(block: &ProviderBlock, key: &str, env_names: &[&str]) -> BuildError {
+/// The error for a missing required key: names it, the provider and the environment variables consulted.
+pub fn missing_key(block: &ProviderBlock, key: &str, env_names: &[&str]) -> BuildError {
     let fallback = match env_names {
         [] => String::new(),
         [one] => format!(" or in the {one} environment variable"),

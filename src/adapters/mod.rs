@@ -6,3 +6,4 @@ pub mod embedder;
 pub mod http;
 pub mod journal;
 pub mod llm;
+pub mod vendors;

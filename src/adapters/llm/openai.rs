@@ -23,9 +23,7 @@ pub(crate) mod wire;
 pub use providers::{is_reasoning_model, uses_max_completion_tokens, ChatProvider, Flavour};
 
 use super::base::BaseKeys;
-use crate::adapters::config::{
-    self, check_keys, config_error, missing_secret, non_blank, secret_or_env, Env, HttpKeys,
-};
+use crate::adapters::config::{self, check_keys, config_error, missing_key, non_blank, secret_or_env, Env, HttpKeys};
 use crate::adapters::config::{or_env, string_key, ProcessEnv};
 use crate::adapters::http::{bearer, join_url, HttpClient, RetryPolicy};
 use crate::domain::credentials::ProviderBlock;
@@ -222,7 +220,7 @@ fn api_key(
         .or_else(|| provider.default_api_key.map(|k| SecretString::from(k.to_owned())));
     match key {
         Some(key) => Ok(Some(key)),
-        None if provider.api_key_required => Err(missing_secret(block, "api_key", &env_names)),
+        None if provider.api_key_required => Err(missing_key(block, "api_key", &env_names)),
         None => Ok(None),
     }
 }
