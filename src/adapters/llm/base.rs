@@ -17,6 +17,14 @@ pub const DEFAULT_TOP_P: f64 = 0.1;
 /// Mem0's default `max_tokens`.
 pub const DEFAULT_MAX_TOKENS: u32 = 2000;
 
+/// The sentence Mem0 adds to ask for JSON where a provider has no JSON mode (Mem0's Ollama wording).
+pub const JSON_INSTRUCTION: &str = "Please respond with valid JSON only.";
+
+/// The error for an answer with no content because it hit the token limit.
+pub fn cut_off(max_tokens: u32) -> String {
+    format!("the answer was cut off at max_tokens ({max_tokens}) before any content; raise max_tokens")
+}
+
 /// Keys every chat provider accepts: Mem0's `BaseLlmConfig` plus the shared HTTP keys (`timeout`,
 /// `max_retries` are ours).
 pub const BASE_KEYS: &[&str] = &[
