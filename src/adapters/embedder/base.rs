@@ -8,6 +8,7 @@ use crate::ports::backends::BuildError;
 use crate::ports::embedder::{EmbedError, EmbedPurpose};
 use secrecy::SecretString;
 use serde::Deserialize;
+use std::future::Future;
 
 /// Keys every embedding provider accepts.
 pub const BASE_KEYS: &[&str] =
@@ -147,6 +148,25 @@ pub fn check_vectors(vectors: Vec<Vec<f32>>, expected: usize, dims: usize) -> Re
             "embedding {index} has {} dimensions but embedding_dims is {dims}; set embedding_dims to the model's size",
             vector.len()
         )));
+    }
+    Ok(vectors)
+}
+
+/// Embeds `texts` in chunks of `batch_size`, one `call` per chunk in order, checking each chunk's vectors
+/// (one per text, `dims` floats each). No call is made for no texts.
+pub async fn in_batches<'a, F, Fut>(
+    texts: &'a [String],
+    batch_size: usize,
+    dims: usize,
+    call: F,
+) -> Result<Vec<Vec<f32>>, EmbedError>
+where
+    F: Fn(&'a [String]) -> Fut,
+    Fut: Future<Output = Result<Vec<Vec<f32>>, EmbedError>>,
+{
+    let mut vectors = Vec::with_capacity(texts.len());
+    for chunk in texts.chunks(batch_size.max(1)) {
+        vectors.extend(check_vectors(call(chunk).await?, chunk.len(), dims)?);
     }
     Ok(vectors)
 }

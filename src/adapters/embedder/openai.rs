@@ -7,7 +7,7 @@
 //! request, default 100 as Mem0). `dimensions` is sent only to `text-embedding-3*` models and only when
 //! `embedding_dims` is set; every returned vector must have the configured size.
 
-use super::base::{allowed_keys, check_vectors, flatten_newlines, BaseKeys};
+use super::base::{allowed_keys, flatten_newlines, in_batches, BaseKeys};
 use crate::adapters::config::{self, check_keys, config_error, missing_key, secret_or_env, Env, HttpKeys, ProcessEnv};
 use crate::adapters::http::{bearer, join_url, HttpClient, RetryPolicy};
 use crate::domain::credentials::ProviderBlock;
@@ -178,7 +178,7 @@ impl OpenAiEmbedder {
             body["dimensions"] = json!(self.dims);
         }
         let answer: EmbeddingList = self.http.post_json(&self.url, &self.headers, &body).await?;
-        check_vectors(order_by_index(answer.data, texts.len())?, texts.len(), self.dims)
+        order_by_index(answer.data, texts.len())
     }
 }
 
@@ -223,10 +223,7 @@ fn order_by_index(items: Vec<EmbeddingItem>, expected: usize) -> Result<Vec<Vec<
 #[async_trait]
 impl Embedder for OpenAiEmbedder {
     async fn embed(&self, texts: &[String], purpose: EmbedPurpose) -> Result<Vec<Vec<f32>>, EmbedError> {
-        let mut vectors = Vec::with_capacity(texts.len());
-        for chunk in texts.chunks(self.batch_size) {
-            vectors.extend(self.embed_chunk(chunk).await?);
-        }
+        let vectors = in_batches(texts, self.batch_size, self.dims, |chunk| self.embed_chunk(chunk)).await?;
         tracing::debug!(provider = self.provider, model = %self.model, count = texts.len(), ?purpose, "embedded");
         Ok(vectors)
     }
