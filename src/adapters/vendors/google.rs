@@ -94,12 +94,10 @@ impl Vertex {
     /// `us-central1`). Nothing is contacted.
     pub fn from_block(block: &ProviderBlock, settings: &HttpSettings, env: &dyn Env) -> Result<Self, BuildError> {
         let account = credentials(block, env)?;
-        let project = or_env(
-            string_key(block, "project")?.or_else(|| account.project_id.clone()),
-            &["GOOGLE_CLOUD_PROJECT"],
-            env,
-        )
-        .ok_or_else(|| missing_key(block, "project", &["GOOGLE_CLOUD_PROJECT"]))?;
+        let project_id = account.project_id.clone();
+        let tokens = TokenSource::new(account, settings).map_err(|message| config_error(block, message))?;
+        let project = or_env(string_key(block, "project")?.or(project_id), &["GOOGLE_CLOUD_PROJECT"], env)
+            .ok_or_else(|| missing_key(block, "project", &["GOOGLE_CLOUD_PROJECT"]))?;
         let location = or_env(string_key(block, "location")?, &["GOOGLE_CLOUD_LOCATION"], env)
             .unwrap_or_else(|| DEFAULT_LOCATION.to_owned());
         let default_base = match location.as_str() {
@@ -107,7 +105,6 @@ impl Vertex {
             region => format!("https://{region}-aiplatform.googleapis.com"),
         };
         let base_url = config::base_url(block, "vertexai_base_url", &["GOOGLE_VERTEX_BASE_URL"], env, &default_base)?;
-        let tokens = TokenSource::new(account, settings).map_err(|message| config_error(block, message))?;
         Ok(Self { tokens, project, location, base_url })
     }
 
