@@ -82,6 +82,11 @@ async fn secrets_never_reach_the_logs() {
         ("gemini", json!({"api_key": KEY, "gemini_base_url": url})),
         ("huggingface", json!({"api_key": KEY, "huggingface_base_url": url, "embedding_dims": 4})),
         ("huggingface", json!({"api_key": KEY, "huggingface_inference_url": url})),
+        (
+            "aws_bedrock",
+            json!({"aws_access_key_id": "AKIDEXAMPLE", "aws_secret_access_key": AWS_SECRET,
+                   "aws_session_token": AWS_SESSION, "aws_bedrock_base_url": url}),
+        ),
     ];
 
     let mut shown = Vec::new();
@@ -100,7 +105,9 @@ async fn secrets_never_reach_the_logs() {
         assert_eq!(server.take_requests().len(), 3, "{provider}: 401 once, then 500 retried once");
     }
     for (provider, config) in embedders {
-        echo(&server, &[KEY]);
+        let secrets: &[&str] =
+            if config.get("aws_secret_access_key").is_some() { &[AWS_SECRET, AWS_SESSION] } else { &[KEY] };
+        echo(&server, secrets);
         let mut config = config;
         config.as_object_mut().unwrap().extend(fast.as_object().unwrap().clone());
         let embedder =
@@ -116,7 +123,7 @@ async fn secrets_never_reach_the_logs() {
     assert!(logs.contains("provider request failed; retrying"), "the subscriber captured nothing useful:\n{logs}");
     assert!(logs.contains("signing request"), "the signing crate's TRACE lines were not captured:\n{logs}");
     assert!(logs.contains("[REDACTED]"), "{logs}");
-    assert_eq!(shown.len(), 22);
+    assert_eq!(shown.len(), 24);
     for secret in [KEY, AWS_SECRET, AWS_SESSION] {
         assert!(!logs.contains(secret), "a secret leaked into the logs:\n{logs}");
         for error in &shown {

@@ -12,6 +12,7 @@ mod scripted_server;
 mod sigv4_check;
 
 use fake_openai::embed_text;
+use mem0_dify::adapters::embedder::aws_bedrock::BedrockEmbedder;
 use mem0_dify::adapters::embedder::azure_openai::AzureOpenAiEmbedder;
 use mem0_dify::adapters::embedder::gemini::GeminiEmbedder;
 use mem0_dify::adapters::embedder::huggingface::HuggingFaceEmbedder;
@@ -998,6 +999,68 @@ async fn aws_bedrock_statuses() {
     assert!(matches!(err, LlmError::Unauthorized { status: 403, .. }), "{err:?}");
 }
 
+fn bedrock_embedder(server: &ScriptedServer, extra: Value) -> BedrockEmbedder {
+    let config = with(
+        json!({"aws_access_key_id": ACCESS_KEY_ID, "aws_secret_access_key": SECRET_ACCESS_KEY,
+               "aws_region": "us-east-1", "aws_bedrock_base_url": server.url()}),
+        extra,
+    );
+    BedrockEmbedder::from_block_with_env(&block(EMBEDDER, "aws_bedrock", config), &no_env())
+        .unwrap()
+        .with_retry_policy(fast())
+}
+
+#[tokio::test]
+async fn aws_bedrock_titan_embeddings_are_signed_one_text_per_request() {
+    let server = ScriptedServer::start().await;
+    server.on_request(|r| {
+        let dims = r.body["dimensions"].as_u64().unwrap_or(1024) as usize;
+        Reply::ok(
+            json!({"embedding": embed_text(r.body["inputText"].as_str().unwrap(), dims), "inputTextTokenCount": 2}),
+        )
+    });
+    let embedder = bedrock_embedder(&server, json!({"model": "amazon.titan-embed-text-v2:0", "embedding_dims": 256}));
+
+    let vectors = embedder.embed(&texts(&["green tea", "a cat"]), EmbedPurpose::Add).await.unwrap();
+
+    assert_eq!(vectors, vec![embed_text("green tea", 256), embed_text("a cat", 256)]);
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2);
+    assert_post(&requests[0], "/model/amazon.titan-embed-text-v2%3A0/invoke");
+    assert_signed(&requests[0], &[]);
+    assert_eq!(requests[1].body, json!({"inputText": "a cat", "dimensions": 256}));
+}
+
+#[tokio::test]
+async fn aws_bedrock_cohere_embeddings_batch_with_an_input_type() {
+    let server = ScriptedServer::start().await;
+    server.on_request(|r| {
+        let vectors: Vec<Vec<f32>> =
+            r.body["texts"].as_array().unwrap().iter().map(|t| embed_text(t.as_str().unwrap(), 1024)).collect();
+        Reply::ok(
+            json!({"id": "e1", "embeddings": vectors, "texts": r.body["texts"], "response_type": "embeddings_floats"}),
+        )
+    });
+    let embedder = bedrock_embedder(&server, json!({"model": "cohere.embed-english-v3"}));
+
+    let stored = embedder.embed(&texts(&["green tea", "a cat"]), EmbedPurpose::Add).await.unwrap();
+    embedder.embed(&texts(&["tea"]), EmbedPurpose::Search).await.unwrap();
+
+    assert_eq!(stored, vec![embed_text("green tea", 1024), embed_text("a cat", 1024)]);
+    let requests = server.requests();
+    assert_signed(&requests[0], &[]);
+    assert_eq!(requests[0].body, json!({"texts": ["green tea", "a cat"], "input_type": "search_document"}));
+    assert_eq!(requests[1].body["input_type"], "search_query");
+}
+
+#[tokio::test]
+async fn aws_bedrock_embeddings_statuses() {
+    let server = ScriptedServer::start().await;
+    let success = Reply::ok(json!({"embedding": embed_text("hello world", 1536)}));
+    let embedder = bedrock_embedder(&server, json!({}));
+    check_statuses(&server, embed_call(embedder), success, bedrock_error, SECRET_ACCESS_KEY).await;
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Dispatch and configuration errors.
 
@@ -1027,7 +1090,9 @@ fn every_provider_is_dispatched_and_unknown_ones_are_listed() {
         assert!(llm_names.contains(&name), "{name}");
     }
     let embedder_names = embedder_providers();
-    for name in ["openai", "azure_openai", "ollama", "gemini", "huggingface", "together", "lmstudio", "vertexai"] {
+    for name in
+        ["openai", "azure_openai", "ollama", "gemini", "huggingface", "together", "lmstudio", "vertexai", "aws_bedrock"]
+    {
         assert!(embedder_names.contains(&name), "{name}");
     }
     let err = build_llm_with_env(&block(LLM, "langchain", json!({})), &no_env()).err().unwrap().to_string();

@@ -1,6 +1,7 @@
 //! Embedding model adapters ([`crate::ports::embedder::Embedder`]), one module per wire protocol, and
 //! [`build_embedder`], which picks the adapter for a block's `provider`.
 
+pub mod aws_bedrock;
 pub mod azure_openai;
 pub mod base;
 pub mod gemini;
@@ -26,6 +27,7 @@ const ADAPTERS: &[(&[&str], Builder)] = &[
     (gemini::PROVIDERS, |b, env| Ok(Arc::new(gemini::GeminiEmbedder::from_block_with_env(b, env)?))),
     (huggingface::PROVIDERS, |b, env| Ok(Arc::new(huggingface::HuggingFaceEmbedder::from_block_with_env(b, env)?))),
     (vertexai::PROVIDERS, |b, env| Ok(Arc::new(vertexai::VertexAiEmbedder::from_block_with_env(b, env)?))),
+    (aws_bedrock::PROVIDERS, |b, env| Ok(Arc::new(aws_bedrock::BedrockEmbedder::from_block_with_env(b, env)?))),
 ];
 
 /// Every supported `provider` name, in documentation order.
@@ -61,7 +63,17 @@ mod tests {
     fn unknown_providers_list_every_supported_name() {
         let block = ProviderBlock::parse("local_embedder_json", &json!({"provider": "fastembed"})).unwrap().unwrap();
         let err = build_embedder_with_env(&block, &HashMap::new()).err().unwrap().to_string();
-        for name in ["openai", "together", "lmstudio", "azure_openai", "ollama", "gemini", "huggingface", "vertexai"] {
+        for name in [
+            "openai",
+            "together",
+            "lmstudio",
+            "azure_openai",
+            "ollama",
+            "gemini",
+            "huggingface",
+            "vertexai",
+            "aws_bedrock",
+        ] {
             assert!(err.contains(name), "{name} missing from: {err}");
         }
         let names = supported_providers();
