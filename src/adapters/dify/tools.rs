@@ -27,14 +27,15 @@ use crate::adapters::dify::constants::{
 };
 use crate::domain::credentials::CredentialSet;
 use crate::domain::operations::MemoryRef;
-use crate::ports::memory_api::{ApiError, InvokeContext, MemoryApi, WriteOutcome};
+use crate::ports::memory_api::{ApiError, InvokeContext, MemoryApi, WriteId, WriteOutcome};
 use params::Params;
 use reply::JsonReply;
 use requests::{AddInput, Binding, InputError};
 use serde_json::{json, Map, Value};
 
-/// The names of the eight tools, in the order the provider lists them.
-pub const TOOL_NAMES: [&str; 8] = [
+/// The names of the tools, in the order the provider lists them: the guide's eight plus
+/// `get_write_status`, which tells what became of an accepted write.
+pub const TOOL_NAMES: [&str; 9] = [
     "add_memory",
     "search_memory",
     "get_all_memories",
@@ -43,6 +44,7 @@ pub const TOOL_NAMES: [&str; 8] = [
     "delete_memory",
     "delete_all_memories",
     "get_memory_history",
+    "get_write_status",
 ];
 
 /// What a tool call answers: the JSON message, then the text message, in that order.
@@ -61,7 +63,7 @@ impl ToolReply {
     }
 }
 
-/// One of the eight tools.
+/// One of the tools.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Tool {
     /// `add_memory`.
@@ -80,11 +82,13 @@ pub enum Tool {
     DeleteAllMemories,
     /// `get_memory_history`.
     GetMemoryHistory,
+    /// `get_write_status`.
+    GetWriteStatus,
 }
 
 impl Tool {
     /// Every tool, in the order of [`TOOL_NAMES`].
-    pub const ALL: [Tool; 8] = [
+    pub const ALL: [Tool; 9] = [
         Tool::AddMemory,
         Tool::SearchMemory,
         Tool::GetAllMemories,
@@ -93,6 +97,7 @@ impl Tool {
         Tool::DeleteMemory,
         Tool::DeleteAllMemories,
         Tool::GetMemoryHistory,
+        Tool::GetWriteStatus,
     ];
 
     /// The tool's name as declared in `tools/<name>.yaml`.
@@ -106,6 +111,7 @@ impl Tool {
             Tool::DeleteMemory => TOOL_NAMES[5],
             Tool::DeleteAllMemories => TOOL_NAMES[6],
             Tool::GetMemoryHistory => TOOL_NAMES[7],
+            Tool::GetWriteStatus => TOOL_NAMES[8],
         }
     }
 
@@ -125,6 +131,7 @@ impl Tool {
             Tool::DeleteMemory => "delete memory",
             Tool::DeleteAllMemories => "delete memories",
             Tool::GetMemoryHistory => "get memory history",
+            Tool::GetWriteStatus => "get write status",
         }
     }
 
@@ -132,7 +139,11 @@ impl Tool {
     fn empty_results(self) -> Value {
         match self {
             Tool::AddMemory | Tool::SearchMemory | Tool::GetAllMemories | Tool::GetMemoryHistory => json!([]),
-            Tool::GetMemory | Tool::UpdateMemory | Tool::DeleteMemory | Tool::DeleteAllMemories => json!({}),
+            Tool::GetMemory
+            | Tool::UpdateMemory
+            | Tool::DeleteMemory
+            | Tool::DeleteAllMemories
+            | Tool::GetWriteStatus => json!({}),
         }
     }
 }
@@ -171,6 +182,7 @@ pub async fn invoke_tool(
         Tool::DeleteMemory => call.delete().await,
         Tool::DeleteAllMemories => call.delete_all().await,
         Tool::GetMemoryHistory => call.history().await,
+        Tool::GetWriteStatus => call.write_status().await,
     };
     outcome.unwrap_or_else(|failure| failed(known, &failure))
 }
@@ -360,6 +372,26 @@ impl Call<'_> {
         Ok(ToolReply {
             json: JsonReply::success(messages, Value::Array(rows)).degraded(outcome.degraded.as_ref()).into_value(),
             text: render::history(&target.id, &outcome.value, outcome.degraded.as_ref()),
+        })
+    }
+}
+
+impl Call<'_> {
+    async fn write_status(&self) -> Outcome {
+        let id = WriteId(self.params.required_text("write_id").map_err(InputError::from)?.trim().to_owned());
+        let messages = json!({ "write_id": id.0 });
+        let state = self.api.write_status(self.credentials, id.clone()).await?;
+        let Some(state) = state else {
+            let message = format!("Write not found: {}", id.0);
+            return Ok(ToolReply {
+                json: JsonReply::error(&message, json!({})).into_value(),
+                text: render::failed("get write status", &message),
+            });
+        };
+        let results = serde_json::to_value(&state).unwrap_or(Value::Null);
+        Ok(ToolReply {
+            json: JsonReply::success(messages, results).into_value(),
+            text: render::write_state(&id, &state),
         })
     }
 }

@@ -154,3 +154,18 @@ fn relation_lines(text: &mut String, relations: Option<&[Relation]>) {
         }
     }
 }
+
+/// "Write <id>: applied / pending (attempt n, last error) / failed: reason".
+pub fn write_state(id: &crate::ports::memory_api::WriteId, state: &crate::ports::memory_api::WriteState) -> String {
+    use crate::ports::memory_api::WriteState;
+    match state {
+        WriteState::Applied { .. } => format!("Write {} has been applied.", id.0),
+        WriteState::Pending { attempts, last_error: None } => {
+            format!("Write {} is waiting to be applied ({attempts} attempts so far).", id.0)
+        }
+        WriteState::Pending { attempts, last_error: Some(error) } => {
+            format!("Write {} is waiting to be retried ({attempts} attempts so far; last error: {error}).", id.0)
+        }
+        WriteState::Failed { error } => format!("Write {} failed: {error}", id.0),
+    }
+}

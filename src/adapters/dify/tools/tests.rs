@@ -34,6 +34,7 @@ enum Seen {
     Delete(MemoryRef),
     DeleteAll(Scope),
     History(MemoryRef),
+    WriteStatus(WriteId),
 }
 
 type Scripted<T> = Mutex<Option<Result<T, ApiError>>>;
@@ -51,6 +52,7 @@ struct FakeApi {
     delete: Scripted<WriteOutcome<MemoryId>>,
     delete_all: Scripted<WriteOutcome<DeleteAllReport>>,
     history: Scripted<ReadOutcome<Vec<HistoryEntry>>>,
+    write_status: Scripted<Option<WriteState>>,
 }
 
 fn script<T>(slot: &Scripted<T>, value: Result<T, ApiError>) {
@@ -100,8 +102,8 @@ impl MemoryApi for FakeApi {
     async fn history(&self, _: &CredentialSet, target: MemoryRef) -> Result<ReadOutcome<Vec<HistoryEntry>>, ApiError> {
         self.record(Seen::History(target), &self.history)
     }
-    async fn write_status(&self, _: &CredentialSet, _: WriteId) -> Result<Option<WriteState>, ApiError> {
-        Err(ApiError::Backend("not used by the tools".into()))
+    async fn write_status(&self, _: &CredentialSet, id: WriteId) -> Result<Option<WriteState>, ApiError> {
+        self.record(Seen::WriteStatus(id), &self.write_status)
     }
     async fn validate(&self, _: &CredentialSet) -> Result<Vec<CheckResult>, ApiError> {
         Err(ApiError::Backend("not used by the tools".into()))
@@ -1045,7 +1047,7 @@ async fn unknown_tools_name_the_eight() {
     let api = FakeApi::default();
     let reply = call(&api, "remember_everything", json!({})).await;
     let message = "Unknown tool \"remember_everything\"; the tools are add_memory, search_memory, get_all_memories, \
-                   get_memory, update_memory, delete_memory, delete_all_memories, get_memory_history";
+                   get_memory, update_memory, delete_memory, delete_all_memories, get_memory_history, get_write_status";
     assert_eq!(reply.json, json!({"status": "ERROR", "messages": message, "results": []}));
     assert_eq!(reply.text, message);
     assert!(api.seen().is_empty());
@@ -1062,7 +1064,7 @@ fn tool_names_round_trip() {
 
 #[tokio::test]
 async fn every_tool_answers_engine_failures_with_its_empty_results() {
-    let params = json!({"memory_id": ID, "text": "t", "user": "u", "user_id": "alice", "query": "q"});
+    let params = json!({"memory_id": ID, "text": "t", "user": "u", "user_id": "alice", "query": "q", "write_id": "w"});
     for tool in TOOL_NAMES {
         // Nothing scripted: the fake engine fails with a backend error.
         let api = FakeApi::default();
@@ -1082,4 +1084,38 @@ async fn timeouts_are_reported_with_the_operation() {
     script(&api.add, Err(ApiError::Timeout { operation: "add", after: Duration::from_secs(120) }));
     let reply = call(&api, "add_memory", json!({"user": "x", "user_id": "alice"})).await;
     assert_error(&reply, "add did not finish within 120s", json!([]));
+}
+
+#[tokio::test]
+async fn write_status_reports_applied_pending_failed_and_unknown_writes() {
+    let api = FakeApi::default();
+    script(&api.write_status, Ok(Some(WriteState::Applied { result: json!({"results": []}) })));
+    let reply = call(&api, "get_write_status", json!({"write_id": " w-1 "})).await;
+    assert_eq!(
+        reply.json,
+        json!({"status": "SUCCESS", "messages": {"write_id": "w-1"}, "results": {"state": "applied", "result": {"results": []}}})
+    );
+    assert_eq!(reply.text, "Write w-1 has been applied.");
+    assert_eq!(api.only_seen(), Seen::WriteStatus(WriteId("w-1".into())));
+
+    let api = FakeApi::default();
+    script(&api.write_status, Ok(Some(WriteState::Pending { attempts: 2, last_error: Some("HTTP 429".into()) })));
+    let reply = call(&api, "get_write_status", json!({"write_id": "w-2"})).await;
+    assert_eq!(reply.json["results"], json!({"state": "pending", "attempts": 2, "last_error": "HTTP 429"}));
+    assert!(reply.text.contains("last error: HTTP 429"));
+
+    let api = FakeApi::default();
+    script(&api.write_status, Ok(Some(WriteState::Failed { error: "bad key".into() })));
+    let reply = call(&api, "get_write_status", json!({"write_id": "w-3"})).await;
+    assert_eq!(reply.json["results"], json!({"state": "failed", "error": "bad key"}));
+
+    let api = FakeApi::default();
+    script(&api.write_status, Ok(None));
+    let reply = call(&api, "get_write_status", json!({"write_id": "w-4"})).await;
+    assert_error(&reply, "Write not found: w-4", json!({}));
+
+    let api = FakeApi::default();
+    let reply = call(&api, "get_write_status", json!({})).await;
+    assert!(reply.is_error() && reply.json["messages"].as_str().unwrap().contains("write_id"));
+    assert!(api.seen().is_empty());
 }
