@@ -14,10 +14,11 @@ mod retry;
 pub use error::{provider_message, HttpError};
 pub use proxy::{parse_proxies, ProxyRule, ProxyScope};
 pub use redact::{truncate, Redactor, MAX_MESSAGE_CHARS, MIN_SECRET_LEN, REDACTED};
+pub use reqwest::Method;
 pub use retry::{retry_after, RetryPolicy};
 
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, CONTENT_TYPE};
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde::{de::DeserializeOwned, Serialize};
 use std::time::Duration;
 
@@ -163,6 +164,26 @@ impl HttpClient {
         self.send(Method::GET, url, headers, None).await
     }
 
+    /// Sends a request with any method and an optional JSON body, and decodes the JSON answer (an empty
+    /// answer body reads as `null`), retrying as the policy says. For REST APIs that use PUT / DELETE.
+    pub async fn request_json<B, T>(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &HeaderMap,
+        body: Option<&B>,
+    ) -> Result<T, HttpError>
+    where
+        B: Serialize + ?Sized,
+        T: DeserializeOwned,
+    {
+        let body = body
+            .map(serde_json::to_vec)
+            .transpose()
+            .map_err(|e| HttpError::Decode(format!("request not serializable: {e}")))?;
+        self.send(method, url, headers, body).await
+    }
+
     async fn send<T: DeserializeOwned>(
         &self,
         method: Method,
@@ -239,8 +260,9 @@ fn status_error(status: StatusCode, message: String, retry_after: Option<Duratio
     }
 }
 
-/// Decodes a success body, naming the JSON path of a mismatch.
+/// Decodes a success body (an empty one as `null`), naming the JSON path of a mismatch.
 fn decode<T: DeserializeOwned>(bytes: &[u8], redactor: &Redactor) -> Result<T, HttpError> {
+    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"null" } else { bytes };
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
         let path = err.path().to_string();
@@ -359,5 +381,7 @@ mod tests {
         assert!(err.to_string().contains("items[1]"), "{err}");
         let err = decode::<Answer>(b"<html>sk-secret-key</html>", &redactor).unwrap_err();
         assert!(err.to_string().contains("not JSON") && !err.to_string().contains("sk-secret-key"), "{err}");
+        assert_eq!(decode::<serde_json::Value>(b"", &redactor).unwrap(), serde_json::Value::Null);
+        assert!(decode::<Answer>(b" ", &redactor).unwrap_err().to_string().contains("null"));
     }
 }
