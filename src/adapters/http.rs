@@ -181,7 +181,7 @@ impl HttpClient {
             .map(serde_json::to_vec)
             .transpose()
             .map_err(|e| HttpError::Decode(format!("request not serializable: {e}")))?;
-        self.send(method, url, headers, body).await
+        self.send(method, url, headers, body.map(|body| (body, JSON))).await
     }
 
     async fn send<T: DeserializeOwned>(
