@@ -9,13 +9,11 @@
 //! - `local_reranker_json` → a reranker (`llm_reranker` uses the configured LLM unless it has its own).
 
 use crate::adapters::data_dir;
-use crate::adapters::embedder::openai::{self as openai_embedder, OpenAiEmbedder};
 use crate::adapters::graph::neo4j::{self, Neo4jGraphStore};
 use crate::adapters::history::postgres::PostgresHistoryStore;
 use crate::adapters::history::sqlite::SqliteHistoryStore;
 use crate::adapters::journal::postgres::PostgresJournal;
 use crate::adapters::journal::sqlite::SqliteJournal;
-use crate::adapters::llm::openai::{self as openai_llm, OpenAiChat};
 use crate::adapters::rerank::{self, llm_reranker};
 use crate::adapters::vector;
 use crate::adapters::vector::embedded::{self, EmbeddedConfig, EmbeddedVectorStore};
@@ -31,6 +29,12 @@ use crate::ports::vector_store::VectorStore;
 use async_trait::async_trait;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+/// The chat model of a `local_llm_json` block: every provider of [`crate::adapters::llm`].
+pub use crate::adapters::llm::build_llm;
+
+/// The embedding model of a `local_embedder_json` block: every provider of [`crate::adapters::embedder`].
+pub use crate::adapters::embedder::build_embedder;
 
 /// Vector store providers built here (besides the hosted ones of [`vector::HOSTED_PROVIDERS`]).
 pub const VECTOR_PROVIDERS: &[&str] = &["pgvector", "embedded"];
@@ -141,22 +145,6 @@ impl DefaultBackendFactory {
             vector_store: Arc::new(EmbeddedVectorStore::new(config)),
         }
     }
-}
-
-/// The chat model of a `local_llm_json` block.
-pub fn build_llm(block: &ProviderBlock) -> Result<Arc<dyn Llm>, BuildError> {
-    if openai_llm::PROVIDERS.contains(&block.provider.as_str()) {
-        return Ok(Arc::new(OpenAiChat::from_block(block)?));
-    }
-    Err(unknown(block, openai_llm::PROVIDERS))
-}
-
-/// The embedding model of a `local_embedder_json` block.
-pub fn build_embedder(block: &ProviderBlock) -> Result<Arc<dyn Embedder>, BuildError> {
-    if openai_embedder::PROVIDERS.contains(&block.provider.as_str()) {
-        return Ok(Arc::new(OpenAiEmbedder::from_block(block)?));
-    }
-    Err(unknown(block, openai_embedder::PROVIDERS))
 }
 
 fn build_graph(

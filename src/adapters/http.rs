@@ -31,6 +31,9 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The `User-Agent` sent to providers.
 pub const USER_AGENT: &str = concat!("mem0-dify/", env!("CARGO_PKG_VERSION"));
 
+/// The content type of JSON bodies.
+pub const JSON: &str = "application/json";
+
 /// How an [`HttpClient`] behaves.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpSettings {
@@ -129,7 +132,31 @@ impl HttpClient {
         T: DeserializeOwned,
     {
         let body = serde_json::to_vec(body).map_err(|e| HttpError::Decode(format!("request not serializable: {e}")))?;
-        self.send(Method::POST, url, headers, Some(body)).await
+        self.post_bytes(url, headers, JSON, body).await
+    }
+
+    /// POSTs a body already serialized (a signed request must send exactly the bytes that were signed)
+    /// and decodes the JSON answer, retrying as the policy says.
+    pub async fn post_bytes<T: DeserializeOwned>(
+        &self,
+        url: &str,
+        headers: &HeaderMap,
+        content_type: &'static str,
+        body: Vec<u8>,
+    ) -> Result<T, HttpError> {
+        self.send(Method::POST, url, headers, Some((body, content_type))).await
+    }
+
+    /// POSTs `fields` as `application/x-www-form-urlencoded` (OAuth token exchanges) and decodes the
+    /// JSON answer, retrying as the policy says.
+    pub async fn post_form<T: DeserializeOwned>(
+        &self,
+        url: &str,
+        headers: &HeaderMap,
+        fields: &[(&str, &str)],
+    ) -> Result<T, HttpError> {
+        let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish();
+        self.post_bytes(url, headers, "application/x-www-form-urlencoded", body.into_bytes()).await
     }
 
     /// GETs `url` and decodes the JSON answer, retrying as the policy says.
@@ -154,7 +181,7 @@ impl HttpClient {
             .map(serde_json::to_vec)
             .transpose()
             .map_err(|e| HttpError::Decode(format!("request not serializable: {e}")))?;
-        self.send(method, url, headers, body).await
+        self.send(method, url, headers, body.map(|body| (body, JSON))).await
     }
 
     async fn send<T: DeserializeOwned>(
@@ -162,7 +189,7 @@ impl HttpClient {
         method: Method,
         url: &str,
         headers: &HeaderMap,
-        body: Option<Vec<u8>>,
+        body: Option<(Vec<u8>, &'static str)>,
     ) -> Result<T, HttpError> {
         let target = loggable_url(url);
         let mut attempt = 0u32;
@@ -195,19 +222,15 @@ impl HttpClient {
         method: Method,
         url: &str,
         headers: &HeaderMap,
-        body: Option<Vec<u8>>,
+        body: Option<(Vec<u8>, &'static str)>,
         target: &str,
         attempt: u32,
     ) -> Result<Vec<u8>, HttpError> {
         tracing::debug!(service = self.service, target = %target, attempt, "provider request");
-        let mut request = self
-            .client
-            .request(method, url)
-            .timeout(self.timeout)
-            .headers(headers.clone())
-            .header(ACCEPT, "application/json");
-        if let Some(body) = body {
-            request = request.header(CONTENT_TYPE, "application/json").body(body);
+        let mut request =
+            self.client.request(method, url).timeout(self.timeout).headers(headers.clone()).header(ACCEPT, JSON);
+        if let Some((body, content_type)) = body {
+            request = request.header(CONTENT_TYPE, content_type).body(body);
         }
         let response = request.send().await.map_err(|e| self.transport_error(&e))?;
         let status = response.status();

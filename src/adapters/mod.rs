@@ -16,3 +16,4 @@ pub mod postgres;
 pub mod rerank;
 pub mod stored_time;
 pub mod vector;
+pub mod vendors;

@@ -135,6 +135,12 @@ pub fn provider_message(body: &[u8]) -> String {
         return "(empty body)".to_owned();
     }
     let Ok(json) = serde_json::from_str::<Value>(text) else { return text.to_owned() };
+    if let (Some(code), Some(description)) =
+        (json.get("error").and_then(Value::as_str), json.get("error_description").and_then(Value::as_str))
+    {
+        // OAuth (RFC 6749 §5.2): {"error": "invalid_grant", "error_description": "…"}.
+        return format!("{code}: {description}");
+    }
     let candidates = [
         json.pointer("/error/message"),
         json.get("error").filter(|e| e.is_string()),
@@ -158,6 +164,8 @@ mod tests {
     fn provider_messages_are_found_in_the_usual_shapes() {
         assert_eq!(provider_message(br#"{"error":{"message":"bad key","type":"x"}}"#), "bad key");
         assert_eq!(provider_message(br#"{"error":"overloaded"}"#), "overloaded");
+        let oauth = br#"{"error":"invalid_grant","error_description":"Invalid JWT Signature."}"#;
+        assert_eq!(provider_message(oauth), "invalid_grant: Invalid JWT Signature.");
         assert_eq!(provider_message(br#"{"message":"nope"}"#), "nope");
         assert_eq!(provider_message(br#"{"detail":[{"msg":"field required"}]}"#), r#"[{"msg":"field required"}]"#);
         assert_eq!(provider_message(br#"{"error":{"code":5}}"#), r#"{"code":5}"#);
