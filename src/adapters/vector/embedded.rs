@@ -133,7 +133,7 @@ impl VectorStore for EmbeddedVectorStore {
     }
 
     async fn get(&self, id: MemoryId) -> Result<Option<MemoryRecord>, StoreError> {
-        self.run(move |c| c.read(|index| index.get(id).map(|e| e.record.clone()))).await
+        self.run(move |c| c.read(|index| index.get(id).cloned())).await
     }
 
     async fn list(&self, query: &ListQuery) -> Result<Vec<MemoryRecord>, StoreError> {
