@@ -175,7 +175,7 @@ impl Index {
     /// The scope's memories matching the filter, newest first, at most `limit`.
     pub fn list(&self, scope: &Scope, filter: Option<&Filter>, limit: usize) -> Vec<MemoryRecord> {
         let mut found: Vec<&MemoryRecord> =
-            self.in_scope(scope).map(|(_, r)| r).filter(|r| filter.is_none_or(|f| f.matches(r))).collect();
+            self.in_scope(scope).map(|(_, r)| r).filter(|r| filter.map_or(true, |f| f.matches(r))).collect();
         found.sort_unstable_by(|a, b| newest_first(a, b));
         found.into_iter().take(limit).cloned().collect()
     }
@@ -331,7 +331,7 @@ mod tests {
         let listed: Vec<u128> = index.list(&alice, None, 2).iter().map(|r| r.id.as_uuid().as_u128()).collect();
         assert_eq!(listed, vec![3, 2]);
         let hash = index.get(MemoryId::from_uuid(Uuid::from_u128(2))).unwrap().hash.clone();
-        assert_eq!(index.find_by_hash(&alice, &[hash.clone()]).len(), 1);
+        assert_eq!(index.find_by_hash(&alice, std::slice::from_ref(&hash)).len(), 1);
         let bob = Scope::parse(Some("bob"), None, None).unwrap();
         assert!(index.find_by_hash(&bob, &[hash]).is_empty());
     }
