@@ -8,7 +8,7 @@
 //! - Start-up: the whole collection is loaded into memory once (about 0.4 s per 100k memories of
 //!   384 dimensions); memory use is about `dims × 4` bytes plus the payload per memory.
 //! - Several processes may open the same file: SQLite's locks serialise writers, and each process
-//!   replays the others' writes from a change log before reading (see [`collection`]). Handles in one
+//!   replays the others' writes from a change log before reading (see `collection.rs`). Handles in one
 //!   process that name the same file and collection share one index.
 //! - Sized for about 100k memories; beyond that, use pgvector, Qdrant or Pinecone.
 //!
