@@ -70,7 +70,7 @@ impl BackendFactory for DefaultBackendFactory {
         let llm = credentials.llm.as_ref().map(build_llm).transpose()?;
         let embedder = match &credentials.embedder {
             Some(block) => build_embedder(block)?,
-            None => return Err(BuildError::Missing { field: credentials::EMBEDDER }),
+            None => self.default_embedder()?,
         };
         let storage = self.storage(credentials.vector_store.as_ref())?;
         let graph = match &credentials.graph_store {
@@ -100,6 +100,19 @@ impl BackendFactory for DefaultBackendFactory {
 }
 
 impl DefaultBackendFactory {
+    /// Without `local_embedder_json`: the in-process model from the data directory.
+    #[cfg(feature = "local-embedder")]
+    fn default_embedder(&self) -> Result<Arc<dyn Embedder>, BuildError> {
+        use crate::adapters::embedder::local::{LocalEmbedder, LocalEmbedderConfig};
+        Ok(Arc::new(LocalEmbedder::new(LocalEmbedderConfig::in_data_dir(&self.data_dir))))
+    }
+
+    /// Without `local_embedder_json` and without the in-process model compiled in: an error.
+    #[cfg(not(feature = "local-embedder"))]
+    fn default_embedder(&self) -> Result<Arc<dyn Embedder>, BuildError> {
+        Err(BuildError::Missing { field: credentials::EMBEDDER })
+    }
+
     fn storage(&self, block: Option<&ProviderBlock>) -> Result<Storage, BuildError> {
         let Some(block) = block else {
             return Ok(self.embedded(EmbeddedConfig::in_data_dir(&self.data_dir)));
@@ -198,12 +211,24 @@ mod tests {
         assert!(err.starts_with("local_reranker_json: unknown provider \"x\""), "{err}");
         let err = build_error(json!({"local_llm_json": {"provider": "nope"}, "local_embedder_json": embedder})).await;
         assert!(err.starts_with("local_llm_json: unknown provider \"nope\""), "{err}");
-        let err = build_error(json!({})).await;
-        assert_eq!(err, "local_embedder_json is required");
         let graph =
             json!({"provider": "neo4j", "config": {"url": "bolt://127.0.0.1:1", "username": "u", "password": "p"}});
         let err = build_error(json!({"local_embedder_json": embedder, "local_graph_db_json": graph})).await;
         assert!(err.contains("configure local_llm_json"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn no_credentials_mean_the_zero_setup_defaults() {
+        let factory = DefaultBackendFactory::new(tempfile::tempdir().unwrap().path());
+        let built = factory.build(&credentials(json!({}))).await;
+        if cfg!(feature = "local-embedder") {
+            let backends = built.unwrap_or_else(|e| panic!("{e}"));
+            assert!(backends.llm.is_none() && backends.graph.is_none() && backends.reranker.is_none());
+            assert_eq!(backends.vector_store.dimensions(), 384);
+            assert_eq!(backends.embedder.dimensions(), 384);
+        } else {
+            assert_eq!(built.err().unwrap().to_string(), "local_embedder_json is required");
+        }
     }
 
     #[tokio::test]

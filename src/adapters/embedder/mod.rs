@@ -6,6 +6,8 @@ pub mod azure_openai;
 pub mod base;
 pub mod gemini;
 pub mod huggingface;
+#[cfg(feature = "local-embedder")]
+pub mod local;
 pub mod ollama;
 pub mod openai;
 pub mod vertexai;
@@ -30,9 +32,16 @@ const ADAPTERS: &[(&[&str], Builder)] = &[
     (aws_bedrock::PROVIDERS, |b, env| Ok(Arc::new(aws_bedrock::BedrockEmbedder::from_block_with_env(b, env)?))),
 ];
 
+/// The in-process model (`local`), when compiled in.
+#[cfg(feature = "local-embedder")]
+const LOCAL: &[(&[&str], Builder)] =
+    &[(&[local::PROVIDER], |b, _| Ok(Arc::new(local::LocalEmbedder::new(local::from_block(b)?))))];
+#[cfg(not(feature = "local-embedder"))]
+const LOCAL: &[(&[&str], Builder)] = &[];
+
 /// Every supported `provider` name, in documentation order.
 pub fn supported_providers() -> Vec<&'static str> {
-    ADAPTERS.iter().flat_map(|(names, _)| names.iter().copied()).collect()
+    ADAPTERS.iter().chain(LOCAL).flat_map(|(names, _)| names.iter().copied()).collect()
 }
 
 /// The embedding model a `local_embedder_json` block describes, with fallbacks from the process
@@ -43,7 +52,7 @@ pub fn build_embedder(block: &ProviderBlock) -> Result<Arc<dyn Embedder>, BuildE
 
 /// [`build_embedder`] with the environment given.
 pub fn build_embedder_with_env(block: &ProviderBlock, env: &dyn Env) -> Result<Arc<dyn Embedder>, BuildError> {
-    match ADAPTERS.iter().find(|(names, _)| names.contains(&block.provider.as_str())) {
+    match ADAPTERS.iter().chain(LOCAL).find(|(names, _)| names.contains(&block.provider.as_str())) {
         Some((_, build)) => build(block, env),
         None => Err(BuildError::UnknownProvider {
             field: block.field,
