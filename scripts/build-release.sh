@@ -95,7 +95,11 @@ if [ "$package" = 1 ] && [ -z "$example" ]; then
   pkg="$out/${name:-mem0-dify}-${version:-dev}.difypkg"
   host="$out/bin/linux-amd64/mem0-dify"
   [ "$(uname -m)" = aarch64 ] && host="$out/bin/linux-arm64/mem0-dify"
-  "$host" package --output "$pkg"
+  bins=()
+  for a in amd64 arm64; do
+    [ -f "$out/bin/linux-$a/mem0-dify" ] && bins+=("--$a" "$out/bin/linux-$a/mem0-dify")
+  done
+  "$host" package --root . --output "$pkg" "${bins[@]}"
   [ -f "$pkg" ] || { echo "build-release: $pkg was not written" >&2; exit 1; }
   ls -l "$pkg" >&2
 fi

@@ -126,6 +126,14 @@ pub struct PackageReport {
     pub unique_identifier: String,
 }
 
+impl std::fmt::Display for PackageReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "wrote {} ({} bytes; {} bytes uncompressed)", self.output.display(), self.size, self.uncompressed)?;
+        writeln!(f, "plugin: {}", self.unique_identifier)?;
+        write!(f, "files: {}", self.entries.join(", "))
+    }
+}
+
 /// Builds the `.difypkg` of the plugin at `root` with the given binaries, written to `output`
 /// (replaced atomically). Fails without writing when a file is missing or the package is too large.
 pub fn build_package(root: &Path, binaries: &[(Arch, PathBuf)], output: &Path) -> Result<PackageReport, PackageError> {
