@@ -3,7 +3,7 @@
 #   install   daemon binaries (dify-plugin-daemon server + dify-commandline), uv, a Python 3.12
 #   start     Redis (Debian's redis-server) + PostgreSQL (scripts/services/postgres.sh) + the daemon
 #             server with remote debugging on loopback; writes $MEM0_RUN_DIR/dify-daemon.env
-#   stop      the daemon and Redis (PostgreSQL is stopped by scripts/services/postgres.sh stop)
+#   stop      the daemon, Redis, and PostgreSQL when `start` started it
 #   status    exit 0 when the daemon answers /health/check
 #
 # The daemon is pinned to commit bdb5642a (2026-08-21) of github.com/langgenius/dify-plugin-daemon,
@@ -125,28 +125,28 @@ start_redis() {
   die "redis did not start"
 }
 
+# Sets DAEMON_ENV: the daemon's whole environment (started with env -i), for the Python 3.12 in $1.
 daemon_env() {
-  local py_dir=$1
-  shift
-  local path=$PATH
+  local py_dir=$1 path=$PATH
   [[ -n $py_dir ]] && path="$py_dir:$PATH"
   # shellcheck disable=SC2154 # MEM0_TEST_PG_* come from the postgres env file
-  env -i HOME="$HOME" PATH="$path" \
-    SERVER_HOST="$HOST" SERVER_PORT="$PORT" SERVER_KEY="$SERVER_KEY" PLATFORM=local \
-    DIFY_INNER_API_URL=http://127.0.0.1:9 DIFY_INNER_API_KEY=unused-inner-key \
-    DB_TYPE=postgresql DB_HOST="$MEM0_TEST_PG_HOST" DB_PORT="$MEM0_TEST_PG_PORT" DB_USERNAME=postgres \
-    DB_PASSWORD=unused-trusted DB_DATABASE=dify_plugin DB_DEFAULT_DATABASE=postgres DB_SSL_MODE=disable \
-    REDIS_HOST="$HOST" REDIS_PORT="$REDIS_PORT" REDIS_PASSWORD="$REDIS_PASSWORD" \
-    PLUGIN_STORAGE_TYPE=local PLUGIN_STORAGE_LOCAL_ROOT="$BASE/storage" \
-    PLUGIN_WORKING_PATH="$BASE/cwd" PLUGIN_INSTALLED_PATH=plugin PLUGIN_PACKAGE_CACHE_PATH=plugin_packages \
-    PLUGIN_MEDIA_CACHE_PATH=assets \
-    PLUGIN_REMOTE_INSTALLING_ENABLED=true PLUGIN_REMOTE_INSTALLING_HOST="$HOST" \
-    PLUGIN_REMOTE_INSTALLING_PORT="$DEBUG_PORT" \
-    UV_PATH="$UV" UV_PYTHON_DOWNLOADS=never PYTHON_INTERPRETER_PATH="${py_dir:+$py_dir/python3.12}" \
-    FORCE_VERIFYING_SIGNATURE=false PIP_MIRROR_AUTO_DETECT=false \
-    ROUTINE_POOL_SIZE=1000 MAX_PLUGIN_PACKAGE_SIZE=52428800 \
-    PROMETHEUS_ENABLED=false ENABLE_OTEL=false SENTRY_ENABLED=false \
-    "$@"
+  DAEMON_ENV=(
+    HOME="$HOME" PATH="$path"
+    SERVER_HOST="$HOST" SERVER_PORT="$PORT" SERVER_KEY="$SERVER_KEY" PLATFORM=local
+    DIFY_INNER_API_URL=http://127.0.0.1:9 DIFY_INNER_API_KEY=unused-inner-key
+    DB_TYPE=postgresql DB_HOST="$MEM0_TEST_PG_HOST" DB_PORT="$MEM0_TEST_PG_PORT" DB_USERNAME=postgres
+    DB_PASSWORD=unused-trusted DB_DATABASE=dify_plugin DB_DEFAULT_DATABASE=postgres DB_SSL_MODE=disable
+    REDIS_HOST="$HOST" REDIS_PORT="$REDIS_PORT" REDIS_PASSWORD="$REDIS_PASSWORD"
+    PLUGIN_STORAGE_TYPE=local PLUGIN_STORAGE_LOCAL_ROOT="$BASE/storage"
+    PLUGIN_WORKING_PATH="$BASE/cwd" PLUGIN_INSTALLED_PATH=plugin PLUGIN_PACKAGE_CACHE_PATH=plugin_packages
+    PLUGIN_MEDIA_CACHE_PATH=assets
+    PLUGIN_REMOTE_INSTALLING_ENABLED=true PLUGIN_REMOTE_INSTALLING_HOST="$HOST"
+    PLUGIN_REMOTE_INSTALLING_PORT="$DEBUG_PORT"
+    UV_PATH="$UV" UV_PYTHON_DOWNLOADS=never PYTHON_INTERPRETER_PATH="${py_dir:+$py_dir/python3.12}"
+    FORCE_VERIFYING_SIGNATURE=false PIP_MIRROR_AUTO_DETECT=false
+    ROUTINE_POOL_SIZE=1000 MAX_PLUGIN_PACKAGE_SIZE=52428800
+    PROMETHEUS_ENABLED=false ENABLE_OTEL=false SENTRY_ENABLED=false
+  )
 }
 
 start() {
@@ -155,6 +155,7 @@ start() {
   local pg_env="$RUN_DIR/postgres.env"
   if [[ ! -f $pg_env ]]; then
     "$REPO/scripts/services/postgres.sh" start >/dev/null
+    touch "$BASE/started-postgres"
   fi
   # shellcheck disable=SC1090
   . "$pg_env"
@@ -167,9 +168,11 @@ start() {
     require_port_free "$HOST" "$DEBUG_PORT"
     rm -rf "$BASE/cwd" "$BASE/storage"
     mkdir -p "$BASE/cwd" "$BASE/storage"
-    (cd "$BASE" && daemon_env "$py_dir" "$BIN/dify-commandline" migrate >"$BASE/migrate.log" 2>&1) || true
-    (cd "$BASE" && daemon_env "$py_dir" setsid "$BIN/dify-plugin-daemon" </dev/null >"$BASE/daemon.log" 2>&1 &
-      echo $! >"$BASE/daemon.pid")
+    daemon_env "$py_dir"
+    (cd "$BASE" && env -i "${DAEMON_ENV[@]}" "$BIN/dify-commandline" migrate >"$BASE/migrate.log" 2>&1) || true
+    # exec: the recorded PID is the daemon's own (setsid execs in place in a background job)
+    (cd "$BASE" && exec env -i "${DAEMON_ENV[@]}" setsid "$BIN/dify-plugin-daemon") </dev/null >"$BASE/daemon.log" 2>&1 &
+    echo $! >"$BASE/daemon.pid"
     pid=$(read_pid "$BASE/daemon.pid")
     local t0
     t0=$(now)
@@ -205,6 +208,9 @@ stop() {
   [[ -n $pid ]] && kill_pid "$pid" dify-plugin-daemon 30
   pid=$(read_pid "$BASE/redis.pid")
   [[ -n $pid ]] && kill_pid "$pid" redis-server 10
+  if [[ -f $BASE/started-postgres ]]; then
+    "$REPO/scripts/services/postgres.sh" stop
+  fi
   rm -rf "$BASE" "$RUN_DIR/$SERVICE.env"
 }
 

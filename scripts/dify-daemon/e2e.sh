@@ -4,12 +4,7 @@
 # See daemon.sh for where the daemon binaries come from (DIFY_DAEMON_BIN_DIR / Go proxy / DIFY_DAEMON_SRC).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
-started_pg=0
-[ -f "${MEM0_RUN_DIR:-/tmp/mem0-dify-services}/postgres.env" ] || started_pg=1
-cleanup() {
-  scripts/dify-daemon/daemon.sh stop >/dev/null 2>&1 || true
-  [ "$started_pg" = 1 ] && scripts/services/postgres.sh stop >/dev/null 2>&1 || true
-}
+cleanup() { scripts/dify-daemon/daemon.sh stop >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 scripts/dify-daemon/daemon.sh start >/dev/null
 # shellcheck source=/dev/null
