@@ -258,7 +258,7 @@ mod tests {
         let listed: Vec<u128> = index.list(&alice, None, 2).iter().map(|r| r.id.as_uuid().as_u128()).collect();
         assert_eq!(listed, vec![3, 2]);
         let hash = index.get(MemoryId::from_uuid(Uuid::from_u128(2))).unwrap().record.hash.clone();
-        assert_eq!(index.find_by_hash(&alice, &[hash.clone()]).len(), 1);
+        assert_eq!(index.find_by_hash(&alice, std::slice::from_ref(&hash)).len(), 1);
         let bob = Scope::parse(Some("bob"), None, None).unwrap();
         assert!(index.find_by_hash(&bob, &[hash]).is_empty());
     }
