@@ -57,6 +57,13 @@ def find_binary(here):
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     exe = find_binary(here)
+    packaged = sorted(os.listdir(os.path.join(here, "bin"))) if os.path.isdir(os.path.join(here, "bin")) else []
+    if exe is None and packaged:
+        sys.stderr.write(
+            "mem0-dify: this package has no binary for %s/%s; it ships %s\n"
+            % (sys.platform, platform.machine(), ", ".join(packaged))
+        )
+        sys.exit(1)
     if exe is None:
         sys.stderr.write(
             "mem0-dify: no runtime binary found (MEM0_DIFY_BINARY, bin/linux-<arch>/mem0-dify, "
