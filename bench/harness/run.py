@@ -1,0 +1,167 @@
+"""Runs the benchmark workloads against the selected stacks.
+
+    python -m harness.run [--stacks python,rust] [--only startup,async_add,sync_add,throughput,search]
+                          [--sizes 1000,10000,100000] [--quick] [--rust-pkg P | --rust-bin B]
+
+PostgreSQL comes from MEM0_TEST_PG_{HOST,PORT,USER,PASSWORD,DB} (scripts/services/postgres.sh start).
+The fake model server is started here on a free loopback port and stopped at the end."""
+import argparse
+import json
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+from . import experiments as ex
+from . import pgdata
+from .corpus import build
+from .stacks import python_stack, rust_stack
+
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pg_from_env() -> dict:
+    keys = {"host": "MEM0_TEST_PG_HOST", "port": "MEM0_TEST_PG_PORT", "user": "MEM0_TEST_PG_USER",
+            "password": "MEM0_TEST_PG_PASSWORD", "db": "MEM0_TEST_PG_DB"}
+    missing = [v for v in keys.values() if not os.environ.get(v)]
+    if missing:
+        raise SystemExit(f"missing {', '.join(missing)}: run `eval \"$(scripts/services/postgres.sh start)\"` first")
+    return {k: os.environ[v] for k, v in keys.items()}
+
+
+def start_model_server(corpus_path: str, dims: int, log_dir: str):
+    port = free_port()
+    log = open(os.path.join(log_dir, "fake_model.log"), "ab")
+    proc = subprocess.Popen([sys.executable, "-m", "harness.fake_model", "--port", str(port), "--corpus", corpus_path,
+                             "--dims", str(dims)], cwd=HERE, stdout=log, stderr=log)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            urllib.request.urlopen(url + "/admin/stats", timeout=1).read()
+            return proc, url
+        except OSError:
+            if proc.poll() is not None:
+                raise SystemExit("fake model server exited; see fake_model.log")
+            time.sleep(0.05)
+    raise SystemExit("fake model server did not come up")
+
+
+def machine_info(pg: dict) -> dict:
+    info = {"python_harness": platform.python_version(), "kernel": platform.release(), "cores": os.cpu_count()}
+    try:
+        with open("/proc/cpuinfo") as f:
+            info["cpu"] = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), "?")
+        with open("/proc/meminfo") as f:
+            info["mem_gib"] = round(int(f.readline().split()[1]) / 1024 / 1024, 1)
+        with open("/etc/os-release") as f:
+            info["os"] = next((l.split("=", 1)[1].strip().strip('"') for l in f if l.startswith("PRETTY_NAME")), "?")
+    except OSError:
+        pass
+    try:
+        conn = pgdata.connect(pg)
+        with conn.cursor() as cur:
+            cur.execute("SELECT version(), (SELECT extversion FROM pg_extension WHERE extname='vector')")
+            info["postgres"], info["pgvector"] = cur.fetchone()
+        conn.close()
+    except Exception as e:  # noqa: BLE001
+        info["postgres"] = f"unavailable: {e}"
+    for cmd, key in ((["rustc", "--version"], "rustc"), (["git", "-C", HERE, "rev-parse", "--short", "HEAD"], "commit")):
+        try:
+            info[key] = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip()
+        except (OSError, subprocess.CalledProcessError):
+            pass
+    return info
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--stacks", default="python,rust")
+    ap.add_argument("--only", default="startup,async_add,sync_add,throughput,search")
+    ap.add_argument("--sizes", default="1000,10000,100000")
+    ap.add_argument("--users", type=int, default=1000)
+    ap.add_argument("--dims", type=int, default=int(os.environ.get("BENCH_DIMS", "384")))
+    ap.add_argument("--quick", action="store_true", help="fewer runs/adds/queries (smoke test)")
+    ap.add_argument("--out", default=os.environ.get("BENCH_OUT", os.path.join(HERE, "results")))
+    ap.add_argument("--cache", default=os.path.join(os.environ.get("MEM0_CACHE_DIR", "/var/cache/mem0-dify"), "bench"))
+    ap.add_argument("--rust-pkg", default=os.environ.get("MEM0_BENCH_RUST_PKG"))
+    ap.add_argument("--rust-bin", default=os.environ.get("MEM0_BENCH_RUST_BIN"))
+    ap.add_argument("--python312", default=os.environ.get("BENCH_PYTHON", shutil.which("python3.12") or "python3.12"))
+    a = ap.parse_args()
+
+    only = set(a.only.split(","))
+    pg = pg_from_env()
+    os.makedirs(a.out, exist_ok=True)
+    scratch = tempfile.mkdtemp(prefix="mem0-bench-")
+    log_dir = os.path.join(a.out, "logs")
+    os.makedirs(log_dir, exist_ok=True)
+
+    stacks = []
+    for name in a.stacks.split(","):
+        if name == "python":
+            stacks.append(python_stack(a.cache))
+        elif name == "rust":
+            st = rust_stack(a.cache, a.rust_pkg, a.rust_bin, a.python312)
+            if st is None:
+                print("rust stack skipped: give --rust-pkg/MEM0_BENCH_RUST_PKG or --rust-bin/MEM0_BENCH_RUST_BIN",
+                      flush=True)
+                continue
+            stacks.append(st)
+            with open(os.path.join(a.out, "install_rust.json"), "w") as f:
+                json.dump({"describe": st.describe, **st.install}, f, indent=1)
+    if not stacks:
+        raise SystemExit("no stack to run")
+
+    corpus_path = os.path.join(scratch, "corpus.json")
+    with open(corpus_path, "w") as f:
+        json.dump(build(users=2000, turns_per_user=6), f)
+    model_proc, model_url = start_model_server(corpus_path, a.dims, log_dir)
+    ctx = ex.Ctx(a.out, scratch, log_dir, model_url, pg, a.dims)
+    q = a.quick
+    info = machine_info(pg)
+    info.update(dims=a.dims, quick=q, started=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                command=" ".join(sys.argv), stacks=[s.describe for s in stacks])
+    try:
+        for st in stacks:
+            if "startup" in only:
+                ex.exp_startup(ctx, st, runs=2 if q else 5, idle_s=2.0 if q else 5.0)
+            if "async_add" in only:
+                ex.exp_async_add(ctx, st, n=40 if q else 200, runs=1 if q else 3)
+            if "sync_add" in only:
+                ex.exp_sync_add(ctx, st, users=5 if q else 20, turns=3 if q else 5)
+            if "throughput" in only:
+                ex.exp_sync_throughput(ctx, st, sessions=8, n=32 if q else 160)
+        if "search" in only:
+            for size in [int(x) for x in a.sizes.split(",")]:
+                seeded = pgdata.seed_table(pg, "bench_search", size, a.users, a.dims)
+                seeded["table"] = "bench_search"
+                print(f"seeded {seeded['info']}", flush=True)
+                for st in stacks:
+                    ex.exp_search(ctx, st, size, seeded, users=a.users, queries=50 if q else 200)
+    finally:
+        model_proc.terminate()
+        model_proc.wait(10)
+        shutil.rmtree(scratch, ignore_errors=True)
+    info["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    prev = {}
+    path = os.path.join(a.out, "machine.json")
+    if os.path.exists(path):
+        with open(path) as f:
+            prev = json.load(f)
+    prev[",".join(s.name for s in stacks)] = info
+    with open(path, "w") as f:
+        json.dump(prev, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
