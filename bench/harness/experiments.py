@@ -123,13 +123,19 @@ def first_turns(ctx: Ctx, users: range) -> list[dict]:
     return [conversation(u, 1, ctx.seed)[0] for u in users]
 
 
-def wait_rows(conn, table, target, timeout=600.0, sample=None):
-    t0 = time.perf_counter()
+def wait_rows(conn, table, target, timeout=600.0, sample=None, stall_s=60.0):
+    """Poll until `table` has `target` rows: (time reached or None, rows seen). Gives up after `timeout`
+    or when the count has not moved for `stall_s` (a stack that stores elsewhere, or lost writes)."""
+    t0 = t_moved = time.perf_counter()
+    last = -1
     while True:
         n = pgdata.count_rows(conn, table)
+        now = time.perf_counter()
         if n >= target:
-            return time.perf_counter(), n
-        if time.perf_counter() - t0 > timeout:
+            return now, n
+        if n != last:
+            last, t_moved = n, now
+        if now - t0 > timeout or now - t_moved > stall_s:
             return None, n
         if sample:
             sample()
@@ -144,8 +150,10 @@ def exp_startup(ctx: Ctx, stack: Stack, runs=5, idle_s=5.0):
         try:
             hb = p.wait_heartbeat()
             rss_hb = p.rss_kib()
+            cpu_hb = p.cpu_seconds()
             time.sleep(idle_s)
-            out.append({"first_heartbeat_ms": round(hb * 1000, 2), "rss_at_heartbeat_kib": rss_hb,
+            out.append({"first_heartbeat_ms": round(hb * 1000, 2), "cpu_s_at_heartbeat": round(cpu_hb, 3),
+                        "rss_at_heartbeat_kib": rss_hb,
                         "rss_idle_kib": p.rss_kib(), "cpu_s_until_idle": round(p.cpu_seconds(), 3),
                         "threads_idle": p.threads()})
         finally:
