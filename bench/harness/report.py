@@ -125,7 +125,9 @@ def targets(py: Figures, rs: Figures, have_rust: bool) -> list[tuple]:
     rows = []
 
     def add(name, value, ok, margin):
-        rows.append((name, value, verdict(ok if value is not None else None, have_rust), margin if value is not None else ""))
+        measured = value not in (None, "—") and not str(value).startswith("—")
+        rows.append((name, value if measured else "—", verdict(ok if measured else None, have_rust),
+                     margin if measured else ""))
 
     add("start → first heartbeat ≤ 50 ms", fmt(rs.heartbeat_ms, " ms"),
         rs.heartbeat_ms is not None and rs.heartbeat_ms <= 50, _margin(rs.heartbeat_ms, 50, " ms"))
@@ -142,21 +144,24 @@ def targets(py: Figures, rs: Figures, have_rust: bool) -> list[tuple]:
     add("search own overhead p95 ≤ 20 ms at 100k", fmt(p95, " ms", 2), p95 is not None and p95 <= 20, _margin(p95, 20, " ms"))
     recalls = [rs.s(s, "recall_at_k_mean") for s in SIZES]
     have = [r for r in recalls if r is not None]
-    add("recall of the user's top-10 ≥ 0.99 at every size", " / ".join(fmt(r, "", 3) for r in recalls) if have else None,
+    add("recall of the user's top-10 ≥ 0.99 at every size",
+        " / ".join(fmt(r, "", 3) for r in recalls) if len(have) == len(SIZES) else None,
         bool(have) and len(have) == len(SIZES) and min(have) >= 0.99, f"lowest {min(have):.3f}" if have else "")
     add("LLM calls per add = 1 when nothing related is stored", fmt(rs.llm_fresh, "", 2),
         rs.llm_fresh is not None and rs.llm_fresh_max == 1, f"max {rs.llm_fresh_max}" if rs.llm_fresh_max is not None else "")
     add("LLM calls per add never more than Mem0's", fmt(rs.llm_max, " max"),
         rs.llm_max is not None and py.llm_max is not None and rs.llm_max <= py.llm_max, f"Mem0: {fmt(py.llm_max)} per add")
     add("prompt tokens per add below Mem0's", fmt(rs.tok_all, ""),
-        rs.tok_all is not None and py.tok_all is not None and rs.tok_all < py.tok_all, ratio(py.tok_all, rs.tok_all) + " fewer")
+        rs.tok_all is not None and py.tok_all is not None and rs.tok_all < py.tok_all,
+        f"{(rs.tok_all / py.tok_all - 1) * 100:+.0f} % vs Mem0's {py.tok_all:,.0f}" if rs.tok_all and py.tok_all else "")
     r_tp = rs.async_applied / py.async_applied if rs.async_applied and py.async_applied else None
     add("≥ 10× Mem0's add throughput (async, 0 ms model)", fmt(r_tp, "×"), r_tp is not None and r_tp >= 10,
         f"{fmt(rs.async_applied, ' adds/s')} vs {fmt(py.async_applied, ' adds/s')}")
     r_s = [(py.s(s, "own_overhead.p50_ms") / rs.s(s, "own_overhead.p50_ms"))
            if rs.s(s, "own_overhead.p50_ms") and py.s(s, "own_overhead.p50_ms") else None for s in SIZES]
     have = [x for x in r_s if x is not None]
-    add("5× lower search overhead (p50, every size)", " / ".join(fmt(x, "×") for x in r_s) if have else None,
+    add("5× lower search overhead (p50, every size)",
+        " / ".join(fmt(x, "×") for x in r_s) if len(have) == len(SIZES) else None,
         bool(have) and min(have) >= 5, "1k / 10k / 100k")
     return rows
 
@@ -373,9 +378,10 @@ def analysis(py: Figures, rs: Figures, have_rust: bool) -> str:
     if not misses:
         out.append("- **Rust.** Every target of issue 8 is met in this run.")
     else:
-        out.append("- **Missed targets, by how much, why, and the next optimization:**")
+        out.append("- **Missed targets, by how much, the likely cause (to confirm from the per-run JSON and a profile) "
+                   "and the next optimization:**")
         for name, value, _, margin in misses:
-            out.append(f"  - {name}: {value} ({margin}). {WHY.get(_key(name), 'See the per-experiment JSON in bench/results/rust/.')}")
+            out.append(f"  - {name}: {value} ({margin}). {WHY.get(_key(name), '')} Per-run detail: bench/results/rust/.")
     return "\n".join(out) + "\n"
 
 

@@ -96,9 +96,13 @@ def main():
     ap.add_argument("--cache", default=os.path.join(os.environ.get("MEM0_CACHE_DIR", "/var/cache/mem0-dify"), "bench"))
     ap.add_argument("--rust-pkg", default=os.environ.get("MEM0_BENCH_RUST_PKG"))
     ap.add_argument("--rust-bin", default=os.environ.get("MEM0_BENCH_RUST_BIN"))
-    ap.add_argument("--python312", default=os.environ.get("BENCH_PYTHON", shutil.which("python3.12") or "python3.12"))
+    ap.add_argument("--python312", default=os.environ.get("BENCH_PYTHON"),
+                    help="Python 3.12 for a package's venv (default: the one bench/install.sh found)")
     a = ap.parse_args()
 
+    if not a.python312:
+        found = os.path.join(a.cache, "python312")
+        a.python312 = open(found).read().strip() if os.path.exists(found) else (shutil.which("python3.12") or "python3.12")
     only = set(a.only.split(","))
     pg = pg_from_env()
     os.makedirs(a.out, exist_ok=True)

@@ -23,17 +23,18 @@ from .driver import PluginProcess
 class Stack:
     name: str
     argv: list[str]
-    cwd: str
+    cwd: str | None
     env_extra: dict = field(default_factory=dict)
     install: dict = field(default_factory=dict)
     describe: str = ""
 
     def spawn(self, scratch: str, tag: str, log_dir: str) -> PluginProcess:
+        """Start a fresh process with its own data dir (MEM0_DIR, HOME; also the cwd when `cwd` is None)."""
         data_dir = tempfile.mkdtemp(prefix=f"{self.name}-{tag}-", dir=scratch)
         env = dict(os.environ, INSTALL_METHOD="local", MEM0_TELEMETRY="false", MEM0_DIR=data_dir,
                    HOME=data_dir, **self.env_extra)
         env.pop("PYTHONDONTWRITEBYTECODE", None)
-        return PluginProcess(self.argv, self.cwd, env, os.path.join(log_dir, f"{self.name}-{tag}.log"))
+        return PluginProcess(self.argv, self.cwd or data_dir, env, os.path.join(log_dir, f"{self.name}-{tag}.log"))
 
 
 def python_stack(cache: str) -> Stack:
@@ -101,7 +102,7 @@ def rust_stack(cache: str, pkg: str | None, binary: str | None, python: str) -> 
                      describe=f"package {os.path.basename(pkg)} via `python -m main`")
     if binary:
         binary = os.path.abspath(binary)
-        return Stack("rust", [binary, "serve"], os.path.dirname(binary),
+        return Stack("rust", [binary, "serve"], None,
                      install={"binary_bytes": os.path.getsize(binary)}, describe=f"binary {binary} serve")
     return None
 
