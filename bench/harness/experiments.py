@@ -143,7 +143,7 @@ def wait_rows(conn, table, target, timeout=600.0, sample=None, stall_s=60.0):
 
 
 # ---------------------------------------------------------------------------------------------- start
-def exp_startup(ctx: Ctx, stack: Stack, runs=5, idle_s=5.0):
+def exp_startup(ctx: Ctx, stack: Stack, runs=5, idle_s=5.0, name="startup"):
     out = []
     for i in range(runs):
         p = stack.spawn(ctx.scratch, f"startup{i}", ctx.log_dir)
@@ -160,7 +160,7 @@ def exp_startup(ctx: Ctx, stack: Stack, runs=5, idle_s=5.0):
             p.stop()
         print(f"[{stack.name}] startup {i}: {out[-1]}", flush=True)
     med = {k: statistics.median(r[k] for r in out) for k in out[0]}
-    ctx.save(stack, "startup", {"runs": out, "median": med, "idle_s": idle_s})
+    ctx.save(stack, name, {"runs": out, "median": med, "idle_s": idle_s, "argv0": os.path.basename(stack.argv[0])})
 
 
 # ---------------------------------------------------------------------------------------------- adds

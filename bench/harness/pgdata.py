@@ -97,12 +97,27 @@ def seed_table(pg: dict, table: str, size: int, users: int, dims: int, seed: int
         cur.execute(f'VACUUM ANALYZE "{table}"')
         cur.execute("SELECT pg_total_relation_size(%s), pg_relation_size(%s)", (table, f"{table}_hnsw_idx"))
         total_bytes, index_bytes = cur.fetchone()
+        plan = mem0_query_plan(cur, table, dims)
     conn.close()
     for entry in truth.values():
         entry["vecs"] = np.vstack(entry["vecs"])
     return {"truth": truth, "info": {"rows": n, "users": users, "dims": dims, "load_s": round(t1 - t0, 1),
                                      "index_s": round(t2 - t1, 1), "table_bytes": total_bytes,
-                                     "hnsw_bytes": index_bytes}}
+                                     "hnsw_bytes": index_bytes, "mem0_query_plan": plan}}
+
+
+def mem0_query_plan(cur, table: str, dims: int, top_k: int = 10) -> str:
+    """How PostgreSQL runs mem0 1.0.1's filtered search on this table (the planner picks the HNSW index or
+    an exact scan from its cost estimates, which depend on the index size: it can differ between seedings)."""
+    vec = "[" + ",".join(repr(x) for x in embed("Which city do I live in?", dims)) + "]"
+    cur.execute(f'EXPLAIN SELECT id, vector <=> %s::vector AS distance, payload FROM "{table}" '
+                "WHERE payload->>'user_id' = %s ORDER BY distance LIMIT %s", (vec, user_id(0), top_k))
+    lines = [r[0] for r in cur.fetchall()]
+    if any("hnsw" in line for line in lines):
+        return "HNSW index scan, user filter applied after"
+    if any("Seq Scan" in line for line in lines):
+        return "sequential scan + sort (exact)"
+    return lines[0].strip() if lines else "?"
 
 
 def _copy(conn, table: str, buf: io.StringIO) -> None:

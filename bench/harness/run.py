@@ -91,7 +91,8 @@ def main():
     ap.add_argument("--sizes", default="1000,10000,100000")
     ap.add_argument("--users", type=int, default=1000)
     ap.add_argument("--dims", type=int, default=int(os.environ.get("BENCH_DIMS", "384")))
-    ap.add_argument("--quick", action="store_true", help="fewer runs/adds/queries (smoke test)")
+    ap.add_argument("--delays", default="0,200", help="fixed model latencies (ms) for the add experiments")
+    ap.add_argument("--quick", action="store_true", help="fewer runs/adds/queries, 0 ms model only (smoke test)")
     ap.add_argument("--out", default=os.environ.get("BENCH_OUT", os.path.join(HERE, "results")))
     ap.add_argument("--cache", default=os.path.join(os.environ.get("MEM0_CACHE_DIR", "/var/cache/mem0-dify"), "bench"))
     ap.add_argument("--rust-pkg", default=os.environ.get("MEM0_BENCH_RUST_PKG"))
@@ -139,10 +140,15 @@ def main():
         for st in stacks:
             if "startup" in only:
                 ex.exp_startup(ctx, st, runs=2 if q else 5, idle_s=2.0 if q else 5.0)
-            if "async_add" in only:
-                ex.exp_async_add(ctx, st, n=40 if q else 200, runs=1 if q else 3)
-            if "sync_add" in only:
-                ex.exp_sync_add(ctx, st, users=5 if q else 20, turns=3 if q else 5)
+                if st.direct is not None:
+                    ex.exp_startup(ctx, st.direct, runs=2 if q else 5, idle_s=2.0 if q else 5.0, name="startup_direct")
+            delays = [0] if q else [int(x) for x in a.delays.split(",")]
+            for delay in delays:
+                if "async_add" in only:
+                    ex.exp_async_add(ctx, st, n=40 if q else 200, runs=1 if q or delay else 3, delay_ms=delay)
+                if "sync_add" in only:
+                    ex.exp_sync_add(ctx, st, users=5 if q else (20 if delay == 0 else 10), turns=3 if q else 5,
+                                    delay_ms=delay)
             if "throughput" in only:
                 ex.exp_sync_throughput(ctx, st, sessions=8, n=32 if q else 160)
         if "search" in only:
@@ -162,7 +168,10 @@ def main():
     if os.path.exists(path):
         with open(path) as f:
             prev = json.load(f)
-    prev[",".join(s.name for s in stacks)] = info
+    key = ",".join(s.name for s in stacks)
+    if only != {"startup", "async_add", "sync_add", "throughput", "search"}:
+        key += f" (only {a.only})"
+    prev[key] = info
     with open(path, "w") as f:
         json.dump(prev, f, indent=1)
 

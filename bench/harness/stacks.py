@@ -27,6 +27,7 @@ class Stack:
     env_extra: dict = field(default_factory=dict)
     install: dict = field(default_factory=dict)
     describe: str = ""
+    direct: "Stack | None" = None  # the same plugin's binary started without the launcher, when packaged
 
     def spawn(self, scratch: str, tag: str, log_dir: str) -> PluginProcess:
         """Start a fresh process with its own data dir (MEM0_DIR, HOME; also the cwd when `cwd` is None)."""
@@ -81,6 +82,11 @@ def install_package(pkg: str, dest: str, cache: str, python: str) -> dict:
             "installed_bytes": _du(dest, exclude=".venv"), "venv_bytes": _du(os.path.join(dest, ".venv"))}
 
 
+def _arch() -> str:
+    import platform
+    return {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(platform.machine().lower(), "amd64")
+
+
 def _du(path: str, exclude: str | None = None) -> int:
     total = 0
     for root, dirs, files in os.walk(path):
@@ -98,8 +104,13 @@ def rust_stack(cache: str, pkg: str | None, binary: str | None, python: str) -> 
     if pkg:
         dest = os.path.join(cache, "rust-plugin")
         info = install_package(pkg, dest, cache, python)
-        return Stack("rust", [os.path.join(dest, ".venv", "bin", "python"), "-m", "main"], dest, install=info,
-                     describe=f"package {os.path.basename(pkg)} via `python -m main`")
+        st = Stack("rust", [os.path.join(dest, ".venv", "bin", "python"), "-m", "main"], dest, install=info,
+                   describe=f"package {os.path.basename(pkg)} via `python -m main`")
+        inner = os.path.join(dest, "bin", f"linux-{_arch()}", "mem0-dify")
+        if os.path.exists(inner):
+            os.chmod(inner, 0o755)  # what the launcher does on its first start
+            st.direct = Stack("rust", [inner, "serve"], None, describe="the package's binary, `serve` without the launcher")
+        return st
     if binary:
         binary = os.path.abspath(binary)
         return Stack("rust", [binary, "serve"], None,
