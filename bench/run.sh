@@ -28,5 +28,7 @@ stop_pg() { [[ ${BENCH_KEEP_PG:-0} == 1 ]] || "$ROOT/scripts/services/postgres.s
 trap stop_pg EXIT
 
 cd "$HERE"
-"$TOOLS_PY" -m harness.run "$@"
+rc=0
+"$TOOLS_PY" -m harness.run "$@" || rc=$?
 "$TOOLS_PY" -m harness.report --results "$BENCH_OUT"
+exit $rc

@@ -178,7 +178,7 @@ class PluginProcess:
             self.proc.stdin.flush()
         return s
 
-    def call(self, data: dict, timeout: float = 300.0) -> Session:
+    def call(self, data: dict, timeout: float = 120.0) -> Session:
         s = self.send(data)
         if not s.done.wait(timeout) or s.t_end is None:
             raise TimeoutError(f"session {s.sid} got no end within {timeout}s (exit code {self.proc.poll()})")

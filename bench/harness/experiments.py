@@ -103,6 +103,9 @@ class Ctx:
                "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **obj}
         with open(os.path.join(d, f"{name}.json"), "w") as f:
             json.dump(obj, f, indent=1)
+        stale = os.path.join(d, f"{name}.error.json")
+        if os.path.exists(stale):
+            os.remove(stale)
         print(f"[{stack.name}] {name}: saved", flush=True)
 
 
@@ -145,6 +148,7 @@ def wait_rows(conn, table, target, timeout=600.0, sample=None, stall_s=60.0):
 # ---------------------------------------------------------------------------------------------- start
 def exp_startup(ctx: Ctx, stack: Stack, runs=5, idle_s=5.0, name="startup"):
     out = []
+    load = MachineLoad()
     for i in range(runs):
         p = stack.spawn(ctx.scratch, f"startup{i}", ctx.log_dir)
         try:
@@ -160,7 +164,8 @@ def exp_startup(ctx: Ctx, stack: Stack, runs=5, idle_s=5.0, name="startup"):
             p.stop()
         print(f"[{stack.name}] startup {i}: {out[-1]}", flush=True)
     med = {k: statistics.median(r[k] for r in out) for k in out[0]}
-    ctx.save(stack, name, {"runs": out, "median": med, "idle_s": idle_s, "argv0": os.path.basename(stack.argv[0])})
+    ctx.save(stack, name, {"runs": out, "median": med, "idle_s": idle_s, "argv0": os.path.basename(stack.argv[0]),
+                           "machine_busy_cores": load.done()})
 
 
 # ---------------------------------------------------------------------------------------------- adds

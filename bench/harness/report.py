@@ -15,11 +15,14 @@ MIB = 1024 * 1024
 
 def load(results: str) -> dict:
     data = {"python": {}, "rust": {}}
-    for stack in data:
+    for stack in ("python", "rust"):
         d = os.path.join(results, stack)
         if os.path.isdir(d):
             for f in sorted(os.listdir(d)):
-                if f.endswith(".json"):
+                if f.endswith(".error.json"):
+                    with open(os.path.join(d, f)) as fh:
+                        data.setdefault("errors", []).append((stack, json.load(fh)))
+                elif f.endswith(".json"):
                     with open(os.path.join(d, f)) as fh:
                         data[stack][f[:-5]] = json.load(fh)
     for name in ("machine", "install_python", "install_rust"):
@@ -189,6 +192,8 @@ def plot(data: dict, path: str) -> bool:
         import matplotlib.pyplot as plt
     except ImportError:
         return False
+    if not any(data[st].get(f"search_{s}") for st in ("python", "rust") for s in SIZES):
+        return False
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
     styles = {"python": ("#d62728", "Python seed (mem0 1.0.1)"), "rust": ("#1f77b4", "mem0-dify (Rust)")}
     for stack, (color, label) in styles.items():
@@ -287,6 +292,12 @@ def render(data: dict, plot_rel: str | None) -> str:
         w("| " + " | ".join(x if x is not None else "—" for x in t) + " |")
     w("")
     w(analysis(py, rs, have_rust))
+    if data.get("errors"):
+        w("### Experiments that failed in the last run\n")
+        for stack, e in data["errors"]:
+            w(f"- {stack}/{e.get('experiment')}: `{str(e.get('error'))[:300]}` (traceback in "
+              f"`bench/results/{stack}/{e.get('experiment')}.error.json`)")
+        w("")
 
     w(baseline_check(py))
     w("## Cost growth from 1k to 100k memories\n")
@@ -327,7 +338,8 @@ def render(data: dict, plot_rel: str | None) -> str:
         for name, r in sorted(data[stack].items()):
             b = r.get("machine_busy_cores")
             if b is None and r.get("runs"):
-                b = max((x.get("machine_busy_cores") or 0) for x in r["runs"])
+                seen = [x["machine_busy_cores"] for x in r["runs"] if x.get("machine_busy_cores") is not None]
+                b = max(seen) if seen else None
             if b is not None:
                 busy.append(f"{stack}/{name} {b}")
     if busy:

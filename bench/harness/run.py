@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 import urllib.request
 
 from . import experiments as ex
@@ -136,28 +137,45 @@ def main():
     info = machine_info(pg)
     info.update(dims=a.dims, quick=q, started=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                 command=" ".join(sys.argv), stacks=[s.describe for s in stacks])
+    failures = []
+
+    def attempt(stack, name, fn, *args, **kw):
+        """Run one experiment; a failure is recorded (results/<stack>/<name>.error.json) and the run goes on."""
+        try:
+            fn(ctx, stack, *args, **kw)
+        except Exception as e:  # noqa: BLE001 — any failure of a stack under test is a result to report
+            failures.append(f"{stack.name}/{name}: {e}")
+            traceback.print_exc()
+            d = os.path.join(a.out, stack.name)
+            os.makedirs(d, exist_ok=True)
+            with open(os.path.join(d, f"{name}.error.json"), "w") as f:
+                json.dump({"experiment": name, "error": str(e), "traceback": traceback.format_exc()}, f, indent=1)
+
     try:
         for st in stacks:
             if "startup" in only:
-                ex.exp_startup(ctx, st, runs=2 if q else 5, idle_s=2.0 if q else 5.0)
+                attempt(st, "startup", ex.exp_startup, runs=2 if q else 5, idle_s=2.0 if q else 5.0)
                 if st.direct is not None:
-                    ex.exp_startup(ctx, st.direct, runs=2 if q else 5, idle_s=2.0 if q else 5.0, name="startup_direct")
+                    attempt(st.direct, "startup_direct", ex.exp_startup, runs=2 if q else 5, idle_s=2.0 if q else 5.0,
+                            name="startup_direct")
             delays = [0] if q else [int(x) for x in a.delays.split(",")]
             for delay in delays:
                 if "async_add" in only:
-                    ex.exp_async_add(ctx, st, n=40 if q else 200, runs=1 if q or delay else 3, delay_ms=delay)
+                    attempt(st, f"async_add_{delay}ms", ex.exp_async_add, n=40 if q else 200,
+                            runs=1 if q or delay else 3, delay_ms=delay)
                 if "sync_add" in only:
-                    ex.exp_sync_add(ctx, st, users=5 if q else (20 if delay == 0 else 10), turns=3 if q else 5,
-                                    delay_ms=delay)
+                    attempt(st, f"sync_add_{delay}ms", ex.exp_sync_add, users=5 if q else (20 if delay == 0 else 10),
+                            turns=3 if q else 5, delay_ms=delay)
             if "throughput" in only:
-                ex.exp_sync_throughput(ctx, st, sessions=8, n=32 if q else 160)
+                attempt(st, "sync_throughput_c8", ex.exp_sync_throughput, sessions=8, n=32 if q else 160)
         if "search" in only:
             for size in [int(x) for x in a.sizes.split(",")]:
                 seeded = pgdata.seed_table(pg, "bench_search", size, a.users, a.dims)
                 seeded["table"] = "bench_search"
                 print(f"seeded {seeded['info']}", flush=True)
                 for st in stacks:
-                    ex.exp_search(ctx, st, size, seeded, users=a.users, queries=50 if q else 200)
+                    attempt(st, f"search_{size}", ex.exp_search, size, seeded, users=a.users,
+                            queries=50 if q else 200)
     finally:
         model_proc.terminate()
         model_proc.wait(10)
@@ -174,6 +192,9 @@ def main():
     prev[key] = info
     with open(path, "w") as f:
         json.dump(prev, f, indent=1)
+    if failures:
+        print("FAILED experiments:\n  " + "\n  ".join(failures), flush=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":
