@@ -6,6 +6,7 @@ timestamps per session the request write, the first stream chunk and the `end`. 
 in flight at once. Also reads the process tree's resident memory and CPU time from /proc."""
 import json
 import os
+import signal
 import subprocess
 import threading
 import time
@@ -95,7 +96,7 @@ class PluginProcess:
         self._log = open(log_path, "ab") if log_path else None
         self.t_spawn = time.perf_counter()
         self.proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE)
+                                     stderr=subprocess.PIPE, start_new_session=True)
         self.pid = self.proc.pid
         threading.Thread(target=self._read_stdout, daemon=True).start()
         threading.Thread(target=self._read_stderr, daemon=True).start()
@@ -190,6 +191,12 @@ class PluginProcess:
         return {"type": "tool", "action": "invoke_tool", "provider": provider, "tool": tool,
                 "credential_type": "api-key", "credentials": credentials, "tool_parameters": params}
 
+    def _signal_group(self, sig):
+        try:
+            os.killpg(self.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
     def rss_kib(self) -> int:
         return rss_kib(self.pid)
 
@@ -200,7 +207,7 @@ class PluginProcess:
         return thread_count(self.pid)
 
     def stop(self):
-        """Close stdin (what the daemon does), then SIGTERM / SIGKILL this process only."""
+        """Close stdin (what the daemon does), then SIGTERM / SIGKILL the process group this driver started."""
         try:
             self.proc.stdin.close()
         except OSError:
@@ -208,12 +215,13 @@ class PluginProcess:
         try:
             self.proc.wait(2)
         except subprocess.TimeoutExpired:
-            self.proc.terminate()
+            self._signal_group(signal.SIGTERM)
             try:
                 self.proc.wait(8)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
+                self._signal_group(signal.SIGKILL)
                 self.proc.wait(5)
+        self._signal_group(signal.SIGKILL)  # anything the plugin left behind in its own session
         if self._log:
             self._log.close()
             self._log = None
