@@ -1,1 +1,167 @@
-fn main() {}
+//! `mem0-dify`: the composition root. Parses the command line, wires the adapters into the
+//! memory application and runs the chosen command.
+
+use clap::{Parser, Subcommand};
+use mem0_dify::adapters::cli;
+use mem0_dify::adapters::dify::{self, build_package, init_stderr_logging, Arch, RuntimeSettings};
+use mem0_dify::adapters::factory::DefaultBackendFactory;
+use mem0_dify::app::api::{AppSettings, MemoryApp};
+use mem0_dify::ports::memory_api::MemoryApi;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long `call` waits for the writes it accepted before exiting.
+const CALL_DRAIN_DEADLINE: Duration = Duration::from_secs(300);
+
+#[derive(Parser)]
+#[command(name = "mem0-dify", version, about = "Long-term memory for LLM agents, as a Dify tool plugin")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run as a Dify plugin: stdio when the daemon starts it, TCP remote debugging when
+    /// INSTALL_METHOD=remote (settings from the environment and ./.env).
+    Serve,
+    /// Run one tool and print its {"status","messages","results"} JSON.
+    Call {
+        /// The tool: add_memory, search_memory, get_all_memories, get_memory, update_memory,
+        /// delete_memory, delete_all_memories, get_memory_history, get_write_status.
+        tool: String,
+        /// A JSON file holding the credentials as Dify sends them; without it, the zero-setup defaults.
+        #[arg(long)]
+        credentials: Option<PathBuf>,
+        /// The tool's parameters as a JSON object.
+        #[arg(long, default_value = "{}")]
+        params: String,
+    },
+    /// Check every configured backend for real and report per credential.
+    Validate {
+        /// A JSON file holding the credentials as Dify sends them.
+        #[arg(long)]
+        credentials: Option<PathBuf>,
+    },
+    /// Build the .difypkg package from the plugin files and the release binaries.
+    Package {
+        /// Where to write the package (default: <name>-<version>.difypkg in the current folder).
+        #[arg(long)]
+        output: Option<PathBuf>,
+        /// The plugin's root folder (manifest.yaml, provider/, tools/, _assets/).
+        #[arg(long, default_value = ".")]
+        root: PathBuf,
+        /// A linux/amd64 binary to ship (default: target/x86_64-unknown-linux-musl/release/mem0-dify).
+        #[arg(long)]
+        amd64: Option<PathBuf>,
+        /// A linux/arm64 binary to ship, when one was built.
+        #[arg(long)]
+        arm64: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    init_stderr_logging();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("mem0-dify: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(cli.command))
+}
+
+fn start_app() -> Arc<MemoryApp> {
+    Arc::new(MemoryApp::start(Arc::new(DefaultBackendFactory::from_env()), AppSettings::default()))
+}
+
+async fn run(command: Command) -> ExitCode {
+    match command {
+        Command::Serve => {
+            let settings = match RuntimeSettings::from_env() {
+                Ok(settings) => settings,
+                Err(e) => return fail(&e),
+            };
+            match dify::serve(start_app(), settings).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(&e),
+            }
+        }
+        Command::Call { tool, credentials, params } => {
+            let (credentials, params) =
+                match (cli::read_credentials(credentials.as_deref()), cli::parse_params(&params)) {
+                    (Ok(c), Ok(p)) => (c, p),
+                    (Err(e), _) | (_, Err(e)) => return fail(&e),
+                };
+            let app = start_app();
+            let reply = cli::call(app.as_ref(), &credentials, &tool, &params).await;
+            println!("{}", serde_json::to_string_pretty(&reply.json).unwrap_or_default());
+            eprintln!("{}", reply.text);
+            app.shutdown(CALL_DRAIN_DEADLINE).await;
+            if reply.is_error() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Command::Validate { credentials } => {
+            let credentials = match cli::read_credentials(credentials.as_deref()) {
+                Ok(c) => c,
+                Err(e) => return fail(&e),
+            };
+            let app = start_app();
+            match cli::validate(app.as_ref(), &credentials).await {
+                Ok((checks, ok)) => {
+                    for check in &checks {
+                        match &check.error {
+                            None => println!("{}: ok", check.credential),
+                            Some(error) => println!("{}: {error}", check.credential),
+                        }
+                    }
+                    if ok {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::FAILURE
+                    }
+                }
+                Err(e) => fail(&e),
+            }
+        }
+        Command::Package { output, root, amd64, arm64 } => {
+            let amd64 = amd64.unwrap_or_else(|| root.join("target/x86_64-unknown-linux-musl/release/mem0-dify"));
+            let mut binaries = vec![(Arch::Amd64, amd64)];
+            if let Some(arm64) = arm64 {
+                binaries.push((Arch::Arm64, arm64));
+            }
+            let output = match output {
+                Some(output) => output,
+                None => match dify::package::default_output_name(&root) {
+                    Ok(name) => PathBuf::from(name),
+                    Err(e) => return fail(&e),
+                },
+            };
+            match build_package(&root, &binaries, &output) {
+                Ok(report) => {
+                    println!(
+                        "{} ({:.1} MiB, {} files) — {}",
+                        report.output.display(),
+                        report.size as f64 / 1_048_576.0,
+                        report.entries.len(),
+                        report.unique_identifier
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(&e),
+            }
+        }
+    }
+}
+
+fn fail(error: &dyn std::fmt::Display) -> ExitCode {
+    eprintln!("mem0-dify: {error}");
+    ExitCode::FAILURE
+}

@@ -94,7 +94,7 @@ launch() {
       "-Darcadedb.bolt.host=$HOST" \
       "-Darcadedb.bolt.port=$BOLT_PORT" \
       "-Darcadedb.bolt.defaultDatabase=$DB" \
-      "-Darcadedb.server.defaultDatabases=$DB[]" \
+      "-Darcadedb.server.defaultDatabases=${DB}[]" \
       com.arcadedb.server.ArcadeDBServer </dev/null >>"$LOGFILE" 2>&1
   ) &
   echo $! >"$PIDFILE"
@@ -103,7 +103,7 @@ launch() {
   t0=$(now)
   # The Bolt port opens before database 'graph' exists: wait for /ready and a query.
   for ((i = 0; i < START_TIMEOUT * 5; i++)); do
-    if ! pid_alive "$pid" "$MARKER"; then
+    if ! proc_running "$pid"; then
       show_log_tail "$LOGFILE"
       die "ArcadeDB exited during start-up"
     fi

@@ -10,6 +10,7 @@
 
 CACHE_DIR=${MEM0_CACHE_DIR:-/var/cache/mem0-dify}
 RUN_DIR=${MEM0_RUN_DIR:-/tmp/mem0-dify-services}
+# shellcheck disable=SC2034 # used by the scripts that source this file
 SERVICES_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 
@@ -83,11 +84,11 @@ unzip_into() {
 # port_open HOST PORT: true if something accepts TCP connections there.
 port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 
-# require_port_free HOST PORT [WAIT_S]: waits a little (a just-killed server's
+# require_port_free HOST PORT [WAIT_S=5]: waits a little (a just-killed server's
 # children may still hold the socket), then fails if the port is still taken.
 require_port_free() {
   local i
-  for ((i = 0; i < ${3:-10} * 10; i++)); do
+  for ((i = 0; i < ${3:-5} * 10; i++)); do
     port_open "$1" "$2" || return 0
     sleep 0.1
   done
@@ -113,6 +114,15 @@ pid_alive() {
   kill -0 "$pid" 2>/dev/null || return 1
   [[ -z $marker ]] && return 0
   tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$marker"
+}
+
+# proc_running PID: the process exists and is not a zombie. Used right after
+# launching a child, whose command line only shows the marker once it has exec'd.
+proc_running() {
+  local st
+  [[ $1 =~ ^[0-9]+$ ]] || return 1
+  st=$(sed -n 's/^[0-9]* (.*) \([A-Za-z]\).*/\1/p' "/proc/$1/stat" 2>/dev/null) || return 1
+  [[ -n $st && $st != Z && $st != X ]]
 }
 
 # read_pid FILE: print the PID stored in FILE (first line), or nothing.

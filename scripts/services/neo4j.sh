@@ -12,7 +12,8 @@
 #   neo4j.sh status    exit 0 if running and ready
 #
 # Env: MEM0_NEO4J_BOLT_PORT (57688), MEM0_NEO4J_PASSWORD (neo4jpass, >= 8 chars),
-#      MEM0_NEO4J_HEAP (768m), MEM0_NEO4J_JAVA_HOME (a Java 17..21; default:
+#      MEM0_NEO4J_HEAP (768m), MEM0_NEO4J_CDS (1: record/use a class-data-sharing
+#      archive, 0: don't), MEM0_NEO4J_JAVA_HOME (a Java 17..21; default:
 #      the java on PATH, else one from /usr/lib/jvm), MEM0_CACHE_DIR, MEM0_RUN_DIR.
 set -euo pipefail
 SERVICE=neo4j
@@ -60,8 +61,9 @@ find_java() {
 ensure_tools() {
   need flock sha256sum setsid
   if ! find_java || ! command -v mvn >/dev/null 2>&1; then
-    [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1 \
-      || die "need a JDK 17..21 and Maven (set MEM0_NEO4J_JAVA_HOME)"
+    if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
+      die "need a JDK 17..21 and Maven (set MEM0_NEO4J_JAVA_HOME)"
+    fi
     log "installing openjdk-17-jdk-headless and maven with apt-get"
     apt-get update -qq >&2
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
@@ -74,7 +76,37 @@ key() { cat "$POM" "$@" | sha256sum | cut -c1-12; }
 
 set_paths() {
   LIB="$CACHE_DIR/neo4j/lib-$(key)"
-  CLASSES="$CACHE_DIR/neo4j/classes-$(key "$SRC")-java$(java_major "$JHOME")"
+  # The CDS archive is tied to the exact JDK: key the classes dir on its path and version.
+  CLASSES="$CACHE_DIR/neo4j/classes-$(echo "$JHOME $("$JHOME/bin/java" -version 2>&1)" | key "$SRC" -)"
+}
+
+JVM_OPTS=(-Xms128m "-Xmx$HEAP" -XX:+UseG1GC -XX:-OmitStackTraceInFastThrow -XX:+DisableExplicitGC
+  -Djdk.nio.maxCachedBufferSize=1024 -Dio.netty.tryReflectionSetAccessible=true
+  --add-opens=java.base/java.nio=ALL-UNNAMED --add-opens=java.base/java.io=ALL-UNNAMED
+  --add-opens=java.base/java.lang=ALL-UNNAMED --add-opens=java.base/sun.nio.ch=ALL-UNNAMED)
+
+# Class-data-sharing archive recorded by one training start at install time:
+# cuts JVM class loading (thousands of Neo4j classes) on every later start.
+CDS=${MEM0_NEO4J_CDS:-1}
+
+classpath() { echo "$CLASSES/neo4j-launcher.jar:$LIB/*"; }
+
+train_cds() {
+  local home port p
+  home=$(mktemp -d "$CACHE_DIR/neo4j/.train.XXXXXX")
+  for ((p = 57790; p < 57800; p++)); do port_open "$HOST" "$p" || { port=$p; break; }; done
+  [[ -n ${port:-} ]] || { rm -rf "$home"; log "no free port for the CDS training run; skipping"; return 0; }
+  log "recording a class-data-sharing archive (one training start on port $port)"
+  if "$JHOME/bin/java" "${JVM_OPTS[@]}" "-XX:ArchiveClassesAtExit=$home/app.jsa" \
+       -Dmem0.neo4j.exitAfterReady=true -cp "$(classpath)" Neo4jLauncher \
+       "$home/home" "$HOST" "$port" "training-only-password" </dev/null >"$home/log" 2>&1 \
+     && [[ -s $home/app.jsa ]]; then
+    mv "$home/app.jsa" "$CLASSES/app.jsa"
+  else
+    log "CDS training run failed (ignored, starts will just be slower):"
+    tail -n 20 "$home/log" >&2 || true
+  fi
+  rm -rf "$home"
 }
 
 do_install() {
@@ -86,18 +118,25 @@ do_install() {
     tmp=$(mktemp -d "$CACHE_DIR/neo4j/.lib.XXXXXX")
     log "mvn dependency:copy-dependencies ($(grep -o '<neo4j.version>[^<]*' "$POM" | cut -d'>' -f2))"
     if ! JAVA_HOME=$JHOME mvn -B -q -Dstyle.color=never -f "$POM" "-Dmaven.repo.local=$M2_REPO" \
-         dependency:copy-dependencies "-DoutputDirectory=$tmp" -DincludeScope=runtime >&2; then
-      rm -rf "$tmp"; die "mvn dependency:copy-dependencies failed"
+         dependency:copy-dependencies "-DoutputDirectory=$tmp" -DincludeScope=runtime \
+         >"$tmp.mvn.log" 2>&1; then
+      show_log_tail "$tmp.mvn.log"
+      rm -rf "$tmp" "$tmp.mvn.log"; die "mvn dependency:copy-dependencies failed"
     fi
+    rm -f "$tmp.mvn.log"
     rm -rf "$LAUNCHER_DIR/target"
     touch "$tmp/.installed"
     rm -rf "$LIB"; mv "$tmp" "$LIB"
     log "jars: $(find "$LIB" -name '*.jar' | wc -l) files, $(du -sh "$LIB" | cut -f1)"
   fi
-  if [[ ! -f $CLASSES/Neo4jLauncher.class ]]; then
+  if [[ ! -f $CLASSES/.installed ]]; then
+    # Compiled into a jar: CDS refuses non-empty directories on the class path.
     tmp=$(mktemp -d "$CACHE_DIR/neo4j/.classes.XXXXXX")
-    "$JHOME/bin/javac" -nowarn -cp "$LIB/*" -d "$tmp" "$SRC" >&2 || { rm -rf "$tmp"; die "javac failed"; }
+    "$JHOME/bin/javac" -nowarn -cp "$LIB/*" -d "$tmp/classes" "$SRC" >&2 || { rm -rf "$tmp"; die "javac failed"; }
+    "$JHOME/bin/jar" cf "$tmp/neo4j-launcher.jar" -C "$tmp/classes" . && rm -rf "$tmp/classes"
     rm -rf "$CLASSES"; mv "$tmp" "$CLASSES"
+    [[ $CDS == 1 ]] && train_cds
+    touch "$CLASSES/.installed"
   fi
   log "installed in $(elapsed "$t0")s (lib $LIB)"
 }
@@ -114,20 +153,17 @@ launch() {
   if [[ -f $LOGFILE ]]; then mv -f "$LOGFILE" "$LOGFILE.prev"; fi
   (
     cd "$BASE"
-    exec setsid "$JHOME/bin/java" -Xms128m "-Xmx$HEAP" -XX:+UseG1GC \
-      -XX:-OmitStackTraceInFastThrow -XX:+DisableExplicitGC \
-      -Djdk.nio.maxCachedBufferSize=1024 -Dio.netty.tryReflectionSetAccessible=true \
-      --add-opens=java.base/java.nio=ALL-UNNAMED --add-opens=java.base/java.io=ALL-UNNAMED \
-      --add-opens=java.base/java.lang=ALL-UNNAMED --add-opens=java.base/sun.nio.ch=ALL-UNNAMED \
-      "$MARKER" -cp "$CLASSES:$LIB/*" Neo4jLauncher "$HOME_DIR" "$HOST" "$BOLT_PORT" "$PASSWORD" \
-      </dev/null >>"$LOGFILE" 2>&1
+    local cds=()
+    if [[ $CDS == 1 && -f $CLASSES/app.jsa ]]; then cds=("-XX:SharedArchiveFile=$CLASSES/app.jsa" -Xlog:cds=off); fi
+    exec setsid "$JHOME/bin/java" "${JVM_OPTS[@]}" "${cds[@]}" "$MARKER" -cp "$(classpath)" \
+      Neo4jLauncher "$HOME_DIR" "$HOST" "$BOLT_PORT" "$PASSWORD" </dev/null >>"$LOGFILE" 2>&1
   ) &
   echo $! >"$PIDFILE"
   local pid i t0
   pid=$(server_pid)
   t0=$(now)
   for ((i = 0; i < START_TIMEOUT * 5; i++)); do
-    if ! pid_alive "$pid" "$MARKER"; then
+    if ! proc_running "$pid"; then
       show_log_tail "$LOGFILE"
       die "Neo4j exited during start-up"
     fi
@@ -151,12 +187,13 @@ emit_env() {
     "MEM0_TEST_NEO4J_DB=neo4j"
 }
 
+# stop_server GRACE_S: SIGTERM (clean shutdown), SIGKILL after GRACE_S.
 stop_server() {
   local pid
   pid=$(server_pid)
   if [[ -n $pid ]] && pid_alive "$pid" "$MARKER"; then
     log "stopping PID $pid"
-    kill_pid "$pid" "$MARKER" 60
+    kill_pid "$pid" "$MARKER" "${1:-60}"
   fi
   rm -f "$PIDFILE"
 }
@@ -178,7 +215,7 @@ do_start() {
       return 0
     fi
     log "running but not ready; restarting from scratch"
-    stop_server
+    stop_server 3
   fi
   rm -rf "$BASE"
   mkdir -p "$BASE"
@@ -193,13 +230,15 @@ do_restart() {
     do_start
     return
   fi
-  stop_server
+  stop_server 60
   launch
   emit_env
 }
 
 do_stop() {
-  stop_server
+  # The data is deleted right after, so don't wait long for a clean shutdown
+  # (it takes 5-10 s on 2 busy cores).
+  stop_server 3
   rm -rf "$BASE"
   rm -f "$ENVFILE"
   log "stopped"

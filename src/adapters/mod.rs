@@ -1,2 +1,17 @@
-//! Adapters.
+//! Adapters: implementations of the ports, the inbound Dify plugin runtime and the command line.
+
+pub mod cli;
+pub mod config;
+pub mod config_keys;
+pub mod data_dir;
+pub mod dify;
+pub mod embedder;
+pub mod factory;
+pub mod graph;
+pub mod history;
+pub mod http;
 pub mod journal;
+pub mod llm;
+pub mod postgres;
+pub mod stored_time;
+pub mod vector;

@@ -1,4 +1,5 @@
 //! Journals of accepted writes (see [`crate::ports::journal`]).
 
+pub mod postgres;
 pub mod rules;
 pub mod sqlite;

@@ -13,7 +13,8 @@ import org.neo4j.driver.Session;
 /**
  * Embedded Neo4j community server for tests: Bolt on HOST:PORT, user neo4j with a fixed password.
  * Usage: Neo4jLauncher HOME_DIR HOST PORT PASSWORD. Prints "READY" once a Bolt client has run
- * RETURN 1 against it; shuts down cleanly on SIGTERM.
+ * RETURN 1 against it; shuts down cleanly on SIGTERM (or right away with
+ * -Dmem0.neo4j.exitAfterReady=true, used to record a class-data-sharing archive).
  */
 public final class Neo4jLauncher {
   public static void main(String[] args) throws Exception {
@@ -29,7 +30,8 @@ public final class Neo4jLauncher {
         .setConfig(GraphDatabaseSettings.pagecache_memory, 64L * 1024 * 1024)
         .setConfig(GraphDatabaseSettings.preallocate_logical_logs, false)
         .build();
-    Runtime.getRuntime().addShutdownHook(new Thread(dbms::shutdown, "neo4j-shutdown"));
+    Thread hook = new Thread(dbms::shutdown, "neo4j-shutdown");
+    Runtime.getRuntime().addShutdownHook(hook);
     try {
       dbms.database("system").executeTransactionally(
           "ALTER USER neo4j SET PASSWORD $p CHANGE NOT REQUIRED", Map.of("p", password));
@@ -45,6 +47,11 @@ public final class Neo4jLauncher {
     }
     System.out.println("READY bolt://" + host + ":" + port);
     System.out.flush();
+    if (Boolean.getBoolean("mem0.neo4j.exitAfterReady")) { // training run for the CDS archive
+      Runtime.getRuntime().removeShutdownHook(hook);
+      dbms.shutdown();
+      System.exit(0);
+    }
     Thread.currentThread().join(); // until SIGTERM runs the shutdown hook
   }
 }

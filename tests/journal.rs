@@ -1,6 +1,12 @@
-//! The SQLite journal of accepted writes, on real files.
+//! The journals of accepted writes — SQLite on real files and PostgreSQL on the real server —
+//! held to one contract: order per owner, one claim per write, leases, retries, durability.
 
+mod pgstore_support;
+
+use mem0_dify::adapters::journal::postgres::PostgresJournal;
 use mem0_dify::adapters::journal::sqlite::SqliteJournal;
+use mem0_dify::adapters::vector::pgvector::{from_block, PgVectorStore};
+use mem0_dify::domain::credentials::ProviderBlock;
 use mem0_dify::domain::message::Conversation;
 use mem0_dify::domain::operations::{AddRequest, WriteCommand};
 use mem0_dify::domain::scope::Scope;
@@ -20,7 +26,7 @@ fn add(user: &str, text: &str) -> WriteCommand {
     })
 }
 
-async fn record(journal: &SqliteJournal, id: &str, command: &WriteCommand) -> WriteId {
+async fn record(journal: &dyn WriteJournal, id: &str, command: &WriteCommand) -> WriteId {
     let id = WriteId(id.to_owned());
     journal.record(&id, &command.ordering_key(), command).await.unwrap();
     id
@@ -28,17 +34,79 @@ async fn record(journal: &SqliteJournal, id: &str, command: &WriteCommand) -> Wr
 
 const LEASE: Duration = Duration::from_secs(60);
 
-#[tokio::test]
-async fn writes_are_claimed_in_order_one_per_owner_and_survive_reopening() {
+/// Opens journals on one shared place: calling it again opens another handle on the same data.
+type Opener = Box<dyn Fn() -> Box<dyn WriteJournal>>;
+
+fn sqlite_opener() -> (tempfile::TempDir, Opener) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("journal.db");
-    let journal = SqliteJournal::new(&path);
+    (dir, Box::new(move || Box::new(SqliteJournal::new(&path)) as Box<dyn WriteJournal>))
+}
+
+fn postgres_opener() -> Option<Opener> {
+    let url = pgstore_support::pg_url()?;
+    let collection = pgstore_support::unique_collection("journal");
+    Some(Box::new(move || {
+        let block = ProviderBlock::parse(
+            "local_vector_db_json",
+            &json!({"provider": "pgvector", "config": {
+                "connection_string": url, "collection_name": collection, "embedding_model_dims": 3}}),
+        )
+        .unwrap()
+        .unwrap();
+        let store = PgVectorStore::connect(from_block(&block).unwrap()).unwrap();
+        Box::new(PostgresJournal::beside(&store)) as Box<dyn WriteJournal>
+    }))
+}
+
+#[tokio::test]
+async fn sqlite_keeps_order_and_survives_reopening() {
+    let (_dir, open) = sqlite_opener();
+    order_and_durability(open).await;
+}
+
+#[tokio::test]
+async fn postgres_keeps_order_and_survives_reopening() {
+    if let Some(open) = postgres_opener() {
+        order_and_durability(open).await;
+    }
+}
+
+#[tokio::test]
+async fn sqlite_leases_and_retries() {
+    let (_dir, open) = sqlite_opener();
+    leases_and_retries(open).await;
+}
+
+#[tokio::test]
+async fn postgres_leases_and_retries() {
+    if let Some(open) = postgres_opener() {
+        leases_and_retries(open).await;
+    }
+}
+
+#[tokio::test]
+async fn sqlite_handles_never_claim_the_same_write() {
+    let (_dir, open) = sqlite_opener();
+    no_double_claims(open).await;
+}
+
+#[tokio::test]
+async fn postgres_handles_never_claim_the_same_write() {
+    if let Some(open) = postgres_opener() {
+        no_double_claims(open).await;
+    }
+}
+
+async fn order_and_durability(open: Opener) {
+    let journal = open();
+    let journal = journal.as_ref();
     journal.ensure_ready().await.unwrap();
-    let a1 = record(&journal, "a1", &add("alice", "one")).await;
-    let a2 = record(&journal, "a2", &add("alice", "two")).await;
-    let b1 = record(&journal, "b1", &add("bob", "three")).await;
+    let a1 = record(journal, "a1", &add("alice", "one")).await;
+    let a2 = record(journal, "a2", &add("alice", "two")).await;
+    let b1 = record(journal, "b1", &add("bob", "three")).await;
     // Recording the same id twice is harmless.
-    record(&journal, "a1", &add("alice", "one")).await;
+    record(journal, "a1", &add("alice", "one")).await;
     assert_eq!(journal.unfinished().await.unwrap(), 3);
 
     let claimed: Vec<WriteId> = journal.claim(10, LEASE).await.unwrap().into_iter().map(|c| c.id).collect();
@@ -52,18 +120,16 @@ async fn writes_are_claimed_in_order_one_per_owner_and_survive_reopening() {
     assert_eq!(next[0].id, a2);
     assert_eq!(next[0].command, add("alice", "two"));
 
-    drop(journal);
-    let reopened = SqliteJournal::new(&path);
+    let reopened = open();
     assert_eq!(reopened.status(&a1).await.unwrap(), Some(WriteState::Applied { result: json!({"ok": true}) }));
     assert!(matches!(reopened.status(&b1).await.unwrap(), Some(WriteState::Pending { .. })));
     assert_eq!(reopened.status(&WriteId("nope".into())).await.unwrap(), None);
 }
 
-#[tokio::test]
-async fn expired_leases_and_retries_make_writes_claimable_again_with_their_plan() {
-    let dir = tempfile::tempdir().unwrap();
-    let journal = SqliteJournal::new(dir.path().join("j.db"));
-    let id = record(&journal, "w", &add("alice", "x")).await;
+async fn leases_and_retries(open: Opener) {
+    let journal = open();
+    let journal = journal.as_ref();
+    let id = record(journal, "w", &add("alice", "x")).await;
     let first = journal.claim(1, Duration::from_millis(100)).await.unwrap();
     assert_eq!(first.len(), 1);
     journal.save_plan(&id, &json!({"saved": true})).await.unwrap();
@@ -85,14 +151,10 @@ async fn expired_leases_and_retries_make_writes_claimable_again_with_their_plan(
     assert_eq!(journal.unfinished().await.unwrap(), 0);
 }
 
-#[tokio::test]
-async fn two_journals_on_one_file_never_claim_the_same_write() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("shared.db");
-    let first = SqliteJournal::new(&path);
-    let second = SqliteJournal::new(&path);
+async fn no_double_claims(open: Opener) {
+    let (first, second) = (open(), open());
     for i in 0..200 {
-        record(&first, &format!("w{i}"), &add(&format!("user{i}"), "fact")).await;
+        record(first.as_ref(), &format!("w{i}"), &add(&format!("user{i}"), "fact")).await;
     }
     let mut seen = HashSet::new();
     loop {

@@ -1,0 +1,32 @@
+//! The plugin runtime over a fake memory engine, for the runtime's protocol tests
+//! (`tests/dify_runtime.rs` packages this binary as `bin/linux-amd64/mem0-dify`).
+//!
+//! Usage: `fake_plugin serve` (the launcher `main.py` passes `serve`), configured by the same
+//! environment as the real plugin (`INSTALL_METHOD`, `REMOTE_INSTALL_*`, `HEARTBEAT_INTERVAL`, …).
+
+#[path = "../tests/support/fake_api.rs"]
+mod fake_api;
+
+use mem0_dify::adapters::dify::{init_stderr_logging, serve, RuntimeSettings};
+use std::sync::Arc;
+
+#[tokio::main]
+async fn main() {
+    init_stderr_logging();
+    let command = std::env::args().nth(1).unwrap_or_else(|| "serve".into());
+    if command != "serve" {
+        eprintln!("usage: fake_plugin serve");
+        std::process::exit(2);
+    }
+    let settings = match RuntimeSettings::from_env() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("fake_plugin: {e}");
+            std::process::exit(2);
+        }
+    };
+    if let Err(e) = serve(Arc::new(fake_api::FakeMemoryApi::new()), settings).await {
+        eprintln!("fake_plugin: {e}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,206 @@
+//! Reading a provider block's `config`: unknown keys rejected with the allowed ones listed, values typed
+//! with errors naming the key (never repeating a secret), the shared HTTP keys, and environment fallbacks.
+
+use crate::adapters::http::{parse_proxies, HttpSettings, RetryPolicy};
+use crate::domain::credentials::ProviderBlock;
+use crate::ports::backends::BuildError;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// The most retries a block may ask for.
+pub const MAX_RETRIES_LIMIT: u32 = 10;
+
+/// The longest `timeout` a block may set, in seconds.
+pub const MAX_TIMEOUT_SECS: f64 = 3600.0;
+
+/// Where API keys and base URLs fall back to when a block does not set them.
+pub trait Env: Send + Sync {
+    /// The variable's value; `None` when unset or blank.
+    fn var(&self, name: &str) -> Option<String>;
+}
+
+/// The process environment.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+    }
+}
+
+impl Env for HashMap<String, String> {
+    fn var(&self, name: &str) -> Option<String> {
+        self.get(name).filter(|v| !v.trim().is_empty()).cloned()
+    }
+}
+
+/// A [`BuildError::Config`] for the block's credential.
+pub fn config_error(block: &ProviderBlock, message: impl Into<String>) -> BuildError {
+    BuildError::Config { field: block.field, message: message.into() }
+}
+
+/// Rejects the first key not in `allowed`, naming it, the provider and the allowed keys.
+pub fn check_keys(block: &ProviderBlock, allowed: &[&str]) -> Result<(), BuildError> {
+    match block.config.keys().find(|key| !allowed.contains(&key.as_str())) {
+        None => Ok(()),
+        Some(key) => Err(config_error(
+            block,
+            format!("unknown key {key:?} for provider {:?}; allowed keys are {}", block.provider, allowed.join(", ")),
+        )),
+    }
+}
+
+/// Deserializes the block's config; a wrong type names the key (and hides the value of secret keys).
+pub fn deserialize<T: DeserializeOwned>(block: &ProviderBlock) -> Result<T, BuildError> {
+    let value = Value::Object(block.config.clone());
+    serde_path_to_error::deserialize(value).map_err(|err| {
+        let path = err.path().to_string();
+        let message = if is_secret_key(&path) {
+            format!("{path} has the wrong type (expected a string; the value is not shown)")
+        } else {
+            format!("{path}: {}", err.inner())
+        };
+        config_error(block, message)
+    })
+}
+
+/// True for keys whose values must never be echoed.
+pub fn is_secret_key(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    key.ends_with("key")
+        || key.ends_with("token")
+        || ["password", "secret", "credential"].iter().any(|word| key.contains(word))
+}
+
+/// The shared HTTP keys of hosted providers: `timeout` (seconds per request), `max_retries`,
+/// `http_client_proxies` (Mem0's: a URL, or `{"http://": …, "https://": …}`).
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(default)]
+pub struct HttpKeys {
+    /// `timeout`.
+    pub timeout: Option<f64>,
+    /// `max_retries`.
+    pub max_retries: Option<u32>,
+    /// `http_client_proxies`.
+    pub http_client_proxies: Value,
+}
+
+impl HttpKeys {
+    /// The names of these keys, for allowed-key lists.
+    pub const NAMES: &'static [&'static str] = &["http_client_proxies", "timeout", "max_retries"];
+
+    /// Reads these keys from a block (other keys are ignored here).
+    pub fn from_block(block: &ProviderBlock) -> Result<Self, BuildError> {
+        deserialize(block)
+    }
+
+    /// The HTTP settings these keys describe, checked.
+    pub fn settings(&self, block: &ProviderBlock) -> Result<HttpSettings, BuildError> {
+        let mut settings = HttpSettings::default();
+        if let Some(secs) = self.timeout {
+            if !(secs.is_finite() && secs > 0.0 && secs <= MAX_TIMEOUT_SECS) {
+                return Err(config_error(
+                    block,
+                    format!("timeout must be a number of seconds above 0 and at most {MAX_TIMEOUT_SECS}, got {secs}"),
+                ));
+            }
+            settings.timeout = Duration::from_secs_f64(secs);
+        }
+        if let Some(retries) = self.max_retries {
+            if retries > MAX_RETRIES_LIMIT {
+                return Err(config_error(
+                    block,
+                    format!("max_retries must be at most {MAX_RETRIES_LIMIT}, got {retries}"),
+                ));
+            }
+            settings.retry = RetryPolicy { max_retries: retries as usize, ..RetryPolicy::default() };
+        }
+        settings.proxies = parse_proxies(&self.http_client_proxies)
+            .map_err(|message| config_error(block, format!("http_client_proxies: {message}")))?;
+        Ok(settings)
+    }
+}
+
+/// A non-blank string setting, trimmed.
+pub fn non_blank(value: Option<String>) -> Option<String> {
+    value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+/// Checks a base URL is an absolute `http(s)://` URL; `key` names the setting in the error.
+pub fn check_base_url(block: &ProviderBlock, key: &str, url: &str) -> Result<String, BuildError> {
+    let parsed = reqwest::Url::parse(url)
+        .map_err(|e| config_error(block, format!("{key} must be an absolute http(s) URL ({e}), got {url:?}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(config_error(block, format!("{key} must start with http:// or https://, got {url:?}")));
+    }
+    Ok(url.trim_end_matches('/').to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn block(config: Value) -> ProviderBlock {
+        ProviderBlock::parse("local_llm_json", &json!({"provider": "openai", "config": config})).unwrap().unwrap()
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Sample {
+        api_key: Option<String>,
+        temperature: Option<f64>,
+    }
+
+    #[test]
+    fn unknown_keys_name_the_key_and_the_allowed_ones() {
+        let err = check_keys(&block(json!({"modle": "x"})), &["model", "api_key"]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "local_llm_json: unknown key \"modle\" for provider \"openai\"; allowed keys are model, api_key"
+        );
+    }
+
+    #[test]
+    fn type_errors_name_the_key_but_never_echo_secrets() {
+        let err = deserialize::<Sample>(&block(json!({"temperature": "hot"}))).unwrap_err().to_string();
+        assert!(err.starts_with("local_llm_json: temperature: invalid type: string \"hot\""), "{err}");
+        let err = deserialize::<Sample>(&block(json!({"api_key": 123456789}))).unwrap_err().to_string();
+        assert!(err.contains("api_key has the wrong type") && !err.contains("123456789"), "{err}");
+        assert!(is_secret_key("azure_api_key") && is_secret_key("password") && is_secret_key("session_token"));
+        assert!(!is_secret_key("max_tokens") && !is_secret_key("top_k"));
+    }
+
+    #[test]
+    fn http_keys_are_checked() {
+        let b = block(json!({}));
+        let keys = HttpKeys { timeout: Some(2.5), max_retries: Some(0), http_client_proxies: Value::Null };
+        let settings = keys.settings(&b).unwrap();
+        assert_eq!(settings.timeout, Duration::from_millis(2500));
+        assert_eq!(settings.retry.max_retries, 0);
+        let bad = HttpKeys { timeout: Some(0.0), ..HttpKeys::default() };
+        assert!(bad.settings(&b).unwrap_err().to_string().contains("timeout must be"));
+        let bad = HttpKeys { max_retries: Some(99), ..HttpKeys::default() };
+        assert!(bad.settings(&b).unwrap_err().to_string().contains("max_retries must be at most 10"));
+        let bad = HttpKeys { http_client_proxies: json!("socks5://h:1"), ..HttpKeys::default() };
+        assert!(bad.settings(&b).unwrap_err().to_string().contains("http_client_proxies: "));
+    }
+
+    #[test]
+    fn base_urls_must_be_http() {
+        let b = block(json!({}));
+        assert_eq!(check_base_url(&b, "openai_base_url", "http://h:1/v1/").unwrap(), "http://h:1/v1");
+        assert!(check_base_url(&b, "openai_base_url", "h:1").unwrap_err().to_string().contains("openai_base_url"));
+        assert!(check_base_url(&b, "openai_base_url", "localhost/v1").is_err());
+    }
+
+    #[test]
+    fn env_maps_ignore_blank_values() {
+        let env: HashMap<String, String> = [("A".to_owned(), " ".to_owned()), ("B".to_owned(), "b".to_owned())].into();
+        assert_eq!(env.var("A"), None);
+        assert_eq!(env.var("B").as_deref(), Some("b"));
+    }
+}

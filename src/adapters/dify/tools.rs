@@ -1,0 +1,411 @@
+//! The eight Dify tools: parameters in, one [`MemoryApi`] call, a [`ToolReply`] out.
+//!
+//! Every reply is a JSON message `{"status": "SUCCESS"|"ERROR", "messages": …, "results": …}`
+//! in the shapes of the Python plugin v0.1.1, followed by a readable text. Deliberate
+//! differences (documented in `docs/tools.md`):
+//! - a synchronous add returns `results` as the list of changes (no nested `results.results`),
+//!   with `relations` at the top level when graph memory is configured;
+//! - async writes return the guide's ACCEPT results plus a top-level `write_id`;
+//! - degraded reads keep `SUCCESS` with empty results but carry a top-level
+//!   `"degraded": {"reason": …}` (and say so in the text); a degraded get is not "not found";
+//! - `score` is a similarity in `[0, 1]`, higher is better;
+//! - invalid input (bad JSON in `metadata`, a non-numeric `top_k`, …) is an `ERROR` naming the
+//!   parameter, never a silent default;
+//! - id-based tools take optional `user_id` / `agent_id` / `run_id` that confine the lookup;
+//! - with `bind_user_to_dify_user`, `user_id` is always the Dify end user of the call.
+//!
+//! Parameters the tools do not declare are ignored (an agent's LLM sometimes adds some).
+
+mod params;
+mod render;
+mod reply;
+mod requests;
+
+use crate::adapters::dify::constants::{
+    results_of, ADD_ACCEPT_RESULT, ADD_SKIP_RESULT, DELETE_ACCEPT_RESULT, DELETE_ALL_ACCEPT_RESULT,
+    DELETE_ALL_DONE_MESSAGE, DELETE_DONE_MESSAGE, UPDATE_ACCEPT_RESULT, UPDATE_DONE_MESSAGE,
+};
+use crate::domain::credentials::CredentialSet;
+use crate::domain::operations::MemoryRef;
+use crate::ports::memory_api::{ApiError, InvokeContext, MemoryApi, WriteId, WriteOutcome};
+use params::Params;
+use reply::JsonReply;
+use requests::{AddInput, Binding, InputError};
+use serde_json::{json, Map, Value};
+
+/// The names of the tools, in the order the provider lists them: the guide's eight plus
+/// `get_write_status`, which tells what became of an accepted write.
+pub const TOOL_NAMES: [&str; 9] = [
+    "add_memory",
+    "search_memory",
+    "get_all_memories",
+    "get_memory",
+    "update_memory",
+    "delete_memory",
+    "delete_all_memories",
+    "get_memory_history",
+    "get_write_status",
+];
+
+/// What a tool call answers: the JSON message, then the text message, in that order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolReply {
+    /// `{"status", "messages", "results"}` plus `relations` / `write_id` / `degraded` when relevant.
+    pub json: Value,
+    /// A readable summary of the same outcome.
+    pub text: String,
+}
+
+impl ToolReply {
+    /// True when `json.status` is `ERROR`.
+    pub fn is_error(&self) -> bool {
+        self.json.get("status").and_then(Value::as_str) == Some(reply::ERROR)
+    }
+}
+
+/// One of the tools.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Tool {
+    /// `add_memory`.
+    AddMemory,
+    /// `search_memory`.
+    SearchMemory,
+    /// `get_all_memories`.
+    GetAllMemories,
+    /// `get_memory`.
+    GetMemory,
+    /// `update_memory`.
+    UpdateMemory,
+    /// `delete_memory`.
+    DeleteMemory,
+    /// `delete_all_memories`.
+    DeleteAllMemories,
+    /// `get_memory_history`.
+    GetMemoryHistory,
+    /// `get_write_status`.
+    GetWriteStatus,
+}
+
+impl Tool {
+    /// Every tool, in the order of [`TOOL_NAMES`].
+    pub const ALL: [Tool; 9] = [
+        Tool::AddMemory,
+        Tool::SearchMemory,
+        Tool::GetAllMemories,
+        Tool::GetMemory,
+        Tool::UpdateMemory,
+        Tool::DeleteMemory,
+        Tool::DeleteAllMemories,
+        Tool::GetMemoryHistory,
+        Tool::GetWriteStatus,
+    ];
+
+    /// The tool's name as declared in `tools/<name>.yaml`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Tool::AddMemory => TOOL_NAMES[0],
+            Tool::SearchMemory => TOOL_NAMES[1],
+            Tool::GetAllMemories => TOOL_NAMES[2],
+            Tool::GetMemory => TOOL_NAMES[3],
+            Tool::UpdateMemory => TOOL_NAMES[4],
+            Tool::DeleteMemory => TOOL_NAMES[5],
+            Tool::DeleteAllMemories => TOOL_NAMES[6],
+            Tool::GetMemoryHistory => TOOL_NAMES[7],
+            Tool::GetWriteStatus => TOOL_NAMES[8],
+        }
+    }
+
+    /// The tool of that name.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.name() == name)
+    }
+
+    /// What the tool does, for "Failed to …" texts.
+    fn action(self) -> &'static str {
+        match self {
+            Tool::AddMemory => "add memory",
+            Tool::SearchMemory => "search memory",
+            Tool::GetAllMemories => "get memories",
+            Tool::GetMemory => "get memory",
+            Tool::UpdateMemory => "update memory",
+            Tool::DeleteMemory => "delete memory",
+            Tool::DeleteAllMemories => "delete memories",
+            Tool::GetMemoryHistory => "get memory history",
+            Tool::GetWriteStatus => "get write status",
+        }
+    }
+
+    /// The `results` of an error reply: `[]` for tools that return lists, `{}` for the others.
+    fn empty_results(self) -> Value {
+        match self {
+            Tool::AddMemory | Tool::SearchMemory | Tool::GetAllMemories | Tool::GetMemoryHistory => json!([]),
+            Tool::GetMemory
+            | Tool::UpdateMemory
+            | Tool::DeleteMemory
+            | Tool::DeleteAllMemories
+            | Tool::GetWriteStatus => json!({}),
+        }
+    }
+}
+
+/// Why a call failed: its input, or the memory engine.
+#[derive(Debug, thiserror::Error)]
+enum Failure {
+    #[error(transparent)]
+    Input(#[from] InputError),
+    #[error(transparent)]
+    Api(#[from] ApiError),
+}
+
+/// Runs the tool `tool` with Dify's `params` against the memory engine and presents the
+/// outcome. Never panics and never fails: every problem becomes an `ERROR` reply whose
+/// message names the parameter or the cause.
+pub async fn invoke_tool(
+    api: &dyn MemoryApi,
+    credentials: &CredentialSet,
+    tool: &str,
+    params: &Map<String, Value>,
+    ctx: &InvokeContext,
+) -> ToolReply {
+    let Some(known) = Tool::parse(tool) else {
+        return unknown_tool(tool);
+    };
+    let params = Params::new(params);
+    let binding = Binding { end_user: if credentials.bind_user_to_dify_user { ctx.end_user.as_deref() } else { None } };
+    let call = Call { api, credentials, params, binding };
+    let outcome = match known {
+        Tool::AddMemory => call.add().await,
+        Tool::SearchMemory => call.search().await,
+        Tool::GetAllMemories => call.get_all().await,
+        Tool::GetMemory => call.get().await,
+        Tool::UpdateMemory => call.update().await,
+        Tool::DeleteMemory => call.delete().await,
+        Tool::DeleteAllMemories => call.delete_all().await,
+        Tool::GetMemoryHistory => call.history().await,
+        Tool::GetWriteStatus => call.write_status().await,
+    };
+    outcome.unwrap_or_else(|failure| failed(known, &failure))
+}
+
+fn unknown_tool(name: &str) -> ToolReply {
+    let message = format!(
+        "Unknown tool {:?}; the tools are {}",
+        name.chars().take(80).collect::<String>(),
+        TOOL_NAMES.join(", ")
+    );
+    ToolReply { json: JsonReply::error(&message, json!([])).into_value(), text: message }
+}
+
+fn failed(tool: Tool, failure: &Failure) -> ToolReply {
+    let message = failure.to_string();
+    match failure {
+        Failure::Input(_) => tracing::debug!(tool = tool.name(), %message, "rejected tool parameters"),
+        Failure::Api(_) => tracing::warn!(tool = tool.name(), %message, "tool call failed"),
+    }
+    ToolReply {
+        json: JsonReply::error(&message, tool.empty_results()).into_value(),
+        text: render::failed(tool.action(), &message),
+    }
+}
+
+/// One call's inputs.
+struct Call<'a> {
+    api: &'a dyn MemoryApi,
+    credentials: &'a CredentialSet,
+    params: Params<'a>,
+    binding: Binding<'a>,
+}
+
+type Outcome = Result<ToolReply, Failure>;
+
+impl Call<'_> {
+    async fn add(&self) -> Outcome {
+        let request = match requests::add(&self.params, self.binding)? {
+            AddInput::Skip => {
+                let json = JsonReply::success(json!([]), results_of(&ADD_SKIP_RESULT)).into_value();
+                return Ok(ToolReply { json, text: render::skipped() });
+            }
+            AddInput::Add(request) => request,
+        };
+        let messages = reply::conversation_json(&request.conversation);
+        Ok(match self.api.add(self.credentials, request).await? {
+            WriteOutcome::Accepted(id) => ToolReply {
+                json: JsonReply::success(messages, results_of(&ADD_ACCEPT_RESULT)).write_id(&id).into_value(),
+                text: render::accepted("memory addition", &id),
+            },
+            WriteOutcome::Done(report) => {
+                let changes = report.results.iter().map(reply::change_item).collect();
+                let relations = report.relations.as_ref().map(reply::graph_changes_json);
+                ToolReply {
+                    json: JsonReply::success(messages, Value::Array(changes))
+                        .relations(relations)
+                        .graph_degraded(report.graph_degraded.as_deref())
+                        .into_value(),
+                    text: render::added(&report),
+                }
+            }
+        })
+    }
+
+    async fn search(&self) -> Outcome {
+        let request = requests::search(&self.params, self.binding)?;
+        let query = request.query.as_str().to_owned();
+        let outcome = self.api.search(self.credentials, request).await?;
+        let report = &outcome.value;
+        let hits = report.results.iter().map(reply::scored_item).collect();
+        let relations = report.relations.as_deref().map(reply::relations_json);
+        Ok(ToolReply {
+            json: JsonReply::success(Value::String(query.clone()), Value::Array(hits))
+                .relations(relations)
+                .graph_degraded(report.graph_degraded.as_deref())
+                .degraded(outcome.degraded.as_ref())
+                .into_value(),
+            text: render::searched(&query, &report.results, report.relations.as_deref(), outcome.degraded.as_ref()),
+        })
+    }
+
+    async fn get_all(&self) -> Outcome {
+        let input = requests::list(&self.params, self.binding)?;
+        let mut messages = requests::scope_json(&input.request.scope);
+        messages.insert("limit".into(), json!(input.request.limit.get()));
+        if let Some(filters) = input.filters_json {
+            messages.insert("filters".into(), filters);
+        }
+        let outcome = self.api.get_all(self.credentials, input.request).await?;
+        let report = &outcome.value;
+        let items = report.results.iter().map(|r| Value::Object(reply::memory_item(r))).collect();
+        let relations = report.relations.as_deref().map(reply::relations_json);
+        Ok(ToolReply {
+            json: JsonReply::success(Value::Object(messages), Value::Array(items))
+                .relations(relations)
+                .graph_degraded(report.graph_degraded.as_deref())
+                .degraded(outcome.degraded.as_ref())
+                .into_value(),
+            text: render::listed(&report.results, report.relations.as_deref(), outcome.degraded.as_ref()),
+        })
+    }
+
+    async fn get(&self) -> Outcome {
+        let target = requests::memory_ref(&self.params, self.binding)?;
+        let messages = ref_json(&target, Map::new());
+        let outcome = self.api.get(self.credentials, target.clone()).await?;
+        match (outcome.value, outcome.degraded) {
+            (_, Some(degraded)) => Ok(ToolReply {
+                json: JsonReply::success(messages, json!({})).degraded(Some(&degraded)).into_value(),
+                text: render::get_degraded(&target.id, &degraded),
+            }),
+            // The engine confines lookups to the scope; checking again costs nothing.
+            (Some(record), None) if target.admits(&record) => Ok(ToolReply {
+                json: JsonReply::success(messages, Value::Object(reply::memory_item(&record))).into_value(),
+                text: render::details(&record),
+            }),
+            (_, None) => Err(ApiError::NotFound(target.id).into()),
+        }
+    }
+
+    async fn update(&self) -> Outcome {
+        let request = requests::update(&self.params, self.binding)?;
+        let mut extra = Map::new();
+        extra.insert("text".into(), Value::String(request.text.as_str().to_owned()));
+        if !request.metadata.is_empty() {
+            extra.insert("metadata".into(), Value::Object(request.metadata.as_map().clone()));
+        }
+        let messages = ref_json(&request.target, extra);
+        Ok(match self.api.update(self.credentials, request).await? {
+            WriteOutcome::Accepted(id) => ToolReply {
+                json: JsonReply::success(messages, results_of(&UPDATE_ACCEPT_RESULT)).write_id(&id).into_value(),
+                text: render::accepted("memory update", &id),
+            },
+            WriteOutcome::Done(record) => {
+                let mut results = Map::new();
+                results.insert("message".into(), Value::String(UPDATE_DONE_MESSAGE.into()));
+                results.extend(reply::memory_item(&record));
+                ToolReply {
+                    json: JsonReply::success(messages, Value::Object(results)).into_value(),
+                    text: render::updated(&record),
+                }
+            }
+        })
+    }
+
+    async fn delete(&self) -> Outcome {
+        let target = requests::memory_ref(&self.params, self.binding)?;
+        let messages = ref_json(&target, Map::new());
+        Ok(match self.api.delete(self.credentials, target).await? {
+            WriteOutcome::Accepted(id) => ToolReply {
+                json: JsonReply::success(messages, results_of(&DELETE_ACCEPT_RESULT)).write_id(&id).into_value(),
+                text: render::accepted("memory deletion", &id),
+            },
+            WriteOutcome::Done(id) => ToolReply {
+                json: JsonReply::success(messages, json!({"message": DELETE_DONE_MESSAGE, "id": id.to_string()}))
+                    .into_value(),
+                text: render::deleted(&id),
+            },
+        })
+    }
+
+    async fn delete_all(&self) -> Outcome {
+        let scope = requests::delete_all(&self.params, self.binding)?;
+        let filters = Value::Object(requests::scope_json(&scope));
+        let messages = json!({ "filters": filters });
+        Ok(match self.api.delete_all(self.credentials, scope).await? {
+            WriteOutcome::Accepted(id) => ToolReply {
+                json: JsonReply::success(messages, results_of(&DELETE_ALL_ACCEPT_RESULT)).write_id(&id).into_value(),
+                text: render::accepted("batch memory deletion", &id),
+            },
+            WriteOutcome::Done(report) => ToolReply {
+                json: JsonReply::success(
+                    messages,
+                    json!({"message": DELETE_ALL_DONE_MESSAGE, "deleted": report.deleted}),
+                )
+                .into_value(),
+                text: render::deleted_all(&filters.to_string(), report.deleted),
+            },
+        })
+    }
+
+    async fn history(&self) -> Outcome {
+        let target = requests::memory_ref(&self.params, self.binding)?;
+        let messages = ref_json(&target, Map::new());
+        let outcome = self.api.history(self.credentials, target.clone()).await?;
+        let rows = outcome.value.iter().map(reply::history_item).collect();
+        Ok(ToolReply {
+            json: JsonReply::success(messages, Value::Array(rows)).degraded(outcome.degraded.as_ref()).into_value(),
+            text: render::history(&target.id, &outcome.value, outcome.degraded.as_ref()),
+        })
+    }
+}
+
+impl Call<'_> {
+    async fn write_status(&self) -> Outcome {
+        let id = WriteId(self.params.required_text("write_id").map_err(InputError::from)?.trim().to_owned());
+        let messages = json!({ "write_id": id.0 });
+        let state = self.api.write_status(self.credentials, id.clone()).await?;
+        let Some(state) = state else {
+            let message = format!("Write not found: {}", id.0);
+            return Ok(ToolReply {
+                json: JsonReply::error(&message, json!({})).into_value(),
+                text: render::failed("get write status", &message),
+            });
+        };
+        let results = serde_json::to_value(&state).unwrap_or(Value::Null);
+        Ok(ToolReply {
+            json: JsonReply::success(messages, results).into_value(),
+            text: render::write_state(&id, &state),
+        })
+    }
+}
+
+/// `{"memory_id": …, <scope ids>, <extra>}`: the `messages` of the id-based tools.
+fn ref_json(target: &MemoryRef, extra: Map<String, Value>) -> Value {
+    let mut map = Map::new();
+    map.insert("memory_id".into(), Value::String(target.id.to_string()));
+    if let Some(scope) = &target.scope {
+        map.extend(requests::scope_json(scope));
+    }
+    map.extend(extra);
+    Value::Object(map)
+}
+
+#[cfg(test)]
+mod tests;

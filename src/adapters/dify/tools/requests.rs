@@ -1,0 +1,196 @@
+//! Turning the parameters of each tool into the validated domain requests.
+//!
+//! Identity binding: when the provider credential `bind_user_to_dify_user` is on and the daemon
+//! names the Dify end user of the call, that end user is the `user_id` of every tool, whatever
+//! the parameters say (the LLM cannot read or write another user's memories). Without an end
+//! user in the request, the `user_id` parameter is used as given.
+
+use super::params::{ParamError, Params};
+use crate::domain::filter::{self, Filter, FilterError};
+use crate::domain::memory::{MemoryError, MemoryId, MemoryText, Metadata};
+use crate::domain::message::Conversation;
+use crate::domain::operations::{
+    AddRequest, Limit, ListRequest, MemoryRef, Query, RequestError, SearchRequest, Threshold, UpdateRequest,
+    LIST_DEFAULT_LIMIT, SEARCH_DEFAULT_TOP_K,
+};
+use crate::domain::scope::{EntityId, Scope, ScopeError};
+use serde_json::{Map, Value};
+
+/// What the `metadata` parameter accepts (for error messages).
+const METADATA_SHAPE: &str = "a JSON object such as {\"topic\": \"food\"}";
+/// What the `filters` parameter accepts (for error messages).
+const FILTERS_SHAPE: &str = "a JSON object such as {\"category\": \"food\"}";
+
+/// Why the parameters of a call were rejected. Every message names the parameter.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InputError {
+    /// A parameter is missing or of the wrong kind.
+    #[error(transparent)]
+    Param(#[from] ParamError),
+    /// A user / agent / run id is unusable.
+    #[error(transparent)]
+    Scope(#[from] ScopeError),
+    /// A memory id, text or metadata is unusable.
+    #[error(transparent)]
+    Memory(#[from] MemoryError),
+    /// The filters are unusable.
+    #[error(transparent)]
+    Filter(#[from] FilterError),
+    /// A query, limit or threshold is out of range.
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    /// The Dify end user id cannot serve as `user_id`.
+    #[error("the Dify end user id cannot be used as user_id: {0}")]
+    EndUser(ScopeError),
+}
+
+/// The identity binding of one call: the end user that replaces `user_id`, when bound.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Binding<'a> {
+    /// The Dify end user, when `bind_user_to_dify_user` is on and the daemon named one.
+    pub end_user: Option<&'a str>,
+}
+
+/// The user / agent / run ids of a call, after binding.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Ids {
+    user_id: Option<EntityId>,
+    agent_id: Option<EntityId>,
+    run_id: Option<EntityId>,
+}
+
+impl Ids {
+    /// Reads `user_id`, `agent_id`, `run_id` (blank = not given) and applies the binding.
+    pub fn read(params: &Params<'_>, binding: Binding<'_>) -> Result<Self, InputError> {
+        let id = |name: &'static str| -> Result<Option<EntityId>, InputError> {
+            Ok(EntityId::parse_optional(name, params.text(name)?.as_deref())?)
+        };
+        let user_id = match binding.end_user.filter(|u| !u.trim().is_empty()) {
+            Some(end_user) => Some(EntityId::parse("user_id", end_user).map_err(InputError::EndUser)?),
+            None => id("user_id")?,
+        };
+        Ok(Self { user_id, agent_id: id("agent_id")?, run_id: id("run_id")? })
+    }
+
+    /// A scope that must name a user (the tools that list, search, add or wipe a scope).
+    pub fn user_scope(self) -> Result<Scope, InputError> {
+        if self.user_id.is_none() {
+            return Err(ParamError::Missing("user_id").into());
+        }
+        Ok(Scope::new(self.user_id, self.agent_id, self.run_id)?)
+    }
+
+    /// The optional scope of an id-based tool: `None` when no id is given.
+    pub fn optional_scope(self) -> Result<Option<Scope>, InputError> {
+        if self.user_id.is_none() && self.agent_id.is_none() && self.run_id.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(Scope::new(self.user_id, self.agent_id, self.run_id)?))
+    }
+}
+
+/// The scope's ids as a JSON object (`{"user_id": …, "agent_id": …}`), as replies echo them.
+pub fn scope_json(scope: &Scope) -> Map<String, Value> {
+    scope.pairs().map(|(key, id)| (key.to_owned(), Value::String(id.as_str().to_owned()))).collect()
+}
+
+/// What an add call asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AddInput {
+    /// Nothing but blank messages: skip without asking the engine.
+    Skip,
+    /// A conversation to remember.
+    Add(AddRequest),
+}
+
+/// Parses `add_memory`: `user`, `assistant`, ids, `metadata`, `infer`.
+pub fn add(params: &Params<'_>, binding: Binding<'_>) -> Result<AddInput, InputError> {
+    let user = params.text("user")?;
+    let assistant = params.text("assistant")?;
+    let scope = Ids::read(params, binding)?.user_scope()?;
+    let metadata = metadata(params)?;
+    let infer = params.boolean("infer")?.unwrap_or(true);
+    let conversation = Conversation::from_turn(user.as_deref().unwrap_or(""), assistant.as_deref());
+    if conversation.is_empty() {
+        return Ok(AddInput::Skip);
+    }
+    Ok(AddInput::Add(AddRequest { conversation, scope, metadata, infer, actor_id: None }))
+}
+
+/// Parses `search_memory`: `query`, ids, `filters`, `top_k`, `threshold`, `rerank`.
+pub fn search(params: &Params<'_>, binding: Binding<'_>) -> Result<SearchRequest, InputError> {
+    let query = Query::parse(&params.required_text("query")?)?;
+    let scope = Ids::read(params, binding)?.user_scope()?;
+    let (filter, _) = filters(params)?;
+    let limit = limit(params, "top_k", SEARCH_DEFAULT_TOP_K)?;
+    let threshold = params.number("threshold")?.map(Threshold::new).transpose()?;
+    let rerank = params.boolean("rerank")?.unwrap_or(true);
+    Ok(SearchRequest { query, scope, filter, limit, threshold, rerank })
+}
+
+/// A get_all request and the filter JSON it was parsed from (echoed in replies).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListInput {
+    /// The validated request.
+    pub request: ListRequest,
+    /// The filters as given (parsed JSON), when any.
+    pub filters_json: Option<Value>,
+}
+
+/// Parses `get_all_memories`: ids, `limit`, `filters`.
+pub fn list(params: &Params<'_>, binding: Binding<'_>) -> Result<ListInput, InputError> {
+    let scope = Ids::read(params, binding)?.user_scope()?;
+    let (filter, filters_json) = filters(params)?;
+    let limit = limit(params, "limit", LIST_DEFAULT_LIMIT)?;
+    Ok(ListInput { request: ListRequest { scope, filter, limit }, filters_json })
+}
+
+/// Parses the `memory_id` and optional ids of get / delete / history.
+pub fn memory_ref(params: &Params<'_>, binding: Binding<'_>) -> Result<MemoryRef, InputError> {
+    let id = MemoryId::parse(&params.required_text("memory_id")?)?;
+    let scope = Ids::read(params, binding)?.optional_scope()?;
+    Ok(MemoryRef { id, scope })
+}
+
+/// Parses `update_memory`: `memory_id`, `text`, optional `metadata` and ids.
+pub fn update(params: &Params<'_>, binding: Binding<'_>) -> Result<UpdateRequest, InputError> {
+    let target = memory_ref(params, binding)?;
+    let text = MemoryText::parse("text", &params.required_text("text")?)?;
+    let metadata = metadata(params)?;
+    Ok(UpdateRequest { target, text, metadata })
+}
+
+/// Parses `delete_all_memories`: the scope to wipe (`user_id` required).
+pub fn delete_all(params: &Params<'_>, binding: Binding<'_>) -> Result<Scope, InputError> {
+    Ids::read(params, binding)?.user_scope()
+}
+
+fn metadata(params: &Params<'_>) -> Result<Metadata, InputError> {
+    match params.json("metadata", METADATA_SHAPE)? {
+        None => Ok(Metadata::default()),
+        Some(value @ Value::Object(_)) => Ok(Metadata::parse(value)?),
+        Some(other) => Err(ParamError::WrongType {
+            name: "metadata",
+            expected: METADATA_SHAPE,
+            got: super::params::describe(&other),
+        }
+        .into()),
+    }
+}
+
+fn filters(params: &Params<'_>) -> Result<(Option<Filter>, Option<Value>), InputError> {
+    let raw = params.json("filters", FILTERS_SHAPE)?;
+    let filter = filter::parse_optional(raw.as_ref())?;
+    let echoed = if filter.is_some() { raw } else { None };
+    Ok((filter, echoed))
+}
+
+fn limit(params: &Params<'_>, name: &'static str, default: usize) -> Result<Limit, InputError> {
+    let Some(value) = params.number(name)? else {
+        return Ok(Limit::new(name, default as i64)?);
+    };
+    if value.fract() != 0.0 || value < i64::MIN as f64 || value > i64::MAX as f64 {
+        return Err(RequestError::BadLimit { field: name, got: value.to_string() }.into());
+    }
+    Ok(Limit::new(name, value as i64)?)
+}

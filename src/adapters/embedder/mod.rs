@@ -1,0 +1,3 @@
+//! Embedding model adapters ([`crate::ports::embedder::Embedder`]).
+
+pub mod openai;

@@ -1,0 +1,5 @@
+//! History stores: where the change history of memories is kept.
+
+mod entry;
+pub mod postgres;
+pub mod sqlite;

@@ -1,0 +1,157 @@
+//! [`HistoryStore`] in PostgreSQL: table `<collection>_history` beside the pgvector collection,
+//! with Mem0's history columns (mem0-behaviour.md §2.8) plus an insertion sequence.
+
+use super::entry::StoredRow;
+use crate::adapters::postgres::errors::{from_pg, from_pool};
+use crate::adapters::postgres::identifier::CollectionName;
+use crate::adapters::vector::pgvector::PgVectorStore;
+use crate::domain::history::HistoryEntry;
+use crate::domain::memory::{MemoryId, MemoryText};
+use crate::ports::history_store::HistoryStore;
+use crate::ports::store::StoreError;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use deadpool_postgres::Pool;
+use tokio::sync::OnceCell;
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+const STORE: &str = "PostgreSQL history store";
+/// Advisory lock key serialising DDL (the same as the pgvector store's).
+const DDL_LOCK: &str = "mem0-dify:ddl";
+
+/// History rows in `<collection>_history`.
+pub struct PostgresHistoryStore {
+    pool: Pool,
+    table: String,
+    index: String,
+    ready: OnceCell<()>,
+}
+
+impl PostgresHistoryStore {
+    /// A store over `pool` for the collection's history table. Nothing is contacted until first use.
+    pub fn new(pool: Pool, collection: &CollectionName) -> Self {
+        Self {
+            pool,
+            table: collection.quoted("_history"),
+            index: collection.quoted("_history_memory_idx"),
+            ready: OnceCell::new(),
+        }
+    }
+
+    /// The history store of a pgvector store: same database, same pool, `<collection>_history`.
+    pub fn beside(vector_store: &PgVectorStore) -> Self {
+        Self::new(vector_store.pool().clone(), &vector_store.config().collection_name)
+    }
+
+    async fn ready(&self) -> Result<(), StoreError> {
+        self.ready
+            .get_or_try_init(|| async {
+                let mut client = self.pool.get().await.map_err(|e| from_pool(STORE, e))?;
+                let tx = client.transaction().await.map_err(pg)?;
+                tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&DDL_LOCK]).await.map_err(pg)?;
+                tx.batch_execute(&format!(
+                    "CREATE TABLE IF NOT EXISTS {table} (
+                        id uuid PRIMARY KEY,
+                        memory_id uuid NOT NULL,
+                        old_memory text,
+                        new_memory text,
+                        event text NOT NULL,
+                        created_at timestamptz,
+                        updated_at timestamptz,
+                        is_deleted boolean NOT NULL DEFAULT false,
+                        actor_id text,
+                        role text,
+                        seq bigint GENERATED ALWAYS AS IDENTITY
+                    );
+                    CREATE INDEX IF NOT EXISTS {index} ON {table} (memory_id, updated_at, seq)",
+                    table = self.table,
+                    index = self.index
+                ))
+                .await
+                .map_err(pg)?;
+                tx.commit().await.map_err(pg)
+            })
+            .await
+            .map(|_| ())
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
+        self.ready().await?;
+        self.pool.get().await.map_err(|e| from_pool(STORE, e))
+    }
+}
+
+#[async_trait]
+impl HistoryStore for PostgresHistoryStore {
+    async fn ensure_ready(&self) -> Result<(), StoreError> {
+        self.ready().await
+    }
+
+    async fn append(&self, entries: &[HistoryEntry]) -> Result<(), StoreError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        let sql = format!(
+            "INSERT INTO {} (id, memory_id, old_memory, new_memory, event, created_at, updated_at, is_deleted, \
+             actor_id, role) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) DO NOTHING",
+            self.table
+        );
+        let statement = tx.prepare_cached(&sql).await.map_err(pg)?;
+        for e in entries {
+            let text = |t: &Option<MemoryText>| t.as_ref().map(|t| t.as_str().to_owned());
+            tx.execute(
+                &statement,
+                &[
+                    &e.id,
+                    &e.memory_id.as_uuid(),
+                    &text(&e.old_memory),
+                    &text(&e.new_memory),
+                    &e.event.as_str(),
+                    &e.created_at,
+                    &e.updated_at,
+                    &e.is_deleted,
+                    &e.actor_id.as_ref().map(|a| a.as_str().to_owned()),
+                    &e.role,
+                ],
+            )
+            .await
+            .map_err(pg)?;
+        }
+        tx.commit().await.map_err(pg)
+    }
+
+    async fn history(&self, id: MemoryId) -> Result<Vec<HistoryEntry>, StoreError> {
+        let client = self.client().await?;
+        let sql = format!(
+            "SELECT id, memory_id, old_memory, new_memory, event, created_at, updated_at, is_deleted, actor_id, role \
+             FROM {} WHERE memory_id = $1 ORDER BY updated_at ASC NULLS FIRST, seq ASC",
+            self.table
+        );
+        let statement = client.prepare_cached(&sql).await.map_err(pg)?;
+        let rows = client.query(&statement, &[&id.as_uuid()]).await.map_err(pg)?;
+        rows.iter().map(entry).collect()
+    }
+}
+
+fn entry(row: &Row) -> Result<HistoryEntry, StoreError> {
+    let stored = StoredRow {
+        id: row.try_get::<_, Uuid>(0).map_err(pg)?,
+        memory_id: MemoryId::from_uuid(row.try_get::<_, Uuid>(1).map_err(pg)?),
+        old_memory: row.try_get(2).map_err(pg)?,
+        new_memory: row.try_get(3).map_err(pg)?,
+        event: row.try_get(4).map_err(pg)?,
+        created_at: row.try_get::<_, Option<DateTime<Utc>>>(5).map_err(pg)?,
+        updated_at: row.try_get::<_, Option<DateTime<Utc>>>(6).map_err(pg)?,
+        is_deleted: row.try_get(7).map_err(pg)?,
+        actor_id: row.try_get(8).map_err(pg)?,
+        role: row.try_get(9).map_err(pg)?,
+    };
+    stored.into_entry().map_err(|message| StoreError::Corrupt { store: STORE, message })
+}
+
+fn pg(error: tokio_postgres::Error) -> StoreError {
+    from_pg(STORE, &error)
+}

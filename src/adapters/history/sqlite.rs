@@ -1,0 +1,227 @@
+//! [`HistoryStore`] in a SQLite file with Mem0's `history` table (mem0-behaviour.md §2.8), so a
+//! Mem0 `history.db` can be read and written. WAL mode; every call runs on the blocking pool.
+
+use super::entry::{text_time, StoredRow};
+use crate::domain::history::HistoryEntry;
+use crate::domain::memory::{format_timestamp, MemoryId, MemoryText};
+use crate::ports::history_store::HistoryStore;
+use crate::ports::store::StoreError;
+use async_trait::async_trait;
+use rusqlite::{params, Connection};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::OnceCell;
+use uuid::Uuid;
+
+const STORE: &str = "SQLite history store";
+/// How long a write waits for another process's lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Mem0's table, column for column.
+const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS history (id TEXT PRIMARY KEY, memory_id TEXT, \
+    old_memory TEXT, new_memory TEXT, event TEXT, created_at DATETIME, updated_at DATETIME, is_deleted INTEGER, \
+    actor_id TEXT, role TEXT)";
+const CREATE_INDEX: &str = "CREATE INDEX IF NOT EXISTS history_memory_id_idx ON history (memory_id)";
+
+/// History rows in a SQLite file.
+pub struct SqliteHistoryStore {
+    path: PathBuf,
+    connection: OnceCell<Arc<Mutex<Connection>>>,
+}
+
+impl SqliteHistoryStore {
+    /// A store in the file at `path` (created with its folder on first use).
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self { path: path.into(), connection: OnceCell::new() }
+    }
+
+    /// Mem0's default location: `$MEM0_DIR/history.db`, else `~/.mem0/history.db`.
+    pub fn mem0_default_path() -> Option<PathBuf> {
+        let dir = std::env::var_os("MEM0_DIR")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".mem0")))?;
+        Some(dir.join("history.db"))
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    async fn connection(&self) -> Result<Arc<Mutex<Connection>>, StoreError> {
+        self.connection
+            .get_or_try_init(|| {
+                let path = self.path.clone();
+                blocking(move || open(&path).map(|c| Arc::new(Mutex::new(c))))
+            })
+            .await
+            .cloned()
+    }
+
+    /// Runs `work` on the connection on the blocking pool.
+    async fn with_connection<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let connection = self.connection().await?;
+        blocking(move || {
+            let mut guard = connection.lock().map_err(|_| StoreError::Unavailable {
+                store: STORE,
+                message: "the connection lock was poisoned by a panic".into(),
+            })?;
+            work(&mut guard)
+        })
+        .await
+    }
+}
+
+async fn blocking<T, F>(work: F) -> Result<T, StoreError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, StoreError> + Send + 'static,
+{
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| StoreError::Unavailable { store: STORE, message: format!("the blocking task failed: {e}") })?
+}
+
+fn open(path: &Path) -> Result<Connection, StoreError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Rejected {
+            store: STORE,
+            message: format!("cannot create the folder {}: {e}", dir.display()),
+        })?;
+    }
+    let connection = Connection::open(path)
+        .map_err(|e| StoreError::Rejected { store: STORE, message: format!("cannot open {}: {e}", path.display()) })?;
+    connection.busy_timeout(BUSY_TIMEOUT).map_err(sql)?;
+    let mode: String = connection.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(sql)?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        tracing::warn!(path = %path.display(), mode, "SQLite history: WAL mode unavailable");
+    }
+    connection.execute_batch(&format!("{CREATE_TABLE}; {CREATE_INDEX};")).map_err(sql)?;
+    migrate(&connection)?;
+    Ok(connection)
+}
+
+/// Adds `actor_id` and `role` to a history table made by an old Mem0.
+fn migrate(connection: &Connection) -> Result<(), StoreError> {
+    let mut statement = connection.prepare("SELECT name FROM pragma_table_info('history')").map_err(sql)?;
+    let columns: Vec<String> =
+        statement.query_map([], |r| r.get(0)).map_err(sql)?.collect::<Result<_, _>>().map_err(sql)?;
+    for column in ["actor_id", "role"] {
+        if !columns.iter().any(|c| c == column) {
+            connection.execute_batch(&format!("ALTER TABLE history ADD COLUMN {column} TEXT")).map_err(sql)?;
+        }
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl HistoryStore for SqliteHistoryStore {
+    async fn ensure_ready(&self) -> Result<(), StoreError> {
+        self.connection().await.map(|_| ())
+    }
+
+    async fn append(&self, entries: &[HistoryEntry]) -> Result<(), StoreError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let entries = entries.to_vec();
+        self.with_connection(move |connection| {
+            let tx = connection.transaction().map_err(sql)?;
+            {
+                let mut insert = tx
+                    .prepare_cached(
+                        "INSERT OR IGNORE INTO history (id, memory_id, old_memory, new_memory, event, created_at, \
+                         updated_at, is_deleted, actor_id, role) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                    )
+                    .map_err(sql)?;
+                for e in &entries {
+                    let text = |t: &Option<MemoryText>| t.as_ref().map(|t| t.as_str().to_owned());
+                    insert
+                        .execute(params![
+                            e.id.to_string(),
+                            e.memory_id.to_string(),
+                            text(&e.old_memory),
+                            text(&e.new_memory),
+                            e.event.as_str(),
+                            format_timestamp(&e.created_at),
+                            format_timestamp(&e.updated_at),
+                            i64::from(e.is_deleted),
+                            e.actor_id.as_ref().map(|a| a.as_str().to_owned()),
+                            e.role,
+                        ])
+                        .map_err(sql)?;
+                }
+            }
+            tx.commit().map_err(sql)
+        })
+        .await
+    }
+
+    async fn history(&self, id: MemoryId) -> Result<Vec<HistoryEntry>, StoreError> {
+        self.with_connection(move |connection| {
+            let mut select = connection
+                .prepare_cached(
+                    "SELECT id, memory_id, old_memory, new_memory, event, created_at, updated_at, is_deleted, \
+                     actor_id, role FROM history WHERE memory_id = ?1 ORDER BY julianday(updated_at) ASC, rowid ASC",
+                )
+                .map_err(sql)?;
+            let rows = select
+                .query_map([id.to_string()], |r| {
+                    Ok((
+                        r.get::<_, Option<String>>(0)?,
+                        r.get::<_, Option<String>>(2)?,
+                        r.get::<_, Option<String>>(3)?,
+                        r.get::<_, Option<String>>(4)?,
+                        r.get::<_, Option<String>>(5)?,
+                        r.get::<_, Option<String>>(6)?,
+                        r.get::<_, Option<i64>>(7)?,
+                        r.get::<_, Option<String>>(8)?,
+                        r.get::<_, Option<String>>(9)?,
+                    ))
+                })
+                .map_err(sql)?;
+            let mut entries = Vec::new();
+            for row in rows {
+                let (row_id, old_memory, new_memory, event, created_at, updated_at, is_deleted, actor_id, role) =
+                    row.map_err(sql)?;
+                let row_id = row_id.as_deref().and_then(|r| Uuid::parse_str(r).ok()).ok_or_else(|| {
+                    StoreError::Corrupt { store: STORE, message: format!("history row id {row_id:?} is not a UUID") }
+                })?;
+                let stored = StoredRow {
+                    id: row_id,
+                    memory_id: id,
+                    old_memory,
+                    new_memory,
+                    event,
+                    created_at: text_time(created_at),
+                    updated_at: text_time(updated_at),
+                    is_deleted: is_deleted.map(|d| d != 0),
+                    actor_id,
+                    role,
+                };
+                entries.push(stored.into_entry().map_err(|message| StoreError::Corrupt { store: STORE, message })?);
+            }
+            Ok(entries)
+        })
+        .await
+    }
+}
+
+fn sql(error: rusqlite::Error) -> StoreError {
+    match &error {
+        rusqlite::Error::SqliteFailure(code, _)
+            if matches!(code.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) =>
+        {
+            StoreError::Unavailable { store: STORE, message: error.to_string() }
+        }
+        rusqlite::Error::InvalidColumnType(..) | rusqlite::Error::FromSqlConversionFailure(..) => {
+            StoreError::Corrupt { store: STORE, message: error.to_string() }
+        }
+        _ => StoreError::Rejected { store: STORE, message: error.to_string() },
+    }
+}

@@ -1,0 +1,237 @@
+//! The journal of accepted writes in PostgreSQL: table `<collection>_journal` beside the
+//! pgvector collection, so that the writes and the memories live (and are backed up) together.
+//!
+//! Several plugin processes may share it: claims are serialized by a transaction-scoped advisory
+//! lock on the table, so no two processes claim the same write or two writes of one owner.
+
+use super::rules::{claimable, state_of, ClaimCandidate};
+use crate::adapters::postgres::errors::{from_pg, from_pool};
+use crate::adapters::postgres::identifier::CollectionName;
+use crate::adapters::vector::pgvector::PgVectorStore;
+use crate::domain::operations::WriteCommand;
+use crate::ports::journal::{ClaimedWrite, WriteJournal};
+use crate::ports::memory_api::{WriteId, WriteState};
+use crate::ports::store::StoreError;
+use async_trait::async_trait;
+use deadpool_postgres::Pool;
+use serde_json::Value;
+use std::time::Duration;
+use tokio::sync::OnceCell;
+
+const STORE: &str = "PostgreSQL write journal";
+/// Advisory lock key serialising DDL (the same as the other PostgreSQL adapters').
+const DDL_LOCK: &str = "mem0-dify:ddl";
+
+/// Accepted writes in `<collection>_journal`.
+pub struct PostgresJournal {
+    pool: Pool,
+    table: String,
+    claim_lock: String,
+    ready: OnceCell<()>,
+}
+
+impl PostgresJournal {
+    /// A journal over `pool` for the collection. Nothing is contacted until first use.
+    pub fn new(pool: Pool, collection: &CollectionName) -> Self {
+        Self {
+            pool,
+            table: collection.quoted("_journal"),
+            claim_lock: format!("mem0-dify:journal:{}", collection.as_str()),
+            ready: OnceCell::new(),
+        }
+    }
+
+    /// The journal of a pgvector store: same database, same pool.
+    pub fn beside(vector_store: &PgVectorStore) -> Self {
+        Self::new(vector_store.pool().clone(), &vector_store.config().collection_name)
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
+        self.ready
+            .get_or_try_init(|| async {
+                let mut client = self.pool.get().await.map_err(|e| from_pool(STORE, e))?;
+                let tx = client.transaction().await.map_err(pg)?;
+                tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&DDL_LOCK]).await.map_err(pg)?;
+                tx.batch_execute(&format!(
+                    "CREATE TABLE IF NOT EXISTS {t} (
+                        seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                        id text NOT NULL UNIQUE,
+                        ordering_key text NOT NULL,
+                        command jsonb NOT NULL,
+                        plan jsonb,
+                        state text NOT NULL DEFAULT 'pending',
+                        attempts integer NOT NULL DEFAULT 0,
+                        last_error text,
+                        result jsonb,
+                        due_at timestamptz NOT NULL DEFAULT now(),
+                        lease_until timestamptz,
+                        created_at timestamptz NOT NULL DEFAULT now(),
+                        finished_at timestamptz);
+                     CREATE INDEX IF NOT EXISTS {i} ON {t} (ordering_key, seq) WHERE state = 'pending';
+                     DELETE FROM {t} WHERE state <> 'pending' AND finished_at < now() - interval '7 days'",
+                    t = self.table,
+                    i = self.table.replace("_journal\"", "_journal_pending_idx\""),
+                ))
+                .await
+                .map_err(pg)?;
+                tx.commit().await.map_err(pg)
+            })
+            .await?;
+        self.pool.get().await.map_err(|e| from_pool(STORE, e))
+    }
+
+    async fn execute(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<u64, StoreError> {
+        let client = self.client().await?;
+        client.execute(&sql.replace("{t}", &self.table), params).await.map_err(pg)
+    }
+}
+
+fn pg(error: tokio_postgres::Error) -> StoreError {
+    from_pg(STORE, &error)
+}
+
+fn millis(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+#[async_trait]
+impl WriteJournal for PostgresJournal {
+    async fn ensure_ready(&self) -> Result<(), StoreError> {
+        self.client().await.map(|_| ())
+    }
+
+    async fn record(&self, id: &WriteId, ordering_key: &str, command: &WriteCommand) -> Result<(), StoreError> {
+        let command =
+            serde_json::to_value(command).map_err(|e| StoreError::Rejected { store: STORE, message: e.to_string() })?;
+        self.execute(
+            "INSERT INTO {t} (id, ordering_key, command) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
+            &[&id.0, &ordering_key, &command],
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn claim(&self, max: usize, lease: Duration) -> Result<Vec<ClaimedWrite>, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&self.claim_lock]).await.map_err(pg)?;
+        // The oldest pending write of each owner; only those may be claimed.
+        let heads = tx
+            .query(
+                &format!(
+                    "SELECT DISTINCT ON (ordering_key) id, ordering_key, due_at <= now(), \
+                     COALESCE(lease_until > now(), false), seq \
+                     FROM {} WHERE state = 'pending' ORDER BY ordering_key, seq",
+                    self.table
+                ),
+                &[],
+            )
+            .await
+            .map_err(pg)?;
+        let mut candidates: Vec<(i64, ClaimCandidate)> = heads
+            .iter()
+            .map(|row| {
+                (row.get(4), ClaimCandidate { id: row.get(0), key: row.get(1), due: row.get(2), leased: row.get(3) })
+            })
+            .collect();
+        candidates.sort_by_key(|(seq, _)| *seq);
+        let chosen: Vec<String> = claimable(candidates.iter().map(|(_, c)| c), max).into_iter().collect();
+        if chosen.is_empty() {
+            tx.commit().await.map_err(pg)?;
+            return Ok(Vec::new());
+        }
+        let rows = tx
+            .query(
+                &format!(
+                    "UPDATE {} SET lease_until = now() + $2 * interval '1 millisecond' WHERE id = ANY($1) \
+                     RETURNING id, command, plan, attempts, seq",
+                    self.table
+                ),
+                &[&chosen, &millis(lease)],
+            )
+            .await
+            .map_err(pg)?;
+        tx.commit().await.map_err(pg)?;
+        let mut claimed: Vec<(i64, ClaimedWrite)> = rows
+            .iter()
+            .map(|row| {
+                let id: String = row.get(0);
+                let command = serde_json::from_value(row.get::<_, Value>(1))
+                    .map_err(|e| StoreError::Corrupt { store: STORE, message: format!("write {id}: {e}") })?;
+                let attempts: i32 = row.get(3);
+                let write =
+                    ClaimedWrite { id: WriteId(id), command, plan: row.get(2), attempts: attempts.max(0) as u32 };
+                Ok((row.get::<_, i64>(4), write))
+            })
+            .collect::<Result<_, StoreError>>()?;
+        claimed.sort_by_key(|(seq, _)| *seq);
+        Ok(claimed.into_iter().map(|(_, w)| w).collect())
+    }
+
+    async fn extend(&self, ids: &[WriteId], lease: Duration) -> Result<(), StoreError> {
+        let ids: Vec<&str> = ids.iter().map(|i| i.0.as_str()).collect();
+        self.execute(
+            "UPDATE {t} SET lease_until = now() + $2 * interval '1 millisecond' WHERE id = ANY($1) AND state = 'pending'",
+            &[&ids, &millis(lease)],
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn save_plan(&self, id: &WriteId, plan: &Value) -> Result<(), StoreError> {
+        self.execute("UPDATE {t} SET plan = $2 WHERE id = $1", &[&id.0, plan]).await.map(|_| ())
+    }
+
+    async fn finish(&self, id: &WriteId, outcome: &WriteState) -> Result<(), StoreError> {
+        let (state, result, error) = match outcome {
+            WriteState::Applied { result } => ("applied", Some(result.clone()), None),
+            WriteState::Failed { error } => ("failed", None, Some(error.clone())),
+            WriteState::Pending { .. } => return Ok(()),
+        };
+        self.execute(
+            "UPDATE {t} SET state = $2, result = $3, last_error = COALESCE($4, last_error), lease_until = NULL, \
+             finished_at = now(), attempts = attempts + 1 WHERE id = $1",
+            &[&id.0, &state, &result, &error],
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn retry_later(&self, id: &WriteId, error: &str, delay: Duration) -> Result<(), StoreError> {
+        self.execute(
+            "UPDATE {t} SET attempts = attempts + 1, last_error = $2, \
+             due_at = now() + $3 * interval '1 millisecond', lease_until = NULL WHERE id = $1",
+            &[&id.0, &error, &millis(delay)],
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn status(&self, id: &WriteId) -> Result<Option<WriteState>, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                &format!("SELECT state, attempts, last_error, result::text FROM {} WHERE id = $1", self.table),
+                &[&id.0],
+            )
+            .await
+            .map_err(pg)?;
+        Ok(row.map(|r| {
+            let attempts: i32 = r.get(1);
+            state_of(r.get::<_, &str>(0), attempts.max(0) as u32, r.get(2), r.get(3))
+        }))
+    }
+
+    async fn unfinished(&self) -> Result<u64, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_one(&format!("SELECT count(*) FROM {} WHERE state = 'pending'", self.table), &[])
+            .await
+            .map_err(pg)?;
+        Ok(row.get::<_, i64>(0).max(0) as u64)
+    }
+}

@@ -1,0 +1,3 @@
+//! Chat model adapters ([`crate::ports::llm::Llm`]).
+
+pub mod openai;

@@ -1,0 +1,149 @@
+//! Configuration of the embedded store, read from Mem0-style `{"provider": "embedded", "config": {…}}`.
+//!
+//! Keys:
+//! - `path`: the SQLite file (default `<data dir>/memories.db`, where the data dir is
+//!   `$MEM0_DIFY_DATA_DIR` or `~/.mem0-dify`). `~/…` is under the home directory, a relative path
+//!   is under the data dir, and an existing directory gets `memories.db` inside it.
+//! - `collection_name`: the collection inside the file (default `mem0`); several may share a file.
+//! - `embedding_model_dims`: the vector size (default 384, the local embedder's).
+
+use crate::adapters::config_keys::ConfigReader;
+use crate::adapters::data_dir;
+use crate::domain::credentials::ProviderBlock;
+use crate::ports::backends::BuildError;
+use std::path::{Path, PathBuf};
+
+/// The provider name of the embedded store.
+pub const PROVIDER: &str = "embedded";
+/// The config keys the embedded store accepts.
+pub const ALLOWED_KEYS: &[&str] = &["path", "collection_name", "embedding_model_dims"];
+/// The file name used under the data directory (or a configured directory).
+pub const DEFAULT_FILE_NAME: &str = "memories.db";
+/// The default collection.
+pub const DEFAULT_COLLECTION: &str = "mem0";
+/// The default vector size (all-MiniLM-L6-v2, the local embedder).
+pub const DEFAULT_DIMS: usize = 384;
+/// Longest collection name accepted.
+pub const MAX_COLLECTION_NAME_LEN: usize = 255;
+
+/// Where and how the embedded store keeps its memories.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmbeddedConfig {
+    /// The SQLite file (a directory is given `memories.db` inside it when opened).
+    pub path: PathBuf,
+    /// The collection inside the file.
+    pub collection_name: String,
+    /// The vector size.
+    pub embedding_model_dims: usize,
+}
+
+impl EmbeddedConfig {
+    /// The defaults under `data_dir`.
+    pub fn in_data_dir(data_dir: &Path) -> Self {
+        Self {
+            path: data_dir.join(DEFAULT_FILE_NAME),
+            collection_name: DEFAULT_COLLECTION.to_owned(),
+            embedding_model_dims: DEFAULT_DIMS,
+        }
+    }
+}
+
+/// Reads an `embedded` block, resolving paths against the data directory.
+pub fn from_block(block: &ProviderBlock) -> Result<EmbeddedConfig, BuildError> {
+    let reader = ConfigReader::new(block, ALLOWED_KEYS)?;
+    let explicit_path = reader.string("path")?;
+    let data_dir = match (data_dir::data_dir(), &explicit_path) {
+        (Some(dir), _) => dir,
+        // An absolute path needs no data dir.
+        (None, Some(path)) if Path::new(path).is_absolute() => PathBuf::new(),
+        (None, _) => {
+            return Err(BuildError::Config {
+                field: block.field,
+                message: format!(
+                    "no data directory for the embedded store: set {} or HOME, or give an absolute \"path\"",
+                    data_dir::DATA_DIR_ENV
+                ),
+            })
+        }
+    };
+    from_reader(block, &reader, explicit_path, &data_dir)
+}
+
+/// Reads an `embedded` block with an explicit data directory (for tests and callers that know it).
+pub fn from_block_in(block: &ProviderBlock, data_dir: &Path) -> Result<EmbeddedConfig, BuildError> {
+    let reader = ConfigReader::new(block, ALLOWED_KEYS)?;
+    let explicit_path = reader.string("path")?;
+    from_reader(block, &reader, explicit_path, data_dir)
+}
+
+fn from_reader(
+    block: &ProviderBlock,
+    reader: &ConfigReader<'_>,
+    explicit_path: Option<String>,
+    data_dir: &Path,
+) -> Result<EmbeddedConfig, BuildError> {
+    let mut config = EmbeddedConfig::in_data_dir(data_dir);
+    if let Some(path) = explicit_path {
+        config.path = data_dir::resolve(&path, data_dir);
+    }
+    if let Some(name) = reader.string("collection_name")? {
+        if name.chars().count() > MAX_COLLECTION_NAME_LEN || name.chars().any(char::is_control) {
+            return Err(BuildError::Config {
+                field: block.field,
+                message: format!(
+                    "config key \"collection_name\" must be at most {MAX_COLLECTION_NAME_LEN} printable characters"
+                ),
+            });
+        }
+        config.collection_name = name;
+    }
+    if let Some(dims) = reader.positive_integer("embedding_model_dims")? {
+        config.embedding_model_dims = dims;
+    }
+    Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    fn block(config: Value) -> ProviderBlock {
+        ProviderBlock {
+            field: "local_vector_db_json",
+            provider: PROVIDER.into(),
+            config: config.as_object().unwrap().clone(),
+        }
+    }
+
+    #[test]
+    fn defaults_live_in_the_data_dir() {
+        let config = from_block_in(&block(json!({})), Path::new("/d")).unwrap();
+        assert_eq!(config, EmbeddedConfig::in_data_dir(Path::new("/d")));
+        assert_eq!(config.path, PathBuf::from("/d/memories.db"));
+        assert_eq!((config.collection_name.as_str(), config.embedding_model_dims), ("mem0", 384));
+    }
+
+    #[test]
+    fn keys_are_read_and_checked() {
+        let config = from_block_in(
+            &block(json!({"path": "sub/m.db", "collection_name": "c1", "embedding_model_dims": 1536})),
+            Path::new("/d"),
+        )
+        .unwrap();
+        assert_eq!(config.path, PathBuf::from("/d/sub/m.db"));
+        assert_eq!((config.collection_name.as_str(), config.embedding_model_dims), ("c1", 1536));
+        let err = from_block_in(&block(json!({"dims": 3})), Path::new("/d")).unwrap_err().to_string();
+        assert!(err.contains("unknown key \"dims\"") && err.contains("path, collection_name, embedding_model_dims"));
+        let err = from_block_in(&block(json!({"embedding_model_dims": -1})), Path::new("/d")).unwrap_err();
+        assert!(err.to_string().contains("embedding_model_dims"));
+        let err = from_block_in(&block(json!({"collection_name": "a\nb"})), Path::new("/d")).unwrap_err();
+        assert!(err.to_string().contains("collection_name"));
+    }
+
+    #[test]
+    fn absolute_paths_need_no_data_dir() {
+        let config = from_block(&block(json!({"path": "/abs/m.db"}))).unwrap();
+        assert_eq!(config.path, PathBuf::from("/abs/m.db"));
+    }
+}

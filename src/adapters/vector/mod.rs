@@ -1,0 +1,4 @@
+//! Vector store adapters ([`crate::ports::vector_store::VectorStore`]).
+
+pub mod embedded;
+pub mod pgvector;

@@ -1,0 +1,374 @@
+//! [`VectorStore`] over PostgreSQL + pgvector, table-compatible with Mem0's pgvector store.
+//!
+//! Searches never lose a scope's best matches to HNSW post-filtering (Mem0's failure on large
+//! multi-tenant tables): a scope of at most [`SearchTuning::exact_scan_limit`] memories is searched
+//! exactly through the scope indexes; a larger one by an HNSW iterative index scan
+//! (`hnsw.iterative_scan = strict_order`), falling back to the exact scan when the index scan comes
+//! back short.
+
+mod config;
+mod filter_sql;
+mod payload;
+mod schema;
+
+pub use config::{from_block, PgVectorConfig, SearchTuning, ALLOWED_KEYS, MAX_DIMS, MAX_INDEXED_DIMS};
+pub use schema::{AnnIndex, Capabilities};
+
+use crate::adapters::postgres::errors::{from_pg, from_pool};
+use crate::adapters::postgres::params::Params;
+use crate::domain::filter::Filter;
+use crate::domain::memory::{ContentHash, MemoryId, MemoryRecord, ScoredMemory, Similarity};
+use crate::domain::scope::Scope;
+use crate::ports::store::StoreError;
+use crate::ports::vector_store::{ListQuery, VectorQuery, VectorStore};
+use async_trait::async_trait;
+use deadpool_postgres::{GenericClient, Pool};
+use filter_sql::{filter_sql, scope_sql};
+use pgvector::Vector;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::OnceCell;
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+const STORE: &str = "pgvector store";
+/// Rows per INSERT statement.
+const INSERT_CHUNK: usize = 500;
+/// pgvector's largest `hnsw.ef_search`.
+const MAX_EF_SEARCH: usize = 1000;
+
+/// Memories with vectors in one PostgreSQL table (`collection_name`).
+pub struct PgVectorStore {
+    pool: Pool,
+    config: PgVectorConfig,
+    table: String,
+    ready: OnceCell<Capabilities>,
+    stats: Counters,
+}
+
+/// How the searches of a store were answered since it was created (for logs and tests).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SearchStats {
+    /// Scope searched exactly (small scope, no ANN index, or pgvector < 0.8).
+    pub exact: u64,
+    /// Answered by the ANN index (iterative scan).
+    pub index: u64,
+    /// The index scan came back short, so the scope was then searched exactly.
+    pub index_then_exact: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    exact: AtomicU64,
+    index: AtomicU64,
+    index_then_exact: AtomicU64,
+}
+
+impl PgVectorStore {
+    /// A store over a new connection pool. Nothing is contacted until the first call.
+    pub fn connect(config: PgVectorConfig) -> Result<Self, StoreError> {
+        let pool =
+            config.connection.pool(config.maxconn).map_err(|message| StoreError::Rejected { store: STORE, message })?;
+        Ok(Self::with_pool(pool, config))
+    }
+
+    /// A store over an existing pool (e.g. shared with the history store).
+    pub fn with_pool(pool: Pool, config: PgVectorConfig) -> Self {
+        let table = config.collection_name.quoted("");
+        Self { pool, config, table, ready: OnceCell::new(), stats: Counters::default() }
+    }
+
+    /// The connection pool (to share with [`crate::adapters::history::postgres::PostgresHistoryStore`]).
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &PgVectorConfig {
+        &self.config
+    }
+
+    /// How searches were answered so far.
+    pub fn search_stats(&self) -> SearchStats {
+        SearchStats {
+            exact: self.stats.exact.load(Ordering::Relaxed),
+            index: self.stats.index.load(Ordering::Relaxed),
+            index_then_exact: self.stats.index_then_exact.load(Ordering::Relaxed),
+        }
+    }
+
+    /// What the server and table offer; prepares them on first use.
+    pub async fn capabilities(&self) -> Result<Capabilities, StoreError> {
+        self.ready
+            .get_or_try_init(|| async {
+                let mut client = self.pool.get().await.map_err(|e| from_pool(STORE, e))?;
+                let tx = client.transaction().await.map_err(pg)?;
+                let capabilities = schema::prepare(&tx, &self.config).await?;
+                tx.commit().await.map_err(pg)?;
+                drop(client);
+                // Open `minconn` connections now, as Mem0's pool does (best effort: a failure here
+                // shows up on the next call anyway).
+                let warm = futures::future::join_all((0..self.config.minconn).map(|_| self.pool.get())).await;
+                drop(warm);
+                tracing::debug!(table = %self.table, ?capabilities, "pgvector collection ready");
+                Ok(capabilities)
+            })
+            .await
+            .copied()
+    }
+
+    fn check_dims(&self, what: &str, vector: &[f32]) -> Result<(), StoreError> {
+        let dims = self.config.embedding_model_dims;
+        if vector.len() != dims {
+            return Err(StoreError::Rejected {
+                store: STORE,
+                message: format!(
+                    "{what} has {} dimensions but collection {} stores {dims} (embedding_model_dims)",
+                    vector.len(),
+                    self.config.collection_name.as_str()
+                ),
+            });
+        }
+        if vector.iter().any(|x| !x.is_finite()) {
+            return Err(StoreError::Rejected { store: STORE, message: format!("{what} holds NaN or infinite values") });
+        }
+        Ok(())
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
+        self.capabilities().await?;
+        self.pool.get().await.map_err(|e| from_pool(STORE, e))
+    }
+
+    /// Exact search: every vector of the scope compared (index scans off, so HNSW cannot
+    /// post-filter; the scope's bitmap index scan or a sequential scan feeds a top-k sort).
+    async fn search_exact(
+        &self,
+        client: &impl GenericClient,
+        query: &VectorQuery,
+    ) -> Result<Vec<ScoredMemory>, StoreError> {
+        client.batch_execute("SET LOCAL enable_indexscan = off").await.map_err(pg)?;
+        self.search_ordered(client, query).await
+    }
+
+    async fn search_ordered(
+        &self,
+        client: &impl GenericClient,
+        query: &VectorQuery,
+    ) -> Result<Vec<ScoredMemory>, StoreError> {
+        let mut params = Params::new();
+        let vector = params.push(Vector::from(query.vector.clone()));
+        let condition = self.condition(&query.scope, query.filter.as_ref(), &mut params);
+        let limit = params.push(limit_param(query.limit));
+        let sql = format!(
+            "SELECT id, payload, vector <=> {vector} AS distance FROM {} WHERE {condition} \
+             ORDER BY vector <=> {vector}, id LIMIT {limit}",
+            self.table
+        );
+        let rows = client.query(&sql, &params.as_refs()).await.map_err(pg)?;
+        rows.iter()
+            .map(|row| {
+                let distance: Option<f64> = row.try_get(2).map_err(pg)?;
+                Ok(ScoredMemory {
+                    record: record(row)?,
+                    score: Similarity::from_cosine_distance(distance.unwrap_or(f64::NAN) as f32),
+                    rerank_score: None,
+                })
+            })
+            .collect()
+    }
+
+    /// How many memories the scope holds, counting no further than `cap`.
+    async fn scope_size(&self, client: &impl GenericClient, scope: &Scope, cap: usize) -> Result<usize, StoreError> {
+        let mut params = Params::new();
+        let condition = scope_sql(scope, &mut params);
+        let cap = params.push(limit_param(cap));
+        let sql = format!("SELECT count(*) FROM (SELECT 1 FROM {} WHERE {condition} LIMIT {cap}) AS s", self.table);
+        let row = client.query_one(&sql, &params.as_refs()).await.map_err(pg)?;
+        let count: i64 = row.try_get(0).map_err(pg)?;
+        Ok(usize::try_from(count).unwrap_or(0))
+    }
+
+    fn condition(&self, scope: &Scope, filter: Option<&Filter>, params: &mut Params) -> String {
+        let scope = scope_sql(scope, params);
+        match filter {
+            Some(filter) => format!("{scope} AND {}", filter_sql(filter, params)),
+            None => scope,
+        }
+    }
+
+    async fn select_records(&self, sql: &str, params: &Params) -> Result<Vec<MemoryRecord>, StoreError> {
+        let client = self.client().await?;
+        let rows = client.query(sql, &params.as_refs()).await.map_err(pg)?;
+        rows.iter().map(record).collect()
+    }
+}
+
+#[async_trait]
+impl VectorStore for PgVectorStore {
+    async fn ensure_ready(&self) -> Result<(), StoreError> {
+        self.capabilities().await.map(|_| ())
+    }
+
+    fn dimensions(&self) -> usize {
+        self.config.embedding_model_dims
+    }
+
+    async fn insert(&self, items: &[(MemoryRecord, Vec<f32>)]) -> Result<(), StoreError> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        // The last occurrence of an id wins (one statement may not update a row twice).
+        let mut position: HashMap<MemoryId, usize> = HashMap::new();
+        for (i, (record, vector)) in items.iter().enumerate() {
+            self.check_dims(&format!("the vector of memory {}", record.id), vector)?;
+            position.insert(record.id, i);
+        }
+        let mut unique: Vec<usize> = position.into_values().collect();
+        unique.sort_unstable();
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        let sql = format!(
+            "INSERT INTO {} (id, vector, payload) SELECT * FROM unnest($1::uuid[], $2::vector[], $3::jsonb[]) \
+             ON CONFLICT (id) DO UPDATE SET vector = EXCLUDED.vector, payload = EXCLUDED.payload",
+            self.table
+        );
+        let statement = tx.prepare_cached(&sql).await.map_err(pg)?;
+        for chunk in unique.chunks(INSERT_CHUNK) {
+            let ids: Vec<Uuid> = chunk.iter().map(|&i| items[i].0.id.as_uuid()).collect();
+            let vectors: Vec<Vector> = chunk.iter().map(|&i| Vector::from(items[i].1.clone())).collect();
+            let payloads: Vec<serde_json::Value> = chunk.iter().map(|&i| payload::to_payload(&items[i].0)).collect();
+            tx.execute(&statement, &[&ids, &vectors, &payloads]).await.map_err(pg)?;
+        }
+        tx.commit().await.map_err(pg)
+    }
+
+    async fn search(&self, query: &VectorQuery) -> Result<Vec<ScoredMemory>, StoreError> {
+        self.check_dims("the query vector", &query.vector)?;
+        if query.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let capabilities = self.capabilities().await?;
+        let tuning = self.config.search;
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg)?;
+        let use_index = match capabilities.ann {
+            AnnIndex::None => false,
+            AnnIndex::Hnsw if !capabilities.iterative_scan => false,
+            AnnIndex::Hnsw | AnnIndex::DiskAnn => {
+                self.scope_size(&tx, &query.scope, tuning.exact_scan_limit + 1).await? > tuning.exact_scan_limit
+            }
+        };
+        let results = if use_index {
+            if capabilities.ann == AnnIndex::Hnsw {
+                let ef_search = tuning.ef_search.max(query.limit).min(MAX_EF_SEARCH);
+                tx.batch_execute(&format!(
+                    "SET LOCAL hnsw.iterative_scan = strict_order; SET LOCAL hnsw.ef_search = {ef_search}; \
+                     SET LOCAL hnsw.max_scan_tuples = {}",
+                    tuning.max_scan_tuples
+                ))
+                .await
+                .map_err(pg)?;
+            }
+            let found = self.search_ordered(&tx, query).await?;
+            if found.len() < query.limit {
+                tracing::debug!(found = found.len(), "index scan came back short; searching the scope exactly");
+                self.stats.index_then_exact.fetch_add(1, Ordering::Relaxed);
+                self.search_exact(&tx, query).await?
+            } else {
+                self.stats.index.fetch_add(1, Ordering::Relaxed);
+                found
+            }
+        } else {
+            self.stats.exact.fetch_add(1, Ordering::Relaxed);
+            self.search_exact(&tx, query).await?
+        };
+        tx.commit().await.map_err(pg)?;
+        Ok(results)
+    }
+
+    async fn get(&self, id: MemoryId) -> Result<Option<MemoryRecord>, StoreError> {
+        let client = self.client().await?;
+        let sql = format!("SELECT id, payload FROM {} WHERE id = $1", self.table);
+        let statement = client.prepare_cached(&sql).await.map_err(pg)?;
+        let row = client.query_opt(&statement, &[&id.as_uuid()]).await.map_err(pg)?;
+        row.as_ref().map(record).transpose()
+    }
+
+    async fn list(&self, query: &ListQuery) -> Result<Vec<MemoryRecord>, StoreError> {
+        let mut params = Params::new();
+        let condition = self.condition(&query.scope, query.filter.as_ref(), &mut params);
+        let limit = params.push(limit_param(query.limit));
+        let sql = format!(
+            "SELECT id, payload FROM {} WHERE {condition} ORDER BY payload->>'created_at' DESC, id LIMIT {limit}",
+            self.table
+        );
+        self.select_records(&sql, &params).await
+    }
+
+    async fn find_by_hash(&self, scope: &Scope, hashes: &[ContentHash]) -> Result<Vec<MemoryRecord>, StoreError> {
+        if hashes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut params = Params::new();
+        let condition = scope_sql(scope, &mut params);
+        let wanted = params.push(hashes.iter().map(|h| h.as_str().to_owned()).collect::<Vec<String>>());
+        let sql = format!(
+            "SELECT id, payload FROM {} WHERE {condition} AND (payload->>'hash') = ANY({wanted}::text[])",
+            self.table
+        );
+        self.select_records(&sql, &params).await
+    }
+
+    async fn update(&self, record: &MemoryRecord, vector: Option<Vec<f32>>) -> Result<(), StoreError> {
+        if let Some(vector) = &vector {
+            self.check_dims(&format!("the vector of memory {}", record.id), vector)?;
+        }
+        let client = self.client().await?;
+        let sql = format!(
+            "UPDATE {} SET payload = $2::jsonb, vector = COALESCE($3::vector, vector) WHERE id = $1",
+            self.table
+        );
+        let statement = client.prepare_cached(&sql).await.map_err(pg)?;
+        let vector = vector.map(Vector::from);
+        let updated = client
+            .execute(&statement, &[&record.id.as_uuid(), &payload::to_payload(record), &vector])
+            .await
+            .map_err(pg)?;
+        if updated == 0 {
+            tracing::debug!(memory_id = %record.id, "update of a memory that does not exist: nothing changed");
+        }
+        Ok(())
+    }
+
+    async fn delete(&self, id: MemoryId) -> Result<bool, StoreError> {
+        let client = self.client().await?;
+        let sql = format!("DELETE FROM {} WHERE id = $1", self.table);
+        let statement = client.prepare_cached(&sql).await.map_err(pg)?;
+        Ok(client.execute(&statement, &[&id.as_uuid()]).await.map_err(pg)? > 0)
+    }
+
+    async fn delete_scope(&self, scope: &Scope) -> Result<u64, StoreError> {
+        let mut params = Params::new();
+        let condition = scope_sql(scope, &mut params);
+        let client = self.client().await?;
+        let sql = format!("DELETE FROM {} WHERE {condition}", self.table);
+        client.execute(&sql, &params.as_refs()).await.map_err(pg)
+    }
+}
+
+fn pg(error: tokio_postgres::Error) -> StoreError {
+    from_pg(STORE, &error)
+}
+
+fn limit_param(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
+/// A row `(id, payload, …)` as a record.
+fn record(row: &Row) -> Result<MemoryRecord, StoreError> {
+    let id: Uuid = row.try_get(0).map_err(pg)?;
+    let payload: Option<serde_json::Value> = row.try_get(1).map_err(pg)?;
+    payload::from_payload(MemoryId::from_uuid(id), payload.unwrap_or(serde_json::Value::Null))
+        .map_err(|message| StoreError::Corrupt { store: STORE, message })
+}

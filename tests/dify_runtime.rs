@@ -1,0 +1,475 @@
+//! The plugin runtime driven by a daemon stand-in over stdio and TCP (contract §13.3), against the
+//! PACKAGED plugin: `.difypkg` built by `build_package`, extracted 0644, started with
+//! `python3 -m main` exactly as the daemon does. The packaged binary serves the fake engine of
+//! `tests/support/fake_api.rs` (see `tests/support/daemon.rs` for how to package another one).
+
+#[path = "support/daemon.rs"]
+mod daemon;
+#[path = "support/fake_api.rs"]
+mod fake_api;
+
+use daemon::{packaged_plugin, DaemonSide, StdioPlugin, TcpDaemon, DAEMON_MAX_LINE};
+use fake_api::{KNOWN_MEMORY_ID, KNOWN_WRITE_ID};
+use serde_json::{json, Value};
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+const PROVIDER: &str = "mem0";
+const TOOLS: [&str; 9] = mem0_dify::adapters::dify::tools::TOOL_NAMES;
+
+fn credentials(async_mode: bool) -> Value {
+    json!({
+        "local_llm_json": "{\"provider\": \"openai\", \"config\": {\"model\": \"gpt-4o-mini\", \"api_key\": \"sk-test\"}}",
+        "local_embedder_json": {"provider": "openai", "config": {"model": "text-embedding-3-small"}},
+        "local_vector_db_json": "```json\n{\"provider\": \"pgvector\", \"config\": {\"dbname\": \"mem0\"}}\n```",
+        "async_mode": async_mode,
+    })
+}
+
+fn invoke(tool: &str, params: Value, creds: Value) -> Value {
+    json!({"user_id": "dify-user-1", "type": "tool", "action": "invoke_tool", "provider": PROVIDER, "tool": tool,
+           "credentials": creds, "credential_type": "api-key", "tool_parameters": params})
+}
+
+fn validate(creds: Value) -> Value {
+    json!({"user_id": "dify-user-1", "type": "tool", "action": "validate_tool_credentials", "provider": PROVIDER,
+           "credentials": creds})
+}
+
+/// The tool reply: the JSON message's object and the concatenated text, after checking the
+/// JSON → text(s) → end sequence.
+fn tool_reply(messages: &[Value]) -> (Value, String) {
+    assert!(messages.len() >= 3, "expected json, text, end; got {messages:#?}");
+    assert_eq!(messages.last().unwrap()["type"], "end");
+    let chunks: Vec<&Value> = messages[..messages.len() - 1].iter().map(|m| &m["data"]).collect();
+    assert!(messages[..messages.len() - 1].iter().all(|m| m["type"] == "stream"), "{messages:#?}");
+    assert_eq!(chunks[0]["type"], "json", "first message is the JSON one: {messages:#?}");
+    let object = chunks[0]["message"]["json_object"].clone();
+    for key in ["status", "messages", "results"] {
+        assert!(object.get(key).is_some(), "json message lacks {key}: {object}");
+    }
+    let mut text = String::new();
+    for chunk in &chunks[1..] {
+        assert_eq!(chunk["type"], "text", "{chunk}");
+        text.push_str(chunk["message"]["text"].as_str().unwrap());
+    }
+    (object, text)
+}
+
+fn failure(messages: &[Value]) -> Value {
+    assert_eq!(messages.len(), 2, "expected error then end, got {messages:#?}");
+    assert_eq!(messages[0]["type"], "error");
+    assert_eq!(messages[1]["type"], "end");
+    messages[0]["data"].clone()
+}
+
+async fn scenario_validate(d: &DaemonSide) {
+    let ok = d.call(validate(credentials(false))).await;
+    assert_eq!(ok, vec![json!({"type": "stream", "data": {"result": true}}), json!({"type": "end", "data": {}})]);
+
+    let mut broken = credentials(false);
+    broken["local_llm_json"] = json!("{\"provider\": \"broken\", \"config\": {}}");
+    let error = failure(&d.call(validate(broken)).await);
+    assert_eq!(error["error_type"], "ToolProviderCredentialValidationError");
+    assert!(error["message"].as_str().unwrap().contains("local_llm_json"), "{error}");
+
+    let mut not_json = credentials(false);
+    not_json["local_embedder_json"] = json!("{provider: openai");
+    let error = failure(&d.call(validate(not_json)).await);
+    assert!(error["message"].as_str().unwrap().starts_with("local_embedder_json is not valid JSON"), "{error}");
+
+    let mut unknown = credentials(false);
+    unknown["local_llm"] = json!("x");
+    let error = failure(&d.call(validate(unknown)).await);
+    assert!(error["message"].as_str().unwrap().contains("unknown credential \"local_llm\""), "{error}");
+}
+
+async fn scenario_every_tool(d: &DaemonSide) {
+    let calls = [
+        ("add_memory", json!({"user": "I like green tea", "user_id": "alice"})),
+        ("search_memory", json!({"query": "tea", "user_id": "alice"})),
+        ("get_all_memories", json!({"user_id": "alice"})),
+        ("get_memory", json!({"memory_id": KNOWN_MEMORY_ID})),
+        ("update_memory", json!({"memory_id": KNOWN_MEMORY_ID, "text": "Loves green tea"})),
+        ("delete_memory", json!({"memory_id": KNOWN_MEMORY_ID})),
+        ("delete_all_memories", json!({"user_id": "alice"})),
+        ("get_memory_history", json!({"memory_id": KNOWN_MEMORY_ID})),
+        ("get_write_status", json!({"write_id": KNOWN_WRITE_ID})),
+    ];
+    assert_eq!(calls.iter().map(|c| c.0).collect::<Vec<_>>(), TOOLS);
+    for (tool, params) in calls {
+        let (object, text) = tool_reply(&d.call(invoke(tool, params, credentials(false))).await);
+        assert_eq!(object["status"], "SUCCESS", "{tool}: {object}");
+        assert!(!text.is_empty(), "{tool}: empty text message");
+        if matches!(tool, "search_memory" | "get_all_memories" | "get_memory") {
+            assert!(object["results"].to_string().contains(KNOWN_MEMORY_ID), "{tool}: {object}");
+        }
+    }
+    // async mode: the write is accepted at once
+    let (object, _) = tool_reply(
+        &d.call(invoke("add_memory", json!({"user": "I like tea", "user_id": "alice"}), credentials(true))).await,
+    );
+    assert_eq!(object["status"], "SUCCESS");
+    assert!(object["results"].to_string().contains("ACCEPT"), "{object}");
+}
+
+async fn scenario_failures(d: &DaemonSide) {
+    // a failing backend: the tool answers with status ERROR (json, text, end), no protocol error
+    let (object, text) = tool_reply(
+        &d.call(invoke("search_memory", json!({"query": "tea", "user_id": "fail"}), credentials(false))).await,
+    );
+    assert_eq!(object["status"], "ERROR", "{object}");
+    assert!(
+        object.to_string().contains("fake backend failure") || text.contains("fake backend failure"),
+        "{object} {text}"
+    );
+
+    // a panicking engine: error + end, and the plugin keeps serving
+    let error = failure(
+        &d.call(invoke("search_memory", json!({"query": "tea", "user_id": "panic"}), credentials(false))).await,
+    );
+    assert_eq!(error["error_type"], "InternalError");
+    let (object, _) =
+        tool_reply(&d.call(invoke("get_memory", json!({"memory_id": KNOWN_MEMORY_ID}), credentials(false))).await);
+    assert_eq!(object["status"], "SUCCESS");
+
+    // a bad credential block on invoke names the credential
+    let mut bad = credentials(false);
+    bad["local_vector_db_json"] = json!("[1, 2]");
+    let error = failure(&d.call(invoke("search_memory", json!({"query": "tea", "user_id": "alice"}), bad)).await);
+    assert_eq!(error["error_type"], "ToolProviderCredentialValidationError");
+    assert!(error["message"].as_str().unwrap().contains("local_vector_db_json"), "{error}");
+}
+
+async fn scenario_unknown_and_runtime_parameters(d: &DaemonSide) {
+    let error = failure(&d.call(invoke("forget_everything", json!({}), credentials(false))).await);
+    assert_eq!(error["error_type"], "ToolNotFoundError");
+    assert!(error["message"].as_str().unwrap().contains("add_memory"), "{error}");
+
+    let error =
+        failure(&d.call(json!({"user_id": "u", "type": "model", "action": "invoke_llm", "provider": "x"})).await);
+    assert_eq!(error["error_type"], "NotImplementedError");
+    assert!(error["message"].as_str().unwrap().contains("invoke_llm"), "{error}");
+    let error = failure(&d.call(json!({"user_id": "", "type": "endpoint", "action": "invoke_endpoint", "raw_http_request": "00", "settings": null})).await);
+    assert_eq!(error["error_type"], "NotImplementedError");
+    let error = failure(&d.call(json!({"user_id": "u", "type": "tool", "action": "invoke_tool_v2"})).await);
+    assert_eq!(error["error_type"], "NotImplementedError");
+
+    let params = d
+        .call(json!({"user_id": "u", "type": "tool", "action": "get_tool_runtime_parameters", "provider": PROVIDER,
+                     "tool": "search_memory", "credentials": null}))
+        .await;
+    assert_eq!(params, vec![json!({"type": "stream", "data": {"parameters": []}}), json!({"type": "end", "data": {}})]);
+
+    // null maps are empty maps: no credentials at all → a tool error, still a complete session
+    let messages = d.call(invoke("search_memory", Value::Null, Value::Null)).await;
+    assert_eq!(messages.last().unwrap()["type"], "end");
+
+    // an unreadable line is reported as an error event and does not stop the plugin
+    d.send_raw(b"this is not json\n\n").await;
+    let (object, _) =
+        tool_reply(&d.call(invoke("get_memory", json!({"memory_id": KNOWN_MEMORY_ID}), credentials(false))).await);
+    assert_eq!(object["status"], "SUCCESS");
+    assert!(!d.observed.lock().unwrap().errors.is_empty(), "no error event for the unreadable line");
+}
+
+async fn scenario_concurrent_sessions(d: &DaemonSide) {
+    let started = Instant::now();
+    let mut ids = Vec::new();
+    let mut total_delay = 0u64;
+    for i in 0..100u64 {
+        let delay = (100 - i) * 4; // later requests finish first
+        total_delay += delay;
+        let params = json!({"query": format!("slow:{delay}"), "user_id": "alice", "top_k": 1});
+        ids.push((d.request(invoke("search_memory", params, credentials(false))).await, delay));
+    }
+    for (sid, delay) in &ids {
+        let (object, _) = tool_reply(&d.session(sid, Duration::from_secs(60)).await);
+        assert_eq!(object["status"], "SUCCESS");
+        assert!(
+            object.to_string().contains(&format!("slow:{delay}")),
+            "session got another session's answer: {object}"
+        );
+    }
+    let elapsed = started.elapsed();
+    assert!(elapsed < Duration::from_millis(total_delay / 4), "sessions ran one after another: {elapsed:?}");
+    let seen = d.observed.lock().unwrap();
+    let ours: HashSet<&String> = ids.iter().map(|(s, _)| s).collect();
+    let order: Vec<&String> = seen.ended.iter().filter(|s| ours.contains(s)).collect();
+    let sent: Vec<&String> = ids.iter().map(|(s, _)| s).collect();
+    assert_ne!(order, sent, "sessions ended in request order: they were not interleaved");
+}
+
+async fn scenario_line_limits(d: &DaemonSide) {
+    // a 9 MiB request line is read whole
+    let long_query = "q".repeat(9 * 1024 * 1024);
+    let messages =
+        d.call(invoke("search_memory", json!({"query": long_query, "user_id": "alice"}), credentials(false))).await;
+    assert_eq!(messages.last().unwrap()["type"], "end");
+    // a ~3 MB answer passes in lines under the limit
+    let (object, _) = tool_reply(
+        &d.call(invoke("get_all_memories", json!({"user_id": "huge", "limit": 150}), credentials(false))).await,
+    );
+    assert_eq!(object["status"], "SUCCESS");
+    assert_eq!(
+        object["results"].as_array().map(Vec::len),
+        Some(150),
+        "results: {}",
+        object["results"].to_string().len()
+    );
+    // an answer that cannot fit one line is refused cleanly
+    let messages =
+        d.call(invoke("get_all_memories", json!({"user_id": "huge", "limit": 400}), credentials(false))).await;
+    let error = failure(&messages);
+    assert_eq!(error["error_type"], "ResponseTooLargeError", "{error}");
+    assert!(d.observed.lock().unwrap().max_line <= DAEMON_MAX_LINE);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn package_layout_is_what_the_daemon_expects() {
+    let plugin = packaged_plugin();
+    let entries = &plugin.report.entries;
+    for required in
+        ["manifest.yaml", "main.py", "requirements.txt", "README.md", "_assets/icon.svg", "bin/linux-amd64/mem0-dify"]
+    {
+        assert!(entries.iter().any(|e| e == required), "{required} missing from {entries:?}");
+    }
+    assert!(entries.iter().all(|e| !e.ends_with('/')), "directory entries: {entries:?}");
+    let mut sorted = entries.clone();
+    sorted.sort();
+    assert_eq!(&sorted, entries, "entries are sorted by path");
+    assert!(plugin.report.size < 15 * 1024 * 1024, "package of {} bytes", plugin.report.size);
+    assert!(plugin.report.unique_identifier.contains(&format!("@{}", plugin.report.checksum)));
+    let mode = std::fs::metadata(plugin.dir.join("bin/linux-amd64/mem0-dify")).unwrap().permissions();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+        0o644,
+        "extracted without exec bit, like the daemon"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stdio_heartbeats_at_start_and_every_interval() {
+    let plugin = StdioPlugin::start(&[("HEARTBEAT_INTERVAL", "0.3")]);
+    let beats = plugin.daemon.heartbeats(5, Duration::from_secs(20)).await;
+    assert!(beats[0].duration_since(plugin.started) < Duration::from_secs(10), "first heartbeat late");
+    for pair in beats.windows(2).skip(1) {
+        let gap = pair[1].duration_since(pair[0]);
+        assert!(gap > Duration::from_millis(150) && gap < Duration::from_millis(1500), "heartbeat gap {gap:?}");
+    }
+    plugin.daemon.assert_clean();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stdio_validate_tools_failures_and_unknown_requests() {
+    let plugin = StdioPlugin::start(&[]);
+    plugin.daemon.heartbeats(1, Duration::from_secs(20)).await;
+    scenario_validate(&plugin.daemon).await;
+    scenario_every_tool(&plugin.daemon).await;
+    scenario_failures(&plugin.daemon).await;
+    scenario_unknown_and_runtime_parameters(&plugin.daemon).await;
+    plugin.daemon.assert_clean();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stdio_hundred_interleaved_sessions() {
+    let plugin = StdioPlugin::start(&[]);
+    plugin.daemon.heartbeats(1, Duration::from_secs(20)).await;
+    scenario_concurrent_sessions(&plugin.daemon).await;
+    plugin.daemon.assert_clean();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stdio_line_limits() {
+    let plugin = StdioPlugin::start(&[]);
+    plugin.daemon.heartbeats(1, Duration::from_secs(20)).await;
+    scenario_line_limits(&plugin.daemon).await;
+    plugin.daemon.assert_clean();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stdio_eof_finishes_sessions_drains_writes_and_exits() {
+    let mut plugin = StdioPlugin::start(&[]);
+    plugin.daemon.heartbeats(1, Duration::from_secs(20)).await;
+    let (object, _) = tool_reply(
+        &plugin
+            .daemon
+            .call(invoke("add_memory", json!({"user": "I like tea", "user_id": "alice"}), credentials(true)))
+            .await,
+    );
+    assert!(object["results"].to_string().contains("ACCEPT"));
+    let slow = plugin
+        .daemon
+        .request(invoke("search_memory", json!({"query": "slow:600", "user_id": "alice"}), credentials(false)))
+        .await;
+    plugin.daemon.close_input().await;
+    let status = plugin.wait_exit(Duration::from_secs(20)).await;
+    assert!(status.success(), "exit status {status:?}; stderr:\n{}", plugin.stderr());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (object, _) = tool_reply(&plugin.daemon.observed.lock().unwrap().sessions[&slow]);
+    assert_eq!(object["status"], "SUCCESS", "the running session finished before exit");
+    let stderr = plugin.stderr();
+    assert!(
+        stderr.contains("fake-api: shutdown") && stderr.contains("applied=1"),
+        "accepted write not drained:\n{stderr}"
+    );
+    plugin.daemon.assert_clean();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stdio_sigterm_drains_and_exits() {
+    let mut plugin = StdioPlugin::start(&[]);
+    plugin.daemon.heartbeats(1, Duration::from_secs(20)).await;
+    plugin.daemon.call(invoke("delete_memory", json!({"memory_id": KNOWN_MEMORY_ID}), credentials(true))).await;
+    plugin.signal("TERM");
+    let status = plugin.wait_exit(Duration::from_secs(20)).await;
+    assert!(status.success(), "exit status {status:?}; stderr:\n{}", plugin.stderr());
+    let stderr = plugin.stderr();
+    assert!(stderr.contains("SIGTERM") && stderr.contains("applied=1"), "{stderr}");
+    plugin.daemon.assert_clean();
+}
+
+fn remote_env(address: &str, key: &str) -> Vec<(String, String)> {
+    vec![
+        ("INSTALL_METHOD".into(), "remote".into()),
+        ("REMOTE_INSTALL_URL".into(), address.into()),
+        ("REMOTE_INSTALL_KEY".into(), key.into()),
+        ("HEARTBEAT_INTERVAL".into(), "0.5".into()),
+    ]
+}
+
+fn launch_remote(env: &[(String, String)]) -> (tokio::process::Child, std::sync::Arc<std::sync::Mutex<String>>) {
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut child = daemon::launch(&packaged_plugin().dir, &pairs);
+    let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    tokio::spawn(daemon::collect_stderr(child.stderr.take().unwrap(), stderr.clone()));
+    (child, stderr)
+}
+
+fn check_registration(reg: &daemon::Registration) {
+    assert_eq!(reg.order[..3], ["handshake", "manifest_declaration", "tool_declaration"]);
+    assert_eq!(reg.order.last().unwrap(), "end");
+    assert!(reg.order[3..reg.order.len() - 1].iter().all(|t| t == "asset_chunk"), "{:?}", reg.order);
+    // the manifest as the SDK dumps it: every field present
+    let keys: Vec<&str> = reg.manifest.as_object().unwrap().keys().map(String::as_str).collect();
+    for key in [
+        "version",
+        "type",
+        "author",
+        "name",
+        "repo",
+        "description",
+        "icon",
+        "icon_dark",
+        "label",
+        "created_at",
+        "resource",
+        "plugins",
+        "meta",
+    ] {
+        assert!(keys.contains(&key), "manifest lacks {key}: {keys:?}");
+    }
+    let created = reg.manifest["created_at"].as_str().unwrap();
+    assert!(chrono::DateTime::parse_from_rfc3339(created).is_ok(), "created_at {created} is not RFC 3339 with zone");
+    for lang in ["en_US", "zh_Hans", "pt_BR", "ja_JP"] {
+        assert!(reg.manifest["label"][lang].is_string(), "label.{lang}");
+    }
+    let providers = reg.tools.as_array().unwrap();
+    assert_eq!(providers.len(), 1);
+    let provider = &providers[0];
+    assert_eq!(provider["identity"]["name"], PROVIDER);
+    assert!(provider["credentials_schema"].is_array(), "credentials_schema must be present");
+    let names: Vec<&str> =
+        provider["tools"].as_array().unwrap().iter().map(|t| t["identity"]["name"].as_str().unwrap()).collect();
+    assert_eq!(names, TOOLS);
+    for tool in provider["tools"].as_array().unwrap() {
+        for param in tool["parameters"].as_array().unwrap() {
+            for key in [
+                "name",
+                "label",
+                "human_description",
+                "type",
+                "form",
+                "llm_description",
+                "required",
+                "default",
+                "options",
+            ] {
+                assert!(param.get(key).is_some(), "parameter lacks {key}: {param}");
+            }
+        }
+    }
+    // every referenced icon was transferred, byte for byte
+    let root = &packaged_plugin().source_root;
+    for icon in [&reg.manifest["icon"], &provider["identity"]["icon"]] {
+        let name = icon.as_str().unwrap();
+        let expected = std::fs::read(root.join("_assets").join(name)).unwrap();
+        assert_eq!(reg.assets.get(name), Some(&expected), "asset {name}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_registers_then_serves_the_matrix() {
+    let server = TcpDaemon::bind("0f1e2d3c-aaaa-bbbb-cccc-123456789abc").await;
+    let (mut child, stderr) = launch_remote(&remote_env(&server.address(), &server.key));
+    let (reg, d) = server
+        .accept(Duration::from_secs(20))
+        .await
+        .unwrap_or_else(|e| panic!("{e}; stderr:\n{}", stderr.lock().unwrap()));
+    check_registration(&reg);
+    let beats = d.heartbeats(3, Duration::from_secs(10)).await;
+    assert!(beats[0].duration_since(reg.ended_at) < Duration::from_secs(5), "first heartbeat after end is late");
+    scenario_validate(&d).await;
+    scenario_every_tool(&d).await;
+    scenario_failures(&d).await;
+    scenario_unknown_and_runtime_parameters(&d).await;
+    scenario_concurrent_sessions(&d).await;
+    d.assert_clean();
+    child.kill().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_reconnects_and_registers_again_after_a_lost_connection() {
+    let server = TcpDaemon::bind("key-1").await;
+    let (mut child, stderr) = launch_remote(&remote_env(&server.address(), &server.key));
+    let (_, first) =
+        server.accept(Duration::from_secs(20)).await.unwrap_or_else(|e| panic!("{e}; {}", stderr.lock().unwrap()));
+    first.heartbeats(1, Duration::from_secs(10)).await;
+    drop(first); // the daemon goes away
+    let (reg, second) =
+        server.accept(Duration::from_secs(20)).await.unwrap_or_else(|e| panic!("{e}; {}", stderr.lock().unwrap()));
+    check_registration(&reg);
+    let (object, _) =
+        tool_reply(&second.call(invoke("get_memory", json!({"memory_id": KNOWN_MEMORY_ID}), credentials(false))).await);
+    assert_eq!(object["status"], "SUCCESS");
+    second.assert_clean();
+    child.signal_term();
+    let status =
+        tokio::time::timeout(Duration::from_secs(20), child.wait()).await.expect("exit after SIGTERM").unwrap();
+    assert!(status.success(), "{status:?}; {}", stderr.lock().unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_wrong_key_stops_the_plugin_with_the_daemons_reason() {
+    let server = TcpDaemon::bind("the-right-key").await;
+    let (mut child, stderr) = launch_remote(&remote_env(&server.address(), "a-wrong-key"));
+    let refused = server.accept(Duration::from_secs(20)).await;
+    assert_eq!(refused.err().as_deref(), Some("invalid key"));
+    let status = tokio::time::timeout(Duration::from_secs(20), child.wait()).await.expect("plugin exits").unwrap();
+    assert!(!status.success());
+    let stderr = stderr.lock().unwrap().clone();
+    assert!(stderr.contains("invalid key"), "{stderr}");
+}
+
+trait SignalTerm {
+    fn signal_term(&self);
+}
+
+impl SignalTerm for tokio::process::Child {
+    fn signal_term(&self) {
+        let pid = self.id().expect("running");
+        let ok =
+            std::process::Command::new("kill").arg("-TERM").arg(pid.to_string()).status().is_ok_and(|s| s.success());
+        assert!(ok, "kill -TERM {pid}");
+    }
+}
