@@ -52,7 +52,13 @@ def estimate_tokens(chars: int) -> int:
     return math.ceil(chars / 4)
 
 
-def record(kind: str, chars: int, inputs: int, server_s: float) -> None:
+REQUEST_LOG = None
+
+
+def record(kind: str, chars: int, inputs: int, server_s: float, sample=None) -> None:
+    if REQUEST_LOG is not None:
+        with LOCK:
+            REQUEST_LOG.write(json.dumps({"kind": kind, "chars": chars, "inputs": inputs, "sample": sample}) + "\n")
     with LOCK:
         s = STATS.setdefault(kind, {"calls": 0, "inputs": 0, "prompt_chars": 0, "prompt_tokens": 0, "server_ms": 0.0})
         s["calls"] += 1
@@ -212,7 +218,7 @@ class Handler(BaseHTTPRequestHandler):
                                "finish_reason": "stop"}],
                   "usage": {"prompt_tokens": estimate_tokens(chars), "completion_tokens": estimate_tokens(len(content)),
                             "total_tokens": estimate_tokens(chars) + estimate_tokens(len(content))}}
-        record(kind, chars, 1, time.perf_counter() - t0)
+        record(kind, chars, 1, time.perf_counter() - t0, content[:300])
         self._send(answer)
 
     def _embeddings(self, req, t0):
@@ -228,7 +234,7 @@ class Handler(BaseHTTPRequestHandler):
             data.append({"object": "embedding", "index": i, "embedding": v})
         chars = sum(len(t) for t in inputs if isinstance(t, str))
         self._delay()
-        record("embed", chars, len(inputs), time.perf_counter() - t0)
+        record("embed", chars, len(inputs), time.perf_counter() - t0, [str(t)[:120] for t in inputs[:4]])
         self._send({"object": "list", "data": data, "model": req.get("model", "fake"),
                     "usage": {"prompt_tokens": estimate_tokens(chars), "total_tokens": estimate_tokens(chars)}})
 
@@ -244,7 +250,11 @@ def main():
     ap.add_argument("--corpus", required=True)
     ap.add_argument("--dims", type=int, default=384)
     ap.add_argument("--delay-ms", type=float, default=0.0)
+    ap.add_argument("--log", help="append one JSON line per model request (kind, size, sample of inputs/answer)")
     a = ap.parse_args()
+    global REQUEST_LOG
+    if a.log:
+        REQUEST_LOG = open(a.log, "a", buffering=1)
     load_corpus(a.corpus)
     STATE.update(delay_ms=a.delay_ms, dims=a.dims)
     Server(("127.0.0.1", a.port), Handler).serve_forever()

@@ -237,9 +237,10 @@ def render(data: dict, plot_rel: str | None) -> str:
       "and the same generated multi-user corpus. Ratios are Python ÷ Rust for costs (higher = Rust better) and "
       "Rust ÷ Python for throughput.\n")
     if not have_rust:
-        w("> **Rust side not measured yet.** The Python figures below are complete; once the `mem0-dify` binary is on "
-          "`main`, `cargo build --release && MEM0_BENCH_RUST_BIN=$CARGO_TARGET_DIR/release/mem0-dify bench/run.sh` "
-          "(or `MEM0_BENCH_RUST_PKG=<file>.difypkg bench/run.sh`) measures both stacks again in one run and rewrites this file.\n")
+        w("> **Rust side not measured yet.** The Python figures below are complete. "
+          "`scripts/build-release.sh --arch amd64 && MEM0_BENCH_RUST_PKG=$(ls dist/*.difypkg) bench/run.sh` "
+          "measures both stacks again in one run and rewrites this file (or `MEM0_BENCH_RUST_BIN=<path to mem0-dify> "
+          "bench/run.sh` to start the binary directly).\n")
     w("## Summary\n")
     w("| measure | Python seed | Rust | ratio |")
     w("|---|---|---|---|")

@@ -139,17 +139,17 @@ def main():
                 command=" ".join(sys.argv), stacks=[s.describe for s in stacks])
     failures = []
 
-    def attempt(stack, name, fn, *args, **kw):
+    def attempt(stack, label, fn, *args, **kw):
         """Run one experiment; a failure is recorded (results/<stack>/<name>.error.json) and the run goes on."""
         try:
             fn(ctx, stack, *args, **kw)
         except Exception as e:  # noqa: BLE001 — any failure of a stack under test is a result to report
-            failures.append(f"{stack.name}/{name}: {e}")
+            failures.append(f"{stack.name}/{label}: {e}")
             traceback.print_exc()
             d = os.path.join(a.out, stack.name)
             os.makedirs(d, exist_ok=True)
-            with open(os.path.join(d, f"{name}.error.json"), "w") as f:
-                json.dump({"experiment": name, "error": str(e), "traceback": traceback.format_exc()}, f, indent=1)
+            with open(os.path.join(d, f"{label}.error.json"), "w") as f:
+                json.dump({"experiment": label, "error": str(e), "traceback": traceback.format_exc()}, f, indent=1)
 
     try:
         for st in stacks:
