@@ -367,66 +367,100 @@ def exp_sync_throughput(ctx: Ctx, stack: Stack, sessions=8, n=160):
 
 
 # ---------------------------------------------------------------------------------------------- search
-def exp_search(ctx: Ctx, stack: Stack, size: int, seeded: dict, users=1000, queries=200, top_k=10):
-    """Searches for random users on a seeded table: latency, own overhead (latency − model time),
-    and recall of the user's exact top-k (tie-aware: a returned memory whose exact cosine equals the
-    k-th best counts as a hit)."""
-    table = seeded["table"]
-    truth = seeded["truth"]
-    ctx.model.delay(0)
-    p = stack.spawn(ctx.scratch, f"search_{size}", ctx.log_dir)
+def search_queries(ctx: Ctx, size: int, users: int, queries: int) -> list[tuple[str, str]]:
+    """The same (user_id, question) list for every stack: questions about a slot of the user's profile (80 %)
+    or any slot."""
     rng = random.Random(f"{ctx.seed}:queries:{size}")
-    lat, own, model_ms, recalls, strict, returned, errors = [], [], [], [], [], [], 0
-    sample = None
-    try:
-        p.wait_heartbeat()
-        creds = ctx.creds(True, table)
-        _check(p.call(p.tool(creds, "search_memory", {"query": "warm up", "user_id": user_id(0), "top_k": top_k})),
-               "warm-up search")
-        rss_warm = p.rss_kib()
-        load = MachineLoad()
-        cpu0 = p.cpu_seconds()
-        for _ in range(queries):
-            u = rng.randrange(users)
-            uid = user_id(u)
-            facts = user_facts(u, max(1, size // users), ctx.seed)
-            q = query_for(rng, rng.choice(facts)[0] if rng.random() < 0.8 else None)
+    out = []
+    for _ in range(queries):
+        u = rng.randrange(users)
+        facts = user_facts(u, max(1, size // users), ctx.seed)
+        out.append((user_id(u), query_for(rng, rng.choice(facts)[0] if rng.random() < 0.8 else None)))
+    return out
+
+
+class _SearchRun:
+    """One stack's process and its accumulated search figures."""
+
+    def __init__(self, ctx: Ctx, stack: Stack, table: str, tag: str, top_k: int):
+        self.stack, self.top_k = stack, top_k
+        self.p = stack.spawn(ctx.scratch, tag, ctx.log_dir)
+        self.lat, self.own, self.model_ms, self.recalls, self.strict, self.returned = [], [], [], [], [], []
+        self.errors, self.sample, self.cpu = 0, None, 0.0
+        self.p.wait_heartbeat()
+        self.creds = ctx.creds(True, table)
+        _check(self.p.call(self.p.tool(self.creds, "search_memory",
+                                       {"query": "warm up", "user_id": user_id(0), "top_k": top_k})), "warm-up search")
+        self.rss_warm = self.p.rss_kib()
+
+    def run(self, ctx: Ctx, block: list, truth: dict):
+        cpu0 = self.p.cpu_seconds()
+        for uid, q in block:
             before = ctx.model.stats()
-            s = p.call(p.tool(creds, "search_memory", {"query": q, "user_id": uid, "top_k": top_k}))
+            s = self.p.call(self.p.tool(self.creds, "search_memory", {"query": q, "user_id": uid, "top_k": self.top_k}))
             after = ctx.model.stats()
             body = s.json_result()
             if s.error is not None or not body or body.get("status") != "SUCCESS":
-                errors += 1
+                self.errors += 1
                 continue
-            m = Model.total(Model.diff(after, before), "server_ms")
-            lat.append(s.latency)
-            model_ms.append(m / 1000)
-            own.append(s.latency - m / 1000)
+            m = Model.total(Model.diff(after, before), "server_ms") / 1000
+            self.lat.append(s.latency)
+            self.model_ms.append(m)
+            self.own.append(s.latency - m)
             got = [str(x.get("id")) for x in (body.get("results") or [])]
-            returned.append(len(got))
-            if sample is None and got:
-                sample = body
+            self.returned.append(len(got))
+            if self.sample is None and got:
+                self.sample = body
             entry = truth[uid]
             qv = np.asarray(embed(q, ctx.dims), dtype=np.float32)
-            exact_ids, kth, scores = pgdata.exact_top(entry, qv, top_k)
-            want = min(top_k, len(entry["ids"]))
-            hits = sum(1 for g in got[:top_k] if g in scores and scores[g] >= kth - 1e-5)
-            recalls.append(min(hits, want) / want)
-            strict.append(len(set(got[:top_k]) & set(exact_ids)) / want)
-        cpu = p.cpu_seconds() - cpu0
-        rss = p.rss_kib()
+            exact_ids, kth, scores = pgdata.exact_top(entry, qv, self.top_k)
+            want = min(self.top_k, len(entry["ids"]))
+            hits = sum(1 for g in got[: self.top_k] if g in scores and scores[g] >= kth - 1e-5)
+            self.recalls.append(min(hits, want) / want)
+            self.strict.append(len(set(got[: self.top_k]) & set(exact_ids)) / want)
+        self.cpu += self.p.cpu_seconds() - cpu0
+
+    def save(self, ctx: Ctx, name: str, size: int, users: int, queries: int, info: dict, busy: float, interleaved):
+        rss = self.p.rss_kib()
+        self.p.stop()
+        r = self
+        ctx.save(self.stack, name, {
+            "size": size, "users": users, "top_k": r.top_k, "queries": queries, "errors": r.errors,
+            "interleaved_with": interleaved, "data": info, "latency": dist_ms(r.lat), "own_overhead": dist_ms(r.own),
+            "model_time": dist_ms(r.model_ms),
+            "recall_at_k_mean": round(statistics.mean(r.recalls), 4) if r.recalls else None,
+            "recall_strict_mean": round(statistics.mean(r.strict), 4) if r.strict else None,
+            "queries_with_full_recall": sum(1 for x in r.recalls if x >= 0.999),
+            "queries_returning_nothing": sum(1 for x in r.returned if x == 0),
+            "mean_returned": round(statistics.mean(r.returned), 2) if r.returned else None,
+            "plugin_cpu_ms_per_search": round(r.cpu * 1000 / max(1, len(r.lat)), 3), "rss_after_warmup_kib": r.rss_warm,
+            "rss_end_kib": rss, "machine_busy_cores": busy, "sample_response": r.sample})
+        print(f"[{self.stack.name}] {name}: own {dist_ms(r.own)} recall "
+              f"{statistics.mean(r.recalls) if r.recalls else None}", flush=True)
+
+
+def exp_search(ctx: Ctx, stacks: list, size: int, seeded: dict, users=1000, queries=200, top_k=10, names=None,
+               block=25):
+    """Searches for random users on a seeded table, every stack running the same queries in interleaved
+    blocks (so machine noise falls on all alike): latency, own overhead (latency − model time), and recall
+    of the user's exact top-k (tie-aware: a returned memory whose exact cosine equals the k-th best counts)."""
+    names = names or [f"search_{size}"] * len(stacks)
+    ctx.model.delay(0)
+    qs = search_queries(ctx, size, users, queries)
+    runs = []
+    try:
+        for st, name in zip(stacks, names):
+            runs.append(_SearchRun(ctx, st, seeded["tables"].get(st.name, seeded["table"]), name, top_k))
+        load = MachineLoad()
+        for i in range(0, len(qs), block):
+            order = runs if (i // block) % 2 == 0 else list(reversed(runs))
+            for r in order:
+                r.run(ctx, qs[i: i + block], seeded["truth"])
         busy = load.done()
+        for r, name in zip(runs, names):
+            others = [x.stack.name for x in runs if x is not r]
+            r.save(ctx, name, size, users, queries, seeded["info"], busy, others)
     finally:
-        p.stop()
-    ctx.save(stack, f"search_{size}", {
-        "size": size, "users": users, "top_k": top_k, "queries": queries, "errors": errors,
-        "data": seeded["info"], "latency": dist_ms(lat), "own_overhead": dist_ms(own),
-        "model_time": dist_ms(model_ms), "recall_at_k_mean": round(statistics.mean(recalls), 4) if recalls else None,
-        "recall_strict_mean": round(statistics.mean(strict), 4) if strict else None,
-        "queries_with_full_recall": sum(1 for x in recalls if x >= 0.999),
-        "queries_returning_nothing": sum(1 for x in returned if x == 0),
-        "mean_returned": round(statistics.mean(returned), 2) if returned else None,
-        "plugin_cpu_ms_per_search": round(cpu * 1000 / max(1, len(lat)), 3), "rss_after_warmup_kib": rss_warm,
-        "rss_end_kib": rss, "machine_busy_cores": busy, "sample_response": sample})
-    print(f"[{stack.name}] search {size}: own {dist_ms(own)} recall {statistics.mean(recalls) if recalls else None}",
-          flush=True)
+        for r in runs:
+            if r.p.proc.poll() is None:
+                r.p.stop()

@@ -106,6 +106,66 @@ def seed_table(pg: dict, table: str, size: int, users: int, dims: int, seed: int
                                      "hnsw_bytes": index_bytes, "mem0_query_plan": plan}}
 
 
+def clone_table(pg: dict, src: str, dst: str, dims: int) -> None:
+    """`dst` = an identical copy of `src` in Mem0's layout with its own HNSW index, so each stack searches
+    rows of its own (a stack may add indexes to a table it uses; the other must not profit from them)."""
+    conn = connect(pg)
+    drop(conn, dst)
+    with conn.cursor() as cur:
+        cur.execute(f'CREATE TABLE "{dst}" (id UUID PRIMARY KEY, vector vector({dims}), payload JSONB)')
+        cur.execute(f'INSERT INTO "{dst}" SELECT id, vector, payload FROM "{src}"')
+        cur.execute("SET maintenance_work_mem = '1GB'")
+        cur.execute(f'CREATE INDEX "{dst}_hnsw_idx" ON "{dst}" USING hnsw (vector vector_cosine_ops)')
+        cur.execute(f'VACUUM ANALYZE "{dst}"')
+    conn.close()
+
+
+def probe_exact_query(pg: dict, table: str, dims: int, users: int, n: int = 30, top_k: int = 10) -> dict:
+    """PostgreSQL's own execution time (EXPLAIN ANALYZE) of an exact per-user top-k — the database's share of
+    a correct search at this size, whatever the plugin — with index scans off, as an exact scan runs it."""
+    conn = connect(pg)
+    times, plans = [], set()
+    rng = random.Random(f"probe:{table}")
+    with conn.cursor() as cur:
+        cur.execute("BEGIN")
+        cur.execute("SET LOCAL enable_indexscan = off")
+        for _ in range(n):
+            vec = "[" + ",".join(repr(x) for x in embed(query_text(rng), dims)) + "]"
+            cur.execute(f'EXPLAIN (ANALYZE, FORMAT JSON) SELECT id, payload, vector <=> %s::vector AS d FROM "{table}" '
+                        "WHERE payload->>'user_id' = %s ORDER BY d LIMIT %s", (vec, user_id(rng.randrange(users)), top_k))
+            plan = cur.fetchone()[0][0]
+            times.append(plan["Execution Time"])
+            plans.add(_node_types(plan["Plan"]))
+        cur.execute("ROLLBACK")
+    conn.close()
+    times.sort()
+    return {"queries": n, "execution_ms_p50": round(times[len(times) // 2], 3),
+            "execution_ms_p95": round(times[int(len(times) * 0.95) - 1], 3), "plans": sorted(plans)}
+
+
+def _node_types(node: dict) -> str:
+    kids = node.get("Plans") or []
+    inner = ", ".join(_node_types(k) for k in kids)
+    name = node.get("Node Type", "?") + (f" on {node['Index Name']}" if node.get("Index Name") else "")
+    return f"{name}({inner})" if inner else name
+
+
+def query_text(rng: random.Random) -> str:
+    from .corpus import query_for
+    return query_for(rng)
+
+
+def drop_hnsw(pg: dict, table: str, dims: int) -> str:
+    """Drops Mem0's HNSW index (what a user gets with `"hnsw": false`): mem0's query becomes an exact scan.
+    Returns the new plan."""
+    conn = connect(pg)
+    with conn.cursor() as cur:
+        cur.execute(f'DROP INDEX IF EXISTS "{table}_hnsw_idx"')
+        plan = mem0_query_plan(cur, table, dims)
+    conn.close()
+    return plan
+
+
 def mem0_query_plan(cur, table: str, dims: int, top_k: int = 10) -> str:
     """How PostgreSQL runs mem0 1.0.1's filtered search on this table (the planner picks the HNSW index or
     an exact scan from its cost estimates, which depend on the index size: it can differ between seedings)."""

@@ -26,6 +26,13 @@ from .stacks import python_stack, rust_stack
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+class _Group:
+    """Several stacks run together by one experiment (interleaved searches); `name` labels failures."""
+
+    def __init__(self, name, stacks):
+        self.name, self.stacks = name, stacks
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -92,6 +99,8 @@ def main():
     ap.add_argument("--sizes", default="1000,10000,100000")
     ap.add_argument("--users", type=int, default=1000)
     ap.add_argument("--dims", type=int, default=int(os.environ.get("BENCH_DIMS", "384")))
+    ap.add_argument("--no-exact-variant", action="store_true",
+                    help="skip the Python search on the same table without its HNSW index (equal-recall reference)")
     ap.add_argument("--delays", default="0,200", help="fixed model latencies (ms) for the add experiments")
     ap.add_argument("--quick", action="store_true", help="fewer runs/adds/queries, 0 ms model only (smoke test)")
     ap.add_argument("--out", default=os.environ.get("BENCH_OUT", os.path.join(HERE, "results")))
@@ -142,14 +151,15 @@ def main():
     def attempt(stack, label, fn, *args, **kw):
         """Run one experiment; a failure is recorded (results/<stack>/<name>.error.json) and the run goes on."""
         try:
-            fn(ctx, stack, *args, **kw)
+            fn(ctx, stack.stacks if isinstance(stack, _Group) else stack, *args, **kw)
         except Exception as e:  # noqa: BLE001 — any failure of a stack under test is a result to report
             failures.append(f"{stack.name}/{label}: {e}")
             traceback.print_exc()
-            d = os.path.join(a.out, stack.name)
-            os.makedirs(d, exist_ok=True)
-            with open(os.path.join(d, f"{label}.error.json"), "w") as f:
-                json.dump({"experiment": label, "error": str(e), "traceback": traceback.format_exc()}, f, indent=1)
+            for st in stack.stacks if isinstance(stack, _Group) else [stack]:
+                d = os.path.join(a.out, st.name)
+                os.makedirs(d, exist_ok=True)
+                with open(os.path.join(d, f"{label}.error.json"), "w") as f:
+                    json.dump({"experiment": label, "error": str(e), "traceback": traceback.format_exc()}, f, indent=1)
 
     try:
         for st in stacks:
@@ -172,10 +182,33 @@ def main():
             for size in [int(x) for x in a.sizes.split(",")]:
                 seeded = pgdata.seed_table(pg, "bench_search", size, a.users, a.dims)
                 seeded["table"] = "bench_search"
-                print(f"seeded {seeded['info']}", flush=True)
+                seeded["tables"] = {st.name: ("bench_search" if st.name == "python" else f"bench_search_{st.name}")
+                                    for st in stacks}
                 for st in stacks:
-                    attempt(st, f"search_{size}", ex.exp_search, size, seeded, users=a.users,
-                            queries=50 if q else 200)
+                    if seeded["tables"][st.name] != "bench_search":
+                        pgdata.clone_table(pg, "bench_search", seeded["tables"][st.name], a.dims)
+                print(f"seeded {seeded['info']}", flush=True)
+                nq = 50 if q else 200
+                both = "+".join(st.name for st in stacks)
+                attempt(_Group(both, stacks), f"search_{size}", ex.exp_search, size, seeded, users=a.users, queries=nq)
+                probe_table = next((t for n, t in seeded["tables"].items() if n != "python"), "bench_search")
+                probe = pgdata.probe_exact_query(pg, probe_table, a.dims, a.users)
+                tables_path = os.path.join(a.out, "tables.json")
+                tables = json.load(open(tables_path)) if os.path.exists(tables_path) else {}
+                tables[str(size)] = {**seeded["info"], "exact_query_probe": probe}
+                with open(tables_path, "w") as f:
+                    json.dump(tables, f, indent=1)
+                print(f"exact per-user query in PostgreSQL at {size}: {probe}", flush=True)
+                py = next((st for st in stacks if st.name == "python"), None)
+                if py is not None and not a.no_exact_variant:
+                    # Mem0 at equal recall: the same table without its HNSW index (`"hnsw": false`), so its
+                    # filtered query is an exact scan; the other stacks run again beside it on that table.
+                    plan = pgdata.drop_hnsw(pg, "bench_search", a.dims)
+                    exact = dict(seeded, info=dict(seeded["info"], mem0_query_plan=plan, hnsw_dropped=True))
+                    names = [f"search_{size}_exact" if st.name == "python" else f"search_{size}_beside_exact"
+                             for st in stacks]
+                    attempt(_Group(both, stacks), f"search_{size}_exact", ex.exp_search, size, exact, users=a.users,
+                            queries=nq, names=names)
     finally:
         model_proc.terminate()
         model_proc.wait(10)
