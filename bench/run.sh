@@ -29,6 +29,9 @@ trap stop_pg EXIT
 
 cd "$HERE"
 rc=0
+started=$(date -u +%Y-%m-%dT%H:%MZ)
 "$TOOLS_PY" -m harness.run "$@" || rc=$?
-"$TOOLS_PY" -m harness.report --results "$BENCH_OUT"
+history=()
+[[ $rc == 0 ]] && history=(--record-history "$started" --history-what "bench/run.sh ${*:-(all)}")
+"$TOOLS_PY" -m harness.report --results "$BENCH_OUT" "${history[@]}"
 exit $rc

@@ -332,6 +332,7 @@ def render(data: dict, plot_rel: str | None) -> str:
               f"`bench/results/{stack}/{e.get('experiment')}.error.json`)")
         w("")
 
+    w(history_section(data.get("_results", "")))
     w(baseline_check(py))
     w("## Cost growth from 1k to 100k memories\n")
     w("| figure | Python 1k → 100k | growth | Rust 1k → 100k | growth |")
@@ -370,6 +371,11 @@ def render(data: dict, plot_rel: str | None) -> str:
         w(f"- harness Python {info.get('python_harness')}; {info.get('rustc', 'rustc ?')}; repo commit {info.get('commit', '?')}")
         w(f"- stacks: {'; '.join(info.get('stacks', []))}")
         w(f"- command: `{info.get('command')}`\n")
+    ir = data.get("install_rust")
+    if ir:
+        w(f"Rust side: {ir.get('describe')}" + (f", sha256 {ir['package_sha256'][:16]}…" if ir.get("package_sha256") else "")
+          + f"; installed daemon-style in {fmt(ir.get('total_s'), ' s', 2)} (extract {fmt(ir.get('extract_s'), ' s', 3)}, "
+          f"`uv venv` {fmt(ir.get('venv_s'), ' s', 3)}, `uv pip install` of its empty requirements {fmt(ir.get('install_s'), ' s', 3)}).\n")
     ip = data.get("install_python")
     if ip:
         w(f"Python side: {ip.get('python')}, {ip.get('uv')}; seed requirements pinned in `bench/python_seed/requirements.txt` "
@@ -420,6 +426,54 @@ def baseline_check(py: "Figures") -> str:
         except (TypeError, ZeroDivisionError):
             val = "—"
         out.append(f"| {name} | {base} | {val} |")
+    return "\n".join(out) + "\n"
+
+
+HEADLINES = (  # (label, function of (py, rs) -> value)
+    ("start → heartbeat (ms, Rust)", lambda py, rs: rs.heartbeat_ms),
+    ("ACK p95 0 ms model (ms, Rust)", lambda py, rs: rs.ack_p95),
+    ("sync own p50 (ms, Rust)", lambda py, rs: rs.sync_own_p50),
+    ("async add throughput ratio", lambda py, rs: rs.async_applied / py.async_applied
+     if rs.async_applied and py.async_applied else None),
+    ("search p50 ratio 1k / 10k / 100k", lambda py, rs: " / ".join(
+        fmt(py.s(z, "own_overhead.p50_ms") / rs.s(z, "own_overhead.p50_ms"), "×")
+        if py.s(z, "own_overhead.p50_ms") and rs.s(z, "own_overhead.p50_ms") else "—" for z in SIZES)),
+    ("search p50 at 100k (ms, Rust)", lambda py, rs: rs.s(100000, "own_overhead.p50_ms")),
+)
+
+
+def headline_row(data: dict) -> dict:
+    """The headline figures of one results directory (for the run-to-run table)."""
+    py = Figures(data["python"], data.get("install_python"), "python")
+    rs = Figures(data["rust"], data.get("install_rust"), "rust")
+    out = {}
+    for label, fn in HEADLINES:
+        try:
+            v = fn(py, rs)
+        except (TypeError, ZeroDivisionError):
+            v = None
+        out[label] = round(v, 2) if isinstance(v, float) else v
+    return out
+
+
+def history_section(results: str) -> str:
+    path = os.path.join(results, "history.jsonl")
+    if not os.path.exists(path):
+        return ""
+    with open(path) as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    if len(rows) < 2:
+        return ""
+    labels = [h for h, _ in HEADLINES]
+    out = ["## Run-to-run spread\n",
+           "The same harness on the same shared 2-core machine at different times (each row: both stacks in one run; "
+           "`bench/results/history.jsonl`). Wall-clock figures move with the machine's load; ratios inside one run "
+           "are the comparison.\n",
+           "| run | what | " + " | ".join(labels) + " |", "|---|---|" + "---|" * len(labels)]
+    for r in rows:
+        vals = [fmt(r["figures"].get(h), "", 2) if not isinstance(r["figures"].get(h), str) else r["figures"][h]
+                for h in labels]
+        out.append(f"| {r['when']} | {r['what']} | " + " | ".join(vals) + " |")
     return "\n".join(out) + "\n"
 
 
@@ -521,8 +575,9 @@ WHY = {
         f"{fmt(rs.s(100000, 'own_overhead.p50_ms'), ' ms', 2)} at 100k; PostgreSQL alone needs "
         f"{fmt(g(rs.tables.get('100000', {}), 'exact_query_probe.execution_ms_p50'), ' ms', 2)} (EXPLAIN ANALYZE p50) "
         "to execute an exact per-user top-10 there (with this plugin's user index), the rest is the embedding round trip, the query round trip and "
-        "the reply. Next: measure the per-stage split in the plugin, then cut round trips (prepared statement "
-        "cache, pipelining the scope check with the query)."),
+        "the reply. The ratio sits around 5× and moves with the load of this shared machine (Mem0's side varies "
+        "most; see Run-to-run spread). Next: measure the per-stage split in the plugin, then cut round trips "
+        "(prepared statement cache, pipelining the scope check with the query)."),
 }
 
 METHOD = """## Method (short; details in bench/README.md)
@@ -569,8 +624,14 @@ def main():
     ap.add_argument("--results", default=os.path.join(HERE, "results"))
     ap.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
     ap.add_argument("--plot", default=os.path.join(HERE, "plots", "search_latency_vs_size.png"))
+    ap.add_argument("--record-history", metavar="WHEN", help="append this run's headline figures to history.jsonl")
+    ap.add_argument("--history-what", default="full run")
     a = ap.parse_args()
     data = load(a.results)
+    data["_results"] = a.results
+    if a.record_history:
+        with open(os.path.join(a.results, "history.jsonl"), "a") as f:
+            f.write(json.dumps({"when": a.record_history, "what": a.history_what, "figures": headline_row(data)}) + "\n")
     rel = None
     if plot(data, a.plot):
         rel = os.path.relpath(a.plot, os.path.dirname(os.path.abspath(a.out)))

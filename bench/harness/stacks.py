@@ -77,7 +77,10 @@ def install_package(pkg: str, dest: str, cache: str, python: str) -> dict:
     subprocess.run([os.path.join(dest, ".venv", "bin", "python"), "-m", "compileall", "-q", "-x", r"\.venv|\.uv-cache", "."],
                    cwd=dest, check=False, capture_output=True)
     t4 = time.perf_counter()
-    return {"package_bytes": os.path.getsize(pkg), "extract_s": round(t1 - t0, 3), "venv_s": round(t2 - t1, 3),
+    import hashlib
+    with open(pkg, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    return {"package_bytes": os.path.getsize(pkg), "package_sha256": digest, "extract_s": round(t1 - t0, 3), "venv_s": round(t2 - t1, 3),
             "install_s": round(t3 - t2, 3), "compileall_s": round(t4 - t3, 3), "total_s": round(t4 - t0, 3),
             "installed_bytes": _du(dest, exclude=".venv"), "venv_bytes": _du(os.path.join(dest, ".venv"))}
 
