@@ -34,6 +34,10 @@ fn daemon_env() -> Option<HashMap<&'static str, String>> {
         "MEM0_TEST_DIFY_PYTHON312_DIR",
     ];
     if std::env::var("MEM0_TEST_DIFY_DAEMON_URL").is_err() {
+        if let Ok(reason) = std::env::var("MEM0_DIFY_DAEMON_NOT_RUN") {
+            eprintln!("NOT RUN: the real Dify daemon is not available: {reason}");
+            return None;
+        }
         if std::env::var("MEM0_SKIP_SERVICE_TESTS").as_deref() == Ok("1") {
             eprintln!("SKIPPED: no real Dify daemon (MEM0_SKIP_SERVICE_TESTS=1)");
             return None;
