@@ -175,7 +175,7 @@ impl Index {
     /// The scope's memories matching the filter, newest first, at most `limit`.
     pub fn list(&self, scope: &Scope, filter: Option<&Filter>, limit: usize) -> Vec<MemoryRecord> {
         let mut found: Vec<&MemoryRecord> =
-            self.in_scope(scope).map(|(_, r)| r).filter(|r| filter.map_or(true, |f| f.matches(r))).collect();
+            self.in_scope(scope).map(|(_, r)| r).filter(|r| filter.is_none_or(|f| f.matches(r))).collect();
         found.sort_unstable_by(|a, b| newest_first(a, b));
         found.into_iter().take(limit).cloned().collect()
     }
