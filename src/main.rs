@@ -1,11 +1,13 @@
 //! `mem0-dify`: the composition root. Parses the command line, wires the adapters into the
 //! memory application and runs the chosen command.
 
+mod app_env;
+
 use clap::{Parser, Subcommand};
 use mem0_dify::adapters::cli;
 use mem0_dify::adapters::dify::{self, build_package, init_stderr_logging, Arch, RuntimeSettings};
 use mem0_dify::adapters::factory::DefaultBackendFactory;
-use mem0_dify::app::api::{AppSettings, MemoryApp};
+use mem0_dify::app::api::MemoryApp;
 use mem0_dify::ports::memory_api::MemoryApi;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -75,8 +77,10 @@ fn main() -> ExitCode {
     runtime.block_on(run(cli.command))
 }
 
-fn start_app() -> Arc<MemoryApp> {
-    Arc::new(MemoryApp::start(Arc::new(DefaultBackendFactory::from_env()), AppSettings::default()))
+/// The memory application with the tunables of the environment (see `app_env`).
+fn start_app() -> Result<Arc<MemoryApp>, app_env::EnvError> {
+    let settings = app_env::app_settings_from_env()?;
+    Ok(Arc::new(MemoryApp::start(Arc::new(DefaultBackendFactory::from_env()), settings)))
 }
 
 async fn run(command: Command) -> ExitCode {
@@ -86,7 +90,11 @@ async fn run(command: Command) -> ExitCode {
                 Ok(settings) => settings,
                 Err(e) => return fail(&e),
             };
-            match dify::serve(start_app(), settings).await {
+            let app = match start_app() {
+                Ok(app) => app,
+                Err(e) => return fail(&e),
+            };
+            match dify::serve(app, settings).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => fail(&e),
             }
@@ -97,7 +105,10 @@ async fn run(command: Command) -> ExitCode {
                     (Ok(c), Ok(p)) => (c, p),
                     (Err(e), _) | (_, Err(e)) => return fail(&e),
                 };
-            let app = start_app();
+            let app = match start_app() {
+                Ok(app) => app,
+                Err(e) => return fail(&e),
+            };
             let reply = cli::call(app.as_ref(), &credentials, &tool, &params).await;
             println!("{}", serde_json::to_string_pretty(&reply.json).unwrap_or_default());
             eprintln!("{}", reply.text);
@@ -113,7 +124,10 @@ async fn run(command: Command) -> ExitCode {
                 Ok(c) => c,
                 Err(e) => return fail(&e),
             };
-            let app = start_app();
+            let app = match start_app() {
+                Ok(app) => app,
+                Err(e) => return fail(&e),
+            };
             match cli::validate(app.as_ref(), &credentials).await {
                 Ok((checks, ok)) => {
                     for check in &checks {

@@ -7,6 +7,8 @@
 #                         role mem0/mem0pass, db mem0test, extension vector;
 #                         prints and writes $MEM0_RUN_DIR/postgres.env
 #   postgres.sh restart   stop + start keeping the data (for fault tests)
+#   postgres.sh halt      stop keeping the data (for outage tests; `restart` brings
+#                         it back)
 #   postgres.sh stop      stop (by PID) and delete the cluster and env file
 #   postgres.sh status    exit 0 if running and accepting password logins
 #
@@ -176,7 +178,8 @@ emit_env() {
     "MEM0_TEST_PG_USER=$DB_USER" \
     "MEM0_TEST_PG_PASSWORD=$DB_PASSWORD" \
     "MEM0_TEST_PG_DB=$DB_NAME" \
-    "MEM0_TEST_PG_ADMIN_URL=postgresql://postgres@$HOST:$PORT/postgres"
+    "MEM0_TEST_PG_ADMIN_URL=postgresql://postgres@$HOST:$PORT/postgres" \
+    "MEM0_TEST_PG_RUN_DIR=$RUN_DIR"
 }
 
 preflight() {
@@ -232,6 +235,15 @@ do_restart() {
   emit_env
 }
 
+do_halt() {
+  if running; then
+    log "halting PID $(server_pid) (data kept; \`restart\` starts it again)"
+    pg_stop
+  else
+    log "not running"
+  fi
+}
+
 do_stop() {
   if [[ -d $BASE ]]; then
     if running; then
@@ -259,6 +271,7 @@ case "${1:-}" in
   start) do_start ;;
   restart) do_restart ;;
   stop) do_stop ;;
+  halt) do_halt ;;
   status) do_status ;;
-  *) echo "usage: $0 {install|start|restart|stop|status}" >&2; exit 2 ;;
+  *) echo "usage: $0 {install|start|restart|halt|stop|status}" >&2; exit 2 ;;
 esac

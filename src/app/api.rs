@@ -2,10 +2,7 @@
 //! the guide — async accept for writes, timeout-degrade for reads, separate read and write
 //! limits, a ceiling on sync writes.
 
-use super::constants::{
-    Timeouts, MAX_CONCURRENT_MEM_ADDS, MAX_CONCURRENT_READS, MAX_PENDING_WRITES, WRITE_LEASE, WRITE_LEASE_RENEWAL,
-    WRITE_POLL_INTERVAL,
-};
+use super::constants::{Timeouts, MAX_CONCURRENT_MEM_ADDS, MAX_CONCURRENT_READS, MAX_PENDING_WRITES};
 use super::engines::{Engine, EngineRegistry};
 use super::service::ServiceError;
 use super::writes::{apply_now, WriterTiming};
@@ -44,7 +41,7 @@ pub struct AppSettings {
     pub read_concurrency: usize,
     /// Accepted writes that may wait.
     pub queue_capacity: usize,
-    /// Lease, renewal and poll periods of the background writers.
+    /// Lease, renewal, poll and retry policy of the background writers.
     pub writer: WriterTiming,
 }
 
@@ -55,7 +52,7 @@ impl Default for AppSettings {
             write_concurrency: MAX_CONCURRENT_MEM_ADDS,
             read_concurrency: MAX_CONCURRENT_READS,
             queue_capacity: MAX_PENDING_WRITES,
-            writer: WriterTiming { lease: WRITE_LEASE, renewal: WRITE_LEASE_RENEWAL, poll: WRITE_POLL_INTERVAL },
+            writer: WriterTiming::default(),
         }
     }
 }
@@ -125,12 +122,21 @@ impl MemoryApp {
             Ok(Ok(())) => {}
         }
         let journal = &engine.service().backends().journal;
-        let waiting = journal.unfinished().await.map_err(|e| not_accepted(&e))?;
-        if waiting >= self.settings.queue_capacity as u64 {
-            return Err(ApiError::Busy(waiting as usize));
-        }
         let id = WriteId(Uuid::new_v4().to_string());
-        journal.record(&id, &command.ordering_key(), command).await.map_err(|e| not_accepted(&e))?;
+        // Check and record as one step for this process: the capacity is a hard bound here, and
+        // at most one write per other process sharing the journal can overshoot it.
+        let record = async {
+            let _accepting = engine.accepting().await;
+            let waiting = journal.unfinished().await.map_err(|e| not_accepted(&e))?;
+            if waiting >= self.settings.queue_capacity as u64 {
+                return Err(ApiError::Busy(waiting as usize));
+            }
+            journal.record(&id, &command.ordering_key(), command).await.map_err(|e| not_accepted(&e))
+        };
+        match tokio::time::timeout(self.settings.timeouts.get, record).await {
+            Err(_) => return Err(not_accepted(&"the write journal did not answer in time")),
+            Ok(recorded) => recorded?,
+        }
         engine.writer().wake();
         Ok(id)
     }

@@ -324,6 +324,7 @@ fn settings() -> AppSettings {
             lease: Duration::from_secs(5),
             renewal: Duration::from_secs(1),
             poll: Duration::from_millis(20),
+            ..WriterTiming::default()
         },
         ..AppSettings::default()
     }

@@ -22,10 +22,14 @@ pub const GET_OPERATION_TIMEOUT: Duration = Duration::from_secs(30);
 pub const HISTORY_OPERATION_TIMEOUT: Duration = Duration::from_secs(30);
 /// Overall ceiling of credential validation.
 pub const VALIDATE_TIMEOUT: Duration = Duration::from_secs(25);
-/// Attempts of one accepted write before it is recorded as failed (transient errors only).
-pub const MAX_WRITE_ATTEMPTS: u32 = 5;
+/// Attempts of one accepted write before a transient failure is recorded as final. With the
+/// delays below, a write keeps being retried for about three minutes (an LLM or database outage
+/// shorter than that loses nothing).
+pub const MAX_WRITE_ATTEMPTS: u32 = 10;
 /// First retry delay of an accepted write; doubles each attempt.
 pub const WRITE_RETRY_BASE_DELAY: Duration = Duration::from_millis(500);
+/// Longest delay between two attempts of an accepted write.
+pub const WRITE_RETRY_MAX_DELAY: Duration = Duration::from_secs(60);
 /// Candidates retrieved per fact for the update decision (as Mem0).
 pub const CANDIDATES_PER_FACT: usize = 5;
 /// Engines (distinct credential sets) kept open at once; the least recently used is closed.

@@ -19,6 +19,7 @@ pub struct Engine {
     service: MemoryService,
     ready: OnceCell<()>,
     scope_locks: Mutex<HashMap<String, Weak<tokio::sync::Mutex<()>>>>,
+    accepting: tokio::sync::Mutex<()>,
     writer: Writer,
 }
 
@@ -31,6 +32,12 @@ impl Engine {
     /// The background writer of this engine.
     pub fn writer(&self) -> &Writer {
         &self.writer
+    }
+
+    /// Held while a write is checked against the journal's capacity and recorded, so that
+    /// concurrent accepts of this process cannot overshoot the capacity together.
+    pub async fn accepting(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.accepting.lock().await
     }
 
     /// Prepares the stores once (tables, indexes); retried on the next call after a failure.
@@ -101,6 +108,7 @@ impl EngineRegistry {
             service: MemoryService::new(backends, prompts),
             ready: OnceCell::new(),
             scope_locks: Mutex::new(HashMap::new()),
+            accepting: tokio::sync::Mutex::new(()),
             writer: Writer::new(),
         });
         if engines.len() >= MAX_ENGINES {

@@ -3,7 +3,10 @@
 //! or by another process sharing the journal. Transient failures are retried with backoff;
 //! permanent ones are recorded with their reason.
 
-use super::constants::{MAX_WRITE_ATTEMPTS, WRITE_RETRY_BASE_DELAY};
+use super::constants::{
+    MAX_WRITE_ATTEMPTS, WRITE_LEASE, WRITE_LEASE_RENEWAL, WRITE_POLL_INTERVAL, WRITE_RETRY_BASE_DELAY,
+    WRITE_RETRY_MAX_DELAY,
+};
 use super::engines::Engine;
 use super::planning::WritePlan;
 use super::service::ServiceError;
@@ -50,7 +53,7 @@ pub async fn apply_now(engine: &Engine, command: &WriteCommand) -> Result<Value,
 }
 
 /// Timing of a writer.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WriterTiming {
     /// Lease of a claimed write.
     pub lease: Duration,
@@ -58,6 +61,31 @@ pub struct WriterTiming {
     pub renewal: Duration,
     /// Poll period when idle.
     pub poll: Duration,
+    /// Delay before the first retry of a write that failed transiently; doubles each attempt,
+    /// up to [`WRITE_RETRY_MAX_DELAY`].
+    pub retry_base: Duration,
+    /// Attempts of one write before a transient failure is recorded as final.
+    pub max_attempts: u32,
+}
+
+impl WriterTiming {
+    /// The delay before the attempt after `attempt` (1-based) failed transiently.
+    pub fn retry_delay(&self, attempt: u32) -> Duration {
+        let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(20));
+        self.retry_base.saturating_mul(factor).min(WRITE_RETRY_MAX_DELAY)
+    }
+}
+
+impl Default for WriterTiming {
+    fn default() -> Self {
+        Self {
+            lease: WRITE_LEASE,
+            renewal: WRITE_LEASE_RENEWAL,
+            poll: WRITE_POLL_INTERVAL,
+            retry_base: WRITE_RETRY_BASE_DELAY,
+            max_attempts: MAX_WRITE_ATTEMPTS,
+        }
+    }
 }
 
 /// The background writer of one engine.
@@ -131,15 +159,18 @@ pub async fn run_writer(engine: Arc<Engine>, slots: Arc<Semaphore>, timing: Writ
         match engine.service().backends().journal.claim(free, timing.lease).await {
             Ok(batch) if batch.is_empty() => sleep_or_wake(writer, timing.poll).await,
             Ok(batch) => {
+                // Claimed writes are in flight from now on, so their leases are renewed even
+                // while they wait for a slot (else another process would take them over and
+                // both would apply them).
+                lock(&writer.in_flight).extend(batch.iter().map(|claimed| claimed.id.clone()));
                 for claimed in batch {
                     let Ok(slot) = slots.clone().acquire_owned().await else { return };
-                    lock(&writer.in_flight).insert(claimed.id.clone());
                     let engine = engine.clone();
                     let span = tracing::info_span!("write", id = %claimed.id.0, op = claimed.command.name());
                     tokio::spawn(
                         async move {
                             let _slot = slot;
-                            apply_claimed(&engine, &claimed).await;
+                            apply_claimed(&engine, &claimed, timing).await;
                             let writer = engine.writer();
                             lock(&writer.in_flight).remove(&claimed.id);
                             writer.idle.notify_waiters();
@@ -177,7 +208,7 @@ async fn renew_leases(engine: Arc<Engine>, timing: WriterTiming) {
 }
 
 /// Plans (or reuses the saved plan), applies and records the outcome of one claimed write.
-async fn apply_claimed(engine: &Engine, claimed: &ClaimedWrite) {
+async fn apply_claimed(engine: &Engine, claimed: &ClaimedWrite, timing: WriterTiming) {
     let journal = &engine.service().backends().journal;
     let outcome = {
         let lock = engine.scope_lock(&claimed.command.ordering_key());
@@ -190,8 +221,8 @@ async fn apply_claimed(engine: &Engine, claimed: &ClaimedWrite) {
             info!(attempt, "accepted write applied");
             journal.finish(&claimed.id, &WriteState::Applied { result }).await
         }
-        Err(e) if e.transient && attempt < MAX_WRITE_ATTEMPTS => {
-            let delay = WRITE_RETRY_BASE_DELAY * 2u32.saturating_pow(attempt - 1);
+        Err(e) if e.transient && attempt < timing.max_attempts => {
+            let delay = timing.retry_delay(attempt);
             warn!(attempt, error = %e, ?delay, "accepted write failed; will retry");
             journal.retry_later(&claimed.id, &e.message, delay).await
         }

@@ -9,7 +9,7 @@ pub fn extract_json(answer: &str) -> Option<Value> {
     if let Ok(value) = serde_json::from_str::<Value>(trimmed) {
         return Some(value);
     }
-    if let Some(fenced) = fenced_block(trimmed) {
+    for fenced in fenced_blocks(trimmed) {
         if let Ok(value) = serde_json::from_str::<Value>(fenced) {
             return Some(value);
         }
@@ -17,13 +17,17 @@ pub fn extract_json(answer: &str) -> Option<Value> {
     balanced_candidates(trimmed).find_map(|candidate| serde_json::from_str::<Value>(candidate).ok())
 }
 
-fn fenced_block(text: &str) -> Option<&str> {
-    let start = text.find("```")?;
-    let after = &text[start + 3..];
-    let body_start = after.find('\n').map_or(0, |nl| nl + 1);
-    let body = &after[body_start..];
-    let end = body.find("```")?;
-    Some(body[..end].trim())
+/// The body of the first fenced block, closed by the next fence and, failing that, by the last
+/// one (the JSON itself may contain three backticks).
+fn fenced_blocks(text: &str) -> impl Iterator<Item = &str> {
+    let body = text.find("```").map(|start| {
+        let after = &text[start + 3..];
+        let body_start = after.find('\n').map_or(0, |nl| nl + 1);
+        &after[body_start..]
+    });
+    let first = body.and_then(|b| b.find("```").map(|end| b[..end].trim()));
+    let last = body.and_then(|b| b.rfind("```").map(|end| b[..end].trim())).filter(|last| Some(*last) != first);
+    first.into_iter().chain(last)
 }
 
 /// Every balanced bracketed span starting at an opening `{` or `[`, in order of appearance.
@@ -71,5 +75,7 @@ mod tests {
         assert_eq!(extract_json("junk { not json } then [1,2]"), Some(json!([1, 2])));
         assert_eq!(extract_json("no json at all"), None);
         assert_eq!(extract_json("unbalanced ]]] {"), None);
+        // Found by fuzzing: a fenced JSON string holding a fence of its own.
+        assert_eq!(extract_json("```json\n\"```json\"\n```"), Some(json!("```json")));
     }
 }

@@ -19,6 +19,7 @@
 //! // Faults, for any endpoint, served before anything else: status + OpenAI error body.
 //! server.fail_next(2, Reply::error(500, "boom"));
 //! server.fail_next(1, Reply::rate_limited(Some(0.05)));   // 429 with `Retry-After: 0.05`
+//! server.set_outage("/embeddings", Some(Reply::error(503, "down")));  // until set_outage(.., None)
 //! server.require_api_key("sk-test");  // other keys get 401 (whose message echoes the key sent, unmasked)
 //! server.set_latency(Duration::from_millis(300));         // before every answer
 //!
@@ -162,6 +163,7 @@ struct Inner {
     chat_queue: VecDeque<Reply>,
     chat_handler: Option<ChatHandler>,
     faults: VecDeque<Reply>,
+    outages: Vec<(String, Reply)>,
     api_key: Option<String>,
     latency: Duration,
     dims: usize,
@@ -190,6 +192,7 @@ impl FakeOpenAi {
             chat_queue: VecDeque::new(),
             chat_handler: None,
             faults: VecDeque::new(),
+            outages: Vec::new(),
             api_key: None,
             latency: Duration::ZERO,
             dims: 1536,
@@ -237,6 +240,17 @@ impl FakeOpenAi {
     /// The next `times` requests (any endpoint) get `reply` instead of their normal answer.
     pub fn fail_next(&self, times: usize, reply: Reply) {
         self.with(|s| s.faults.extend(std::iter::repeat_n(reply, times)));
+    }
+
+    /// While `reply` is `Some`, every request whose path ends with `suffix` gets it (an outage of
+    /// one endpoint, after the one-shot faults); `None` ends the outage.
+    pub fn set_outage(&self, suffix: &str, reply: Option<Reply>) {
+        self.with(|s| {
+            s.outages.retain(|(path, _)| path != suffix);
+            if let Some(reply) = reply {
+                s.outages.push((suffix.to_owned(), reply));
+            }
+        });
     }
 
     /// Only `Authorization: Bearer <key>` is accepted; anything else gets 401.
@@ -321,6 +335,9 @@ async fn handle(
 fn decide(s: &mut Inner, request: &RecordedRequest) -> Response {
     if let Some(fault) = s.faults.pop_front() {
         return render(fault, &request.body);
+    }
+    if let Some((_, outage)) = s.outages.iter().find(|(suffix, _)| request.path.ends_with(suffix.as_str())) {
+        return render(outage.clone(), &request.body);
     }
     if let Some(expected) = &s.api_key {
         let sent = request.header("authorization").and_then(|h| h.strip_prefix("Bearer ")).unwrap_or("");

@@ -69,9 +69,17 @@ fn spawn_signal_listener(stop: watch::Sender<bool>) -> Result<tokio::task::JoinH
 }
 
 /// Sends `tracing` output to stderr (stdout carries only protocol lines), filtered by `RUST_LOG`
-/// (default `info`). Does nothing when a subscriber is already installed.
+/// (default `info`). The database driver stays at `info` unless `RUST_LOG` names it: at `debug` it
+/// logs every statement's parameters, which are the users' memories. Does nothing when a
+/// subscriber is already installed.
 pub fn init_stderr_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let driver_named = std::env::var("RUST_LOG").is_ok_and(|v| v.contains("tokio_postgres"));
+    if !driver_named {
+        if let Ok(directive) = "tokio_postgres=info".parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false).try_init();
 }

@@ -1,0 +1,270 @@
+//! Model faults from the fake OpenAI server — 5xx, 429 with `Retry-After`, timeouts, a rejected
+//! key — against the real application and adapters: a call retries a bounded number of times and
+//! then fails with a clear error; an accepted write stays in the journal, pending with its last
+//! error, and is applied once when the model recovers; a write that keeps failing ends `failed`
+//! with the reason; a permanent error is not retried.
+
+#[path = "support/fake_openai.rs"]
+mod fake_openai;
+mod pgstore_support;
+
+use fake_openai::{FakeOpenAi, Reply};
+use mem0_dify::adapters::dify::tools::invoke_tool;
+use mem0_dify::adapters::factory::DefaultBackendFactory;
+use mem0_dify::app::api::{AppSettings, MemoryApp};
+use mem0_dify::app::writes::WriterTiming;
+use mem0_dify::domain::credentials::CredentialSet;
+use mem0_dify::ports::memory_api::InvokeContext;
+use serde_json::{json, Map, Value};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const DIMS: usize = 16;
+const KEY: &str = "sk-faults-51d0c3a9e7";
+
+struct World {
+    app: Arc<MemoryApp>,
+    model: FakeOpenAi,
+    credentials: CredentialSet,
+    _dir: tempfile::TempDir,
+}
+
+impl World {
+    /// The application over the embedded store (or pgvector) and a model answering one fact per add.
+    async fn new(async_mode: bool, model_config: Value, writer: WriterTiming, pg: bool) -> Option<Self> {
+        Self::with(async_mode, model_config, writer, pg, json!({})).await
+    }
+
+    /// As `new`, with more credentials (e.g. a graph store).
+    async fn with(async_mode: bool, model_config: Value, writer: WriterTiming, pg: bool, extra: Value) -> Option<Self> {
+        let model = FakeOpenAi::start().await;
+        model.set_embedding_dims(DIMS);
+        model.require_api_key(KEY);
+        model.on_chat(|body| {
+            // Extraction (system + user): the user's message is the fact. Decision: add the new facts.
+            if body["messages"][0]["role"] == "system" {
+                let text = body["messages"][1]["content"].as_str().unwrap_or_default();
+                let fact = text.lines().find_map(|l| l.strip_prefix("user: ")).unwrap_or("nothing").to_owned();
+                return Reply::json(&json!({"facts": [fact]}));
+            }
+            let prompt = body["messages"][0]["content"].as_str().unwrap_or_default();
+            let facts: Vec<Value> = prompt
+                .split_once("New facts (JSON):\n")
+                .and_then(|(_, rest)| serde_json::Deserializer::from_str(rest).into_iter::<Value>().next())
+                .and_then(Result::ok)
+                .and_then(|v| v.as_array().cloned())
+                .unwrap_or_default();
+            let items: Vec<Value> = facts.iter().map(|f| json!({"id": "new", "text": f, "event": "ADD"})).collect();
+            Reply::json(&json!({ "memory": items }))
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let vector = if pg {
+            json!({"provider": "pgvector", "config": {"connection_string": pgstore_support::pg_url()?,
+                   "collection_name": pgstore_support::unique_collection("faults"), "embedding_model_dims": DIMS}})
+        } else {
+            json!({"provider": "embedded", "config": {
+                "path": dir.path().join("memories.db").to_string_lossy(), "embedding_model_dims": DIMS}})
+        };
+        let config = |extra: Value| {
+            let mut config = json!({"api_key": KEY, "openai_base_url": model.base_url(), "max_retries": 0});
+            config.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            config
+        };
+        let mut credentials = json!({
+            "local_llm_json": {"provider": "openai", "config": config(model_config)},
+            "local_embedder_json": {"provider": "openai", "config": config(json!({"embedding_dims": DIMS}))},
+            "local_vector_db_json": vector,
+            "async_mode": async_mode,
+        });
+        credentials.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        let credentials = CredentialSet::from_map(credentials.as_object().unwrap()).unwrap();
+        let factory = Arc::new(DefaultBackendFactory::new(dir.path()));
+        let app = Arc::new(MemoryApp::start(factory, AppSettings { writer, ..AppSettings::default() }));
+        Some(Self { app, model, credentials, _dir: dir })
+    }
+
+    async fn call(&self, tool: &str, params: Value) -> Value {
+        let params: Map<String, Value> = params.as_object().unwrap().clone();
+        invoke_tool(self.app.as_ref(), &self.credentials, tool, &params, &InvokeContext::default()).await.json
+    }
+
+    async fn status(&self, write_id: &str) -> Value {
+        self.call("get_write_status", json!({"write_id": write_id})).await["results"].clone()
+    }
+
+    /// Polls the write until `done` holds for its state (10 s at most).
+    async fn wait_state(&self, write_id: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let started = Instant::now();
+        loop {
+            let state = self.status(write_id).await;
+            if done(&state) {
+                return state;
+            }
+            assert!(started.elapsed() < Duration::from_secs(10), "write {write_id} stuck at {state}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    fn chat_calls(&self) -> usize {
+        self.model.chat_requests().len()
+    }
+
+    async fn memories(&self, user: &str) -> Vec<String> {
+        let all = self.call("get_all_memories", json!({"user_id": user})).await;
+        all["results"].as_array().unwrap().iter().map(|m| m["memory"].as_str().unwrap().to_owned()).collect()
+    }
+}
+
+fn fast_writer(max_attempts: u32) -> WriterTiming {
+    WriterTiming {
+        lease: Duration::from_secs(5),
+        renewal: Duration::from_secs(1),
+        poll: Duration::from_millis(50),
+        retry_base: Duration::from_millis(100),
+        max_attempts,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_calls_retry_a_bounded_number_of_times_then_fail_clearly() {
+    let config = json!({"max_retries": 2, "timeout": 0.5});
+    let w = World::new(false, config, fast_writer(3), false).await.unwrap();
+
+    // 5xx: one call + two retries, then the error names the status.
+    w.model.set_outage("/chat/completions", Some(Reply::error(503, "The engine is currently overloaded")));
+    let started = Instant::now();
+    let reply = w.call("add_memory", json!({"user": "I like tea", "user_id": "alice"})).await;
+    assert_eq!(reply["status"], "ERROR", "{reply}");
+    let message = reply["messages"].as_str().unwrap();
+    assert!(message.contains("503") && message.contains("overloaded"), "{message}");
+    assert_eq!(w.chat_calls(), 3, "1 call + max_retries 2");
+    assert!(started.elapsed() < Duration::from_secs(10), "bounded in time: {:?}", started.elapsed());
+
+    // 429 with Retry-After: honoured, bounded, named.
+    w.model.set_outage("/chat/completions", Some(Reply::rate_limited(Some(0.2))));
+    let reply = w.call("add_memory", json!({"user": "I like cake", "user_id": "alice"})).await;
+    let message = reply["messages"].as_str().unwrap();
+    assert!(message.contains("429") || message.to_lowercase().contains("rate"), "{message}");
+    assert_eq!(w.chat_calls(), 6);
+
+    // A model slower than `timeout`: bounded attempts, then a timeout error.
+    w.model.set_outage("/chat/completions", None);
+    w.model.set_latency(Duration::from_secs(3));
+    let started = Instant::now();
+    let reply = w.call("add_memory", json!({"user": "I like pie", "user_id": "alice"})).await;
+    let message = reply["messages"].as_str().unwrap();
+    assert!(message.contains("did not answer within 500ms"), "{message}");
+    assert!(started.elapsed() < Duration::from_secs(8), "took {:?}", started.elapsed());
+    w.model.set_latency(Duration::ZERO);
+
+    // A rejected key is permanent: no retry, and the key is not echoed.
+    w.model.require_api_key("sk-another-key");
+    let before = w.chat_calls();
+    let reply = w.call("add_memory", json!({"user": "I like jam", "user_id": "alice"})).await;
+    let message = reply["messages"].as_str().unwrap();
+    assert!(message.contains("401"), "{message}");
+    assert!(!message.contains(KEY), "the key is echoed: {message}");
+    assert_eq!(w.chat_calls(), before + 1, "401 is not retried");
+
+    // Nothing was stored by the failed calls, and the model serves again.
+    w.model.require_api_key(KEY);
+    assert!(w.memories("alice").await.is_empty());
+    let reply = w.call("add_memory", json!({"user": "I like tea", "user_id": "alice"})).await;
+    assert_eq!(reply["status"], "SUCCESS", "{reply}");
+    assert_eq!(w.memories("alice").await, vec!["I like tea"]);
+}
+
+async fn accepted_writes_survive_model_faults(pg: bool) {
+    let Some(w) = World::new(true, json!({}), fast_writer(30), pg).await else { return };
+
+    // 503 from the model: the write stays pending with the error, retried with backoff.
+    w.model.set_outage("/chat/completions", Some(Reply::error(503, "upstream unavailable")));
+    let reply = w.call("add_memory", json!({"user": "I play chess", "user_id": "bob"})).await;
+    let id = reply["write_id"].as_str().unwrap().to_owned();
+    let state = w.wait_state(&id, |s| s["attempts"].as_u64().unwrap_or(0) >= 3).await;
+    assert_eq!(state["state"], "pending", "{state}");
+    assert!(state["last_error"].as_str().unwrap().contains("503"), "{state}");
+    // 429 next: still pending, the error follows.
+    w.model.set_outage("/chat/completions", Some(Reply::rate_limited(Some(0.05))));
+    let state = w.wait_state(&id, |s| s["last_error"].as_str().is_some_and(|e| e.contains("429"))).await;
+    assert_eq!(state["state"], "pending", "{state}");
+    // Recovered: applied once.
+    w.model.set_outage("/chat/completions", None);
+    let state = w.wait_state(&id, |s| s["state"] != "pending").await;
+    assert_eq!(state["state"], "applied", "{state}");
+    assert_eq!(w.memories("bob").await, vec!["I play chess"]);
+
+    // The embedder failing: same story.
+    w.model.set_outage("/embeddings", Some(Reply::error(500, "embedding backend crashed")));
+    let reply = w.call("add_memory", json!({"user": "I play go", "user_id": "bob"})).await;
+    let id = reply["write_id"].as_str().unwrap().to_owned();
+    let state = w.wait_state(&id, |s| s["attempts"].as_u64().unwrap_or(0) >= 2).await;
+    assert_eq!(state["state"], "pending", "{state}");
+    assert!(state["last_error"].as_str().unwrap().contains("500"), "{state}");
+    w.model.set_outage("/embeddings", None);
+    let state = w.wait_state(&id, |s| s["state"] != "pending").await;
+    assert_eq!(state["state"], "applied", "{state}");
+    let mut memories = w.memories("bob").await;
+    memories.sort();
+    assert_eq!(memories, vec!["I play chess", "I play go"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accepted_writes_stay_pending_through_model_faults_then_apply_embedded() {
+    accepted_writes_survive_model_faults(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accepted_writes_stay_pending_through_model_faults_then_apply_pgvector() {
+    accepted_writes_survive_model_faults(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_that_keep_failing_end_failed_with_the_reason_and_permanent_errors_are_not_retried() {
+    let w = World::new(true, json!({}), fast_writer(3), false).await.unwrap();
+    w.model.set_outage("/chat/completions", Some(Reply::error(502, "bad gateway")));
+    let reply = w.call("add_memory", json!({"user": "I swim", "user_id": "carol"})).await;
+    let id = reply["write_id"].as_str().unwrap().to_owned();
+    let state = w.wait_state(&id, |s| s["state"] != "pending").await;
+    assert_eq!(state["state"], "failed", "{state}");
+    assert!(state["error"].as_str().unwrap().contains("502"), "{state}");
+    assert_eq!(w.chat_calls(), 3, "max_attempts 3");
+
+    w.model.set_outage("/chat/completions", None);
+    w.model.require_api_key("sk-another-key");
+    let reply = w.call("add_memory", json!({"user": "I run", "user_id": "carol"})).await;
+    let id = reply["write_id"].as_str().unwrap().to_owned();
+    let state = w.wait_state(&id, |s| s["state"] != "pending").await;
+    assert_eq!(state["state"], "failed", "{state}");
+    let error = state["error"].as_str().unwrap();
+    assert!(error.contains("401") && !error.contains(KEY), "{error}");
+    assert_eq!(w.chat_calls(), 4, "a rejected key is not retried");
+    assert!(w.memories("carol").await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_graph_store_that_is_down_does_not_stop_vector_memory() {
+    let graph = json!({"local_graph_db_json": {"provider": "neo4j", "config": {
+        "url": "bolt://127.0.0.1:1", "username": "neo4j", "password": "pw"}}});
+    for async_mode in [false, true] {
+        let w = World::with(async_mode, json!({}), fast_writer(3), false, graph.clone()).await.unwrap();
+        let reply = w.call("add_memory", json!({"user": "I grow tomatoes", "user_id": "dana"})).await;
+        assert_eq!(reply["status"], "SUCCESS", "{reply}");
+        let report = if async_mode {
+            let id = reply["write_id"].as_str().unwrap().to_owned();
+            let state = w.wait_state(&id, |s| s["state"] != "pending").await;
+            assert_eq!(state["state"], "applied", "{state}");
+            state["result"].clone()
+        } else {
+            reply.clone()
+        };
+        // The tool reply says `graph_degraded: {reason}`; the stored result of an async write keeps
+        // the report's `graph_degraded` text.
+        let reason = report["graph_degraded"]["reason"].as_str().or(report["graph_degraded"].as_str());
+        assert!(reason.is_some_and(|r| r.contains("unavailable")), "{report}");
+        assert_eq!(w.memories("dana").await, vec!["I grow tomatoes"]);
+        // Reads still answer, with the graph part marked degraded.
+        let found = w.call("search_memory", json!({"query": "tomatoes", "user_id": "dana"})).await;
+        assert_eq!(found["results"][0]["memory"], "I grow tomatoes", "{found}");
+    }
+}
