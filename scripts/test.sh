@@ -6,6 +6,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/cache/mem0-dify/target}
 export CARGO_TERM_COLOR=never
+export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
 export RUST_BACKTRACE=${RUST_BACKTRACE:-1}
 services=(postgres arcadedb neo4j)
 
