@@ -10,20 +10,23 @@ Where the binary is looked up, first match wins:
   2. bin/linux-<amd64|arm64>/mem0-dify next to this file (the packaged plugin);
   3. the newest of $CARGO_TARGET_DIR/{release,debug}/mem0-dify and target/{release,debug}/mem0-dify
      (debugging from a checkout: `.env` + `python -m main`).
-Only the standard library is used: the package's requirements.txt lists no dependency.
+Only `os` and `sys` are imported (start-up time counts: the daemon waits for the first
+heartbeat); the package's requirements.txt lists no dependency.
 """
 
 import os
-import platform
-import stat
 import sys
 
 BINARY = "mem0-dify"
 _ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
 
 
+def _machine():
+    return os.uname().machine.lower()
+
+
 def _packaged(here):
-    arch = _ARCH.get(platform.machine().lower())
+    arch = _ARCH.get(_machine())
     if arch is None or not sys.platform.startswith("linux"):
         return []
     return [os.path.join(here, "bin", "linux-" + arch, BINARY)]
@@ -57,6 +60,13 @@ def find_binary(here):
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     exe = find_binary(here)
+    packaged = sorted(os.listdir(os.path.join(here, "bin"))) if os.path.isdir(os.path.join(here, "bin")) else []
+    if exe is None and packaged:
+        sys.stderr.write(
+            "mem0-dify: this package has no binary for %s/%s; it ships %s\n"
+            % (sys.platform, _machine(), ", ".join(packaged))
+        )
+        sys.exit(1)
     if exe is None:
         sys.stderr.write(
             "mem0-dify: no runtime binary found (MEM0_DIFY_BINARY, bin/linux-<arch>/mem0-dify, "
@@ -67,9 +77,9 @@ def main():
         )
         sys.exit(1)
     mode = os.stat(exe).st_mode
-    if not mode & stat.S_IXUSR:
-        # the daemon extracts package files with mode 0644
-        os.chmod(exe, mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    if not mode & 0o100:
+        # the daemon extracts package files with mode 0644: add u+x, g+x, o+x
+        os.chmod(exe, mode | 0o111)
     os.execv(exe, [exe, "serve", *sys.argv[1:]])
 
 

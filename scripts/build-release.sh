@@ -69,8 +69,11 @@ build_one() {
   # C dependencies (bundled SQLite, ring) are compiled by $cc; Rust links with its self-contained
   # musl C runtime, statically. Only the cross target needs another linker (musl-gcc as linker
   # would produce a dynamically linked binary).
+  # For arm64 the C compiler is Debian's glibc cross compiler: SQLITE_DISABLE_LFS keeps the bundled
+  # SQLite off the glibc-only *64 symbols (open64, fstat64, …) that musl does not export; off_t is
+  # 64 bits on aarch64 anyway.
   local linker=()
-  [ "$a" = arm64 ] && linker=("CARGO_TARGET_${upper}_LINKER=$cc")
+  [ "$a" = arm64 ] && linker=("CARGO_TARGET_${upper}_LINKER=$cc" "CFLAGS_${triple//-/_}=-DSQLITE_DISABLE_LFS")
   env "CC_${triple//-/_}=$cc" "CARGO_TARGET_${upper}_RUSTFLAGS=-C target-feature=+crt-static" "${linker[@]}" \
     cargo build --release --locked --target "$triple" "${what[@]}"
   mkdir -p "$out/bin/linux-$a"
@@ -95,7 +98,11 @@ if [ "$package" = 1 ] && [ -z "$example" ]; then
   pkg="$out/${name:-mem0-dify}-${version:-dev}.difypkg"
   host="$out/bin/linux-amd64/mem0-dify"
   [ "$(uname -m)" = aarch64 ] && host="$out/bin/linux-arm64/mem0-dify"
-  "$host" package --output "$pkg"
+  bins=()
+  for a in amd64 arm64; do
+    [ -f "$out/bin/linux-$a/mem0-dify" ] && bins+=("--$a" "$out/bin/linux-$a/mem0-dify")
+  done
+  "$host" package --root . --output "$pkg" "${bins[@]}"
   [ -f "$pkg" ] || { echo "build-release: $pkg was not written" >&2; exit 1; }
   ls -l "$pkg" >&2
 fi

@@ -6,10 +6,14 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/cache/mem0-dify/target}
 export CARGO_TERM_COLOR=never
+export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
 export RUST_BACKTRACE=${RUST_BACKTRACE:-1}
 services=(postgres arcadedb neo4j)
 
-stop_services() { scripts/services/all.sh stop "${services[@]}" >/dev/null 2>&1 || true; }
+stop_services() {
+  scripts/dify-daemon/daemon.sh stop >/dev/null 2>&1 || true
+  scripts/services/all.sh stop "${services[@]}" >/dev/null 2>&1 || true
+}
 trap stop_services EXIT
 
 step() { printf '\n==> %s\n' "$*" >&2; }
@@ -26,6 +30,17 @@ step "backing services: ${services[*]}"
 scripts/services/all.sh start "${services[@]}" >/dev/null
 # shellcheck source=/dev/null
 . scripts/services/env.sh
+export MEM0_TEST_MINILM_DIR=${MEM0_TEST_MINILM_DIR:-$(scripts/services/minilm.sh install)}
+
+step "the real Dify plugin daemon"
+if daemon_log=$(scripts/dify-daemon/daemon.sh start 2>&1 >/dev/null); then
+  # shellcheck source=/dev/null
+  . "${MEM0_RUN_DIR:-/tmp/mem0-dify-services}/dify-daemon.env"
+else
+  reason=$(printf '%s\n' "$daemon_log" | grep -i 'error' | tail -n 1)
+  export MEM0_DIFY_DAEMON_NOT_RUN=${reason:-"daemon.sh start failed"}
+  echo "NOT RUN: real-daemon tests — $MEM0_DIFY_DAEMON_NOT_RUN" >&2
+fi
 
 step "tests"
 cargo test --all-targets --no-fail-fast

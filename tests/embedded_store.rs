@@ -6,7 +6,6 @@ use mem0_dify::adapters::vector::embedded::{EmbeddedConfig, EmbeddedVectorStore}
 use mem0_dify::domain::filter::Filter;
 use mem0_dify::domain::memory::{MemoryId, MemoryRecord, MemoryText, Metadata};
 use mem0_dify::domain::scope::Scope;
-use mem0_dify::ports::store::StoreError;
 use mem0_dify::ports::vector_store::{ListQuery, VectorQuery, VectorStore};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -111,8 +110,9 @@ async fn crud_round_trips_and_overwrites_by_id() {
     assert!(store.delete(tea.id).await.unwrap());
     assert!(!store.delete(tea.id).await.unwrap());
     assert_eq!(store.get(tea.id).await.unwrap(), None);
-    let err = store.update(&revised, None).await.unwrap_err();
-    assert!(matches!(err, StoreError::Rejected { .. }) && err.to_string().contains("does not exist"), "{err}");
+    // Updating a memory that is gone does nothing and does not bring it back.
+    store.update(&revised, None).await.unwrap();
+    assert_eq!(store.get(tea.id).await.unwrap(), None);
 }
 
 #[tokio::test]

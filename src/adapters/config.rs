@@ -4,6 +4,7 @@
 use crate::adapters::http::{parse_proxies, HttpSettings, RetryPolicy};
 use crate::domain::credentials::ProviderBlock;
 use crate::ports::backends::BuildError;
+use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -127,6 +128,51 @@ impl HttpKeys {
 /// A non-blank string setting, trimmed.
 pub fn non_blank(value: Option<String>) -> Option<String> {
     value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+/// A string-valued key (`null` and blank mean unset); any other type is an error naming the key.
+pub fn string_key(block: &ProviderBlock, key: &str) -> Result<Option<String>, BuildError> {
+    match block.config.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(non_blank(Some(s.clone()))),
+        Some(_) if is_secret_key(key) => {
+            Err(config_error(block, format!("{key} must be a string (the value is not shown)")))
+        }
+        Some(other) => Err(config_error(block, format!("{key} must be a string, got {other}"))),
+    }
+}
+
+/// The configured value, else the first environment variable of `names` that is set.
+pub fn or_env(configured: Option<String>, names: &[&str], env: &dyn Env) -> Option<String> {
+    non_blank(configured).or_else(|| names.iter().find_map(|name| env.var(name)))
+}
+
+/// A configured secret (trimmed; blank means unset), else the first environment variable of `names` that is set.
+pub fn secret_or_env(configured: Option<&SecretString>, names: &[&str], env: &dyn Env) -> Option<SecretString> {
+    or_env(configured.map(|s| s.expose_secret().to_owned()), names, env).map(SecretString::from)
+}
+
+/// The error for a missing required key: names it, the provider and the environment variables consulted.
+pub fn missing_key(block: &ProviderBlock, key: &str, env_names: &[&str]) -> BuildError {
+    let fallback = match env_names {
+        [] => String::new(),
+        [one] => format!(" or in the {one} environment variable"),
+        many => format!(" or in one of the environment variables {}", many.join(", ")),
+    };
+    config_error(block, format!("{key} is required for provider {:?}: set it in the config{fallback}", block.provider))
+}
+
+/// A base URL: the block's `key`, else the first set environment variable of `env_names`, else `default`;
+/// checked to be an absolute http(s) URL and returned without a trailing slash.
+pub fn base_url(
+    block: &ProviderBlock,
+    key: &str,
+    env_names: &[&str],
+    env: &dyn Env,
+    default: &str,
+) -> Result<String, BuildError> {
+    let url = or_env(string_key(block, key)?, env_names, env).unwrap_or_else(|| default.to_owned());
+    check_base_url(block, key, &url)
 }
 
 /// Checks a base URL is an absolute `http(s)://` URL; `key` names the setting in the error.

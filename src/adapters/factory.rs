@@ -6,16 +6,16 @@
 //!   accepted writes: in the same PostgreSQL database for `pgvector`, in SQLite files next to the
 //!   store (or in the data directory) otherwise; no block = the embedded store in the data directory;
 //! - `local_graph_db_json` → graph memory (needs an LLM);
-//! - `local_reranker_json` → a reranker.
+//! - `local_reranker_json` → a reranker (`llm_reranker` uses the configured LLM unless it has its own).
 
 use crate::adapters::data_dir;
-use crate::adapters::embedder::openai::{self as openai_embedder, OpenAiEmbedder};
 use crate::adapters::graph::neo4j::{self, Neo4jGraphStore};
 use crate::adapters::history::postgres::PostgresHistoryStore;
 use crate::adapters::history::sqlite::SqliteHistoryStore;
 use crate::adapters::journal::postgres::PostgresJournal;
 use crate::adapters::journal::sqlite::SqliteJournal;
-use crate::adapters::llm::openai::{self as openai_llm, OpenAiChat};
+use crate::adapters::rerank::{self, llm_reranker};
+use crate::adapters::vector;
 use crate::adapters::vector::embedded::{self, EmbeddedConfig, EmbeddedVectorStore};
 use crate::adapters::vector::pgvector::{self, PgVectorStore};
 use crate::domain::credentials::{self, CredentialSet, ProviderBlock};
@@ -30,7 +30,13 @@ use async_trait::async_trait;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// Vector store providers built here.
+/// The chat model of a `local_llm_json` block: every provider of [`crate::adapters::llm`].
+pub use crate::adapters::llm::build_llm;
+
+/// The embedding model of a `local_embedder_json` block: every provider of [`crate::adapters::embedder`].
+pub use crate::adapters::embedder::build_embedder;
+
+/// Vector store providers built here (besides the hosted ones of [`vector::HOSTED_PROVIDERS`]).
 pub const VECTOR_PROVIDERS: &[&str] = &["pgvector", "embedded"];
 
 /// Builds every backend the plugin supports.
@@ -64,16 +70,23 @@ impl BackendFactory for DefaultBackendFactory {
         let llm = credentials.llm.as_ref().map(build_llm).transpose()?;
         let embedder = match &credentials.embedder {
             Some(block) => build_embedder(block)?,
-            None => return Err(BuildError::Missing { field: credentials::EMBEDDER }),
+            None => self.default_embedder()?,
         };
         let storage = self.storage(credentials.vector_store.as_ref())?;
         let graph = match &credentials.graph_store {
             Some(block) => Some(build_graph(block, llm.clone(), embedder.clone())?),
             None => None,
         };
-        if let Some(block) = &credentials.reranker {
-            return Err(unknown(block, &[]));
-        }
+        let reranker = match &credentials.reranker {
+            Some(block) => {
+                let llm = match llm_reranker::own_llm_block(block)? {
+                    Some(own) => Some(build_llm(&own)?),
+                    None => llm.clone(),
+                };
+                Some(rerank::build_reranker(block, llm)?)
+            }
+            None => None,
+        };
         Ok(Backends {
             llm,
             embedder,
@@ -81,12 +94,25 @@ impl BackendFactory for DefaultBackendFactory {
             history: storage.history,
             journal: storage.journal,
             graph,
-            reranker: None,
+            reranker,
         })
     }
 }
 
 impl DefaultBackendFactory {
+    /// Without `local_embedder_json`: the in-process model from the data directory.
+    #[cfg(feature = "local-embedder")]
+    fn default_embedder(&self) -> Result<Arc<dyn Embedder>, BuildError> {
+        use crate::adapters::embedder::local::{LocalEmbedder, LocalEmbedderConfig};
+        Ok(Arc::new(LocalEmbedder::new(LocalEmbedderConfig::in_data_dir(&self.data_dir))))
+    }
+
+    /// Without `local_embedder_json` and without the in-process model compiled in: an error.
+    #[cfg(not(feature = "local-embedder"))]
+    fn default_embedder(&self) -> Result<Arc<dyn Embedder>, BuildError> {
+        Err(BuildError::Missing { field: credentials::EMBEDDER })
+    }
+
     fn storage(&self, block: Option<&ProviderBlock>) -> Result<Storage, BuildError> {
         let Some(block) = block else {
             return Ok(self.embedded(EmbeddedConfig::in_data_dir(&self.data_dir)));
@@ -103,7 +129,22 @@ impl DefaultBackendFactory {
                 })
             }
             "embedded" => Ok(self.embedded(embedded::from_block_in(block, &self.data_dir)?)),
-            _ => Err(unknown(block, VECTOR_PROVIDERS)),
+            provider => match vector::build_hosted_store(block) {
+                Some(store) => Ok(self.hosted(provider, store?, block)),
+                None => Err(unknown(block, &[VECTOR_PROVIDERS, vector::HOSTED_PROVIDERS].concat())),
+            },
+        }
+    }
+
+    /// A hosted store; history and journal in SQLite files in the data directory.
+    fn hosted(&self, provider: &str, store: Arc<dyn VectorStore>, block: &ProviderBlock) -> Storage {
+        let collection = block.config.get("collection_name").and_then(|v| v.as_str()).unwrap_or("mem0");
+        let safe: String =
+            collection.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+        Storage {
+            history: Arc::new(SqliteHistoryStore::new(self.data_dir.join("history.db"))),
+            journal: Arc::new(SqliteJournal::new(self.data_dir.join(format!("journal-{provider}-{safe}.db")))),
+            vector_store: store,
         }
     }
 
@@ -117,22 +158,6 @@ impl DefaultBackendFactory {
             vector_store: Arc::new(EmbeddedVectorStore::new(config)),
         }
     }
-}
-
-/// The chat model of a `local_llm_json` block.
-pub fn build_llm(block: &ProviderBlock) -> Result<Arc<dyn Llm>, BuildError> {
-    if openai_llm::PROVIDERS.contains(&block.provider.as_str()) {
-        return Ok(Arc::new(OpenAiChat::from_block(block)?));
-    }
-    Err(unknown(block, openai_llm::PROVIDERS))
-}
-
-/// The embedding model of a `local_embedder_json` block.
-pub fn build_embedder(block: &ProviderBlock) -> Result<Arc<dyn Embedder>, BuildError> {
-    if openai_embedder::PROVIDERS.contains(&block.provider.as_str()) {
-        return Ok(Arc::new(OpenAiEmbedder::from_block(block)?));
-    }
-    Err(unknown(block, openai_embedder::PROVIDERS))
 }
 
 fn build_graph(
@@ -181,15 +206,29 @@ mod tests {
         let err =
             build_error(json!({"local_embedder_json": embedder, "local_vector_db_json": {"provider": "milvus"}})).await;
         assert!(err.starts_with("local_vector_db_json: unknown provider \"milvus\""), "{err}");
-        assert!(err.contains("pgvector"), "{err}");
+        assert!(err.contains("pgvector") && err.contains("pinecone"), "{err}");
+        let err = build_error(json!({"local_embedder_json": embedder, "local_reranker_json": {"provider": "x"}})).await;
+        assert!(err.starts_with("local_reranker_json: unknown provider \"x\""), "{err}");
         let err = build_error(json!({"local_llm_json": {"provider": "nope"}, "local_embedder_json": embedder})).await;
         assert!(err.starts_with("local_llm_json: unknown provider \"nope\""), "{err}");
-        let err = build_error(json!({})).await;
-        assert_eq!(err, "local_embedder_json is required");
         let graph =
             json!({"provider": "neo4j", "config": {"url": "bolt://127.0.0.1:1", "username": "u", "password": "p"}});
         let err = build_error(json!({"local_embedder_json": embedder, "local_graph_db_json": graph})).await;
         assert!(err.contains("configure local_llm_json"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn no_credentials_mean_the_zero_setup_defaults() {
+        let factory = DefaultBackendFactory::new(tempfile::tempdir().unwrap().path());
+        let built = factory.build(&credentials(json!({}))).await;
+        if cfg!(feature = "local-embedder") {
+            let backends = built.unwrap_or_else(|e| panic!("{e}"));
+            assert!(backends.llm.is_none() && backends.graph.is_none() && backends.reranker.is_none());
+            assert_eq!(backends.vector_store.dimensions(), 384);
+            assert_eq!(backends.embedder.dimensions(), 384);
+        } else {
+            assert_eq!(built.err().unwrap().to_string(), "local_embedder_json is required");
+        }
     }
 
     #[tokio::test]

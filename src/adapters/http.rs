@@ -14,10 +14,11 @@ mod retry;
 pub use error::{provider_message, HttpError};
 pub use proxy::{parse_proxies, ProxyRule, ProxyScope};
 pub use redact::{truncate, Redactor, MAX_MESSAGE_CHARS, MIN_SECRET_LEN, REDACTED};
+pub use reqwest::Method;
 pub use retry::{retry_after, RetryPolicy};
 
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, CONTENT_TYPE};
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde::{de::DeserializeOwned, Serialize};
 use std::time::Duration;
 
@@ -29,6 +30,9 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The `User-Agent` sent to providers.
 pub const USER_AGENT: &str = concat!("mem0-dify/", env!("CARGO_PKG_VERSION"));
+
+/// The content type of JSON bodies.
+pub const JSON: &str = "application/json";
 
 /// How an [`HttpClient`] behaves.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,7 +132,31 @@ impl HttpClient {
         T: DeserializeOwned,
     {
         let body = serde_json::to_vec(body).map_err(|e| HttpError::Decode(format!("request not serializable: {e}")))?;
-        self.send(Method::POST, url, headers, Some(body)).await
+        self.post_bytes(url, headers, JSON, body).await
+    }
+
+    /// POSTs a body already serialized (a signed request must send exactly the bytes that were signed)
+    /// and decodes the JSON answer, retrying as the policy says.
+    pub async fn post_bytes<T: DeserializeOwned>(
+        &self,
+        url: &str,
+        headers: &HeaderMap,
+        content_type: &'static str,
+        body: Vec<u8>,
+    ) -> Result<T, HttpError> {
+        self.send(Method::POST, url, headers, Some((body, content_type))).await
+    }
+
+    /// POSTs `fields` as `application/x-www-form-urlencoded` (OAuth token exchanges) and decodes the
+    /// JSON answer, retrying as the policy says.
+    pub async fn post_form<T: DeserializeOwned>(
+        &self,
+        url: &str,
+        headers: &HeaderMap,
+        fields: &[(&str, &str)],
+    ) -> Result<T, HttpError> {
+        let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish();
+        self.post_bytes(url, headers, "application/x-www-form-urlencoded", body.into_bytes()).await
     }
 
     /// GETs `url` and decodes the JSON answer, retrying as the policy says.
@@ -136,12 +164,32 @@ impl HttpClient {
         self.send(Method::GET, url, headers, None).await
     }
 
+    /// Sends a request with any method and an optional JSON body, and decodes the JSON answer (an empty
+    /// answer body reads as `null`), retrying as the policy says. For REST APIs that use PUT / DELETE.
+    pub async fn request_json<B, T>(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &HeaderMap,
+        body: Option<&B>,
+    ) -> Result<T, HttpError>
+    where
+        B: Serialize + ?Sized,
+        T: DeserializeOwned,
+    {
+        let body = body
+            .map(serde_json::to_vec)
+            .transpose()
+            .map_err(|e| HttpError::Decode(format!("request not serializable: {e}")))?;
+        self.send(method, url, headers, body.map(|body| (body, JSON))).await
+    }
+
     async fn send<T: DeserializeOwned>(
         &self,
         method: Method,
         url: &str,
         headers: &HeaderMap,
-        body: Option<Vec<u8>>,
+        body: Option<(Vec<u8>, &'static str)>,
     ) -> Result<T, HttpError> {
         let target = loggable_url(url);
         let mut attempt = 0u32;
@@ -174,19 +222,15 @@ impl HttpClient {
         method: Method,
         url: &str,
         headers: &HeaderMap,
-        body: Option<Vec<u8>>,
+        body: Option<(Vec<u8>, &'static str)>,
         target: &str,
         attempt: u32,
     ) -> Result<Vec<u8>, HttpError> {
         tracing::debug!(service = self.service, target = %target, attempt, "provider request");
-        let mut request = self
-            .client
-            .request(method, url)
-            .timeout(self.timeout)
-            .headers(headers.clone())
-            .header(ACCEPT, "application/json");
-        if let Some(body) = body {
-            request = request.header(CONTENT_TYPE, "application/json").body(body);
+        let mut request =
+            self.client.request(method, url).timeout(self.timeout).headers(headers.clone()).header(ACCEPT, JSON);
+        if let Some((body, content_type)) = body {
+            request = request.header(CONTENT_TYPE, content_type).body(body);
         }
         let response = request.send().await.map_err(|e| self.transport_error(&e))?;
         let status = response.status();
@@ -216,8 +260,9 @@ fn status_error(status: StatusCode, message: String, retry_after: Option<Duratio
     }
 }
 
-/// Decodes a success body, naming the JSON path of a mismatch.
+/// Decodes a success body (an empty one as `null`), naming the JSON path of a mismatch.
 fn decode<T: DeserializeOwned>(bytes: &[u8], redactor: &Redactor) -> Result<T, HttpError> {
+    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"null" } else { bytes };
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
         let path = err.path().to_string();
@@ -336,5 +381,7 @@ mod tests {
         assert!(err.to_string().contains("items[1]"), "{err}");
         let err = decode::<Answer>(b"<html>sk-secret-key</html>", &redactor).unwrap_err();
         assert!(err.to_string().contains("not JSON") && !err.to_string().contains("sk-secret-key"), "{err}");
+        assert_eq!(decode::<serde_json::Value>(b"", &redactor).unwrap(), serde_json::Value::Null);
+        assert!(decode::<Answer>(b" ", &redactor).unwrap_err().to_string().contains("null"));
     }
 }

@@ -13,5 +13,7 @@ pub mod http;
 pub mod journal;
 pub mod llm;
 pub mod postgres;
+pub mod rerank;
 pub mod stored_time;
 pub mod vector;
+pub mod vendors;

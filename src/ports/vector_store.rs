@@ -58,7 +58,7 @@ pub trait VectorStore: Send + Sync + 'static {
     /// The scope's memories whose text has one of these hashes.
     async fn find_by_hash(&self, scope: &Scope, hashes: &[ContentHash]) -> Result<Vec<MemoryRecord>, StoreError>;
 
-    /// Replaces a memory's payload, and its vector when given.
+    /// Replaces a memory's payload, and its vector when given; does nothing when it does not exist.
     async fn update(&self, record: &MemoryRecord, vector: Option<Vec<f32>>) -> Result<(), StoreError>;
 
     /// Deletes one memory; false when it did not exist.

@@ -791,6 +791,63 @@ mod tests {
         assert_eq!(empty, vec![json!({"filename": "e", "data": "", "end": true})]);
     }
 
+    fn fixture_copy() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/plugin");
+        copy(&from, dir.path());
+        dir
+    }
+
+    fn copy(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            if entry.path().is_dir() {
+                copy(&entry.path(), &to.join(entry.file_name()));
+            } else {
+                std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn the_repository_declarations_load_in_the_sdk_shape() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let d = PluginDeclarations::load(root).unwrap();
+        assert_eq!(d.provider, "mem0");
+        assert_eq!(d.tool_names, crate::adapters::dify::tools::TOOL_NAMES);
+        assert_eq!(d.manifest["created_at"], "2026-11-20T09:00:00Z");
+        assert!(d.tool_provider["credentials_schema"].as_array().is_some_and(|c| !c.is_empty()));
+        let lines = d.registration_lines("k");
+        assert!(lines[0].ends_with(b"}\n") && !lines[0].ends_with(b"\n\n"), "handshake ends with one newline");
+        assert!(lines[1..].iter().all(|l| l.ends_with(b"}\n\n")));
+        let last: Value = serde_json::from_slice(lines.last().unwrap()).unwrap();
+        assert_eq!(last, json!({"type": "end", "data": {}}));
+    }
+
+    #[test]
+    fn broken_declarations_name_the_file_and_field() {
+        let dir = fixture_copy();
+        let manifest = dir.path().join(MANIFEST_FILE);
+        let text = std::fs::read_to_string(&manifest).unwrap();
+        std::fs::write(&manifest, text.replace("author: mem0ai", "author: Mem0AI")).unwrap();
+        let err = PluginDeclarations::load(dir.path()).unwrap_err().to_string();
+        assert!(err.starts_with("manifest.yaml: author \"Mem0AI\""), "{err}");
+
+        let dir = fixture_copy();
+        std::fs::remove_file(dir.path().join("_assets/icon.svg")).unwrap();
+        std::fs::write(dir.path().join("_assets/other.svg"), "<svg/>").unwrap();
+        let err = PluginDeclarations::load(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("icon") && err.contains("not a file in _assets/"), "{err}");
+
+        let dir = fixture_copy();
+        let tool = dir.path().join("tools/get_memory.yaml");
+        let text = std::fs::read_to_string(&tool).unwrap();
+        std::fs::write(&tool, text.replacen("form: llm", "form: prompt", 1)).unwrap();
+        let err = PluginDeclarations::load(dir.path()).unwrap_err().to_string();
+        assert!(err.starts_with("tools/get_memory.yaml: parameters.memory_id.form"), "{err}");
+    }
+
     #[test]
     fn paths_must_stay_inside_the_plugin() {
         assert_eq!(relative("./tools/a.yaml", "p", "f").unwrap(), "tools/a.yaml");

@@ -126,6 +126,14 @@ pub struct PackageReport {
     pub unique_identifier: String,
 }
 
+impl std::fmt::Display for PackageReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "wrote {} ({} bytes; {} bytes uncompressed)", self.output.display(), self.size, self.uncompressed)?;
+        writeln!(f, "plugin: {}", self.unique_identifier)?;
+        write!(f, "files: {}", self.entries.join(", "))
+    }
+}
+
 /// Builds the `.difypkg` of the plugin at `root` with the given binaries, written to `output`
 /// (replaced atomically). Fails without writing when a file is missing or the package is too large.
 pub fn build_package(root: &Path, binaries: &[(Arch, PathBuf)], output: &Path) -> Result<PackageReport, PackageError> {
@@ -282,6 +290,75 @@ mod tests {
             outer.update(Sha256::digest(d));
         }
         assert_eq!(a, hex::encode(outer.finalize()));
+    }
+
+    fn plugin_dir() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let status = std::process::Command::new("cp")
+            .arg("-r")
+            .arg(repo.join("tests/fixtures/plugin/."))
+            .arg(dir.path())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        for file in [LAUNCHER_FILE, REQUIREMENTS_FILE] {
+            std::fs::copy(repo.join(file), dir.path().join(file)).unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn packages_are_sorted_flat_zips_with_the_binary_under_bin() {
+        let dir = plugin_dir();
+        let binary = dir.path().join("fake-binary");
+        std::fs::write(&binary, b"\x7fELF fake").unwrap();
+        let output = dir.path().join("out/p.difypkg");
+        let report = build_package(dir.path(), &[(Arch::Amd64, binary)], &output).unwrap();
+        assert!(report.entries.contains(&"bin/linux-amd64/mem0-dify".to_string()));
+        assert!(report.entries.contains(&"provider/mem0.yaml".to_string()));
+        let mut archive = zip::ZipArchive::new(std::fs::File::open(&output).unwrap()).unwrap();
+        let names: Vec<String> =
+            (0..archive.len()).map(|i| archive.by_index(i).unwrap().name().unwrap().to_string()).collect();
+        assert_eq!(names, report.entries);
+        let mut sorted = names.clone();
+        sorted.sort();
+        assert_eq!(names, sorted);
+        assert!(names.iter().all(|n| !n.ends_with('/')));
+        assert!(report.unique_identifier.starts_with("mem0ai/mem0_dify:0.2.0@"));
+        assert!(report.to_string().contains("plugin: mem0ai/mem0_dify:0.2.0@"));
+    }
+
+    #[test]
+    fn dependencies_missing_files_and_oversized_packages_are_refused() {
+        let dir = plugin_dir();
+        let binary = dir.path().join("fake-binary");
+        std::fs::write(&binary, b"bin").unwrap();
+        let output = dir.path().join("p.difypkg");
+        std::fs::write(dir.path().join(REQUIREMENTS_FILE), "# none\nrequests==2.0\n").unwrap();
+        let err = build_package(dir.path(), &[(Arch::Amd64, binary.clone())], &output).unwrap_err();
+        assert!(err.to_string().contains("\"requests==2.0\""), "{err}");
+        std::fs::write(dir.path().join(REQUIREMENTS_FILE), "").unwrap();
+        std::fs::remove_file(dir.path().join(README_FILE)).unwrap();
+        let err = build_package(dir.path(), &[(Arch::Amd64, binary.clone())], &output).unwrap_err();
+        assert!(err.to_string().starts_with("README.md is missing"), "{err}");
+        std::fs::write(dir.path().join(README_FILE), "# r").unwrap();
+        let err = build_package(dir.path(), &[], &output).unwrap_err();
+        assert!(err.to_string().contains("at least one binary"), "{err}");
+        // incompressible bytes over Dify's upload limit
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let noise: Vec<u8> = (0..16 * 1024 * 1024)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state as u8
+            })
+            .collect();
+        std::fs::write(&binary, noise).unwrap();
+        let err = build_package(dir.path(), &[(Arch::Amd64, binary)], &output).unwrap_err();
+        assert!(matches!(err, PackageError::TooLarge { .. }), "{err}");
+        assert!(!output.exists(), "nothing is written when the package is refused");
     }
 
     #[test]

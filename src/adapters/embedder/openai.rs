@@ -7,7 +7,8 @@
 //! request, default 100 as Mem0). `dimensions` is sent only to `text-embedding-3*` models and only when
 //! `embedding_dims` is set; every returned vector must have the configured size.
 
-use crate::adapters::config::{self, check_base_url, check_keys, config_error, non_blank, Env, HttpKeys, ProcessEnv};
+use super::base::{allowed_keys, flatten_newlines, in_batches, BaseKeys};
+use crate::adapters::config::{self, check_keys, config_error, missing_key, secret_or_env, Env, HttpKeys, ProcessEnv};
 use crate::adapters::http::{bearer, join_url, HttpClient, RetryPolicy};
 use crate::domain::credentials::ProviderBlock;
 use crate::ports::backends::BuildError;
@@ -16,7 +17,7 @@ use async_trait::async_trait;
 use reqwest::header::HeaderMap;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 
 /// The `provider` names this adapter serves.
 pub const PROVIDERS: &[&str] = &["openai", "together", "lmstudio"];
@@ -83,30 +84,19 @@ const ALL: &[EmbedProvider] = &[
     },
 ];
 
-const COMMON_KEYS: &[&str] = &["model", "api_key", "embedding_dims", "batch_size"];
-
-#[derive(Default, Deserialize)]
-#[serde(default)]
-struct Keys {
-    model: Option<String>,
-    api_key: Option<SecretString>,
-    embedding_dims: Option<usize>,
-    batch_size: Option<usize>,
-}
-
 /// An embedding model reached through an OpenAI-compatible `/embeddings` endpoint.
 #[derive(Debug)]
 pub struct OpenAiEmbedder {
-    provider: &'static str,
-    url: String,
-    headers: HeaderMap,
-    model: String,
-    dims: usize,
-    send_dimensions: bool,
-    batch_size: usize,
-    flatten_newlines: bool,
-    encoding_format: bool,
-    http: HttpClient,
+    pub(crate) provider: &'static str,
+    pub(crate) url: String,
+    pub(crate) headers: HeaderMap,
+    pub(crate) model: String,
+    pub(crate) dims: usize,
+    pub(crate) send_dimensions: bool,
+    pub(crate) batch_size: usize,
+    pub(crate) flatten_newlines: bool,
+    pub(crate) encoding_format: bool,
+    pub(crate) http: HttpClient,
 }
 
 impl OpenAiEmbedder {
@@ -125,65 +115,29 @@ impl OpenAiEmbedder {
                 supported: PROVIDERS.join(", "),
             });
         };
-        let allowed: Vec<&str> =
-            COMMON_KEYS.iter().chain(HttpKeys::NAMES).chain([&provider.base_url_key]).copied().collect();
-        check_keys(block, &allowed)?;
-        let keys: Keys = config::deserialize(block)?;
+        check_keys(block, &allowed_keys(&[provider.base_url_key]))?;
+        let keys = BaseKeys::from_block(block)?;
         let settings = HttpKeys::from_block(block)?.settings(block)?;
+        let base_url =
+            config::base_url(block, provider.base_url_key, provider.base_url_env, env, provider.default_base_url)?;
+        let env_names: Vec<&str> = provider.api_key_env.into_iter().collect();
+        let api_key = secret_or_env(keys.api_key.as_ref(), &env_names, env)
+            .or_else(|| provider.default_api_key.map(|k| SecretString::from(k.to_owned())))
+            .ok_or_else(|| missing_key(block, "api_key", &env_names))?;
+        let batch_size = keys.batch_size(block, DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE)?;
 
-        let base_url = match block.config.get(provider.base_url_key) {
-            None | Some(Value::Null) => None,
-            Some(Value::String(s)) => non_blank(Some(s.clone())),
-            Some(other) => {
-                return Err(config_error(block, format!("{} must be a string, got {other}", provider.base_url_key)))
-            }
-        }
-        .or_else(|| provider.base_url_env.iter().find_map(|name| env.var(name)))
-        .unwrap_or_else(|| provider.default_base_url.to_owned());
-        let base_url = check_base_url(block, provider.base_url_key, &base_url)?;
-
-        let api_key = keys
-            .api_key
-            .as_ref()
-            .map(|k| k.expose_secret().trim().to_owned())
-            .filter(|k| !k.is_empty())
-            .or_else(|| provider.api_key_env.and_then(|name| env.var(name)))
-            .or_else(|| provider.default_api_key.map(str::to_owned))
-            .ok_or_else(|| {
-                config_error(
-                    block,
-                    format!(
-                        "api_key is required for provider {:?}: set it in the config or in the {} environment variable",
-                        provider.name,
-                        provider.api_key_env.unwrap_or("provider's")
-                    ),
-                )
-            })?;
-        if keys.embedding_dims == Some(0) {
-            return Err(config_error(block, "embedding_dims must be at least 1, got 0"));
-        }
-        let batch_size = keys.batch_size.unwrap_or(DEFAULT_BATCH_SIZE);
-        if !(1..=MAX_BATCH_SIZE).contains(&batch_size) {
-            return Err(config_error(
-                block,
-                format!("batch_size must be between 1 and {MAX_BATCH_SIZE}, got {batch_size}"),
-            ));
-        }
-
-        let model = non_blank(keys.model.clone()).unwrap_or_else(|| provider.default_model.to_owned());
+        let model = keys.model_or(provider.default_model);
         let mut headers = HeaderMap::new();
-        headers
-            .insert(reqwest::header::AUTHORIZATION, bearer(&api_key).map_err(|e| config_error(block, e.to_string()))?);
+        let auth = bearer(api_key.expose_secret()).map_err(|e| config_error(block, e.to_string()))?;
+        headers.insert(reqwest::header::AUTHORIZATION, auth);
         let http = HttpClient::new("openai-compatible embeddings", &settings)
             .map_err(|e| config_error(block, e.to_string()))?
-            .with_secret(&api_key);
+            .with_secret(api_key.expose_secret());
         Ok(Self {
             provider: provider.name,
             url: join_url(&base_url, "embeddings"),
             headers,
-            send_dimensions: keys.embedding_dims.is_some()
-                && provider.name == "openai"
-                && model.to_ascii_lowercase().starts_with("text-embedding-3"),
+            send_dimensions: keys.embedding_dims.is_some() && provider.name == "openai" && takes_dimensions(&model),
             dims: keys.embedding_dims.unwrap_or(provider.default_dims),
             model,
             batch_size,
@@ -215,8 +169,7 @@ impl OpenAiEmbedder {
     }
 
     async fn embed_chunk(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        let input: Vec<String> =
-            texts.iter().map(|t| if self.flatten_newlines { t.replace('\n', " ") } else { t.clone() }).collect();
+        let input = if self.flatten_newlines { flatten_newlines(texts) } else { texts.to_vec() };
         let mut body = json!({"model": self.model, "input": input});
         if self.encoding_format {
             body["encoding_format"] = json!("float");
@@ -225,8 +178,13 @@ impl OpenAiEmbedder {
             body["dimensions"] = json!(self.dims);
         }
         let answer: EmbeddingList = self.http.post_json(&self.url, &self.headers, &body).await?;
-        order_and_check(answer.data, texts.len(), self.dims)
+        order_by_index(answer.data, texts.len())
     }
+}
+
+/// True for models that take a `dimensions` parameter (OpenAI's `text-embedding-3*`).
+pub(crate) fn takes_dimensions(model: &str) -> bool {
+    model.to_ascii_lowercase().starts_with("text-embedding-3")
 }
 
 #[derive(Deserialize)]
@@ -240,20 +198,13 @@ struct EmbeddingItem {
     embedding: Vec<f32>,
 }
 
-/// The vectors in input order (by `index`), checking there is exactly one per text, each of `dims` floats.
-fn order_and_check(items: Vec<EmbeddingItem>, expected: usize, dims: usize) -> Result<Vec<Vec<f32>>, EmbedError> {
+/// The vectors in input order (by `index`), checking each of the `expected` indices appears exactly once.
+fn order_by_index(items: Vec<EmbeddingItem>, expected: usize) -> Result<Vec<Vec<f32>>, EmbedError> {
     if items.len() != expected {
         return Err(EmbedError::Protocol(format!("asked for {expected} embeddings, got {}", items.len())));
     }
     let mut slots: Vec<Option<Vec<f32>>> = vec![None; expected];
     for item in items {
-        if item.embedding.len() != dims {
-            return Err(EmbedError::Protocol(format!(
-                "embedding {} has {} dimensions but embedding_dims is {dims}; set embedding_dims to the model's size",
-                item.index,
-                item.embedding.len()
-            )));
-        }
         match slots.get_mut(item.index) {
             Some(slot @ None) => *slot = Some(item.embedding),
             Some(Some(_)) => return Err(EmbedError::Protocol(format!("embedding index {} appears twice", item.index))),
@@ -272,10 +223,7 @@ fn order_and_check(items: Vec<EmbeddingItem>, expected: usize, dims: usize) -> R
 #[async_trait]
 impl Embedder for OpenAiEmbedder {
     async fn embed(&self, texts: &[String], purpose: EmbedPurpose) -> Result<Vec<Vec<f32>>, EmbedError> {
-        let mut vectors = Vec::with_capacity(texts.len());
-        for chunk in texts.chunks(self.batch_size) {
-            vectors.extend(self.embed_chunk(chunk).await?);
-        }
+        let vectors = in_batches(texts, self.batch_size, self.dims, |chunk| self.embed_chunk(chunk)).await?;
         tracing::debug!(provider = self.provider, model = %self.model, count = texts.len(), ?purpose, "embedded");
         Ok(vectors)
     }
@@ -288,6 +236,7 @@ impl Embedder for OpenAiEmbedder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
     use std::collections::HashMap;
 
     fn build(provider: &str, config: Value, vars: &[(&str, &str)]) -> Result<OpenAiEmbedder, BuildError> {
@@ -334,13 +283,11 @@ mod tests {
     }
 
     #[test]
-    fn vectors_are_ordered_by_index_and_checked() {
-        let ordered = order_and_check(vec![item(1, vec![1.0, 1.0]), item(0, vec![0.0, 0.0])], 2, 2).unwrap();
+    fn vectors_are_ordered_by_index() {
+        let ordered = order_by_index(vec![item(1, vec![1.0, 1.0]), item(0, vec![0.0, 0.0])], 2).unwrap();
         assert_eq!(ordered, vec![vec![0.0, 0.0], vec![1.0, 1.0]]);
-        let err = order_and_check(vec![item(0, vec![1.0])], 1, 2).unwrap_err();
-        assert!(err.to_string().contains("has 1 dimensions but embedding_dims is 2"), "{err}");
-        assert!(order_and_check(vec![item(0, vec![1.0])], 2, 1).is_err());
-        assert!(order_and_check(vec![item(0, vec![1.0]), item(0, vec![1.0])], 2, 1).is_err());
-        assert!(order_and_check(vec![item(0, vec![1.0]), item(5, vec![1.0])], 2, 1).is_err());
+        assert!(order_by_index(vec![item(0, vec![1.0])], 2).is_err());
+        assert!(order_by_index(vec![item(0, vec![1.0]), item(0, vec![1.0])], 2).is_err());
+        assert!(order_by_index(vec![item(0, vec![1.0]), item(5, vec![1.0])], 2).is_err());
     }
 }

@@ -1,6 +1,6 @@
 //! Errors of one HTTP exchange, their classification for retries, and their mapping to port errors.
 
-use crate::ports::{embedder::EmbedError, llm::LlmError, reranker::RerankError};
+use crate::ports::{embedder::EmbedError, llm::LlmError, reranker::RerankError, store::StoreError};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -102,8 +102,32 @@ impl From<HttpError> for RerankError {
     }
 }
 
+impl HttpError {
+    /// The storage port's error for a failed call to a hosted store (`store` names it, e.g.
+    /// `"pinecone store"`): unreachable, timed out, rate limited and 5xx are transient
+    /// ([`StoreError::Unavailable`]); rejected credentials and other 4xx are not
+    /// ([`StoreError::Rejected`]); an unreadable success answer is [`StoreError::Corrupt`].
+    pub fn into_store_error(self, store: &'static str) -> StoreError {
+        match self {
+            HttpError::Timeout(_) | HttpError::RateLimited { .. } | HttpError::Transport { .. } => {
+                StoreError::Unavailable { store, message: self.to_string() }
+            }
+            HttpError::Status { status, .. } if status == 408 || status >= 500 => {
+                StoreError::Unavailable { store, message: self.to_string() }
+            }
+            HttpError::Unauthorized { status, message } => StoreError::Rejected {
+                store,
+                message: format!("the credentials were rejected (HTTP {status}): {message}"),
+            },
+            HttpError::Status { .. } => StoreError::Rejected { store, message: self.to_string() },
+            HttpError::Decode(message) => StoreError::Corrupt { store, message },
+        }
+    }
+}
+
 /// The human part of an error body: OpenAI / Anthropic `{"error":{"message"}}`, `{"error":"…"}`,
-/// `{"message":"…"}`, FastAPI `{"detail":…}`; otherwise the body itself. Not yet redacted.
+/// `{"message":"…"}`, FastAPI `{"detail":…}`, Qdrant `{"status":{"error":"…"}}`; otherwise the body
+/// itself. Not yet redacted.
 pub fn provider_message(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
     let text = text.trim();
@@ -111,11 +135,18 @@ pub fn provider_message(body: &[u8]) -> String {
         return "(empty body)".to_owned();
     }
     let Ok(json) = serde_json::from_str::<Value>(text) else { return text.to_owned() };
+    if let (Some(code), Some(description)) =
+        (json.get("error").and_then(Value::as_str), json.get("error_description").and_then(Value::as_str))
+    {
+        // OAuth (RFC 6749 §5.2): {"error": "invalid_grant", "error_description": "…"}.
+        return format!("{code}: {description}");
+    }
     let candidates = [
         json.pointer("/error/message"),
         json.get("error").filter(|e| e.is_string()),
         json.get("message"),
         json.get("detail"),
+        json.pointer("/status/error"),
         json.pointer("/error"),
     ];
     let found = candidates.into_iter().flatten().next().map(|value| match value {
@@ -133,9 +164,12 @@ mod tests {
     fn provider_messages_are_found_in_the_usual_shapes() {
         assert_eq!(provider_message(br#"{"error":{"message":"bad key","type":"x"}}"#), "bad key");
         assert_eq!(provider_message(br#"{"error":"overloaded"}"#), "overloaded");
+        let oauth = br#"{"error":"invalid_grant","error_description":"Invalid JWT Signature."}"#;
+        assert_eq!(provider_message(oauth), "invalid_grant: Invalid JWT Signature.");
         assert_eq!(provider_message(br#"{"message":"nope"}"#), "nope");
         assert_eq!(provider_message(br#"{"detail":[{"msg":"field required"}]}"#), r#"[{"msg":"field required"}]"#);
         assert_eq!(provider_message(br#"{"error":{"code":5}}"#), r#"{"code":5}"#);
+        assert_eq!(provider_message(br#"{"status":{"error":"Not found: x"},"time":0.1}"#), "Not found: x");
         assert_eq!(provider_message(b"<html>502</html>"), "<html>502</html>");
         assert_eq!(provider_message(b"  "), "(empty body)");
     }
@@ -150,6 +184,22 @@ mod tests {
         assert!(!HttpError::Timeout(Duration::from_secs(1)).is_retryable());
         assert!(HttpError::Transport { message: String::new(), connect: true }.is_retryable());
         assert!(!HttpError::Transport { message: String::new(), connect: false }.is_retryable());
+    }
+
+    #[test]
+    fn store_errors_say_whether_a_retry_may_help() {
+        let err = HttpError::RateLimited { message: "slow".into(), retry_after: None }.into_store_error("x store");
+        assert!(err.is_transient() && err.to_string().contains("HTTP 429: slow"), "{err}");
+        let err = HttpError::Status { status: 503, message: "m".into(), retry_after: None }.into_store_error("x");
+        assert!(err.is_transient());
+        let err = HttpError::Unauthorized { status: 401, message: "bad key".into() }.into_store_error("x store");
+        assert_eq!(
+            err.to_string(),
+            "the x store rejected the request: the credentials were rejected (HTTP 401): bad key"
+        );
+        let err = HttpError::Status { status: 400, message: "m".into(), retry_after: None }.into_store_error("x");
+        assert!(!err.is_transient());
+        assert!(matches!(HttpError::Decode("d".into()).into_store_error("x"), StoreError::Corrupt { .. }));
     }
 
     #[test]

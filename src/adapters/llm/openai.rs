@@ -6,7 +6,8 @@
 //! `enable_vision` / `vision_details` (accepted; messages are text only), `http_client_proxies`, and the
 //! provider's base-URL key (`openai_base_url`, `deepseek_base_url`, `xai_base_url`, `minimax_base_url`,
 //! `vllm_base_url`, `lmstudio_base_url`, `openrouter_base_url`; for providers Mem0 reaches through their
-//! own SDK we add `groq_base_url`, `together_base_url`, `litellm_base_url`). OpenAI and OpenRouter also
+//! own SDK we add `groq_base_url`, `together_base_url`, `litellm_base_url`; Sarvam's `sarvam_base_url`
+//! is read by Mem0 but not declared in its config). OpenAI and OpenRouter also
 //! take `models`, `route`, `site_url`, `app_name`; OpenAI takes `store`; LM Studio takes
 //! `lmstudio_response_format`. Two keys Mem0 does not have: `timeout` (seconds per request, default 60)
 //! and `max_retries` (default 2).
@@ -17,11 +18,13 @@
 //! `openai_base_url` in the block keeps it on OpenAI.
 
 mod providers;
-mod wire;
+pub(crate) mod wire;
 
 pub use providers::{is_reasoning_model, uses_max_completion_tokens, ChatProvider, Flavour};
 
-use crate::adapters::config::{self, check_base_url, check_keys, config_error, non_blank, Env, HttpKeys, ProcessEnv};
+use super::base::BaseKeys;
+use crate::adapters::config::{self, check_keys, config_error, missing_key, non_blank, secret_or_env, Env, HttpKeys};
+use crate::adapters::config::{or_env, string_key, ProcessEnv};
 use crate::adapters::http::{bearer, join_url, HttpClient, RetryPolicy};
 use crate::domain::credentials::ProviderBlock;
 use crate::ports::backends::BuildError;
@@ -46,33 +49,15 @@ pub const PROVIDERS: &[&str] = &[
     "vllm",
     "lmstudio",
     "litellm",
+    "sarvam",
 ];
 
-/// Mem0's default `temperature`.
-pub const DEFAULT_TEMPERATURE: f64 = 0.1;
-/// Mem0's default `top_p`.
-pub const DEFAULT_TOP_P: f64 = 0.1;
-/// Mem0's default `max_tokens`.
-pub const DEFAULT_MAX_TOKENS: u32 = 2000;
+pub use super::base::{DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE, DEFAULT_TOP_P};
 
-/// The typed keys of a block (unknown keys are rejected before this is read).
+/// The typed keys only some of these providers take (unknown keys are rejected before this is read).
 #[derive(Default, Deserialize)]
 #[serde(default)]
 struct Keys {
-    model: Option<String>,
-    api_key: Option<SecretString>,
-    temperature: Option<f64>,
-    max_tokens: Option<u32>,
-    top_p: Option<f64>,
-    /// Accepted for Mem0 compatibility (type-checked); the chat API has no `top_k`.
-    #[allow(dead_code)]
-    top_k: Option<u32>,
-    /// Accepted for Mem0 compatibility (type-checked); messages here are text only.
-    #[allow(dead_code)]
-    enable_vision: Option<bool>,
-    vision_details: Option<String>,
-    reasoning_effort: Option<String>,
-    is_reasoning_model: Option<bool>,
     models: Option<Vec<String>>,
     route: Option<String>,
     site_url: Option<String>,
@@ -110,23 +95,23 @@ impl OpenAiChat {
             });
         };
         check_keys(block, &providers::allowed_keys(declared))?;
+        let base = BaseKeys::from_block(block)?;
         let keys: Keys = config::deserialize(block)?;
         let http_keys = HttpKeys::from_block(block)?;
         let own_base_url = string_key(block, declared.base_url_key)?;
-        let provider = effective_provider(declared, &keys, own_base_url.is_some(), env);
+        let provider = effective_provider(declared, &base, own_base_url.is_some(), env);
         let base_url = match provider.name == declared.name {
             true => own_base_url,
             false => string_key(block, provider.base_url_key)?,
         };
-        let base_url = base_url
-            .or_else(|| provider.base_url_env.iter().find_map(|name| env.var(name)))
-            .unwrap_or_else(|| provider.default_base_url.to_owned());
-        let base_url = check_base_url(block, provider.base_url_key, &base_url)?;
-        let api_key = api_key(block, provider, keys.api_key.as_ref(), env)?;
+        let base_url =
+            or_env(base_url, provider.base_url_env, env).unwrap_or_else(|| provider.default_base_url.to_owned());
+        let base_url = config::check_base_url(block, provider.base_url_key, &base_url)?;
+        let api_key = api_key(block, provider, base.api_key.as_ref(), env)?;
         check_values(block, &keys)?;
 
-        let model = non_blank(keys.model.clone()).unwrap_or_else(|| declared.default_model.to_owned());
-        let template = body_template(provider, &keys, &model);
+        let model = base.model_or(declared.default_model);
+        let template = body_template(provider, &base, &keys, &model);
         let headers = headers(block, provider, &keys, api_key.as_ref())?;
         let settings = http_keys.settings(block)?;
         let mut http =
@@ -134,15 +119,21 @@ impl OpenAiChat {
         if let Some(key) = &api_key {
             http = http.with_secret(key.expose_secret());
         }
-        Ok(Self {
-            provider: declared.name,
-            url: join_url(&base_url, "chat/completions"),
-            base_url,
-            headers,
-            template,
-            model,
-            http,
-        })
+        Ok(Self::from_parts(declared.name, base_url, "chat/completions", headers, template, model, http))
+    }
+
+    /// An adapter for another endpoint that speaks this wire format (Azure OpenAI): requests go to
+    /// `base_url` joined with `path` (which may carry a query), with `headers`, bodies from `template`.
+    pub(crate) fn from_parts(
+        provider: &'static str,
+        base_url: String,
+        path: &str,
+        headers: HeaderMap,
+        template: BodyTemplate,
+        model: String,
+        http: HttpClient,
+    ) -> Self {
+        Self { provider, url: join_url(&base_url, path), base_url, headers, template, model, http }
     }
 
     /// Replaces the whole retry policy, `max_retries` included (tests use fast backoffs).
@@ -164,6 +155,11 @@ impl OpenAiChat {
     /// The base URL requests go to.
     pub fn base_url(&self) -> &str {
         &self.base_url
+    }
+
+    /// The full URL requests go to.
+    pub fn url(&self) -> &str {
+        &self.url
     }
 }
 
@@ -190,12 +186,12 @@ impl Llm for OpenAiChat {
 /// OpenRouter instead of OpenAI when only `OPENROUTER_API_KEY` is available (Mem0's routing).
 fn effective_provider(
     declared: &'static ChatProvider,
-    keys: &Keys,
+    base: &BaseKeys,
     has_own_base_url: bool,
     env: &dyn Env,
 ) -> &'static ChatProvider {
     let routes = declared.name == "openai"
-        && keys.api_key.is_none()
+        && base.api_key.is_none()
         && !has_own_base_url
         && env.var("OPENROUTER_API_KEY").is_some();
     if routes {
@@ -212,15 +208,6 @@ fn client_name(provider: &ChatProvider) -> &'static str {
     }
 }
 
-/// A string-valued key (`null` and blank mean unset).
-fn string_key(block: &ProviderBlock, key: &str) -> Result<Option<String>, BuildError> {
-    match block.config.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(non_blank(Some(s.clone()))),
-        Some(other) => Err(config_error(block, format!("{key} must be a string, got {other}"))),
-    }
-}
-
 /// The API key: the block's, else the provider's environment variable, else its local default.
 fn api_key(
     block: &ProviderBlock,
@@ -228,39 +215,19 @@ fn api_key(
     configured: Option<&SecretString>,
     env: &dyn Env,
 ) -> Result<Option<SecretString>, BuildError> {
-    let configured = configured.map(|k| k.expose_secret().trim().to_owned()).filter(|k| !k.is_empty());
-    let key = configured
-        .or_else(|| provider.api_key_env.and_then(|name| env.var(name)))
-        .or_else(|| provider.default_api_key.map(str::to_owned));
+    let env_names: Vec<&str> = provider.api_key_env.into_iter().collect();
+    let key = secret_or_env(configured, &env_names, env)
+        .or_else(|| provider.default_api_key.map(|k| SecretString::from(k.to_owned())));
     match key {
-        Some(key) => Ok(Some(SecretString::from(key))),
-        None if provider.api_key_required => Err(config_error(
-            block,
-            format!(
-                "api_key is required for provider {:?}: set it in the config or in the {} environment variable",
-                provider.name,
-                provider.api_key_env.unwrap_or("provider's")
-            ),
-        )),
+        Some(key) => Ok(Some(key)),
+        None if provider.api_key_required => Err(missing_key(block, "api_key", &env_names)),
         None => Ok(None),
     }
 }
 
-/// Range checks of the numeric and enumerated keys.
+/// Checks of the keys only some providers take.
 fn check_values(block: &ProviderBlock, keys: &Keys) -> Result<(), BuildError> {
     let bad = |message: String| Err(config_error(block, message));
-    if let Some(t) = keys.temperature.filter(|t| !(0.0..=2.0).contains(t)) {
-        return bad(format!("temperature must be between 0 and 2, got {t}"));
-    }
-    if let Some(p) = keys.top_p.filter(|p| !(0.0..=1.0).contains(p)) {
-        return bad(format!("top_p must be between 0 and 1, got {p}"));
-    }
-    if keys.max_tokens == Some(0) {
-        return bad("max_tokens must be at least 1, got 0".to_owned());
-    }
-    if let Some(detail) = keys.vision_details.as_deref().filter(|d| !["low", "high", "auto"].contains(d)) {
-        return bad(format!("vision_details must be \"low\", \"high\" or \"auto\", got {detail:?}"));
-    }
     if keys.models.as_ref().is_some_and(Vec::is_empty) {
         return bad("models must list at least one model when given".to_owned());
     }
@@ -270,31 +237,47 @@ fn check_values(block: &ProviderBlock, keys: &Keys) -> Result<(), BuildError> {
     Ok(())
 }
 
-fn body_template(provider: &ChatProvider, keys: &Keys, model: &str) -> BodyTemplate {
-    let reasoning = keys.is_reasoning_model.unwrap_or_else(|| is_reasoning_model(model));
+/// The body template of a plain OpenAI-compatible endpoint: the model, and Mem0's sampling parameters
+/// unless it is a reasoning model (then `reasoning_effort`, if set).
+pub(crate) fn standard_template(base: &BaseKeys, model: &str) -> BodyTemplate {
+    let reasoning = base.is_reasoning_model.unwrap_or_else(|| is_reasoning_model(model));
+    BodyTemplate {
+        model: Some(model.to_owned()),
+        sampling: (!reasoning).then(|| Sampling {
+            temperature: base.temperature(),
+            top_p: base.top_p(),
+            max_tokens: base.max_tokens(),
+            max_completion_tokens: uses_max_completion_tokens(model),
+        }),
+        reasoning_effort: non_blank(base.reasoning_effort.clone()),
+        ..BodyTemplate::default()
+    }
+}
+
+fn body_template(provider: &ChatProvider, base: &BaseKeys, keys: &Keys, model: &str) -> BodyTemplate {
     let openrouter_models = match (provider.flavour, &keys.models) {
         (providers::Flavour::OpenRouter, Some(models)) => {
             Some((models.clone(), non_blank(keys.route.clone()).unwrap_or_else(|| "fallback".to_owned())))
         }
         _ => None,
     };
+    let standard = standard_template(base, model);
     BodyTemplate {
         model: openrouter_models.is_none().then(|| model.to_owned()),
-        sampling: (!reasoning).then(|| Sampling {
-            temperature: keys.temperature.unwrap_or(DEFAULT_TEMPERATURE),
-            top_p: keys.top_p.unwrap_or(DEFAULT_TOP_P),
-            max_tokens: keys.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS),
-            max_completion_tokens: uses_max_completion_tokens(model),
-        }),
-        reasoning_effort: non_blank(keys.reasoning_effort.clone()),
         store: if provider.flavour == providers::Flavour::OpenAi { keys.store } else { None },
         openrouter_models,
         fixed_response_format: match provider.flavour {
             providers::Flavour::LmStudio => keys.lmstudio_response_format.clone().filter(Value::is_object),
             _ => None,
         },
-        json_mode_unsupported: provider.flavour == providers::Flavour::Groq
-            && model.to_ascii_lowercase().rsplit('/').next().is_some_and(|m| m.starts_with("compound")),
+        json_mode_unsupported: match provider.flavour {
+            providers::Flavour::Groq => {
+                model.to_ascii_lowercase().rsplit('/').next().is_some_and(|m| m.starts_with("compound"))
+            }
+            providers::Flavour::Sarvam => true,
+            _ => false,
+        },
+        ..standard
     }
 }
 

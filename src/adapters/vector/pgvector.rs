@@ -8,12 +8,12 @@
 
 mod config;
 mod filter_sql;
-mod payload;
 mod schema;
 
 pub use config::{from_block, PgVectorConfig, SearchTuning, ALLOWED_KEYS, MAX_DIMS, MAX_INDEXED_DIMS};
 pub use schema::{AnnIndex, Capabilities};
 
+use super::payload;
 use crate::adapters::postgres::errors::{from_pg, from_pool};
 use crate::adapters::postgres::params::Params;
 use crate::domain::filter::Filter;

@@ -13,6 +13,8 @@ pub enum Flavour {
     LmStudio,
     /// Groq: `compound*` models reject `response_format` (dropped with a warning, as Mem0 does).
     Groq,
+    /// Sarvam: no JSON mode (`response_format` dropped, as Mem0 does; the prompts ask for JSON).
+    Sarvam,
 }
 
 /// One provider: its config keys, defaults and environment fallbacks (as Mem0 names them).
@@ -39,23 +41,6 @@ pub struct ChatProvider {
     /// Request quirks.
     pub flavour: Flavour,
 }
-
-/// Keys every provider accepts (Mem0's `BaseLlmConfig` plus our `timeout` and `max_retries`).
-pub const COMMON_KEYS: &[&str] = &[
-    "model",
-    "api_key",
-    "temperature",
-    "max_tokens",
-    "top_p",
-    "top_k",
-    "enable_vision",
-    "vision_details",
-    "reasoning_effort",
-    "is_reasoning_model",
-    "http_client_proxies",
-    "timeout",
-    "max_retries",
-];
 
 const OPENAI_KEYS: &[&str] =
     &["openai_base_url", "openrouter_base_url", "models", "route", "site_url", "app_name", "store"];
@@ -189,6 +174,18 @@ pub const ALL: &[ChatProvider] = &[
         extra_keys: &["litellm_base_url"],
         flavour: Flavour::Standard,
     },
+    ChatProvider {
+        name: "sarvam",
+        default_model: "sarvam-m",
+        base_url_key: "sarvam_base_url",
+        base_url_env: &["SARVAM_API_BASE"],
+        default_base_url: "https://api.sarvam.ai/v1",
+        api_key_env: Some("SARVAM_API_KEY"),
+        default_api_key: None,
+        api_key_required: true,
+        extra_keys: &["sarvam_base_url"],
+        flavour: Flavour::Sarvam,
+    },
 ];
 
 /// The provider with this name.
@@ -198,7 +195,7 @@ pub fn find(name: &str) -> Option<&'static ChatProvider> {
 
 /// The keys a provider accepts.
 pub fn allowed_keys(provider: &ChatProvider) -> Vec<&'static str> {
-    COMMON_KEYS.iter().chain(provider.extra_keys).copied().collect()
+    crate::adapters::llm::base::allowed_keys(provider.extra_keys)
 }
 
 /// Mem0's reasoning-model test, plus the GPT-5 family members (`gpt-5-mini`, `gpt-5-nano`, dated

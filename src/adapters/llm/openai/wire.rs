@@ -1,7 +1,7 @@
 //! The `/chat/completions` wire format: building the request body, reading the answer.
 
-use crate::domain::credentials::strip_code_fence;
-use crate::ports::llm::{ChatRequest, ChatResponse, LlmError, ResponseFormat, ToolCall, Usage};
+use crate::adapters::llm::base::tool_call;
+use crate::ports::llm::{ChatRequest, ChatResponse, LlmError, ResponseFormat, Usage};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
@@ -164,7 +164,9 @@ impl Completion {
             .tool_calls
             .unwrap_or_default()
             .into_iter()
-            .map(|call| parse_tool_call(call.function).map_err(|e| LlmError::Protocol(redact(&e))))
+            .map(|call| {
+                tool_call(call.function.name, call.function.arguments).map_err(|e| LlmError::Protocol(redact(&e)))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         if content.is_none() && tool_calls.is_empty() {
             if let Some(refusal) = choice.message.refusal.filter(|r| !r.trim().is_empty()) {
@@ -197,28 +199,6 @@ fn content_text(content: Value) -> Option<String> {
         }
         _ => None,
     }
-}
-
-/// A tool call with its arguments parsed: a JSON string (code fences tolerated; blank = `{}`) or an object.
-fn parse_tool_call(function: WireFunction) -> Result<ToolCall, String> {
-    let name = function.name;
-    let arguments = match function.arguments {
-        None | Some(Value::Null) => json!({}),
-        Some(Value::String(text)) => {
-            let body = strip_code_fence(&text);
-            if body.is_empty() {
-                json!({})
-            } else {
-                serde_json::from_str::<Value>(body)
-                    .map_err(|e| format!("the arguments of the call to {name:?} are not valid JSON ({e})"))?
-            }
-        }
-        Some(other) => other,
-    };
-    if !arguments.is_object() {
-        return Err(format!("the arguments of the call to {name:?} are not a JSON object"));
-    }
-    Ok(ToolCall { name, arguments })
 }
 
 #[cfg(test)]

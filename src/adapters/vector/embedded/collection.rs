@@ -73,7 +73,7 @@ impl OpenCollection {
         let collection = Self {
             reader: Mutex::new(Reader { conn: reader, data_version: i64::MIN }),
             writer: Mutex::new(writer),
-            synced: RwLock::new(Synced { cursor: -1, ..Synced::default() }),
+            synced: RwLock::new(Synced::unloaded(dims)),
             path,
             name,
             dims,

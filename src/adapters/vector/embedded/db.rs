@@ -6,7 +6,7 @@
 //! applied (its cursor) and replays newer ones. The log is pruned to its newest entries; an index
 //! whose cursor fell behind the pruned part reloads the collection in full.
 
-use super::index::{normalize, Entry, Index};
+use super::index::{normalize, Index};
 use super::payload;
 use crate::domain::memory::{MemoryId, MemoryRecord};
 use crate::ports::store::StoreError;
@@ -55,12 +55,19 @@ CREATE TABLE IF NOT EXISTS meta (
 ";
 
 /// An index with the position in the change log it reflects.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Synced {
     /// The memories.
     pub index: Index,
-    /// The last change applied.
+    /// The last change applied (-1: nothing loaded yet).
     pub cursor: i64,
+}
+
+impl Synced {
+    /// An index that has loaded nothing yet.
+    pub fn unloaded(dims: usize) -> Self {
+        Self { index: Index::new(dims), cursor: -1 }
+    }
 }
 
 /// Turns a SQLite error into a store error naming the file.
@@ -158,6 +165,7 @@ pub fn catch_up(conn: &Connection, collection: &str, dims: usize, synced: &mut S
         return reload(conn, collection, dims, synced, latest);
     }
     let mut row_stmt = conn.prepare_cached("SELECT vector, payload FROM memories WHERE collection = ?1 AND id = ?2")?;
+    let mut vector = Vec::with_capacity(dims);
     for raw_id in ids {
         let Ok(uuid) = Uuid::parse_str(&raw_id) else {
             warn!(id = raw_id, "the embedded store's change log holds an id that is not a UUID; ignored");
@@ -169,8 +177,8 @@ pub fn catch_up(conn: &Connection, collection: &str, dims: usize, synced: &mut S
             .optional()?;
         synced.index.remove(id);
         if let Some((blob, body)) = row {
-            if let Some(entry) = decode_row(id, &blob, &body, dims) {
-                synced.index.upsert(entry);
+            if let Some(record) = decode_row(id, &blob, &body, dims, &mut vector) {
+                synced.index.upsert(record, &vector);
             }
         }
     }
@@ -186,7 +194,8 @@ fn reload(
     synced: &mut Synced,
     latest: i64,
 ) -> Result<(), rusqlite::Error> {
-    let mut index = Index::default();
+    let mut index = Index::new(dims);
+    let mut vector = Vec::with_capacity(dims);
     let mut stmt = conn.prepare("SELECT id, vector, payload FROM memories WHERE collection = ?1")?;
     let mut rows = stmt.query([collection])?;
     while let Some(row) = rows.next()? {
@@ -197,21 +206,22 @@ fn reload(
         };
         let blob = row.get_ref(1)?.as_blob()?;
         let body = row.get_ref(2)?.as_str()?;
-        if let Some(entry) = decode_row(MemoryId::from_uuid(uuid), blob, body, dims) {
-            index.upsert(entry);
+        if let Some(record) = decode_row(MemoryId::from_uuid(uuid), blob, body, dims, &mut vector) {
+            index.upsert(record, &vector);
         }
     }
     *synced = Synced { index, cursor: latest };
     Ok(())
 }
 
-fn decode_row(id: MemoryId, blob: &[u8], body: &str, dims: usize) -> Option<Entry> {
-    let Some(vector) = payload::blob_to_vector(blob, dims) else {
+/// Decodes a stored row: the record, with its vector written into `vector`.
+fn decode_row(id: MemoryId, blob: &[u8], body: &str, dims: usize, vector: &mut Vec<f32>) -> Option<MemoryRecord> {
+    if !payload::blob_to_vector(blob, dims, vector) {
         warn!(%id, bytes = blob.len(), dims, "the embedded store holds a vector of the wrong size; memory skipped");
         return None;
-    };
+    }
     match payload::decode(id, body) {
-        Ok(record) => Some(Entry { record, vector }),
+        Ok(record) => Some(record),
         Err(cause) => {
             warn!(%id, cause, "the embedded store holds a memory that cannot be read; skipped");
             None
@@ -336,7 +346,7 @@ mod tests {
         let path = dir.path().join("m.db");
         let mut reader = open(&path, "c", 2).unwrap();
         let mut writer = open(&path, "c", 2).unwrap();
-        let mut synced = Synced { cursor: -1, ..Synced::default() };
+        let mut synced = Synced::unloaded(2);
         caught_up(&mut reader, &mut synced);
         assert_eq!(synced.index.count(), 0);
 
@@ -368,7 +378,7 @@ mod tests {
         caught_up(&mut reader, &mut synced);
         assert_eq!(synced.index.count(), 2 + many.len());
         // Stored vectors are unit length.
-        let v = &synced.index.get(MemoryId::from_uuid(Uuid::from_u128(3))).unwrap().vector;
+        let v = synced.index.vector_of(MemoryId::from_uuid(Uuid::from_u128(3))).unwrap();
         assert!((super::super::index::dot(v, v) - 1.0).abs() < 1e-6);
     }
 }

@@ -3,7 +3,9 @@
 use crate::domain::memory::{ContentHash, MemoryId, MemoryRecord, MemoryText, Metadata};
 use crate::domain::scope::{EntityId, Scope};
 use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Deserialize;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 /// Encodes a memory's fields (everything but the id, which is its own column).
 pub fn encode(record: &MemoryRecord) -> String {
@@ -28,38 +30,59 @@ pub fn encode(record: &MemoryRecord) -> String {
     Value::Object(map).to_string()
 }
 
+/// The stored fields, borrowed from the JSON text where possible.
+#[derive(Deserialize)]
+struct Stored<'a> {
+    #[serde(borrow)]
+    data: Cow<'a, str>,
+    #[serde(borrow)]
+    hash: Cow<'a, str>,
+    #[serde(borrow)]
+    created_at: Cow<'a, str>,
+    #[serde(borrow)]
+    updated_at: Cow<'a, str>,
+    #[serde(borrow, default)]
+    user_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    agent_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    run_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    actor_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    role: Option<Cow<'a, str>>,
+    #[serde(default)]
+    metadata: Option<Map<String, Value>>,
+}
+
 /// Decodes a stored memory; the error says which field is wrong.
 pub fn decode(id: MemoryId, payload: &str) -> Result<MemoryRecord, String> {
-    let value: Value = serde_json::from_str(payload).map_err(|e| format!("payload is not JSON: {e}"))?;
-    let map = value.as_object().ok_or("payload is not a JSON object")?;
-    let text_of = |key: &str| map.get(key).and_then(Value::as_str);
-    let required = |key: &'static str| text_of(key).ok_or_else(|| format!("payload has no string {key:?}"));
-    let entity = |key: &'static str| {
-        EntityId::parse_optional(key, text_of(key)).map_err(|e| format!("payload {key:?} is invalid: {e}"))
+    let stored: Stored<'_> = serde_json::from_str(payload).map_err(|e| format!("payload is not readable: {e}"))?;
+    let entity = |key: &'static str, value: &Option<Cow<'_, str>>| {
+        EntityId::parse_optional(key, value.as_deref()).map_err(|e| format!("payload {key:?} is invalid: {e}"))
     };
-    let time = |key: &'static str| -> Result<DateTime<Utc>, String> {
-        DateTime::parse_from_rfc3339(required(key)?)
+    let time = |key: &'static str, value: &str| -> Result<DateTime<Utc>, String> {
+        DateTime::parse_from_rfc3339(value)
             .map(|t| t.with_timezone(&Utc))
             .map_err(|e| format!("payload {key:?} is not an RFC 3339 time: {e}"))
     };
-    let text = MemoryText::parse("data", required("data")?).map_err(|e| format!("payload \"data\" is invalid: {e}"))?;
-    let scope = Scope::new(entity("user_id")?, entity("agent_id")?, entity("run_id")?)
-        .map_err(|e| format!("payload scope is invalid: {e}"))?;
-    let metadata = match map.get("metadata") {
-        Some(Value::Object(m)) => Metadata::from_stored(m.clone()),
-        None | Some(Value::Null) => Metadata::default(),
-        Some(_) => return Err("payload \"metadata\" is not an object".to_owned()),
-    };
+    let text = MemoryText::parse("data", &stored.data).map_err(|e| format!("payload \"data\" is invalid: {e}"))?;
+    let scope = Scope::new(
+        entity("user_id", &stored.user_id)?,
+        entity("agent_id", &stored.agent_id)?,
+        entity("run_id", &stored.run_id)?,
+    )
+    .map_err(|e| format!("payload scope is invalid: {e}"))?;
     Ok(MemoryRecord {
         id,
-        hash: ContentHash::from_stored(required("hash")?.to_owned()),
+        hash: ContentHash::from_stored(stored.hash.into_owned()),
         text,
-        metadata,
+        metadata: stored.metadata.map(Metadata::from_stored).unwrap_or_default(),
         scope,
-        actor_id: entity("actor_id")?,
-        role: text_of("role").map(str::to_owned),
-        created_at: time("created_at")?,
-        updated_at: time("updated_at")?,
+        actor_id: entity("actor_id", &stored.actor_id)?,
+        role: stored.role.map(Cow::into_owned),
+        created_at: time("created_at", &stored.created_at)?,
+        updated_at: time("updated_at", &stored.updated_at)?,
     })
 }
 
@@ -68,12 +91,14 @@ pub fn vector_to_blob(vector: &[f32]) -> Vec<u8> {
     vector.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
 
-/// A vector read back from little-endian f32 bytes; `None` when the length is not `dims` floats.
-pub fn blob_to_vector(blob: &[u8], dims: usize) -> Option<Box<[f32]>> {
+/// Reads a vector back from little-endian f32 bytes into `out`; false when it is not `dims` floats.
+pub fn blob_to_vector(blob: &[u8], dims: usize, out: &mut Vec<f32>) -> bool {
     if blob.len() != dims * 4 {
-        return None;
+        return false;
     }
-    Some(blob.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
+    out.clear();
+    out.extend(blob.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])));
+    true
 }
 
 /// Timestamps are stored with every digit kept (nanoseconds), so they read back equal.
@@ -101,15 +126,17 @@ mod tests {
         assert_eq!(decode(record.id, &encode(&record)).unwrap(), record);
         let blob = vector_to_blob(&[1.5, -2.0]);
         assert_eq!(blob.len(), 8);
-        assert_eq!(blob_to_vector(&blob, 2).unwrap().to_vec(), vec![1.5, -2.0]);
-        assert!(blob_to_vector(&blob, 3).is_none());
+        let mut out = Vec::new();
+        assert!(blob_to_vector(&blob, 2, &mut out));
+        assert_eq!(out, vec![1.5, -2.0]);
+        assert!(!blob_to_vector(&blob, 3, &mut out));
     }
 
     #[test]
     fn bad_payloads_say_what_is_wrong() {
         let id = MemoryId::from_uuid(Uuid::nil());
-        assert!(decode(id, "[").unwrap_err().contains("not JSON"));
-        assert!(decode(id, "{}").unwrap_err().contains("\"data\""));
+        assert!(decode(id, "[").unwrap_err().contains("not readable"));
+        assert!(decode(id, "{}").unwrap_err().contains("missing field `data`"));
         let no_scope = json!({"data": "x", "hash": "h", "created_at": "2024-01-01T00:00:00Z", "updated_at": "2024-01-01T00:00:00Z"});
         assert!(decode(id, &no_scope.to_string()).unwrap_err().contains("scope"));
     }

@@ -1,5 +1,6 @@
-//! Mem0's flat payload (mem0-behaviour.md §3) to and from [`MemoryRecord`], so tables written by Mem0
-//! read back here and the other way round.
+//! Mem0's flat payload (mem0-behaviour.md §3) to and from [`MemoryRecord`], shared by the stores that keep
+//! it as a JSON document (Pinecone metadata, Qdrant payload), so data written by Mem0 reads back here and
+//! the other way round.
 
 use crate::adapters::stored_time::parse_stored_timestamp;
 use crate::domain::memory::{format_timestamp, ContentHash, MemoryId, MemoryRecord, MemoryText, Metadata};

@@ -1,0 +1,1 @@
+"""Benchmark harness: corpus, fake model server, stdio daemon stand-in, experiments, report."""

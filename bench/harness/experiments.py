@@ -1,0 +1,466 @@
+"""The measurements, each run against one stack and saved as results/<stack>/<name>.json."""
+import json
+import os
+import random
+import statistics
+import threading
+import time
+import urllib.request
+
+import numpy as np
+
+from . import pgdata
+from .corpus import conversation, query_for, user_facts, user_id
+from .embedding import embed
+from .stacks import Stack, credentials
+
+
+def pct(xs, q):
+    xs = sorted(xs)
+    if not xs:
+        return None
+    k = (len(xs) - 1) * q
+    lo = int(k)
+    hi = min(lo + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
+
+
+def dist_ms(xs_s):
+    xs = [x * 1000 for x in xs_s]
+    if not xs:
+        return {"n": 0}
+    return {"n": len(xs), "p50_ms": round(pct(xs, 0.5), 3), "p95_ms": round(pct(xs, 0.95), 3),
+            "mean_ms": round(statistics.mean(xs), 3), "min_ms": round(min(xs), 3), "max_ms": round(max(xs), 3)}
+
+
+class Model:
+    """Client of the fake model server's admin API."""
+
+    def __init__(self, url: str):
+        self.url = url.rstrip("/")
+
+    def _req(self, path, body=None):
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.url + path, data=data, method="POST" if data else "GET",
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return json.loads(r.read())
+
+    def delay(self, ms: float):
+        self._req("/admin/config", {"delay_ms": ms})
+
+    def reset(self):
+        self._req("/admin/reset", {})
+
+    def stats(self) -> dict:
+        return self._req("/admin/stats")["stats"]
+
+    @staticmethod
+    def diff(after: dict, before: dict) -> dict:
+        out = {}
+        for kind, a in after.items():
+            b = before.get(kind, {})
+            out[kind] = {k: a[k] - b.get(k, 0) for k in a}
+        return out
+
+    @staticmethod
+    def total(d: dict, key: str, kinds=("llm_extract", "llm_update", "embed")) -> float:
+        return sum(d.get(k, {}).get(key, 0) for k in kinds)
+
+
+class MachineLoad:
+    """Busy cores of the whole machine over an interval (to spot noise from other work)."""
+
+    def __init__(self):
+        self.t0 = self._snap()
+
+    @staticmethod
+    def _snap():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        return sum(v), sum(v) - v[3] - v[4]
+
+    def done(self) -> float:
+        t1 = self._snap()
+        total = t1[0] - self.t0[0]
+        return round((t1[1] - self.t0[1]) / total * os.cpu_count(), 2) if total else 0.0
+
+
+class Ctx:
+    """What every experiment needs."""
+
+    def __init__(self, out_dir, scratch, log_dir, model_url, pg, dims, seed=1):
+        self.out_dir, self.scratch, self.log_dir = out_dir, scratch, log_dir
+        self.model_url, self.model, self.pg, self.dims, self.seed = model_url, Model(model_url), pg, dims, seed
+
+    def creds(self, async_mode: bool, collection: str) -> dict:
+        return credentials(async_mode, self.model_url + "/v1", self.pg, collection, self.dims)
+
+    def save(self, stack: Stack, name: str, obj: dict):
+        d = os.path.join(self.out_dir, stack.name)
+        os.makedirs(d, exist_ok=True)
+        obj = {"experiment": name, "stack": stack.name, "stack_describe": stack.describe,
+               "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **obj}
+        with open(os.path.join(d, f"{name}.json"), "w") as f:
+            json.dump(obj, f, indent=1)
+        stale = os.path.join(d, f"{name}.error.json")
+        if os.path.exists(stale):
+            os.remove(stale)
+        print(f"[{stack.name}] {name}: saved", flush=True)
+
+
+def _check(s, what):
+    if s.error is not None:
+        raise RuntimeError(f"{what}: plugin error {s.error}")
+    return s.json_result()
+
+
+def add_params(turn: dict) -> dict:
+    p = {"user": turn["user"], "user_id": turn["user_id"]}
+    if turn.get("assistant"):
+        p["assistant"] = turn["assistant"]
+    return p
+
+
+def first_turns(ctx: Ctx, users: range) -> list[dict]:
+    return [conversation(u, 1, ctx.seed)[0] for u in users]
+
+
+def wait_rows(conn, table, target, timeout=600.0, sample=None, stall_s=60.0):
+    """Poll until `table` has `target` rows: (time reached or None, rows seen). Gives up after `timeout`
+    or when the count has not moved for `stall_s` (a stack that stores elsewhere, or lost writes)."""
+    t0 = t_moved = time.perf_counter()
+    last = -1
+    while True:
+        n = pgdata.count_rows(conn, table)
+        now = time.perf_counter()
+        if n >= target:
+            return now, n
+        if n != last:
+            last, t_moved = n, now
+        if now - t0 > timeout or now - t_moved > stall_s:
+            return None, n
+        if sample:
+            sample()
+        time.sleep(0.01)
+
+
+# ---------------------------------------------------------------------------------------------- start
+def exp_startup(ctx: Ctx, stack: Stack, runs=5, idle_s=5.0, name="startup"):
+    out = []
+    load = MachineLoad()
+    for i in range(runs):
+        p = stack.spawn(ctx.scratch, f"startup{i}", ctx.log_dir)
+        try:
+            hb = p.wait_heartbeat()
+            rss_hb = p.rss_kib()
+            cpu_hb = p.cpu_seconds()
+            time.sleep(idle_s)
+            out.append({"first_heartbeat_ms": round(hb * 1000, 2), "cpu_s_at_heartbeat": round(cpu_hb, 3),
+                        "rss_at_heartbeat_kib": rss_hb,
+                        "rss_idle_kib": p.rss_kib(), "cpu_s_until_idle": round(p.cpu_seconds(), 3),
+                        "threads_idle": p.threads()})
+        finally:
+            p.stop()
+        print(f"[{stack.name}] startup {i}: {out[-1]}", flush=True)
+    med = {k: statistics.median(r[k] for r in out) for k in out[0]}
+    ctx.save(stack, name, {"runs": out, "median": med, "idle_s": idle_s, "argv0": os.path.basename(stack.argv[0]),
+                           "machine_busy_cores": load.done()})
+
+
+# ---------------------------------------------------------------------------------------------- adds
+def exp_async_add(ctx: Ctx, stack: Stack, n=200, delay_ms=0, runs=3):
+    """n adds (first turns of n fresh users) sent back-to-back in async mode: ACK latency, then the time
+    until every fact is stored (applied throughput)."""
+    table = "bench_add"
+    turns = first_turns(ctx, range(n))
+    warm = conversation(n + 500, 1, ctx.seed)[0]
+    expected = sum(len(t["facts"]) for t in turns)
+    ctx.model.delay(delay_ms)
+    res = []
+    for r in range(runs):
+        conn = pgdata.connect(ctx.pg)
+        pgdata.drop(conn, table)
+        p = stack.spawn(ctx.scratch, f"async_add_{delay_ms}_r{r}", ctx.log_dir)
+        try:
+            p.wait_heartbeat()
+            creds = ctx.creds(True, table)
+            _check(p.call(p.tool(creds, "add_memory", add_params(warm))), "warm-up add")
+            t_ok, _ = wait_rows(conn, table, len(warm["facts"]), timeout=120)
+            if t_ok is None:
+                raise RuntimeError("warm-up add never applied")
+            base = pgdata.count_rows(conn, table)
+            ctx.model.reset()
+            load = MachineLoad()
+            cpu0 = p.cpu_seconds()
+            rss_peak = p.rss_kib()
+            acks, firsts = [], []
+            t_start = time.perf_counter()
+            for i, turn in enumerate(turns):
+                s = p.call(p.tool(creds, "add_memory", add_params(turn)))
+                body = _check(s, "async add")
+                event = ((body or {}).get("results") or [{}])[0].get("event") if isinstance((body or {}).get("results"), list) else None
+                if event not in ("ACCEPT", "ACCEPTED"):
+                    raise RuntimeError(f"async add not accepted: {body}")
+                acks.append(s.latency)
+                firsts.append((s.t_first or s.t_end) - s.t_send)
+                if i % 25 == 0:
+                    rss_peak = max(rss_peak, p.rss_kib())
+            t_sent = time.perf_counter()
+            peak = [rss_peak, 0]
+
+            def sample():
+                peak[0] = max(peak[0], p.rss_kib())
+
+            t_applied, got = wait_rows(conn, table, base + expected, timeout=900, sample=sample)
+            cpu = p.cpu_seconds() - cpu0
+            st = ctx.model.stats()
+            run = {"adds": n, "facts_expected": expected, "rows_stored": got - base,
+                   "all_applied": t_applied is not None, "ack": dist_ms(acks), "first_chunk": dist_ms(firsts),
+                   "send_phase_s": round(t_sent - t_start, 3),
+                   "applied_after_first_send_s": round((t_applied or time.perf_counter()) - t_start, 3),
+                   "applied_adds_per_s": round(n / ((t_applied or time.perf_counter()) - t_start), 2),
+                   "plugin_cpu_ms_per_add": round(cpu * 1000 / n, 2), "rss_peak_kib": peak[0],
+                   "rss_end_kib": p.rss_kib(), "machine_busy_cores": load.done(), "model": st,
+                   "llm_calls_per_add": round(Model.total(st, "calls", ("llm_extract", "llm_update")) / n, 3),
+                   "prompt_tokens_per_add": round(Model.total(st, "prompt_tokens", ("llm_extract", "llm_update")) / n, 1)}
+        finally:
+            p.stop()
+            conn.close()
+        print(f"[{stack.name}] async_add {delay_ms}ms r{r}: ack {run['ack']} applied/s {run['applied_adds_per_s']}",
+              flush=True)
+        res.append(run)
+    ctx.model.delay(0)
+    med = {k: statistics.median(_get(x, k) for x in res) for k in
+           ("ack.p50_ms", "ack.p95_ms", "applied_adds_per_s", "plugin_cpu_ms_per_add", "rss_peak_kib",
+            "llm_calls_per_add", "prompt_tokens_per_add")}
+    ctx.save(stack, f"async_add_{delay_ms}ms", {"delay_ms": delay_ms, "runs": res, "median": med})
+
+
+def _get(d, path):
+    for k in path.split("."):
+        d = d[k]
+    return d
+
+
+def exp_sync_add(ctx: Ctx, stack: Stack, users=20, turns=5, delay_ms=0):
+    """Sequential sync adds: `users` users × `turns` turns, round-robin, so round 1 adds to users with
+    nothing stored and later rounds find related memories. Per add: latency, model time (inside the
+    fake server), own overhead = latency − model time, LLM calls and prompt tokens."""
+    table = "bench_add"
+    convs = {u: conversation(u, turns, ctx.seed) for u in range(users)}
+    warm = conversation(users + 600, 1, ctx.seed)[0]
+    ctx.model.delay(delay_ms)
+    conn = pgdata.connect(ctx.pg)
+    pgdata.drop(conn, table)
+    p = stack.spawn(ctx.scratch, f"sync_add_{delay_ms}", ctx.log_dir)
+    per_add = []
+    try:
+        p.wait_heartbeat()
+        creds = ctx.creds(False, table)
+        _check(p.call(p.tool(creds, "add_memory", add_params(warm))), "warm-up sync add")
+        load = MachineLoad()
+        cpu0 = p.cpu_seconds()
+        for t in range(turns):
+            for u in range(users):
+                if t >= len(convs[u]):
+                    continue
+                turn = convs[u][t]
+                before = ctx.model.stats()
+                s = p.call(p.tool(creds, "add_memory", add_params(turn)))
+                after = ctx.model.stats()
+                body = _check(s, "sync add")
+                if not body or body.get("status") != "SUCCESS":
+                    raise RuntimeError(f"sync add failed: {body}")
+                d = Model.diff(after, before)
+                model_ms = Model.total(d, "server_ms")
+                per_add.append({"round": t, "facts": len(turn["facts"]), "latency_ms": s.latency * 1000,
+                                "model_ms": model_ms, "own_ms": s.latency * 1000 - model_ms,
+                                "llm_calls": Model.total(d, "calls", ("llm_extract", "llm_update")),
+                                "embed_calls": d.get("embed", {}).get("calls", 0),
+                                "embed_inputs": d.get("embed", {}).get("inputs", 0),
+                                "prompt_tokens": Model.total(d, "prompt_tokens", ("llm_extract", "llm_update")),
+                                "prompt_chars": Model.total(d, "prompt_chars", ("llm_extract", "llm_update")),
+                                "extract_tokens": d.get("llm_extract", {}).get("prompt_tokens", 0),
+                                "update_tokens": d.get("llm_update", {}).get("prompt_tokens", 0)})
+        cpu = p.cpu_seconds() - cpu0
+        rss = p.rss_kib()
+        busy = load.done()
+    finally:
+        p.stop()
+        conn.close()
+    ctx.model.delay(0)
+
+    def summary(rows):
+        if not rows:
+            return {}
+        return {"adds": len(rows),
+                "latency": dist_ms([r["latency_ms"] / 1000 for r in rows]),
+                "own_overhead": dist_ms([r["own_ms"] / 1000 for r in rows]),
+                "model_ms_mean": round(statistics.mean(r["model_ms"] for r in rows), 3),
+                "llm_calls_per_add": round(statistics.mean(r["llm_calls"] for r in rows), 3),
+                "llm_calls_max": max(r["llm_calls"] for r in rows),
+                "embed_calls_per_add": round(statistics.mean(r["embed_calls"] for r in rows), 3),
+                "prompt_tokens_per_add": round(statistics.mean(r["prompt_tokens"] for r in rows), 1),
+                "prompt_chars_per_add": round(statistics.mean(r["prompt_chars"] for r in rows), 1),
+                "extract_tokens_per_add": round(statistics.mean(r["extract_tokens"] for r in rows), 1),
+                "update_tokens_per_add": round(statistics.mean(r["update_tokens"] for r in rows), 1)}
+
+    ctx.save(stack, f"sync_add_{delay_ms}ms", {
+        "delay_ms": delay_ms, "users": users, "turns": turns,
+        "all": summary(per_add), "nothing_stored": summary([r for r in per_add if r["round"] == 0]),
+        "related_stored": summary([r for r in per_add if r["round"] > 0]),
+        "plugin_cpu_ms_per_add": round(cpu * 1000 / len(per_add), 2), "rss_end_kib": rss,
+        "machine_busy_cores": busy, "per_add": per_add})
+    print(f"[{stack.name}] sync_add {delay_ms}ms: {summary(per_add)['own_overhead']}", flush=True)
+
+
+def exp_sync_throughput(ctx: Ctx, stack: Stack, sessions=8, n=160):
+    """n sync adds (first turns of n fresh users) from `sessions` concurrent sessions, 0 ms model."""
+    table = "bench_add"
+    turns = first_turns(ctx, range(1000, 1000 + n))
+    ctx.model.delay(0)
+    conn = pgdata.connect(ctx.pg)
+    pgdata.drop(conn, table)
+    p = stack.spawn(ctx.scratch, f"sync_tput_c{sessions}", ctx.log_dir)
+    errors, lat = [], []
+    lock = threading.Lock()
+    todo = iter(turns)
+    try:
+        p.wait_heartbeat()
+        creds = ctx.creds(False, table)
+        _check(p.call(p.tool(creds, "add_memory", add_params(conversation(1900, 1, ctx.seed)[0]))), "warm-up")
+
+        def worker():
+            while True:
+                with lock:
+                    turn = next(todo, None)
+                if turn is None:
+                    return
+                s = p.call(p.tool(creds, "add_memory", add_params(turn)))
+                body = s.json_result()
+                with lock:
+                    lat.append(s.latency)
+                    if s.error is not None or not body or body.get("status") != "SUCCESS":
+                        errors.append(s.error or body)
+
+        load = MachineLoad()
+        cpu0 = p.cpu_seconds()
+        t0 = time.perf_counter()
+        threads = [threading.Thread(target=worker) for _ in range(sessions)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        wall = time.perf_counter() - t0
+        cpu = p.cpu_seconds() - cpu0
+        rss = p.rss_kib()
+        busy = load.done()
+    finally:
+        p.stop()
+        conn.close()
+    ctx.save(stack, f"sync_throughput_c{sessions}", {
+        "sessions": sessions, "adds": n, "wall_s": round(wall, 3), "adds_per_s": round(n / wall, 2),
+        "errors": len(errors), "first_error": errors[0] if errors else None, "latency": dist_ms(lat),
+        "plugin_cpu_ms_per_add": round(cpu * 1000 / n, 2), "rss_end_kib": rss, "machine_busy_cores": busy})
+    print(f"[{stack.name}] sync throughput c{sessions}: {n / wall:.2f} adds/s, {len(errors)} errors", flush=True)
+
+
+# ---------------------------------------------------------------------------------------------- search
+def search_queries(ctx: Ctx, size: int, users: int, queries: int) -> list[tuple[str, str]]:
+    """The same (user_id, question) list for every stack: questions about a slot of the user's profile (80 %)
+    or any slot."""
+    rng = random.Random(f"{ctx.seed}:queries:{size}")
+    out = []
+    for _ in range(queries):
+        u = rng.randrange(users)
+        facts = user_facts(u, max(1, size // users), ctx.seed)
+        out.append((user_id(u), query_for(rng, rng.choice(facts)[0] if rng.random() < 0.8 else None)))
+    return out
+
+
+class _SearchRun:
+    """One stack's process and its accumulated search figures."""
+
+    def __init__(self, ctx: Ctx, stack: Stack, table: str, tag: str, top_k: int):
+        self.stack, self.top_k = stack, top_k
+        self.p = stack.spawn(ctx.scratch, tag, ctx.log_dir)
+        self.lat, self.own, self.model_ms, self.recalls, self.strict, self.returned = [], [], [], [], [], []
+        self.errors, self.sample, self.cpu = 0, None, 0.0
+        self.p.wait_heartbeat()
+        self.creds = ctx.creds(True, table)
+        _check(self.p.call(self.p.tool(self.creds, "search_memory",
+                                       {"query": "warm up", "user_id": user_id(0), "top_k": top_k})), "warm-up search")
+        self.rss_warm = self.p.rss_kib()
+
+    def run(self, ctx: Ctx, block: list, truth: dict):
+        cpu0 = self.p.cpu_seconds()
+        for uid, q in block:
+            before = ctx.model.stats()
+            s = self.p.call(self.p.tool(self.creds, "search_memory", {"query": q, "user_id": uid, "top_k": self.top_k}))
+            after = ctx.model.stats()
+            body = s.json_result()
+            if s.error is not None or not body or body.get("status") != "SUCCESS":
+                self.errors += 1
+                continue
+            m = Model.total(Model.diff(after, before), "server_ms") / 1000
+            self.lat.append(s.latency)
+            self.model_ms.append(m)
+            self.own.append(s.latency - m)
+            got = [str(x.get("id")) for x in (body.get("results") or [])]
+            self.returned.append(len(got))
+            if self.sample is None and got:
+                self.sample = body
+            entry = truth[uid]
+            qv = np.asarray(embed(q, ctx.dims), dtype=np.float32)
+            exact_ids, kth, scores = pgdata.exact_top(entry, qv, self.top_k)
+            want = min(self.top_k, len(entry["ids"]))
+            hits = sum(1 for g in got[: self.top_k] if g in scores and scores[g] >= kth - 1e-5)
+            self.recalls.append(min(hits, want) / want)
+            self.strict.append(len(set(got[: self.top_k]) & set(exact_ids)) / want)
+        self.cpu += self.p.cpu_seconds() - cpu0
+
+    def save(self, ctx: Ctx, name: str, size: int, users: int, queries: int, info: dict, busy: float, interleaved):
+        rss = self.p.rss_kib()
+        self.p.stop()
+        r = self
+        ctx.save(self.stack, name, {
+            "size": size, "users": users, "top_k": r.top_k, "queries": queries, "errors": r.errors,
+            "interleaved_with": interleaved, "data": info, "latency": dist_ms(r.lat), "own_overhead": dist_ms(r.own),
+            "model_time": dist_ms(r.model_ms),
+            "recall_at_k_mean": round(statistics.mean(r.recalls), 4) if r.recalls else None,
+            "recall_strict_mean": round(statistics.mean(r.strict), 4) if r.strict else None,
+            "queries_with_full_recall": sum(1 for x in r.recalls if x >= 0.999),
+            "queries_returning_nothing": sum(1 for x in r.returned if x == 0),
+            "mean_returned": round(statistics.mean(r.returned), 2) if r.returned else None,
+            "plugin_cpu_ms_per_search": round(r.cpu * 1000 / max(1, len(r.lat)), 3), "rss_after_warmup_kib": r.rss_warm,
+            "rss_end_kib": rss, "machine_busy_cores": busy, "sample_response": r.sample})
+        print(f"[{self.stack.name}] {name}: own {dist_ms(r.own)} recall "
+              f"{statistics.mean(r.recalls) if r.recalls else None}", flush=True)
+
+
+def exp_search(ctx: Ctx, stacks: list, size: int, seeded: dict, users=1000, queries=200, top_k=10, names=None,
+               block=25):
+    """Searches for random users on a seeded table, every stack running the same queries in interleaved
+    blocks (so machine noise falls on all alike): latency, own overhead (latency − model time), and recall
+    of the user's exact top-k (tie-aware: a returned memory whose exact cosine equals the k-th best counts)."""
+    names = names or [f"search_{size}"] * len(stacks)
+    ctx.model.delay(0)
+    qs = search_queries(ctx, size, users, queries)
+    runs = []
+    try:
+        for st, name in zip(stacks, names):
+            runs.append(_SearchRun(ctx, st, seeded["tables"].get(st.name, seeded["table"]), name, top_k))
+        load = MachineLoad()
+        for i in range(0, len(qs), block):
+            order = runs if (i // block) % 2 == 0 else list(reversed(runs))
+            for r in order:
+                r.run(ctx, qs[i: i + block], seeded["truth"])
+        busy = load.done()
+        for r, name in zip(runs, names):
+            others = [x.stack.name for x in runs if x is not r]
+            r.save(ctx, name, size, users, queries, seeded["info"], busy, others)
+    finally:
+        for r in runs:
+            if r.p.proc.poll() is None:
+                r.p.stop()

@@ -1,0 +1,201 @@
+//! `local`: an in-process sentence embedding model (all-MiniLM-L6-v2 class BERT, safetensors) read
+//! from a model directory and run on the CPU; no network at run time.
+//!
+//! Config keys: `model_path` (default `<data dir>/models/all-MiniLM-L6-v2`, where the data dir is
+//! `$MEM0_DIFY_DATA_DIR` or `~/.mem0-dify`; relative paths are under the data dir) and
+//! `embedding_dims` (default: the model's `hidden_size`, 384 for MiniLM; checked at load).
+//! The directory holds `config.json`, `tokenizer.json` and `model.safetensors`, as a
+//! sentence-transformers model directory does.
+//!
+//! The model is loaded once, on the first call, and shared by every embedder of this process
+//! naming the same directory. Inference runs on tokio's blocking pool.
+
+mod model;
+
+use crate::adapters::config_keys::ConfigReader;
+use crate::adapters::data_dir;
+use crate::domain::credentials::ProviderBlock;
+use crate::ports::backends::BuildError;
+use crate::ports::embedder::{EmbedError, EmbedPurpose, Embedder};
+use async_trait::async_trait;
+use model::SentenceModel;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
+use tokio::sync::OnceCell;
+use tracing::info;
+
+/// The provider name.
+pub const PROVIDER: &str = "local";
+/// The config keys accepted.
+pub const ALLOWED_KEYS: &[&str] = &["model_path", "embedding_dims"];
+/// The model directory under the data directory used by default.
+pub const DEFAULT_MODEL_DIR: &str = "models/all-MiniLM-L6-v2";
+/// The vector size assumed when neither the config nor the model directory says.
+pub const DEFAULT_DIMS: usize = 384;
+/// Texts embedded in one forward pass.
+pub const BATCH_SIZE: usize = 32;
+
+/// Where the model is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalEmbedderConfig {
+    /// The model directory.
+    pub model_path: PathBuf,
+    /// The expected vector size, when configured.
+    pub embedding_dims: Option<usize>,
+}
+
+impl LocalEmbedderConfig {
+    /// The default model directory under `data_dir`.
+    pub fn in_data_dir(data_dir: &Path) -> Self {
+        Self { model_path: data_dir.join(DEFAULT_MODEL_DIR), embedding_dims: None }
+    }
+}
+
+/// Reads a `local` embedder block, resolving paths against the data directory.
+pub fn from_block(block: &ProviderBlock) -> Result<LocalEmbedderConfig, BuildError> {
+    let reader = ConfigReader::new(block, ALLOWED_KEYS)?;
+    let model_path = reader.string("model_path")?;
+    let data_dir = match (data_dir::data_dir(), &model_path) {
+        (Some(dir), _) => dir,
+        (None, Some(path)) if Path::new(path).is_absolute() => PathBuf::new(),
+        (None, _) => {
+            return Err(BuildError::Config {
+                field: block.field,
+                message: format!(
+                "no data directory for the local embedding model: set {} or HOME, or give an absolute \"model_path\"",
+                data_dir::DATA_DIR_ENV
+            ),
+            })
+        }
+    };
+    let mut config = LocalEmbedderConfig::in_data_dir(&data_dir);
+    if let Some(path) = model_path {
+        config.model_path = data_dir::resolve(&path, &data_dir);
+    }
+    config.embedding_dims = reader.positive_integer("embedding_dims")?;
+    Ok(config)
+}
+
+/// The local sentence embedding model.
+pub struct LocalEmbedder {
+    config: LocalEmbedderConfig,
+    dims: usize,
+    model: OnceCell<Arc<SentenceModel>>,
+}
+
+impl LocalEmbedder {
+    /// An embedder for this configuration; the model is loaded on the first call.
+    pub fn new(config: LocalEmbedderConfig) -> Self {
+        let dims =
+            config.embedding_dims.or_else(|| model::declared_hidden_size(&config.model_path)).unwrap_or(DEFAULT_DIMS);
+        Self { config, dims, model: OnceCell::new() }
+    }
+
+    /// Its configuration.
+    pub fn config(&self) -> &LocalEmbedderConfig {
+        &self.config
+    }
+
+    async fn model(&self) -> Result<Arc<SentenceModel>, EmbedError> {
+        let dir = self.config.model_path.clone();
+        let dims = self.dims;
+        self.model
+            .get_or_try_init(|| async move {
+                let model = tokio::task::spawn_blocking(move || shared_model(&dir))
+                    .await
+                    .map_err(|e| EmbedError::Model(format!("the model loading task failed: {e}")))?
+                    .map_err(EmbedError::Model)?;
+                if model.hidden_size() != dims {
+                    return Err(EmbedError::Model(format!(
+                        "the model makes {}-dimensional vectors but embedding_dims is {dims}",
+                        model.hidden_size()
+                    )));
+                }
+                Ok(model)
+            })
+            .await
+            .cloned()
+    }
+}
+
+/// The model in `dir`, loaded once per process while anyone holds it.
+fn shared_model(dir: &Path) -> Result<Arc<SentenceModel>, String> {
+    static LOADED: OnceLock<Mutex<HashMap<PathBuf, Weak<SentenceModel>>>> = OnceLock::new();
+    let mut loaded = LOADED.get_or_init(Mutex::default).lock().unwrap_or_else(PoisonError::into_inner);
+    let key = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    if let Some(model) = loaded.get(&key).and_then(Weak::upgrade) {
+        return Ok(model);
+    }
+    let started = std::time::Instant::now();
+    let model = Arc::new(SentenceModel::load(dir)?);
+    info!(path = %dir.display(), elapsed_ms = started.elapsed().as_millis() as u64, "local embedding model loaded");
+    loaded.retain(|_, weak| weak.strong_count() > 0);
+    loaded.insert(key, Arc::downgrade(&model));
+    Ok(model)
+}
+
+/// Embeds texts in batches of similar length, returning vectors in the texts' order.
+fn embed_all(model: &SentenceModel, texts: &[String]) -> Result<Vec<Vec<f32>>, String> {
+    let mut order: Vec<usize> = (0..texts.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(texts[i].chars().count()));
+    let mut vectors: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
+    for chunk in order.chunks(BATCH_SIZE) {
+        let batch: Vec<String> = chunk.iter().map(|&i| texts[i].clone()).collect();
+        for (&i, vector) in chunk.iter().zip(model.embed_batch(&batch)?) {
+            vectors[i] = vector;
+        }
+    }
+    Ok(vectors)
+}
+
+#[async_trait]
+impl Embedder for LocalEmbedder {
+    async fn embed(&self, texts: &[String], _purpose: EmbedPurpose) -> Result<Vec<Vec<f32>>, EmbedError> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let model = self.model().await?;
+        let texts = texts.to_vec();
+        tokio::task::spawn_blocking(move || embed_all(&model, &texts))
+            .await
+            .map_err(|e| EmbedError::Model(format!("the inference task failed: {e}")))?
+            .map_err(EmbedError::Model)
+    }
+
+    fn dimensions(&self) -> usize {
+        self.dims
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    fn block(config: Value) -> ProviderBlock {
+        ProviderBlock {
+            field: "local_embedder_json",
+            provider: PROVIDER.into(),
+            config: config.as_object().unwrap().clone(),
+        }
+    }
+
+    #[test]
+    fn config_keys_are_checked() {
+        let config = from_block(&block(json!({"model_path": "/m", "embedding_dims": 384}))).unwrap();
+        assert_eq!(config, LocalEmbedderConfig { model_path: PathBuf::from("/m"), embedding_dims: Some(384) });
+        let err = from_block(&block(json!({"model": "all-MiniLM-L6-v2"}))).unwrap_err().to_string();
+        assert!(err.contains("unknown key \"model\"") && err.contains("model_path, embedding_dims"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_missing_model_is_named_with_its_path() {
+        let dir = std::env::temp_dir().join("mem0-dify-no-model-here");
+        let embedder = LocalEmbedder::new(LocalEmbedderConfig { model_path: dir.clone(), embedding_dims: None });
+        assert_eq!(embedder.dimensions(), DEFAULT_DIMS);
+        let err = embedder.embed(&["x".to_owned()], EmbedPurpose::Add).await.unwrap_err().to_string();
+        assert!(err.contains(&dir.display().to_string()) && err.contains("model.safetensors"), "{err}");
+        assert!(embedder.embed(&[], EmbedPurpose::Add).await.unwrap().is_empty());
+    }
+}

@@ -1,0 +1,377 @@
+//! End to end with the REAL dify-plugin-daemon (contract §13.4), started by
+//! `scripts/dify-daemon/daemon.sh start` (which exports `MEM0_TEST_DIFY_*`):
+//! (a) its `plugin run` command loads our `.difypkg` through its real local runtime (uv venv with
+//!     Python 3.12, `python -m main`) and the tools are driven through it;
+//! (b) the daemon server (PostgreSQL + Redis) accepts the plugin over remote debugging with a key
+//!     created through its HTTP API, and tools invoked through `/plugin/{tenant}/dispatch/tool/*`
+//!     return our results.
+//! The packaged binary serves the fake engine of `tests/support/fake_api.rs`.
+//! Without the daemon's variables these tests fail, unless `MEM0_SKIP_SERVICE_TESTS=1`.
+
+#[path = "support/daemon.rs"]
+mod daemon;
+#[path = "support/fake_api.rs"]
+mod fake_api;
+
+use daemon::{collect_stderr, launch, packaged_plugin};
+use fake_api::{KNOWN_MEMORY_ID, KNOWN_WRITE_ID};
+use mem0_dify::adapters::dify::tools::TOOL_NAMES;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+/// The daemon's variables, or `None` when the test must be skipped (after saying so).
+fn daemon_env() -> Option<HashMap<&'static str, String>> {
+    let names = [
+        "MEM0_TEST_DIFY_DAEMON_URL",
+        "MEM0_TEST_DIFY_DAEMON_KEY",
+        "MEM0_TEST_DIFY_DEBUG_ADDR",
+        "MEM0_TEST_DIFY_COMMANDLINE",
+        "MEM0_TEST_DIFY_UV",
+        "MEM0_TEST_DIFY_PYTHON312_DIR",
+    ];
+    if std::env::var("MEM0_TEST_DIFY_DAEMON_URL").is_err() {
+        if let Ok(reason) = std::env::var("MEM0_DIFY_DAEMON_NOT_RUN") {
+            eprintln!("NOT RUN: the real Dify daemon is not available: {reason}");
+            return None;
+        }
+        if std::env::var("MEM0_SKIP_SERVICE_TESTS").as_deref() == Ok("1") {
+            eprintln!("SKIPPED: no real Dify daemon (MEM0_SKIP_SERVICE_TESTS=1)");
+            return None;
+        }
+        panic!("MEM0_TEST_DIFY_DAEMON_URL is not set: run `scripts/dify-daemon/daemon.sh start` and source $MEM0_RUN_DIR/dify-daemon.env (or set MEM0_SKIP_SERVICE_TESTS=1)");
+    }
+    Some(names.into_iter().map(|n| (n, std::env::var(n).unwrap_or_default())).collect())
+}
+
+fn credentials() -> Value {
+    json!({
+        "local_llm_json": "{\"provider\": \"openai\", \"config\": {\"model\": \"gpt-4o-mini\"}}",
+        "local_embedder_json": "{\"provider\": \"openai\", \"config\": {}}",
+        "local_vector_db_json": "{\"provider\": \"pgvector\", \"config\": {}}",
+        "async_mode": false,
+    })
+}
+
+fn broken_credentials() -> Value {
+    let mut c = credentials();
+    c["local_llm_json"] = json!("{\"provider\": \"broken\", \"config\": {}}");
+    c
+}
+
+/// One call per tool, with parameters the fake engine answers with SUCCESS.
+fn tool_calls() -> Vec<(&'static str, Value)> {
+    let calls = vec![
+        ("add_memory", json!({"user": "I like green tea", "user_id": "alice"})),
+        ("search_memory", json!({"query": "tea", "user_id": "alice"})),
+        ("get_all_memories", json!({"user_id": "alice"})),
+        ("get_memory", json!({"memory_id": KNOWN_MEMORY_ID})),
+        ("update_memory", json!({"memory_id": KNOWN_MEMORY_ID, "text": "Loves green tea"})),
+        ("delete_memory", json!({"memory_id": KNOWN_MEMORY_ID})),
+        ("delete_all_memories", json!({"user_id": "alice"})),
+        ("get_memory_history", json!({"memory_id": KNOWN_MEMORY_ID})),
+        ("get_write_status", json!({"write_id": KNOWN_WRITE_ID})),
+    ];
+    assert_eq!(calls.iter().map(|c| c.0).collect::<Vec<_>>(), TOOL_NAMES);
+    calls
+}
+
+/// Checks a tool's chunks (json, then text) and returns the JSON object.
+fn check_tool_chunks(tool: &str, chunks: &[Value]) -> Value {
+    assert!(chunks.len() >= 2, "{tool}: expected a json and a text message, got {chunks:#?}");
+    assert_eq!(chunks[0]["type"], "json", "{tool}: {chunks:#?}");
+    assert!(chunks[1..].iter().all(|c| c["type"] == "text"), "{tool}: {chunks:#?}");
+    let object = chunks[0]["message"]["json_object"].clone();
+    assert_eq!(object["status"], "SUCCESS", "{tool}: {object}");
+    object
+}
+
+// ---------------------------------------------------------------- (a) local runtime: plugin run
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_daemon_local_runtime_runs_the_package() {
+    let Some(env) = daemon_env() else { return };
+    let python_dir = &env["MEM0_TEST_DIFY_PYTHON312_DIR"];
+    if python_dir.is_empty() {
+        eprintln!(
+            "NOT RUN (a): no Python 3.12 on this machine, so the daemon's local runtime cannot create the plugin's venv \
+             (`uv venv --python 3.12`); the remote-debugging path (b) still runs"
+        );
+        return;
+    }
+    let plugin = packaged_plugin();
+    let scratch = tempfile::tempdir().unwrap();
+    let mut child = tokio::process::Command::new(&env["MEM0_TEST_DIFY_COMMANDLINE"])
+        .args(["plugin", "run"])
+        .arg(&plugin.package)
+        .args(["--mode", "stdio", "--response-format", "json"])
+        .env("UV_PATH", &env["MEM0_TEST_DIFY_UV"])
+        .env("UV_PYTHON_DOWNLOADS", "never")
+        .env("PATH", format!("{python_dir}:{}", std::env::var("PATH").unwrap_or_default()))
+        .env("TMPDIR", scratch.path())
+        .env_remove("INSTALL_METHOD")
+        .env_remove("MEM0_DIFY_BINARY")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start dify-commandline plugin run");
+    let stderr = Arc::new(Mutex::new(String::new()));
+    tokio::spawn(collect_stderr(child.stderr.take().unwrap(), stderr.clone()));
+    let mut stdin = child.stdin.take().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+
+    // the local runtime prepares the venv (uv, Python 3.12) and waits for our first heartbeat
+    let started = Instant::now();
+    loop {
+        let line = tokio::time::timeout(Duration::from_secs(240), lines.next_line())
+            .await
+            .unwrap_or_else(|_| panic!("no plugin_ready within 240 s; stderr:\n{}", stderr.lock().unwrap()))
+            .unwrap()
+            .unwrap_or_else(|| panic!("plugin run exited; stderr:\n{}", stderr.lock().unwrap()));
+        if let Ok(v) = serde_json::from_str::<Value>(&line) {
+            if v["type"] == "plugin_ready" {
+                break;
+            }
+            assert_ne!(v["type"], "error", "plugin run failed: {v}; stderr:\n{}", stderr.lock().unwrap());
+        }
+    }
+    eprintln!("(a) the daemon's local runtime loaded the package in {:?}", started.elapsed());
+
+    let mut requests: Vec<(String, Value)> = vec![
+        (
+            "validate-good".into(),
+            json!({"type": "tool", "action": "validate_tool_credentials", "request": {"provider": "mem0", "credentials": credentials()}}),
+        ),
+        (
+            "validate-bad".into(),
+            json!({"type": "tool", "action": "validate_tool_credentials", "request": {"provider": "mem0", "credentials": broken_credentials()}}),
+        ),
+        (
+            "unknown-tool".into(),
+            json!({"type": "tool", "action": "invoke_tool", "request": {"provider": "mem0", "tool": "forget_everything", "credentials": credentials(), "tool_parameters": {}}}),
+        ),
+        (
+            "runtime-parameters".into(),
+            json!({"type": "tool", "action": "get_tool_runtime_parameters", "request": {"provider": "mem0", "tool": "search_memory", "credentials": credentials()}}),
+        ),
+        (
+            "failing-backend".into(),
+            json!({"type": "tool", "action": "invoke_tool", "request": {"provider": "mem0", "tool": "search_memory", "credentials": credentials(), "tool_parameters": {"query": "tea", "user_id": "fail"}}}),
+        ),
+    ];
+    for (tool, params) in tool_calls() {
+        requests.push((
+            tool.into(),
+            json!({"type": "tool", "action": "invoke_tool", "request": {"provider": "mem0", "tool": tool, "credentials": credentials(), "credential_type": "api-key", "tool_parameters": params}}),
+        ));
+    }
+    // all requests at once: the daemon runs them as concurrent sessions
+    for (id, request) in &requests {
+        let mut payload = request.clone();
+        payload["invoke_id"] = json!(id);
+        let mut line = serde_json::to_vec(&payload).unwrap();
+        line.push(b'\n');
+        stdin.write_all(&line).await.unwrap();
+    }
+    stdin.flush().await.unwrap();
+
+    let mut responses: HashMap<String, Vec<Value>> = HashMap::new();
+    let mut ended = 0;
+    while ended < requests.len() {
+        let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+            .await
+            .unwrap_or_else(|_| panic!("responses missing after 60 s: {responses:#?}"))
+            .unwrap()
+            .expect("plugin run stopped");
+        let Ok(v) = serde_json::from_str::<Value>(&line) else { continue };
+        let Some(id) = v["invoke_id"].as_str().filter(|s| !s.is_empty()) else { continue };
+        match v["type"].as_str() {
+            Some("plugin_response") | Some("error") => responses.entry(id.into()).or_default().push(v.clone()),
+            Some("plugin_invoke_end") => ended += 1,
+            _ => {}
+        }
+    }
+    let chunks = |id: &str| -> Vec<Value> {
+        responses.get(id).cloned().unwrap_or_default().into_iter().map(|r| r["response"].clone()).collect()
+    };
+    let errors = |id: &str| -> String {
+        responses
+            .get(id)
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .filter(|r| r["type"] == "error")
+            .map(|r| r["response"]["error"].to_string())
+            .collect()
+    };
+    assert_eq!(chunks("validate-good"), vec![json!({"result": true})]);
+    assert!(errors("validate-bad").contains("local_llm_json"), "{:#?}", responses.get("validate-bad"));
+    assert!(errors("unknown-tool").contains("ToolNotFoundError"), "{:#?}", responses.get("unknown-tool"));
+    assert_eq!(chunks("runtime-parameters"), vec![json!({"parameters": []})]);
+    let failing = chunks("failing-backend");
+    assert_eq!(failing[0]["message"]["json_object"]["status"], "ERROR", "{failing:#?}");
+    for (tool, _) in tool_calls() {
+        let object = check_tool_chunks(tool, &chunks(tool));
+        if tool == "get_memory" {
+            assert_eq!(object["results"]["id"], KNOWN_MEMORY_ID);
+        }
+    }
+    eprintln!(
+        "(a) passed: validate good/bad, {} tools, failing backend, unknown tool, runtime parameters",
+        TOOL_NAMES.len()
+    );
+    child.kill().await.ok();
+}
+
+// ------------------------------------------------- (b) daemon server: remote debugging + dispatch
+
+struct Daemon {
+    url: String,
+    key: String,
+    http: reqwest::Client,
+}
+
+impl Daemon {
+    async fn post(&self, path: &str, plugin_id: Option<&str>, body: Value) -> (u16, String) {
+        let mut request = self.http.post(format!("{}{path}", self.url)).header("X-Api-Key", &self.key).json(&body);
+        if let Some(id) = plugin_id {
+            request = request.header("X-Plugin-ID", id);
+        }
+        let response = request.send().await.expect("daemon reachable");
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap_or_default())
+    }
+
+    /// Dispatches and returns the SSE `data:` payloads.
+    async fn dispatch(&self, tenant: &str, plugin_id: &str, route: &str, data: Value) -> (u16, Vec<Value>) {
+        let body = json!({"user_id": "dify-user-1", "conversation_id": null, "app_id": null, "message_id": null, "data": data});
+        let (status, text) = self.post(&format!("/plugin/{tenant}/dispatch/tool/{route}"), Some(plugin_id), body).await;
+        let events = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("data:"))
+            .filter_map(|l| serde_json::from_str::<Value>(l.trim()).ok())
+            .collect();
+        (status, events)
+    }
+}
+
+fn payloads(events: &[Value]) -> Vec<Value> {
+    events
+        .iter()
+        .map(|e| {
+            assert_eq!(e["code"], 0, "daemon error: {e}");
+            e["data"].clone()
+        })
+        .collect()
+}
+
+fn error_text(events: &[Value]) -> String {
+    events.iter().filter(|e| e["code"] != 0).map(|e| e["message"].as_str().unwrap_or_default().to_owned()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_daemon_accepts_remote_debugging_and_dispatches_tools() {
+    let Some(env) = daemon_env() else { return };
+    let daemon = Daemon {
+        url: env["MEM0_TEST_DIFY_DAEMON_URL"].clone(),
+        key: env["MEM0_TEST_DIFY_DAEMON_KEY"].clone(),
+        http: reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap(),
+    };
+    let tenant = uuid::Uuid::new_v4().to_string();
+    let (status, body) = daemon.post(&format!("/plugin/{tenant}/debugging/key"), None, json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    let key = serde_json::from_str::<Value>(&body).unwrap()["data"]["key"].as_str().expect("key").to_owned();
+
+    let plugin = packaged_plugin();
+    let remote = [
+        ("INSTALL_METHOD", "remote"),
+        ("REMOTE_INSTALL_URL", env["MEM0_TEST_DIFY_DEBUG_ADDR"].as_str()),
+        ("REMOTE_INSTALL_KEY", key.as_str()),
+    ];
+    let mut child = launch(&plugin.dir, &remote);
+    let stderr = Arc::new(Mutex::new(String::new()));
+    tokio::spawn(collect_stderr(child.stderr.take().unwrap(), stderr.clone()));
+    let plugin_id = plugin.report.unique_identifier.split(':').next().unwrap().to_owned();
+
+    // the daemon installs the debugging plugin into the key's tenant once registration ends
+    let started = Instant::now();
+    let ok = loop {
+        let (status, events) = daemon
+            .dispatch(
+                &tenant,
+                &plugin_id,
+                "validate_credentials",
+                json!({"provider": "mem0", "credentials": credentials()}),
+            )
+            .await;
+        if status == 200 && !events.is_empty() && events.iter().all(|e| e["code"] == 0) {
+            break events;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the daemon did not route to the plugin within 60 s (last: {status} {events:?}); plugin stderr:\n{}",
+            stderr.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    eprintln!("(b) the daemon accepted the remote registration in {:?}", started.elapsed());
+    assert_eq!(payloads(&ok), vec![json!({"result": true})]);
+
+    let (_, events) = daemon
+        .dispatch(
+            &tenant,
+            &plugin_id,
+            "validate_credentials",
+            json!({"provider": "mem0", "credentials": broken_credentials()}),
+        )
+        .await;
+    let error = error_text(&events);
+    assert!(error.contains("local_llm_json") && error.contains("ToolProviderCredentialValidationError"), "{events:?}");
+
+    for (tool, params) in tool_calls() {
+        let data = json!({"provider": "mem0", "tool": tool, "credentials": credentials(), "credential_type": "api-key", "tool_parameters": params});
+        let (status, events) = daemon.dispatch(&tenant, &plugin_id, "invoke", data).await;
+        assert_eq!(status, 200, "{tool}: {events:?}");
+        let object = check_tool_chunks(tool, &payloads(&events));
+        if tool == "get_memory" {
+            assert_eq!(object["results"]["memory"], fake_api::KNOWN_MEMORY_TEXT);
+        }
+    }
+
+    let data =
+        json!({"provider": "mem0", "tool": "forget_everything", "credentials": credentials(), "tool_parameters": {}});
+    let (_, events) = daemon.dispatch(&tenant, &plugin_id, "invoke", data).await;
+    assert!(error_text(&events).contains("ToolNotFoundError"), "{events:?}");
+
+    let data = json!({"provider": "mem0", "tool": "search_memory", "credentials": credentials(), "tool_parameters": {"query": "tea", "user_id": "fail"}});
+    let (_, events) = daemon.dispatch(&tenant, &plugin_id, "invoke", data).await;
+    assert_eq!(payloads(&events)[0]["message"]["json_object"]["status"], "ERROR", "{events:?}");
+
+    let data = json!({"provider": "mem0", "tool": "search_memory", "credentials": credentials()});
+    let (_, events) = daemon.dispatch(&tenant, &plugin_id, "get_runtime_parameters", data).await;
+    assert_eq!(payloads(&events), vec![json!({"parameters": []})], "{events:?}");
+
+    // concurrent dispatches through the daemon
+    let mut handles = Vec::new();
+    let daemon = Arc::new(daemon);
+    for i in 0..20 {
+        let (daemon, tenant, plugin_id) = (daemon.clone(), tenant.clone(), plugin_id.clone());
+        handles.push(tokio::spawn(async move {
+            let query = format!("slow:{}", 200 - i * 10);
+            let data = json!({"provider": "mem0", "tool": "search_memory", "credentials": credentials(), "tool_parameters": {"query": query, "user_id": "alice"}});
+            let (_, events) = daemon.dispatch(&tenant, &plugin_id, "invoke", data).await;
+            let object = check_tool_chunks("search_memory", &payloads(&events));
+            assert!(object.to_string().contains(&query), "{object}");
+        }));
+    }
+    for h in handles {
+        h.await.unwrap();
+    }
+    eprintln!("(b) passed: key via HTTP API, remote registration, validate good/bad, {} tools, unknown tool, failing backend, runtime parameters, 20 concurrent dispatches", TOOL_NAMES.len());
+    child.kill().await.ok();
+}
