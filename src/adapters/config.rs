@@ -38,6 +38,26 @@ impl Env for HashMap<String, String> {
     }
 }
 
+/// Builds one adapter of kind `T` from a block.
+pub type AdapterBuilder<T> = fn(&ProviderBlock, &dyn Env) -> Result<std::sync::Arc<T>, BuildError>;
+
+/// Builds the adapter whose provider names include the block's `provider`, or answers
+/// [`BuildError::UnknownProvider`] listing every name of `adapters`.
+pub fn build_adapter<T: ?Sized>(
+    adapters: &[(&[&str], AdapterBuilder<T>)],
+    block: &ProviderBlock,
+    env: &dyn Env,
+) -> Result<std::sync::Arc<T>, BuildError> {
+    match adapters.iter().find(|(names, _)| names.contains(&block.provider.as_str())) {
+        Some((_, build)) => build(block, env),
+        None => Err(BuildError::UnknownProvider {
+            field: block.field,
+            provider: block.provider.clone(),
+            supported: adapters.iter().flat_map(|(names, _)| names.iter().copied()).collect::<Vec<_>>().join(", "),
+        }),
+    }
+}
+
 /// A [`BuildError::Config`] for the block's credential.
 pub fn config_error(block: &ProviderBlock, message: impl Into<String>) -> BuildError {
     BuildError::Config { field: block.field, message: message.into() }

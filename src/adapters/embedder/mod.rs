@@ -12,14 +12,14 @@ pub mod ollama;
 pub mod openai;
 pub mod vertexai;
 
-use crate::adapters::config::{Env, ProcessEnv};
+use crate::adapters::config::{build_adapter, AdapterBuilder, Env, ProcessEnv};
 use crate::domain::credentials::ProviderBlock;
 use crate::ports::backends::BuildError;
 use crate::ports::embedder::Embedder;
 use std::sync::Arc;
 
 /// Builds one adapter from a block.
-type Builder = fn(&ProviderBlock, &dyn Env) -> Result<Arc<dyn Embedder>, BuildError>;
+type Builder = AdapterBuilder<dyn Embedder>;
 
 /// Every adapter: the `provider` names it serves and how to build it.
 const ADAPTERS: &[(&[&str], Builder)] = &[
@@ -52,14 +52,8 @@ pub fn build_embedder(block: &ProviderBlock) -> Result<Arc<dyn Embedder>, BuildE
 
 /// [`build_embedder`] with the environment given.
 pub fn build_embedder_with_env(block: &ProviderBlock, env: &dyn Env) -> Result<Arc<dyn Embedder>, BuildError> {
-    match ADAPTERS.iter().chain(LOCAL).find(|(names, _)| names.contains(&block.provider.as_str())) {
-        Some((_, build)) => build(block, env),
-        None => Err(BuildError::UnknownProvider {
-            field: block.field,
-            provider: block.provider.clone(),
-            supported: supported_providers().join(", "),
-        }),
-    }
+    let adapters: Vec<(&[&str], Builder)> = ADAPTERS.iter().chain(LOCAL).copied().collect();
+    build_adapter(&adapters, block, env)
 }
 
 #[cfg(test)]

@@ -9,14 +9,14 @@ pub mod gemini;
 pub mod ollama;
 pub mod openai;
 
-use crate::adapters::config::{Env, ProcessEnv};
+use crate::adapters::config::{build_adapter, AdapterBuilder, Env, ProcessEnv};
 use crate::domain::credentials::ProviderBlock;
 use crate::ports::backends::BuildError;
 use crate::ports::llm::Llm;
 use std::sync::Arc;
 
 /// Builds one adapter from a block.
-type Builder = fn(&ProviderBlock, &dyn Env) -> Result<Arc<dyn Llm>, BuildError>;
+type Builder = AdapterBuilder<dyn Llm>;
 
 /// Every adapter: the `provider` names it serves and how to build it.
 const ADAPTERS: &[(&[&str], Builder)] = &[
@@ -41,14 +41,7 @@ pub fn build_llm(block: &ProviderBlock) -> Result<Arc<dyn Llm>, BuildError> {
 
 /// [`build_llm`] with the environment given.
 pub fn build_llm_with_env(block: &ProviderBlock, env: &dyn Env) -> Result<Arc<dyn Llm>, BuildError> {
-    match ADAPTERS.iter().find(|(names, _)| names.contains(&block.provider.as_str())) {
-        Some((_, build)) => build(block, env),
-        None => Err(BuildError::UnknownProvider {
-            field: block.field,
-            provider: block.provider.clone(),
-            supported: supported_providers().join(", "),
-        }),
-    }
+    build_adapter(ADAPTERS, block, env)
 }
 
 #[cfg(test)]
