@@ -72,7 +72,7 @@ impl BackendFactory for DefaultBackendFactory {
             Some(block) => build_embedder(block)?,
             None => self.default_embedder()?,
         };
-        let storage = self.storage(credentials.vector_store.as_ref())?;
+        let storage = self.storage(credentials.vector_store.as_ref(), embedder.dimensions())?;
         let graph = match &credentials.graph_store {
             Some(block) => Some(build_graph(block, llm.clone(), embedder.clone())?),
             None => None,
@@ -113,9 +113,13 @@ impl DefaultBackendFactory {
         Err(BuildError::Missing { field: credentials::EMBEDDER })
     }
 
-    fn storage(&self, block: Option<&ProviderBlock>) -> Result<Storage, BuildError> {
+    /// The store a block describes (none: the embedded one). The embedded store's vectors have
+    /// the embedder's size unless the block sets `embedding_model_dims`.
+    fn storage(&self, block: Option<&ProviderBlock>, embedder_dims: usize) -> Result<Storage, BuildError> {
         let Some(block) = block else {
-            return Ok(self.embedded(EmbeddedConfig::in_data_dir(&self.data_dir)));
+            let config =
+                EmbeddedConfig { embedding_model_dims: embedder_dims, ..EmbeddedConfig::in_data_dir(&self.data_dir) };
+            return Ok(self.embedded(config));
         };
         match block.provider.as_str() {
             "pgvector" => {
@@ -128,7 +132,13 @@ impl DefaultBackendFactory {
                     vector_store: Arc::new(store),
                 })
             }
-            "embedded" => Ok(self.embedded(embedded::from_block_in(block, &self.data_dir)?)),
+            "embedded" => {
+                let mut config = embedded::from_block_in(block, &self.data_dir)?;
+                if !block.config.contains_key("embedding_model_dims") {
+                    config.embedding_model_dims = embedder_dims;
+                }
+                Ok(self.embedded(config))
+            }
             provider => match vector::build_hosted_store(block) {
                 Some(store) => Ok(self.hosted(provider, store?, block)),
                 None => Err(unknown(block, &[VECTOR_PROVIDERS, vector::HOSTED_PROVIDERS].concat())),
@@ -228,6 +238,24 @@ mod tests {
             assert_eq!(backends.embedder.dimensions(), 384);
         } else {
             assert_eq!(built.err().unwrap().to_string(), "local_embedder_json is required");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_embedded_store_takes_the_embedders_size_unless_told_otherwise() {
+        let factory = DefaultBackendFactory::new(tempfile::tempdir().unwrap().path());
+        let embedder = json!({"provider": "openai", "config": {"api_key": "k", "embedding_dims": 256}});
+        for (store, expected) in [
+            (json!(null), 256),
+            (json!({"provider": "embedded", "config": {}}), 256),
+            (json!({"provider": "embedded", "config": {"embedding_model_dims": 128}}), 128),
+        ] {
+            let mut set = json!({"local_embedder_json": embedder});
+            if !store.is_null() {
+                set["local_vector_db_json"] = store.clone();
+            }
+            let backends = factory.build(&credentials(set)).await.unwrap();
+            assert_eq!(backends.vector_store.dimensions(), expected, "{store}");
         }
     }
 

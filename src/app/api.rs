@@ -84,8 +84,8 @@ impl MemoryApp {
         self.registry.engine(credentials).await.map_err(|e| ApiError::Configuration(e.to_string()))
     }
 
-    /// A write: in async mode recorded in the journal and acknowledged at once; in sync mode
-    /// applied within the ceiling.
+    /// A write: in async mode recorded in the journal and acknowledged at once; in sync mode, or
+    /// when a model is reachable only during this call, applied within the ceiling.
     async fn write<T: DeserializeOwned>(
         &self,
         credentials: &CredentialSet,
@@ -95,7 +95,8 @@ impl MemoryApp {
             return Err(ApiError::ShuttingDown);
         }
         let engine = self.engine(credentials).await?;
-        if credentials.async_mode {
+        // models lent only for the duration of this call cannot serve a background writer
+        if credentials.async_mode && !engine.service().backends().bound_to_call() {
             return self.accept(&engine, &command).await.map(WriteOutcome::Accepted);
         }
         let ceiling = self.settings.timeouts.sync_write;

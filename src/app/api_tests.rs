@@ -248,6 +248,14 @@ struct ScriptedLlm {
     script: Mutex<Vec<Result<ChatResponse, LlmError>>>,
     delay: Duration,
     calls: AtomicUsize,
+    /// Reachable only during a call: counts the calls made outside the caller's task.
+    bound: bool,
+    calls_outside_caller: AtomicUsize,
+}
+
+tokio::task_local! {
+    /// Set by a test around its call: what a model lent for one call can see.
+    static IN_CALL: ();
 }
 
 #[async_trait]
@@ -255,11 +263,18 @@ impl Llm for ScriptedLlm {
     async fn chat(&self, _request: ChatRequest) -> Result<ChatResponse, LlmError> {
         tokio::time::sleep(self.delay).await;
         self.calls.fetch_add(1, Ordering::SeqCst);
+        if IN_CALL.try_with(|_| ()).is_err() {
+            self.calls_outside_caller.fetch_add(1, Ordering::SeqCst);
+        }
         let mut script = self.script.lock().unwrap();
         if script.is_empty() {
             return Ok(facts(&[]));
         }
         script.remove(0)
+    }
+
+    fn bound_to_call(&self) -> bool {
+        self.bound
     }
 }
 
@@ -290,7 +305,13 @@ impl World {
         Self {
             store: Arc::new(FakeStore { delay: store_delay, ..FakeStore::default() }),
             journal: Arc::new(FakeJournal::default()),
-            llm: Arc::new(ScriptedLlm { script: Mutex::new(script), delay: llm_delay, calls: AtomicUsize::new(0) }),
+            llm: Arc::new(ScriptedLlm {
+                script: Mutex::new(script),
+                delay: llm_delay,
+                calls: AtomicUsize::new(0),
+                bound: false,
+                calls_outside_caller: AtomicUsize::new(0),
+            }),
         }
     }
 }
@@ -446,6 +467,22 @@ async fn sync_mode_applies_before_answering_and_reports_not_found() {
     let missing = MemoryId::parse("00000000-0000-4000-8000-000000000001").unwrap();
     let err = app.delete(&creds, MemoryRef { id: missing, scope: None }).await.unwrap_err();
     assert_eq!(err, ApiError::NotFound(missing));
+}
+
+#[tokio::test]
+async fn with_a_model_lent_for_the_call_async_writes_run_in_the_calling_task() {
+    let mut world = World::new(vec![Ok(facts(&["Likes tea"]))], Duration::ZERO, Duration::ZERO);
+    Arc::get_mut(&mut world.llm).unwrap().bound = true;
+    let world = Arc::new(world);
+    let app = start(world.clone());
+    let creds = credentials(true);
+    let outcome = IN_CALL.scope((), app.add(&creds, add("I like tea"))).await.unwrap();
+    let WriteOutcome::Done(report) = outcome else { panic!("expected the write applied within the call") };
+    assert_eq!(report.results.len(), 1);
+    assert_eq!(world.store.rows.lock().unwrap().len(), 1);
+    assert_eq!(world.llm.calls.load(Ordering::SeqCst), 1);
+    assert_eq!(world.llm.calls_outside_caller.load(Ordering::SeqCst), 0, "the model was called outside the call");
+    assert!(world.journal.0.lock().unwrap().is_empty(), "nothing was left for a background writer");
 }
 
 #[tokio::test]

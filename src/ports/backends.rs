@@ -27,6 +27,14 @@ pub struct Backends {
     pub reranker: Option<Arc<dyn Reranker>>,
 }
 
+impl Backends {
+    /// True when a model can be reached only while an inbound call is being handled (see
+    /// [`Llm::bound_to_call`]): writes then run in the calling task even in async mode.
+    pub fn bound_to_call(&self) -> bool {
+        self.embedder.bound_to_call() || self.llm.as_ref().is_some_and(|llm| llm.bound_to_call())
+    }
+}
+
 /// Why backends could not be built. Messages name the credential and the cause.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BuildError {

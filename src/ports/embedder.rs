@@ -48,6 +48,9 @@ pub enum EmbedError {
     /// A local model failed.
     #[error("the local embedding model failed: {0}")]
     Model(String),
+    /// The model cannot be reached from here, or its host refused the request (not HTTP).
+    #[error("the embedding model is not available: {0}")]
+    Unavailable(String),
 }
 
 impl EmbedError {
@@ -69,4 +72,10 @@ pub trait Embedder: Send + Sync + 'static {
 
     /// The size of the vectors this model produces.
     fn dimensions(&self) -> usize;
+
+    /// True when the model can be reached only while an inbound call is being handled (see
+    /// [`crate::ports::llm::Llm::bound_to_call`]).
+    fn bound_to_call(&self) -> bool {
+        false
+    }
 }

@@ -130,6 +130,9 @@ pub enum LlmError {
     /// The answer was not in the expected format.
     #[error("unexpected answer from the model provider: {0}")]
     Protocol(String),
+    /// The model cannot be reached from here, or its host refused the request (not HTTP).
+    #[error("the model is not available: {0}")]
+    Unavailable(String),
 }
 
 impl LlmError {
@@ -138,7 +141,7 @@ impl LlmError {
         match self {
             LlmError::Timeout(_) | LlmError::RateLimited(_) | LlmError::Transport(_) => true,
             LlmError::Http { status, .. } => *status >= 500,
-            LlmError::Unauthorized { .. } | LlmError::Protocol(_) => false,
+            LlmError::Unauthorized { .. } | LlmError::Protocol(_) | LlmError::Unavailable(_) => false,
         }
     }
 }
@@ -148,4 +151,11 @@ impl LlmError {
 pub trait Llm: Send + Sync + 'static {
     /// Runs one chat completion.
     async fn chat(&self, request: ChatRequest) -> Result<ChatResponse, LlmError>;
+
+    /// True when the model can be reached only while an inbound call is being handled (Dify's
+    /// workspace models, lent to a plugin for the duration of a tool call): writes that need it
+    /// then run in the calling task instead of in the background.
+    fn bound_to_call(&self) -> bool {
+        false
+    }
 }

@@ -176,8 +176,14 @@ pub async fn run_session_loop(
             Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
             line = lines.recv() => {
                 let bytes = match line {
-                    None => return LoopEnd::Eof,
-                    Some(Err(e)) => return LoopEnd::ReadError(e),
+                    None => {
+                        dispatcher.backwards().close_all();
+                        return LoopEnd::Eof;
+                    }
+                    Some(Err(e)) => {
+                        dispatcher.backwards().close_all();
+                        return LoopEnd::ReadError(e);
+                    }
                     Some(Ok(bytes)) => bytes,
                 };
                 let text = String::from_utf8_lossy(&bytes);
@@ -190,6 +196,7 @@ pub async fn run_session_loop(
                         seen_request = true;
                         sessions.spawn(Arc::clone(dispatcher).run_session(message, out.clone()));
                     }
+                    Ok(message) if message.event == "backwards_response" => dispatcher.backwards().deliver(message.data),
                     Ok(message) => {
                         tracing::debug!(event = %message.event, "ignoring a message that is not a request");
                     }

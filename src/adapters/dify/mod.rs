@@ -3,9 +3,11 @@
 //! `{status, messages, results}` out) with the fixed results it presents, and the `.difypkg`
 //! packager.
 
+pub mod backwards;
 pub mod connection;
 pub mod constants;
 pub mod declaration;
+pub mod models;
 pub mod package;
 pub mod protocol;
 pub mod remote;

@@ -67,6 +67,21 @@ where
     Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
 }
 
+/// The `data` of a `backwards_response` (§3.2): one reply to a backwards invocation.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct BackwardsResponse {
+    /// The id the plugin gave the invocation.
+    pub backwards_request_id: String,
+    /// `response`, `error` or `end`.
+    pub event: String,
+    /// `stream` or `struct` for a response; the error text for an error.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub message: String,
+    /// The payload of a response.
+    #[serde(default)]
+    pub data: Value,
+}
+
 /// A failure reported to the daemon for one session (`{"error_type","message","args"}`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ErrorPayload {
@@ -98,6 +113,15 @@ impl ErrorPayload {
 pub enum SessionMessage {
     /// One response chunk.
     Stream(Value),
+    /// A backwards invocation (§6.1): asks Dify, through the daemon, to run `request`.
+    Invoke {
+        /// What to invoke (`llm`, `text_embedding`, …).
+        kind: String,
+        /// Echoed in every reply, to route it back.
+        request_id: String,
+        /// The request body.
+        request: Value,
+    },
     /// Failure; always followed by [`SessionMessage::End`].
     Error(ErrorPayload),
     /// Terminator.
@@ -131,6 +155,10 @@ impl OutboundEvent {
             Self::Session { session_id, message } => {
                 let data = match message {
                     SessionMessage::Stream(chunk) => json!({"type": "stream", "data": chunk}),
+                    SessionMessage::Invoke { kind, request_id, request } => json!({
+                        "type": "invoke",
+                        "data": {"type": kind, "backwards_request_id": request_id, "request": request},
+                    }),
                     SessionMessage::Error(payload) => json!({"type": "error", "data": payload.clone().bounded()}),
                     SessionMessage::End => json!({"type": "end", "data": {}}),
                 };
@@ -248,6 +276,28 @@ mod tests {
             String::from_utf8(stream.to_line()).unwrap(),
             "{\"event\":\"session\",\"session_id\":\"S\",\"data\":{\"type\":\"stream\",\"data\":{\"type\":\"text\",\"message\":{\"text\":\"hi\"},\"meta\":null}}}\n\n"
         );
+    }
+
+    #[test]
+    fn invoke_lines_and_backwards_responses_have_the_sdk_shape() {
+        let invoke = OutboundEvent::Session {
+            session_id: "S".into(),
+            message: SessionMessage::Invoke {
+                kind: "storage".into(),
+                request_id: "R".into(),
+                request: json!({"opt": "get", "key": "k"}),
+            },
+        };
+        assert_eq!(
+            invoke.to_value(),
+            json!({"event": "session", "session_id": "S", "data": {"type": "invoke", "data": {
+                "type": "storage", "backwards_request_id": "R", "request": {"opt": "get", "key": "k"}}}})
+        );
+        let line = r#"{"session_id":"S","conversation_id":null,"message_id":null,"app_id":null,"endpoint_id":null,"context":null,"event":"backwards_response","data":{"backwards_request_id":"R","event":"end","message":"","data":null}}"#;
+        let message: InboundMessage = serde_json::from_str(line).unwrap();
+        let reply: BackwardsResponse = serde_json::from_value(message.data).unwrap();
+        assert_eq!((reply.backwards_request_id.as_str(), reply.event.as_str()), ("R", "end"));
+        assert!(reply.data.is_null());
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! `get_tool_runtime_parameters` (none). Anything else gets an `error` naming what is supported,
 //! then `end`. Failures never escape a session: errors, timeouts and panics all become `error` + `end`.
 
+use super::backwards::{with_caller, BackwardsRouter, CallerSession};
 use super::connection::{Closed, LineSender};
 use super::protocol::{
     json_chunk, split_text_for_lines, text_chunk, ErrorPayload, InboundMessage, LineLimit, OutboundEvent, RequestData,
@@ -32,13 +33,25 @@ pub struct Dispatcher {
     limit: LineLimit,
     request_timeout: Duration,
     workers: Semaphore,
+    backwards: Arc<BackwardsRouter>,
 }
 
 impl Dispatcher {
     /// A dispatcher over `api`, keeping lines under `limit`, each session within `request_timeout`,
     /// at most `max_workers` sessions at once.
     pub fn new(api: Arc<dyn MemoryApi>, limit: LineLimit, request_timeout: Duration, max_workers: usize) -> Self {
-        Self { api, limit, request_timeout, workers: Semaphore::new(max_workers.max(1)) }
+        Self {
+            api,
+            limit,
+            request_timeout,
+            workers: Semaphore::new(max_workers.max(1)),
+            backwards: Arc::new(BackwardsRouter::new()),
+        }
+    }
+
+    /// Where replies to backwards invocations (`backwards_response` lines) go.
+    pub fn backwards(&self) -> &BackwardsRouter {
+        &self.backwards
     }
 
     /// The memory API (for shutdown).
@@ -53,9 +66,12 @@ impl Dispatcher {
             let _ = out.send_event(&OutboundEvent::Error { message: "request without session_id".into() }).await;
             return;
         };
+        let caller = CallerSession::new(session_id.clone(), out.clone(), self.backwards.clone());
         let session = SessionOutput { session_id, out, limit: self.limit };
         let Ok(_permit) = self.workers.acquire().await else { return };
-        let work = AssertUnwindSafe(tokio::time::timeout(self.request_timeout, self.dispatch(&message, &session)));
+        // the request runs as the caller of backwards invocations (the `dify` model provider)
+        let dispatch = with_caller(caller, self.dispatch(&message, &session));
+        let work = AssertUnwindSafe(tokio::time::timeout(self.request_timeout, dispatch));
         let result = match work.catch_unwind().await {
             Ok(Ok(result)) => result,
             Ok(Err(_elapsed)) => Err(ErrorPayload::new(

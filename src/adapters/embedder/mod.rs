@@ -13,6 +13,7 @@ pub mod openai;
 pub mod vertexai;
 
 use crate::adapters::config::{build_adapter, AdapterBuilder, Env, ProcessEnv};
+use crate::adapters::dify::models as dify;
 use crate::domain::credentials::ProviderBlock;
 use crate::ports::backends::BuildError;
 use crate::ports::embedder::Embedder;
@@ -30,6 +31,7 @@ const ADAPTERS: &[(&[&str], Builder)] = &[
     (huggingface::PROVIDERS, |b, env| Ok(Arc::new(huggingface::HuggingFaceEmbedder::from_block_with_env(b, env)?))),
     (vertexai::PROVIDERS, |b, env| Ok(Arc::new(vertexai::VertexAiEmbedder::from_block_with_env(b, env)?))),
     (aws_bedrock::PROVIDERS, |b, env| Ok(Arc::new(aws_bedrock::BedrockEmbedder::from_block_with_env(b, env)?))),
+    (dify::PROVIDERS, |b, _| Ok(Arc::new(dify::DifyEmbedder::from_block(b)?))),
 ];
 
 /// The in-process model (`local`), when compiled in.

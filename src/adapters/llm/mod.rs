@@ -10,6 +10,7 @@ pub mod ollama;
 pub mod openai;
 
 use crate::adapters::config::{build_adapter, AdapterBuilder, Env, ProcessEnv};
+use crate::adapters::dify::models as dify;
 use crate::domain::credentials::ProviderBlock;
 use crate::ports::backends::BuildError;
 use crate::ports::llm::Llm;
@@ -26,6 +27,7 @@ const ADAPTERS: &[(&[&str], Builder)] = &[
     (ollama::PROVIDERS, |b, env| Ok(Arc::new(ollama::OllamaChat::from_block_with_env(b, env)?))),
     (gemini::PROVIDERS, |b, env| Ok(Arc::new(gemini::GeminiChat::from_block_with_env(b, env)?))),
     (aws_bedrock::PROVIDERS, |b, env| Ok(Arc::new(aws_bedrock::BedrockChat::from_block_with_env(b, env)?))),
+    (dify::PROVIDERS, |b, _| Ok(Arc::new(dify::DifyChat::from_block(b)?))),
 ];
 
 /// Every supported `provider` name, in documentation order.
