@@ -168,10 +168,14 @@ fn manifest_satisfies_the_daemon() {
     only_keys(resource, &["memory", "permission"], "resource");
     let memory = resource["memory"].as_u64().expect("resource.memory must be a whole number of bytes");
     assert!((64 << 20..=2 << 30).contains(&memory), "resource.memory {memory} is not realistic");
-    // Only the permissions the plugin uses: it makes no backwards calls besides tools.
+    // Only the permissions the plugin uses: tools, and the workspace's LLM and embedding models
+    // (the `dify` model provider's backwards invocations).
     let permission = obj(&resource["permission"], "permission");
-    assert_eq!(permission.keys().collect::<Vec<_>>(), ["tool"], "only the tool permission is requested");
+    let mut requested: Vec<&String> = permission.keys().collect();
+    requested.sort();
+    assert_eq!(requested, ["model", "tool"], "only tool and model permissions");
     assert_eq!(permission["tool"], serde_json::json!({"enabled": true}));
+    assert_eq!(permission["model"], serde_json::json!({"enabled": true, "llm": true, "text_embedding": true}));
 
     let plugins = obj(&m["plugins"], "plugins");
     assert_eq!(plugins.keys().collect::<Vec<_>>(), ["tools"], "a tool plugin only");

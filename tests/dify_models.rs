@@ -10,52 +10,28 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
-const DIMS: usize = 4;
+#[path = "support/dify_workspace.rs"]
+mod dify_workspace;
 
-fn credentials(async_mode: bool) -> Value {
-    json!({
-        "local_llm_json": json!({"provider": "dify", "config": {"provider": "langgenius/openai/openai", "model": "gpt-4o-mini"}}).to_string(),
-        "local_embedder_json": json!({"provider": "dify", "config": {"provider": "langgenius/openai/openai", "model": "text-embedding-3-small", "embedding_dims": DIMS}}).to_string(),
-        "local_vector_db_json": json!({"provider": "embedded", "config": {}}).to_string(),
-        "async_mode": async_mode.to_string(),
-    })
-}
-
-/// A deterministic stand-in for an embedding model: texts about tea point one way.
-fn vector(text: &str) -> Vec<f32> {
-    let tea = text.to_lowercase().contains("tea") as u8 as f32;
-    vec![tea, 1.0 - tea, 0.1, (text.len() % 5) as f32 / 50.0]
-}
+use dify_workspace::{credentials, embedding_result, llm_chunk, ANSWER, FACT};
 
 /// How the stand-in Dify answers one backwards invocation: the `backwards_response` data items
 /// (without the id) it sends back.
 type Answer = fn(&str, &Value) -> Vec<Value>;
 
 fn workspace_models(kind: &str, request: &Value) -> Vec<Value> {
+    let end = json!({"event": "end", "message": "", "data": null});
     match kind {
         "llm" => {
-            let chunk = |content: &str| {
-                json!({"event": "response", "message": "stream", "data": {
-                    "model": request["model"], "prompt_messages": [], "system_fingerprint": null,
-                    "delta": {"index": 0, "message": {"role": "assistant", "content": content, "name": null, "tool_calls": []},
-                        "usage": null, "finish_reason": null}}})
-            };
-            // the answer in two chunks, as a streaming model sends it
-            vec![
-                chunk("{\"facts\": [\"Likes green"),
-                chunk(" tea\"]}"),
-                json!({"event": "end", "message": "", "data": null}),
-            ]
+            let mut replies: Vec<Value> = ANSWER
+                .iter()
+                .map(|piece| json!({"event": "response", "message": "stream", "data": llm_chunk(&request["model"], piece)}))
+                .collect();
+            replies.push(end);
+            replies
         }
         "text_embedding" => {
-            let texts: Vec<&str> = request["texts"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
-            let embeddings: Vec<Vec<f32>> = texts.iter().map(|t| vector(t)).collect();
-            vec![
-                json!({"event": "response", "message": "struct", "data": {"model": request["model"], "embeddings": embeddings,
-                    "usage": {"tokens": 3, "total_tokens": 3, "unit_price": "0.0001", "price_unit": "0.001",
-                        "total_price": "0.0000003", "currency": "USD", "latency": 0.01}}}),
-                json!({"event": "end", "message": "", "data": null}),
-            ]
+            vec![json!({"event": "response", "message": "struct", "data": embedding_result(request)}), end]
         }
         other => panic!("unexpected backwards invocation {other:?}: {request}"),
     }
@@ -189,7 +165,7 @@ async fn workspace_models_serve_add_search_and_validation_through_the_daemon() {
         .await;
     let reply = add.json();
     assert_eq!(reply["status"], "SUCCESS", "{reply}");
-    assert_eq!(reply["results"][0]["memory"], "Likes green tea", "{reply}");
+    assert_eq!(reply["results"][0]["memory"], FACT, "{reply}");
     assert_eq!(reply["results"][0]["event"], "ADD", "{reply}");
     let (kind, llm) = &add.invocations[0];
     assert_eq!(kind, "llm");
@@ -210,7 +186,7 @@ async fn workspace_models_serve_add_search_and_validation_through_the_daemon() {
         .map(|(_, r)| (r["input_type"].as_str().unwrap(), r))
         .collect();
     let document = embedded.get("document").unwrap_or_else(|| panic!("no document embedding: {:#?}", add.invocations));
-    assert_eq!(document["texts"], json!(["Likes green tea"]));
+    assert_eq!(document["texts"], json!([FACT]));
     assert_eq!(
         (document["model"].as_str(), document["model_type"].as_str()),
         (Some("text-embedding-3-small"), Some("text-embedding"))
@@ -226,7 +202,7 @@ async fn workspace_models_serve_add_search_and_validation_through_the_daemon() {
         .await;
     let reply = search.json();
     assert_eq!(reply["status"], "SUCCESS", "{reply}");
-    assert_eq!(reply["results"][0]["memory"], "Likes green tea", "{reply}");
+    assert_eq!(reply["results"][0]["memory"], FACT, "{reply}");
     assert_eq!(search.invocations.len(), 1, "{:#?}", search.invocations);
     assert_eq!(search.invocations[0].1["input_type"], "query");
     assert_eq!(search.invocations[0].1["texts"], json!(["what tea does she like?"]));

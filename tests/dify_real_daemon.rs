@@ -5,13 +5,18 @@
 //! (b) the daemon server (PostgreSQL + Redis) accepts the plugin over remote debugging with a key
 //!     created through its HTTP API, and tools invoked through `/plugin/{tenant}/dispatch/tool/*`
 //!     return our results.
-//! The packaged binary serves the fake engine of `tests/support/fake_api.rs`.
+//! (c) the same server relays the plugin's backwards invocations (the `dify` model provider) to a
+//!     stand-in of Dify's inner API (`tests/support/dify_workspace.rs`) and back.
+//! The packaged binary of (a) and (b) serves the fake engine of `tests/support/fake_api.rs`; (c)
+//! runs the real engine binary.
 //! Without the daemon's variables these tests fail, unless `MEM0_SKIP_SERVICE_TESTS=1`.
 
 #[path = "support/daemon.rs"]
 mod daemon;
 #[path = "support/fake_api.rs"]
 mod fake_api;
+#[path = "support/dify_workspace.rs"]
+mod workspace;
 
 use daemon::{collect_stderr, launch, packaged_plugin};
 use fake_api::{KNOWN_MEMORY_ID, KNOWN_WRITE_ID};
@@ -22,6 +27,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use workspace::FakeInnerApi;
 
 /// The daemon's variables, or `None` when the test must be skipped (after saying so).
 fn daemon_env() -> Option<HashMap<&'static str, String>> {
@@ -373,5 +379,108 @@ async fn real_daemon_accepts_remote_debugging_and_dispatches_tools() {
         h.await.unwrap();
     }
     eprintln!("(b) passed: key via HTTP API, remote registration, validate good/bad, {} tools, unknown tool, failing backend, runtime parameters, 20 concurrent dispatches", TOOL_NAMES.len());
+    child.kill().await.ok();
+}
+
+// ------------------------- (c) the `dify` model provider: backwards invocation through the daemon
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_daemon_relays_the_workspace_models_to_the_dify_provider() {
+    let Some(env) = daemon_env() else { return };
+    let (Ok(inner_addr), Ok(inner_key)) =
+        (std::env::var("MEM0_TEST_DIFY_INNER_API_ADDR"), std::env::var("MEM0_TEST_DIFY_INNER_API_KEY"))
+    else {
+        panic!("MEM0_TEST_DIFY_INNER_API_ADDR/_KEY are not set: restart the daemon with scripts/dify-daemon/daemon.sh")
+    };
+    let inner = FakeInnerApi::start(&inner_addr, &inner_key).await;
+    let daemon = Daemon {
+        url: env["MEM0_TEST_DIFY_DAEMON_URL"].clone(),
+        key: env["MEM0_TEST_DIFY_DAEMON_KEY"].clone(),
+        http: reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap(),
+    };
+    let tenant = uuid::Uuid::new_v4().to_string();
+    let (status, body) = daemon.post(&format!("/plugin/{tenant}/debugging/key"), None, json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    let key = serde_json::from_str::<Value>(&body).unwrap()["data"]["key"].as_str().expect("key").to_owned();
+
+    // the real engine (not the fake one), straight from the repository's declarations
+    let data = tempfile::tempdir().unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_mem0-dify"))
+        .arg("serve")
+        .env("INSTALL_METHOD", "remote")
+        .env("REMOTE_INSTALL_URL", &env["MEM0_TEST_DIFY_DEBUG_ADDR"])
+        .env("REMOTE_INSTALL_KEY", &key)
+        .env("MEM0_DIFY_PLUGIN_ROOT", env!("CARGO_MANIFEST_DIR"))
+        .env("MEM0_DIFY_DATA_DIR", data.path())
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start mem0-dify serve");
+    let stderr = Arc::new(Mutex::new(String::new()));
+    tokio::spawn(collect_stderr(child.stderr.take().unwrap(), stderr.clone()));
+    let plugin_id = "mem0-dify/mem0_dify";
+
+    // validation calls both models: the daemon relays them to Dify's inner API and back
+    let started = Instant::now();
+    let validated = loop {
+        let data = json!({"provider": "mem0", "credentials": workspace::credentials(true)});
+        let (status, events) = daemon.dispatch(&tenant, plugin_id, "validate_credentials", data).await;
+        if status == 200 && !events.is_empty() && events.iter().all(|e| e["code"] == 0) {
+            break events;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no successful validation within 60 s (last: {status} {events:?}); plugin stderr:\n{}",
+            stderr.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert_eq!(payloads(&validated), vec![json!({"result": true})]);
+
+    let invoke = |tool: &str, params: Value| json!({"provider": "mem0", "tool": tool, "credentials": workspace::credentials(true), "credential_type": "api-key", "tool_parameters": params});
+    let (status, events) = daemon
+        .dispatch(
+            &tenant,
+            plugin_id,
+            "invoke",
+            invoke("add_memory", json!({"user": "I drink green tea every morning", "user_id": "alice"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{events:?}");
+    let added = check_tool_chunks("add_memory", &payloads(&events));
+    assert_eq!(added["results"][0]["memory"], workspace::FACT, "{added}");
+    assert_eq!(added["results"][0]["event"], "ADD", "{added}");
+
+    let (_, events) = daemon
+        .dispatch(
+            &tenant,
+            plugin_id,
+            "invoke",
+            invoke("search_memory", json!({"query": "which tea?", "user_id": "alice"})),
+        )
+        .await;
+    let found = check_tool_chunks("search_memory", &payloads(&events));
+    assert_eq!(found["results"][0]["memory"], workspace::FACT, "{found}");
+
+    let calls = inner.calls();
+    let llm: Vec<&Value> = calls.iter().filter(|c| c.route == "llm").map(|c| &c.body).collect();
+    let embeddings: Vec<&Value> = calls.iter().filter(|c| c.route == "text-embedding").map(|c| &c.body).collect();
+    assert!(llm.len() >= 2 && embeddings.len() >= 3, "{calls:#?}");
+    for body in llm.iter().chain(&embeddings) {
+        assert_eq!(body["tenant_id"], tenant.as_str(), "the daemon names the tenant: {body}");
+        assert_eq!(body["provider"], "langgenius/openai/openai", "{body}");
+    }
+    let extraction =
+        llm.iter().find(|b| b.to_string().contains("I drink green tea every morning")).expect("extraction");
+    assert_eq!((extraction["model"].as_str(), extraction["mode"].as_str()), (Some("gpt-4o-mini"), Some("chat")));
+    assert!(embeddings.iter().any(|b| b["input_type"] == "document" && b["texts"] == json!([workspace::FACT])));
+    assert!(embeddings.iter().any(|b| b["input_type"] == "query" && b["texts"] == json!(["which tea?"])));
+    eprintln!(
+        "(c) passed: validation, add and search with the workspace's models relayed by the daemon ({} inner API calls)",
+        calls.len()
+    );
     child.kill().await.ok();
 }

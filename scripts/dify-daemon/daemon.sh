@@ -18,6 +18,7 @@
 # works and the test reports that the local-runtime path cannot run.
 #
 # Env: MEM0_DIFY_DAEMON_PORT (55002), MEM0_DIFY_DEBUG_PORT (55003), MEM0_DIFY_REDIS_PORT (56379),
+#      MEM0_DIFY_INNER_API_PORT (55004: Dify's inner API as the daemon sees it; tests serve it),
 #      MEM0_CACHE_DIR (/var/cache/mem0-dify), MEM0_RUN_DIR (/tmp/mem0-dify-services).
 set -euo pipefail
 SERVICE=dify-daemon
@@ -35,6 +36,10 @@ HOST=127.0.0.1
 PORT=${MEM0_DIFY_DAEMON_PORT:-55002}
 DEBUG_PORT=${MEM0_DIFY_DEBUG_PORT:-55003}
 REDIS_PORT=${MEM0_DIFY_REDIS_PORT:-56379}
+# Dify's inner API, where the daemon sends backwards invocations (model calls); the tests serve a
+# stand-in on this port while they need it
+INNER_API_PORT=${MEM0_DIFY_INNER_API_PORT:-55004}
+INNER_API_KEY=mem0-dify-test-inner-key
 REDIS_PASSWORD=difyai123456
 SERVER_KEY=mem0-dify-test-server-key
 BASE="$RUN_DIR/dify-daemon"
@@ -127,7 +132,7 @@ daemon_env() {
   DAEMON_ENV=(
     HOME="$HOME" PATH="$path"
     SERVER_HOST="$HOST" SERVER_PORT="$PORT" SERVER_KEY="$SERVER_KEY" PLATFORM=local
-    DIFY_INNER_API_URL=http://127.0.0.1:9 DIFY_INNER_API_KEY=unused-inner-key
+    DIFY_INNER_API_URL="http://$HOST:$INNER_API_PORT" DIFY_INNER_API_KEY="$INNER_API_KEY"
     DB_TYPE=postgresql DB_HOST="$MEM0_TEST_PG_HOST" DB_PORT="$MEM0_TEST_PG_PORT" DB_USERNAME=postgres
     DB_PASSWORD=unused-trusted DB_DATABASE=dify_plugin DB_DEFAULT_DATABASE=postgres DB_SSL_MODE=disable
     REDIS_HOST="$HOST" REDIS_PORT="$REDIS_PORT" REDIS_PASSWORD="$REDIS_PASSWORD"
@@ -190,6 +195,8 @@ start() {
     "MEM0_TEST_DIFY_DAEMON_URL=http://$HOST:$PORT" \
     "MEM0_TEST_DIFY_DAEMON_KEY=$SERVER_KEY" \
     "MEM0_TEST_DIFY_DEBUG_ADDR=$HOST:$DEBUG_PORT" \
+    "MEM0_TEST_DIFY_INNER_API_ADDR=$HOST:$INNER_API_PORT" \
+    "MEM0_TEST_DIFY_INNER_API_KEY=$INNER_API_KEY" \
     "MEM0_TEST_DIFY_COMMANDLINE=$BIN/dify-commandline" \
     "MEM0_TEST_DIFY_UV=$UV" \
     "MEM0_TEST_DIFY_PYTHON312_DIR=$py_dir" \
