@@ -253,6 +253,50 @@ impl Daemon {
         (status, response.text().await.unwrap_or_default())
     }
 
+    /// The daemon of the environment's variables.
+    fn from_env(env: &HashMap<&'static str, String>) -> Self {
+        Self {
+            url: env["MEM0_TEST_DIFY_DAEMON_URL"].clone(),
+            key: env["MEM0_TEST_DIFY_DAEMON_KEY"].clone(),
+            http: reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap(),
+        }
+    }
+
+    /// A new tenant and a remote-debugging key for it, from the daemon's HTTP API.
+    async fn debugging_key(&self) -> (String, String) {
+        let tenant = uuid::Uuid::new_v4().to_string();
+        let (status, body) = self.post(&format!("/plugin/{tenant}/debugging/key"), None, json!({})).await;
+        assert_eq!(status, 200, "{body}");
+        let key = serde_json::from_str::<Value>(&body).unwrap()["data"]["key"].as_str().expect("key").to_owned();
+        (tenant, key)
+    }
+
+    /// Validates `credentials` until the daemon routes to the registered plugin and it answers
+    /// without error (the daemon installs a debugging plugin once its registration ends).
+    async fn validate_once_routed(
+        &self,
+        tenant: &str,
+        plugin_id: &str,
+        credentials: Value,
+        stderr: &Mutex<String>,
+    ) -> Vec<Value> {
+        let started = Instant::now();
+        loop {
+            let data = json!({"provider": "mem0", "credentials": credentials});
+            let (status, events) = self.dispatch(tenant, plugin_id, "validate_credentials", data).await;
+            if status == 200 && !events.is_empty() && events.iter().all(|e| e["code"] == 0) {
+                eprintln!("the daemon routed to the plugin after {:?}", started.elapsed());
+                return events;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "the daemon did not route to the plugin within 60 s (last: {status} {events:?}); plugin stderr:\n{}",
+                stderr.lock().unwrap()
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
     /// Dispatches and returns the SSE `data:` payloads.
     async fn dispatch(&self, tenant: &str, plugin_id: &str, route: &str, data: Value) -> (u16, Vec<Value>) {
         let body = json!({"user_id": "dify-user-1", "conversation_id": null, "app_id": null, "message_id": null, "data": data});
@@ -283,15 +327,8 @@ fn error_text(events: &[Value]) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_daemon_accepts_remote_debugging_and_dispatches_tools() {
     let Some(env) = daemon_env() else { return };
-    let daemon = Daemon {
-        url: env["MEM0_TEST_DIFY_DAEMON_URL"].clone(),
-        key: env["MEM0_TEST_DIFY_DAEMON_KEY"].clone(),
-        http: reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap(),
-    };
-    let tenant = uuid::Uuid::new_v4().to_string();
-    let (status, body) = daemon.post(&format!("/plugin/{tenant}/debugging/key"), None, json!({})).await;
-    assert_eq!(status, 200, "{body}");
-    let key = serde_json::from_str::<Value>(&body).unwrap()["data"]["key"].as_str().expect("key").to_owned();
+    let daemon = Daemon::from_env(&env);
+    let (tenant, key) = daemon.debugging_key().await;
 
     let plugin = packaged_plugin();
     let remote = [
@@ -304,28 +341,7 @@ async fn real_daemon_accepts_remote_debugging_and_dispatches_tools() {
     tokio::spawn(collect_stderr(child.stderr.take().unwrap(), stderr.clone()));
     let plugin_id = plugin.report.unique_identifier.split(':').next().unwrap().to_owned();
 
-    // the daemon installs the debugging plugin into the key's tenant once registration ends
-    let started = Instant::now();
-    let ok = loop {
-        let (status, events) = daemon
-            .dispatch(
-                &tenant,
-                &plugin_id,
-                "validate_credentials",
-                json!({"provider": "mem0", "credentials": credentials()}),
-            )
-            .await;
-        if status == 200 && !events.is_empty() && events.iter().all(|e| e["code"] == 0) {
-            break events;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the daemon did not route to the plugin within 60 s (last: {status} {events:?}); plugin stderr:\n{}",
-            stderr.lock().unwrap()
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    };
-    eprintln!("(b) the daemon accepted the remote registration in {:?}", started.elapsed());
+    let ok = daemon.validate_once_routed(&tenant, &plugin_id, credentials(), &stderr).await;
     assert_eq!(payloads(&ok), vec![json!({"result": true})]);
 
     let (_, events) = daemon
@@ -393,15 +409,8 @@ async fn real_daemon_relays_the_workspace_models_to_the_dify_provider() {
         panic!("MEM0_TEST_DIFY_INNER_API_ADDR/_KEY are not set: restart the daemon with scripts/dify-daemon/daemon.sh")
     };
     let inner = FakeInnerApi::start(&inner_addr, &inner_key).await;
-    let daemon = Daemon {
-        url: env["MEM0_TEST_DIFY_DAEMON_URL"].clone(),
-        key: env["MEM0_TEST_DIFY_DAEMON_KEY"].clone(),
-        http: reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap(),
-    };
-    let tenant = uuid::Uuid::new_v4().to_string();
-    let (status, body) = daemon.post(&format!("/plugin/{tenant}/debugging/key"), None, json!({})).await;
-    assert_eq!(status, 200, "{body}");
-    let key = serde_json::from_str::<Value>(&body).unwrap()["data"]["key"].as_str().expect("key").to_owned();
+    let daemon = Daemon::from_env(&env);
+    let (tenant, key) = daemon.debugging_key().await;
 
     // the real engine (not the fake one), straight from the repository's declarations
     let data = tempfile::tempdir().unwrap();
@@ -424,20 +433,7 @@ async fn real_daemon_relays_the_workspace_models_to_the_dify_provider() {
     let plugin_id = "mem0-dify/mem0_dify";
 
     // validation calls both models: the daemon relays them to Dify's inner API and back
-    let started = Instant::now();
-    let validated = loop {
-        let data = json!({"provider": "mem0", "credentials": workspace::credentials(true)});
-        let (status, events) = daemon.dispatch(&tenant, plugin_id, "validate_credentials", data).await;
-        if status == 200 && !events.is_empty() && events.iter().all(|e| e["code"] == 0) {
-            break events;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "no successful validation within 60 s (last: {status} {events:?}); plugin stderr:\n{}",
-            stderr.lock().unwrap()
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    };
+    let validated = daemon.validate_once_routed(&tenant, plugin_id, workspace::credentials(true), &stderr).await;
     assert_eq!(payloads(&validated), vec![json!({"result": true})]);
 
     let invoke = |tool: &str, params: Value| json!({"provider": "mem0", "tool": tool, "credentials": workspace::credentials(true), "credential_type": "api-key", "tool_parameters": params});

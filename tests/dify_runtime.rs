@@ -455,7 +455,10 @@ async fn remote_wrong_key_stops_the_plugin_with_the_daemons_reason() {
     let (mut child, stderr) = launch_remote(&remote_env(&server.address(), "a-wrong-key"));
     let refused = server.accept(Duration::from_secs(20)).await;
     assert_eq!(refused.err().as_deref(), Some("invalid key"));
-    let status = tokio::time::timeout(Duration::from_secs(20), child.wait()).await.expect("plugin exits").unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
+        .await
+        .unwrap_or_else(|_| panic!("the plugin did not exit within 20 s; stderr:\n{}", stderr.lock().unwrap()))
+        .unwrap();
     assert!(!status.success());
     let stderr = stderr.lock().unwrap().clone();
     assert!(stderr.contains("invalid key"), "{stderr}");

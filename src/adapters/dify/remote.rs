@@ -5,6 +5,7 @@
 
 use super::connection::{
     drain_sessions, run_session_loop, spawn_async_line_reader, spawn_heartbeat, spawn_writer, LineSender, LoopEnd,
+    ReadLine,
 };
 use super::declaration::PluginDeclarations;
 use super::runtime::Dispatcher;
@@ -14,7 +15,7 @@ use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpStream;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
 
@@ -145,14 +146,27 @@ async fn serve_connection(
     let _ = stream.set_nodelay(true);
     let (read, write) = stream.into_split();
     let (out, writer) = spawn_writer(write);
+    let mut lines = spawn_async_line_reader(read);
     if let Err(end) = register(&out, key, declarations).await {
-        return (end, writer);
+        // a daemon refusing the key closes the connection while the declarations are still being
+        // sent: its reason is then already on the way in
+        return (refusal_after_closed_registration(&mut lines).await.unwrap_or(end), writer);
     }
     let heartbeat = spawn_heartbeat(out.clone(), settings.heartbeat_interval);
-    let mut lines = spawn_async_line_reader(read);
     let end = run_session_loop(&mut lines, &out, dispatcher, stop, sessions, true).await;
     heartbeat.abort();
     (end, writer)
+}
+
+/// How long a refusal may take to arrive once the daemon closed the connection.
+const REFUSAL_WAIT: Duration = Duration::from_secs(2);
+
+/// The daemon's plain-text refusal, when its first line is one.
+async fn refusal_after_closed_registration(lines: &mut mpsc::Receiver<ReadLine>) -> Option<LoopEnd> {
+    let line = tokio::time::timeout(REFUSAL_WAIT, lines.recv()).await.ok()??.ok()?;
+    let text = String::from_utf8_lossy(&line).trim().to_owned();
+    let is_refusal = !text.is_empty() && serde_json::from_str::<serde_json::Value>(&text).is_err();
+    is_refusal.then(|| LoopEnd::Rejected(text.chars().take(1000).collect()))
 }
 
 async fn register(out: &LineSender, key: &str, declarations: &PluginDeclarations) -> Result<(), LoopEnd> {
