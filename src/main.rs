@@ -112,6 +112,9 @@ async fn run(command: Command) -> ExitCode {
             };
             let reply = cli::call(app.as_ref(), &credentials, &tool, &params).await;
             eprintln!("{}", reply.text);
+            if let Some(note) = cli::draining_note(&reply, CALL_DRAIN_DEADLINE) {
+                eprintln!("{note}");
+            }
             app.shutdown(CALL_DRAIN_DEADLINE).await;
             let settled = cli::settle(app.as_ref(), &credentials, reply).await;
             println!("{}", serde_json::to_string_pretty(&settled.json).unwrap_or_default());

@@ -130,6 +130,7 @@ async fn a_newcomer_session_without_an_llm_stores_text_verbatim_and_persists() {
     assert_eq!(add.json["write_status"]["state"], "applied", "{}\n{}", add.json, add.text);
     let change = &add.json["write_status"]["result"]["results"][0];
     assert_eq!((change["event"].as_str(), change["memory"].as_str()), (Some("ADD"), Some(text)), "{}", add.json);
+    assert!(add.text.contains("Applying it before exiting"), "{}", add.text);
     assert!(add.text.contains(&format!("Write {write_id} has been applied.")), "{}", add.text);
     assert!(
         add.text.contains("No LLM is configured, so the text is stored as given")

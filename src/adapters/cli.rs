@@ -118,6 +118,16 @@ pub async fn call(
     reply
 }
 
+/// For a reply that accepted a write: that the process now applies it before exiting (at most
+/// `deadline`), and that an interrupted process loses nothing.
+pub fn draining_note(reply: &ToolReply, deadline: std::time::Duration) -> Option<String> {
+    reply.json.get("write_id").and_then(Value::as_str)?;
+    Some(format!(
+        "Applying it before exiting (at most {} s); if interrupted, it stays in the journal and the next run applies it.",
+        deadline.as_secs()
+    ))
+}
+
 /// A call's final answer, once its accepted write (if any) has been drained.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settled {
