@@ -29,7 +29,8 @@ enum Command {
     /// Run as a Dify plugin: stdio when the daemon starts it, TCP remote debugging when
     /// INSTALL_METHOD=remote (settings from the environment and ./.env).
     Serve,
-    /// Run one tool and print its {"status","messages","results"} JSON.
+    /// Run one tool and print its {"status","messages","results"} JSON (text on stderr). A write
+    /// accepted in async mode is applied before exiting; its final state is added as `write_status`.
     Call {
         /// The tool: add_memory, search_memory, get_all_memories, get_memory, update_memory,
         /// delete_memory, delete_all_memories, get_memory_history, get_write_status.
@@ -110,13 +111,20 @@ async fn run(command: Command) -> ExitCode {
                 Err(e) => return fail(&e),
             };
             let reply = cli::call(app.as_ref(), &credentials, &tool, &params).await;
-            println!("{}", serde_json::to_string_pretty(&reply.json).unwrap_or_default());
             eprintln!("{}", reply.text);
+            if let Some(note) = cli::draining_note(&reply, CALL_DRAIN_DEADLINE) {
+                eprintln!("{note}");
+            }
             app.shutdown(CALL_DRAIN_DEADLINE).await;
-            if reply.is_error() {
-                ExitCode::FAILURE
-            } else {
+            let settled = cli::settle(app.as_ref(), &credentials, reply).await;
+            println!("{}", serde_json::to_string_pretty(&settled.json).unwrap_or_default());
+            if let Some(text) = settled.text {
+                eprintln!("{text}");
+            }
+            if settled.ok {
                 ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
             }
         }
         Command::Validate { credentials } => {

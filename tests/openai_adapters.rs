@@ -233,7 +233,8 @@ async fn unreachable_servers_are_transport_errors() {
 
     let err = llm.chat(ask("hi")).await.unwrap_err();
 
-    assert!(matches!(&err, LlmError::Transport(m) if m.contains("connection failed")), "{err:?}");
+    let named = format!("connection failed (http://127.0.0.1:{port}/v1/chat/completions)");
+    assert!(matches!(&err, LlmError::Transport(m) if m.contains(&named)), "{err:?}");
     assert!(err.is_transient());
 }
 

@@ -279,9 +279,14 @@ fn decode<T: DeserializeOwned>(bytes: &[u8], redactor: &Redactor) -> Result<T, H
     })
 }
 
-/// A reqwest error with its causes, without the URL (which may carry a key as a query parameter).
+/// A reqwest error with its causes, without the URL's query (which may carry a key); a failed
+/// connection names the server (`scheme://host:port/path`) so a wrong base URL is easy to spot.
 fn describe(err: &reqwest::Error) -> String {
-    let head = if err.is_connect() {
+    let connect =
+        err.url().filter(|_| err.is_connect()).map(|url| format!("connection failed ({})", loggable_url(url.as_str())));
+    let head = if let Some(connect) = &connect {
+        connect.as_str()
+    } else if err.is_connect() {
         "connection failed"
     } else if err.is_body() || err.is_decode() {
         "reading the answer failed"

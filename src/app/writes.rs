@@ -180,6 +180,8 @@ pub async fn run_writer(engine: Arc<Engine>, slots: Arc<Semaphore>, timing: Writ
                     );
                 }
             }
+            // The process is stopping (e.g. the runtime is shutting down): not worth a warning.
+            Err(e) if writer.stopping.load(Ordering::SeqCst) => debug!(error = %e, "claim interrupted by the stop"),
             Err(e) => {
                 warn!(error = %e, "could not claim accepted writes");
                 sleep_or_wake(writer, timing.poll).await;

