@@ -4,8 +4,8 @@
 //!
 //! The count is taken from the journal ([`Admission::recount`]) before the first accept,
 //! whenever the count says the journal is full (writes finished by another process sharing the
-//! journal then free their places), and periodically by the engine's writer (writes accepted by
-//! other processes are then counted). Between two counts it follows this process's own accepts
+//! journal then free their places), and periodically by the engine's writer when no accept or
+//! finish is in progress (writes accepted by other processes are then counted). Between two counts it follows this process's own accepts
 //! and finishes. A count runs alone: it waits for the accepts and finishes in progress and holds
 //! new ones back, so the number it takes is exact. The count never falls below the unfinished
 //! writes of this process: a place is reserved before the insert and kept when the insert fails
@@ -95,6 +95,14 @@ impl Admission {
     pub async fn recount(&self, journal: &dyn WriteJournal) -> Result<u64, StoreError> {
         let _alone = self.gate.write().await;
         self.count(journal).await
+    }
+
+    /// Counts the unfinished writes of `journal` again unless accepts or finishes are in
+    /// progress (it never waits for them, so a slow journal call cannot hold accepts back
+    /// behind it); `None` when skipped.
+    pub async fn recount_if_idle(&self, journal: &dyn WriteJournal) -> Option<Result<u64, StoreError>> {
+        let _alone = self.gate.try_write().ok()?;
+        Some(self.count(journal).await)
     }
 
     /// Takes the journal's count; the caller holds the gate exclusively.
@@ -268,6 +276,22 @@ mod tests {
         assert!(matches!(admission.record(&rows, &id(1), &command()).await, Err(AdmitError::Busy(3))));
     }
 
+    #[tokio::test]
+    async fn an_idle_recount_is_skipped_while_an_accept_is_in_progress() {
+        let rows = Arc::new(Rows { insert_delay: Duration::from_millis(200), ..Rows::default() });
+        let admission = Arc::new(Admission::new(10));
+        admission.recount(rows.as_ref()).await.unwrap();
+        let accept = {
+            let (rows, admission) = (rows.clone(), admission.clone());
+            tokio::spawn(async move { admission.record(rows.as_ref(), &id(0), &command()).await })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(admission.recount_if_idle(rows.as_ref()).await.is_none());
+        accept.await.unwrap().unwrap();
+        rows.elsewhere("other", true);
+        assert_eq!(admission.recount_if_idle(rows.as_ref()).await.unwrap().unwrap(), 2);
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_accepts_finishes_and_recounts_never_overshoot_the_capacity() {
         const CAPACITY: usize = 10;
@@ -283,7 +307,8 @@ mod tests {
             tasks.push(tokio::spawn(async move {
                 match n {
                     20 | 40 => admission.finish(rows.as_ref(), &id(1000 + n / 20 - 1), &applied()).await.map(|_| None),
-                    n if n % 7 == 0 => admission.recount(rows.as_ref()).await.map(|_| None),
+                    n if n % 14 == 0 => admission.recount(rows.as_ref()).await.map(|_| None),
+                    n if n % 7 == 0 => admission.recount_if_idle(rows.as_ref()).await.transpose().map(|_| None),
                     n => match admission.record(rows.as_ref(), &id(n), &command()).await {
                         Ok(()) => Ok(Some(true)),
                         Err(AdmitError::Busy(_)) => Ok(Some(false)),

@@ -158,11 +158,12 @@ pub async fn run_writer(engine: Arc<Engine>, slots: Arc<Semaphore>, timing: Writ
             continue;
         }
         // Count the journal again now and then: other processes sharing it accept and finish
-        // writes this engine's count does not see.
+        // writes this engine's count does not see. Skipped while accepts are in progress.
         if counted_at.is_none_or(|at| at.elapsed() >= timing.poll) {
-            match engine.admission().recount(engine.service().backends().journal.as_ref()).await {
-                Ok(_) => counted_at = Some(Instant::now()),
-                Err(e) => warn!(error = %e, "could not count the accepted writes"),
+            match engine.admission().recount_if_idle(engine.service().backends().journal.as_ref()).await {
+                Some(Ok(_)) => counted_at = Some(Instant::now()),
+                Some(Err(e)) => warn!(error = %e, "could not count the accepted writes"),
+                None => {}
             }
         }
         let free = slots.available_permits().clamp(1, 16);
