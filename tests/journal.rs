@@ -98,6 +98,33 @@ async fn postgres_handles_never_claim_the_same_write() {
     }
 }
 
+#[tokio::test]
+async fn postgres_accepts_do_not_wait_for_the_connections_the_writers_hold() {
+    let Some(url) = pgstore_support::pg_url() else { return };
+    let block = ProviderBlock::parse(
+        "local_vector_db_json",
+        &json!({"provider": "pgvector", "config": {
+            "connection_string": url, "collection_name": pgstore_support::unique_collection("journal"),
+            "embedding_model_dims": 3, "maxconn": 1}}),
+    )
+    .unwrap()
+    .unwrap();
+    let store = PgVectorStore::connect(from_block(&block).unwrap()).unwrap();
+    let journal = PostgresJournal::beside(&store);
+    journal.ensure_ready().await.unwrap();
+    // The store's only connection is busy (a writer applying a write, say).
+    let held = store.pool().get().await.unwrap();
+    for n in 0..5 {
+        let command = add("alice", &format!("fact {n}"));
+        let id = WriteId(format!("accept-{n}"));
+        let recorded =
+            tokio::time::timeout(Duration::from_secs(5), journal.record(&id, &command.ordering_key(), &command)).await;
+        assert!(matches!(recorded, Ok(Ok(()))), "accept {n} waited for the store's pool: {recorded:?}");
+    }
+    drop(held);
+    assert_eq!(journal.unfinished().await.unwrap(), 5);
+}
+
 async fn order_and_durability(open: Opener) {
     let journal = open();
     let journal = journal.as_ref();

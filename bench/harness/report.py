@@ -467,9 +467,10 @@ def history_section(results: str) -> str:
         return ""
     labels = [h for h, _ in HEADLINES]
     out = ["## Run-to-run spread\n",
-           "The same harness on the same shared 2-core machine at different times (each row: both stacks in one run; "
-           "`bench/results/history.jsonl`). Wall-clock figures move with the machine's load; ratios inside one run "
-           "are the comparison.\n",
+           "The same harness on the same shared 2-core machine at different times (each row: one `bench/run.sh`; "
+           "`bench/results/history.jsonl`). A row run with `--stacks` or `--only` re-measured only those stacks and "
+           "experiments; its other figures are the latest results on disk. Wall-clock figures move with the "
+           "machine's load; ratios inside one run are the comparison.\n",
            "| run | what | " + " | ".join(labels) + " |", "|---|---|" + "---|" * len(labels)]
     for r in rows:
         vals = [fmt(r["figures"].get(h), "", 2) if not isinstance(r["figures"].get(h), str) else r["figures"][h]
@@ -522,6 +523,14 @@ def analysis(py: Figures, rs: Figures, have_rust: bool) -> str:
     misses = [t for t in targets(py, rs, True) if "missed" in t[2]]
     if not misses:
         out.append("- **Rust.** Every target of issue 8 is met in this run.")
+    if rs.ack_p95 is not None and rs.ack200_p95 is not None:
+        out.append(
+            f"- **Async add ACK.** One prepared INSERT into the journal on a small connection pool of its own, checked "
+            f"against a count of unfinished writes kept in memory (src/app/admission.rs). Its p95 at 0 ms "
+            f"({fmt(rs.ack_p95, ' ms', 2)} here) comes with the applying that runs during the burst (~"
+            f"{fmt(rs.async_applied, '', 0)} adds/s on the same 2 cores) and moves with the machine's load from run to "
+            f"run (see Run-to-run spread); with a 200 ms model, when the writers mostly wait, it was "
+            f"{fmt(rs.ack200_p95, ' ms', 2)}.")
     else:
         out.append("- **Missed targets, by how much, the likely cause (to confirm from the per-run JSON and a profile) "
                    "and the next optimization:**")
@@ -543,26 +552,31 @@ WHY = {
     "start → first heartbeat": lambda py, rs: (
         f"The binary alone reaches its first heartbeat in {fmt(rs.heartbeat_direct_ms, ' ms')} (median); the rest is "
         "the `python -m main` launcher the daemon runs: the venv's Python starts in ~21 ms on this machine "
-        "(median of 20, `python -c pass`) and the launcher's `import platform, stat` adds ~6.5 ms before it "
-        "execs the binary; with the machine busy (5 starts spread over "
+        "(median of 20, `python -c pass`), then the launcher (it imports only `os` and `sys`) execs the binary; "
+        "with the machine busy (5 starts spread over "
         f"{fmt(min(r['first_heartbeat_ms'] for r in rs.startup_runs), '', 0)}–"
-        f"{fmt(max(r['first_heartbeat_ms'] for r in rs.startup_runs), ' ms', 0)} here) it crosses 50 ms. Next: "
-        "a launcher that imports nothing beyond `os`/`sys` (`os.uname().machine` for the architecture, a literal "
-        "mode for chmod); Python's own start is the floor as long as the daemon runs `python -m main`."),
+        f"{fmt(max(r['first_heartbeat_ms'] for r in rs.startup_runs), ' ms', 0)} here) it crosses 50 ms. Python's "
+        "own start is the floor as long as the daemon runs `python -m main`."),
     "idle RSS": "Idle RSS is dominated by the async runtime's worker threads and allocator arenas. Next: a smaller "
     "tokio worker count / `current_thread` runtime for stdio, and a lean allocator configuration.",
     "package": "The package carries one release binary per architecture. Next: `opt-level = \"s\"`, `panic = \"abort\"`, "
     "fewer TLS/HTTP features, strip debug info.",
     "async add ACK p95": lambda py, rs: (
-        "The ACCEPT is durable: it checks out a connection from the pool the vector store and the background "
-        "writers share, counts the pending rows of `<collection>_journal` and inserts the write there "
-        "(src/app/api.rs `accept`, src/adapters/journal/postgres.rs, journal `beside` the pgvector store). At 0 ms "
-        f"the writers apply ~{fmt(rs.async_applied, '', 0)} adds/s at the same time and use those connections "
-        "while they, PostgreSQL and the Python fake model server share the 2 cores "
-        f"with the request path (this run's machine was also busy). With a 200 ms model the ACK was p50 "
-        f"{fmt(rs.ack200_p50, '', 2)} / p95 {fmt(rs.ack200_p95, ' ms', 2)} in this run. Next: keep the pending "
-        "count in memory instead of a COUNT per accept, give accepts a connection of their own (or a small "
-        "separate pool), batch the writers' journal updates; then profile the ACK path on a quiet machine."),
+        "The ACCEPT is one prepared INSERT into `<collection>_journal` on a small connection pool of its own; "
+        "the busy bound is checked against a count of unfinished writes the engine keeps in memory "
+        "(src/app/admission.rs; the journal is counted at start, when the count says full, and by the writer "
+        "every poll period when no accept is in progress). With a 200 ms model, when the writers mostly wait, "
+        "the ACK was p50 "
+        f"{fmt(rs.ack200_p50, '', 2)} / p95 {fmt(rs.ack200_p95, ' ms', 2)} in this run; at 0 ms p50 "
+        f"{fmt(rs.ack_p50, ' ms', 2)}. The tail at 0 ms comes with the applying that runs during the burst: the "
+        f"writers apply ~{fmt(rs.async_applied, '', 0)} adds/s, and their work, PostgreSQL's backends and the "
+        "Python fake model server share the 2 cores with the request path (and this run's machine also ran other "
+        "work: see the busy cores below)"
+        + ("; on this shared machine its p95 moves around the target from run to run (see Run-to-run spread)"
+           if rs.ack_p95 is not None and rs.ack_p95 < 7.5 else "")
+        + ". Next: give the request path precedence over background applying "
+        "(writers that pause while requests arrive, or the stdio and accept path on a runtime thread of its own), "
+        "then measure on a quiet machine."),
     "sync add own overhead": "Own overhead = everything but model time: embeddings/LLM HTTP round trips, vector "
     "search, inserts, history. Next: overlap the per-fact embedding and search calls, batch the inserts.",
     "search own overhead p50": "Search cost is the query embedding round trip plus the filtered vector query. Next: "

@@ -2,6 +2,7 @@
 //! the guide — async accept for writes, timeout-degrade for reads, separate read and write
 //! limits, a ceiling on sync writes.
 
+use super::admission::AdmitError;
 use super::constants::{Timeouts, MAX_CONCURRENT_MEM_ADDS, MAX_CONCURRENT_READS, MAX_PENDING_WRITES};
 use super::engines::{Engine, EngineRegistry};
 use super::service::ServiceError;
@@ -70,7 +71,7 @@ impl MemoryApp {
     /// Starts the application (spawns the write workers: call inside a tokio runtime).
     pub fn start(factory: Arc<dyn BackendFactory>, settings: AppSettings) -> Self {
         let write_slots = Arc::new(Semaphore::new(settings.write_concurrency.max(1)));
-        let registry = EngineRegistry::new(factory, write_slots.clone(), settings.writer);
+        let registry = EngineRegistry::new(factory, write_slots.clone(), settings.writer, settings.queue_capacity);
         Self {
             registry,
             write_slots,
@@ -124,19 +125,14 @@ impl MemoryApp {
         }
         let journal = &engine.service().backends().journal;
         let id = WriteId(Uuid::new_v4().to_string());
-        // Check and record as one step for this process: the capacity is a hard bound here, and
-        // at most one write per other process sharing the journal can overshoot it.
-        let record = async {
-            let _accepting = engine.accepting().await;
-            let waiting = journal.unfinished().await.map_err(|e| not_accepted(&e))?;
-            if waiting >= self.settings.queue_capacity as u64 {
-                return Err(ApiError::Busy(waiting as usize));
-            }
-            journal.record(&id, &command.ordering_key(), command).await.map_err(|e| not_accepted(&e))
-        };
+        // The engine's count bounds the journal: a hard bound for this process, and at most the
+        // writes other processes accepted since its last count can overshoot it.
+        let record = engine.admission().record(journal.as_ref(), &id, command);
         match tokio::time::timeout(self.settings.timeouts.get, record).await {
             Err(_) => return Err(not_accepted(&"the write journal did not answer in time")),
-            Ok(recorded) => recorded?,
+            Ok(Err(AdmitError::Busy(waiting))) => return Err(ApiError::Busy(waiting as usize)),
+            Ok(Err(AdmitError::Journal(e))) => return Err(not_accepted(&e)),
+            Ok(Ok(())) => {}
         }
         engine.writer().wake();
         Ok(id)

@@ -423,6 +423,67 @@ async fn a_full_journal_answers_busy() {
     assert!(matches!(app.add(&creds, add("one more")).await, Err(ApiError::Busy(3))));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_adds_fill_the_journal_exactly_to_its_capacity() {
+    let world = Arc::new(World::new(vec![], Duration::from_secs(5), Duration::ZERO));
+    let app = Arc::new(start(world.clone()));
+    let creds = credentials(true);
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let (app, creds) = (app.clone(), creds.clone());
+            tokio::spawn(async move { app.add(&creds, add(&format!("fact {i}"))).await })
+        })
+        .collect();
+    let (mut accepted, mut busy) = (0, 0);
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(WriteOutcome::Accepted(_)) => accepted += 1,
+            Err(ApiError::Busy(3)) => busy += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!((accepted, busy), (3, 17));
+    assert_eq!(world.journal.unfinished().await.unwrap(), 3);
+}
+
+#[tokio::test]
+async fn writes_left_by_a_dead_process_count_against_the_capacity() {
+    let world = Arc::new(World::new(vec![], Duration::from_secs(5), Duration::ZERO));
+    for i in 0..2 {
+        let command = WriteCommand::Add(add(&format!("left {i}")));
+        world.journal.record(&WriteId(format!("left-{i}")), &command.ordering_key(), &command).await.unwrap();
+    }
+    let app = start(world.clone());
+    let creds = credentials(true);
+    app.add(&creds, add("one")).await.unwrap();
+    assert!(matches!(app.add(&creds, add("two")).await, Err(ApiError::Busy(3))));
+}
+
+#[tokio::test]
+async fn applied_and_failed_writes_free_their_places() {
+    let script = vec![
+        Ok(facts(&["Likes tea"])),
+        Err(LlmError::Unauthorized { status: 401, message: "bad key".into() }),
+        Ok(facts(&["Likes cake"])),
+    ];
+    let world = Arc::new(World::new(script, Duration::ZERO, Duration::ZERO));
+    let app = start(world.clone());
+    let creds = credentials(true);
+    for round in 0..3 {
+        let mut ids = Vec::new();
+        for i in 0..3 {
+            match app.add(&creds, add(&format!("round {round} fact {i}"))).await.unwrap() {
+                WriteOutcome::Accepted(id) => ids.push(id),
+                other => panic!("round {round}: {other:?}"),
+            }
+        }
+        for id in &ids {
+            wait_for(&app, &creds, id).await;
+        }
+    }
+    assert_eq!(world.journal.unfinished().await.unwrap(), 0);
+}
+
 #[tokio::test]
 async fn slow_reads_degrade_to_empty_results_with_a_reason() {
     let world = Arc::new(World::new(vec![], Duration::ZERO, Duration::from_secs(2)));

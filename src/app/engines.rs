@@ -1,6 +1,7 @@
 //! One engine per distinct credential set, keyed by the credentials' fingerprint; the least
 //! recently used engine is dropped (closing its connections) when too many are open.
 
+use super::admission::Admission;
 use super::constants::MAX_ENGINES;
 use super::service::{MemoryService, Prompts};
 use super::writes::{run_writer, Writer, WriterTiming};
@@ -19,7 +20,7 @@ pub struct Engine {
     service: MemoryService,
     ready: OnceCell<()>,
     scope_locks: Mutex<HashMap<String, Weak<tokio::sync::Mutex<()>>>>,
-    accepting: tokio::sync::Mutex<()>,
+    admission: Admission,
     writer: Writer,
 }
 
@@ -34,10 +35,9 @@ impl Engine {
         &self.writer
     }
 
-    /// Held while a write is checked against the journal's capacity and recorded, so that
-    /// concurrent accepts of this process cannot overshoot the capacity together.
-    pub async fn accepting(&self) -> tokio::sync::MutexGuard<'_, ()> {
-        self.accepting.lock().await
+    /// The count of unfinished writes in the journal, against which writes are accepted.
+    pub fn admission(&self) -> &Admission {
+        &self.admission
     }
 
     /// Prepares the stores once (tables, indexes); retried on the next call after a failure.
@@ -76,12 +76,19 @@ pub struct EngineRegistry {
     engines: tokio::sync::Mutex<Vec<(String, Arc<Engine>)>>,
     write_slots: Arc<Semaphore>,
     timing: WriterTiming,
+    queue_capacity: usize,
 }
 
 impl EngineRegistry {
-    /// A registry building engines with `factory`; their writers share `write_slots`.
-    pub fn new(factory: Arc<dyn BackendFactory>, write_slots: Arc<Semaphore>, timing: WriterTiming) -> Self {
-        Self { factory, engines: tokio::sync::Mutex::new(Vec::new()), write_slots, timing }
+    /// A registry building engines with `factory`; their writers share `write_slots`; each
+    /// engine accepts up to `queue_capacity` unfinished writes.
+    pub fn new(
+        factory: Arc<dyn BackendFactory>,
+        write_slots: Arc<Semaphore>,
+        timing: WriterTiming,
+        queue_capacity: usize,
+    ) -> Self {
+        Self { factory, engines: tokio::sync::Mutex::new(Vec::new()), write_slots, timing, queue_capacity }
     }
 
     /// Every open engine.
@@ -108,7 +115,7 @@ impl EngineRegistry {
             service: MemoryService::new(backends, prompts),
             ready: OnceCell::new(),
             scope_locks: Mutex::new(HashMap::new()),
-            accepting: tokio::sync::Mutex::new(()),
+            admission: Admission::new(self.queue_capacity),
             writer: Writer::new(),
         });
         if engines.len() >= MAX_ENGINES {

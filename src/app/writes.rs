@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{Notify, Semaphore};
+use tokio::time::Instant;
 use tracing::{debug, error, info, warn, Instrument};
 
 /// Why applying a write failed, and whether to retry.
@@ -149,11 +150,21 @@ pub async fn run_writer(engine: Arc<Engine>, slots: Arc<Semaphore>, timing: Writ
         let engine = engine.clone();
         tokio::spawn(async move { renew_leases(engine, timing).await })
     };
+    let mut counted_at: Option<Instant> = None;
     while !writer.stopping.load(Ordering::SeqCst) {
         if let Err(e) = engine.ready().await {
             warn!(error = %e, "journal not reachable; accepted writes wait");
             sleep_or_wake(writer, timing.poll).await;
             continue;
+        }
+        // Count the journal again now and then: other processes sharing it accept and finish
+        // writes this engine's count does not see. Skipped while accepts are in progress.
+        if counted_at.is_none_or(|at| at.elapsed() >= timing.poll) {
+            match engine.admission().recount_if_idle(engine.service().backends().journal.as_ref()).await {
+                Some(Ok(_)) => counted_at = Some(Instant::now()),
+                Some(Err(e)) => warn!(error = %e, "could not count the accepted writes"),
+                None => {}
+            }
         }
         let free = slots.available_permits().clamp(1, 16);
         match engine.service().backends().journal.claim(free, timing.lease).await {
@@ -218,10 +229,11 @@ async fn apply_claimed(engine: &Engine, claimed: &ClaimedWrite, timing: WriterTi
         plan_and_apply(engine, claimed).await
     };
     let attempt = claimed.attempts + 1;
+    let admission = engine.admission();
     let recorded = match outcome {
         Ok(result) => {
             info!(attempt, "accepted write applied");
-            journal.finish(&claimed.id, &WriteState::Applied { result }).await
+            admission.finish(journal.as_ref(), &claimed.id, &WriteState::Applied { result }).await
         }
         Err(e) if e.transient && attempt < timing.max_attempts => {
             let delay = timing.retry_delay(attempt);
@@ -230,7 +242,7 @@ async fn apply_claimed(engine: &Engine, claimed: &ClaimedWrite, timing: WriterTi
         }
         Err(e) => {
             error!(attempt, error = %e, "accepted write failed permanently");
-            journal.finish(&claimed.id, &WriteState::Failed { error: e.message }).await
+            admission.finish(journal.as_ref(), &claimed.id, &WriteState::Failed { error: e.message }).await
         }
     };
     if let Err(e) = recorded {

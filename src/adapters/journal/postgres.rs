@@ -21,32 +21,55 @@ use tokio::sync::OnceCell;
 const STORE: &str = "PostgreSQL write journal";
 /// Advisory lock key serialising DDL (the same as the other PostgreSQL adapters').
 const DDL_LOCK: &str = "mem0-dify:ddl";
+/// Connections of the pool kept for recording accepted writes, beside the store's pool.
+pub const ACCEPT_CONNECTIONS: usize = 2;
 
 /// Accepted writes in `<collection>_journal`.
 pub struct PostgresJournal {
     pool: Pool,
+    /// Records accepted writes: a pool of its own, so that an accept never waits for a
+    /// connection the background writers hold.
+    accept_pool: Pool,
     table: String,
     claim_lock: String,
     ready: OnceCell<()>,
 }
 
 impl PostgresJournal {
-    /// A journal over `pool` for the collection. Nothing is contacted until first use.
+    /// A journal over `pool` for the collection (accepts included). Nothing is contacted until
+    /// first use.
     pub fn new(pool: Pool, collection: &CollectionName) -> Self {
+        Self::with_accept_pool(pool.clone(), pool, collection)
+    }
+
+    /// A journal over `pool` that records accepted writes through `accept_pool`.
+    pub fn with_accept_pool(pool: Pool, accept_pool: Pool, collection: &CollectionName) -> Self {
         Self {
             pool,
+            accept_pool,
             table: collection.quoted("_journal"),
             claim_lock: format!("mem0-dify:journal:{}", collection.as_str()),
             ready: OnceCell::new(),
         }
     }
 
-    /// The journal of a pgvector store: same database, same pool.
+    /// The journal of a pgvector store: same database and pool, plus [`ACCEPT_CONNECTIONS`]
+    /// connections of its own for accepts (opened on first use).
     pub fn beside(vector_store: &PgVectorStore) -> Self {
-        Self::new(vector_store.pool().clone(), &vector_store.config().collection_name)
+        let config = vector_store.config();
+        let shared = vector_store.pool().clone();
+        // The store's pool was built from the same settings, so this cannot fail in practice;
+        // if it did, accepts would share the store's pool.
+        let accept_pool = config.connection.pool(ACCEPT_CONNECTIONS).unwrap_or_else(|_| shared.clone());
+        Self::with_accept_pool(shared, accept_pool, &config.collection_name)
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
+        self.client_of(&self.pool).await
+    }
+
+    /// A connection of `pool`, once the table exists.
+    async fn client_of(&self, pool: &Pool) -> Result<deadpool_postgres::Object, StoreError> {
         self.ready
             .get_or_try_init(|| async {
                 let mut client = self.pool.get().await.map_err(|e| from_pool(STORE, e))?;
@@ -77,7 +100,7 @@ impl PostgresJournal {
                 tx.commit().await.map_err(pg)
             })
             .await?;
-        self.pool.get().await.map_err(|e| from_pool(STORE, e))
+        pool.get().await.map_err(|e| from_pool(STORE, e))
     }
 
     async fn execute(
@@ -107,12 +130,14 @@ impl WriteJournal for PostgresJournal {
     async fn record(&self, id: &WriteId, ordering_key: &str, command: &WriteCommand) -> Result<(), StoreError> {
         let command =
             serde_json::to_value(command).map_err(|e| StoreError::Rejected { store: STORE, message: e.to_string() })?;
-        self.execute(
-            "INSERT INTO {t} (id, ordering_key, command) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
-            &[&id.0, &ordering_key, &command],
-        )
-        .await
-        .map(|_| ())
+        let client = self.client_of(&self.accept_pool).await?;
+        let sql = format!(
+            "INSERT INTO {} (id, ordering_key, command) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
+            self.table
+        );
+        // Prepared once per connection: an accept is then one round trip.
+        let statement = client.prepare_cached(&sql).await.map_err(pg)?;
+        client.execute(&statement, &[&id.0, &ordering_key, &command]).await.map(|_| ()).map_err(pg)
     }
 
     async fn claim(&self, max: usize, lease: Duration) -> Result<Vec<ClaimedWrite>, StoreError> {
