@@ -179,10 +179,11 @@ pub fn flatten_newlines(texts: &[String]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::adapters::config::test_block;
     use serde_json::{json, Value};
 
     fn block(config: Value) -> ProviderBlock {
-        ProviderBlock::parse("local_embedder_json", &json!({"provider": "gemini", "config": config})).unwrap().unwrap()
+        test_block("local_embedder_json", "gemini", config)
     }
 
     #[test]

@@ -196,9 +196,10 @@ pub fn tool_call(name: String, arguments: Option<Value>) -> Result<ToolCall, Str
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::adapters::config::test_block;
 
     fn block(config: Value) -> ProviderBlock {
-        ProviderBlock::parse("local_llm_json", &json!({"provider": "ollama", "config": config})).unwrap().unwrap()
+        test_block("local_llm_json", "ollama", config)
     }
 
     #[test]
