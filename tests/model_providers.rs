@@ -228,7 +228,7 @@ async fn azure_openai_chat_calls_the_deployment() {
     assert_eq!(answer.usage, Some(Usage { prompt_tokens: 21, completion_tokens: 5 }));
     let request = &server.requests()[0];
     assert_post(request, "/openai/deployments/gpt-4o-mini/chat/completions");
-    assert_eq!(request.query.as_deref(), Some("api-version=2024-10-21"));
+    assert_eq!(request.query_string(), Some("api-version=2024-10-21"));
     assert_eq!(request.header("api-key"), Some(KEY));
     assert_eq!(request.header("x-ms-client-team"), Some("memory"));
     assert_eq!(request.header("authorization"), None);
@@ -255,7 +255,7 @@ async fn azure_openai_chat_deployment_and_settings_come_from_the_environment() {
 
     let request = &server.requests()[0];
     assert_eq!(request.path, "/openai/deployments/prod-gpt/chat/completions");
-    assert_eq!(request.query.as_deref(), Some("api-version=2025-01-01-preview"));
+    assert_eq!(request.query_string(), Some("api-version=2025-01-01-preview"));
     assert_eq!(request.header("api-key"), Some(KEY));
     assert_eq!(request.body["model"], "gpt-5-mini");
     assert!(request.body.get("temperature").is_none(), "gpt-5-mini is a reasoning model");
@@ -302,7 +302,7 @@ async fn azure_openai_embeddings_call_the_deployment() {
     assert_eq!(embedder.dimensions(), 8);
     let request = &server.requests()[0];
     assert_post(request, "/openai/deployments/text-embedding-3-small/embeddings");
-    assert_eq!(request.query.as_deref(), Some("api-version=2024-10-21"));
+    assert_eq!(request.query_string(), Some("api-version=2024-10-21"));
     assert_eq!(request.header("api-key"), Some(KEY));
     assert_eq!(
         request.body,
@@ -548,7 +548,7 @@ async fn gemini_generate_content_with_json_mime_type() {
     assert_eq!(answer.usage, Some(Usage { prompt_tokens: 25, completion_tokens: 6 }));
     let request = &server.requests()[0];
     assert_post(request, "/v1beta/models/gemini-2.0-flash:generateContent");
-    assert_eq!(request.query, None, "the key is never put in the URL");
+    assert_eq!(request.query_string(), None, "the key is never put in the URL");
     assert_eq!(request.header("x-goog-api-key"), Some(KEY));
     assert_eq!(
         request.body,
@@ -914,7 +914,7 @@ fn assert_signed(request: &Recorded, extra_signed: &[&str]) {
             &auth,
             &request.method,
             &request.path,
-            request.query.as_deref(),
+            request.query_string(),
             &request.headers,
             &request.raw_body,
         )

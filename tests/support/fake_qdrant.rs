@@ -15,6 +15,8 @@
 
 #![allow(dead_code)]
 
+// Each fake has its own copy, so a test may include any set of fakes.
+#[allow(clippy::duplicate_mod)]
 #[path = "recorder.rs"]
 mod recorder;
 
@@ -135,7 +137,7 @@ impl FakeQdrant {
 
     /// The next `times` requests get `fault`.
     pub fn fail_next(&self, times: usize, fault: Fault) {
-        self.ctx.recorder.fail_next(times, fault);
+        self.ctx.recorder.queue(times, fault);
     }
 
     /// Every request, in order.
