@@ -4,16 +4,18 @@
 //!
 //! Its own test binary: the subscriber is process-global, so no other test may run beside it.
 
+#[path = "support/adapter_config.rs"]
+mod adapter_config;
 #[path = "support/scripted_server.rs"]
 mod scripted_server;
 
+use adapter_config::block;
 use mem0_dify::adapters::embedder::build_embedder_with_env;
 use mem0_dify::adapters::llm::build_llm_with_env;
-use mem0_dify::domain::credentials::ProviderBlock;
 use mem0_dify::ports::embedder::EmbedPurpose;
 use mem0_dify::ports::llm::{ChatMessage, ChatRequest};
 use scripted_server::{Reply, ScriptedServer};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::collections::HashMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -34,10 +36,6 @@ impl Write for Captured {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
-}
-
-fn block(field: &'static str, provider: &str, config: Value) -> ProviderBlock {
-    ProviderBlock::parse(field, &json!({"provider": provider, "config": config})).unwrap().unwrap()
 }
 
 /// The next request is refused with 401, every later one fails with 500 (`max_retries` 1 retries once),

@@ -4,6 +4,8 @@
 //! Config errors name the key. Bedrock's SigV4 signature is verified by an independent implementation
 //! of AWS's algorithm; Vertex AI's service-account assertion is verified with the key's public half.
 
+#[path = "support/adapter_config.rs"]
+mod adapter_config;
 #[path = "support/fake_openai.rs"]
 mod fake_openai;
 #[path = "support/scripted_server.rs"]
@@ -11,6 +13,7 @@ mod scripted_server;
 #[path = "support/sigv4_check.rs"]
 mod sigv4_check;
 
+use adapter_config::{block, fast_retries, no_env};
 use fake_openai::embed_text;
 use mem0_dify::adapters::embedder::aws_bedrock::BedrockEmbedder;
 use mem0_dify::adapters::embedder::azure_openai::AzureOpenAiEmbedder;
@@ -19,14 +22,12 @@ use mem0_dify::adapters::embedder::huggingface::HuggingFaceEmbedder;
 use mem0_dify::adapters::embedder::ollama::OllamaEmbedder;
 use mem0_dify::adapters::embedder::vertexai::VertexAiEmbedder;
 use mem0_dify::adapters::embedder::{build_embedder_with_env, supported_providers as embedder_providers};
-use mem0_dify::adapters::http::RetryPolicy;
 use mem0_dify::adapters::llm::anthropic::AnthropicChat;
 use mem0_dify::adapters::llm::aws_bedrock::BedrockChat;
 use mem0_dify::adapters::llm::azure_openai::AzureOpenAiChat;
 use mem0_dify::adapters::llm::gemini::GeminiChat;
 use mem0_dify::adapters::llm::ollama::OllamaChat;
 use mem0_dify::adapters::llm::{build_llm_with_env, supported_providers as llm_providers};
-use mem0_dify::domain::credentials::ProviderBlock;
 use mem0_dify::ports::embedder::{EmbedError, EmbedPurpose, Embedder};
 use mem0_dify::ports::llm::{ChatMessage, ChatRequest, Llm, LlmError, ResponseFormat, ToolCall, ToolSpec, Usage};
 use scripted_server::{Recorded, Reply, ScriptedServer};
@@ -35,7 +36,6 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
 
 const KEY: &str = "test-key-0123456789abcdef";
 const LLM: &str = "local_llm_json";
@@ -43,25 +43,8 @@ const EMBEDDER: &str = "local_embedder_json";
 const SYSTEM: &str = "You extract facts.";
 const USER: &str = "Hi, I am Ana and I like green tea.";
 
-fn block(field: &'static str, provider: &str, config: Value) -> ProviderBlock {
-    ProviderBlock::parse(field, &json!({"provider": provider, "config": config})).unwrap().unwrap()
-}
-
-fn no_env() -> HashMap<String, String> {
-    HashMap::new()
-}
-
 fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
     pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
-}
-
-fn fast() -> RetryPolicy {
-    RetryPolicy {
-        max_retries: 2,
-        min_delay: Duration::from_millis(5),
-        max_delay: Duration::from_millis(20),
-        max_retry_after: Duration::from_secs(1),
-    }
 }
 
 fn ask(response_format: ResponseFormat) -> ChatRequest {
@@ -213,7 +196,7 @@ fn azure_chat(server: &ScriptedServer, extra: Value) -> AzureOpenAiChat {
     let config = with(json!({"model": "gpt-4o-mini", "azure_kwargs": azure_kwargs(server)}), extra);
     AzureOpenAiChat::from_block_with_env(&block(LLM, "azure_openai", config), &no_env())
         .unwrap()
-        .with_retry_policy(fast())
+        .with_retry_policy(fast_retries())
 }
 
 #[tokio::test]
@@ -287,7 +270,7 @@ fn azure_embedder(server: &ScriptedServer) -> AzureOpenAiEmbedder {
     let config = json!({"model": "text-embedding-3-small", "embedding_dims": 8, "azure_kwargs": azure_kwargs(server)});
     AzureOpenAiEmbedder::from_block_with_env(&block(EMBEDDER, "azure_openai", config), &no_env())
         .unwrap()
-        .with_retry_policy(fast())
+        .with_retry_policy(fast_retries())
 }
 
 #[tokio::test]
@@ -337,7 +320,9 @@ fn anthropic_message(content: Value) -> Reply {
 
 fn anthropic(server: &ScriptedServer, extra: Value) -> AnthropicChat {
     let config = with(json!({"api_key": KEY, "anthropic_base_url": server.url()}), extra);
-    AnthropicChat::from_block_with_env(&block(LLM, "anthropic", config), &no_env()).unwrap().with_retry_policy(fast())
+    AnthropicChat::from_block_with_env(&block(LLM, "anthropic", config), &no_env())
+        .unwrap()
+        .with_retry_policy(fast_retries())
 }
 
 #[tokio::test]
@@ -413,7 +398,7 @@ fn ollama_chat_answer(message: Value) -> Reply {
 
 fn ollama(server: &ScriptedServer, extra: Value) -> OllamaChat {
     let config = with(json!({"ollama_base_url": server.url(), "model": "llama3.1:8b"}), extra);
-    OllamaChat::from_block_with_env(&block(LLM, "ollama", config), &no_env()).unwrap().with_retry_policy(fast())
+    OllamaChat::from_block_with_env(&block(LLM, "ollama", config), &no_env()).unwrap().with_retry_policy(fast_retries())
 }
 
 #[tokio::test]
@@ -480,7 +465,7 @@ fn ollama_embedder(server: &ScriptedServer, extra: Value) -> OllamaEmbedder {
     let config = with(json!({"ollama_base_url": server.url()}), extra);
     OllamaEmbedder::from_block_with_env(&block(EMBEDDER, "ollama", config), &no_env())
         .unwrap()
-        .with_retry_policy(fast())
+        .with_retry_policy(fast_retries())
 }
 
 #[tokio::test]
@@ -534,7 +519,7 @@ fn gemini_answer(parts: Value) -> Reply {
 
 fn gemini(server: &ScriptedServer) -> GeminiChat {
     let config = json!({"api_key": KEY, "gemini_base_url": server.url()});
-    GeminiChat::from_block_with_env(&block(LLM, "gemini", config), &no_env()).unwrap().with_retry_policy(fast())
+    GeminiChat::from_block_with_env(&block(LLM, "gemini", config), &no_env()).unwrap().with_retry_policy(fast_retries())
 }
 
 #[tokio::test]
@@ -604,7 +589,7 @@ fn gemini_embedder(server: &ScriptedServer, extra: Value) -> GeminiEmbedder {
     let config = with(json!({"api_key": KEY, "gemini_base_url": server.url()}), extra);
     GeminiEmbedder::from_block_with_env(&block(EMBEDDER, "gemini", config), &no_env())
         .unwrap()
-        .with_retry_policy(fast())
+        .with_retry_policy(fast_retries())
 }
 
 #[tokio::test]
@@ -658,7 +643,7 @@ fn tei(server: &ScriptedServer, extra: Value) -> HuggingFaceEmbedder {
     let config = with(json!({"huggingface_base_url": format!("{}/v1", server.url()), "embedding_dims": 8}), extra);
     HuggingFaceEmbedder::from_block_with_env(&block(EMBEDDER, "huggingface", config), &no_env())
         .unwrap()
-        .with_retry_policy(fast())
+        .with_retry_policy(fast_retries())
 }
 
 #[tokio::test]
@@ -685,7 +670,7 @@ async fn huggingface_hosted_feature_extraction() {
     let embedder =
         HuggingFaceEmbedder::from_block_with_env(&block(EMBEDDER, "huggingface", config), &env(&[("HF_TOKEN", KEY)]))
             .unwrap()
-            .with_retry_policy(fast());
+            .with_retry_policy(fast_retries());
 
     let vectors = embedder.embed(&texts(&["green tea"]), EmbedPurpose::Search).await.unwrap();
 
@@ -768,7 +753,7 @@ fn vertex_embedder(api: &ScriptedServer, credentials: Value, extra: Value) -> Ve
     );
     VertexAiEmbedder::from_block_with_env(&block(EMBEDDER, "vertexai", config), &no_env())
         .unwrap()
-        .with_retry_policy(fast())
+        .with_retry_policy(fast_retries())
 }
 
 #[tokio::test]
@@ -892,7 +877,9 @@ fn bedrock(server: &ScriptedServer, extra: Value) -> BedrockChat {
                "aws_region": "us-east-1", "aws_bedrock_base_url": server.url()}),
         extra,
     );
-    BedrockChat::from_block_with_env(&block(LLM, "aws_bedrock", config), &no_env()).unwrap().with_retry_policy(fast())
+    BedrockChat::from_block_with_env(&block(LLM, "aws_bedrock", config), &no_env())
+        .unwrap()
+        .with_retry_policy(fast_retries())
 }
 
 /// The request carries a SigV4 signature that AWS's algorithm, recomputed independently, accepts.
@@ -1007,7 +994,7 @@ fn bedrock_embedder(server: &ScriptedServer, extra: Value) -> BedrockEmbedder {
     );
     BedrockEmbedder::from_block_with_env(&block(EMBEDDER, "aws_bedrock", config), &no_env())
         .unwrap()
-        .with_retry_policy(fast())
+        .with_retry_policy(fast_retries())
 }
 
 #[tokio::test]

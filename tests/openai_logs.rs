@@ -3,36 +3,23 @@
 //!
 //! Its own test binary: the subscriber is process-global, so no other test may run beside it.
 
+#[path = "support/adapter_config.rs"]
+mod adapter_config;
 #[path = "support/fake_openai.rs"]
 mod fake_openai;
 
+use adapter_config::{block, fast_retries};
 use fake_openai::{FakeOpenAi, Reply};
 use mem0_dify::adapters::embedder::openai::OpenAiEmbedder;
-use mem0_dify::adapters::http::RetryPolicy;
 use mem0_dify::adapters::llm::openai::OpenAiChat;
-use mem0_dify::domain::credentials::ProviderBlock;
 use mem0_dify::ports::embedder::{EmbedPurpose, Embedder};
 use mem0_dify::ports::llm::{ChatMessage, ChatRequest, Llm};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::collections::HashMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 const KEY: &str = "sk-test-0123456789abcdef";
-
-fn block(field: &'static str, provider: &str, config: Value) -> ProviderBlock {
-    ProviderBlock::parse(field, &json!({"provider": provider, "config": config})).unwrap().unwrap()
-}
-
-fn fast_retries() -> RetryPolicy {
-    RetryPolicy {
-        max_retries: 2,
-        min_delay: Duration::from_millis(5),
-        max_delay: Duration::from_millis(20),
-        max_retry_after: Duration::from_secs(1),
-    }
-}
 
 fn openai_chat(server: &FakeOpenAi) -> OpenAiChat {
     let config = json!({"api_key": KEY, "openai_base_url": server.base_url(), "model": "gpt-4o-mini"});

@@ -51,7 +51,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use recorder::Recorder;
+use recorder::{Listener, Recorder};
 use serde_json::{json, Value};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -169,15 +169,8 @@ struct Ctx {
 
 /// The running fake server; stops when dropped.
 pub struct FakeOpenAi {
-    addr: SocketAddr,
+    listener: Listener,
     ctx: Ctx,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for FakeOpenAi {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
 }
 
 impl FakeOpenAi {
@@ -194,13 +187,13 @@ impl FakeOpenAi {
             served: 0,
         }));
         let ctx = Ctx { recorder: Recorder::default(), state };
-        let (addr, task) = recorder::serve(Router::new().fallback(handle).with_state(ctx.clone())).await;
-        Self { addr, ctx, task }
+        let listener = Listener::serve(Router::new().fallback(handle).with_state(ctx.clone()));
+        Self { listener, ctx }
     }
 
     /// `http://127.0.0.1:PORT` (root; use as a proxy URL).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.listener.url()
     }
 
     /// `http://127.0.0.1:PORT/v1` (use as `openai_base_url`).
@@ -210,7 +203,7 @@ impl FakeOpenAi {
 
     /// The socket address.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.listener.addr()
     }
 
     fn with<R>(&self, f: impl FnOnce(&mut Inner) -> R) -> R {

@@ -18,6 +18,8 @@ mod recorder;
 
 pub use recorder::{Fault, Recorder, Request};
 
+use recorder::Listener;
+
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
@@ -36,14 +38,7 @@ struct Ctx {
 /// The running fake; stops when dropped.
 pub struct FakeRerank {
     ctx: Ctx,
-    url: String,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for FakeRerank {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    listener: Listener,
 }
 
 impl FakeRerank {
@@ -51,13 +46,13 @@ impl FakeRerank {
     pub async fn start(api_key: Option<&str>) -> Self {
         let ctx =
             Ctx { recorder: Recorder::default(), settings: Arc::new(Mutex::new((api_key.map(str::to_owned), 32))) };
-        let (addr, task) = recorder::serve(Router::new().fallback(handle).with_state(ctx.clone())).await;
-        Self { ctx, url: format!("http://{addr}"), task }
+        let listener = Listener::serve(Router::new().fallback(handle).with_state(ctx.clone()));
+        Self { ctx, listener }
     }
 
     /// `http://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
-        self.url.clone()
+        self.listener.url()
     }
 
     /// TEI's `--max-client-batch-size`.

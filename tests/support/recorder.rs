@@ -212,12 +212,38 @@ impl<R: Clone> Recorder<R> {
     }
 }
 
-/// Serves `app` on `127.0.0.1` with an OS-chosen port until the returned handle is aborted.
-pub async fn serve(app: axum::Router) -> (SocketAddr, tokio::task::JoinHandle<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
-    let addr = listener.local_addr().expect("local address");
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (addr, task)
+/// A listener on `127.0.0.1` with an OS-chosen port serving an app; it stops when dropped.
+pub struct Listener {
+    addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Listener {
+    /// Serves `app` (call on a tokio runtime; synchronous, so a handler may start another listener).
+    pub fn serve(app: axum::Router) -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        listener.set_nonblocking(true).expect("non-blocking listener");
+        let addr = listener.local_addr().expect("local address");
+        let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self { addr, task }
+    }
+
+    /// The socket address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }

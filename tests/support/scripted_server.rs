@@ -26,9 +26,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use recorder::Recorder;
+use recorder::{Listener, Recorder};
 use serde_json::Value;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 /// One request as received (`path` still percent-encoded).
@@ -84,28 +83,21 @@ struct Ctx {
 
 /// The running server; stops when dropped.
 pub struct ScriptedServer {
-    addr: SocketAddr,
+    listener: Listener,
     ctx: Ctx,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for ScriptedServer {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
 }
 
 impl ScriptedServer {
     /// Starts a server on `127.0.0.1` with an OS-chosen port.
     pub async fn start() -> Self {
         let ctx = Ctx::default();
-        let (addr, task) = recorder::serve(Router::new().fallback(handle).with_state(ctx.clone())).await;
-        Self { addr, ctx, task }
+        let listener = Listener::serve(Router::new().fallback(handle).with_state(ctx.clone()));
+        Self { listener, ctx }
     }
 
     /// `http://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.listener.url()
     }
 
     /// Queues a reply.
