@@ -15,7 +15,7 @@ mod pgstore_support;
 #[path = "support/reliability.rs"]
 mod reliability;
 
-use reliability::{add_params, assert_clean_log, credentials, fact, pgvector, tail, Db, Model, Plugin, API_KEY};
+use reliability::{assert_clean_log, credentials, fact, pgvector, tail, Db, Model, Plugin, API_KEY};
 use serde_json::json;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -109,8 +109,7 @@ async fn postgres_outage_degrades_reads_refuses_writes_and_loses_nothing() {
             async move {
                 let adds = (0..USERS).map(|u| async move {
                     let user = format!("user-{u}");
-                    let answer = plugin.call("add_memory", add_params(&user, &fact(&user, k)), creds).await;
-                    (fact(&user, k), answer)
+                    (fact(&user, k), plugin.add_fact(&user, k, creds).await)
                 });
                 futures::future::join_all(adds).await
             }
@@ -118,7 +117,7 @@ async fn postgres_outage_degrades_reads_refuses_writes_and_loses_nothing() {
         // Before: 4 rounds accepted, most still pending when the database goes.
         for _ in 0..4 {
             for (fact, answer) in add_round(k).await {
-                assert_eq!(answer.json["results"][0]["event"], "ACCEPT", "{answer:?}");
+                assert!(answer.accepted(), "{answer:?}");
                 accepted.push(fact);
             }
             k += 1;
@@ -130,7 +129,7 @@ async fn postgres_outage_degrades_reads_refuses_writes_and_loses_nothing() {
         let halted = Instant::now();
         while halted.elapsed() < OUTAGE {
             for (fact, answer) in add_round(k).await {
-                if answer.json["results"][0]["event"] == "ACCEPT" {
+                if answer.accepted() {
                     accepted.push(fact);
                 } else {
                     assert_eq!(answer.json["status"], "ERROR", "{answer:?}");
@@ -149,7 +148,7 @@ async fn postgres_outage_degrades_reads_refuses_writes_and_loses_nothing() {
         while back.elapsed() < Duration::from_secs(4) || first_accept_after.is_none() {
             assert!(back.elapsed() < Duration::from_secs(30), "adds still refused 30 s after the restart");
             for (fact, answer) in add_round(k).await {
-                if answer.json["results"][0]["event"] == "ACCEPT" {
+                if answer.accepted() {
                     first_accept_after.get_or_insert(back.elapsed());
                     accepted.push(fact);
                 }
