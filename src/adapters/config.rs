@@ -58,6 +58,12 @@ pub fn build_adapter<T: ?Sized>(
     }
 }
 
+/// The keys a provider accepts: its kind's `base` keys (which include the [`HttpKeys`]) and its own `extra`.
+pub fn allowed_keys(base: &[&'static str], extra: &[&'static str]) -> Vec<&'static str> {
+    debug_assert!(HttpKeys::NAMES.iter().all(|k| base.contains(k)));
+    base.iter().chain(extra).copied().collect()
+}
+
 /// A [`BuildError::Config`] for the block's credential.
 pub fn config_error(block: &ProviderBlock, message: impl Into<String>) -> BuildError {
     BuildError::Config { field: block.field, message: message.into() }

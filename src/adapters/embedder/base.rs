@@ -2,7 +2,7 @@
 //! `timeout`, `max_retries`), the task type per purpose (`memory_*_embedding_type`), and the checks of
 //! the vectors a provider returns.
 
-use crate::adapters::config::{self, config_error, non_blank, HttpKeys};
+use crate::adapters::config::{self, config_error, non_blank};
 use crate::domain::credentials::ProviderBlock;
 use crate::ports::backends::BuildError;
 use crate::ports::embedder::{EmbedError, EmbedPurpose};
@@ -16,8 +16,7 @@ pub const BASE_KEYS: &[&str] =
 
 /// The keys a provider accepts: [`BASE_KEYS`] and its own.
 pub fn allowed_keys(extra: &[&'static str]) -> Vec<&'static str> {
-    debug_assert!(HttpKeys::NAMES.iter().all(|k| BASE_KEYS.contains(k)));
-    BASE_KEYS.iter().chain(extra).copied().collect()
+    config::allowed_keys(BASE_KEYS, extra)
 }
 
 /// The typed [`BASE_KEYS`] of a block (other keys are ignored here; unknown ones are rejected earlier).
