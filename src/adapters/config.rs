@@ -185,6 +185,30 @@ pub fn positive_integer_key(block: &ProviderBlock, key: &str) -> Result<Option<u
     }
 }
 
+/// A count `key` (`default` when unset) checked to lie between 1 and `max`.
+pub fn count_or(
+    block: &ProviderBlock,
+    key: &str,
+    value: Option<usize>,
+    default: usize,
+    max: usize,
+) -> Result<usize, BuildError> {
+    let count = value.unwrap_or(default);
+    if !(1..=max).contains(&count) {
+        return Err(config_error(block, format!("{key} must be between 1 and {max}, got {count}")));
+    }
+    Ok(count)
+}
+
+/// Rejects a `client` key: in Mem0 it holds a Python client object, which JSON cannot carry;
+/// `instead` says what to set.
+pub fn reject_client(block: &ProviderBlock, client: &Value, instead: &str) -> Result<(), BuildError> {
+    if client.is_null() {
+        return Ok(());
+    }
+    Err(config_error(block, format!("client cannot be given in JSON (it is a Python client object); {instead}")))
+}
+
 /// The configured value, else the first environment variable of `names` that is set.
 pub fn or_env(configured: Option<String>, names: &[&str], env: &dyn Env) -> Option<String> {
     non_blank(configured).or_else(|| names.iter().find_map(|name| env.var(name)))
@@ -298,6 +322,18 @@ mod tests {
         let err = positive_integer_key(&b, "d").unwrap_err().to_string();
         assert_eq!(err, "local_llm_json: d must be a positive integer, got 0");
         assert!(string_key(&b, "e").unwrap_err().to_string().contains("e must be a string, got [1]"));
+    }
+
+    #[test]
+    fn counts_and_clients_are_checked() {
+        let b = block(json!({}));
+        assert_eq!(count_or(&b, "batch_size", None, 10, 100).unwrap(), 10);
+        assert_eq!(count_or(&b, "batch_size", Some(100), 10, 100).unwrap(), 100);
+        let err = count_or(&b, "batch_size", Some(0), 10, 100).unwrap_err().to_string();
+        assert!(err.ends_with("batch_size must be between 1 and 100, got 0"), "{err}");
+        assert!(reject_client(&b, &Value::Null, "set url").is_ok());
+        let err = reject_client(&b, &json!("x"), "set url").unwrap_err().to_string();
+        assert!(err.ends_with("client cannot be given in JSON (it is a Python client object); set url"), "{err}");
     }
 
     #[test]

@@ -50,11 +50,7 @@ impl BaseKeys {
 
     /// `batch_size`, or `default`; checked against the provider's `max`.
     pub fn batch_size(&self, block: &ProviderBlock, default: usize, max: usize) -> Result<usize, BuildError> {
-        let size = self.batch_size.unwrap_or(default);
-        if !(1..=max).contains(&size) {
-            return Err(config_error(block, format!("batch_size must be between 1 and {max}, got {size}")));
-        }
-        Ok(size)
+        config::count_or(block, "batch_size", self.batch_size, default, max)
     }
 }
 
