@@ -4,6 +4,7 @@
 //! credential names with `domain::credentials`, parameters with the Python plugin v0.1.1 plus
 //! our documented additions.
 
+use mem0_dify::adapters::dify::declaration::{CREDENTIAL_TYPES, PARAMETER_TYPES};
 use mem0_dify::adapters::dify::tools::TOOL_NAMES;
 use mem0_dify::domain::credentials::{self, ProviderBlock, CREDENTIAL_NAMES};
 use regex::Regex;
@@ -34,26 +35,6 @@ const TAGS: &[&str] = &[
     "other",
     "trigger",
 ];
-const PARAMETER_TYPES: &[&str] = &[
-    "string",
-    "number",
-    "boolean",
-    "select",
-    "secret-input",
-    "file",
-    "files",
-    "app-selector",
-    "model-selector",
-    "any",
-    "dynamic-select",
-    "array",
-    "object",
-    "checkbox",
-    "date",
-    "date-range",
-];
-const CREDENTIAL_TYPES: &[&str] =
-    &["secret-input", "text-input", "select", "boolean", "model-selector", "app-selector", "array[tools]"];
 /// The launcher every `extra.python.source` points at (the daemon ignores the key; the SDK
 /// wants it present).
 const LAUNCHER: &str = "main.py";

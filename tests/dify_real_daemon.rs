@@ -19,7 +19,7 @@ mod fake_api;
 mod workspace;
 
 use daemon::{collect_stderr, launch, packaged_plugin};
-use fake_api::{KNOWN_MEMORY_ID, KNOWN_WRITE_ID};
+use fake_api::{successful_tool_calls, KNOWN_MEMORY_ID};
 use mem0_dify::adapters::dify::tools::TOOL_NAMES;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -66,23 +66,6 @@ fn broken_credentials() -> Value {
     let mut c = credentials();
     c["local_llm_json"] = json!("{\"provider\": \"broken\", \"config\": {}}");
     c
-}
-
-/// One call per tool, with parameters the fake engine answers with SUCCESS.
-fn tool_calls() -> Vec<(&'static str, Value)> {
-    let calls = vec![
-        ("add_memory", json!({"user": "I like green tea", "user_id": "alice"})),
-        ("search_memory", json!({"query": "tea", "user_id": "alice"})),
-        ("get_all_memories", json!({"user_id": "alice"})),
-        ("get_memory", json!({"memory_id": KNOWN_MEMORY_ID})),
-        ("update_memory", json!({"memory_id": KNOWN_MEMORY_ID, "text": "Loves green tea"})),
-        ("delete_memory", json!({"memory_id": KNOWN_MEMORY_ID})),
-        ("delete_all_memories", json!({"user_id": "alice"})),
-        ("get_memory_history", json!({"memory_id": KNOWN_MEMORY_ID})),
-        ("get_write_status", json!({"write_id": KNOWN_WRITE_ID})),
-    ];
-    assert_eq!(calls.iter().map(|c| c.0).collect::<Vec<_>>(), TOOL_NAMES);
-    calls
 }
 
 /// Checks a tool's chunks (json, then text) and returns the JSON object.
@@ -170,7 +153,7 @@ async fn real_daemon_local_runtime_runs_the_package() {
             json!({"type": "tool", "action": "invoke_tool", "request": {"provider": "mem0", "tool": "search_memory", "credentials": credentials(), "tool_parameters": {"query": "tea", "user_id": "fail"}}}),
         ),
     ];
-    for (tool, params) in tool_calls() {
+    for (tool, params) in successful_tool_calls() {
         requests.push((
             tool.into(),
             json!({"type": "tool", "action": "invoke_tool", "request": {"provider": "mem0", "tool": tool, "credentials": credentials(), "credential_type": "api-key", "tool_parameters": params}}),
@@ -221,7 +204,7 @@ async fn real_daemon_local_runtime_runs_the_package() {
     assert_eq!(chunks("runtime-parameters"), vec![json!({"parameters": []})]);
     let failing = chunks("failing-backend");
     assert_eq!(failing[0]["message"]["json_object"]["status"], "ERROR", "{failing:#?}");
-    for (tool, _) in tool_calls() {
+    for (tool, _) in successful_tool_calls() {
         let object = check_tool_chunks(tool, &chunks(tool));
         if tool == "get_memory" {
             assert_eq!(object["results"]["id"], KNOWN_MEMORY_ID);
@@ -355,7 +338,7 @@ async fn real_daemon_accepts_remote_debugging_and_dispatches_tools() {
     let error = error_text(&events);
     assert!(error.contains("local_llm_json") && error.contains("ToolProviderCredentialValidationError"), "{events:?}");
 
-    for (tool, params) in tool_calls() {
+    for (tool, params) in successful_tool_calls() {
         let data = json!({"provider": "mem0", "tool": tool, "credentials": credentials(), "credential_type": "api-key", "tool_parameters": params});
         let (status, events) = daemon.dispatch(&tenant, &plugin_id, "invoke", data).await;
         assert_eq!(status, 200, "{tool}: {events:?}");

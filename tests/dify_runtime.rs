@@ -9,7 +9,7 @@ mod daemon;
 mod fake_api;
 
 use daemon::{packaged_plugin, DaemonSide, StdioPlugin, TcpDaemon, DAEMON_MAX_LINE};
-use fake_api::{KNOWN_MEMORY_ID, KNOWN_WRITE_ID};
+use fake_api::{successful_tool_calls, KNOWN_MEMORY_ID};
 use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -85,19 +85,7 @@ async fn scenario_validate(d: &DaemonSide) {
 }
 
 async fn scenario_every_tool(d: &DaemonSide) {
-    let calls = [
-        ("add_memory", json!({"user": "I like green tea", "user_id": "alice"})),
-        ("search_memory", json!({"query": "tea", "user_id": "alice"})),
-        ("get_all_memories", json!({"user_id": "alice"})),
-        ("get_memory", json!({"memory_id": KNOWN_MEMORY_ID})),
-        ("update_memory", json!({"memory_id": KNOWN_MEMORY_ID, "text": "Loves green tea"})),
-        ("delete_memory", json!({"memory_id": KNOWN_MEMORY_ID})),
-        ("delete_all_memories", json!({"user_id": "alice"})),
-        ("get_memory_history", json!({"memory_id": KNOWN_MEMORY_ID})),
-        ("get_write_status", json!({"write_id": KNOWN_WRITE_ID})),
-    ];
-    assert_eq!(calls.iter().map(|c| c.0).collect::<Vec<_>>(), TOOLS);
-    for (tool, params) in calls {
+    for (tool, params) in successful_tool_calls() {
         let (object, text) = tool_reply(&d.call(invoke(tool, params, credentials(false))).await);
         assert_eq!(object["status"], "SUCCESS", "{tool}: {object}");
         assert!(!text.is_empty(), "{tool}: empty text message");

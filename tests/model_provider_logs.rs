@@ -4,41 +4,25 @@
 //!
 //! Its own test binary: the subscriber is process-global, so no other test may run beside it.
 
+#[path = "support/adapter_config.rs"]
+mod adapter_config;
+#[path = "support/log_capture.rs"]
+mod log_capture;
 #[path = "support/scripted_server.rs"]
 mod scripted_server;
 
+use adapter_config::{block, no_env};
+use log_capture::Captured;
 use mem0_dify::adapters::embedder::build_embedder_with_env;
 use mem0_dify::adapters::llm::build_llm_with_env;
-use mem0_dify::domain::credentials::ProviderBlock;
 use mem0_dify::ports::embedder::EmbedPurpose;
 use mem0_dify::ports::llm::{ChatMessage, ChatRequest};
 use scripted_server::{Reply, ScriptedServer};
-use serde_json::{json, Value};
-use std::collections::HashMap;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use serde_json::json;
 
 const KEY: &str = "test-key-0123456789abcdef";
 const AWS_SECRET: &str = "aws-secret-0123456789abcdef";
 const AWS_SESSION: &str = "aws-session-0123456789abcdef";
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn block(field: &'static str, provider: &str, config: Value) -> ProviderBlock {
-    ProviderBlock::parse(field, &json!({"provider": provider, "config": config})).unwrap().unwrap()
-}
 
 /// The next request is refused with 401, every later one fails with 500 (`max_retries` 1 retries once),
 /// each error body quoting `secrets` (the adapter's own: it cannot know another adapter's).
@@ -51,14 +35,7 @@ fn echo(server: &ScriptedServer, secrets: &[&str]) {
 
 #[tokio::test(flavor = "current_thread")]
 async fn secrets_never_reach_the_logs() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    tracing::subscriber::set_global_default(subscriber).unwrap();
+    let captured = Captured::install();
 
     let server = ScriptedServer::start().await;
     let url = server.url();
@@ -97,7 +74,7 @@ async fn secrets_never_reach_the_logs() {
         echo(&server, secrets);
         let mut config = config;
         config.as_object_mut().unwrap().extend(fast.as_object().unwrap().clone());
-        let llm = build_llm_with_env(&block("local_llm_json", provider, config), &HashMap::new()).unwrap();
+        let llm = build_llm_with_env(&block("local_llm_json", provider, config), &no_env()).unwrap();
         for _ in 0..2 {
             let err = llm.chat(request.clone()).await.unwrap_err();
             shown.push(format!("{provider}: {err} {err:?}"));
@@ -110,8 +87,7 @@ async fn secrets_never_reach_the_logs() {
         echo(&server, secrets);
         let mut config = config;
         config.as_object_mut().unwrap().extend(fast.as_object().unwrap().clone());
-        let embedder =
-            build_embedder_with_env(&block("local_embedder_json", provider, config), &HashMap::new()).unwrap();
+        let embedder = build_embedder_with_env(&block("local_embedder_json", provider, config), &no_env()).unwrap();
         for _ in 0..2 {
             let err = embedder.embed(&["x".to_owned()], EmbedPurpose::Add).await.unwrap_err();
             shown.push(format!("{provider}: {err} {err:?}"));
@@ -119,7 +95,7 @@ async fn secrets_never_reach_the_logs() {
         assert_eq!(server.take_requests().len(), 3, "{provider}: 401 once, then 500 retried once");
     }
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     assert!(logs.contains("provider request failed; retrying"), "the subscriber captured nothing useful:\n{logs}");
     assert!(logs.contains("signing request"), "the signing crate's TRACE lines were not captured:\n{logs}");
     assert!(logs.contains("[REDACTED]"), "{logs}");

@@ -4,6 +4,8 @@
 //! Config errors name the key. Bedrock's SigV4 signature is verified by an independent implementation
 //! of AWS's algorithm; Vertex AI's service-account assertion is verified with the key's public half.
 
+#[path = "support/adapter_config.rs"]
+mod adapter_config;
 #[path = "support/fake_openai.rs"]
 mod fake_openai;
 #[path = "support/scripted_server.rs"]
@@ -11,6 +13,7 @@ mod scripted_server;
 #[path = "support/sigv4_check.rs"]
 mod sigv4_check;
 
+use adapter_config::{block, fast_retries, no_env};
 use fake_openai::embed_text;
 use mem0_dify::adapters::embedder::aws_bedrock::BedrockEmbedder;
 use mem0_dify::adapters::embedder::azure_openai::AzureOpenAiEmbedder;
@@ -19,14 +22,12 @@ use mem0_dify::adapters::embedder::huggingface::HuggingFaceEmbedder;
 use mem0_dify::adapters::embedder::ollama::OllamaEmbedder;
 use mem0_dify::adapters::embedder::vertexai::VertexAiEmbedder;
 use mem0_dify::adapters::embedder::{build_embedder_with_env, supported_providers as embedder_providers};
-use mem0_dify::adapters::http::RetryPolicy;
 use mem0_dify::adapters::llm::anthropic::AnthropicChat;
 use mem0_dify::adapters::llm::aws_bedrock::BedrockChat;
 use mem0_dify::adapters::llm::azure_openai::AzureOpenAiChat;
 use mem0_dify::adapters::llm::gemini::GeminiChat;
 use mem0_dify::adapters::llm::ollama::OllamaChat;
 use mem0_dify::adapters::llm::{build_llm_with_env, supported_providers as llm_providers};
-use mem0_dify::domain::credentials::ProviderBlock;
 use mem0_dify::ports::embedder::{EmbedError, EmbedPurpose, Embedder};
 use mem0_dify::ports::llm::{ChatMessage, ChatRequest, Llm, LlmError, ResponseFormat, ToolCall, ToolSpec, Usage};
 use scripted_server::{Recorded, Reply, ScriptedServer};
@@ -35,7 +36,6 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
 
 const KEY: &str = "test-key-0123456789abcdef";
 const LLM: &str = "local_llm_json";
@@ -43,25 +43,8 @@ const EMBEDDER: &str = "local_embedder_json";
 const SYSTEM: &str = "You extract facts.";
 const USER: &str = "Hi, I am Ana and I like green tea.";
 
-fn block(field: &'static str, provider: &str, config: Value) -> ProviderBlock {
-    ProviderBlock::parse(field, &json!({"provider": provider, "config": config})).unwrap().unwrap()
-}
-
-fn no_env() -> HashMap<String, String> {
-    HashMap::new()
-}
-
 fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
     pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
-}
-
-fn fast() -> RetryPolicy {
-    RetryPolicy {
-        max_retries: 2,
-        min_delay: Duration::from_millis(5),
-        max_delay: Duration::from_millis(20),
-        max_retry_after: Duration::from_secs(1),
-    }
 }
 
 fn ask(response_format: ResponseFormat) -> ChatRequest {
@@ -213,7 +196,7 @@ fn azure_chat(server: &ScriptedServer, extra: Value) -> AzureOpenAiChat {
     let config = with(json!({"model": "gpt-4o-mini", "azure_kwargs": azure_kwargs(server)}), extra);
     AzureOpenAiChat::from_block_with_env(&block(LLM, "azure_openai", config), &no_env())
         .unwrap()
-        .with_retry_policy(fast())
+        .with_retry_policy(fast_retries())
 }
 
 #[tokio::test]
@@ -228,7 +211,7 @@ async fn azure_openai_chat_calls_the_deployment() {
     assert_eq!(answer.usage, Some(Usage { prompt_tokens: 21, completion_tokens: 5 }));
     let request = &server.requests()[0];
     assert_post(request, "/openai/deployments/gpt-4o-mini/chat/completions");
-    assert_eq!(request.query.as_deref(), Some("api-version=2024-10-21"));
+    assert_eq!(request.query_string(), Some("api-version=2024-10-21"));
     assert_eq!(request.header("api-key"), Some(KEY));
     assert_eq!(request.header("x-ms-client-team"), Some("memory"));
     assert_eq!(request.header("authorization"), None);
@@ -255,7 +238,7 @@ async fn azure_openai_chat_deployment_and_settings_come_from_the_environment() {
 
     let request = &server.requests()[0];
     assert_eq!(request.path, "/openai/deployments/prod-gpt/chat/completions");
-    assert_eq!(request.query.as_deref(), Some("api-version=2025-01-01-preview"));
+    assert_eq!(request.query_string(), Some("api-version=2025-01-01-preview"));
     assert_eq!(request.header("api-key"), Some(KEY));
     assert_eq!(request.body["model"], "gpt-5-mini");
     assert!(request.body.get("temperature").is_none(), "gpt-5-mini is a reasoning model");
@@ -287,7 +270,7 @@ fn azure_embedder(server: &ScriptedServer) -> AzureOpenAiEmbedder {
     let config = json!({"model": "text-embedding-3-small", "embedding_dims": 8, "azure_kwargs": azure_kwargs(server)});
     AzureOpenAiEmbedder::from_block_with_env(&block(EMBEDDER, "azure_openai", config), &no_env())
         .unwrap()
-        .with_retry_policy(fast())
+        .with_retry_policy(fast_retries())
 }
 
 #[tokio::test]
@@ -302,7 +285,7 @@ async fn azure_openai_embeddings_call_the_deployment() {
     assert_eq!(embedder.dimensions(), 8);
     let request = &server.requests()[0];
     assert_post(request, "/openai/deployments/text-embedding-3-small/embeddings");
-    assert_eq!(request.query.as_deref(), Some("api-version=2024-10-21"));
+    assert_eq!(request.query_string(), Some("api-version=2024-10-21"));
     assert_eq!(request.header("api-key"), Some(KEY));
     assert_eq!(
         request.body,
@@ -337,7 +320,9 @@ fn anthropic_message(content: Value) -> Reply {
 
 fn anthropic(server: &ScriptedServer, extra: Value) -> AnthropicChat {
     let config = with(json!({"api_key": KEY, "anthropic_base_url": server.url()}), extra);
-    AnthropicChat::from_block_with_env(&block(LLM, "anthropic", config), &no_env()).unwrap().with_retry_policy(fast())
+    AnthropicChat::from_block_with_env(&block(LLM, "anthropic", config), &no_env())
+        .unwrap()
+        .with_retry_policy(fast_retries())
 }
 
 #[tokio::test]
@@ -413,7 +398,7 @@ fn ollama_chat_answer(message: Value) -> Reply {
 
 fn ollama(server: &ScriptedServer, extra: Value) -> OllamaChat {
     let config = with(json!({"ollama_base_url": server.url(), "model": "llama3.1:8b"}), extra);
-    OllamaChat::from_block_with_env(&block(LLM, "ollama", config), &no_env()).unwrap().with_retry_policy(fast())
+    OllamaChat::from_block_with_env(&block(LLM, "ollama", config), &no_env()).unwrap().with_retry_policy(fast_retries())
 }
 
 #[tokio::test]
@@ -480,7 +465,7 @@ fn ollama_embedder(server: &ScriptedServer, extra: Value) -> OllamaEmbedder {
     let config = with(json!({"ollama_base_url": server.url()}), extra);
     OllamaEmbedder::from_block_with_env(&block(EMBEDDER, "ollama", config), &no_env())
         .unwrap()
-        .with_retry_policy(fast())
+        .with_retry_policy(fast_retries())
 }
 
 #[tokio::test]
@@ -534,7 +519,7 @@ fn gemini_answer(parts: Value) -> Reply {
 
 fn gemini(server: &ScriptedServer) -> GeminiChat {
     let config = json!({"api_key": KEY, "gemini_base_url": server.url()});
-    GeminiChat::from_block_with_env(&block(LLM, "gemini", config), &no_env()).unwrap().with_retry_policy(fast())
+    GeminiChat::from_block_with_env(&block(LLM, "gemini", config), &no_env()).unwrap().with_retry_policy(fast_retries())
 }
 
 #[tokio::test]
@@ -548,7 +533,7 @@ async fn gemini_generate_content_with_json_mime_type() {
     assert_eq!(answer.usage, Some(Usage { prompt_tokens: 25, completion_tokens: 6 }));
     let request = &server.requests()[0];
     assert_post(request, "/v1beta/models/gemini-2.0-flash:generateContent");
-    assert_eq!(request.query, None, "the key is never put in the URL");
+    assert_eq!(request.query_string(), None, "the key is never put in the URL");
     assert_eq!(request.header("x-goog-api-key"), Some(KEY));
     assert_eq!(
         request.body,
@@ -604,7 +589,7 @@ fn gemini_embedder(server: &ScriptedServer, extra: Value) -> GeminiEmbedder {
     let config = with(json!({"api_key": KEY, "gemini_base_url": server.url()}), extra);
     GeminiEmbedder::from_block_with_env(&block(EMBEDDER, "gemini", config), &no_env())
         .unwrap()
-        .with_retry_policy(fast())
+        .with_retry_policy(fast_retries())
 }
 
 #[tokio::test]
@@ -658,7 +643,7 @@ fn tei(server: &ScriptedServer, extra: Value) -> HuggingFaceEmbedder {
     let config = with(json!({"huggingface_base_url": format!("{}/v1", server.url()), "embedding_dims": 8}), extra);
     HuggingFaceEmbedder::from_block_with_env(&block(EMBEDDER, "huggingface", config), &no_env())
         .unwrap()
-        .with_retry_policy(fast())
+        .with_retry_policy(fast_retries())
 }
 
 #[tokio::test]
@@ -685,7 +670,7 @@ async fn huggingface_hosted_feature_extraction() {
     let embedder =
         HuggingFaceEmbedder::from_block_with_env(&block(EMBEDDER, "huggingface", config), &env(&[("HF_TOKEN", KEY)]))
             .unwrap()
-            .with_retry_policy(fast());
+            .with_retry_policy(fast_retries());
 
     let vectors = embedder.embed(&texts(&["green tea"]), EmbedPurpose::Search).await.unwrap();
 
@@ -768,7 +753,7 @@ fn vertex_embedder(api: &ScriptedServer, credentials: Value, extra: Value) -> Ve
     );
     VertexAiEmbedder::from_block_with_env(&block(EMBEDDER, "vertexai", config), &no_env())
         .unwrap()
-        .with_retry_policy(fast())
+        .with_retry_policy(fast_retries())
 }
 
 #[tokio::test]
@@ -892,7 +877,9 @@ fn bedrock(server: &ScriptedServer, extra: Value) -> BedrockChat {
                "aws_region": "us-east-1", "aws_bedrock_base_url": server.url()}),
         extra,
     );
-    BedrockChat::from_block_with_env(&block(LLM, "aws_bedrock", config), &no_env()).unwrap().with_retry_policy(fast())
+    BedrockChat::from_block_with_env(&block(LLM, "aws_bedrock", config), &no_env())
+        .unwrap()
+        .with_retry_policy(fast_retries())
 }
 
 /// The request carries a SigV4 signature that AWS's algorithm, recomputed independently, accepts.
@@ -914,7 +901,7 @@ fn assert_signed(request: &Recorded, extra_signed: &[&str]) {
             &auth,
             &request.method,
             &request.path,
-            request.query.as_deref(),
+            request.query_string(),
             &request.headers,
             &request.raw_body,
         )
@@ -1007,7 +994,7 @@ fn bedrock_embedder(server: &ScriptedServer, extra: Value) -> BedrockEmbedder {
     );
     BedrockEmbedder::from_block_with_env(&block(EMBEDDER, "aws_bedrock", config), &no_env())
         .unwrap()
-        .with_retry_policy(fast())
+        .with_retry_policy(fast_retries())
 }
 
 #[tokio::test]

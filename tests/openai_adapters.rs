@@ -1,43 +1,26 @@
 //! The OpenAI-compatible chat and embedding adapters against a local server speaking OpenAI's wire
 //! format: request shape, answers, retries, timeouts, errors, and that API keys never leak.
 
+#[path = "support/adapter_config.rs"]
+mod adapter_config;
 #[path = "support/fake_openai.rs"]
 mod fake_openai;
 
+use adapter_config::{block, fast_retries, no_env};
 use fake_openai::{cosine, embed_text, FakeOpenAi, Reply};
 use mem0_dify::adapters::embedder::openai::OpenAiEmbedder;
-use mem0_dify::adapters::http::RetryPolicy;
 use mem0_dify::adapters::llm::openai::OpenAiChat;
-use mem0_dify::domain::credentials::ProviderBlock;
 use mem0_dify::ports::embedder::{EmbedError, EmbedPurpose, Embedder};
 use mem0_dify::ports::llm::{ChatMessage, ChatRequest, Llm, LlmError, ResponseFormat, ToolSpec, Usage};
 use serde_json::{json, Value};
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 const KEY: &str = "sk-test-0123456789abcdef";
 
-fn block(field: &'static str, provider: &str, config: Value) -> ProviderBlock {
-    ProviderBlock::parse(field, &json!({"provider": provider, "config": config})).unwrap().unwrap()
-}
-
-fn no_env() -> HashMap<String, String> {
-    HashMap::new()
-}
-
-fn fast_retries(max_retries: usize) -> RetryPolicy {
-    RetryPolicy {
-        max_retries,
-        min_delay: Duration::from_millis(5),
-        max_delay: Duration::from_millis(20),
-        max_retry_after: Duration::from_secs(1),
-    }
-}
-
 fn chat(provider: &str, config: Value) -> OpenAiChat {
     OpenAiChat::from_block_with_env(&block("local_llm_json", provider, config), &no_env())
         .unwrap()
-        .with_retry_policy(fast_retries(2))
+        .with_retry_policy(fast_retries())
 }
 
 fn openai_chat(server: &FakeOpenAi, extra: Value) -> OpenAiChat {
@@ -51,7 +34,7 @@ fn embedder(server: &FakeOpenAi, extra: Value) -> OpenAiEmbedder {
     config.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
     OpenAiEmbedder::from_block_with_env(&block("local_embedder_json", "openai", config), &no_env())
         .unwrap()
-        .with_retry_policy(fast_retries(2))
+        .with_retry_policy(fast_retries())
 }
 
 fn ask(text: &str) -> ChatRequest {

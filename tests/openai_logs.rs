@@ -3,47 +3,34 @@
 //!
 //! Its own test binary: the subscriber is process-global, so no other test may run beside it.
 
+#[path = "support/adapter_config.rs"]
+mod adapter_config;
 #[path = "support/fake_openai.rs"]
 mod fake_openai;
+#[path = "support/log_capture.rs"]
+mod log_capture;
 
+use adapter_config::{block, fast_retries, no_env};
 use fake_openai::{FakeOpenAi, Reply};
+use log_capture::Captured;
 use mem0_dify::adapters::embedder::openai::OpenAiEmbedder;
-use mem0_dify::adapters::http::RetryPolicy;
 use mem0_dify::adapters::llm::openai::OpenAiChat;
-use mem0_dify::domain::credentials::ProviderBlock;
 use mem0_dify::ports::embedder::{EmbedPurpose, Embedder};
 use mem0_dify::ports::llm::{ChatMessage, ChatRequest, Llm};
-use serde_json::{json, Value};
-use std::collections::HashMap;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use serde_json::json;
 
 const KEY: &str = "sk-test-0123456789abcdef";
 
-fn block(field: &'static str, provider: &str, config: Value) -> ProviderBlock {
-    ProviderBlock::parse(field, &json!({"provider": provider, "config": config})).unwrap().unwrap()
-}
-
-fn fast_retries() -> RetryPolicy {
-    RetryPolicy {
-        max_retries: 2,
-        min_delay: Duration::from_millis(5),
-        max_delay: Duration::from_millis(20),
-        max_retry_after: Duration::from_secs(1),
-    }
-}
-
 fn openai_chat(server: &FakeOpenAi) -> OpenAiChat {
     let config = json!({"api_key": KEY, "openai_base_url": server.base_url(), "model": "gpt-4o-mini"});
-    OpenAiChat::from_block_with_env(&block("local_llm_json", "openai", config), &HashMap::new())
+    OpenAiChat::from_block_with_env(&block("local_llm_json", "openai", config), &no_env())
         .unwrap()
         .with_retry_policy(fast_retries())
 }
 
 fn embedder(server: &FakeOpenAi) -> OpenAiEmbedder {
     let config = json!({"api_key": KEY, "openai_base_url": server.base_url()});
-    OpenAiEmbedder::from_block_with_env(&block("local_embedder_json", "openai", config), &HashMap::new())
+    OpenAiEmbedder::from_block_with_env(&block("local_embedder_json", "openai", config), &no_env())
         .unwrap()
         .with_retry_policy(fast_retries())
 }
@@ -52,31 +39,9 @@ fn ask(text: &str) -> ChatRequest {
     ChatRequest { messages: vec![ChatMessage::user(text)], ..ChatRequest::default() }
 }
 
-/// Collects everything a tracing subscriber writes.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test(flavor = "current_thread")]
 async fn api_keys_never_reach_the_logs() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    tracing::subscriber::set_global_default(subscriber).unwrap();
+    let captured = Captured::install();
 
     let server = FakeOpenAi::start().await;
     server.require_api_key("sk-the-right-key-000");
@@ -92,7 +57,7 @@ async fn api_keys_never_reach_the_logs() {
     errors.push(llm.chat(ask("hi")).await.unwrap_err().to_string());
     errors.push(format!("{llm:?} {embedder:?}"));
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     assert!(logs.contains("provider request failed; retrying"), "the subscriber captured nothing useful:\n{logs}");
     assert!(logs.contains("[REDACTED]"), "{logs}");
     assert!(!logs.contains(KEY), "the API key leaked into the logs:\n{logs}");

@@ -2,13 +2,15 @@
 //! data plane per index, with state): index creation, Mem0's payload, scopes, filters, listings past
 //! Pinecone's 1,000-match query limit, and errors (401, 429 retried, 500 bounded).
 
+#[path = "support/adapter_config.rs"]
+mod adapter_config;
 #[path = "support/fake_pinecone.rs"]
 mod fake_pinecone;
 #[path = "support/store_scenarios.rs"]
 mod scenarios;
 
+use adapter_config::fast_retries;
 use fake_pinecone::{FakePinecone, Fault};
-use mem0_dify::adapters::http::RetryPolicy;
 use mem0_dify::adapters::vector::build_hosted_store;
 use mem0_dify::adapters::vector::pinecone::{PineconeStore, ReadyPolling, API_VERSION};
 use mem0_dify::domain::credentials::ProviderBlock;
@@ -23,16 +25,7 @@ use std::time::{Duration, Instant};
 const KEY: &str = "pk-test-0123456789abcdef";
 
 fn block(config: Value) -> ProviderBlock {
-    ProviderBlock::parse("local_vector_db_json", &json!({"provider": "pinecone", "config": config})).unwrap().unwrap()
-}
-
-fn fast_retries() -> RetryPolicy {
-    RetryPolicy {
-        max_retries: 2,
-        min_delay: Duration::from_millis(5),
-        max_delay: Duration::from_millis(20),
-        max_retry_after: Duration::from_secs(1),
-    }
+    adapter_config::block("local_vector_db_json", "pinecone", config)
 }
 
 fn store_with(pinecone: &FakePinecone, extra: Value) -> PineconeStore {

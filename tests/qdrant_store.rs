@@ -6,13 +6,15 @@
 //! placeholder — and Debian were checked), so the real server cannot be run here; the same
 //! port-level scenarios (`support/store_scenarios.rs`) run against this emulation.
 
+#[path = "support/adapter_config.rs"]
+mod adapter_config;
 #[path = "support/fake_qdrant.rs"]
 mod fake_qdrant;
 #[path = "support/store_scenarios.rs"]
 mod scenarios;
 
+use adapter_config::fast_retries;
 use fake_qdrant::{FakeQdrant, Fault};
-use mem0_dify::adapters::http::RetryPolicy;
 use mem0_dify::adapters::vector::qdrant::QdrantStore;
 use mem0_dify::domain::credentials::ProviderBlock;
 use mem0_dify::domain::memory::MemoryId;
@@ -25,16 +27,7 @@ use std::time::{Duration, Instant};
 const KEY: &str = "qd-test-0123456789abcdef";
 
 fn block(config: Value) -> ProviderBlock {
-    ProviderBlock::parse("local_vector_db_json", &json!({"provider": "qdrant", "config": config})).unwrap().unwrap()
-}
-
-fn fast_retries() -> RetryPolicy {
-    RetryPolicy {
-        max_retries: 2,
-        min_delay: Duration::from_millis(5),
-        max_delay: Duration::from_millis(20),
-        max_retry_after: Duration::from_secs(1),
-    }
+    adapter_config::block("local_vector_db_json", "qdrant", config)
 }
 
 fn store_with(qdrant: &FakeQdrant, extra: Value) -> QdrantStore {

@@ -11,7 +11,7 @@ mod pgstore_support;
 #[path = "support/reliability.rs"]
 mod reliability;
 
-use reliability::{add_params, assert_clean_log, credentials, fact, pgvector, Db, Model, Plugin, API_KEY};
+use reliability::{assert_clean_log, fact, writer_env, PgRun, Plugin, API_KEY};
 use serde_json::json;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -20,21 +20,13 @@ const USERS: usize = 10;
 const WRITES_PER_USER: usize = 5;
 
 /// A short lease so that writes claimed by the killed process are taken over within seconds.
-const WRITER_ENV: &[(&str, &str)] = &[
-    ("MEM0_DIFY_WRITE_LEASE_SECS", "2"),
-    ("MEM0_DIFY_WRITE_POLL_SECS", "0.2"),
-    ("MEM0_DIFY_WRITE_RETRY_BASE_SECS", "0.2"),
-];
+const WRITER_ENV: &[(&str, &str)] = &writer_env("2");
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_after_accepting_loses_nothing_and_applies_each_write_once() {
-    let Some(url) = pgstore_support::pg_url() else { return };
-    let password = pgstore_support::service_var("MEM0_TEST_PG_PASSWORD").unwrap_or_default();
-    let model = Model::start(Duration::from_millis(150)).await;
-    let collection = pgstore_support::unique_collection("crash");
-    let creds = credentials(&model.base_url(), pgvector(&url, &collection), true);
+    let Some(run) = PgRun::start("crash", Duration::from_millis(150)).await else { return };
+    let PgRun { password, creds, db, .. } = &run;
     let dir = tempfile::tempdir().unwrap();
-    let db = Db::new(&url, &collection);
 
     // N adds accepted by the first process: each user's adds in order, the users concurrently.
     let mut first = Plugin::spawn(dir.path(), WRITER_ENV);
@@ -46,9 +38,7 @@ async fn kill_9_after_accepting_loses_nothing_and_applies_each_write_once() {
             let user = format!("user-{u}");
             let mut ids = Vec::new();
             for k in 0..WRITES_PER_USER {
-                let answer = plugin.call("add_memory", add_params(&user, &fact(&user, k)), &creds).await;
-                assert_eq!(answer.json["results"][0]["event"], "ACCEPT", "{answer:?}");
-                ids.push(answer.write_id().expect("write_id"));
+                ids.push(plugin.accept_fact(&user, k, &creds).await);
             }
             ids
         }
@@ -80,7 +70,7 @@ async fn kill_9_after_accepting_loses_nothing_and_applies_each_write_once() {
 
     // A new process; one request with the same credentials wakes the engine and its writer.
     let mut second = Plugin::spawn(dir.path(), WRITER_ENV);
-    let status = second.call("get_write_status", json!({"write_id": accepted[0]}), &creds).await;
+    let status = second.call("get_write_status", json!({"write_id": accepted[0]}), creds).await;
     assert!(status.ok(), "{status:?}");
     let restarted = Instant::now();
     let rows = db.wait_until_finished(Duration::from_secs(60)).await;
@@ -102,12 +92,12 @@ async fn kill_9_after_accepting_loses_nothing_and_applies_each_write_once() {
     assert_eq!(history.get("ADD").copied(), Some(total as i64), "one ADD history row per memory: {history:?}");
 
     // The write ids answer through the tool in the new process.
-    let last = second.call("get_write_status", json!({"write_id": accepted[total - 1]}), &creds).await;
+    let last = second.call("get_write_status", json!({"write_id": accepted[total - 1]}), creds).await;
     assert_eq!(last.json["results"]["state"], "applied", "{last:?}");
     second.stop(Duration::from_secs(30)).await;
 
     for log in [&first_log, &second.stderr()] {
-        assert_clean_log(log, &[API_KEY, &password]);
+        assert_clean_log(log, &[API_KEY, password]);
     }
     println!(
         "crash: {total} accepted in {accept_time:?}; at kill -9 {:?} later: {applied_before} applied, {claimed} in \

@@ -4,8 +4,8 @@
 //! adds are refused (never acknowledged) while the journal is unreachable; connections recover;
 //! every write accepted before, during or after the outage is applied exactly once.
 //!
-//! This file holds one test on purpose: it stops the shared test database, so it must not run
-//! beside other tests of the same binary (cargo runs test binaries one at a time).
+//! The database it stops is a private cluster (`pgstore_support::private_cluster`: its own run
+//! directory and port, made by the same script), so the shared test database is never disturbed.
 
 #[path = "support/daemon.rs"]
 mod daemon;
@@ -15,9 +15,9 @@ mod pgstore_support;
 #[path = "support/reliability.rs"]
 mod reliability;
 
-use reliability::{add_params, assert_clean_log, credentials, fact, pgvector, tail, Db, Model, Plugin, API_KEY};
+use pgstore_support::private_cluster::PrivateCluster;
+use reliability::{assert_clean_log, fact, tail, writer_env, PgRun, Plugin, API_KEY};
 use serde_json::json;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -26,34 +26,8 @@ const SEARCH_TIMEOUT: Duration = Duration::from_secs(3);
 const OUTAGE: Duration = Duration::from_secs(5);
 const USERS: usize = 5;
 
-const PLUGIN_ENV: &[(&str, &str)] = &[
-    ("MEM0_DIFY_WRITE_LEASE_SECS", "2"),
-    ("MEM0_DIFY_WRITE_POLL_SECS", "0.2"),
-    ("MEM0_DIFY_WRITE_RETRY_BASE_SECS", "0.2"),
-    ("MEM0_DIFY_SEARCH_TIMEOUT_SECS", "3"),
-    ("MEM0_DIFY_GET_TIMEOUT_SECS", "3"),
-];
-
-/// Runs `scripts/services/postgres.sh <command>` on the cluster the test database lives in.
-fn postgres_script(command: &str) {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/services/postgres.sh");
-    let port = pgstore_support::service_var("MEM0_TEST_PG_PORT").unwrap_or_default();
-    let run_dir = std::env::var("MEM0_TEST_PG_RUN_DIR")
-        .or_else(|_| std::env::var("MEM0_RUN_DIR"))
-        .unwrap_or_else(|_| "/tmp/mem0-dify-services".into());
-    let output = std::process::Command::new("bash")
-        .arg(&script)
-        .arg(command)
-        .env("MEM0_PG_PORT", &port)
-        .env("MEM0_RUN_DIR", &run_dir)
-        .output()
-        .expect("run postgres.sh");
-    assert!(
-        output.status.success(),
-        "postgres.sh {command} failed (MEM0_RUN_DIR={run_dir}, port {port}): {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
+/// Reads give up after 3 s (a search then answers `degraded`).
+const READ_TIMEOUTS: &[(&str, &str)] = &[("MEM0_DIFY_SEARCH_TIMEOUT_SECS", "3"), ("MEM0_DIFY_GET_TIMEOUT_SECS", "3")];
 
 /// One search as the daemon saw it.
 #[derive(Debug, Clone)]
@@ -67,14 +41,11 @@ struct SearchSample {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_outage_degrades_reads_refuses_writes_and_loses_nothing() {
-    let Some(url) = pgstore_support::pg_url() else { return };
-    let password = pgstore_support::service_var("MEM0_TEST_PG_PASSWORD").unwrap_or_default();
-    let model = Model::start(Duration::from_millis(60)).await;
-    let collection = pgstore_support::unique_collection("outage");
-    let creds = credentials(&model.base_url(), pgvector(&url, &collection), true);
+    let Some(cluster) = PrivateCluster::start() else { return };
+    let run = PgRun::start_at(&cluster.url, &cluster.password, "outage", Duration::from_millis(60)).await;
+    let PgRun { password, creds, db, .. } = &run;
     let dir = tempfile::tempdir().unwrap();
-    let mut plugin = Plugin::spawn(dir.path(), PLUGIN_ENV);
-    let db = Db::new(&url, &collection);
+    let mut plugin = Plugin::spawn(dir.path(), &[&writer_env("2")[..], READ_TIMEOUTS].concat());
     let t0 = Instant::now();
 
     // Reads all along: one search every 100 ms.
@@ -85,7 +56,7 @@ async fn postgres_outage_degrades_reads_refuses_writes_and_loses_nothing() {
         while !stop.load(Ordering::SeqCst) {
             let user = format!("user-{}", i % USERS);
             let sent = Instant::now();
-            let answer = plugin.call("search_memory", json!({"query": "note", "user_id": user}), &creds).await;
+            let answer = plugin.call("search_memory", json!({"query": "note", "user_id": user}), creds).await;
             samples.lock().unwrap().push(SearchSample {
                 at: sent - t0,
                 took: sent.elapsed(),
@@ -105,12 +76,10 @@ async fn postgres_outage_degrades_reads_refuses_writes_and_loses_nothing() {
         let mut k = 0;
         let add_round = |k: usize| {
             let plugin = &plugin;
-            let creds = &creds;
             async move {
                 let adds = (0..USERS).map(|u| async move {
                     let user = format!("user-{u}");
-                    let answer = plugin.call("add_memory", add_params(&user, &fact(&user, k)), creds).await;
-                    (fact(&user, k), answer)
+                    (fact(&user, k), plugin.add_fact(&user, k, creds).await)
                 });
                 futures::future::join_all(adds).await
             }
@@ -118,19 +87,19 @@ async fn postgres_outage_degrades_reads_refuses_writes_and_loses_nothing() {
         // Before: 4 rounds accepted, most still pending when the database goes.
         for _ in 0..4 {
             for (fact, answer) in add_round(k).await {
-                assert_eq!(answer.json["results"][0]["event"], "ACCEPT", "{answer:?}");
+                assert!(answer.accepted(), "{answer:?}");
                 accepted.push(fact);
             }
             k += 1;
         }
         let pending_at_halt = db.journal_states().await.get("pending").copied().unwrap_or(0);
-        postgres_script("halt");
+        cluster.halt();
         let down_at = t0.elapsed();
         // During: adds are refused with a clear error, never acknowledged.
         let halted = Instant::now();
         while halted.elapsed() < OUTAGE {
             for (fact, answer) in add_round(k).await {
-                if answer.json["results"][0]["event"] == "ACCEPT" {
+                if answer.accepted() {
                     accepted.push(fact);
                 } else {
                     assert_eq!(answer.json["status"], "ERROR", "{answer:?}");
@@ -141,7 +110,7 @@ async fn postgres_outage_degrades_reads_refuses_writes_and_loses_nothing() {
             k += 1;
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
-        postgres_script("restart");
+        cluster.restart();
         let up_at = t0.elapsed();
         // After: accepted again once the pool reconnects.
         let back = Instant::now();
@@ -149,7 +118,7 @@ async fn postgres_outage_degrades_reads_refuses_writes_and_loses_nothing() {
         while back.elapsed() < Duration::from_secs(4) || first_accept_after.is_none() {
             assert!(back.elapsed() < Duration::from_secs(30), "adds still refused 30 s after the restart");
             for (fact, answer) in add_round(k).await {
-                if answer.json["results"][0]["event"] == "ACCEPT" {
+                if answer.accepted() {
                     first_accept_after.get_or_insert(back.elapsed());
                     accepted.push(fact);
                 }
@@ -187,7 +156,7 @@ async fn postgres_outage_degrades_reads_refuses_writes_and_loses_nothing() {
 
     plugin.stop(Duration::from_secs(30)).await;
     let log = plugin.stderr();
-    assert_clean_log(&log, &[API_KEY, &password]);
+    assert_clean_log(&log, &[API_KEY, password]);
     assert!(log.contains("WARN"), "the outage is logged: {}", tail(&log, 20));
     println!(
         "postgres outage of {:?}: {} writes accepted ({pending_at_halt} pending at the halt), {} refused during the \

@@ -11,7 +11,7 @@ mod pgstore_support;
 #[path = "support/reliability.rs"]
 mod reliability;
 
-use reliability::{add_params, assert_clean_log, credentials, fact, pgvector, Db, Model, Plugin, API_KEY};
+use reliability::{assert_clean_log, fact, writer_env, PgRun, Plugin, API_KEY};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
@@ -19,22 +19,14 @@ const USERS: usize = 12;
 /// At most 6, so that a decision shows every earlier fact of the user (5 candidates per fact).
 const WRITES_PER_USER: usize = 6;
 
-const WRITER_ENV: &[(&str, &str)] = &[
-    ("MEM0_DIFY_WRITE_LEASE_SECS", "3"),
-    ("MEM0_DIFY_WRITE_POLL_SECS", "0.2"),
-    ("MEM0_DIFY_WRITE_RETRY_BASE_SECS", "0.2"),
-];
+const WRITER_ENV: &[(&str, &str)] = &writer_env("3");
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_share_one_journal_without_loss_duplicates_or_reordering() {
-    let Some(url) = pgstore_support::pg_url() else { return };
-    let password = pgstore_support::service_var("MEM0_TEST_PG_PASSWORD").unwrap_or_default();
-    let model = Model::start(Duration::from_millis(40)).await;
-    let collection = pgstore_support::unique_collection("shared");
-    let creds = credentials(&model.base_url(), pgvector(&url, &collection), true);
+    let Some(run) = PgRun::start("shared", Duration::from_millis(40)).await else { return };
+    let PgRun { password, model, creds, db, .. } = &run;
     let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
     let mut plugins = [Plugin::spawn(dirs[0].path(), WRITER_ENV), Plugin::spawn(dirs[1].path(), WRITER_ENV)];
-    let db = Db::new(&url, &collection);
 
     // User u's k-th add goes to process (u + k) % 2, after its (k-1)-th was accepted.
     let started = Instant::now();
@@ -45,10 +37,7 @@ async fn two_processes_share_one_journal_without_loss_duplicates_or_reordering()
             let user = format!("user-{u}");
             let mut ids = Vec::new();
             for k in 0..WRITES_PER_USER {
-                let plugin = &plugins_ref[(u + k) % 2];
-                let answer = plugin.call("add_memory", add_params(&user, &fact(&user, k)), &creds).await;
-                assert_eq!(answer.json["results"][0]["event"], "ACCEPT", "{answer:?}");
-                ids.push(answer.write_id().expect("write_id"));
+                ids.push(plugins_ref[(u + k) % 2].accept_fact(&user, k, &creds).await);
             }
             (user, ids)
         }
@@ -99,7 +88,7 @@ async fn two_processes_share_one_journal_without_loss_duplicates_or_reordering()
     for plugin in &mut plugins {
         plugin.stop(Duration::from_secs(30)).await;
         let log = plugin.stderr();
-        assert_clean_log(&log, &[API_KEY, &password]);
+        assert_clean_log(&log, &[API_KEY, password]);
         applied_by.push(log.matches("accepted write applied").count());
     }
     assert_eq!(applied_by.iter().sum::<usize>(), total, "{applied_by:?}");
@@ -123,10 +112,8 @@ fn parse_fact(text: &str) -> (usize, String) {
 /// apply them (a duplicate memory per stolen write).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_waiting_for_a_slot_keep_their_lease() {
-    let Some(url) = pgstore_support::pg_url() else { return };
-    let model = Model::start(Duration::from_millis(400)).await;
-    let collection = pgstore_support::unique_collection("slots");
-    let creds = credentials(&model.base_url(), pgvector(&url, &collection), true);
+    let Some(run) = PgRun::start("slots", Duration::from_millis(400)).await else { return };
+    let PgRun { model, creds, db, .. } = &run;
     let env = [
         ("MEM0_DIFY_WRITE_LEASE_SECS", "0.6"),
         ("MEM0_DIFY_WRITE_POLL_SECS", "0.1"),
@@ -134,12 +121,10 @@ async fn writes_waiting_for_a_slot_keep_their_lease() {
     ];
     let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
     let mut plugins = [Plugin::spawn(dirs[0].path(), &env), Plugin::spawn(dirs[1].path(), &env)];
-    let db = Db::new(&url, &collection);
     const WRITES: usize = 6;
     for u in 0..WRITES {
         let user = format!("slow-{u}");
-        let answer = plugins[0].call("add_memory", add_params(&user, &fact(&user, 0)), &creds).await;
-        assert_eq!(answer.json["results"][0]["event"], "ACCEPT", "{answer:?}");
+        plugins[0].accept_fact(&user, 0, creds).await;
     }
     let rows = db.wait_until_finished(Duration::from_secs(60)).await;
     assert!(rows.iter().all(|r| r.state == "applied"), "{rows:?}");

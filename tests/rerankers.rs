@@ -2,14 +2,16 @@
 //! ZeroEntropy and text-embeddings-inference (request path, auth, body; answers mapped to hits best
 //! first; 401 / 429 / 500), and the LLM reranker over the OpenAI-compatible chat adapter.
 
+#[path = "support/adapter_config.rs"]
+mod adapter_config;
 #[path = "support/fake_openai.rs"]
 mod fake_openai;
 #[path = "support/fake_rerank.rs"]
 mod fake_rerank;
 
+use adapter_config::{fast_retries, no_env};
 use fake_openai::{FakeOpenAi, Reply};
 use fake_rerank::{relevance, FakeRerank, Fault};
-use mem0_dify::adapters::http::RetryPolicy;
 use mem0_dify::adapters::llm::openai::OpenAiChat;
 use mem0_dify::adapters::rerank::{self, cohere, huggingface, jina, llm_reranker, zero_entropy};
 use mem0_dify::domain::credentials::ProviderBlock;
@@ -23,20 +25,7 @@ use std::time::{Duration, Instant};
 const KEY: &str = "rk-test-0123456789abcdef";
 
 fn block(provider: &str, config: Value) -> ProviderBlock {
-    ProviderBlock::parse("local_reranker_json", &json!({"provider": provider, "config": config})).unwrap().unwrap()
-}
-
-fn no_env() -> HashMap<String, String> {
-    HashMap::new()
-}
-
-fn fast_retries() -> RetryPolicy {
-    RetryPolicy {
-        max_retries: 2,
-        min_delay: Duration::from_millis(5),
-        max_delay: Duration::from_millis(20),
-        max_retry_after: Duration::from_secs(1),
-    }
+    adapter_config::block("local_reranker_json", provider, config)
 }
 
 fn documents() -> Vec<String> {

@@ -98,24 +98,9 @@ launch() {
       com.arcadedb.server.ArcadeDBServer </dev/null >>"$LOGFILE" 2>&1
   ) &
   echo $! >"$PIDFILE"
-  local pid i t0
-  pid=$(server_pid)
-  t0=$(now)
   # The Bolt port opens before database 'graph' exists: wait for /ready and a query.
-  for ((i = 0; i < START_TIMEOUT * 5; i++)); do
-    if ! proc_running "$pid"; then
-      show_log_tail "$LOGFILE"
-      die "ArcadeDB exited during start-up"
-    fi
-    if check_ready; then
-      log "ready: Bolt $HOST:$BOLT_PORT, HTTP $HOST:$HTTP_PORT (PID $pid) after $(elapsed "$t0")s"
-      return 0
-    fi
-    sleep 0.2
-  done
-  show_log_tail "$LOGFILE"
-  kill_pid "$pid" "$MARKER" 10
-  die "ArcadeDB not ready after ${START_TIMEOUT}s"
+  wait_ready ArcadeDB "$(server_pid)" "$LOGFILE" "$MARKER" "$START_TIMEOUT" \
+    "Bolt $HOST:$BOLT_PORT, HTTP $HOST:$HTTP_PORT" check_ready
 }
 
 emit_env() {
@@ -128,15 +113,7 @@ emit_env() {
     "MEM0_TEST_ARCADEDB_HTTP=http://$HOST:$HTTP_PORT"
 }
 
-stop_server() {
-  local pid
-  pid=$(server_pid)
-  if [[ -n $pid ]] && pid_alive "$pid" "$MARKER"; then
-    log "stopping PID $pid"
-    kill_pid "$pid" "$MARKER" 30
-  fi
-  rm -f "$PIDFILE"
-}
+stop_server() { stop_pidfile "$PIDFILE" "$MARKER" 30; }
 
 do_start() {
   need curl setsid flock sha256sum

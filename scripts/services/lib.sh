@@ -146,6 +146,41 @@ kill_pid() {
   die "PID $pid survived SIGKILL"
 }
 
+# wait_ready NAME PID LOGFILE MARKER TIMEOUT_S WHAT CHECK...: after launching NAME as PID, run the
+# command CHECK... every 0.2 s until it succeeds, then log "ready: WHAT". If the process exits, or
+# is not ready after TIMEOUT_S (it is then killed), show the end of LOGFILE and die.
+wait_ready() {
+  local name=$1 pid=$2 logfile=$3 marker=$4 timeout=$5 what=$6 i t0
+  shift 6
+  t0=$(now)
+  for ((i = 0; i < timeout * 5; i++)); do
+    if ! proc_running "$pid"; then
+      show_log_tail "$logfile"
+      die "$name exited during start-up"
+    fi
+    if "$@"; then
+      log "ready: $what (PID $pid) after $(elapsed "$t0")s"
+      return 0
+    fi
+    sleep 0.2
+  done
+  show_log_tail "$logfile"
+  kill_pid "$pid" "$marker" 10
+  die "$name not ready after ${timeout}s"
+}
+
+# stop_pidfile PIDFILE MARKER GRACE_S: stop the server whose PID is in PIDFILE if it is still the
+# process with MARKER in its command line (SIGTERM, SIGKILL after GRACE_S); remove PIDFILE.
+stop_pidfile() {
+  local pid
+  pid=$(read_pid "$1")
+  if [[ -n $pid ]] && pid_alive "$pid" "$2"; then
+    log "stopping PID $pid"
+    kill_pid "$pid" "$2" "$3"
+  fi
+  rm -f "$1"
+}
+
 # write_env NAME VAR=VALUE...: write $RUN_DIR/NAME.env (export lines) and print it.
 write_env() {
   local name=$1; shift

@@ -159,23 +159,7 @@ launch() {
       Neo4jLauncher "$HOME_DIR" "$HOST" "$BOLT_PORT" "$PASSWORD" </dev/null >>"$LOGFILE" 2>&1
   ) &
   echo $! >"$PIDFILE"
-  local pid i t0
-  pid=$(server_pid)
-  t0=$(now)
-  for ((i = 0; i < START_TIMEOUT * 5; i++)); do
-    if ! proc_running "$pid"; then
-      show_log_tail "$LOGFILE"
-      die "Neo4j exited during start-up"
-    fi
-    if check_ready; then
-      log "ready: Bolt $HOST:$BOLT_PORT (PID $pid) after $(elapsed "$t0")s"
-      return 0
-    fi
-    sleep 0.2
-  done
-  show_log_tail "$LOGFILE"
-  kill_pid "$pid" "$MARKER" 10
-  die "Neo4j not ready after ${START_TIMEOUT}s"
+  wait_ready Neo4j "$(server_pid)" "$LOGFILE" "$MARKER" "$START_TIMEOUT" "Bolt $HOST:$BOLT_PORT" check_ready
 }
 
 emit_env() {
@@ -188,15 +172,7 @@ emit_env() {
 }
 
 # stop_server GRACE_S: SIGTERM (clean shutdown), SIGKILL after GRACE_S.
-stop_server() {
-  local pid
-  pid=$(server_pid)
-  if [[ -n $pid ]] && pid_alive "$pid" "$MARKER"; then
-    log "stopping PID $pid"
-    kill_pid "$pid" "$MARKER" "${1:-60}"
-  fi
-  rm -f "$PIDFILE"
-}
+stop_server() { stop_pidfile "$PIDFILE" "$MARKER" "${1:-60}"; }
 
 prepare() {
   [[ ${#PASSWORD} -ge 8 ]] || die "MEM0_NEO4J_PASSWORD must have at least 8 characters"

@@ -58,6 +58,12 @@ pub fn build_adapter<T: ?Sized>(
     }
 }
 
+/// The keys a provider accepts: its kind's `base` keys (which include the [`HttpKeys`]) and its own `extra`.
+pub fn allowed_keys(base: &[&'static str], extra: &[&'static str]) -> Vec<&'static str> {
+    debug_assert!(HttpKeys::NAMES.iter().all(|k| base.contains(k)));
+    base.iter().chain(extra).copied().collect()
+}
+
 /// A [`BuildError::Config`] for the block's credential.
 pub fn config_error(block: &ProviderBlock, message: impl Into<String>) -> BuildError {
     BuildError::Config { field: block.field, message: message.into() }
@@ -162,6 +168,47 @@ pub fn string_key(block: &ProviderBlock, key: &str) -> Result<Option<String>, Bu
     }
 }
 
+/// A positive integer key (a JSON number, or a string of digits); absent and `null` mean unset.
+pub fn positive_integer_key(block: &ProviderBlock, key: &str) -> Result<Option<usize>, BuildError> {
+    let value = match block.config.get(key) {
+        None | Some(Value::Null) => return Ok(None),
+        Some(value) => value,
+    };
+    let parsed = match value {
+        Value::Number(n) => n.as_u64().and_then(|n| usize::try_from(n).ok()),
+        Value::String(s) => s.trim().parse::<usize>().ok(),
+        _ => None,
+    };
+    match parsed {
+        Some(n) if n > 0 => Ok(Some(n)),
+        _ => Err(config_error(block, format!("{key} must be a positive integer, got {value}"))),
+    }
+}
+
+/// A count `key` (`default` when unset) checked to lie between 1 and `max`.
+pub fn count_or(
+    block: &ProviderBlock,
+    key: &str,
+    value: Option<usize>,
+    default: usize,
+    max: usize,
+) -> Result<usize, BuildError> {
+    let count = value.unwrap_or(default);
+    if !(1..=max).contains(&count) {
+        return Err(config_error(block, format!("{key} must be between 1 and {max}, got {count}")));
+    }
+    Ok(count)
+}
+
+/// Rejects a `client` key: in Mem0 it holds a Python client object, which JSON cannot carry;
+/// `instead` says what to set.
+pub fn reject_client(block: &ProviderBlock, client: &Value, instead: &str) -> Result<(), BuildError> {
+    if client.is_null() {
+        return Ok(());
+    }
+    Err(config_error(block, format!("client cannot be given in JSON (it is a Python client object); {instead}")))
+}
+
 /// The configured value, else the first environment variable of `names` that is set.
 pub fn or_env(configured: Option<String>, names: &[&str], env: &dyn Env) -> Option<String> {
     non_blank(configured).or_else(|| names.iter().find_map(|name| env.var(name)))
@@ -205,13 +252,21 @@ pub fn check_base_url(block: &ProviderBlock, key: &str, url: &str) -> Result<Str
     Ok(url.trim_end_matches('/').to_owned())
 }
 
+/// A provider block for unit tests: `config` must be a JSON object.
+#[cfg(test)]
+pub(crate) fn test_block(field: &'static str, provider: &str, config: Value) -> ProviderBlock {
+    ProviderBlock::parse(field, &serde_json::json!({"provider": provider, "config": config}))
+        .expect("a valid provider block")
+        .expect("a configured provider block")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
 
     fn block(config: Value) -> ProviderBlock {
-        ProviderBlock::parse("local_llm_json", &json!({"provider": "openai", "config": config})).unwrap().unwrap()
+        test_block("local_llm_json", "openai", config)
     }
 
     #[derive(Debug, serde::Deserialize)]
@@ -253,6 +308,32 @@ mod tests {
         assert!(bad.settings(&b).unwrap_err().to_string().contains("max_retries must be at most 10"));
         let bad = HttpKeys { http_client_proxies: json!("socks5://h:1"), ..HttpKeys::default() };
         assert!(bad.settings(&b).unwrap_err().to_string().contains("http_client_proxies: "));
+    }
+
+    #[test]
+    fn strings_and_positive_integers_are_typed() {
+        let b = block(json!({"a": " x ", "b": 384, "c": "512", "d": 0, "e": [1], "f": ""}));
+        assert_eq!(string_key(&b, "a").unwrap().as_deref(), Some("x"));
+        assert_eq!(string_key(&b, "f").unwrap(), None);
+        assert_eq!(string_key(&b, "zz").unwrap(), None);
+        assert_eq!(positive_integer_key(&b, "b").unwrap(), Some(384));
+        assert_eq!(positive_integer_key(&b, "c").unwrap(), Some(512));
+        assert_eq!(positive_integer_key(&b, "zz").unwrap(), None);
+        let err = positive_integer_key(&b, "d").unwrap_err().to_string();
+        assert_eq!(err, "local_llm_json: d must be a positive integer, got 0");
+        assert!(string_key(&b, "e").unwrap_err().to_string().contains("e must be a string, got [1]"));
+    }
+
+    #[test]
+    fn counts_and_clients_are_checked() {
+        let b = block(json!({}));
+        assert_eq!(count_or(&b, "batch_size", None, 10, 100).unwrap(), 10);
+        assert_eq!(count_or(&b, "batch_size", Some(100), 10, 100).unwrap(), 100);
+        let err = count_or(&b, "batch_size", Some(0), 10, 100).unwrap_err().to_string();
+        assert!(err.ends_with("batch_size must be between 1 and 100, got 0"), "{err}");
+        assert!(reject_client(&b, &Value::Null, "set url").is_ok());
+        let err = reject_client(&b, &json!("x"), "set url").unwrap_err().to_string();
+        assert!(err.ends_with("client cannot be given in JSON (it is a Python client object); set url"), "{err}");
     }
 
     #[test]

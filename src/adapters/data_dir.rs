@@ -21,6 +21,17 @@ pub fn home_dir() -> Option<PathBuf> {
     ["HOME", "USERPROFILE"].iter().find_map(|name| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from))
 }
 
+/// The directory a configured path is resolved against: the data directory, or (when there is none)
+/// the empty path for an absolute `configured` path; `None` when neither is available.
+pub fn base_for(configured: Option<&str>) -> Option<PathBuf> {
+    match (data_dir(), configured) {
+        (Some(dir), _) => Some(dir),
+        // An absolute path needs no data dir.
+        (None, Some(path)) if Path::new(path).is_absolute() => Some(PathBuf::new()),
+        (None, _) => None,
+    }
+}
+
 /// Resolves a configured path: `~/…` is under the home directory, a relative path is under `base`.
 pub fn resolve(configured: &str, base: &Path) -> PathBuf {
     let expanded = match configured.strip_prefix("~/").or_else(|| (configured == "~").then_some("")) {

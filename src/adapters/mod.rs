@@ -2,7 +2,6 @@
 
 pub mod cli;
 pub mod config;
-pub mod config_keys;
 pub mod data_dir;
 pub mod dify;
 pub mod embedder;

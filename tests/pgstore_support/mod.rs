@@ -1,7 +1,8 @@
-//! Shared helpers of the storage adapter tests: the PostgreSQL address from the service script,
-//! unique collection names, records and vectors.
+//! Shared helpers of the storage adapter tests: the PostgreSQL address from the service script (or a
+//! private cluster for tests that stop the server), unique collection names, records and vectors.
 #![allow(dead_code)]
 
+pub mod private_cluster;
 pub mod tls_proxy;
 
 use chrono::{DateTime, TimeZone, Utc};

@@ -43,6 +43,24 @@ pub struct FakeMemoryApi {
     applied: Arc<AtomicUsize>,
 }
 
+/// One call per tool (in the order of `TOOL_NAMES`) with parameters this engine answers with SUCCESS.
+pub fn successful_tool_calls() -> Vec<(&'static str, serde_json::Value)> {
+    use serde_json::json;
+    let calls = vec![
+        ("add_memory", json!({"user": "I like green tea", "user_id": "alice"})),
+        ("search_memory", json!({"query": "tea", "user_id": "alice"})),
+        ("get_all_memories", json!({"user_id": "alice"})),
+        ("get_memory", json!({"memory_id": KNOWN_MEMORY_ID})),
+        ("update_memory", json!({"memory_id": KNOWN_MEMORY_ID, "text": "Loves green tea"})),
+        ("delete_memory", json!({"memory_id": KNOWN_MEMORY_ID})),
+        ("delete_all_memories", json!({"user_id": "alice"})),
+        ("get_memory_history", json!({"memory_id": KNOWN_MEMORY_ID})),
+        ("get_write_status", json!({"write_id": KNOWN_WRITE_ID})),
+    ];
+    assert_eq!(calls.iter().map(|c| c.0).collect::<Vec<_>>(), mem0_dify::adapters::dify::tools::TOOL_NAMES);
+    calls
+}
+
 fn known_id() -> MemoryId {
     MemoryId::parse(KNOWN_MEMORY_ID).expect("valid uuid")
 }

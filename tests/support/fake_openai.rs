@@ -41,13 +41,19 @@
 
 #![allow(dead_code)]
 
+// Each fake has its own copy, so a test may include any set of fakes.
+#[allow(clippy::duplicate_mod)]
+#[path = "recorder.rs"]
+mod recorder;
+
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use recorder::{Listener, Recorder};
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -126,25 +132,10 @@ impl Reply {
     }
 }
 
-/// One request as received.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RecordedRequest {
-    /// HTTP method.
-    pub method: String,
-    /// Path (no query).
-    pub path: String,
-    /// Headers, names lower-cased (repeated headers joined with ", ").
-    pub headers: BTreeMap<String, String>,
-    /// Body as JSON (`Value::Null` when empty, a JSON string of the text when not JSON).
-    pub body: Value,
-}
+/// One request as received (see `recorder.rs`).
+pub type RecordedRequest = recorder::Request;
 
 impl RecordedRequest {
-    /// A header's value.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(&name.to_ascii_lowercase()).map(String::as_str)
-    }
-
     /// True for `/chat/completions` requests.
     pub fn is_chat(&self) -> bool {
         self.path.ends_with("/chat/completions")
@@ -159,10 +150,8 @@ impl RecordedRequest {
 type ChatHandler = Arc<dyn Fn(&Value) -> Reply + Send + Sync>;
 
 struct Inner {
-    requests: Vec<RecordedRequest>,
     chat_queue: VecDeque<Reply>,
     chat_handler: Option<ChatHandler>,
-    faults: VecDeque<Reply>,
     outages: Vec<(String, Reply)>,
     api_key: Option<String>,
     latency: Duration,
@@ -171,27 +160,25 @@ struct Inner {
     served: u64,
 }
 
-/// The running fake server; stops when dropped.
-pub struct FakeOpenAi {
-    addr: SocketAddr,
+/// What the request handler shares with the server: faults are the recorder's queued replies.
+#[derive(Clone)]
+struct Ctx {
+    recorder: Recorder<Reply>,
     state: Arc<Mutex<Inner>>,
-    task: tokio::task::JoinHandle<()>,
 }
 
-impl Drop for FakeOpenAi {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+/// The running fake server; stops when dropped.
+pub struct FakeOpenAi {
+    listener: Listener,
+    ctx: Ctx,
 }
 
 impl FakeOpenAi {
     /// Starts a server on `127.0.0.1` with an OS-chosen port.
     pub async fn start() -> Self {
         let state = Arc::new(Mutex::new(Inner {
-            requests: Vec::new(),
             chat_queue: VecDeque::new(),
             chat_handler: None,
-            faults: VecDeque::new(),
             outages: Vec::new(),
             api_key: None,
             latency: Duration::ZERO,
@@ -199,18 +186,14 @@ impl FakeOpenAi {
             reversed: false,
             served: 0,
         }));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
-        let addr = listener.local_addr().expect("local address");
-        let app = Router::new().fallback(handle).with_state(state.clone());
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Self { addr, state, task }
+        let ctx = Ctx { recorder: Recorder::default(), state };
+        let listener = Listener::serve(Router::new().fallback(handle).with_state(ctx.clone()));
+        Self { listener, ctx }
     }
 
     /// `http://127.0.0.1:PORT` (root; use as a proxy URL).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.listener.url()
     }
 
     /// `http://127.0.0.1:PORT/v1` (use as `openai_base_url`).
@@ -220,11 +203,11 @@ impl FakeOpenAi {
 
     /// The socket address.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.listener.addr()
     }
 
     fn with<R>(&self, f: impl FnOnce(&mut Inner) -> R) -> R {
-        f(&mut self.state.lock().expect("fake server state"))
+        f(&mut self.ctx.state.lock().expect("fake server state"))
     }
 
     /// Queues a chat answer (served in order, before the handler).
@@ -239,7 +222,7 @@ impl FakeOpenAi {
 
     /// The next `times` requests (any endpoint) get `reply` instead of their normal answer.
     pub fn fail_next(&self, times: usize, reply: Reply) {
-        self.with(|s| s.faults.extend(std::iter::repeat_n(reply, times)));
+        self.ctx.recorder.queue(times, reply);
     }
 
     /// While `reply` is `Some`, every request whose path ends with `suffix` gets it (an outage of
@@ -275,7 +258,7 @@ impl FakeOpenAi {
 
     /// Every request received, in order.
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.with(|s| s.requests.clone())
+        self.ctx.recorder.requests()
     }
 
     /// The `/chat/completions` requests.
@@ -294,35 +277,14 @@ impl FakeOpenAi {
     }
 }
 
-async fn handle(
-    State(state): State<Arc<Mutex<Inner>>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let body = if body.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()))
-    };
-    let mut recorded_headers = BTreeMap::new();
-    for (name, value) in &headers {
-        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
-        recorded_headers
-            .entry(name.as_str().to_owned())
-            .and_modify(|v: &mut String| {
-                v.push_str(", ");
-                v.push_str(&value);
-            })
-            .or_insert(value);
-    }
-    let request =
-        RecordedRequest { method: method.to_string(), path: uri.path().to_owned(), headers: recorded_headers, body };
+async fn handle(State(ctx): State<Ctx>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    let (request, fault) = ctx.recorder.record(&method, &uri, &headers, &body);
     let (reply, latency) = {
-        let mut s = state.lock().expect("fake server state");
-        s.requests.push(request.clone());
-        let reply = decide(&mut s, &request);
+        let mut s = ctx.state.lock().expect("fake server state");
+        let reply = match fault {
+            Some(fault) => render(fault, &request.body),
+            None => decide(&mut s, &request),
+        };
         (reply, s.latency)
     };
     if !latency.is_zero() {
@@ -331,11 +293,8 @@ async fn handle(
     reply
 }
 
-/// The answer to one request, consuming faults and scripted replies.
+/// The answer to one request without a queued fault, consuming scripted replies.
 fn decide(s: &mut Inner, request: &RecordedRequest) -> Response {
-    if let Some(fault) = s.faults.pop_front() {
-        return render(fault, &request.body);
-    }
     if let Some((_, outage)) = s.outages.iter().find(|(suffix, _)| request.path.ends_with(suffix.as_str())) {
         return render(outage.clone(), &request.body);
     }

@@ -20,10 +20,14 @@
 
 #![allow(dead_code)]
 
+// Each fake has its own copy, so a test may include any set of fakes.
+#[allow(clippy::duplicate_mod)]
 #[path = "recorder.rs"]
 mod recorder;
 
 pub use recorder::{Fault, Recorder, Request};
+
+use recorder::Listener;
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -33,7 +37,6 @@ use axum::Router;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use tokio::task::JoinHandle;
 
 /// A stored record.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,7 +74,7 @@ struct Shared {
 struct Ctx {
     state: Arc<Mutex<Shared>>,
     recorder: Recorder,
-    tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    listeners: Arc<Mutex<Vec<Listener>>>,
     /// `None` on the control plane; the index name on a data plane.
     index: Option<String>,
 }
@@ -84,9 +87,8 @@ pub struct FakePinecone {
 
 impl Drop for FakePinecone {
     fn drop(&mut self) {
-        for task in self.ctx.tasks.lock().unwrap().iter() {
-            task.abort();
-        }
+        // The handlers hold the context too, so the listeners are stopped here rather than when it goes.
+        self.ctx.listeners.lock().unwrap().clear();
     }
 }
 
@@ -100,12 +102,13 @@ impl FakePinecone {
                 indexes: BTreeMap::new(),
             })),
             recorder: Recorder::default(),
-            tasks: Arc::new(Mutex::new(Vec::new())),
+            listeners: Arc::new(Mutex::new(Vec::new())),
             index: None,
         };
-        let (addr, task) = recorder::serve(Router::new().fallback(handle).with_state(ctx.clone())).await;
-        ctx.tasks.lock().unwrap().push(task);
-        Self { ctx, control: format!("http://{addr}") }
+        let listener = Listener::serve(Router::new().fallback(handle).with_state(ctx.clone()));
+        let control = listener.url();
+        ctx.listeners.lock().unwrap().push(listener);
+        Self { ctx, control }
     }
 
     /// The control plane's URL (use as `extra_params.host`).
@@ -144,7 +147,7 @@ impl FakePinecone {
 
     /// The next `times` requests (either plane) get `fault`.
     pub fn fail_next(&self, times: usize, fault: Fault) {
-        self.ctx.recorder.fail_next(times, fault);
+        self.ctx.recorder.queue(times, fault);
     }
 
     /// Every request, in order.
@@ -162,15 +165,9 @@ impl FakePinecone {
 /// contain itself).
 fn add_index(ctx: &Ctx, name: &str, dimension: usize, metric: &str, spec: Value, until_ready: usize) -> Value {
     let data_ctx = Ctx { index: Some(name.to_owned()), ..ctx.clone() };
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    listener.set_nonblocking(true).expect("non-blocking listener");
-    let addr = listener.local_addr().expect("local address");
-    let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
-    let app = Router::new().fallback(handle).with_state(data_ctx);
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    ctx.tasks.lock().unwrap().push(task);
+    let listener = Listener::serve(Router::new().fallback(handle).with_state(data_ctx));
+    let addr = listener.addr();
+    ctx.listeners.lock().unwrap().push(listener);
     let index = Index {
         dimension,
         metric: metric.to_owned(),
@@ -303,20 +300,10 @@ fn data(ctx: &Ctx, index_name: &str, request: &Request) -> Response {
             let mut checked = Vec::new();
             for v in vectors {
                 let Some(id) = v["id"].as_str() else { return data_error(400, "id is required") };
-                let values: Vec<f32> = v["values"]
-                    .as_array()
-                    .map(|a| a.iter().filter_map(|x| x.as_f64()).map(|x| x as f32).collect())
-                    .unwrap_or_default();
-                if values.len() != index.dimension {
-                    return data_error(
-                        400,
-                        &format!(
-                            "Vector dimension {} does not match the dimension of the index {}",
-                            values.len(),
-                            index.dimension
-                        ),
-                    );
-                }
+                let values = match dense_vector(&v["values"], index.dimension, "Vector") {
+                    Ok(values) => values,
+                    Err(message) => return data_error(400, &message),
+                };
                 let metadata = match check_metadata(&v["metadata"]) {
                     Ok(m) => m,
                     Err(message) => return data_error(400, &message),
@@ -398,20 +385,10 @@ fn data(ctx: &Ctx, index_name: &str, request: &Request) -> Response {
 }
 
 fn query(index: &Index, body: &Value, ns: String) -> Response {
-    let vector: Vec<f32> = body["vector"]
-        .as_array()
-        .map(|a| a.iter().filter_map(|x| x.as_f64()).map(|x| x as f32).collect())
-        .unwrap_or_default();
-    if vector.len() != index.dimension {
-        return data_error(
-            400,
-            &format!(
-                "Query vector dimension {} does not match the dimension of the index {}",
-                vector.len(),
-                index.dimension
-            ),
-        );
-    }
+    let vector = match dense_vector(&body["vector"], index.dimension, "Query vector") {
+        Ok(vector) => vector,
+        Err(message) => return data_error(400, &message),
+    };
     let top_k = body["topK"].as_u64().unwrap_or(0) as usize;
     let with_metadata = body["includeMetadata"] == json!(true);
     let with_values = body["includeValues"] == json!(true);
@@ -448,6 +425,16 @@ fn query(index: &Index, body: &Value, ns: String) -> Response {
         })
         .collect();
     ok(json!({"results": [], "matches": matches, "namespace": ns, "usage": {"readUnits": 5}}))
+}
+
+/// A JSON list of numbers of `dimension` elements, or the message of Pinecone's 400 naming `what` it is.
+fn dense_vector(value: &Value, dimension: usize, what: &str) -> Result<Vec<f32>, String> {
+    let vector: Vec<f32> =
+        value.as_array().map(|a| a.iter().filter_map(|x| x.as_f64()).map(|x| x as f32).collect()).unwrap_or_default();
+    if vector.len() != dimension {
+        return Err(format!("{what} dimension {} does not match the dimension of the index {dimension}", vector.len()));
+    }
+    Ok(vector)
 }
 
 fn record_json(id: &str, record: &Stored) -> Value {

@@ -15,10 +15,14 @@
 
 #![allow(dead_code)]
 
+// Each fake has its own copy, so a test may include any set of fakes.
+#[allow(clippy::duplicate_mod)]
 #[path = "recorder.rs"]
 mod recorder;
 
 pub use recorder::{Fault, Recorder, Request};
+
+use recorder::Listener;
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -71,14 +75,7 @@ struct Ctx {
 /// The running fake; stops when dropped.
 pub struct FakeQdrant {
     ctx: Ctx,
-    url: String,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for FakeQdrant {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    listener: Listener,
 }
 
 impl FakeQdrant {
@@ -92,13 +89,13 @@ impl FakeQdrant {
             })),
             recorder: Recorder::default(),
         };
-        let (addr, task) = recorder::serve(Router::new().fallback(handle).with_state(ctx.clone())).await;
-        Self { ctx, url: format!("http://{addr}"), task }
+        let listener = Listener::serve(Router::new().fallback(handle).with_state(ctx.clone()));
+        Self { ctx, listener }
     }
 
     /// `http://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
-        self.url.clone()
+        self.listener.url()
     }
 
     /// Creates a collection with the unnamed vector only (as Mem0 1.x did).
@@ -135,7 +132,7 @@ impl FakeQdrant {
 
     /// The next `times` requests get `fault`.
     pub fn fail_next(&self, times: usize, fault: Fault) {
-        self.ctx.recorder.fail_next(times, fault);
+        self.ctx.recorder.queue(times, fault);
     }
 
     /// Every request, in order.
@@ -264,32 +261,20 @@ fn points(
                     Err(m) => return error(400, &m),
                 };
                 let dense = if p["vector"].is_object() { &p["vector"][""] } else { &p["vector"] };
-                let vector: Vec<f32> = dense
-                    .as_array()
-                    .map(|a| a.iter().filter_map(|x| x.as_f64()).map(|x| x as f32).collect())
-                    .unwrap_or_default();
-                if vector.len() != c.size {
-                    return error(
-                        400,
-                        &format!("Wrong input: Vector dimension error: expected dim: {}, got {}", c.size, vector.len()),
-                    );
-                }
+                let vector = match dense_vector(dense, c.size) {
+                    Ok(vector) => vector,
+                    Err(message) => return error(400, &message),
+                };
                 checked.push((id, Point { vector, payload: p["payload"].as_object().cloned().unwrap_or_default() }));
             }
             c.points.extend(checked);
             completed()
         }
         ("POST", ["points", "query"]) => {
-            let vector: Vec<f32> = body["query"]
-                .as_array()
-                .map(|a| a.iter().filter_map(|x| x.as_f64()).map(|x| x as f32).collect())
-                .unwrap_or_default();
-            if vector.len() != c.size {
-                return error(
-                    400,
-                    &format!("Wrong input: Vector dimension error: expected dim: {}, got {}", c.size, vector.len()),
-                );
-            }
+            let vector = match dense_vector(&body["query"], c.size) {
+                Ok(vector) => vector,
+                Err(message) => return error(400, &message),
+            };
             let limit = body["limit"].as_u64().unwrap_or(10) as usize;
             let mut scored = Vec::new();
             for (id, p) in &c.points {
@@ -415,6 +400,16 @@ fn scroll(c: &Collection, body: &Value, refuse_order_by: bool) -> Response {
     let page: Vec<Value> = selected.iter().skip(from).take(limit).map(render).collect();
     let next = selected.get(from + limit).map_or(Value::Null, |(id, _)| json!(id));
     ok(json!({"points": page, "next_page_offset": next}))
+}
+
+/// A JSON list of numbers of `size` elements, or the message of Qdrant's 400.
+fn dense_vector(value: &Value, size: usize) -> Result<Vec<f32>, String> {
+    let vector: Vec<f32> =
+        value.as_array().map(|a| a.iter().filter_map(|x| x.as_f64()).map(|x| x as f32).collect()).unwrap_or_default();
+    if vector.len() != size {
+        return Err(format!("Wrong input: Vector dimension error: expected dim: {size}, got {}", vector.len()));
+    }
+    Ok(vector)
 }
 
 fn point_id(id: &Value) -> Result<String, String> {

@@ -11,10 +11,14 @@
 
 #![allow(dead_code)]
 
+// Each fake has its own copy, so a test may include any set of fakes.
+#[allow(clippy::duplicate_mod)]
 #[path = "recorder.rs"]
 mod recorder;
 
 pub use recorder::{Fault, Recorder, Request};
+
+use recorder::Listener;
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -34,14 +38,7 @@ struct Ctx {
 /// The running fake; stops when dropped.
 pub struct FakeRerank {
     ctx: Ctx,
-    url: String,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for FakeRerank {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    listener: Listener,
 }
 
 impl FakeRerank {
@@ -49,13 +46,13 @@ impl FakeRerank {
     pub async fn start(api_key: Option<&str>) -> Self {
         let ctx =
             Ctx { recorder: Recorder::default(), settings: Arc::new(Mutex::new((api_key.map(str::to_owned), 32))) };
-        let (addr, task) = recorder::serve(Router::new().fallback(handle).with_state(ctx.clone())).await;
-        Self { ctx, url: format!("http://{addr}"), task }
+        let listener = Listener::serve(Router::new().fallback(handle).with_state(ctx.clone()));
+        Self { ctx, listener }
     }
 
     /// `http://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
-        self.url.clone()
+        self.listener.url()
     }
 
     /// TEI's `--max-client-batch-size`.
@@ -65,7 +62,7 @@ impl FakeRerank {
 
     /// The next `times` requests get `fault`.
     pub fn fail_next(&self, times: usize, fault: Fault) {
-        self.ctx.recorder.fail_next(times, fault);
+        self.ctx.recorder.queue(times, fault);
     }
 
     /// Every request, in order.

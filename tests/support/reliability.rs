@@ -2,16 +2,18 @@
 //! the daemon stand-in of `daemon.rs`, a scripted model on the fake OpenAI server, and direct
 //! looks into PostgreSQL (memories, history, journal) behind the plugin's back.
 //!
-//! Include it after its two dependencies:
+//! Include it after its three dependencies:
 //! ```ignore
 //! #[path = "support/daemon.rs"] mod daemon;
 //! #[path = "support/fake_openai.rs"] mod fake_openai;
+//! mod pgstore_support;
 //! #[path = "support/reliability.rs"] mod reliability;
 //! ```
 #![allow(dead_code)]
 
 use crate::daemon::{collect_stderr, DaemonSide};
 use crate::fake_openai::{FakeOpenAi, Reply};
+use crate::pgstore_support;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -27,6 +29,51 @@ pub const API_KEY: &str = "sk-reliability-7c41d9e2b8a05f36";
 pub const DIMS: usize = 32;
 /// The prefix that marks the fact in a message sent to the scripted model.
 pub const FACT_PREFIX: &str = "Please remember: ";
+
+/// The plugin environment of the journal's writer: a lease of `lease_secs`, polls and retries every 0.2 s.
+pub const fn writer_env(lease_secs: &'static str) -> [(&'static str, &'static str); 3] {
+    [
+        ("MEM0_DIFY_WRITE_LEASE_SECS", lease_secs),
+        ("MEM0_DIFY_WRITE_POLL_SECS", "0.2"),
+        ("MEM0_DIFY_WRITE_RETRY_BASE_SECS", "0.2"),
+    ]
+}
+
+/// What a test of async writes into pgvector starts with. Keep it alive for the whole test (borrow
+/// its fields, do not move them out): the model stops when it is dropped.
+pub struct PgRun {
+    /// The database URL.
+    pub url: String,
+    /// The database password (never to be logged).
+    pub password: String,
+    /// The scripted model.
+    pub model: Model,
+    /// A fresh collection.
+    pub collection: String,
+    /// Credentials with async mode on, naming the model and the collection.
+    pub creds: Value,
+    /// Looks into the collection's tables.
+    pub db: Db,
+}
+
+impl PgRun {
+    /// With the test PostgreSQL (`None` when service tests are skipped): a model answering after
+    /// `latency` and a fresh collection whose name starts with `name`.
+    pub async fn start(name: &str, latency: Duration) -> Option<Self> {
+        let url = pgstore_support::pg_url()?;
+        let password = pgstore_support::service_var("MEM0_TEST_PG_PASSWORD").unwrap_or_default();
+        Some(Self::start_at(&url, &password, name, latency).await)
+    }
+
+    /// The same with the PostgreSQL at `url`.
+    pub async fn start_at(url: &str, password: &str, name: &str, latency: Duration) -> Self {
+        let model = Model::start(latency).await;
+        let collection = pgstore_support::unique_collection(name);
+        let creds = credentials(&model.base_url(), pgvector(url, &collection), true);
+        let db = Db::new(url, &collection);
+        Self { url: url.to_owned(), password: password.to_owned(), model, collection, creds, db }
+    }
+}
 
 /// One decision call seen by the model: the new facts and the stored memories it was shown.
 #[derive(Debug, Clone)]
@@ -157,6 +204,11 @@ impl ToolAnswer {
         self.json["status"] == "SUCCESS"
     }
 
+    /// An add that was accepted for writing.
+    pub fn accepted(&self) -> bool {
+        self.json["results"][0]["event"] == "ACCEPT"
+    }
+
     /// The write id of an accepted write.
     pub fn write_id(&self) -> Option<String> {
         self.json["write_id"].as_str().map(str::to_owned)
@@ -227,6 +279,18 @@ impl Plugin {
     pub async fn call_as(&self, tool: &str, params: Value, credentials: &Value, end_user: &str) -> ToolAnswer {
         let sid = self.send(invoke(tool, params, credentials, end_user)).await;
         self.answer(&sid, Duration::from_secs(60)).await
+    }
+
+    /// Adds the `k`-th fact of `user`.
+    pub async fn add_fact(&self, user: &str, k: usize, credentials: &Value) -> ToolAnswer {
+        self.call("add_memory", add_params(user, &fact(user, k)), credentials).await
+    }
+
+    /// Adds the `k`-th fact of `user`, which must be accepted; returns its write id.
+    pub async fn accept_fact(&self, user: &str, k: usize, credentials: &Value) -> String {
+        let answer = self.add_fact(user, k, credentials).await;
+        assert!(answer.accepted(), "{answer:?}");
+        answer.write_id().expect("write_id")
     }
 
     /// Everything the plugin wrote to stderr so far.

@@ -1,6 +1,6 @@
 //! A scripted HTTP server for provider tests: listens on `127.0.0.1:<random port>`, records every request
-//! (method, raw path, query, headers, body) and answers with the queued replies in order, then with the
-//! default handler, else with a loud 500.
+//! (method, raw path, query, headers, body; see `recorder.rs`) and answers with the queued replies in
+//! order, then with the default handler, else with a loud 500.
 //!
 //! Include it from a test file with `#[path = "support/scripted_server.rs"] mod scripted_server;` and
 //! run on a tokio runtime.
@@ -16,15 +16,22 @@
 
 #![allow(dead_code)]
 
+// Each fake has its own copy, so a test may include any set of fakes.
+#[allow(clippy::duplicate_mod)]
+#[path = "recorder.rs"]
+mod recorder;
+
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use recorder::{Listener, Recorder};
 use serde_json::Value;
-use std::collections::{BTreeMap, VecDeque};
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+
+/// One request as received (`path` still percent-encoded).
+pub type Recorded = recorder::Request;
 
 /// One scripted answer.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,153 +60,77 @@ impl Reply {
         self.headers.push((name.to_owned(), value.to_owned()));
         self
     }
-}
 
-/// One request as received.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Recorded {
-    /// HTTP method.
-    pub method: String,
-    /// Path exactly as sent (still percent-encoded).
-    pub path: String,
-    /// Query string, if any.
-    pub query: Option<String>,
-    /// Headers, names lower-cased (repeated headers joined with ", ").
-    pub headers: BTreeMap<String, String>,
-    /// Body bytes.
-    pub raw_body: Vec<u8>,
-    /// Body as JSON (`Value::Null` when empty or not JSON).
-    pub body: Value,
-}
-
-impl Recorded {
-    /// A header's value.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(&name.to_ascii_lowercase()).map(String::as_str)
-    }
-
-    /// The body as text.
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.raw_body).into_owned()
+    fn response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = (status, [("content-type", "application/json")], self.body).into_response();
+        for (name, value) in self.headers {
+            if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(&value)) {
+                response.headers_mut().insert(name, value);
+            }
+        }
+        response
     }
 }
 
 type Handler = Arc<dyn Fn(&Recorded) -> Reply + Send + Sync>;
 
-#[derive(Default)]
-struct Inner {
-    requests: Vec<Recorded>,
-    queue: VecDeque<Reply>,
-    handler: Option<Handler>,
+#[derive(Clone, Default)]
+struct Ctx {
+    recorder: Recorder<Reply>,
+    handler: Arc<Mutex<Option<Handler>>>,
 }
 
 /// The running server; stops when dropped.
 pub struct ScriptedServer {
-    addr: SocketAddr,
-    state: Arc<Mutex<Inner>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for ScriptedServer {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    listener: Listener,
+    ctx: Ctx,
 }
 
 impl ScriptedServer {
     /// Starts a server on `127.0.0.1` with an OS-chosen port.
     pub async fn start() -> Self {
-        let state = Arc::new(Mutex::new(Inner::default()));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
-        let addr = listener.local_addr().expect("local address");
-        let app = Router::new().fallback(handle).with_state(state.clone());
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Self { addr, state, task }
+        let ctx = Ctx::default();
+        let listener = Listener::serve(Router::new().fallback(handle).with_state(ctx.clone()));
+        Self { listener, ctx }
     }
 
     /// `http://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    fn with<R>(&self, f: impl FnOnce(&mut Inner) -> R) -> R {
-        f(&mut self.state.lock().expect("scripted server state"))
+        self.listener.url()
     }
 
     /// Queues a reply.
     pub fn push(&self, reply: Reply) {
-        self.with(|s| s.queue.push_back(reply));
+        self.ctx.recorder.queue(1, reply);
     }
 
     /// Queues the same reply `times` times.
     pub fn push_n(&self, times: usize, reply: Reply) {
-        self.with(|s| s.queue.extend(std::iter::repeat_n(reply, times)));
+        self.ctx.recorder.queue(times, reply);
     }
 
     /// Answers with `handler` once the queue is empty.
     pub fn on_request(&self, handler: impl Fn(&Recorded) -> Reply + Send + Sync + 'static) {
-        self.with(|s| s.handler = Some(Arc::new(handler)));
+        *self.ctx.handler.lock().expect("scripted server handler") = Some(Arc::new(handler));
     }
 
     /// Every request received so far.
     pub fn requests(&self) -> Vec<Recorded> {
-        self.with(|s| s.requests.clone())
+        self.ctx.recorder.requests()
     }
 
     /// Every request received so far, clearing the record (and any replies still queued).
     pub fn take_requests(&self) -> Vec<Recorded> {
-        self.with(|s| {
-            s.queue.clear();
-            std::mem::take(&mut s.requests)
-        })
+        self.ctx.recorder.take()
     }
 }
 
-async fn handle(
-    State(state): State<Arc<Mutex<Inner>>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let mut recorded_headers: BTreeMap<String, String> = BTreeMap::new();
-    for (name, value) in &headers {
-        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
-        recorded_headers
-            .entry(name.as_str().to_owned())
-            .and_modify(|v| {
-                v.push_str(", ");
-                v.push_str(&value);
-            })
-            .or_insert(value);
-    }
-    let request = Recorded {
-        method: method.to_string(),
-        path: uri.path().to_owned(),
-        query: uri.query().map(str::to_owned),
-        headers: recorded_headers,
-        body: serde_json::from_slice(&body).unwrap_or(Value::Null),
-        raw_body: body.to_vec(),
-    };
-    let reply = {
-        let mut s = state.lock().expect("scripted server state");
-        s.requests.push(request.clone());
-        match s.queue.pop_front() {
-            Some(reply) => reply,
-            None => match &s.handler {
-                Some(handler) => handler(&request),
-                None => Reply::json(500, serde_json::json!({"error": "no scripted reply"})),
-            },
-        }
-    };
-    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut response = (status, [("content-type", "application/json")], reply.body).into_response();
-    for (name, value) in reply.headers {
-        if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(&value)) {
-            response.headers_mut().insert(name, value);
-        }
-    }
-    response
+async fn handle(State(ctx): State<Ctx>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    let (request, queued) = ctx.recorder.record(&method, &uri, &headers, &body);
+    let reply = queued.unwrap_or_else(|| match &*ctx.handler.lock().expect("scripted server handler") {
+        Some(handler) => handler(&request),
+        None => Reply::json(500, serde_json::json!({"error": "no scripted reply"})),
+    });
+    reply.response()
 }

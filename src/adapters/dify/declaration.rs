@@ -15,7 +15,8 @@ pub const ASSETS_DIR: &str = "_assets";
 /// Raw bytes per `asset_chunk` (the SDK's size).
 pub const ASSET_CHUNK_BYTES: usize = 8192;
 
-const PARAMETER_TYPES: &[&str] = &[
+/// The tool parameter `type`s the daemon accepts.
+pub const PARAMETER_TYPES: &[&str] = &[
     "string",
     "number",
     "boolean",
@@ -33,8 +34,10 @@ const PARAMETER_TYPES: &[&str] = &[
     "date",
     "date-range",
 ];
-const PARAMETER_FORMS: &[&str] = &["schema", "form", "llm"];
-const CREDENTIAL_TYPES: &[&str] =
+/// The tool parameter `form`s the daemon accepts.
+pub const PARAMETER_FORMS: &[&str] = &["schema", "form", "llm"];
+/// The provider credential `type`s the daemon accepts.
+pub const CREDENTIAL_TYPES: &[&str] =
     &["secret-input", "text-input", "select", "boolean", "model-selector", "app-selector", "array[tools]"];
 
 /// Why the declarations cannot be used.

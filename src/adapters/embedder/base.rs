@@ -2,7 +2,7 @@
 //! `timeout`, `max_retries`), the task type per purpose (`memory_*_embedding_type`), and the checks of
 //! the vectors a provider returns.
 
-use crate::adapters::config::{self, config_error, non_blank, HttpKeys};
+use crate::adapters::config::{self, config_error, non_blank};
 use crate::domain::credentials::ProviderBlock;
 use crate::ports::backends::BuildError;
 use crate::ports::embedder::{EmbedError, EmbedPurpose};
@@ -16,8 +16,7 @@ pub const BASE_KEYS: &[&str] =
 
 /// The keys a provider accepts: [`BASE_KEYS`] and its own.
 pub fn allowed_keys(extra: &[&'static str]) -> Vec<&'static str> {
-    debug_assert!(HttpKeys::NAMES.iter().all(|k| BASE_KEYS.contains(k)));
-    BASE_KEYS.iter().chain(extra).copied().collect()
+    config::allowed_keys(BASE_KEYS, extra)
 }
 
 /// The typed [`BASE_KEYS`] of a block (other keys are ignored here; unknown ones are rejected earlier).
@@ -51,11 +50,7 @@ impl BaseKeys {
 
     /// `batch_size`, or `default`; checked against the provider's `max`.
     pub fn batch_size(&self, block: &ProviderBlock, default: usize, max: usize) -> Result<usize, BuildError> {
-        let size = self.batch_size.unwrap_or(default);
-        if !(1..=max).contains(&size) {
-            return Err(config_error(block, format!("batch_size must be between 1 and {max}, got {size}")));
-        }
-        Ok(size)
+        config::count_or(block, "batch_size", self.batch_size, default, max)
     }
 }
 
@@ -179,10 +174,11 @@ pub fn flatten_newlines(texts: &[String]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::adapters::config::test_block;
     use serde_json::{json, Value};
 
     fn block(config: Value) -> ProviderBlock {
-        ProviderBlock::parse("local_embedder_json", &json!({"provider": "gemini", "config": config})).unwrap().unwrap()
+        test_block("local_embedder_json", "gemini", config)
     }
 
     #[test]

@@ -12,7 +12,7 @@
 
 mod model;
 
-use crate::adapters::config_keys::ConfigReader;
+use crate::adapters::config::{check_keys, config_error, positive_integer_key, string_key};
 use crate::adapters::data_dir;
 use crate::domain::credentials::ProviderBlock;
 use crate::ports::backends::BuildError;
@@ -54,26 +54,22 @@ impl LocalEmbedderConfig {
 
 /// Reads a `local` embedder block, resolving paths against the data directory.
 pub fn from_block(block: &ProviderBlock) -> Result<LocalEmbedderConfig, BuildError> {
-    let reader = ConfigReader::new(block, ALLOWED_KEYS)?;
-    let model_path = reader.string("model_path")?;
-    let data_dir = match (data_dir::data_dir(), &model_path) {
-        (Some(dir), _) => dir,
-        (None, Some(path)) if Path::new(path).is_absolute() => PathBuf::new(),
-        (None, _) => {
-            return Err(BuildError::Config {
-                field: block.field,
-                message: format!(
+    check_keys(block, ALLOWED_KEYS)?;
+    let model_path = string_key(block, "model_path")?;
+    let data_dir = data_dir::base_for(model_path.as_deref()).ok_or_else(|| {
+        config_error(
+            block,
+            format!(
                 "no data directory for the local embedding model: set {} or HOME, or give an absolute \"model_path\"",
                 data_dir::DATA_DIR_ENV
             ),
-            })
-        }
-    };
+        )
+    })?;
     let mut config = LocalEmbedderConfig::in_data_dir(&data_dir);
     if let Some(path) = model_path {
         config.model_path = data_dir::resolve(&path, &data_dir);
     }
-    config.embedding_dims = reader.positive_integer("embedding_dims")?;
+    config.embedding_dims = positive_integer_key(block, "embedding_dims")?;
     Ok(config)
 }
 
@@ -171,14 +167,11 @@ impl Embedder for LocalEmbedder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::adapters::config::test_block;
     use serde_json::{json, Value};
 
     fn block(config: Value) -> ProviderBlock {
-        ProviderBlock {
-            field: "local_embedder_json",
-            provider: PROVIDER.into(),
-            config: config.as_object().unwrap().clone(),
-        }
+        test_block("local_embedder_json", PROVIDER, config)
     }
 
     #[test]

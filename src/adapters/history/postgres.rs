@@ -2,6 +2,7 @@
 //! with Mem0's history columns (mem0-behaviour.md §2.8) plus an insertion sequence.
 
 use super::entry::StoredRow;
+use crate::adapters::postgres::ddl;
 use crate::adapters::postgres::errors::{from_pg, from_pool};
 use crate::adapters::postgres::identifier::CollectionName;
 use crate::adapters::vector::pgvector::PgVectorStore;
@@ -17,8 +18,6 @@ use tokio_postgres::Row;
 use uuid::Uuid;
 
 const STORE: &str = "PostgreSQL history store";
-/// Advisory lock key serialising DDL (the same as the pgvector store's).
-const DDL_LOCK: &str = "mem0-dify:ddl";
 
 /// History rows in `<collection>_history`.
 pub struct PostgresHistoryStore {
@@ -45,35 +44,27 @@ impl PostgresHistoryStore {
     }
 
     async fn ready(&self) -> Result<(), StoreError> {
-        self.ready
-            .get_or_try_init(|| async {
-                let mut client = self.pool.get().await.map_err(|e| from_pool(STORE, e))?;
-                let tx = client.transaction().await.map_err(pg)?;
-                tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&DDL_LOCK]).await.map_err(pg)?;
-                tx.batch_execute(&format!(
-                    "CREATE TABLE IF NOT EXISTS {table} (
-                        id uuid PRIMARY KEY,
-                        memory_id uuid NOT NULL,
-                        old_memory text,
-                        new_memory text,
-                        event text NOT NULL,
-                        created_at timestamptz,
-                        updated_at timestamptz,
-                        is_deleted boolean NOT NULL DEFAULT false,
-                        actor_id text,
-                        role text,
-                        seq bigint GENERATED ALWAYS AS IDENTITY
-                    );
-                    CREATE INDEX IF NOT EXISTS {index} ON {table} (memory_id, updated_at, seq)",
-                    table = self.table,
-                    index = self.index
-                ))
-                .await
-                .map_err(pg)?;
-                tx.commit().await.map_err(pg)
-            })
-            .await
-            .map(|_| ())
+        ddl::run_once(&self.ready, &self.pool, STORE, || {
+            format!(
+                "CREATE TABLE IF NOT EXISTS {table} (
+                    id uuid PRIMARY KEY,
+                    memory_id uuid NOT NULL,
+                    old_memory text,
+                    new_memory text,
+                    event text NOT NULL,
+                    created_at timestamptz,
+                    updated_at timestamptz,
+                    is_deleted boolean NOT NULL DEFAULT false,
+                    actor_id text,
+                    role text,
+                    seq bigint GENERATED ALWAYS AS IDENTITY
+                );
+                CREATE INDEX IF NOT EXISTS {index} ON {table} (memory_id, updated_at, seq)",
+                table = self.table,
+                index = self.index
+            )
+        })
+        .await
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {

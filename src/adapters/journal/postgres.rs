@@ -5,6 +5,7 @@
 //! lock on the table, so no two processes claim the same write or two writes of one owner.
 
 use super::rules::{claimable, state_of, ClaimCandidate};
+use crate::adapters::postgres::ddl;
 use crate::adapters::postgres::errors::{from_pg, from_pool};
 use crate::adapters::postgres::identifier::CollectionName;
 use crate::adapters::vector::pgvector::PgVectorStore;
@@ -19,8 +20,6 @@ use std::time::Duration;
 use tokio::sync::OnceCell;
 
 const STORE: &str = "PostgreSQL write journal";
-/// Advisory lock key serialising DDL (the same as the other PostgreSQL adapters').
-const DDL_LOCK: &str = "mem0-dify:ddl";
 /// Connections of the pool kept for recording accepted writes, beside the store's pool.
 pub const ACCEPT_CONNECTIONS: usize = 2;
 
@@ -70,36 +69,29 @@ impl PostgresJournal {
 
     /// A connection of `pool`, once the table exists.
     async fn client_of(&self, pool: &Pool) -> Result<deadpool_postgres::Object, StoreError> {
-        self.ready
-            .get_or_try_init(|| async {
-                let mut client = self.pool.get().await.map_err(|e| from_pool(STORE, e))?;
-                let tx = client.transaction().await.map_err(pg)?;
-                tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&DDL_LOCK]).await.map_err(pg)?;
-                tx.batch_execute(&format!(
-                    "CREATE TABLE IF NOT EXISTS {t} (
-                        seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-                        id text NOT NULL UNIQUE,
-                        ordering_key text NOT NULL,
-                        command jsonb NOT NULL,
-                        plan jsonb,
-                        state text NOT NULL DEFAULT 'pending',
-                        attempts integer NOT NULL DEFAULT 0,
-                        last_error text,
-                        result jsonb,
-                        due_at timestamptz NOT NULL DEFAULT now(),
-                        lease_until timestamptz,
-                        created_at timestamptz NOT NULL DEFAULT now(),
-                        finished_at timestamptz);
-                     CREATE INDEX IF NOT EXISTS {i} ON {t} (ordering_key, seq) WHERE state = 'pending';
-                     DELETE FROM {t} WHERE state <> 'pending' AND finished_at < now() - interval '7 days'",
-                    t = self.table,
-                    i = self.table.replace("_journal\"", "_journal_pending_idx\""),
-                ))
-                .await
-                .map_err(pg)?;
-                tx.commit().await.map_err(pg)
-            })
-            .await?;
+        ddl::run_once(&self.ready, &self.pool, STORE, || {
+            format!(
+                "CREATE TABLE IF NOT EXISTS {t} (
+                    seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    id text NOT NULL UNIQUE,
+                    ordering_key text NOT NULL,
+                    command jsonb NOT NULL,
+                    plan jsonb,
+                    state text NOT NULL DEFAULT 'pending',
+                    attempts integer NOT NULL DEFAULT 0,
+                    last_error text,
+                    result jsonb,
+                    due_at timestamptz NOT NULL DEFAULT now(),
+                    lease_until timestamptz,
+                    created_at timestamptz NOT NULL DEFAULT now(),
+                    finished_at timestamptz);
+                 CREATE INDEX IF NOT EXISTS {i} ON {t} (ordering_key, seq) WHERE state = 'pending';
+                 DELETE FROM {t} WHERE state <> 'pending' AND finished_at < now() - interval '7 days'",
+                t = self.table,
+                i = self.table.replace("_journal\"", "_journal_pending_idx\""),
+            )
+        })
+        .await?;
         pool.get().await.map_err(|e| from_pool(STORE, e))
     }
 

@@ -2,7 +2,7 @@
 //! defaults), the split of a conversation into system text and alternating turns (Anthropic, Gemini,
 //! Bedrock), and the reading of tool-call arguments.
 
-use crate::adapters::config::{self, config_error, non_blank, HttpKeys};
+use crate::adapters::config::{self, config_error, non_blank};
 use crate::domain::credentials::{strip_code_fence, ProviderBlock};
 use crate::ports::backends::BuildError;
 use crate::ports::llm::{ChatMessage, ChatRole, ToolCall};
@@ -45,8 +45,7 @@ pub const BASE_KEYS: &[&str] = &[
 
 /// The keys a provider accepts: [`BASE_KEYS`] and its own.
 pub fn allowed_keys(extra: &[&'static str]) -> Vec<&'static str> {
-    debug_assert!(HttpKeys::NAMES.iter().all(|k| BASE_KEYS.contains(k)));
-    BASE_KEYS.iter().chain(extra).copied().collect()
+    config::allowed_keys(BASE_KEYS, extra)
 }
 
 /// The typed [`BASE_KEYS`] of a block (other keys are ignored here; unknown ones are rejected earlier).
@@ -196,9 +195,10 @@ pub fn tool_call(name: String, arguments: Option<Value>) -> Result<ToolCall, Str
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::adapters::config::test_block;
 
     fn block(config: Value) -> ProviderBlock {
-        ProviderBlock::parse("local_llm_json", &json!({"provider": "ollama", "config": config})).unwrap().unwrap()
+        test_block("local_llm_json", "ollama", config)
     }
 
     #[test]

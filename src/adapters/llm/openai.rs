@@ -309,11 +309,12 @@ fn headers(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::adapters::config::test_block;
     use serde_json::json;
     use std::collections::HashMap;
 
     fn block(provider: &str, config: Value) -> ProviderBlock {
-        ProviderBlock::parse("local_llm_json", &json!({"provider": provider, "config": config})).unwrap().unwrap()
+        test_block("local_llm_json", provider, config)
     }
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {

@@ -1,7 +1,8 @@
-//! PostgreSQL plumbing shared by the pgvector store and the PostgreSQL history store:
-//! connection settings (libpq's `sslmode` included), the pool, TLS and error mapping.
+//! PostgreSQL plumbing shared by the pgvector store, the PostgreSQL history store and the write
+//! journal: connection settings (libpq's `sslmode` included), the pool, TLS, DDL and error mapping.
 
 pub mod connection;
+pub mod ddl;
 pub mod errors;
 pub mod identifier;
 pub mod params;

@@ -255,11 +255,10 @@ fn clip(text: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::adapters::config::test_block;
 
     fn block(config: Value) -> ProviderBlock {
-        ProviderBlock::parse("local_reranker_json", &json!({"provider": "llm_reranker", "config": config}))
-            .unwrap()
-            .unwrap()
+        test_block("local_reranker_json", "llm_reranker", config)
     }
 
     #[test]

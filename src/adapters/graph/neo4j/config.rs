@@ -172,11 +172,12 @@ fn threshold(config: &Map<String, Value>, field: &'static str) -> Result<f64, Bu
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::adapters::config::test_block;
     use crate::domain::credentials::GRAPH_STORE;
     use serde_json::json;
 
     fn block(config: Value) -> ProviderBlock {
-        ProviderBlock::parse(GRAPH_STORE, &json!({"provider": "neo4j", "config": config})).unwrap().unwrap()
+        test_block(GRAPH_STORE, "neo4j", config)
     }
 
     #[test]

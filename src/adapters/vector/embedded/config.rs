@@ -7,7 +7,7 @@
 //! - `collection_name`: the collection inside the file (default `mem0`); several may share a file.
 //! - `embedding_model_dims`: the vector size (default 384, the local embedder's).
 
-use crate::adapters::config_keys::ConfigReader;
+use crate::adapters::config::{check_keys, config_error, positive_integer_key, string_key};
 use crate::adapters::data_dir;
 use crate::domain::credentials::ProviderBlock;
 use crate::ports::backends::BuildError;
@@ -50,54 +50,38 @@ impl EmbeddedConfig {
 
 /// Reads an `embedded` block, resolving paths against the data directory.
 pub fn from_block(block: &ProviderBlock) -> Result<EmbeddedConfig, BuildError> {
-    let reader = ConfigReader::new(block, ALLOWED_KEYS)?;
-    let explicit_path = reader.string("path")?;
-    let data_dir = match (data_dir::data_dir(), &explicit_path) {
-        (Some(dir), _) => dir,
-        // An absolute path needs no data dir.
-        (None, Some(path)) if Path::new(path).is_absolute() => PathBuf::new(),
-        (None, _) => {
-            return Err(BuildError::Config {
-                field: block.field,
-                message: format!(
-                    "no data directory for the embedded store: set {} or HOME, or give an absolute \"path\"",
-                    data_dir::DATA_DIR_ENV
-                ),
-            })
-        }
-    };
-    from_reader(block, &reader, explicit_path, &data_dir)
+    check_keys(block, ALLOWED_KEYS)?;
+    let data_dir = data_dir::base_for(string_key(block, "path")?.as_deref()).ok_or_else(|| {
+        config_error(
+            block,
+            format!(
+                "no data directory for the embedded store: set {} or HOME, or give an absolute \"path\"",
+                data_dir::DATA_DIR_ENV
+            ),
+        )
+    })?;
+    from_block_in(block, &data_dir)
 }
 
 /// Reads an `embedded` block with an explicit data directory (for tests and callers that know it).
 pub fn from_block_in(block: &ProviderBlock, data_dir: &Path) -> Result<EmbeddedConfig, BuildError> {
-    let reader = ConfigReader::new(block, ALLOWED_KEYS)?;
-    let explicit_path = reader.string("path")?;
-    from_reader(block, &reader, explicit_path, data_dir)
-}
-
-fn from_reader(
-    block: &ProviderBlock,
-    reader: &ConfigReader<'_>,
-    explicit_path: Option<String>,
-    data_dir: &Path,
-) -> Result<EmbeddedConfig, BuildError> {
+    check_keys(block, ALLOWED_KEYS)?;
     let mut config = EmbeddedConfig::in_data_dir(data_dir);
-    if let Some(path) = explicit_path {
+    if let Some(path) = string_key(block, "path")? {
         config.path = data_dir::resolve(&path, data_dir);
     }
-    if let Some(name) = reader.string("collection_name")? {
+    if let Some(name) = string_key(block, "collection_name")? {
         if name.chars().count() > MAX_COLLECTION_NAME_LEN || name.chars().any(char::is_control) {
-            return Err(BuildError::Config {
-                field: block.field,
-                message: format!(
+            return Err(config_error(
+                block,
+                format!(
                     "config key \"collection_name\" must be at most {MAX_COLLECTION_NAME_LEN} printable characters"
                 ),
-            });
+            ));
         }
         config.collection_name = name;
     }
-    if let Some(dims) = reader.positive_integer("embedding_model_dims")? {
+    if let Some(dims) = positive_integer_key(block, "embedding_model_dims")? {
         config.embedding_model_dims = dims;
     }
     Ok(config)
@@ -106,14 +90,11 @@ fn from_reader(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::adapters::config::test_block;
     use serde_json::{json, Value};
 
     fn block(config: Value) -> ProviderBlock {
-        ProviderBlock {
-            field: "local_vector_db_json",
-            provider: PROVIDER.into(),
-            config: config.as_object().unwrap().clone(),
-        }
+        test_block("local_vector_db_json", PROVIDER, config)
     }
 
     #[test]

@@ -1,13 +1,12 @@
 //! Creating or checking the collection table and its indexes (Mem0's DDL plus scope and hash indexes).
 
 use super::config::{PgVectorConfig, MAX_INDEXED_DIMS};
+use crate::adapters::postgres::ddl;
 use crate::adapters::postgres::errors::from_pg;
 use crate::ports::store::StoreError;
 use deadpool_postgres::Transaction;
 
 const STORE: &str = "pgvector store";
-/// Advisory lock key serialising DDL of every process using this plugin's schema code.
-const DDL_LOCK: &str = "mem0-dify:ddl";
 
 /// The nearest-neighbour index a collection has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,7 +31,7 @@ pub struct Capabilities {
 /// Makes sure the extension, table and indexes exist and the table's dimension is the configured one.
 pub async fn prepare(tx: &Transaction<'_>, config: &PgVectorConfig) -> Result<Capabilities, StoreError> {
     let pg = |e: tokio_postgres::Error| from_pg(STORE, &e);
-    tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&DDL_LOCK]).await.map_err(pg)?;
+    ddl::lock(tx).await.map_err(pg)?;
     let version = match extension_version(tx, "vector").await? {
         Some(v) => v,
         None => {

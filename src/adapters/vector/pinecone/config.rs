@@ -3,12 +3,14 @@
 //! `batch_size`, `extra_params`, `namespace`, `client`) plus our `timeout`, `max_retries` and
 //! `http_client_proxies`.
 
-use crate::adapters::config::{self, check_base_url, check_keys, config_error, non_blank, Env, HttpKeys};
+use crate::adapters::config::{
+    self, check_base_url, check_keys, config_error, count_or, non_blank, reject_client, secret_or_env, Env, HttpKeys,
+};
 use crate::adapters::http::{parse_proxies, HttpSettings};
 use crate::domain::credentials::ProviderBlock;
 use crate::ports::backends::BuildError;
 use reqwest::header::{HeaderName, HeaderValue};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
@@ -152,9 +154,7 @@ pub fn from_block(block: &ProviderBlock, env: &dyn Env) -> Result<PineconeConfig
     let http_keys = HttpKeys::from_block(block)?;
     let bad = |message: String| config_error(block, message);
 
-    if !keys.client.is_null() {
-        return Err(bad("client cannot be given in JSON (it is a Python client object); set api_key instead".into()));
-    }
+    reject_client(block, &keys.client, "set api_key instead")?;
     let index_name = non_blank(keys.collection_name).unwrap_or_else(|| DEFAULT_INDEX_NAME.to_owned());
     let valid_name = index_name.len() <= MAX_INDEX_NAME_LEN
         && index_name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
@@ -164,28 +164,16 @@ pub fn from_block(block: &ProviderBlock, env: &dyn Env) -> Result<PineconeConfig
              and '-', got {index_name:?}"
         )));
     }
-    let dims = keys.embedding_model_dims.unwrap_or(DEFAULT_DIMS);
-    if !(1..=MAX_DIMS).contains(&dims) {
-        return Err(bad(format!("embedding_model_dims must be between 1 and {MAX_DIMS}, got {dims}")));
-    }
-    let api_key = keys
-        .api_key
-        .map(|k| k.expose_secret().trim().to_owned())
-        .filter(|k| !k.is_empty())
-        .or_else(|| env.var("PINECONE_API_KEY"))
-        .map(SecretString::from)
-        .ok_or_else(|| {
-            bad("api_key is required: set it in the config or in the PINECONE_API_KEY environment variable".into())
-        })?;
+    let dims = count_or(block, "embedding_model_dims", keys.embedding_model_dims, DEFAULT_DIMS, MAX_DIMS)?;
+    let api_key = secret_or_env(keys.api_key.as_ref(), &["PINECONE_API_KEY"], env).ok_or_else(|| {
+        bad("api_key is required: set it in the config or in the PINECONE_API_KEY environment variable".into())
+    })?;
     let metric = match keys.metric.as_deref() {
         None => Metric::Cosine,
         Some(name) => Metric::parse(name)
             .ok_or_else(|| bad(format!("metric must be \"cosine\", \"dotproduct\" or \"euclidean\", got {name:?}")))?,
     };
-    let batch_size = keys.batch_size.unwrap_or(DEFAULT_BATCH_SIZE);
-    if !(1..=MAX_BATCH_SIZE).contains(&batch_size) {
-        return Err(bad(format!("batch_size must be between 1 and {MAX_BATCH_SIZE}, got {batch_size}")));
-    }
+    let batch_size = count_or(block, "batch_size", keys.batch_size, DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE)?;
     let spec = index_spec(block, keys.serverless_config, keys.pod_config, keys.environment)?;
     if keys.hybrid_search == Some(true) {
         tracing::warn!("pinecone: hybrid_search has no effect here (keyword search is not used; Mem0 never sends sparse values either)");
@@ -328,6 +316,7 @@ impl ExtraParams {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use secrecy::ExposeSecret;
     use std::collections::HashMap;
 
     fn build(config: Value, env: &[(&str, &str)]) -> Result<PineconeConfig, BuildError> {

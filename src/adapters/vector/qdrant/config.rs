@@ -4,7 +4,9 @@
 //! `https` when set, else HTTPS exactly when an `api_key` is given; port 6333 unless one is given.
 //! Local mode (`path` alone) runs Qdrant inside the Python process and cannot be offered here.
 
-use crate::adapters::config::{self, check_base_url, check_keys, config_error, non_blank, HttpKeys};
+use crate::adapters::config::{
+    self, check_base_url, check_keys, config_error, count_or, non_blank, reject_client, HttpKeys,
+};
 use crate::adapters::http::HttpSettings;
 use crate::domain::credentials::ProviderBlock;
 use crate::ports::backends::BuildError;
@@ -77,11 +79,7 @@ pub fn from_block(block: &ProviderBlock) -> Result<QdrantConfig, BuildError> {
     let http = HttpKeys::from_block(block)?.settings(block)?;
     let bad = |message: String| config_error(block, message);
 
-    if !keys.client.is_null() {
-        return Err(bad(
-            "client cannot be given in JSON (it is a Python client object); set url or host and port".into()
-        ));
-    }
+    reject_client(block, &keys.client, "set url or host and port")?;
     let collection = non_blank(keys.collection_name).unwrap_or_else(|| DEFAULT_COLLECTION.to_owned());
     let valid_name = collection.len() <= 255
         && collection.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
@@ -89,10 +87,7 @@ pub fn from_block(block: &ProviderBlock) -> Result<QdrantConfig, BuildError> {
     if !valid_name {
         return Err(bad(format!("collection_name must be 1-255 letters, digits, '_', '-' or '.', got {collection:?}")));
     }
-    let dims = keys.embedding_model_dims.unwrap_or(DEFAULT_DIMS);
-    if !(1..=MAX_DIMS).contains(&dims) {
-        return Err(bad(format!("embedding_model_dims must be between 1 and {MAX_DIMS}, got {dims}")));
-    }
+    let dims = count_or(block, "embedding_model_dims", keys.embedding_model_dims, DEFAULT_DIMS, MAX_DIMS)?;
     let api_key =
         keys.api_key.map(|k| k.expose_secret().trim().to_owned()).filter(|k| !k.is_empty()).map(SecretString::from);
     let https = keys.https.unwrap_or(api_key.is_some());
