@@ -5,21 +5,12 @@
 //! Without it the tests fail, unless MEM0_SKIP_SERVICE_TESTS=1.
 #![cfg(feature = "local-embedder")]
 
+#[path = "support/minilm.rs"]
+mod minilm;
+
 use mem0_dify::adapters::embedder::local::{LocalEmbedder, LocalEmbedderConfig};
 use mem0_dify::ports::embedder::{EmbedPurpose, Embedder};
 use std::path::PathBuf;
-
-/// The model directory, or `None` when the tests are explicitly skipped.
-fn model_dir() -> Option<PathBuf> {
-    match std::env::var("MEM0_TEST_MINILM_DIR") {
-        Ok(dir) if !dir.trim().is_empty() => Some(PathBuf::from(dir)),
-        _ if std::env::var("MEM0_SKIP_SERVICE_TESTS").as_deref() == Ok("1") => None,
-        _ => panic!(
-            "MEM0_TEST_MINILM_DIR is not set: run `export MEM0_TEST_MINILM_DIR=\"$(scripts/services/minilm.sh install)\"` \
-             (or set MEM0_SKIP_SERVICE_TESTS=1 to skip)"
-        ),
-    }
-}
 
 fn embedder(dir: PathBuf) -> LocalEmbedder {
     LocalEmbedder::new(LocalEmbedderConfig { model_path: dir, embedding_dims: None })
@@ -35,7 +26,7 @@ fn cosine(a: &[f32], b: &[f32]) -> f32 {
 
 #[tokio::test]
 async fn reproduces_the_published_reference_vector() {
-    let Some(dir) = model_dir() else { return };
+    let Some(dir) = minilm::model_dir() else { return };
     let embedder = embedder(dir);
     assert_eq!(embedder.dimensions(), 384);
     let vectors = embedder.embed(&texts(&["This is an example sentence"]), EmbedPurpose::Add).await.unwrap();
@@ -53,7 +44,7 @@ async fn reproduces_the_published_reference_vector() {
 
 #[tokio::test]
 async fn similar_sentences_are_closer_than_unrelated_ones() {
-    let Some(dir) = model_dir() else { return };
+    let Some(dir) = minilm::model_dir() else { return };
     let embedder = embedder(dir);
     let v = embedder
         .embed(
@@ -68,7 +59,7 @@ async fn similar_sentences_are_closer_than_unrelated_ones() {
 
 #[tokio::test]
 async fn a_batch_equals_the_texts_embedded_one_by_one() {
-    let Some(dir) = model_dir() else { return };
+    let Some(dir) = minilm::model_dir() else { return };
     let embedder = embedder(dir);
     let long = "memory ".repeat(600); // beyond the 256-token limit: truncated, not an error
     let inputs = texts(&[
@@ -91,7 +82,7 @@ async fn a_batch_equals_the_texts_embedded_one_by_one() {
 
 #[tokio::test]
 async fn a_wrong_embedding_dims_is_reported_at_load() {
-    let Some(dir) = model_dir() else { return };
+    let Some(dir) = minilm::model_dir() else { return };
     let embedder = LocalEmbedder::new(LocalEmbedderConfig { model_path: dir, embedding_dims: Some(768) });
     assert_eq!(embedder.dimensions(), 768);
     let err = embedder.embed(&texts(&["x"]), EmbedPurpose::Add).await.unwrap_err().to_string();

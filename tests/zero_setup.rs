@@ -11,6 +11,9 @@
 #[path = "support/fake_openai.rs"]
 mod fake_openai;
 
+#[path = "support/minilm.rs"]
+mod minilm;
+
 use fake_openai::{FakeOpenAi, Reply};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -27,18 +30,6 @@ const SCRUBBED_ENV: &[&str] = &[
     "MEM0_DIFY_DATA_DIR",
     "INSTALL_METHOD",
 ];
-
-/// The model directory, or `None` when the tests are explicitly skipped.
-fn model_dir() -> Option<PathBuf> {
-    match std::env::var("MEM0_TEST_MINILM_DIR") {
-        Ok(dir) if !dir.trim().is_empty() => Some(PathBuf::from(dir)),
-        _ if std::env::var("MEM0_SKIP_SERVICE_TESTS").as_deref() == Ok("1") => None,
-        _ => panic!(
-            "MEM0_TEST_MINILM_DIR is not set: run `export MEM0_TEST_MINILM_DIR=\"$(scripts/services/minilm.sh install)\"` \
-             (or set MEM0_SKIP_SERVICE_TESTS=1 to skip)"
-        ),
-    }
-}
 
 /// A fresh machine: an empty home, an empty working directory and a data directory.
 struct Sandbox {
@@ -118,7 +109,7 @@ fn memories(results: &Value) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_newcomer_session_without_an_llm_stores_text_verbatim_and_persists() {
-    let Some(model) = model_dir() else { return };
+    let Some(model) = minilm::model_dir() else { return };
     let sandbox = Sandbox::with_model(&model);
     let text = "I am vegetarian and live in Lisbon";
 
@@ -190,7 +181,7 @@ async fn a_newcomer_session_without_an_llm_stores_text_verbatim_and_persists() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_openai_compatible_llm_in_the_environment_extracts_facts() {
-    let Some(model) = model_dir() else { return };
+    let Some(model) = minilm::model_dir() else { return };
     let server = FakeOpenAi::start().await;
     server.on_chat(|_| Reply::json(&json!({"facts": ["Is vegetarian", "Lives in Lisbon"]})));
     // Slow enough that a process exiting right after ACCEPT would not have applied the write.

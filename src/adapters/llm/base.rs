@@ -170,6 +170,31 @@ impl Conversation {
     }
 }
 
+/// A tool call in the OpenAI shape (`{"function": {"name", "arguments"}}`), which OpenAI-compatible
+/// servers, Ollama and Dify's `LLMResultChunk` all answer with.
+#[derive(Debug, Deserialize)]
+pub struct WireToolCall {
+    /// The function called.
+    pub function: WireFunction,
+}
+
+/// The function of a [`WireToolCall`].
+#[derive(Debug, Deserialize)]
+pub struct WireFunction {
+    /// Its name.
+    pub name: String,
+    /// Its arguments: an object, a JSON string holding one, or nothing.
+    #[serde(default)]
+    pub arguments: Option<Value>,
+}
+
+impl WireToolCall {
+    /// The call with its arguments read (see [`tool_call`]).
+    pub fn read(self) -> Result<ToolCall, String> {
+        tool_call(self.function.name, self.function.arguments)
+    }
+}
+
 /// A tool call with its arguments read: an object, a JSON string holding one (code fences tolerated;
 /// blank means `{}`), or nothing (`{}`). Anything else is an error naming the function.
 pub fn tool_call(name: String, arguments: Option<Value>) -> Result<ToolCall, String> {

@@ -6,7 +6,7 @@
 //! `options`; JSON mode is `format: "json"` plus "Please respond with valid JSON only." appended to the
 //! last user message; tools are offered in OpenAI's shape (Ollama cannot be forced to call one).
 
-use super::base::{allowed_keys, cut_off, tool_call, BaseKeys, JSON_INSTRUCTION};
+use super::base::{allowed_keys, cut_off, BaseKeys, WireToolCall, JSON_INSTRUCTION};
 use crate::adapters::config::{self, check_keys, config_error, Env, HttpKeys, ProcessEnv};
 use crate::adapters::http::{join_url, HttpClient, RetryPolicy};
 use crate::adapters::vendors::ollama::{OllamaServer, BASE_URL_KEY};
@@ -138,18 +138,6 @@ struct WireMessage {
     tool_calls: Option<Vec<WireToolCall>>,
 }
 
-#[derive(Debug, Deserialize)]
-struct WireToolCall {
-    function: WireFunction,
-}
-
-#[derive(Debug, Deserialize)]
-struct WireFunction {
-    name: String,
-    #[serde(default)]
-    arguments: Option<Value>,
-}
-
 impl Answer {
     fn into_response(self, max_tokens: u32) -> Result<ChatResponse, String> {
         let content = self.message.content.filter(|c| !c.is_empty());
@@ -158,7 +146,7 @@ impl Answer {
             .tool_calls
             .unwrap_or_default()
             .into_iter()
-            .map(|call| tool_call(call.function.name, call.function.arguments))
+            .map(WireToolCall::read)
             .collect::<Result<Vec<_>, _>>()?;
         if content.is_none() && tool_calls.is_empty() && self.done_reason.as_deref() == Some("length") {
             return Err(cut_off(max_tokens));

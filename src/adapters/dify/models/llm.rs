@@ -4,7 +4,7 @@
 use super::{DifyModel, MODEL_KEYS};
 use crate::adapters::config::{self, check_keys, config_error};
 use crate::adapters::dify::backwards::current_caller;
-use crate::adapters::llm::base::{tool_call, DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE};
+use crate::adapters::llm::base::{WireToolCall, DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE};
 use crate::domain::credentials::ProviderBlock;
 use crate::ports::backends::BuildError;
 use crate::ports::llm::{ChatRequest, ChatResponse, Llm, LlmError, ToolCall, Usage};
@@ -120,18 +120,6 @@ struct AssistantMessage {
 }
 
 #[derive(Debug, Deserialize)]
-struct WireToolCall {
-    function: WireFunction,
-}
-
-#[derive(Debug, Deserialize)]
-struct WireFunction {
-    name: String,
-    #[serde(default)]
-    arguments: Option<Value>,
-}
-
-#[derive(Debug, Deserialize)]
 struct ChunkUsage {
     #[serde(default)]
     prompt_tokens: u64,
@@ -153,13 +141,7 @@ fn merge_chunks(chunks: &[Value]) -> Result<ChatResponse, String> {
             serde_json::from_value(value.clone()).map_err(|e| format!("an LLMResultChunk is malformed: {e}"))?;
         text.push_str(&content_text(&chunk.delta.message.content)?);
         if !chunk.delta.message.tool_calls.is_empty() {
-            calls = chunk
-                .delta
-                .message
-                .tool_calls
-                .into_iter()
-                .map(|c| tool_call(c.function.name, c.function.arguments))
-                .collect::<Result<_, _>>()?;
+            calls = chunk.delta.message.tool_calls.into_iter().map(WireToolCall::read).collect::<Result<_, _>>()?;
         }
         if let Some(u) = chunk.delta.usage {
             let total = usage.get_or_insert_with(Usage::default);

@@ -1,6 +1,6 @@
 //! The `/chat/completions` wire format: building the request body, reading the answer.
 
-use crate::adapters::llm::base::tool_call;
+use crate::adapters::llm::base::WireToolCall;
 use crate::ports::llm::{ChatRequest, ChatResponse, LlmError, ResponseFormat, Usage};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -125,18 +125,6 @@ struct WireMessage {
 }
 
 #[derive(Debug, Deserialize)]
-struct WireToolCall {
-    function: WireFunction,
-}
-
-#[derive(Debug, Deserialize)]
-struct WireFunction {
-    name: String,
-    #[serde(default)]
-    arguments: Option<Value>,
-}
-
-#[derive(Debug, Deserialize)]
 struct WireUsage {
     #[serde(default)]
     prompt_tokens: Option<u64>,
@@ -164,9 +152,7 @@ impl Completion {
             .tool_calls
             .unwrap_or_default()
             .into_iter()
-            .map(|call| {
-                tool_call(call.function.name, call.function.arguments).map_err(|e| LlmError::Protocol(redact(&e)))
-            })
+            .map(|call| call.read().map_err(|e| LlmError::Protocol(redact(&e))))
             .collect::<Result<Vec<_>, _>>()?;
         if content.is_none() && tool_calls.is_empty() {
             if let Some(refusal) = choice.message.refusal.filter(|r| !r.trim().is_empty()) {
