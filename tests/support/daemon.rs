@@ -73,6 +73,18 @@ pub fn plugin_binary() -> PathBuf {
     if let Some(target_dir) = profile_dir.parent() {
         build.env("CARGO_TARGET_DIR", target_dir);
     }
+    // the variables cargo sets for a test run would make build scripts that watch them (ring's
+    // watches CARGO_MANIFEST_DIR and CARGO_PKG_*) rebuild here, and again in the next outer build
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        let set_for_tests = ["CARGO_MANIFEST_", "CARGO_PKG_", "CARGO_BIN_EXE_", "CARGO_CRATE_", "CARGO_PRIMARY_"]
+            .iter()
+            .any(|prefix| name.starts_with(prefix))
+            || ["OUT_DIR", "CARGO_TARGET_TMPDIR"].contains(&name.as_ref());
+        if set_for_tests {
+            build.env_remove(name.as_ref());
+        }
+    }
     let status = build.status().expect("run cargo build --example fake_plugin");
     assert!(status.success() && example.is_file(), "cannot build {}; set MEM0_DIFY_PLUGIN_BIN", example.display());
     example
