@@ -21,7 +21,7 @@ use crate::ports::graph_store::GraphStore;
 use crate::ports::llm::{ChatRequest, ChatResponse, Llm};
 use crate::ports::store::StoreError;
 use async_trait::async_trait;
-use bolt::{column, fetch, fetch_in, within, STORE};
+use bolt::{column, fetch, fetch_in, within, within_retrying, STORE};
 use cypher::{scoped, Statements, COSINE_PROBE};
 use neo4rs::{query, BoltType, Graph};
 use prompts::{ExtractedEntity, Extraction, Triple};
@@ -273,7 +273,7 @@ impl Neo4jGraphStore {
         nodes: &HashMap<String, (String, Vec<f32>)>,
     ) -> Result<GraphChanges, StoreError> {
         let now = chrono::Utc::now().timestamp_millis();
-        let work = async {
+        let work = || async {
             let mut txn = conn.graph.start_txn().await?;
             let mut deleted = Vec::new();
             for relation in doomed {
@@ -305,7 +305,7 @@ impl Neo4jGraphStore {
             txn.commit().await?;
             Ok((deleted, added))
         };
-        let (deleted, added) = within(self.deadlines.statement, "writing the graph transaction", work).await?;
+        let (deleted, added) = within_retrying(self.deadlines.statement, "writing the graph transaction", work).await?;
         let mut changes = GraphChanges::default();
         for (relation, gone) in doomed.iter().zip(deleted) {
             if gone {

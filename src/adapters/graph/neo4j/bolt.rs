@@ -53,13 +53,54 @@ pub async fn within<T>(
 ) -> Result<T, StoreError> {
     match tokio::time::timeout(deadline, work).await {
         Ok(result) => result.map_err(|e| map_error(what, &e)),
-        Err(_) => Err(StoreError::Unavailable {
-            store: STORE,
-            message: format!(
-                "{what}: no answer from the Bolt server within {deadline:?} (is it up, and are the url, \
-                 username and password right?)"
-            ),
-        }),
+        Err(_) => Err(no_answer(what, deadline)),
+    }
+}
+
+fn no_answer(what: &str, deadline: Duration) -> StoreError {
+    StoreError::Unavailable {
+        store: STORE,
+        message: format!(
+            "{what}: no answer from the Bolt server within {deadline:?} (is it up, and are the url, username and \
+             password right?)"
+        ),
+    }
+}
+
+/// How often a transaction that failed with a transient server error is tried in all.
+const TRANSACTION_ATTEMPTS: u32 = 4;
+/// The pause before the second attempt; doubled for each further one.
+const RETRY_PAUSE: Duration = Duration::from_millis(50);
+
+/// Runs the transaction `work` makes under `deadline` (each attempt), trying it again when the
+/// server reports a transient failure (e.g. a deadlock between concurrent writers: the server
+/// asks for a retry), as the official drivers' managed transactions do.
+pub async fn within_retrying<T, F, Fut>(deadline: Duration, what: &str, work: F) -> Result<T, StoreError>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<T, neo4rs::Error>>,
+{
+    let mut attempt = 1;
+    loop {
+        match tokio::time::timeout(deadline, work()).await {
+            Ok(Err(e)) if attempt < TRANSACTION_ATTEMPTS && is_transient_failure(&e) => {
+                let pause = RETRY_PAUSE * 2u32.pow(attempt - 1);
+                tracing::debug!(what, attempt, ?pause, error = %describe(&e), "transient graph failure; retrying");
+                tokio::time::sleep(pause).await;
+                attempt += 1;
+            }
+            Ok(result) => return result.map_err(|e| map_error(what, &e)),
+            Err(_) => return Err(no_answer(what, deadline)),
+        }
+    }
+}
+
+/// True for a server failure the server itself calls transient (`Neo.TransientError.*`), whether
+/// the driver reports it as a typed error or inside an unexpected reply (e.g. to `COMMIT`).
+pub fn is_transient_failure(error: &neo4rs::Error) -> bool {
+    match error {
+        neo4rs::Error::Neo4j(e) => matches!(e.kind(), Neo4jErrorKind::Transient),
+        other => other.to_string().contains("Neo.TransientError."),
     }
 }
 
@@ -110,6 +151,7 @@ pub fn map_error(what: &str, error: &neo4rs::Error) -> StoreError {
         neo4rs::Error::DeserializationError(_) | neo4rs::Error::ConversionError => {
             StoreError::Corrupt { store: STORE, message }
         }
+        other if is_transient_failure(other) => StoreError::Unavailable { store: STORE, message },
         _ => StoreError::Rejected { store: STORE, message },
     }
 }
@@ -128,6 +170,45 @@ fn rejected(message: String) -> StoreError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn transient_failures_are_tried_again_and_others_are_not() {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        let deadlock = || {
+            neo4rs::Error::UnexpectedMessage(
+                "unexpected response for COMMIT: Failure { code: Neo.TransientError.Transaction.DeadlockDetected }"
+                    .into(),
+            )
+        };
+        assert!(is_transient_failure(&deadlock()));
+        assert!(map_error("writing", &deadlock()).is_transient());
+
+        let calls = AtomicU32::new(0);
+        let flaky = || async {
+            match calls.fetch_add(1, Ordering::SeqCst) {
+                0 | 1 => Err(deadlock()),
+                n => Ok(n),
+            }
+        };
+        assert_eq!(within_retrying(Duration::from_secs(1), "writing", flaky).await.unwrap(), 2);
+
+        let calls = AtomicU32::new(0);
+        let always = || async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Err::<(), _>(deadlock())
+        };
+        let err = within_retrying(Duration::from_secs(1), "writing", always).await.unwrap_err();
+        assert!(err.is_transient() && err.to_string().contains("DeadlockDetected"), "{err}");
+        assert_eq!(calls.load(Ordering::SeqCst), TRANSACTION_ATTEMPTS);
+
+        let calls = AtomicU32::new(0);
+        let refused = || async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Err::<(), _>(neo4rs::Error::UnexpectedMessage("Neo.ClientError.Statement.SyntaxError".into()))
+        };
+        assert!(!within_retrying(Duration::from_secs(1), "writing", refused).await.unwrap_err().is_transient());
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "a statement error is not tried again");
+    }
 
     #[tokio::test]
     async fn deadlines_become_unavailable() {
