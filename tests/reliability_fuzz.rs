@@ -376,55 +376,28 @@ fn block_value() -> impl Strategy<Value = Value> {
     ]
 }
 
-/// Keys of every adapter's `config`.
-const CONFIG_KEYS: &[&str] = &[
-    "model",
-    "api_key",
-    "temperature",
-    "max_tokens",
-    "top_p",
-    "top_k",
-    "enable_vision",
-    "vision_details",
-    "reasoning_effort",
-    "is_reasoning_model",
-    "http_client_proxies",
-    "timeout",
-    "max_retries",
-    "openai_base_url",
-    "openrouter_base_url",
-    "models",
-    "route",
-    "site_url",
-    "app_name",
-    "store",
-    "embedding_dims",
-    "batch_size",
-    "dbname",
-    "database",
-    "user",
-    "password",
-    "host",
-    "port",
-    "sslmode",
-    "connection_string",
-    "collection_name",
-    "embedding_model_dims",
-    "diskann",
-    "hnsw",
-    "minconn",
-    "maxconn",
-    "sslrootcert",
-    "path",
-    "url",
-    "username",
-    "base_label",
-    "threshold",
-    "custom_prompt",
-];
+/// Keys the OpenAI-compatible adapters take beyond the base keys, and one no adapter takes.
+const EXTRA_KEYS: &[&str] =
+    &["openai_base_url", "openrouter_base_url", "models", "route", "site_url", "app_name", "store", "sslrootcert"];
+
+/// Keys of every adapter's `config`: the adapters' own lists, plus [`EXTRA_KEYS`].
+fn config_keys() -> Vec<&'static str> {
+    let lists: [&[&'static str]; 6] = [
+        mem0_dify::adapters::llm::base::BASE_KEYS,
+        mem0_dify::adapters::embedder::base::BASE_KEYS,
+        mem0_dify::adapters::vector::pgvector::ALLOWED_KEYS,
+        mem0_dify::adapters::vector::embedded::ALLOWED_KEYS,
+        mem0_dify::adapters::graph::neo4j::config::ALLOWED_KEYS,
+        EXTRA_KEYS,
+    ];
+    let mut keys: Vec<&'static str> = lists.concat();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
 
 fn config_key() -> impl Strategy<Value = String> {
-    proptest::sample::select(CONFIG_KEYS).prop_map(str::to_owned)
+    proptest::sample::select(config_keys()).prop_map(str::to_owned)
 }
 
 fn config_value() -> impl Strategy<Value = Value> {

@@ -102,6 +102,18 @@ pub fn is_secret_key(key: &str) -> bool {
         || ["password", "secret", "credential"].iter().any(|word| key.contains(word))
 }
 
+/// A block's `timeout` key (seconds), checked: above 0 and at most [`MAX_TIMEOUT_SECS`].
+pub fn timeout_secs(block: &ProviderBlock, secs: f64) -> Result<Duration, BuildError> {
+    if secs.is_finite() && secs > 0.0 && secs <= MAX_TIMEOUT_SECS {
+        Ok(Duration::from_secs_f64(secs))
+    } else {
+        Err(config_error(
+            block,
+            format!("timeout must be a number of seconds above 0 and at most {MAX_TIMEOUT_SECS}, got {secs}"),
+        ))
+    }
+}
+
 /// The shared HTTP keys of hosted providers: `timeout` (seconds per request), `max_retries`,
 /// `http_client_proxies` (Mem0's: a URL, or `{"http://": …, "https://": …}`).
 #[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
@@ -128,13 +140,7 @@ impl HttpKeys {
     pub fn settings(&self, block: &ProviderBlock) -> Result<HttpSettings, BuildError> {
         let mut settings = HttpSettings::default();
         if let Some(secs) = self.timeout {
-            if !(secs.is_finite() && secs > 0.0 && secs <= MAX_TIMEOUT_SECS) {
-                return Err(config_error(
-                    block,
-                    format!("timeout must be a number of seconds above 0 and at most {MAX_TIMEOUT_SECS}, got {secs}"),
-                ));
-            }
-            settings.timeout = Duration::from_secs_f64(secs);
+            settings.timeout = timeout_secs(block, secs)?;
         }
         if let Some(retries) = self.max_retries {
             if retries > MAX_RETRIES_LIMIT {

@@ -200,10 +200,12 @@ pub async fn run_session_loop(
                     Ok(message) => {
                         tracing::debug!(event = %message.event, "ignoring a message that is not a request");
                     }
-                    Err(_) if plain_text_rejects && !seen_request && serde_json::from_str::<serde_json::Value>(text).is_err() => {
-                        return LoopEnd::Rejected(text.chars().take(1000).collect());
-                    }
                     Err(e) => {
+                        if plain_text_rejects && !seen_request {
+                            if let Some(refusal) = plain_text_refusal(text) {
+                                return refusal;
+                            }
+                        }
                         tracing::warn!(error = %e, bytes = bytes.len(), "unreadable line from the daemon");
                         let _ = out.send_event(&OutboundEvent::Error { message: format!("unreadable line: {e}") }).await;
                     }
@@ -211,6 +213,14 @@ pub async fn run_session_loop(
             }
         }
     }
+}
+
+/// A registration refusal: the daemon answers a refused registration with one line of plain text
+/// (not JSON) before closing; `None` for anything else.
+pub fn plain_text_refusal(line: &str) -> Option<LoopEnd> {
+    let text = line.trim();
+    let refused = !text.is_empty() && serde_json::from_str::<serde_json::Value>(text).is_err();
+    refused.then(|| LoopEnd::Rejected(text.chars().take(1000).collect()))
 }
 
 /// Waits for running sessions to finish, at most `deadline`; aborts the rest.

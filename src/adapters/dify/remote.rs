@@ -4,8 +4,8 @@
 //! re-registration; a refused registration (bad key or declaration) stops the runtime.
 
 use super::connection::{
-    drain_sessions, run_session_loop, spawn_async_line_reader, spawn_heartbeat, spawn_writer, LineSender, LoopEnd,
-    ReadLine,
+    drain_sessions, plain_text_refusal, run_session_loop, spawn_async_line_reader, spawn_heartbeat, spawn_writer,
+    LineSender, LoopEnd, ReadLine,
 };
 use super::declaration::PluginDeclarations;
 use super::runtime::Dispatcher;
@@ -164,9 +164,7 @@ const REFUSAL_WAIT: Duration = Duration::from_secs(2);
 /// The daemon's plain-text refusal, when its first line is one.
 async fn refusal_after_closed_registration(lines: &mut mpsc::Receiver<ReadLine>) -> Option<LoopEnd> {
     let line = tokio::time::timeout(REFUSAL_WAIT, lines.recv()).await.ok()??.ok()?;
-    let text = String::from_utf8_lossy(&line).trim().to_owned();
-    let is_refusal = !text.is_empty() && serde_json::from_str::<serde_json::Value>(&text).is_err();
-    is_refusal.then(|| LoopEnd::Rejected(text.chars().take(1000).collect()))
+    plain_text_refusal(&String::from_utf8_lossy(&line))
 }
 
 async fn register(out: &LineSender, key: &str, declarations: &PluginDeclarations) -> Result<(), LoopEnd> {

@@ -49,14 +49,12 @@ impl DifyChat {
             return Err(config_error(block, format!("mode must be one of {}, got {mode:?}", MODES.join(", "))));
         }
         let mut completion_params = keys.completion_params.unwrap_or_default();
-        let mut default = |key: &str, value: Option<Value>| {
-            if let Some(value) = value {
-                completion_params.entry(key.to_owned()).or_insert(value);
-            }
-        };
-        default("temperature", Some(json!(keys.temperature.unwrap_or(DEFAULT_TEMPERATURE))));
-        default("max_tokens", Some(json!(keys.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS))));
-        default("top_p", keys.top_p.map(|p| json!(p)));
+        let temperature = keys.temperature.unwrap_or(DEFAULT_TEMPERATURE);
+        completion_params.entry("temperature").or_insert(json!(temperature));
+        completion_params.entry("max_tokens").or_insert(json!(keys.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS)));
+        if let Some(top_p) = keys.top_p {
+            completion_params.entry("top_p").or_insert(json!(top_p));
+        }
         Ok(Self { model, mode, completion_params })
     }
 

@@ -13,7 +13,7 @@ pub use embedding::DifyEmbedder;
 pub use llm::DifyChat;
 
 use super::backwards::BackwardsError;
-use crate::adapters::config::{self, config_error, non_blank, MAX_TIMEOUT_SECS};
+use crate::adapters::config::{self, config_error, non_blank};
 use crate::domain::credentials::ProviderBlock;
 use crate::ports::backends::BuildError;
 use crate::ports::embedder::EmbedError;
@@ -68,16 +68,7 @@ impl DifyModel {
                 format!("model is required with the dify provider: the model's name (e.g. {example:?})"),
             )
         })?;
-        let silence = match keys.timeout {
-            None => DEFAULT_SILENCE,
-            Some(secs) if secs.is_finite() && secs > 0.0 && secs <= MAX_TIMEOUT_SECS => Duration::from_secs_f64(secs),
-            Some(secs) => {
-                return Err(config_error(
-                    block,
-                    format!("timeout must be a number of seconds above 0 and at most {MAX_TIMEOUT_SECS}, got {secs}"),
-                ))
-            }
-        };
+        let silence = keys.timeout.map_or(Ok(DEFAULT_SILENCE), |secs| config::timeout_secs(block, secs))?;
         Ok(Self { provider, model, silence })
     }
 }
