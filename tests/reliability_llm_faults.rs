@@ -268,3 +268,59 @@ async fn a_graph_store_that_is_down_does_not_stop_vector_memory() {
         assert_eq!(found["results"][0]["memory"], "I grow tomatoes", "{found}");
     }
 }
+
+/// HTTP 200 answers without a usable completion — an `{"error": …}` body, no choices, no content,
+/// an HTML page — are transient: the accepted write stays pending, retried with backoff, and is
+/// applied once the model answers again (they used to fail the write at once).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_200_answers_without_a_completion_are_retried_until_the_model_recovers() {
+    let w = World::new(true, json!({}), fast_writer(30), false).await.unwrap();
+    let faults = [
+        ("error body", Reply::Raw { status: 200, body: r#"{"error": {"message": "upstream overloaded"}}"#.into() }),
+        ("no choices", Reply::Raw { status: 200, body: r#"{"id": "x", "choices": []}"#.into() }),
+        ("no content", Reply::Raw { status: 200, body: r#"{"choices": [{"message": {"content": null}}]}"#.into() }),
+        ("html page", Reply::Raw { status: 200, body: "<html><body>502 Bad Gateway</body></html>".into() }),
+    ];
+    let mut survived = 0;
+    for (n, (what, fault)) in faults.iter().enumerate() {
+        w.model.set_outage("/chat/completions", Some(fault.clone()));
+        let user = format!("I collect stamp number {n}");
+        let reply = w.call("add_memory", json!({"user": user, "user_id": "erin"})).await;
+        let id = reply["write_id"].as_str().unwrap_or_else(|| panic!("{what}: {reply}")).to_owned();
+        let state = w.wait_state(&id, |s| s["attempts"].as_u64().unwrap_or(0) >= 2 || s["state"] != "pending").await;
+        assert_eq!(state["state"], "pending", "{what}: {state}");
+        assert!(state["last_error"].as_str().is_some_and(|e| e.contains("usable completion")), "{what}: {state}");
+        w.model.set_outage("/chat/completions", None);
+        let state = w.wait_state(&id, |s| s["state"] != "pending").await;
+        assert_eq!(state["state"], "applied", "{what}: {state}");
+        assert!(w.memories("erin").await.contains(&user), "{what}");
+        survived += 1;
+    }
+    println!("http 200 faults injected: {}, survived: {survived}", faults.len());
+}
+
+/// An extraction answer that stays unreadable is asked again, then fails the write with a reason
+/// quoting it (async: `failed` with the attempts; sync: ERROR) — never SUCCESS with no facts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreadable_model_answers_fail_the_write_quoting_the_answer() {
+    for async_mode in [true, false] {
+        let w = World::new(async_mode, json!({}), fast_writer(3), false).await.unwrap();
+        w.model.set_outage("/chat/completions", Some(Reply::text("Sure! The user seems to like tea a lot.")));
+        let reply = w.call("add_memory", json!({"user": "I like tea", "user_id": "fay"})).await;
+        let reason = if async_mode {
+            let id = reply["write_id"].as_str().unwrap().to_owned();
+            let state = w.wait_state(&id, |s| s["state"] != "pending").await;
+            assert_eq!(state["state"], "failed", "{state}");
+            assert!(state["attempts"].as_u64().is_some_and(|a| a >= 1), "{state}");
+            state["error"].as_str().unwrap().to_owned()
+        } else {
+            assert_eq!(reply["status"], "ERROR", "{reply}");
+            reply["messages"].as_str().unwrap().to_owned()
+        };
+        assert!(reason.contains("fact extraction") && reason.contains("cannot be read"), "{reason}");
+        assert!(reason.contains("Sure! The user seems"), "the reason quotes the answer: {reason}");
+        assert!(!reason.contains(KEY), "{reason}");
+        assert_eq!(w.chat_calls(), 3, "asked three times, not retried again: the answer is the model's");
+        assert!(w.memories("fay").await.is_empty());
+    }
+}

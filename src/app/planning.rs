@@ -3,19 +3,20 @@
 //! half-way is finished by applying the same plan again: every step is idempotent (inserts and
 //! history rows by fixed ids, updates overwrite, deletes ignore what is gone).
 
-use super::constants::CANDIDATES_PER_FACT;
+use super::constants::{CANDIDATES_PER_FACT, MODEL_ANSWER_ATTEMPTS};
 use super::service::{MemoryService, ServiceError};
-use crate::domain::facts::{extraction_prompt, parse_facts, Focus};
+use crate::domain::facts::{extraction_prompt, read_facts, Focus};
 use crate::domain::history::HistoryEntry;
-use crate::domain::memory::{ContentHash, MemoryId, MemoryRecord, MemoryText};
+use crate::domain::json_answer::UnreadableAnswer;
+use crate::domain::memory::{ContentHash, MemoryError, MemoryId, MemoryRecord, MemoryText};
 use crate::domain::message::Role;
 use crate::domain::operations::{
     AddReport, AddRequest, ChangeEvent, DeleteAllReport, MemoryChange, MemoryRef, UpdateRequest, WriteCommand,
 };
-use crate::domain::reconcile::{decision_prompt, parse_decisions, Candidates, Operation};
+use crate::domain::reconcile::{decision_prompt, read_decisions, Candidates, Operation};
 use crate::domain::scope::Scope;
 use crate::ports::embedder::EmbedPurpose;
-use crate::ports::llm::{ChatMessage, ChatRequest, ResponseFormat};
+use crate::ports::llm::{ChatMessage, ChatRequest, Llm, ResponseFormat};
 use crate::ports::vector_store::{ListQuery, VectorQuery};
 use chrono::Utc;
 use futures::future::try_join_all;
@@ -134,10 +135,14 @@ impl MemoryService {
     async fn plan_verbatim(&self, request: &AddRequest) -> Result<Planned, ServiceError> {
         let mut texts: Vec<(MemoryText, Role)> = Vec::new();
         for message in request.conversation.messages().iter().filter(|m| m.role != Role::System) {
-            if let Ok(text) = MemoryText::parse("message", &message.content) {
-                if !texts.iter().any(|(t, _)| *t == text) {
-                    texts.push((text, message.role));
-                }
+            let text = match MemoryText::parse("message", &message.content) {
+                Ok(text) => text,
+                Err(MemoryError::EmptyText { .. }) => continue,
+                // Over the limit: refused, never dropped in silence.
+                Err(e) => return Err(ServiceError::Invalid(e)),
+            };
+            if !texts.iter().any(|(t, _)| *t == text) {
+                texts.push((text, message.role));
             }
         }
         let existing = self.existing_by_hash(&request.scope, texts.iter().map(|(t, _)| t)).await?;
@@ -182,15 +187,12 @@ impl MemoryService {
             Utc::now().date_naive(),
             self.prompts().fact_extraction.as_deref(),
         );
-        let answer = llm
-            .chat(ChatRequest {
-                messages: vec![ChatMessage::system(prompt.system), ChatMessage::user(prompt.user)],
-                response_format: ResponseFormat::JsonObject,
-                tools: Vec::new(),
-            })
-            .await?;
-        let mut llm_calls = 1;
-        let facts = parse_facts(answer.content.as_deref().unwrap_or(""));
+        let request_facts = ChatRequest {
+            messages: vec![ChatMessage::system(prompt.system), ChatMessage::user(prompt.user)],
+            response_format: ResponseFormat::JsonObject,
+            tools: Vec::new(),
+        };
+        let (facts, mut llm_calls) = ask(llm.as_ref(), &request_facts, "fact extraction", read_facts).await?;
         debug!(facts = facts.len(), "facts extracted");
 
         // Facts already stored word for word need no decision.
@@ -212,15 +214,15 @@ impl MemoryService {
             fresh.iter().cloned().map(|text| Operation::Add { text }).collect()
         } else {
             let prompt = decision_prompt(&candidates, &fresh, self.prompts().update_memory.as_deref());
-            let answer = llm
-                .chat(ChatRequest {
-                    messages: vec![ChatMessage::user(prompt)],
-                    response_format: ResponseFormat::JsonObject,
-                    tools: Vec::new(),
-                })
-                .await?;
-            llm_calls += 1;
-            parse_decisions(answer.content.as_deref().unwrap_or(""), &candidates)
+            let request_decisions = ChatRequest {
+                messages: vec![ChatMessage::user(prompt)],
+                response_format: ResponseFormat::JsonObject,
+                tools: Vec::new(),
+            };
+            let read = |answer: &str| read_decisions(answer, &candidates);
+            let (operations, calls) = ask(llm.as_ref(), &request_decisions, "update decision", read).await?;
+            llm_calls += calls;
+            operations
         };
         let known: HashMap<ContentHash, Vec<f32>> = fresh.iter().map(MemoryText::hash).zip(vectors).collect();
         let changes = self.changes_for(request, &candidates, operations, known).await?;
@@ -409,6 +411,29 @@ impl MemoryService {
 }
 
 type Planned = (Vec<PlannedChange>, Vec<MemoryChange>, u32);
+
+/// Asks the model and reads its answer with `read`; an unreadable answer is asked again, up to
+/// [`MODEL_ANSWER_ATTEMPTS`] calls, then the step fails quoting the last answer (never read as
+/// "nothing"). Returns what was read and the calls made.
+async fn ask<T>(
+    llm: &dyn Llm,
+    request: &ChatRequest,
+    step: &'static str,
+    read: impl Fn(&str) -> Result<T, UnreadableAnswer>,
+) -> Result<(T, u32), ServiceError> {
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let answer = llm.chat(request.clone()).await?;
+        match read(answer.content.as_deref().unwrap_or("")) {
+            Ok(value) => return Ok((value, attempts)),
+            Err(answer) if attempts >= MODEL_ANSWER_ATTEMPTS => {
+                return Err(ServiceError::UnreadableAnswer { step, attempts, answer })
+            }
+            Err(answer) => warn!(step, attempt = attempts, error = %answer, "unreadable model answer; asking again"),
+        }
+    }
+}
 
 fn history_row(change: &PlannedChange) -> HistoryEntry {
     let id = Uuid::new_v4();

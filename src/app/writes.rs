@@ -242,7 +242,9 @@ async fn apply_claimed(engine: &Engine, claimed: &ClaimedWrite, timing: WriterTi
         }
         Err(e) => {
             error!(attempt, error = %e, "accepted write failed permanently");
-            admission.finish(journal.as_ref(), &claimed.id, &WriteState::Failed { error: e.message }).await
+            admission
+                .finish(journal.as_ref(), &claimed.id, &WriteState::Failed { error: e.message, attempts: attempt })
+                .await
         }
     };
     if let Err(e) = recorded {

@@ -68,8 +68,11 @@ pub enum WriteState {
     },
     /// Gave up; the permanent reason.
     Failed {
-        /// Why.
+        /// Why (for an unreadable model answer, a short quote of it).
         error: String,
+        /// Attempts made (absent in outcomes recorded by older versions: 0).
+        #[serde(default)]
+        attempts: u32,
     },
 }
 

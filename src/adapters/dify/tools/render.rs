@@ -166,6 +166,6 @@ pub fn write_state(id: &crate::ports::memory_api::WriteId, state: &crate::ports:
         WriteState::Pending { attempts, last_error: Some(error) } => {
             format!("Write {} is waiting to be retried ({attempts} attempts so far; last error: {error}).", id.0)
         }
-        WriteState::Failed { error } => format!("Write {} failed: {error}", id.0),
+        WriteState::Failed { error, .. } => format!("Write {} failed: {error}", id.0),
     }
 }

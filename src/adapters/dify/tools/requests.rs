@@ -7,7 +7,7 @@
 
 use super::params::{ParamError, Params};
 use crate::domain::filter::{self, Filter, FilterError};
-use crate::domain::memory::{MemoryError, MemoryId, MemoryText, Metadata};
+use crate::domain::memory::{check_text_len, MemoryError, MemoryId, MemoryText, Metadata};
 use crate::domain::message::Conversation;
 use crate::domain::operations::{
     AddRequest, Limit, ListRequest, MemoryRef, Query, RequestError, SearchRequest, Threshold, UpdateRequest,
@@ -110,6 +110,12 @@ pub fn add(params: &Params<'_>, binding: Binding<'_>) -> Result<AddInput, InputE
     let scope = Ids::read(params, binding)?.user_scope()?;
     let metadata = metadata(params)?;
     let infer = params.boolean("infer")?.unwrap_or(true);
+    // One limit for memory text, whether the model extracts facts or not (never a silent skip).
+    for (field, text) in [("user", &user), ("assistant", &assistant)] {
+        if let Some(text) = text {
+            check_text_len(field, text)?;
+        }
+    }
     let conversation = Conversation::from_turn(user.as_deref().unwrap_or(""), assistant.as_deref());
     if conversation.is_empty() {
         return Ok(AddInput::Skip);

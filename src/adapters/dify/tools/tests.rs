@@ -329,6 +329,10 @@ async fn add_rejects_bad_input_naming_the_parameter() {
         (json!({"user": "x", "user_id": "a\u{1}b"}), "user_id must not contain control characters"),
         (json!({"user": "x", "user_id": "alice", "agent_id": "x".repeat(300)}), "agent_id is 300 characters long; at most 256 are allowed"),
         (json!({"user": "x", "user_id": "alice", "infer": "sometimes"}), "infer must be true or false, got \"sometimes\""),
+        // One limit for memory text, infer on or off (was: SUCCESS "no new facts" and nothing stored).
+        (json!({"user": "x".repeat(20_001), "user_id": "alice", "infer": false}), "user is 20001 characters long; at most 20000 are allowed"),
+        (json!({"user": "x".repeat(20_001), "user_id": "alice"}), "user is 20001 characters long; at most 20000 are allowed"),
+        (json!({"user": "x", "assistant": "y".repeat(20_002), "user_id": "alice", "infer": false}), "assistant is 20002 characters long; at most 20000 are allowed"),
         (
             json!({"user": "x", "user_id": "alice", "metadata": "[1, 2]"}),
             "metadata must be a JSON object such as {\"topic\": \"food\"}, got a list",
@@ -1105,9 +1109,9 @@ async fn write_status_reports_applied_pending_failed_and_unknown_writes() {
     assert!(reply.text.contains("last error: HTTP 429"));
 
     let api = FakeApi::default();
-    script(&api.write_status, Ok(Some(WriteState::Failed { error: "bad key".into() })));
+    script(&api.write_status, Ok(Some(WriteState::Failed { error: "bad key".into(), attempts: 2 })));
     let reply = call(&api, "get_write_status", json!({"write_id": "w-3"})).await;
-    assert_eq!(reply.json["results"], json!({"state": "failed", "error": "bad key"}));
+    assert_eq!(reply.json["results"], json!({"state": "failed", "error": "bad key", "attempts": 2}));
 
     let api = FakeApi::default();
     script(&api.write_status, Ok(None));
