@@ -306,9 +306,9 @@ impl Call<'_> {
     async fn update(&self) -> Outcome {
         let request = requests::update(&self.params, self.binding)?;
         let mut extra = Map::new();
-        extra.insert("text".into(), Value::String(request.text.as_str().to_owned()));
+        extra.insert("text".into(), reply::echo(request.text.as_str()));
         if !request.metadata.is_empty() {
-            extra.insert("metadata".into(), Value::Object(request.metadata.as_map().clone()));
+            extra.insert("metadata".into(), reply::echo_json(&Value::Object(request.metadata.as_map().clone())));
         }
         let messages = ref_json(&request.target, extra);
         Ok(match self.api.update(self.credentials, request).await? {
