@@ -324,3 +324,45 @@ async fn unreadable_model_answers_fail_the_write_quoting_the_answer() {
         assert!(w.memories("fay").await.is_empty());
     }
 }
+
+/// Extracted facts are journaled before the update decision: when the decision call fails (here
+/// HTTP 503, then answers with no choices) the write is retried from the decision, the model is
+/// not asked for the facts again, and the facts are applied once the model is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_decision_resumes_from_the_journaled_facts() {
+    let w = World::new(true, json!({}), fast_writer(30), false).await.unwrap();
+    let reply = w.call("add_memory", json!({"user": "I like tea", "user_id": "gil"})).await;
+    let id = reply["write_id"].as_str().unwrap().to_owned();
+    assert_eq!(w.wait_state(&id, |s| s["state"] != "pending").await["state"], "applied");
+
+    // From now on the decision call (a single user message) fails; extraction still answers.
+    let failing = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let flag = failing.clone();
+    w.model.on_chat(move |body| {
+        if body["messages"][0]["role"] == "system" {
+            let text = body["messages"][1]["content"].as_str().unwrap_or_default();
+            let fact = text.lines().find_map(|l| l.strip_prefix("user: ")).unwrap_or("nothing").to_owned();
+            return Reply::json(&json!({"facts": [fact]}));
+        }
+        if flag.load(std::sync::atomic::Ordering::SeqCst) {
+            return Reply::error(503, "decision backend down");
+        }
+        Reply::json(&json!({"memory": [{"id": "0", "text": "I like tea", "event": "NONE"},
+                                        {"id": "new", "text": "I like green tea", "event": "ADD"}]}))
+    });
+    let extraction_calls =
+        |w: &World| w.model.chat_requests().iter().filter(|r| r.body["messages"][0]["role"] == "system").count();
+    let before = extraction_calls(&w);
+    let reply = w.call("add_memory", json!({"user": "I like green tea", "user_id": "gil"})).await;
+    let id = reply["write_id"].as_str().unwrap().to_owned();
+    let state = w.wait_state(&id, |s| s["attempts"].as_u64().unwrap_or(0) >= 3).await;
+    assert_eq!(state["state"], "pending", "{state}");
+    assert!(state["last_error"].as_str().unwrap().contains("503"), "{state}");
+    failing.store(false, std::sync::atomic::Ordering::SeqCst);
+    let state = w.wait_state(&id, |s| s["state"] != "pending").await;
+    assert_eq!(state["state"], "applied", "{state}");
+    assert_eq!(extraction_calls(&w) - before, 1, "the facts were extracted once");
+    let mut memories = w.memories("gil").await;
+    memories.sort();
+    assert_eq!(memories, vec!["I like green tea", "I like tea"]);
+}

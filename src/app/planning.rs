@@ -101,6 +101,35 @@ impl MemoryService {
         serde_json::from_value(value).map_err(|e| ServiceError::Internal(e.to_string()))
     }
 
+    /// The first step of an add that asks the model for facts, when it has one: the facts, to be
+    /// journaled before the next step so a later failure never costs them (see [`Self::plan_from`]).
+    /// `None` for every other write.
+    pub async fn extract(&self, command: &WriteCommand) -> Result<Option<ExtractedFacts>, ServiceError> {
+        match command {
+            WriteCommand::Add(request) if self.extracts(request) => Ok(Some(self.extract_facts(request).await?)),
+            _ => Ok(None),
+        }
+    }
+
+    /// Plans a write whose facts were already extracted (none: plans it whole).
+    pub async fn plan_from(
+        &self,
+        command: &WriteCommand,
+        extracted: Option<&ExtractedFacts>,
+    ) -> Result<WritePlan, ServiceError> {
+        match (command, extracted) {
+            (WriteCommand::Add(request), Some(extracted)) => {
+                let planned = self.plan_facts(request, extracted).await?;
+                Ok(add_plan(request, planned))
+            }
+            _ => self.plan(command).await,
+        }
+    }
+
+    fn extracts(&self, request: &AddRequest) -> bool {
+        !request.conversation.is_empty() && request.infer && self.backends().llm.is_some()
+    }
+
     /// Decides a write: LLM calls, embeddings and ids, but no change to any store.
     pub async fn plan(&self, command: &WriteCommand) -> Result<WritePlan, ServiceError> {
         match command {
@@ -114,21 +143,15 @@ impl MemoryService {
     }
 
     async fn plan_add(&self, request: &AddRequest) -> Result<WritePlan, ServiceError> {
-        let (changes, unchanged, llm_calls) = if request.conversation.is_empty() {
+        let planned = if request.conversation.is_empty() {
             (Vec::new(), Vec::new(), 0)
-        } else if request.infer && self.backends().llm.is_some() {
-            self.plan_inferred(request).await?
+        } else if self.extracts(request) {
+            let extracted = self.extract_facts(request).await?;
+            self.plan_facts(request, &extracted).await?
         } else {
             self.plan_verbatim(request).await?
         };
-        let transcript = request.conversation.transcript();
-        let history = changes.iter().map(history_row).collect();
-        Ok(WritePlan {
-            scope: request.scope.clone(),
-            kind: PlanKind::Add { unchanged, transcript, llm_calls },
-            changes,
-            history,
-        })
+        Ok(add_plan(request, planned))
     }
 
     /// infer=false: every message becomes a memory (an identical text already stored is NONE).
@@ -173,9 +196,11 @@ impl MemoryService {
         Ok((changes, unchanged, 0))
     }
 
-    /// infer=true: extraction, then reconciliation (skipped when nothing related is stored).
-    async fn plan_inferred(&self, request: &AddRequest) -> Result<Planned, ServiceError> {
-        let Some(llm) = self.backends().llm.clone() else { return self.plan_verbatim(request).await };
+    /// infer=true, step one: the facts of the conversation.
+    async fn extract_facts(&self, request: &AddRequest) -> Result<ExtractedFacts, ServiceError> {
+        let Some(llm) = self.backends().llm.clone() else {
+            return Err(ServiceError::Internal("fact extraction without a model".into()));
+        };
         let focus = Focus::for_add(
             request.scope.user_id().is_some(),
             request.scope.agent_id().is_some(),
@@ -192,8 +217,18 @@ impl MemoryService {
             response_format: ResponseFormat::JsonObject,
             tools: Vec::new(),
         };
-        let (facts, mut llm_calls) = ask(llm.as_ref(), &request_facts, "fact extraction", read_facts).await?;
+        let (facts, llm_calls) = ask(llm.as_ref(), &request_facts, "fact extraction", read_facts).await?;
         debug!(facts = facts.len(), "facts extracted");
+        Ok(ExtractedFacts { stage: Stage::Extracted, facts, llm_calls })
+    }
+
+    /// infer=true, step two: hash dedup, then reconciliation (skipped when nothing related is stored).
+    async fn plan_facts(&self, request: &AddRequest, extracted: &ExtractedFacts) -> Result<Planned, ServiceError> {
+        let Some(llm) = self.backends().llm.clone() else {
+            return Err(ServiceError::Internal("update decision without a model".into()));
+        };
+        let facts = extracted.facts.clone();
+        let mut llm_calls = extracted.llm_calls;
 
         // Facts already stored word for word need no decision.
         let existing = self.existing_by_hash(&request.scope, facts.iter()).await?;
@@ -411,6 +446,47 @@ impl MemoryService {
 }
 
 type Planned = (Vec<PlannedChange>, Vec<MemoryChange>, u32);
+
+/// The plan of an add from its planned changes.
+fn add_plan(request: &AddRequest, (changes, unchanged, llm_calls): Planned) -> WritePlan {
+    let transcript = request.conversation.transcript();
+    let history = changes.iter().map(history_row).collect();
+    WritePlan {
+        scope: request.scope.clone(),
+        kind: PlanKind::Add { unchanged, transcript, llm_calls },
+        changes,
+        history,
+    }
+}
+
+/// The marker of a journaled step that is not a whole plan yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// Facts extracted; the update decision is still to be made.
+    Extracted,
+}
+
+/// The facts an add's first model call extracted, journaled before the next step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExtractedFacts {
+    /// Always [`Stage::Extracted`] (tells this record from a whole plan).
+    pub stage: Stage,
+    /// The facts.
+    pub facts: Vec<MemoryText>,
+    /// Model calls spent on them.
+    pub llm_calls: u32,
+}
+
+/// What the journal holds for a write being planned: the facts of its first step, or the plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SavedStep {
+    /// Facts extracted; planning resumes at the update decision.
+    Extracted(ExtractedFacts),
+    /// The whole plan, ready to apply.
+    Planned(WritePlan),
+}
 
 /// Asks the model and reads its answer with `read`; an unreadable answer is asked again, up to
 /// [`MODEL_ANSWER_ATTEMPTS`] calls, then the step fails quoting the last answer (never read as

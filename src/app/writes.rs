@@ -8,7 +8,7 @@ use super::constants::{
     WRITE_RETRY_MAX_DELAY,
 };
 use super::engines::Engine;
-use super::planning::WritePlan;
+use super::planning::{SavedStep, WritePlan};
 use super::service::ServiceError;
 use crate::domain::memory::MemoryId;
 use crate::domain::operations::WriteCommand;
@@ -253,22 +253,44 @@ async fn apply_claimed(engine: &Engine, claimed: &ClaimedWrite, timing: WriterTi
     }
 }
 
+/// Resumes a write from the last step its journal holds: a whole plan is applied as is; facts
+/// already extracted go straight to the update decision (a later failure never costs them, and the
+/// model is not asked for them again); otherwise the write is planned from the start. Each step is
+/// journaled before the next one runs.
 async fn plan_and_apply(engine: &Engine, claimed: &ClaimedWrite) -> Result<Value, ApplyError> {
     let service = engine.service();
-    let plan: WritePlan = match &claimed.plan {
-        Some(saved) => serde_json::from_value(saved.clone()).map_err(|e| ApplyError {
+    let saved: Option<SavedStep> = match &claimed.plan {
+        Some(saved) => Some(serde_json::from_value(saved.clone()).map_err(|e| ApplyError {
             message: format!("the saved plan cannot be read: {e}"),
             transient: false,
             not_found: None,
-        })?,
+        })?),
+        None => None,
+    };
+    let plan: WritePlan = match saved {
+        Some(SavedStep::Planned(plan)) => plan,
+        Some(SavedStep::Extracted(facts)) => {
+            let plan = service.plan_from(&claimed.command, Some(&facts)).await?;
+            save_step(engine, claimed, &SavedStep::Planned(plan.clone())).await?;
+            plan
+        }
         None => {
-            let plan = service.plan(&claimed.command).await?;
-            let saved = serde_json::to_value(&plan).map_err(|e| ServiceError::Internal(e.to_string()))?;
-            service.backends().journal.save_plan(&claimed.id, &saved).await.map_err(ServiceError::from)?;
+            let extracted = service.extract(&claimed.command).await?;
+            if let Some(facts) = &extracted {
+                save_step(engine, claimed, &SavedStep::Extracted(facts.clone())).await?;
+            }
+            let plan = service.plan_from(&claimed.command, extracted.as_ref()).await?;
+            save_step(engine, claimed, &SavedStep::Planned(plan.clone())).await?;
             plan
         }
     };
     Ok(service.apply(&plan).await?)
+}
+
+async fn save_step(engine: &Engine, claimed: &ClaimedWrite, step: &SavedStep) -> Result<(), ServiceError> {
+    let saved = serde_json::to_value(step).map_err(|e| ServiceError::Internal(e.to_string()))?;
+    engine.service().backends().journal.save_plan(&claimed.id, &saved).await?;
+    Ok(())
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

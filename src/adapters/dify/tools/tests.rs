@@ -1142,12 +1142,15 @@ async fn replies_echo_a_bounded_part_of_the_input_and_keep_the_write_id() {
 
     let api = FakeApi::default();
     script(&api.update, Ok(WriteOutcome::Accepted(write_id())));
-    let reply = call(&api, "update_memory", json!({"memory_id": ID, "text": "t", "metadata": {"blob": "m".repeat(3_000_000)}})).await;
+    let reply =
+        call(&api, "update_memory", json!({"memory_id": ID, "text": "t", "metadata": {"blob": "m".repeat(3_000_000)}}))
+            .await;
     assert!(reply.json.to_string().len() < 8_000 && reply.json["write_id"].is_string(), "{}", reply.json["write_id"]);
     assert!(reply.json["messages"]["metadata"].as_str().unwrap().contains("[cut: "), "marker");
 
     let api = FakeApi::default();
-    let reply = call(&api, "add_memory", json!({"user": "x".repeat(6_000_000), "user_id": "alice", "infer": false})).await;
+    let reply =
+        call(&api, "add_memory", json!({"user": "x".repeat(6_000_000), "user_id": "alice", "infer": false})).await;
     assert_error(&reply, "user is 6000000 characters long; at most 20000 are allowed", json!([]));
     assert!(api.seen().is_empty());
 }
