@@ -76,10 +76,15 @@ impl World {
             "local_vector_db_json": vector,
             "async_mode": async_mode,
         });
-        credentials.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        let extra_credentials = extra.as_object().unwrap().iter().filter(|(k, _)| !k.starts_with("test_"));
+        credentials.as_object_mut().unwrap().extend(extra_credentials.map(|(k, v)| (k.clone(), v.clone())));
         let credentials = CredentialSet::from_map(credentials.as_object().unwrap()).unwrap();
         let factory = Arc::new(DefaultBackendFactory::new(dir.path()));
-        let app = Arc::new(MemoryApp::start(factory, AppSettings { writer, ..AppSettings::default() }));
+        let mut settings = AppSettings { writer, ..AppSettings::default() };
+        if let Some(ceiling) = extra.get("test_sync_ceiling_ms").and_then(Value::as_u64) {
+            settings.timeouts.sync_write = Duration::from_millis(ceiling);
+        }
+        let app = Arc::new(MemoryApp::start(factory, settings));
         Some(Self { app, model, credentials, _dir: dir })
     }
 
@@ -365,4 +370,25 @@ async fn a_failed_decision_resumes_from_the_journaled_facts() {
     let mut memories = w.memories("gil").await;
     memories.sort();
     assert_eq!(memories, vec!["I like green tea", "I like tea"]);
+}
+
+/// A sync write that outlives its ceiling answers with its write id and "still running" (it used
+/// to answer ERROR and then be applied anyway); the write goes on and its outcome is in
+/// get_write_status.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_writes_past_their_ceiling_answer_still_running_with_the_write_id() {
+    let w = World::with(false, json!({}), fast_writer(3), false, json!({"test_sync_ceiling_ms": 300})).await.unwrap();
+    w.model.set_latency(Duration::from_millis(600));
+    let reply = w.call("add_memory", json!({"user": "I sail", "user_id": "hal"})).await;
+    assert_eq!(reply["status"], "SUCCESS", "{reply}");
+    assert_eq!(reply["still_running"], true, "{reply}");
+    let id = reply["write_id"].as_str().unwrap().to_owned();
+    let state = w.wait_state(&id, |s| s["state"] != "pending").await;
+    assert_eq!(state["state"], "applied", "{state}");
+    assert_eq!(w.memories("hal").await, vec!["I sail"]);
+    // Within the ceiling, a sync write answers with its result as before.
+    w.model.set_latency(Duration::ZERO);
+    let reply = w.call("add_memory", json!({"user": "I row", "user_id": "hal"})).await;
+    assert_eq!(reply["results"][0]["event"], "ADD", "{reply}");
+    assert!(reply.get("still_running").is_none(), "{reply}");
 }

@@ -15,11 +15,11 @@ use crate::domain::operations::WriteCommand;
 use crate::ports::journal::ClaimedWrite;
 use crate::ports::memory_api::{WriteId, WriteState};
 use serde_json::Value;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::{oneshot, Notify, Semaphore};
 use tokio::time::Instant;
 use tracing::{debug, error, info, warn, Instrument};
 
@@ -95,6 +95,7 @@ pub struct Writer {
     stopping: AtomicBool,
     in_flight: Mutex<HashSet<WriteId>>,
     idle: Notify,
+    waiters: Mutex<HashMap<WriteId, oneshot::Sender<Result<Value, ApplyError>>>>,
 }
 
 impl Writer {
@@ -105,6 +106,30 @@ impl Writer {
             stopping: AtomicBool::new(false),
             in_flight: Mutex::new(HashSet::new()),
             idle: Notify::new(),
+            waiters: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The final outcome of write `id` when this process records it (a sync caller waits on it).
+    pub fn outcome_of(&self, id: &WriteId) -> oneshot::Receiver<Result<Value, ApplyError>> {
+        let (sender, receiver) = oneshot::channel();
+        lock(&self.waiters).insert(id.clone(), sender);
+        receiver
+    }
+
+    /// True while a sync caller waits for write `id`.
+    fn awaited(&self, id: &WriteId) -> bool {
+        lock(&self.waiters).contains_key(id)
+    }
+
+    /// No one waits for write `id` any more.
+    pub fn forget(&self, id: &WriteId) {
+        lock(&self.waiters).remove(id);
+    }
+
+    fn deliver(&self, id: &WriteId, outcome: Result<Value, ApplyError>) {
+        if let Some(sender) = lock(&self.waiters).remove(id) {
+            let _ = sender.send(outcome);
         }
     }
 
@@ -230,21 +255,29 @@ async fn apply_claimed(engine: &Engine, claimed: &ClaimedWrite, timing: WriterTi
     };
     let attempt = claimed.attempts + 1;
     let admission = engine.admission();
+    let writer = engine.writer();
     let recorded = match outcome {
         Ok(result) => {
             info!(attempt, "accepted write applied");
-            admission.finish(journal.as_ref(), &claimed.id, &WriteState::Applied { result }).await
+            let recorded =
+                admission.finish(journal.as_ref(), &claimed.id, &WriteState::Applied { result: result.clone() }).await;
+            writer.deliver(&claimed.id, Ok(result));
+            recorded
         }
-        Err(e) if e.transient && attempt < timing.max_attempts => {
+        // A sync caller waiting for this write gets its error now, as before journaling (the
+        // write ends failed: the answer says it was not done); once the caller has been told
+        // "still running", transient failures are retried like any accepted write's.
+        Err(e) if e.transient && attempt < timing.max_attempts && !writer.awaited(&claimed.id) => {
             let delay = timing.retry_delay(attempt);
             warn!(attempt, error = %e, ?delay, "accepted write failed; will retry");
             journal.retry_later(&claimed.id, &e.message, delay).await
         }
         Err(e) => {
             error!(attempt, error = %e, "accepted write failed permanently");
-            admission
-                .finish(journal.as_ref(), &claimed.id, &WriteState::Failed { error: e.message, attempts: attempt })
-                .await
+            let failed = WriteState::Failed { error: e.message.clone(), attempts: attempt };
+            let recorded = admission.finish(journal.as_ref(), &claimed.id, &failed).await;
+            writer.deliver(&claimed.id, Err(e));
+            recorded
         }
     };
     if let Err(e) = recorded {

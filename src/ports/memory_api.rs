@@ -24,6 +24,9 @@ pub enum WriteOutcome<T> {
     Done(T),
     /// Recorded and queued; it will be applied in the background.
     Accepted(WriteId),
+    /// A sync write that outlived its ceiling: recorded, still being applied; its outcome is
+    /// found with the write id.
+    Running(WriteId),
 }
 
 /// Why a read returned the empty default instead of data.
