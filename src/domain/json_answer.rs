@@ -29,10 +29,11 @@ pub fn excerpt(text: &str) -> String {
         return "(an empty answer)".to_owned();
     }
     let mut chars = text.chars();
-    let head: String = chars.by_ref().take(EXCERPT_CHARS).collect();
+    // Control characters become spaces, nothing is escaped: the quote stays within the bound.
+    let head: String = chars.by_ref().take(EXCERPT_CHARS).map(|c| if c.is_control() { ' ' } else { c }).collect();
     match chars.next() {
-        Some(_) => format!("{head:?} (cut; {} characters in all)", text.chars().count()),
-        None => format!("{head:?}"),
+        Some(_) => format!("\"{head}\" (cut; {} characters in all)", text.chars().count()),
+        None => format!("\"{head}\""),
     }
 }
 
