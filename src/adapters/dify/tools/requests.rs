@@ -7,7 +7,7 @@
 
 use super::params::{ParamError, Params};
 use crate::domain::filter::{self, Filter, FilterError};
-use crate::domain::memory::{MemoryError, MemoryId, MemoryText, Metadata};
+use crate::domain::memory::{self, MemoryError, MemoryId, MemoryText, Metadata};
 use crate::domain::message::Conversation;
 use crate::domain::operations::{
     AddRequest, Limit, ListRequest, MemoryRef, Query, RequestError, SearchRequest, Threshold, UpdateRequest,
@@ -107,6 +107,9 @@ pub enum AddInput {
 pub fn add(params: &Params<'_>, binding: Binding<'_>) -> Result<AddInput, InputError> {
     let user = params.text("user")?;
     let assistant = params.text("assistant")?;
+    for (field, text) in [("user", &user), ("assistant", &assistant)] {
+        text.as_deref().map(|t| memory::refuse_nul(field, t)).transpose()?;
+    }
     let scope = Ids::read(params, binding)?.user_scope()?;
     let metadata = metadata(params)?;
     let infer = params.boolean("infer")?.unwrap_or(true);

@@ -1119,3 +1119,33 @@ async fn write_status_reports_applied_pending_failed_and_unknown_writes() {
     assert!(reply.is_error() && reply.json["messages"].as_str().unwrap().contains("write_id"));
     assert!(api.seen().is_empty());
 }
+
+// ---------------------------------------------------------------- U+0000 (issue 12, item 9)
+
+#[tokio::test]
+async fn nul_characters_are_refused_naming_the_field_before_anything_is_accepted() {
+    let nul = "contains the character U+0000 (NUL), which memories cannot hold";
+    let cases = [
+        ("add_memory", json!({"user": "I like\u{0} tea", "user_id": "alice"}), "user", json!([])),
+        ("add_memory", json!({"user": "x", "assistant": "\u{0}", "user_id": "alice"}), "assistant", json!([])),
+        ("add_memory", json!({"user": "x", "user_id": "alice", "infer": false, "metadata": {"t": "a\u{0}"}}), "metadata.t", json!([])),
+        ("add_memory", json!({"user": "x", "user_id": "alice", "metadata": "{\"t\": [\"\\u0000\"]}"}), "metadata.t[0]", json!([])),
+        ("update_memory", json!({"memory_id": ID, "text": "tea\u{0}", "user_id": "alice"}), "text", json!({})),
+        ("update_memory", json!({"memory_id": ID, "text": "tea", "metadata": {"k": "\u{0}"}}), "metadata.k", json!({})),
+        ("search_memory", json!({"query": "tea", "user_id": "alice", "filters": {"t": "\u{0}"}}), "filters.t", json!([])),
+    ];
+    for (tool, params, field, empty) in cases {
+        let api = FakeApi::default();
+        let reply = call(&api, tool, params.clone()).await;
+        assert!(reply.is_error(), "{tool} {params}: {}", reply.text);
+        let message = reply.json["messages"].as_str().unwrap_or_default().to_owned();
+        assert!(message.starts_with(&format!("{field} ")) && message.contains("U+0000"), "{tool} {params}: {message}");
+        if field.starts_with("filters") {
+            assert!(message.contains("memories cannot hold"), "{message}");
+        } else {
+            assert!(message.contains(nul), "{message}");
+        }
+        assert_eq!(reply.json["results"], empty);
+        assert!(api.seen().is_empty(), "{tool} {params} reached the engine");
+    }
+}
