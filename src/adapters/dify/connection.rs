@@ -2,7 +2,8 @@
 //! length, a single writer that writes whole lines atomically, the heartbeat, and the loop that
 //! starts one concurrent task per session.
 
-use super::protocol::{InboundMessage, OutboundEvent};
+use super::protocol::{ErrorPayload, InboundMessage, OutboundEvent, SessionMessage};
+use super::salvage::salvage_request_session;
 use super::runtime::Dispatcher;
 use std::io::{self, BufRead};
 use std::sync::Arc;
@@ -201,6 +202,12 @@ pub async fn run_session_loop(
                         tracing::debug!(event = %message.event, "ignoring a message that is not a request");
                     }
                     Err(e) => {
+                        if let Some(session_id) = salvage_request_session(text) {
+                            seen_request = true;
+                            tracing::warn!(error = %e, session = %session_id, bytes = bytes.len(), "unreadable request");
+                            fail_unreadable_request(out, session_id, &e).await;
+                            continue;
+                        }
                         if plain_text_rejects && !seen_request {
                             if let Some(refusal) = plain_text_refusal(text) {
                                 return refusal;
@@ -212,6 +219,15 @@ pub async fn run_session_loop(
                 }
             }
         }
+    }
+}
+
+/// Ends the session of a request line that could not be read: `error` naming the cause, then `end`.
+async fn fail_unreadable_request(out: &LineSender, session_id: String, cause: &serde_json::Error) {
+    let payload = ErrorPayload::new("InvalidRequestError", format!("the request could not be read: {cause}"));
+    let error = OutboundEvent::Session { session_id: session_id.clone(), message: SessionMessage::Error(payload) };
+    if out.send_event(&error).await.is_ok() {
+        let _ = out.send_event(&OutboundEvent::Session { session_id, message: SessionMessage::End }).await;
     }
 }
 

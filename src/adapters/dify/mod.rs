@@ -12,11 +12,12 @@ pub mod package;
 pub mod protocol;
 pub mod remote;
 pub mod runtime;
+pub mod salvage;
 pub mod serve;
 pub mod settings;
 pub mod stdio;
 pub mod tools;
 
 pub use package::{build_package, Arch, PackageError, PackageReport};
-pub use serve::{init_stderr_logging, serve, RuntimeError};
+pub use serve::{init_stderr_logging, serve, RuntimeError, CLI_DEFAULT_LOG, SERVE_DEFAULT_LOG};
 pub use settings::RuntimeSettings;
