@@ -106,7 +106,7 @@ struct Chunk {
 
 #[derive(Debug, Default, Deserialize)]
 struct Delta {
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(deserialize_with = "null_as_default")]
     message: AssistantMessage,
     #[serde(default)]
     usage: Option<ChunkUsage>,
