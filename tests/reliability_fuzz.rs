@@ -48,7 +48,7 @@ use mem0_dify::ports::backends::BackendFactory;
 use mem0_dify::ports::embedder::{EmbedPurpose, Embedder};
 use mem0_dify::ports::llm::{ChatMessage, ChatRequest, ChatResponse, Llm, ResponseFormat, ToolCall};
 use mem0_dify::ports::memory_api::{
-    ApiError, CheckResult, InvokeContext, MemoryApi, ReadOutcome, WriteId, WriteOutcome, WriteState,
+    ApiError, CheckResult, InvokeContext, MemoryApi, ReadOutcome, WriteId, WriteOutcome, WriteRef, WriteState,
 };
 use mem0_dify::ports::vector_store::{ListQuery, VectorStore};
 use proptest::prelude::*;
@@ -598,7 +598,8 @@ impl MemoryApi for RecordingApi {
         self.saw(target.scope.as_ref());
         Ok(ReadOutcome::complete(Vec::new()))
     }
-    async fn write_status(&self, _: &CredentialSet, _: WriteId) -> Result<Option<WriteState>, ApiError> {
+    async fn write_status(&self, _: &CredentialSet, target: WriteRef) -> Result<Option<WriteState>, ApiError> {
+        self.saw(target.scope.as_ref());
         Ok(None)
     }
     async fn validate(&self, _: &CredentialSet) -> Result<Vec<CheckResult>, ApiError> {
@@ -667,6 +668,10 @@ fn tool_parameters_never_panic_and_a_bound_user_stays_bound() {
                 let scope = scope.as_ref().ok_or_else(|| TestCaseError::fail("an unconfined request while bound"))?;
                 prop_assert_eq!(scope.user_id(), Some(&user));
             }
+        }
+        // Bound, with or without an end user: no request reaches the engine without an owner.
+        if bound {
+            prop_assert!(api.scopes.lock().unwrap().iter().all(Option::is_some), "an unconfined request while bound");
         }
         Ok(())
     });

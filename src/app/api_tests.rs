@@ -18,7 +18,7 @@ use crate::ports::embedder::{EmbedError, EmbedPurpose, Embedder};
 use crate::ports::history_store::HistoryStore;
 use crate::ports::journal::{ClaimedWrite, WriteJournal};
 use crate::ports::llm::{ChatRequest, ChatResponse, Llm, LlmError};
-use crate::ports::memory_api::{ApiError, MemoryApi, WriteId, WriteOutcome, WriteState};
+use crate::ports::memory_api::{ApiError, MemoryApi, WriteId, WriteOutcome, WriteRef, WriteState};
 use crate::ports::store::StoreError;
 use crate::ports::vector_store::{ListQuery, VectorQuery, VectorStore};
 use async_trait::async_trait;
@@ -230,6 +230,9 @@ impl WriteJournal for FakeJournal {
     async fn status(&self, id: &WriteId) -> Result<Option<WriteState>, StoreError> {
         Ok(self.0.lock().unwrap().iter().find(|r| r.id == *id).map(|r| r.state.clone()))
     }
+    async fn command(&self, id: &WriteId) -> Result<Option<WriteCommand>, StoreError> {
+        Ok(self.0.lock().unwrap().iter().find(|r| r.id == *id).map(|r| r.command.clone()))
+    }
     async fn unfinished(&self) -> Result<u64, StoreError> {
         Ok(self.0.lock().unwrap().iter().filter(|r| matches!(r.state, WriteState::Pending { .. })).count() as u64)
     }
@@ -371,7 +374,7 @@ fn add(text: &str) -> AddRequest {
 
 async fn wait_for(app: &MemoryApp, creds: &CredentialSet, id: &WriteId) -> WriteState {
     for _ in 0..400 {
-        match app.write_status(creds, id.clone()).await.unwrap() {
+        match app.write_status(creds, WriteRef { id: id.clone(), scope: None }).await.unwrap() {
             Some(WriteState::Pending { .. }) | None => tokio::time::sleep(Duration::from_millis(10)).await,
             Some(done) => return done,
         }
@@ -392,6 +395,25 @@ async fn async_adds_are_acknowledged_before_the_slow_model_answers_and_then_appl
     let report: AddReport = serde_json::from_value(result).unwrap();
     assert_eq!(report.results.len(), 1);
     assert_eq!(world.store.rows.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn write_status_is_told_only_to_the_writes_owner() {
+    let world = Arc::new(World::new(vec![Ok(facts(&["Likes tea"]))], Duration::ZERO, Duration::ZERO));
+    let app = start(world.clone());
+    let creds = credentials(true);
+    let WriteOutcome::Accepted(id) = app.add(&creds, add("I like tea")).await.unwrap() else { panic!() };
+    let WriteState::Applied { result } = wait_for(&app, &creds, &id).await else { panic!("not applied") };
+    let status = |scope: Option<Scope>| app.write_status(&creds, WriteRef { id: id.clone(), scope });
+    let user = |name: &str| Some(Scope::parse(Some(name), None, None).unwrap());
+    // the owner (and a caller naming no owner, as without binding) sees it; anyone else does not
+    assert_eq!(status(user("alice")).await.unwrap(), Some(WriteState::Applied { result: result.clone() }));
+    assert_eq!(status(None).await.unwrap(), Some(WriteState::Applied { result }));
+    assert_eq!(status(user("mallory")).await.unwrap(), None, "another user read the write");
+    let other_agent = Some(Scope::parse(Some("alice"), Some("other-bot"), None).unwrap());
+    assert_eq!(status(other_agent).await.unwrap(), None);
+    let unknown = app.write_status(&creds, WriteRef { id: WriteId("nope".into()), scope: user("alice") });
+    assert_eq!(unknown.await.unwrap(), None);
 }
 
 #[tokio::test]
