@@ -6,7 +6,7 @@ use super::constants::Timeouts;
 use super::writes::WriterTiming;
 use crate::domain::credentials::CredentialSet;
 use crate::domain::filter::Filter;
-use crate::domain::history::HistoryEntry;
+use crate::domain::history::{HistoryEntry, HistoryEvent};
 use crate::domain::memory::{ContentHash, MemoryId, MemoryRecord, ScoredMemory, Similarity};
 use crate::domain::message::Conversation;
 use crate::domain::operations::{
@@ -414,6 +414,24 @@ async fn write_status_is_told_only_to_the_writes_owner() {
     assert_eq!(status(other_agent).await.unwrap(), None);
     let unknown = app.write_status(&creds, WriteRef { id: WriteId("nope".into()), scope: user("alice") });
     assert_eq!(unknown.await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_deleted_memorys_history_stays_readable_by_its_owner_only() {
+    let world = Arc::new(World::new(vec![Ok(facts(&["Likes tea"]))], Duration::ZERO, Duration::ZERO));
+    let app = start(world.clone());
+    let creds = credentials(false);
+    let WriteOutcome::Done(report) = app.add(&creds, add("I like tea")).await.unwrap() else { panic!("sync add") };
+    let id = report.results[0].id;
+    let target = |user: &str| MemoryRef { id, scope: Some(Scope::parse(Some(user), None, None).unwrap()) };
+    assert!(matches!(app.delete(&creds, target("alice")).await.unwrap(), WriteOutcome::Done(_)));
+    let history = app.history(&creds, target("alice")).await.unwrap();
+    assert!(history.degraded.is_none());
+    let events: Vec<_> = history.value.iter().map(|r| r.event).collect();
+    assert_eq!(events, [HistoryEvent::Add, HistoryEvent::Delete]);
+    assert!(matches!(app.history(&creds, target("mallory")).await, Err(ApiError::NotFound(_))));
+    let unscoped = app.history(&creds, MemoryRef { id, scope: None }).await.unwrap();
+    assert_eq!(unscoped.value.len(), 2);
 }
 
 #[tokio::test]
