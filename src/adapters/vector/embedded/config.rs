@@ -13,6 +13,7 @@ use crate::adapters::config::{check_keys, config_error, is_store_name, positive_
 use crate::adapters::data_dir;
 use crate::domain::credentials::ProviderBlock;
 use crate::ports::backends::BuildError;
+use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
 /// The provider name of the embedded store.
@@ -47,6 +48,20 @@ impl EmbeddedConfig {
             collection_name: DEFAULT_COLLECTION.to_owned(),
             embedding_model_dims: DEFAULT_DIMS,
         }
+    }
+
+    /// The name of the journal file kept beside the store: one per store file and collection, so
+    /// two stores in one folder never share a journal (a writer would apply the other's writes to
+    /// its own store). The default file keeps the name it always had (`journal-embedded-<name>.db`);
+    /// another file adds a digest of its name.
+    pub fn journal_file_name(&self) -> String {
+        let file = self.path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+        if file == DEFAULT_FILE_NAME {
+            return format!("journal-embedded-{}.db", self.collection_name);
+        }
+        let digest = hex::encode(&Sha256::digest(file.as_bytes())[..4]);
+        // `+` cannot appear in a collection name, so no other name can produce this one
+        format!("journal-embedded-{}+{digest}.db", self.collection_name)
     }
 }
 
@@ -109,6 +124,7 @@ mod tests {
     use super::*;
     use crate::adapters::config::test_block;
     use serde_json::{json, Value};
+    use std::collections::BTreeSet;
 
     fn block(config: Value) -> ProviderBlock {
         test_block("local_vector_db_json", PROVIDER, config)
@@ -137,6 +153,20 @@ mod tests {
         assert!(err.to_string().contains("embedding_model_dims"));
         let err = from_block_in(&block(json!({"collection_name": "a\nb"})), Path::new("/d")).unwrap_err();
         assert!(err.to_string().contains("collection_name"));
+    }
+
+    #[test]
+    fn each_store_file_and_collection_has_its_own_journal() {
+        let config = |path: &str, collection: &str| {
+            from_block_in(&block(json!({"path": path, "collection_name": collection})), Path::new("/d")).unwrap()
+        };
+        assert_eq!(config("memories.db", "mem0").journal_file_name(), "journal-embedded-mem0.db", "unchanged");
+        let names: BTreeSet<String> = [("a.db", "mem0"), ("b.db", "mem0"), ("a.db", "other"), ("sub/memories.db", "x")]
+            .iter()
+            .map(|(path, collection)| config(path, collection).journal_file_name())
+            .collect();
+        assert_eq!(names.len(), 4, "{names:?}");
+        assert!(names.iter().all(|n| n.starts_with("journal-embedded-") && !n.contains('/')), "{names:?}");
     }
 
     #[test]
