@@ -150,7 +150,10 @@ async fn scenario_failures(d: &DaemonSide) {
     // request lines the JSON parser refuses still end their session: error, then end
     let deep = format!("{}1{}", "[".repeat(500), "]".repeat(500));
     let unreadable = [
-        ("nested deeper than the parser allows", format!(r#""data":{{"type":"tool","tool_parameters":{{"q":{deep}}}}}"#)),
+        (
+            "nested deeper than the parser allows",
+            format!(r#""data":{{"type":"tool","tool_parameters":{{"q":{deep}}}}}"#),
+        ),
         ("a number out of range", r#""data":{"type":"tool","tool_parameters":{"top_k":1e5000}}"#.to_owned()),
         ("a duplicate key", r#""data":{"type":"tool"},"event":"request""#.to_owned()),
     ];

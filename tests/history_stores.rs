@@ -46,8 +46,8 @@ async fn keeps_the_history_contract(store: &dyn HistoryStore) {
     );
     // the memory's scope is kept with its rows, so a deleted memory's history is shown to its owner only
     let owner = Scope::parse(Some("alice"), Some("bot"), Some("run-1")).unwrap();
-    let delete = HistoryEntry::deleted(Uuid::new_v4(), memory, text("Likes tea again"), created, micros(30, 1))
-        .owned_by(&owner);
+    let delete =
+        HistoryEntry::deleted(Uuid::new_v4(), memory, text("Likes tea again"), created, micros(30, 1)).owned_by(&owner);
     first_update = first_update.owned_by(&Scope::parse(Some("alice"), None, None).unwrap());
     let late_but_earlier =
         HistoryEntry::updated(Uuid::new_v4(), memory, text("Likes tea"), text("Likes black tea"), created, at(10));

@@ -18,7 +18,8 @@ mod fake_openai;
 use async_trait::async_trait;
 use chrono::{TimeZone, Utc};
 use fake_openai::{FakeOpenAi, Reply};
-use mem0_dify::adapters::dify::connection::{run_session_loop, spawn_async_line_reader, spawn_writer};
+use mem0_dify::adapters::dify::connection::{run_session_loop, spawn_async_line_reader};
+use mem0_dify::adapters::dify::line_writer::spawn_writer;
 use mem0_dify::adapters::dify::protocol::{
     split_text_for_lines, text_chunk, ErrorPayload, InboundMessage, LineLimit, OutboundEvent, RequestData,
     SessionMessage,
@@ -48,7 +49,7 @@ use mem0_dify::ports::backends::BackendFactory;
 use mem0_dify::ports::embedder::{EmbedPurpose, Embedder};
 use mem0_dify::ports::llm::{ChatMessage, ChatRequest, ChatResponse, Llm, ResponseFormat, ToolCall};
 use mem0_dify::ports::memory_api::{
-    ApiError, CheckResult, InvokeContext, MemoryApi, ReadOutcome, WriteId, WriteOutcome, WriteRef, WriteState,
+    ApiError, CheckResult, InvokeContext, MemoryApi, ReadOutcome, WriteOutcome, WriteRef, WriteState,
 };
 use mem0_dify::ports::vector_store::{ListQuery, VectorStore};
 use proptest::prelude::*;
@@ -371,14 +372,13 @@ fn unreadable_request(sid: &str, data: &Value, part: &UnreadablePart, session_fi
 /// for requests the parser refuses (nested too deep, numbers out of range, duplicate keys, cut).
 #[test]
 fn sessions_answer_every_request_once_whatever_the_input() {
-    let request = (proptest::sample::select(&TOOL_NAMES[..]), arb_json(), arb_json(), any::<bool>()).prop_map(
-        |(tool, params, credentials, validate)| {
+    let request = (proptest::sample::select(&TOOL_NAMES[..]), arb_json(), arb_json(), any::<bool>())
+        .prop_map(|(tool, params, credentials, validate)| {
             let action = if validate { "validate_tool_credentials" } else { "invoke_tool" };
             json!({"user_id": "u", "type": "tool", "action": action, "tool": tool,
                    "tool_parameters": params, "credentials": credentials})
-        },
-    )
-    .boxed();
+        })
+        .boxed();
     let line = prop_oneof![
         2 => request.clone().prop_map(SessionLine::Request),
         1 => (request, unreadable_part(), any::<bool>()).prop_map(|(data, part, first)| SessionLine::Unreadable(data, part, first)),

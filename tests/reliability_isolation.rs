@@ -369,9 +369,8 @@ async fn write_status_and_a_deleted_memorys_history_answer_their_owner_only_over
         }
     };
 
-    let added = plugin
-        .call_as("add_memory", json!({"user": "Victim bank pin hint", "infer": false}), &creds, "victim")
-        .await;
+    let added =
+        plugin.call_as("add_memory", json!({"user": "Victim bank pin hint", "infer": false}), &creds, "victim").await;
     assert!(added.accepted(), "{added:?}");
     let add_write = added.write_id().unwrap();
     let result = applied(add_write.clone(), "victim").await;

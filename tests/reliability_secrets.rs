@@ -108,9 +108,11 @@ async fn serve_logs_only_warnings_unless_asked_for_more() {
     for env in [vec![("RUST_LOG", "")], vec![("RUST_LOG", ""), ("MEM0_DIFY_LOG", "info")], vec![("RUST_LOG", "info")]] {
         let dir = tempfile::tempdir().unwrap();
         let mut plugin = Plugin::spawn(dir.path(), &env);
-        let added = plugin.call("add_memory", json!({"user": "Please remember: Likes tea", "user_id": "alice"}), &creds).await;
+        let added =
+            plugin.call("add_memory", json!({"user": "Please remember: Likes tea", "user_id": "alice"}), &creds).await;
         assert!(added.ok(), "{added:?}");
-        let broken = plugin.call("search_memory", json!({"query": "tea", "user_id": "alice", "top_k": -1}), &creds).await;
+        let broken =
+            plugin.call("search_memory", json!({"query": "tea", "user_id": "alice", "top_k": -1}), &creds).await;
         assert!(!broken.ok(), "{broken:?}");
         assert!(plugin.stop(Duration::from_secs(20)).await.success());
         stderr_by_setting.push(plugin.stderr());
@@ -120,5 +122,9 @@ async fn serve_logs_only_warnings_unless_asked_for_more() {
     for raised in &stderr_by_setting[1..] {
         assert!(raised.contains(" INFO "), "the level was not raised:\n{raised}");
     }
-    println!("default serve stderr: {} lines; at info: {} lines", quiet.lines().count(), stderr_by_setting[1].lines().count());
+    println!(
+        "default serve stderr: {} lines; at info: {} lines",
+        quiet.lines().count(),
+        stderr_by_setting[1].lines().count()
+    );
 }

@@ -4,7 +4,8 @@
 
 use super::admission::AdmitError;
 use super::constants::{Timeouts, MAX_CONCURRENT_MEM_ADDS, MAX_CONCURRENT_READS, MAX_PENDING_WRITES};
-use super::engines::{Engine, EngineRegistry};
+use super::engine::Engine;
+use super::engines::EngineRegistry;
 use super::service::ServiceError;
 use super::writes::{apply_now, WriterTiming};
 use crate::domain::credentials::{self, CredentialSet};
@@ -240,7 +241,11 @@ impl MemoryApi for MemoryApp {
             .await
     }
 
-    async fn write_status(&self, credentials: &CredentialSet, target: WriteRef) -> Result<Option<WriteState>, ApiError> {
+    async fn write_status(
+        &self,
+        credentials: &CredentialSet,
+        target: WriteRef,
+    ) -> Result<Option<WriteState>, ApiError> {
         let engine = self.engine(credentials).await?;
         engine.ready().await.map_err(|e| ApiError::Backend(e.to_string()))?;
         let journal = &engine.service().backends().journal;

@@ -389,7 +389,9 @@ impl MemoryService {
             let now = Utc::now();
             let history: Vec<HistoryEntry> = page
                 .iter()
-                .map(|r| HistoryEntry::deleted(Uuid::new_v4(), r.id, r.text.clone(), r.created_at, now).owned_by(&r.scope))
+                .map(|r| {
+                    HistoryEntry::deleted(Uuid::new_v4(), r.id, r.text.clone(), r.created_at, now).owned_by(&r.scope)
+                })
                 .collect();
             self.backends().history.append(&history).await?;
             let removed = try_join_all(page.iter().map(|r| store.delete(r.id))).await?;
@@ -428,8 +430,9 @@ fn history_row(change: &PlannedChange) -> HistoryEntry {
             HistoryEntry::deleted(id, record.id, record.text.clone(), record.created_at, Utc::now())
         }
     };
-    let (PlannedChange::Insert { record, .. } | PlannedChange::Update { record, .. } | PlannedChange::Delete { record, .. }) =
-        change;
+    let (PlannedChange::Insert { record, .. }
+    | PlannedChange::Update { record, .. }
+    | PlannedChange::Delete { record, .. }) = change;
     row.owned_by(&record.scope)
 }
 

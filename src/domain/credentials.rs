@@ -296,7 +296,10 @@ mod tests {
         let text = json!(r#"{"provider": "openai", "config": {"api_key": "sk-a", "api_key": "sk-b"}}"#);
         let err = ProviderBlock::parse(LLM, &text).unwrap_err();
         assert_eq!(err, CredentialError::DuplicateKey { field: LLM, key: "config.api_key".into() });
-        assert_eq!(err.to_string(), "local_llm_json gives the key \"config.api_key\" more than once; write each key once");
+        assert_eq!(
+            err.to_string(),
+            "local_llm_json gives the key \"config.api_key\" more than once; write each key once"
+        );
         let text = json!("```json\n{\"provider\": \"pgvector\", \"provider\": \"embedded\"}\n```");
         let err = CredentialSet::from_map(json!({"local_vector_db_json": text}).as_object().unwrap()).unwrap_err();
         assert_eq!(err, CredentialError::DuplicateKey { field: VECTOR_STORE, key: "provider".into() });

@@ -42,7 +42,9 @@ pub enum MemoryError {
     #[error("metadata key {0:?} is reserved; reserved keys are {RESERVED:?}", RESERVED = RESERVED_METADATA_KEYS)]
     ReservedMetadataKey(String),
     /// The text holds U+0000, which PostgreSQL text and jsonb cannot store.
-    #[error("{0} contains the character U+0000 (NUL), which memories cannot hold (PostgreSQL cannot store it); remove it")]
+    #[error(
+        "{0} contains the character U+0000 (NUL), which memories cannot hold (PostgreSQL cannot store it); remove it"
+    )]
     NulCharacter(String),
 }
 

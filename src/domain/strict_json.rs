@@ -130,7 +130,9 @@ mod tests {
 
     #[test]
     fn everything_else_reads_as_serde_json_reads_it() {
-        for text in [r#"{"a": {"b": [1, -2, 3.5e-7, "x", null, true]}, "c": {}}"#, "[]", "\"s\"", "12345678901234567890"] {
+        for text in
+            [r#"{"a": {"b": [1, -2, 3.5e-7, "x", null, true]}, "c": {}}"#, "[]", "\"s\"", "12345678901234567890"]
+        {
             assert_eq!(parse_without_duplicate_keys(text).unwrap(), serde_json::from_str::<Value>(text).unwrap());
         }
         assert_eq!(parse_without_duplicate_keys(r#"{"a": {"k": 1}, "b": {"k": 1}}"#).unwrap()["b"], json!({"k": 1}));

@@ -190,7 +190,11 @@ impl HistoryStore for SqliteHistoryStore {
                         r.get::<_, Option<i64>>(7)?,
                         r.get::<_, Option<String>>(8)?,
                         r.get::<_, Option<String>>(9)?,
-                        [r.get::<_, Option<String>>(10)?, r.get::<_, Option<String>>(11)?, r.get::<_, Option<String>>(12)?],
+                        [
+                            r.get::<_, Option<String>>(10)?,
+                            r.get::<_, Option<String>>(11)?,
+                            r.get::<_, Option<String>>(12)?,
+                        ],
                     ))
                 })
                 .map_err(sql)?;

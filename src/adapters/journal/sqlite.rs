@@ -265,8 +265,10 @@ impl WriteJournal for SqliteJournal {
         let key = id.0.clone();
         let text = self
             .with(move |c| {
-                c.query_row("SELECT command FROM write_journal WHERE id = ?1", params![key], |row| row.get::<_, String>(0))
-                    .optional()
+                c.query_row("SELECT command FROM write_journal WHERE id = ?1", params![key], |row| {
+                    row.get::<_, String>(0)
+                })
+                .optional()
             })
             .await?;
         text.map(|t| {

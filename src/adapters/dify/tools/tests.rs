@@ -1128,11 +1128,26 @@ async fn nul_characters_are_refused_naming_the_field_before_anything_is_accepted
     let cases = [
         ("add_memory", json!({"user": "I like\u{0} tea", "user_id": "alice"}), "user", json!([])),
         ("add_memory", json!({"user": "x", "assistant": "\u{0}", "user_id": "alice"}), "assistant", json!([])),
-        ("add_memory", json!({"user": "x", "user_id": "alice", "infer": false, "metadata": {"t": "a\u{0}"}}), "metadata.t", json!([])),
-        ("add_memory", json!({"user": "x", "user_id": "alice", "metadata": "{\"t\": [\"\\u0000\"]}"}), "metadata.t[0]", json!([])),
+        (
+            "add_memory",
+            json!({"user": "x", "user_id": "alice", "infer": false, "metadata": {"t": "a\u{0}"}}),
+            "metadata.t",
+            json!([]),
+        ),
+        (
+            "add_memory",
+            json!({"user": "x", "user_id": "alice", "metadata": "{\"t\": [\"\\u0000\"]}"}),
+            "metadata.t[0]",
+            json!([]),
+        ),
         ("update_memory", json!({"memory_id": ID, "text": "tea\u{0}", "user_id": "alice"}), "text", json!({})),
         ("update_memory", json!({"memory_id": ID, "text": "tea", "metadata": {"k": "\u{0}"}}), "metadata.k", json!({})),
-        ("search_memory", json!({"query": "tea", "user_id": "alice", "filters": {"t": "\u{0}"}}), "filters.t", json!([])),
+        (
+            "search_memory",
+            json!({"query": "tea", "user_id": "alice", "filters": {"t": "\u{0}"}}),
+            "filters.t",
+            json!([]),
+        ),
     ];
     for (tool, params, field, empty) in cases {
         let api = FakeApi::default();

@@ -2,14 +2,15 @@
 //! request body the Python SDK's `TextEmbeddingInvocation` sends; the answer is one
 //! `TextEmbeddingResult`).
 
-use super::{DifyModel, MODEL_KEYS};
 use crate::adapters::config::{self, check_keys, config_error};
 use crate::adapters::dify::backwards::current_caller;
+pub use crate::adapters::dify::models::PROVIDERS;
+use crate::adapters::dify::models::{DifyModel, MODEL_KEYS};
+use crate::adapters::dify::protocol::null_as_default;
 use crate::domain::credentials::ProviderBlock;
 use crate::ports::backends::BuildError;
 use crate::ports::embedder::{EmbedError, EmbedPurpose, Embedder};
 use async_trait::async_trait;
-use crate::adapters::dify::protocol::null_as_default;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
