@@ -127,6 +127,14 @@ impl MemoryText {
         Ok(Self(trimmed.to_owned()))
     }
 
+    /// A text the model wrote (a fact, a decision's text): U+0000 is removed rather than refused,
+    /// since the words are the model's and a caller could do nothing about them; then as [`parse`].
+    ///
+    /// [`parse`]: MemoryText::parse
+    pub fn from_model(field: &'static str, raw: &str) -> Result<Self, MemoryError> {
+        Self::parse(field, &raw.replace('\0', ""))
+    }
+
     /// The text.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -341,6 +349,9 @@ mod tests {
         assert_eq!(refuse_nul("user", "a\u{0}"), Err(nul("user")));
         let message = MemoryText::parse("text", "\u{0}x").unwrap_err().to_string();
         assert!(message.starts_with("text contains the character U+0000"), "{message}");
+        // the model's own words lose the character instead of the fact
+        assert_eq!(MemoryText::from_model("fact", "Likes\u{0} tea").unwrap().as_str(), "Likes tea");
+        assert_eq!(MemoryText::from_model("fact", "\u{0}"), Err(MemoryError::EmptyText { field: "fact" }));
         // every other control character is text PostgreSQL holds
         assert!(MemoryText::parse("text", "tab\there \u{1} \u{7f}").is_ok());
         assert!(Metadata::parse(json!({"k": "\u{1}", "n": null, "m": [1, true]})).is_ok());
