@@ -3,8 +3,9 @@
 //! [`super::line_writer`]).
 
 use super::line_writer::LineSender;
-use super::protocol::{InboundMessage, OutboundEvent};
+use super::protocol::{ErrorPayload, InboundMessage, OutboundEvent, SessionMessage};
 use super::runtime::Dispatcher;
+use super::salvage::salvage_request_session;
 use std::io::{self, BufRead};
 use std::sync::Arc;
 use std::time::Duration;
@@ -141,6 +142,12 @@ pub async fn run_session_loop(
                         tracing::debug!(event = %message.event, "ignoring a message that is not a request");
                     }
                     Err(e) => {
+                        if let Some(session_id) = salvage_request_session(text) {
+                            seen_request = true;
+                            tracing::warn!(error = %e, session = %session_id, bytes = bytes.len(), "unreadable request");
+                            fail_unreadable_request(out, session_id, &e).await;
+                            continue;
+                        }
                         if plain_text_rejects && !seen_request {
                             if let Some(refusal) = plain_text_refusal(text) {
                                 return refusal;
@@ -152,6 +159,15 @@ pub async fn run_session_loop(
                 }
             }
         }
+    }
+}
+
+/// Ends the session of a request line that could not be read: `error` naming the cause, then `end`.
+async fn fail_unreadable_request(out: &LineSender, session_id: String, cause: &serde_json::Error) {
+    let payload = ErrorPayload::new("InvalidRequestError", format!("the request could not be read: {cause}"));
+    let error = OutboundEvent::Session { session_id: session_id.clone(), message: SessionMessage::Error(payload) };
+    if out.send_event(&error).await.is_ok() {
+        let _ = out.send_event(&OutboundEvent::Session { session_id, message: SessionMessage::End }).await;
     }
 }
 

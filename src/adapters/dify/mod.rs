@@ -14,6 +14,7 @@ pub mod protocol;
 pub mod remote;
 pub mod runtime;
 pub mod runtime_error;
+pub mod salvage;
 pub mod serve;
 pub mod settings;
 pub mod stdio;
@@ -21,5 +22,5 @@ pub mod tools;
 
 pub use package::{build_package, Arch, PackageError, PackageReport};
 pub use runtime_error::RuntimeError;
-pub use serve::{init_stderr_logging, serve};
+pub use serve::{init_stderr_logging, serve, CLI_DEFAULT_LOG, SERVE_DEFAULT_LOG};
 pub use settings::RuntimeSettings;

@@ -115,6 +115,8 @@ impl Dispatcher {
 
     async fn validate(&self, data: &RequestData, session: &SessionOutput) -> Result<(), ErrorPayload> {
         let credentials = parse_credentials(data)?;
+        // Dify marks these blocks required; the command line's zero-setup defaults do not apply here
+        credentials.require_dify_blocks().map_err(|e| ErrorPayload::new(CREDENTIAL_ERROR, e.to_string()))?;
         let checks =
             self.api.validate(&credentials).await.map_err(|e| ErrorPayload::new(CREDENTIAL_ERROR, e.to_string()))?;
         let failures: Vec<String> = checks
