@@ -7,12 +7,12 @@
 #[path = "../tests/support/fake_api.rs"]
 mod fake_api;
 
-use mem0_dify::adapters::dify::{init_stderr_logging, serve, RuntimeSettings};
+use mem0_dify::adapters::dify::{init_stderr_logging, serve, RuntimeSettings, SERVE_DEFAULT_LOG};
 use std::sync::Arc;
 
 #[tokio::main]
 async fn main() {
-    init_stderr_logging();
+    init_stderr_logging(SERVE_DEFAULT_LOG);
     let command = std::env::args().nth(1).unwrap_or_else(|| "serve".into());
     if command != "serve" {
         eprintln!("usage: fake_plugin serve");

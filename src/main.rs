@@ -5,7 +5,9 @@ mod app_env;
 
 use clap::{Parser, Subcommand};
 use mem0_dify::adapters::cli;
-use mem0_dify::adapters::dify::{self, build_package, init_stderr_logging, Arch, RuntimeSettings};
+use mem0_dify::adapters::dify::{
+    self, build_package, init_stderr_logging, Arch, RuntimeSettings, CLI_DEFAULT_LOG, SERVE_DEFAULT_LOG,
+};
 use mem0_dify::adapters::factory::DefaultBackendFactory;
 use mem0_dify::app::api::MemoryApp;
 use mem0_dify::ports::memory_api::MemoryApi;
@@ -66,8 +68,9 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    init_stderr_logging();
     let cli = Cli::parse();
+    // The daemon relays every stderr line to Dify's logs as a warning: under serve, warnings only.
+    init_stderr_logging(if matches!(cli.command, Command::Serve) { SERVE_DEFAULT_LOG } else { CLI_DEFAULT_LOG });
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {

@@ -321,7 +321,7 @@ fn expected_parameters(tool: &str) -> Vec<(&'static str, &'static str, &'static 
         ]
         .concat(),
         "delete_all_memories" => required_scope.to_vec(),
-        "get_write_status" => vec![("write_id", "string", "llm", true)],
+        "get_write_status" => [vec![("write_id", "string", "llm", true)], optional_scope.to_vec()].concat(),
         other => panic!("no expectation for {other}"),
     }
 }

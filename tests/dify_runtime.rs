@@ -82,6 +82,25 @@ async fn scenario_validate(d: &DaemonSide) {
     unknown["local_llm"] = json!("x");
     let error = failure(&d.call(validate(unknown)).await);
     assert!(error["message"].as_str().unwrap().contains("unknown credential \"local_llm\""), "{error}");
+
+    // Dify requires the LLM, the embedder and the vector store: no zero-setup defaults here
+    let error = failure(&d.call(validate(json!({}))).await);
+    assert_eq!(error["error_type"], "ToolProviderCredentialValidationError");
+    assert_eq!(error["message"], "local_llm_json is required", "{error}");
+    for required in ["local_llm_json", "local_embedder_json", "local_vector_db_json"] {
+        let mut missing = credentials(false);
+        missing.as_object_mut().unwrap().remove(required);
+        let error = failure(&d.call(validate(missing)).await);
+        assert_eq!(error["message"], format!("{required} is required"), "{error}");
+    }
+
+    let mut twice = credentials(false);
+    twice["local_llm_json"] = json!(r#"{"provider": "openai", "config": {"api_key": "sk-a", "api_key": "sk-b"}}"#);
+    let error = failure(&d.call(validate(twice)).await);
+    assert_eq!(
+        error["message"], "local_llm_json gives the key \"config.api_key\" more than once; write each key once",
+        "{error}"
+    );
 }
 
 async fn scenario_every_tool(d: &DaemonSide) {
@@ -127,6 +146,25 @@ async fn scenario_failures(d: &DaemonSide) {
     let error = failure(&d.call(invoke("search_memory", json!({"query": "tea", "user_id": "alice"}), bad)).await);
     assert_eq!(error["error_type"], "ToolProviderCredentialValidationError");
     assert!(error["message"].as_str().unwrap().contains("local_vector_db_json"), "{error}");
+
+    // request lines the JSON parser refuses still end their session: error, then end
+    let deep = format!("{}1{}", "[".repeat(500), "]".repeat(500));
+    let unreadable = [
+        (
+            "nested deeper than the parser allows",
+            format!(r#""data":{{"type":"tool","tool_parameters":{{"q":{deep}}}}}"#),
+        ),
+        ("a number out of range", r#""data":{"type":"tool","tool_parameters":{"top_k":1e5000}}"#.to_owned()),
+        ("a duplicate key", r#""data":{"type":"tool"},"event":"request""#.to_owned()),
+    ];
+    for (what, rest) in unreadable {
+        let sid = uuid::Uuid::new_v4().to_string();
+        d.send_raw(format!(r#"{{"session_id":"{sid}","event":"request",{rest}}}"#).as_bytes()).await;
+        d.send_raw(b"\n").await;
+        let error = failure(&d.session(&sid, Duration::from_secs(10)).await);
+        assert_eq!(error["error_type"], "InvalidRequestError", "{what}: {error}");
+        assert!(error["message"].as_str().unwrap().starts_with("the request could not be read: "), "{what}: {error}");
+    }
 }
 
 async fn scenario_unknown_and_runtime_parameters(d: &DaemonSide) {

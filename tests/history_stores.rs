@@ -10,7 +10,7 @@ use mem0_dify::adapters::vector::pgvector::{from_block, PgVectorStore};
 use mem0_dify::domain::credentials::{ProviderBlock, VECTOR_STORE};
 use mem0_dify::domain::history::{HistoryEntry, HistoryEvent};
 use mem0_dify::domain::memory::{MemoryId, MemoryText};
-use mem0_dify::domain::scope::EntityId;
+use mem0_dify::domain::scope::{EntityId, Scope};
 use mem0_dify::ports::history_store::HistoryStore;
 use pgstore_support::*;
 use serde_json::json;
@@ -44,7 +44,11 @@ async fn keeps_the_history_contract(store: &dyn HistoryStore) {
         created,
         at(20),
     );
-    let delete = HistoryEntry::deleted(Uuid::new_v4(), memory, text("Likes tea again"), created, micros(30, 1));
+    // the memory's scope is kept with its rows, so a deleted memory's history is shown to its owner only
+    let owner = Scope::parse(Some("alice"), Some("bot"), Some("run-1")).unwrap();
+    let delete =
+        HistoryEntry::deleted(Uuid::new_v4(), memory, text("Likes tea again"), created, micros(30, 1)).owned_by(&owner);
+    first_update = first_update.owned_by(&Scope::parse(Some("alice"), None, None).unwrap());
     let late_but_earlier =
         HistoryEntry::updated(Uuid::new_v4(), memory, text("Likes tea"), text("Likes black tea"), created, at(10));
     let unrelated = HistoryEntry::added(Uuid::new_v4(), other, text("Plays chess"), at(5));
@@ -114,6 +118,9 @@ async fn postgres_history_keeps_the_contract() {
             "is_deleted",
             "actor_id",
             "role",
+            "user_id",
+            "agent_id",
+            "run_id",
             "seq"
         ]
     );

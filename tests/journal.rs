@@ -151,6 +151,10 @@ async fn order_and_durability(open: Opener) {
     assert_eq!(reopened.status(&a1).await.unwrap(), Some(WriteState::Applied { result: json!({"ok": true}) }));
     assert!(matches!(reopened.status(&b1).await.unwrap(), Some(WriteState::Pending { .. })));
     assert_eq!(reopened.status(&WriteId("nope".into())).await.unwrap(), None);
+    // the command tells whose write it is (get_write_status checks the owner)
+    assert_eq!(reopened.command(&a1).await.unwrap(), Some(add("alice", "one")));
+    assert_eq!(reopened.command(&b1).await.unwrap(), Some(add("bob", "three")));
+    assert_eq!(reopened.command(&WriteId("nope".into())).await.unwrap(), None);
 }
 
 async fn leases_and_retries(open: Opener) {

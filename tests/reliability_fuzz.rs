@@ -18,12 +18,14 @@ mod fake_openai;
 use async_trait::async_trait;
 use chrono::{TimeZone, Utc};
 use fake_openai::{FakeOpenAi, Reply};
-use mem0_dify::adapters::dify::connection::{run_session_loop, spawn_async_line_reader, spawn_writer};
+use mem0_dify::adapters::dify::connection::{run_session_loop, spawn_async_line_reader};
+use mem0_dify::adapters::dify::line_writer::spawn_writer;
 use mem0_dify::adapters::dify::protocol::{
     split_text_for_lines, text_chunk, ErrorPayload, InboundMessage, LineLimit, OutboundEvent, RequestData,
     SessionMessage,
 };
 use mem0_dify::adapters::dify::runtime::Dispatcher;
+use mem0_dify::adapters::dify::salvage::salvage_request_session;
 use mem0_dify::adapters::dify::tools::{invoke_tool, TOOL_NAMES};
 use mem0_dify::adapters::embedder::openai::OpenAiEmbedder;
 use mem0_dify::adapters::factory::DefaultBackendFactory;
@@ -47,7 +49,7 @@ use mem0_dify::ports::backends::BackendFactory;
 use mem0_dify::ports::embedder::{EmbedPurpose, Embedder};
 use mem0_dify::ports::llm::{ChatMessage, ChatRequest, ChatResponse, Llm, ResponseFormat, ToolCall};
 use mem0_dify::ports::memory_api::{
-    ApiError, CheckResult, InvokeContext, MemoryApi, ReadOutcome, WriteId, WriteOutcome, WriteState,
+    ApiError, CheckResult, InvokeContext, MemoryApi, ReadOutcome, WriteOutcome, WriteRef, WriteState,
 };
 use mem0_dify::ports::vector_store::{ListQuery, VectorStore};
 use proptest::prelude::*;
@@ -284,37 +286,128 @@ fn outbound_lines_are_one_json_object_and_text_splits_losslessly() {
     });
 }
 
-/// Whole sessions: any mix of lines in, only well-formed lines out, one `end` per request.
+/// One line of the `sessions` property.
+#[derive(Debug, Clone)]
+enum SessionLine {
+    /// A well-formed request with this `data`.
+    Request(Value),
+    /// A request with this `data` that the parser refuses because of the part, with
+    /// `session_id` before (true) or after the part.
+    Unreadable(Value, UnreadablePart, bool),
+    /// Anything (the session it might name is never one of ours).
+    Garbage(String),
+    /// A request with an empty `session_id`.
+    NoSession,
+}
+
+/// What makes a request line unreadable for the JSON parser.
+#[derive(Debug, Clone)]
+enum UnreadablePart {
+    /// A value nested this deep inside `data` (the parser stops at 128).
+    Deep(usize),
+    /// A number out of range inside `data` (`1e5000`, `-1e999`…).
+    Number(String),
+    /// `event` given twice (same value).
+    DuplicateEvent,
+    /// `session_id` given twice (same value).
+    DuplicateSession,
+    /// The line cut at this fraction of the `data` (the session id comes first).
+    Cut(u8),
+}
+
+fn unreadable_part() -> impl Strategy<Value = UnreadablePart> {
+    prop_oneof![
+        (129usize..20_000).prop_map(UnreadablePart::Deep),
+        prop_oneof![Just("1e5000"), Just("-1e999"), Just("1E400"), Just("123e4567")]
+            .prop_map(|n| UnreadablePart::Number(n.to_owned())),
+        Just(UnreadablePart::DuplicateEvent),
+        Just(UnreadablePart::DuplicateSession),
+        (1u8..100).prop_map(UnreadablePart::Cut),
+    ]
+}
+
+/// The text of a request line for `sid` that the parser refuses because of `part`.
+fn unreadable_request(sid: &str, data: &Value, part: &UnreadablePart, session_first: bool) -> String {
+    let session = format!("\"session_id\":{}", json!(sid));
+    let mut keys = vec![session.clone(), "\"event\":\"request\"".to_owned()];
+    let data_text = match part {
+        UnreadablePart::Deep(levels) => {
+            format!("{{\"deep\":{}1{},\"rest\":{data}}}", "[".repeat(*levels), "]".repeat(*levels))
+        }
+        UnreadablePart::Number(n) => format!("{{\"n\":{n},\"rest\":{data}}}"),
+        UnreadablePart::DuplicateEvent => {
+            keys.push("\"event\":\"request\"".to_owned());
+            data.to_string()
+        }
+        UnreadablePart::DuplicateSession => {
+            keys.push(session);
+            data.to_string()
+        }
+        UnreadablePart::Cut(_) => data.to_string(),
+    };
+    let data_key = format!("\"data\":{data_text}");
+    if session_first || matches!(part, UnreadablePart::Cut(_)) {
+        keys.push(data_key);
+    } else {
+        keys.insert(0, data_key);
+    }
+    let line = format!("{{{}}}", keys.join(","));
+    match part {
+        UnreadablePart::Cut(percent) => {
+            // cut inside data, never before it (the session id and event come first)
+            let start = line.find("\"data\":").unwrap_or(0) + 7;
+            let mut end = start + (line.len() - start) * usize::from(*percent) / 100;
+            while !line.is_char_boundary(end) {
+                end -= 1;
+            }
+            let cut = &line[..end.max(start).min(line.len() - 1)];
+            // the closing brace is gone, so the cut line never parses
+            cut.to_owned()
+        }
+        _ => line,
+    }
+}
+
+/// Whole sessions: any mix of lines in, only well-formed lines out, one `end` per request, also
+/// for requests the parser refuses (nested too deep, numbers out of range, duplicate keys, cut).
 #[test]
 fn sessions_answer_every_request_once_whatever_the_input() {
-    let request = (proptest::sample::select(&TOOL_NAMES[..]), arb_json(), arb_json(), any::<bool>()).prop_map(
-        |(tool, params, credentials, validate)| {
+    let request = (proptest::sample::select(&TOOL_NAMES[..]), arb_json(), arb_json(), any::<bool>())
+        .prop_map(|(tool, params, credentials, validate)| {
             let action = if validate { "validate_tool_credentials" } else { "invoke_tool" };
             json!({"user_id": "u", "type": "tool", "action": action, "tool": tool,
                    "tool_parameters": params, "credentials": credentials})
-        },
-    );
+        })
+        .boxed();
     let line = prop_oneof![
-        2 => request.prop_map(Some),
-        1 => nasty_string().prop_map(|s| Some(Value::String(s))),
-        1 => Just(None),
+        2 => request.clone().prop_map(SessionLine::Request),
+        1 => (request, unreadable_part(), any::<bool>()).prop_map(|(data, part, first)| SessionLine::Unreadable(data, part, first)),
+        1 => nasty_string().prop_map(SessionLine::Garbage),
+        1 => Just(SessionLine::NoSession),
     ];
     let rt = runtime();
     check("sessions", 48, proptest::collection::vec(line, 1..12), |lines| {
         rt.block_on(async {
             let mut input = Vec::new();
             let mut expected = BTreeSet::new();
+            let mut unreadable = BTreeSet::new();
             for (i, line) in lines.iter().enumerate() {
+                let sid = format!("s{i}");
                 match line {
-                    Some(Value::String(raw)) => input.extend(raw.replace('\n', " ").into_bytes()),
-                    Some(data) => {
-                        let sid = format!("s{i}");
+                    SessionLine::Garbage(raw) => input.extend(raw.replace('\n', " ").into_bytes()),
+                    SessionLine::Request(data) => {
                         expected.insert(sid.clone());
                         input.extend(
                             json!({"session_id": sid, "event": "request", "data": data}).to_string().into_bytes(),
                         );
                     }
-                    None => input.extend(b"{\"event\":\"request\",\"session_id\":\"\"}"),
+                    SessionLine::Unreadable(data, part, session_first) => {
+                        // a request the parser refuses still ends its session (error, then end)
+                        expected.insert(sid.clone());
+                        unreadable.insert(sid.clone());
+                        input.extend(unreadable_request(&sid, data, part, *session_first).into_bytes());
+                    }
+                    SessionLine::NoSession => input.extend(b"{\"event\":\"request\",\"session_id\":\"\"}"),
                 }
                 input.push(b'\n');
             }
@@ -333,11 +426,16 @@ fn sessions_answer_every_request_once_whatever_the_input() {
             tokio::io::AsyncReadExt::read_to_end(&mut daemon_in, &mut bytes).await.unwrap();
             let text = String::from_utf8(bytes).map_err(|e| TestCaseError::fail(e.to_string()))?;
             let mut ended = Vec::new();
+            let mut refused_before_end = BTreeSet::new();
             for line in text.split("\n\n").filter(|l| !l.is_empty()) {
                 let value: Value =
                     serde_json::from_str(line).map_err(|e| TestCaseError::fail(format!("{e}: {line}")))?;
+                let session = value["session_id"].as_str().unwrap_or_default().to_owned();
                 if value["data"]["type"] == "end" {
-                    ended.push(value["session_id"].as_str().unwrap_or_default().to_owned());
+                    ended.push(session.clone());
+                }
+                if value["data"]["data"]["error_type"] == "InvalidRequestError" && !ended.contains(&session) {
+                    refused_before_end.insert(session);
                 }
                 if value["data"]["type"] == "error" {
                     prop_assert_ne!(
@@ -351,6 +449,9 @@ fn sessions_answer_every_request_once_whatever_the_input() {
             let ended_set: BTreeSet<String> = ended.iter().cloned().collect();
             prop_assert_eq!(ended.len(), ended_set.len(), "a session ended twice");
             prop_assert_eq!(ended_set, expected);
+            for unreadable in &unreadable {
+                prop_assert!(refused_before_end.contains(unreadable), "{} got no error before its end", unreadable);
+            }
             Ok(())
         })
     });
@@ -497,7 +598,8 @@ impl MemoryApi for RecordingApi {
         self.saw(target.scope.as_ref());
         Ok(ReadOutcome::complete(Vec::new()))
     }
-    async fn write_status(&self, _: &CredentialSet, _: WriteId) -> Result<Option<WriteState>, ApiError> {
+    async fn write_status(&self, _: &CredentialSet, target: WriteRef) -> Result<Option<WriteState>, ApiError> {
+        self.saw(target.scope.as_ref());
         Ok(None)
     }
     async fn validate(&self, _: &CredentialSet) -> Result<Vec<CheckResult>, ApiError> {
@@ -566,6 +668,10 @@ fn tool_parameters_never_panic_and_a_bound_user_stays_bound() {
                 let scope = scope.as_ref().ok_or_else(|| TestCaseError::fail("an unconfined request while bound"))?;
                 prop_assert_eq!(scope.user_id(), Some(&user));
             }
+        }
+        // Bound, with or without an end user: no request reaches the engine without an owner.
+        if bound {
+            prop_assert!(api.scopes.lock().unwrap().iter().all(Option::is_some), "an unconfined request while bound");
         }
         Ok(())
     });
@@ -916,7 +1022,17 @@ fn corpus_inputs_never_panic() {
             let input = std::fs::read_to_string(&path).unwrap();
             match target {
                 "protocol" => {
-                    if let Ok(m) = serde_json::from_str::<InboundMessage>(&input) {
+                    let parsed = serde_json::from_str::<InboundMessage>(&input);
+                    let salvaged = salvage_request_session(&input);
+                    let name = path.file_name().unwrap_or_default().to_string_lossy();
+                    if name.starts_with("unreadable_request") {
+                        assert!(parsed.is_err(), "{name} parses");
+                        assert_eq!(salvaged.as_deref(), Some("s"), "{name}: its session is not recovered");
+                    }
+                    if name.starts_with("unrecoverable") {
+                        assert_eq!(salvaged, None, "{name}");
+                    }
+                    if let Ok(m) = parsed {
                         let _ = serde_json::from_value::<RequestData>(m.data);
                     }
                 }

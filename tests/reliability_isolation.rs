@@ -341,3 +341,60 @@ async fn bound_user_is_the_daemons_end_user_over_stdio() {
     let password = pgstore_support::service_var("MEM0_TEST_PG_PASSWORD").unwrap_or_default();
     assert_clean_log(&plugin.stderr(), &[API_KEY, &password]);
 }
+
+/// Over stdio with the real binary, bound to the Dify end user (async writes, PostgreSQL journal):
+/// another end user holding the victim's write id learns nothing from `get_write_status`, and the
+/// history of the victim's deleted memory stays readable by the victim, and by no one else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn write_status_and_a_deleted_memorys_history_answer_their_owner_only_over_stdio() {
+    let Some(url) = pgstore_support::pg_url() else { return };
+    let model = Model::start(Duration::ZERO).await;
+    let collection = pgstore_support::unique_collection("owner");
+    let mut creds = reliability::credentials(&model.base_url(), pgvector(&url, &collection), true);
+    creds["bind_user_to_dify_user"] = json!(true);
+    let dir = tempfile::tempdir().unwrap();
+    let mut plugin = Plugin::spawn(dir.path(), &[]);
+    let applied = |write_id: String, end_user: &'static str| {
+        let (plugin, creds) = (&plugin, &creds);
+        async move {
+            for _ in 0..400 {
+                let state = plugin.call_as("get_write_status", json!({"write_id": write_id}), creds, end_user).await;
+                if state.json["results"]["state"] == "applied" {
+                    return state.json["results"]["result"].clone();
+                }
+                assert_ne!(state.json["results"]["state"], "failed", "{state:?}");
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+            panic!("write {write_id} was not applied");
+        }
+    };
+
+    let added =
+        plugin.call_as("add_memory", json!({"user": "Victim bank pin hint", "infer": false}), &creds, "victim").await;
+    assert!(added.accepted(), "{added:?}");
+    let add_write = added.write_id().unwrap();
+    let result = applied(add_write.clone(), "victim").await;
+    let memory_id = result["results"][0]["id"].as_str().unwrap().to_owned();
+
+    // another end user with the write id (whatever user_id the LLM writes) reads nothing
+    for params in [json!({"write_id": add_write}), json!({"write_id": add_write, "user_id": "victim"})] {
+        let spy = plugin.call_as("get_write_status", params, &creds, "end-user-A").await;
+        assert_eq!(spy.json["status"], "ERROR", "{spy:?}");
+        assert_eq!(spy.message(), format!("Write not found: {add_write}"));
+        assert!(!spy.json.to_string().contains("bank pin") && !spy.json.to_string().contains(&memory_id));
+    }
+
+    let deleted = plugin.call_as("delete_memory", json!({"memory_id": memory_id}), &creds, "victim").await;
+    applied(deleted.write_id().expect("an accepted delete"), "victim").await;
+    let history = plugin.call_as("get_memory_history", json!({"memory_id": memory_id}), &creds, "victim").await;
+    assert!(history.ok(), "{history:?}");
+    let events: Vec<&str> =
+        history.json["results"].as_array().unwrap().iter().map(|r| r["event"].as_str().unwrap()).collect();
+    assert_eq!(events, ["ADD", "DELETE"]);
+    let spy = plugin
+        .call_as("get_memory_history", json!({"memory_id": memory_id, "user_id": "victim"}), &creds, "end-user-A")
+        .await;
+    assert_eq!(spy.json["status"], "ERROR", "{spy:?}");
+    assert!(spy.message().contains("not found") && !spy.json.to_string().contains("bank pin"), "{spy:?}");
+    plugin.stop(Duration::from_secs(30)).await;
+}

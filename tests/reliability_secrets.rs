@@ -97,3 +97,34 @@ async fn no_key_or_password_reaches_the_log_or_the_daemon() {
         plugin.stderr().len()
     );
 }
+
+/// Under `serve` only warnings and errors reach stderr by default: the daemon relays every stderr
+/// line to Dify's logs as a warning. `MEM0_DIFY_LOG` (or `RUST_LOG`) still raises the level.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_logs_only_warnings_unless_asked_for_more() {
+    let model = Model::start(Duration::ZERO).await;
+    let creds = credentials(&model.base_url(), json!({"provider": "embedded", "config": {}}), false);
+    let mut stderr_by_setting = Vec::new();
+    for env in [vec![("RUST_LOG", "")], vec![("RUST_LOG", ""), ("MEM0_DIFY_LOG", "info")], vec![("RUST_LOG", "info")]] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut plugin = Plugin::spawn(dir.path(), &env);
+        let added =
+            plugin.call("add_memory", json!({"user": "Please remember: Likes tea", "user_id": "alice"}), &creds).await;
+        assert!(added.ok(), "{added:?}");
+        let broken =
+            plugin.call("search_memory", json!({"query": "tea", "user_id": "alice", "top_k": -1}), &creds).await;
+        assert!(!broken.ok(), "{broken:?}");
+        assert!(plugin.stop(Duration::from_secs(20)).await.success());
+        stderr_by_setting.push(plugin.stderr());
+    }
+    let quiet = &stderr_by_setting[0];
+    assert!(!quiet.contains(" INFO ") && !quiet.contains(" DEBUG "), "serve logged below warn by default:\n{quiet}");
+    for raised in &stderr_by_setting[1..] {
+        assert!(raised.contains(" INFO "), "the level was not raised:\n{raised}");
+    }
+    println!(
+        "default serve stderr: {} lines; at info: {} lines",
+        quiet.lines().count(),
+        stderr_by_setting[1].lines().count()
+    );
+}

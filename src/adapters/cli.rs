@@ -13,6 +13,7 @@
 use crate::adapters::config::{Env, ProcessEnv};
 use crate::adapters::dify::tools::{invoke_tool, Tool, ToolReply};
 use crate::domain::credentials::{self, CredentialError, CredentialSet};
+use crate::domain::strict_json::parse_without_duplicate_keys;
 use crate::ports::memory_api::{CheckResult, InvokeContext, MemoryApi};
 use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};
@@ -68,7 +69,7 @@ pub fn read_credentials_with(path: Option<&Path>, env: &dyn Env) -> Result<Crede
     let Some(path) = path else { return zero_setup_credentials(env) };
     let text =
         std::fs::read_to_string(path).map_err(|source| CliError::ReadCredentials { path: path.to_owned(), source })?;
-    let map = match serde_json::from_str::<Value>(&text) {
+    let map = match parse_without_duplicate_keys(&text) {
         Ok(Value::Object(map)) => map,
         Ok(other) => {
             let detail = format!("found {}", kind(&other));
@@ -203,6 +204,11 @@ mod tests {
         let set = read_credentials(Some(file.path())).unwrap();
         assert_eq!(set.llm.unwrap().provider, "openai");
         assert!(!set.async_mode);
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        let twice = r#"{"local_vector_db_json": {"provider": "pgvector", "config": {"port": 5432, "port": 5433}}}"#;
+        write!(file, "{twice}").unwrap();
+        let err = read_credentials(Some(file.path())).unwrap_err().to_string();
+        assert!(err.contains("the key \"local_vector_db_json.config.port\" appears more than once"), "{err}");
         let missing = read_credentials(Some(Path::new("/nonexistent/creds.json"))).unwrap_err().to_string();
         assert!(missing.contains("cannot read the credentials file /nonexistent/creds.json"));
     }

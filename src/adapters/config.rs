@@ -162,6 +162,16 @@ pub fn non_blank(value: Option<String>) -> Option<String> {
     value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
 }
 
+/// True when `name` can name a collection or index and the files derived from it: 1 to `max`
+/// ASCII letters, digits, `_`, `-` or `.`, not starting with `.` (so never `..`, a separator or a
+/// path). Store names are names, never paths.
+pub fn is_store_name(name: &str, max: usize) -> bool {
+    !name.is_empty()
+        && name.len() <= max
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        && !name.starts_with('.')
+}
+
 /// A string-valued key (`null` and blank mean unset); any other type is an error naming the key.
 pub fn string_key(block: &ProviderBlock, key: &str) -> Result<Option<String>, BuildError> {
     match block.config.get(key) {

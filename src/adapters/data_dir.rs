@@ -46,9 +46,54 @@ pub fn resolve(configured: &str, base: &Path) -> PathBuf {
     }
 }
 
+/// [`resolve`], refusing a path that leads out of `base` (through `..`, an absolute path or `~`):
+/// every file the plugin writes stays inside its data directory. The check is lexical (symbolic
+/// links are not followed). An empty `base` (no data directory known) admits absolute paths only.
+pub fn resolve_inside(configured: &str, base: &Path) -> Result<PathBuf, PathBuf> {
+    let path = normalize(&resolve(configured, base));
+    let inside = if base.as_os_str().is_empty() { path.is_absolute() } else { path.starts_with(normalize(base)) };
+    if inside && path != normalize(base) {
+        Ok(path)
+    } else {
+        Err(path)
+    }
+}
+
+/// `path` with `.` dropped and each `..` taking away the component before it (lexically).
+fn normalize(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn configured_paths_stay_inside_the_base() {
+        let base = Path::new("/data");
+        assert_eq!(resolve_inside("x/./memories.db", base), Ok(PathBuf::from("/data/x/memories.db")));
+        assert_eq!(resolve_inside("/data/y/../m.db", base), Ok(PathBuf::from("/data/m.db")));
+        assert_eq!(resolve_inside("../../../outside/x", base), Err(PathBuf::from("/outside/x")));
+        assert_eq!(resolve_inside("x/../../etc/m.db", base), Err(PathBuf::from("/etc/m.db")));
+        assert_eq!(resolve_inside("/abs/m.db", base), Err(PathBuf::from("/abs/m.db")));
+        assert_eq!(resolve_inside("/data-other/m.db", base), Err(PathBuf::from("/data-other/m.db")));
+        assert!(resolve_inside(".", base).is_err(), "the data directory itself is not a file in it");
+        assert_eq!(resolve_inside("/abs/m.db", Path::new("")), Ok(PathBuf::from("/abs/m.db")));
+        assert!(resolve_inside("rel.db", Path::new("")).is_err());
+    }
 
     #[test]
     fn relative_paths_land_under_the_base() {

@@ -161,7 +161,7 @@ impl DefaultBackendFactory {
     /// The embedded store; history and journal in SQLite files beside its file.
     fn embedded(&self, config: EmbeddedConfig) -> Storage {
         let dir = config.path.parent().map_or_else(|| self.data_dir.clone(), Path::to_path_buf);
-        let journal = dir.join(format!("journal-embedded-{}.db", config.collection_name));
+        let journal = dir.join(config.journal_file_name());
         Storage {
             history: Arc::new(SqliteHistoryStore::new(dir.join("history.db"))),
             journal: Arc::new(SqliteJournal::new(journal)),

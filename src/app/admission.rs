@@ -184,6 +184,9 @@ mod tests {
         async fn status(&self, _id: &WriteId) -> Result<Option<WriteState>, StoreError> {
             Ok(None)
         }
+        async fn command(&self, _id: &WriteId) -> Result<Option<WriteCommand>, StoreError> {
+            Ok(None)
+        }
         async fn unfinished(&self) -> Result<u64, StoreError> {
             self.counts.fetch_add(1, Ordering::SeqCst);
             Ok(self.unfinished_now())

@@ -4,7 +4,8 @@
 
 use super::admission::AdmitError;
 use super::constants::{Timeouts, MAX_CONCURRENT_MEM_ADDS, MAX_CONCURRENT_READS, MAX_PENDING_WRITES};
-use super::engines::{Engine, EngineRegistry};
+use super::engine::Engine;
+use super::engines::EngineRegistry;
 use super::service::ServiceError;
 use super::writes::{apply_now, WriterTiming};
 use crate::domain::credentials::{self, CredentialSet};
@@ -19,7 +20,7 @@ use crate::ports::backends::BackendFactory;
 use crate::ports::embedder::EmbedPurpose;
 use crate::ports::llm::{ChatMessage, ChatRequest, ResponseFormat};
 use crate::ports::memory_api::{
-    ApiError, CheckResult, Degraded, MemoryApi, ReadOutcome, WriteId, WriteOutcome, WriteState,
+    ApiError, CheckResult, Degraded, MemoryApi, ReadOutcome, WriteId, WriteOutcome, WriteRef, WriteState,
 };
 use async_trait::async_trait;
 use serde::de::DeserializeOwned;
@@ -276,10 +277,23 @@ impl MemoryApi for MemoryApp {
             .await
     }
 
-    async fn write_status(&self, credentials: &CredentialSet, id: WriteId) -> Result<Option<WriteState>, ApiError> {
+    async fn write_status(
+        &self,
+        credentials: &CredentialSet,
+        target: WriteRef,
+    ) -> Result<Option<WriteState>, ApiError> {
         let engine = self.engine(credentials).await?;
         engine.ready().await.map_err(|e| ApiError::Backend(e.to_string()))?;
-        engine.service().backends().journal.status(&id).await.map_err(|e| ApiError::Backend(e.to_string()))
+        let journal = &engine.service().backends().journal;
+        let backend = |e: crate::ports::store::StoreError| ApiError::Backend(e.to_string());
+        if let Some(scope) = &target.scope {
+            // another owner's write is unknown to this caller, as another owner's memory is
+            let command = journal.command(&target.id).await.map_err(backend)?;
+            if !command.is_some_and(|c| c.visible_to(scope)) {
+                return Ok(None);
+            }
+        }
+        journal.status(&target.id).await.map_err(backend)
     }
 
     async fn validate(&self, credentials: &CredentialSet) -> Result<Vec<CheckResult>, ApiError> {

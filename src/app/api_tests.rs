@@ -6,7 +6,7 @@ use super::constants::Timeouts;
 use super::writes::WriterTiming;
 use crate::domain::credentials::CredentialSet;
 use crate::domain::filter::Filter;
-use crate::domain::history::HistoryEntry;
+use crate::domain::history::{HistoryEntry, HistoryEvent};
 use crate::domain::memory::{ContentHash, MemoryId, MemoryRecord, ScoredMemory, Similarity};
 use crate::domain::message::Conversation;
 use crate::domain::operations::{
@@ -18,7 +18,7 @@ use crate::ports::embedder::{EmbedError, EmbedPurpose, Embedder};
 use crate::ports::history_store::HistoryStore;
 use crate::ports::journal::{ClaimedWrite, WriteJournal};
 use crate::ports::llm::{ChatRequest, ChatResponse, Llm, LlmError};
-use crate::ports::memory_api::{ApiError, MemoryApi, WriteId, WriteOutcome, WriteState};
+use crate::ports::memory_api::{ApiError, MemoryApi, WriteId, WriteOutcome, WriteRef, WriteState};
 use crate::ports::store::StoreError;
 use crate::ports::vector_store::{ListQuery, VectorQuery, VectorStore};
 use async_trait::async_trait;
@@ -230,6 +230,9 @@ impl WriteJournal for FakeJournal {
     async fn status(&self, id: &WriteId) -> Result<Option<WriteState>, StoreError> {
         Ok(self.0.lock().unwrap().iter().find(|r| r.id == *id).map(|r| r.state.clone()))
     }
+    async fn command(&self, id: &WriteId) -> Result<Option<WriteCommand>, StoreError> {
+        Ok(self.0.lock().unwrap().iter().find(|r| r.id == *id).map(|r| r.command.clone()))
+    }
     async fn unfinished(&self) -> Result<u64, StoreError> {
         Ok(self.0.lock().unwrap().iter().filter(|r| matches!(r.state, WriteState::Pending { .. })).count() as u64)
     }
@@ -371,7 +374,7 @@ fn add(text: &str) -> AddRequest {
 
 async fn wait_for(app: &MemoryApp, creds: &CredentialSet, id: &WriteId) -> WriteState {
     for _ in 0..400 {
-        match app.write_status(creds, id.clone()).await.unwrap() {
+        match app.write_status(creds, WriteRef { id: id.clone(), scope: None }).await.unwrap() {
             Some(WriteState::Pending { .. }) | None => tokio::time::sleep(Duration::from_millis(10)).await,
             Some(done) => return done,
         }
@@ -392,6 +395,43 @@ async fn async_adds_are_acknowledged_before_the_slow_model_answers_and_then_appl
     let report: AddReport = serde_json::from_value(result).unwrap();
     assert_eq!(report.results.len(), 1);
     assert_eq!(world.store.rows.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn write_status_is_told_only_to_the_writes_owner() {
+    let world = Arc::new(World::new(vec![Ok(facts(&["Likes tea"]))], Duration::ZERO, Duration::ZERO));
+    let app = start(world.clone());
+    let creds = credentials(true);
+    let WriteOutcome::Accepted(id) = app.add(&creds, add("I like tea")).await.unwrap() else { panic!() };
+    let WriteState::Applied { result } = wait_for(&app, &creds, &id).await else { panic!("not applied") };
+    let status = |scope: Option<Scope>| app.write_status(&creds, WriteRef { id: id.clone(), scope });
+    let user = |name: &str| Some(Scope::parse(Some(name), None, None).unwrap());
+    // the owner (and a caller naming no owner, as without binding) sees it; anyone else does not
+    assert_eq!(status(user("alice")).await.unwrap(), Some(WriteState::Applied { result: result.clone() }));
+    assert_eq!(status(None).await.unwrap(), Some(WriteState::Applied { result }));
+    assert_eq!(status(user("mallory")).await.unwrap(), None, "another user read the write");
+    let other_agent = Some(Scope::parse(Some("alice"), Some("other-bot"), None).unwrap());
+    assert_eq!(status(other_agent).await.unwrap(), None);
+    let unknown = app.write_status(&creds, WriteRef { id: WriteId("nope".into()), scope: user("alice") });
+    assert_eq!(unknown.await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_deleted_memorys_history_stays_readable_by_its_owner_only() {
+    let world = Arc::new(World::new(vec![Ok(facts(&["Likes tea"]))], Duration::ZERO, Duration::ZERO));
+    let app = start(world.clone());
+    let creds = credentials(false);
+    let WriteOutcome::Done(report) = app.add(&creds, add("I like tea")).await.unwrap() else { panic!("sync add") };
+    let id = report.results[0].id;
+    let target = |user: &str| MemoryRef { id, scope: Some(Scope::parse(Some(user), None, None).unwrap()) };
+    assert!(matches!(app.delete(&creds, target("alice")).await.unwrap(), WriteOutcome::Done(_)));
+    let history = app.history(&creds, target("alice")).await.unwrap();
+    assert!(history.degraded.is_none());
+    let events: Vec<_> = history.value.iter().map(|r| r.event).collect();
+    assert_eq!(events, [HistoryEvent::Add, HistoryEvent::Delete]);
+    assert!(matches!(app.history(&creds, target("mallory")).await, Err(ApiError::NotFound(_))));
+    let unscoped = app.history(&creds, MemoryRef { id, scope: None }).await.unwrap();
+    assert_eq!(unscoped.value.len(), 2);
 }
 
 #[tokio::test]

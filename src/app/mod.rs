@@ -3,10 +3,13 @@
 
 pub mod admission;
 pub mod api;
+pub mod apply_error;
 pub mod constants;
+pub mod engine;
 pub mod engines;
 pub mod planning;
 pub mod service;
+pub mod writer;
 pub mod writes;
 
 #[cfg(test)]

@@ -426,7 +426,9 @@ impl MemoryService {
             let now = Utc::now();
             let history: Vec<HistoryEntry> = page
                 .iter()
-                .map(|r| HistoryEntry::deleted(Uuid::new_v4(), r.id, r.text.clone(), r.created_at, now))
+                .map(|r| {
+                    HistoryEntry::deleted(Uuid::new_v4(), r.id, r.text.clone(), r.created_at, now).owned_by(&r.scope)
+                })
                 .collect();
             self.backends().history.append(&history).await?;
             let removed = try_join_all(page.iter().map(|r| store.delete(r.id))).await?;
@@ -513,7 +515,7 @@ async fn ask<T>(
 
 fn history_row(change: &PlannedChange) -> HistoryEntry {
     let id = Uuid::new_v4();
-    match change {
+    let row = match change {
         PlannedChange::Insert { record, .. } => {
             HistoryEntry::added(id, record.id, record.text.clone(), record.created_at)
         }
@@ -528,7 +530,11 @@ fn history_row(change: &PlannedChange) -> HistoryEntry {
         PlannedChange::Delete { record } => {
             HistoryEntry::deleted(id, record.id, record.text.clone(), record.created_at, Utc::now())
         }
-    }
+    };
+    let (PlannedChange::Insert { record, .. }
+    | PlannedChange::Update { record, .. }
+    | PlannedChange::Delete { record, .. }) = change;
+    row.owned_by(&record.scope)
 }
 
 fn report_row(change: &PlannedChange) -> MemoryChange {

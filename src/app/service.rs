@@ -1,7 +1,7 @@
 //! The memory use cases over one set of backends: add, search, get, get_all, update, delete,
 //! delete_all, history. No runtime policy here (see `api`); writes are in `planning`; every call runs to completion.
 
-use crate::domain::history::HistoryEntry;
+use crate::domain::history::{self, HistoryEntry};
 use crate::domain::json_answer::UnreadableAnswer;
 use crate::domain::memory::{ContentHash, MemoryError, MemoryId, MemoryRecord, MemoryText, ScoredMemory};
 use crate::domain::operations::{ListReport, ListRequest, MemoryRef, SearchReport, SearchRequest};
@@ -182,7 +182,19 @@ impl MemoryService {
 
     /// A memory's history, oldest first. With a scope, the memory must exist in it.
     pub async fn history(&self, target: &MemoryRef) -> Result<Vec<HistoryEntry>, ServiceError> {
-        if target.scope.is_some() && self.get(target).await?.is_none() {
+        let Some(scope) = &target.scope else { return Ok(self.backends.history.history(target.id).await?) };
+        let owned = match self.backends.vector_store.get(target.id).await? {
+            Some(record) => target.admits(&record),
+            // deleted: its rows say whose it was
+            None => {
+                let rows = self.backends.history.history(target.id).await?;
+                if history::visible_to(&rows, scope) {
+                    return Ok(rows);
+                }
+                false
+            }
+        };
+        if !owned {
             return Err(ServiceError::NotFound(target.id));
         }
         Ok(self.backends.history.history(target.id).await?)

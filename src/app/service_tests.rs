@@ -84,6 +84,7 @@ mockall::mock! {
         async fn finish(&self, id: &WriteId, outcome: &WriteState) -> Result<(), StoreError>;
         async fn retry_later(&self, id: &WriteId, error: &str, delay: Duration) -> Result<(), StoreError>;
         async fn status(&self, id: &WriteId) -> Result<Option<WriteState>, StoreError>;
+        async fn command(&self, id: &WriteId) -> Result<Option<WriteCommand>, StoreError>;
         async fn unfinished(&self) -> Result<u64, StoreError>;
     }
 }

@@ -7,43 +7,22 @@ use super::constants::{
     MAX_WRITE_ATTEMPTS, WRITE_LEASE, WRITE_LEASE_RENEWAL, WRITE_POLL_INTERVAL, WRITE_RETRY_BASE_DELAY,
     WRITE_RETRY_MAX_DELAY,
 };
-use super::engines::Engine;
+use super::engine::Engine;
 use super::planning::{SavedStep, WritePlan};
 use super::service::ServiceError;
-use crate::domain::memory::MemoryId;
+use super::writer::{lock, Writer};
 use crate::domain::operations::WriteCommand;
 use crate::ports::journal::ClaimedWrite;
 use crate::ports::memory_api::{WriteId, WriteState};
 use serde_json::Value;
-use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{oneshot, Notify, Semaphore};
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tracing::{debug, error, info, warn, Instrument};
 
-/// Why applying a write failed, and whether to retry.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{message}")]
-pub struct ApplyError {
-    /// What went wrong (no secrets).
-    pub message: String,
-    /// Whether a retry may succeed.
-    pub transient: bool,
-    /// Set when the target memory does not exist in the given scope.
-    pub not_found: Option<MemoryId>,
-}
-
-impl From<ServiceError> for ApplyError {
-    fn from(e: ServiceError) -> Self {
-        let not_found = match &e {
-            ServiceError::NotFound(id) => Some(*id),
-            _ => None,
-        };
-        Self { transient: e.is_transient(), message: e.to_string(), not_found }
-    }
-}
+pub use super::apply_error::ApplyError;
 
 /// Applies one command now (sync mode), serialized with the other writes of its owner.
 pub async fn apply_now(engine: &Engine, command: &WriteCommand) -> Result<Value, ApplyError> {
@@ -52,6 +31,7 @@ pub async fn apply_now(engine: &Engine, command: &WriteCommand) -> Result<Value,
     let _guard = lock.lock().await;
     Ok(engine.service().execute(command).await?)
 }
+
 
 /// Timing of a writer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,84 +66,6 @@ impl Default for WriterTiming {
             retry_base: WRITE_RETRY_BASE_DELAY,
             max_attempts: MAX_WRITE_ATTEMPTS,
         }
-    }
-}
-
-/// The background writer of one engine.
-pub struct Writer {
-    wake: Notify,
-    stopping: AtomicBool,
-    in_flight: Mutex<HashSet<WriteId>>,
-    idle: Notify,
-    waiters: Mutex<HashMap<WriteId, oneshot::Sender<Result<Value, ApplyError>>>>,
-}
-
-impl Writer {
-    /// A writer that is not running yet.
-    pub fn new() -> Self {
-        Self {
-            wake: Notify::new(),
-            stopping: AtomicBool::new(false),
-            in_flight: Mutex::new(HashSet::new()),
-            idle: Notify::new(),
-            waiters: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// The final outcome of write `id` when this process records it (a sync caller waits on it).
-    pub fn outcome_of(&self, id: &WriteId) -> oneshot::Receiver<Result<Value, ApplyError>> {
-        let (sender, receiver) = oneshot::channel();
-        lock(&self.waiters).insert(id.clone(), sender);
-        receiver
-    }
-
-    /// True while a sync caller waits for write `id`.
-    fn awaited(&self, id: &WriteId) -> bool {
-        lock(&self.waiters).contains_key(id)
-    }
-
-    /// No one waits for write `id` any more.
-    pub fn forget(&self, id: &WriteId) {
-        lock(&self.waiters).remove(id);
-    }
-
-    fn deliver(&self, id: &WriteId, outcome: Result<Value, ApplyError>) {
-        if let Some(sender) = lock(&self.waiters).remove(id) {
-            let _ = sender.send(outcome);
-        }
-    }
-
-    /// Wakes the writer: a write was just recorded.
-    pub fn wake(&self) {
-        self.wake.notify_one();
-    }
-
-    /// Writes this process is applying now.
-    pub fn in_flight(&self) -> usize {
-        lock(&self.in_flight).len()
-    }
-
-    /// Stops claiming new writes; waits up to `deadline` for the ones being applied.
-    pub async fn stop(&self, deadline: Duration) -> usize {
-        self.stopping.store(true, Ordering::SeqCst);
-        self.wake.notify_one();
-        let wait = async {
-            loop {
-                let idle = self.idle.notified();
-                if self.in_flight() == 0 {
-                    return;
-                }
-                idle.await;
-            }
-        };
-        let _ = tokio::time::timeout(deadline, wait).await;
-        self.in_flight()
-    }
-}
-
-impl Default for Writer {
-    fn default() -> Self {
-        Self::new()
     }
 }
 
@@ -324,8 +226,4 @@ async fn save_step(engine: &Engine, claimed: &ClaimedWrite, step: &SavedStep) ->
     let saved = serde_json::to_value(step).map_err(|e| ServiceError::Internal(e.to_string()))?;
     engine.service().backends().journal.save_plan(&claimed.id, &saved).await?;
     Ok(())
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }

@@ -3,6 +3,7 @@
 //! This module only checks the outer shape (which blocks, JSON or not, provider and config
 //! present). Each adapter validates its own `config` keys.
 
+use super::strict_json::{parse_without_duplicate_keys, StrictJsonError};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -37,6 +38,9 @@ pub const CUSTOM_FACT_EXTRACTION_PROMPT: &str = "custom_fact_extraction_prompt";
 pub const CUSTOM_UPDATE_MEMORY_PROMPT: &str = "custom_update_memory_prompt";
 /// When true, `user_id` is always the Dify end user of the request.
 pub const BIND_USER_TO_DIFY_USER: &str = "bind_user_to_dify_user";
+/// The blocks Dify requires (`required: true` in the provider YAML). Without them the command line
+/// runs with its zero-setup defaults, but a plugin installed in Dify refuses to validate.
+pub const REQUIRED_IN_DIFY: &[&str] = &[LLM, EMBEDDER, VECTOR_STORE];
 
 /// Why credentials were rejected. Every message names the credential.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -48,6 +52,14 @@ pub enum CredentialError {
         field: &'static str,
         /// The parser's message.
         detail: String,
+    },
+    /// A key appears twice in one object of the block (JSON readers would keep only the last).
+    #[error("{field} gives the key {key:?} more than once; write each key once")]
+    DuplicateKey {
+        /// The credential.
+        field: &'static str,
+        /// The repeated key, with its path (`config.api_key`).
+        key: String,
     },
     /// Valid JSON of the wrong shape.
     #[error("{field} must be a JSON object {{\"provider\": \"…\", \"config\": {{…}}}}; {detail}")]
@@ -108,8 +120,10 @@ impl ProviderBlock {
                 if body.is_empty() {
                     return Ok(None);
                 }
-                serde_json::from_str::<Value>(body)
-                    .map_err(|e| CredentialError::NotJson { field, detail: e.to_string() })?
+                parse_without_duplicate_keys(body).map_err(|e| match e {
+                    StrictJsonError::DuplicateKey(key) => CredentialError::DuplicateKey { field, key },
+                    StrictJsonError::Syntax(detail) => CredentialError::NotJson { field, detail },
+                })?
             }
             other => other.clone(),
         };
@@ -193,6 +207,15 @@ impl CredentialSet {
         })
     }
 
+    /// Refuses credentials that lack a block Dify requires ([`REQUIRED_IN_DIFY`]), naming it.
+    pub fn require_dify_blocks(&self) -> Result<(), CredentialError> {
+        let given = [(LLM, &self.llm), (EMBEDDER, &self.embedder), (VECTOR_STORE, &self.vector_store)];
+        match given.into_iter().find(|(field, block)| REQUIRED_IN_DIFY.contains(field) && block.is_none()) {
+            Some((field, _)) => Err(CredentialError::Missing { field }),
+            None => Ok(()),
+        }
+    }
+
     /// A stable hash of everything that selects backends and prompts (not the switches):
     /// equal for equal configurations whatever the key order, different otherwise.
     pub fn fingerprint(&self) -> String {
@@ -266,6 +289,34 @@ mod tests {
         assert!(err.to_string().contains("local_embedder_json") && err.to_string().contains("provider"));
         let err = ProviderBlock::parse(EMBEDDER, &json!({"provider": "x", "cfg": {}})).unwrap_err();
         assert!(err.to_string().contains("\"cfg\""));
+    }
+
+    #[test]
+    fn repeated_keys_are_refused_naming_the_credential_and_the_key() {
+        let text = json!(r#"{"provider": "openai", "config": {"api_key": "sk-a", "api_key": "sk-b"}}"#);
+        let err = ProviderBlock::parse(LLM, &text).unwrap_err();
+        assert_eq!(err, CredentialError::DuplicateKey { field: LLM, key: "config.api_key".into() });
+        assert_eq!(
+            err.to_string(),
+            "local_llm_json gives the key \"config.api_key\" more than once; write each key once"
+        );
+        let text = json!("```json\n{\"provider\": \"pgvector\", \"provider\": \"embedded\"}\n```");
+        let err = CredentialSet::from_map(json!({"local_vector_db_json": text}).as_object().unwrap()).unwrap_err();
+        assert_eq!(err, CredentialError::DuplicateKey { field: VECTOR_STORE, key: "provider".into() });
+    }
+
+    #[test]
+    fn dify_requires_the_llm_the_embedder_and_the_vector_store() {
+        let block = json!({"provider": "x", "config": {}});
+        let full = json!({"local_llm_json": block, "local_embedder_json": block, "local_vector_db_json": block});
+        let set = |v: &Value| CredentialSet::from_map(v.as_object().unwrap()).unwrap();
+        assert_eq!(set(&full).require_dify_blocks(), Ok(()));
+        assert_eq!(set(&json!({})).require_dify_blocks(), Err(CredentialError::Missing { field: LLM }));
+        for field in REQUIRED_IN_DIFY {
+            let mut partial = full.clone();
+            partial[*field] = json!("  ");
+            assert_eq!(set(&partial).require_dify_blocks(), Err(CredentialError::Missing { field }), "{field}");
+        }
     }
 
     #[test]

@@ -129,7 +129,7 @@ pub fn read_facts(answer: &str) -> Result<Vec<MemoryText>, UnreadableAnswer> {
             Value::Number(n) => n.to_string(),
             _ => continue,
         };
-        if let Ok(fact) = MemoryText::parse("fact", &text) {
+        if let Ok(fact) = MemoryText::from_model("fact", &text) {
             if !facts.contains(&fact) {
                 facts.push(fact);
             }
@@ -189,6 +189,8 @@ mod tests {
             vec!["A", "B", "3"]
         );
         assert_eq!(texts("Here you go: [\"X\"]"), vec!["X"]);
+        // U+0000 in the model's words is dropped, the fact kept (PostgreSQL cannot store it)
+        assert_eq!(texts("{\"facts\": [\"Likes\\u0000 tea\"]}"), vec!["Likes tea"]);
         assert!(texts("{\"facts\": []}").is_empty());
         assert!(texts("I could not find anything").is_empty());
         assert!(texts("{\"memories\": [\"x\"]}").is_empty());

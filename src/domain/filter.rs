@@ -3,8 +3,10 @@
 //! Accepted JSON: `{"key": value}` (equality), `{"key": {"op": value}}` with op one of
 //! `eq ne in nin gt gte lt lte contains icontains`, and the combinators `{"AND": [..]}`,
 //! `{"OR": [..]}`, `{"NOT": [..]}` (NOT negates the conjunction of its list). Several keys in
-//! one object are AND-ed. The caller's scope is never part of a filter: stores always AND the
-//! scope in, so a filter can narrow a search but never widen it.
+//! one object are AND-ed. Anything else is refused by name: combinators spelled otherwise (`or`,
+//! `And`), lists or objects compared as plain values, U+0000 in a value. The caller's scope is
+//! never part of a filter: stores always AND the scope in, so a filter can narrow a search but
+//! never widen it.
 
 use super::memory::MemoryRecord;
 use serde_json::{Map, Value};
@@ -52,6 +54,18 @@ pub enum FilterError {
     /// An empty object.
     #[error("filters must not be empty")]
     Empty,
+    /// A key that reads as a combinator but is not written as Mem0 writes one (`or`, `And`…).
+    #[error("filters: unknown combinator {0:?}; combinators are written AND, OR, NOT (or $and, $or, $not)")]
+    UnknownCombinator(String),
+    /// A field compared with a list or an object instead of a single value.
+    #[error(
+        "filters.{0}: a field is compared with one value (a string, number, boolean or null); \
+         to match one of several values write {{\"{0}\": {{\"in\": [...]}}}}"
+    )]
+    NotAValue(String),
+    /// A value holds U+0000, which no memory can hold (see `memory::refuse_nul`).
+    #[error("filters.{0} contains the character U+0000, which memories cannot hold")]
+    NulCharacter(String),
 }
 
 /// A comparison applied to one field.
@@ -151,6 +165,22 @@ impl Condition {
         }
     }
 
+    /// True when an operand holds U+0000 (no stored value can).
+    fn holds_nul(&self) -> bool {
+        let nul = |v: &Value| v.as_str().is_some_and(|s| s.contains('\0'));
+        match self {
+            Condition::In(vs) | Condition::Nin(vs) => vs.iter().any(nul),
+            Condition::IContains(s) => s.contains('\0'),
+            Condition::Eq(v)
+            | Condition::Ne(v)
+            | Condition::Gt(v)
+            | Condition::Gte(v)
+            | Condition::Lt(v)
+            | Condition::Lte(v)
+            | Condition::Contains(v) => nul(v),
+        }
+    }
+
     /// True when a field holding `value` (`None` = absent) satisfies the condition.
     pub fn holds(&self, value: Option<&Value>) -> bool {
         use std::cmp::Ordering::*;
@@ -203,11 +233,18 @@ fn parse_object(value: &Value, depth: usize, budget: &mut usize) -> Result<Filte
             "AND" | "$and" => Filter::And(parse_list("AND", inner, depth, budget)?),
             "OR" | "$or" => Filter::Or(parse_list("OR", inner, depth, budget)?),
             "NOT" | "$not" => Filter::Not(Box::new(Filter::And(parse_list("NOT", inner, depth, budget)?))),
+            other if is_combinator_lookalike(other) => return Err(FilterError::UnknownCombinator(other.to_owned())),
             field => parse_field(field, inner, budget)?,
         };
         parts.push(part);
     }
     Ok(if parts.len() == 1 { parts.remove(0) } else { Filter::And(parts) })
+}
+
+/// A key spelled like a combinator in another case or without its `$` (`or`, `And`, `$OR`, `not`):
+/// a field of that name would silently match nothing, so it is refused.
+fn is_combinator_lookalike(key: &str) -> bool {
+    matches!(key.trim_start_matches('$').to_ascii_lowercase().as_str(), "and" | "or" | "not")
 }
 
 fn parse_list(name: &'static str, value: &Value, depth: usize, budget: &mut usize) -> Result<Vec<Filter>, FilterError> {
@@ -230,8 +267,13 @@ fn parse_field(field: &str, value: &Value, budget: &mut usize) -> Result<Filter,
             ops.iter().map(|(op, operand)| parse_condition(field, op, operand)).collect::<Result<Vec<_>, _>>()?
         }
         Value::Object(_) => return Err(FilterError::Empty),
+        Value::Array(_) => return Err(FilterError::NotAValue(field.to_owned())),
         scalar => vec![Condition::Eq(scalar.clone())],
     };
+    if let Some(op) = conditions.iter().find_map(|c| c.holds_nul().then(|| c.operator())) {
+        let at = if matches!(value, Value::Object(_)) { format!("{field}.{op}") } else { field.to_owned() };
+        return Err(FilterError::NulCharacter(at));
+    }
     if conditions.len() > *budget {
         return Err(FilterError::TooComplex);
     }
@@ -365,5 +407,28 @@ mod tests {
         }
         assert_eq!(Filter::parse(&deep), Err(FilterError::TooComplex));
         assert_eq!(parse_optional(Some(&json!({}))), Ok(None));
+    }
+
+    #[test]
+    fn keys_and_values_outside_mem0s_language_are_refused_by_name() {
+        let err = |v: Value| Filter::parse(&v).unwrap_err();
+        for key in ["or", "Or", "and", "And", "not", "nOT", "$OR", "$And", "$Not"] {
+            let e = err(json!({key: [{"topic": "food"}, {"topic": "drink"}]}));
+            assert_eq!(e, FilterError::UnknownCombinator(key.to_owned()), "{key}");
+            assert!(e.to_string().contains(&format!("{key:?}")), "{e}");
+        }
+        let e = err(json!({"topic": ["food", "drink"]}));
+        assert_eq!(e, FilterError::NotAValue("topic".into()));
+        assert!(e.to_string().contains("filters.topic") && e.to_string().contains("\"in\""), "{e}");
+        assert_eq!(err(json!({"OR": [{"n": 1}, {"tags": []}]})), FilterError::NotAValue("tags".into()));
+        assert!(err(json!({"topic": {"EQ": "x"}})).to_string().contains("unknown operator \"EQ\""));
+        assert!(err(json!({"topic": {"Eq": "x"}})).to_string().contains("unknown operator \"Eq\""));
+        assert_eq!(err(json!({"topic": "a\u{0}b"})), FilterError::NulCharacter("topic".into()));
+        assert_eq!(err(json!({"topic": {"in": ["x", "\u{0}"]}})), FilterError::NulCharacter("topic.in".into()));
+        // Mem0's own spellings still work
+        for key in ["AND", "OR", "NOT", "$and", "$or", "$not"] {
+            assert!(Filter::parse(&json!({key: [{"topic": "food"}]})).is_ok(), "{key}");
+        }
+        assert!(Filter::parse(&json!({"topic": null, "n": {"in": [1, 2]}})).is_ok());
     }
 }

@@ -1,7 +1,7 @@
 //! The change history of a memory.
 
 use super::memory::{MemoryId, MemoryText};
-use super::scope::EntityId;
+use super::scope::{EntityId, Scope};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -62,6 +62,10 @@ pub struct HistoryEntry {
     pub actor_id: Option<EntityId>,
     /// The role of the message behind it, if known.
     pub role: Option<String>,
+    /// The scope of the memory (beyond Mem0's columns): whose history it is, also once the memory
+    /// is deleted. `None` for rows written before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<Scope>,
 }
 
 impl HistoryEntry {
@@ -113,8 +117,22 @@ impl HistoryEntry {
             is_deleted: event == HistoryEvent::Delete,
             actor_id: None,
             role: None,
+            owner: None,
         }
     }
+
+    /// This row, recorded as part of the history of a memory of `owner`.
+    pub fn owned_by(mut self, owner: &Scope) -> Self {
+        self.owner = Some(owner.clone());
+        self
+    }
+}
+
+/// True when `rows`, the history of a memory no longer stored, may be shown to `scope`: its rows
+/// name their owner and `scope` contains it (rows from before owners were kept name none).
+pub fn visible_to(rows: &[HistoryEntry], scope: &Scope) -> bool {
+    let mut owners = rows.iter().filter_map(|r| r.owner.as_ref()).peekable();
+    owners.peek().is_some() && owners.all(|owner| scope.contains(owner))
 }
 
 #[cfg(test)]
@@ -132,5 +150,21 @@ mod tests {
         assert!(!add.is_deleted && add.old_memory.is_none());
         assert_eq!(HistoryEvent::parse("UPDATE"), Some(HistoryEvent::Update));
         assert_eq!(HistoryEvent::parse("nope"), None);
+    }
+
+    #[test]
+    fn a_deleted_memorys_history_is_shown_to_its_owner_only() {
+        let now = Utc::now();
+        let mid = MemoryId::from_uuid(Uuid::nil());
+        let text = MemoryText::parse("t", "x").unwrap();
+        let alice = Scope::parse(Some("alice"), Some("bot"), None).unwrap();
+        let user = |name: &str| Scope::parse(Some(name), None, None).unwrap();
+        let old_row = HistoryEntry::added(Uuid::nil(), mid, text.clone(), now);
+        let rows = [old_row.clone(), HistoryEntry::deleted(Uuid::max(), mid, text, now, now).owned_by(&alice)];
+        assert!(visible_to(&rows, &user("alice")));
+        assert!(visible_to(&rows, &alice));
+        assert!(!visible_to(&rows, &user("bob")));
+        assert!(!visible_to(&[old_row], &user("alice")), "rows that name no owner are no one's");
+        assert!(!visible_to(&[], &user("alice")));
     }
 }

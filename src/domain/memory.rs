@@ -41,6 +41,42 @@ pub enum MemoryError {
     /// Metadata used a key reserved for the memory's own fields.
     #[error("metadata key {0:?} is reserved; reserved keys are {RESERVED:?}", RESERVED = RESERVED_METADATA_KEYS)]
     ReservedMetadataKey(String),
+    /// The text holds U+0000, which PostgreSQL text and jsonb cannot store.
+    #[error(
+        "{0} contains the character U+0000 (NUL), which memories cannot hold (PostgreSQL cannot store it); remove it"
+    )]
+    NulCharacter(String),
+}
+
+/// Refuses U+0000 in a text that will be stored, naming `field`. It is the one character a JSON
+/// string can carry that PostgreSQL's `text` and `jsonb` cannot hold, so it is refused for every
+/// store alike, before a write is accepted (stripping it would store something else than given).
+pub fn refuse_nul(field: &str, text: &str) -> Result<(), MemoryError> {
+    if text.contains('\0') {
+        return Err(MemoryError::NulCharacter(field.to_owned()));
+    }
+    Ok(())
+}
+
+/// Refuses U+0000 in any key or string of a JSON value, naming its path under `field`.
+fn refuse_nul_in_json(field: &str, value: &Value) -> Result<(), MemoryError> {
+    match value {
+        Value::String(text) => refuse_nul(field, text),
+        Value::Array(items) => {
+            items.iter().enumerate().try_for_each(|(i, item)| refuse_nul_in_json(&format!("{field}[{i}]"), item))
+        }
+        Value::Object(map) => refuse_nul_in_map(field, map),
+        Value::Null | Value::Bool(_) | Value::Number(_) => Ok(()),
+    }
+}
+
+/// Refuses U+0000 in the keys and values of an object found at `field`.
+fn refuse_nul_in_map(field: &str, map: &Map<String, Value>) -> Result<(), MemoryError> {
+    map.iter().try_for_each(|(key, item)| {
+        let path = format!("{field}.{}", key.replace('\0', "\\u0000"));
+        refuse_nul(&path, key)?;
+        refuse_nul_in_json(&path, item)
+    })
 }
 
 /// The identifier of a memory: a UUID v4.
@@ -93,8 +129,17 @@ impl MemoryText {
         if trimmed.is_empty() {
             return Err(MemoryError::EmptyText { field });
         }
+        refuse_nul(field, trimmed)?;
         check_text_len(field, trimmed)?;
         Ok(Self(trimmed.to_owned()))
+    }
+
+    /// A text the model wrote (a fact, a decision's text): U+0000 is removed rather than refused,
+    /// since the words are the model's and a caller could do nothing about them; then as [`parse`].
+    ///
+    /// [`parse`]: MemoryText::parse
+    pub fn from_model(field: &'static str, raw: &str) -> Result<Self, MemoryError> {
+        Self::parse(field, &raw.replace('\0', ""))
     }
 
     /// The text.
@@ -151,6 +196,7 @@ impl Metadata {
         if let Some(key) = map.keys().find(|k| RESERVED_METADATA_KEYS.contains(&k.as_str())) {
             return Err(MemoryError::ReservedMetadataKey(key.clone()));
         }
+        refuse_nul_in_map("metadata", &map)?;
         Ok(Self(map))
     }
 
@@ -298,6 +344,24 @@ mod tests {
         assert!(Metadata::from_stored(json!({"data": "x", "k": 1}).as_object().unwrap().clone())
             .as_map()
             .contains_key("k"));
+    }
+
+    #[test]
+    fn nul_characters_are_refused_naming_the_field() {
+        let nul = |field: &str| MemoryError::NulCharacter(field.to_owned());
+        assert_eq!(MemoryText::parse("text", "Likes\u{0} tea"), Err(nul("text")));
+        assert_eq!(Metadata::parse(json!({"topic": "fo\u{0}od"})), Err(nul("metadata.topic")));
+        assert_eq!(Metadata::parse(json!({"a": {"b": ["x", "\u{0}"]}})), Err(nul("metadata.a.b[1]")));
+        assert_eq!(Metadata::parse(json!({"k\u{0}": 1})), Err(nul("metadata.k\\u0000")));
+        assert_eq!(refuse_nul("user", "a\u{0}"), Err(nul("user")));
+        let message = MemoryText::parse("text", "\u{0}x").unwrap_err().to_string();
+        assert!(message.starts_with("text contains the character U+0000"), "{message}");
+        // the model's own words lose the character instead of the fact
+        assert_eq!(MemoryText::from_model("fact", "Likes\u{0} tea").unwrap().as_str(), "Likes tea");
+        assert_eq!(MemoryText::from_model("fact", "\u{0}"), Err(MemoryError::EmptyText { field: "fact" }));
+        // every other control character is text PostgreSQL holds
+        assert!(MemoryText::parse("text", "tab\there \u{1} \u{7f}").is_ok());
+        assert!(Metadata::parse(json!({"k": "\u{1}", "n": null, "m": [1, true]})).is_ok());
     }
 
     #[test]

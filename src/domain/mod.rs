@@ -12,3 +12,4 @@ pub mod message;
 pub mod operations;
 pub mod reconcile;
 pub mod scope;
+pub mod strict_json;

@@ -188,6 +188,19 @@ impl WriteCommand {
         }
     }
 
+    /// True when a caller confined to `scope` may see this write: the write names its owner (the
+    /// scope of an add or a delete-all, the scope given with an update or a delete) and `scope`
+    /// contains it. A write recorded without an owner is visible only to unconfined callers.
+    pub fn visible_to(&self, scope: &Scope) -> bool {
+        let owner = match self {
+            WriteCommand::Add(request) => Some(&request.scope),
+            WriteCommand::DeleteAll(owner) => Some(owner),
+            WriteCommand::Update(request) => request.target.scope.as_ref(),
+            WriteCommand::Delete(target) => target.scope.as_ref(),
+        };
+        owner.is_some_and(|owner| scope.contains(owner))
+    }
+
     /// Writes with the same key are applied one after another, in the order accepted: all
     /// writes of one user (else agent, else run), or of one memory when no scope is given.
     pub fn ordering_key(&self) -> String {
@@ -280,6 +293,22 @@ pub struct DeleteAllReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_write_is_visible_to_the_scopes_containing_its_owner() {
+        let scope = |user: Option<&str>, agent: Option<&str>| Scope::parse(user, agent, None).unwrap();
+        let alice_bot = scope(Some("alice"), Some("bot"));
+        let id = MemoryId::from_uuid(uuid::Uuid::nil());
+        let delete = |owner: Option<Scope>| WriteCommand::Delete(MemoryRef { id, scope: owner });
+        let wipe = WriteCommand::DeleteAll(alice_bot.clone());
+        assert!(wipe.visible_to(&scope(Some("alice"), None)));
+        assert!(wipe.visible_to(&alice_bot));
+        assert!(!wipe.visible_to(&scope(Some("bob"), None)));
+        assert!(!wipe.visible_to(&scope(Some("alice"), Some("other"))));
+        assert!(delete(Some(scope(Some("alice"), None))).visible_to(&scope(Some("alice"), None)));
+        assert!(!delete(Some(scope(Some("alice"), None))).visible_to(&alice_bot));
+        assert!(!delete(None).visible_to(&scope(Some("alice"), None)), "a write without an owner is no one's");
+    }
 
     #[test]
     fn limits_thresholds_and_queries_are_bounded() {

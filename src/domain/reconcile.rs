@@ -130,7 +130,7 @@ pub fn read_decisions(answer: &str, candidates: &Candidates) -> Result<Vec<Opera
     for item in items {
         let Some(obj) = item.as_object() else { continue };
         let event = obj.get("event").and_then(Value::as_str).unwrap_or("").trim().to_ascii_uppercase();
-        let text = obj.get("text").and_then(Value::as_str).and_then(|t| MemoryText::parse("text", t).ok());
+        let text = obj.get("text").and_then(Value::as_str).and_then(|t| MemoryText::from_model("text", t).ok());
         let target = obj.get("id").and_then(id_text).and_then(|id| candidates.get(&id));
         match (event.as_str(), text, target) {
             ("ADD", Some(text), _) => {

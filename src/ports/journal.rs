@@ -53,6 +53,9 @@ pub trait WriteJournal: Send + Sync + 'static {
     /// The state of a write, if the journal knows it.
     async fn status(&self, id: &WriteId) -> Result<Option<WriteState>, StoreError>;
 
+    /// The command of a write, if the journal knows it (to check whose write it is).
+    async fn command(&self, id: &WriteId) -> Result<Option<WriteCommand>, StoreError>;
+
     /// Writes recorded and not yet finished.
     async fn unfinished(&self) -> Result<u64, StoreError>;
 }

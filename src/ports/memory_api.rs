@@ -17,6 +17,16 @@ use std::time::Duration;
 #[serde(transparent)]
 pub struct WriteId(pub String);
 
+/// An accepted write looked up by id, optionally confined to an owner: a write of another owner
+/// is reported as unknown, as another owner's memory is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteRef {
+    /// The write.
+    pub id: WriteId,
+    /// When given, the write must be one of this scope (see `WriteCommand::visible_to`).
+    pub scope: Option<Scope>,
+}
+
 /// The outcome of a write: done now (sync mode) or accepted for the background (async mode).
 #[derive(Debug, Clone, PartialEq)]
 pub enum WriteOutcome<T> {
@@ -169,8 +179,9 @@ pub trait MemoryApi: Send + Sync + 'static {
         credentials: &CredentialSet,
         target: MemoryRef,
     ) -> Result<ReadOutcome<Vec<HistoryEntry>>, ApiError>;
-    /// The state of an accepted write.
-    async fn write_status(&self, credentials: &CredentialSet, id: WriteId) -> Result<Option<WriteState>, ApiError>;
+    /// The state of an accepted write (`None` when unknown, or another owner's).
+    async fn write_status(&self, credentials: &CredentialSet, target: WriteRef)
+        -> Result<Option<WriteState>, ApiError>;
     /// Really checks every configured backend, within an overall timeout.
     async fn validate(&self, credentials: &CredentialSet) -> Result<Vec<CheckResult>, ApiError>;
     /// Stops accepting writes and waits up to `deadline` for accepted ones to finish.

@@ -44,10 +44,10 @@ pub fn credentials(async_mode: bool) -> Value {
     })
 }
 
-/// One `LLMResultChunk` carrying `content`.
+/// One `LLMResultChunk` carrying `content`, as the Go daemon forwards it: absent lists are `null`.
 pub fn llm_chunk(model: &Value, content: &str) -> Value {
     json!({"model": model, "prompt_messages": [], "system_fingerprint": null,
-        "delta": {"index": 0, "message": {"role": "assistant", "content": content, "name": null, "tool_calls": []},
+        "delta": {"index": 0, "message": {"role": "assistant", "content": content, "name": null, "tool_calls": null},
             "usage": null, "finish_reason": null}})
 }
 

@@ -22,7 +22,9 @@ use mem0_dify::domain::operations::{
     SearchReport, SearchRequest, UpdateRequest,
 };
 use mem0_dify::domain::scope::Scope;
-use mem0_dify::ports::memory_api::{ApiError, CheckResult, MemoryApi, ReadOutcome, WriteId, WriteOutcome, WriteState};
+use mem0_dify::ports::memory_api::{
+    ApiError, CheckResult, MemoryApi, ReadOutcome, WriteId, WriteOutcome, WriteRef, WriteState,
+};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -188,8 +190,8 @@ impl MemoryApi for FakeMemoryApi {
         Ok(ReadOutcome::complete(rows))
     }
 
-    async fn write_status(&self, _: &CredentialSet, id: WriteId) -> Result<Option<WriteState>, ApiError> {
-        Ok((id.0 == KNOWN_WRITE_ID).then(|| WriteState::Applied { result: serde_json::json!({"deleted": 1}) }))
+    async fn write_status(&self, _: &CredentialSet, target: WriteRef) -> Result<Option<WriteState>, ApiError> {
+        Ok((target.id.0 == KNOWN_WRITE_ID).then(|| WriteState::Applied { result: serde_json::json!({"deleted": 1}) }))
     }
 
     async fn validate(&self, creds: &CredentialSet) -> Result<Vec<CheckResult>, ApiError> {

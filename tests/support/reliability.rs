@@ -233,7 +233,8 @@ pub struct Plugin {
 
 impl Plugin {
     /// Starts `mem0-dify serve` in `dir` (its working directory and data directory) with `env`
-    /// on top of a clean plugin environment (`INSTALL_METHOD=local`, `RUST_LOG=debug`).
+    /// on top of a clean plugin environment (`INSTALL_METHOD=local`, `RUST_LOG=debug`); an empty
+    /// value in `env` unsets the variable.
     pub fn spawn(dir: &Path, env: &[(&str, &str)]) -> Self {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_mem0-dify"));
         cmd.arg("serve").current_dir(dir);
@@ -247,7 +248,11 @@ impl Plugin {
             .env("MEM0_DIFY_DATA_DIR", dir)
             .env("HEARTBEAT_INTERVAL", "1");
         for (k, v) in env {
-            cmd.env(k, v);
+            if v.is_empty() {
+                cmd.env_remove(k); // an empty value unsets the variable (e.g. RUST_LOG)
+            } else {
+                cmd.env(k, v);
+            }
         }
         cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
         let mut child = cmd.spawn().expect("start mem0-dify serve");

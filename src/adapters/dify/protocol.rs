@@ -59,7 +59,9 @@ pub struct RequestData {
     pub tool_parameters: Map<String, Value>,
 }
 
-fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+/// Reads `null` as the type's default (empty string, list or object), as the daemon, written in Go,
+/// sends `null` for an absent list or object.
+pub fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
 where
     D: Deserializer<'de>,
     T: Default + Deserialize<'de>,

@@ -5,7 +5,7 @@
 //! then `end`. Failures never escape a session: errors, timeouts and panics all become `error` + `end`.
 
 use super::backwards::{with_caller, BackwardsRouter, CallerSession};
-use super::connection::{Closed, LineSender};
+use super::line_writer::{Closed, LineSender};
 use super::protocol::{
     json_chunk, split_text_for_lines, text_chunk, ErrorPayload, InboundMessage, LineLimit, OutboundEvent, RequestData,
     SessionMessage,
@@ -115,6 +115,8 @@ impl Dispatcher {
 
     async fn validate(&self, data: &RequestData, session: &SessionOutput) -> Result<(), ErrorPayload> {
         let credentials = parse_credentials(data)?;
+        // Dify marks these blocks required; the command line's zero-setup defaults do not apply here
+        credentials.require_dify_blocks().map_err(|e| ErrorPayload::new(CREDENTIAL_ERROR, e.to_string()))?;
         let checks =
             self.api.validate(&credentials).await.map_err(|e| ErrorPayload::new(CREDENTIAL_ERROR, e.to_string()))?;
         let failures: Vec<String> = checks

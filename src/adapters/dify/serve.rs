@@ -1,32 +1,16 @@
 //! Entry point of the plugin runtime (`mem0-dify serve`): picks the transport from the settings,
 //! wires the dispatcher to the memory API, and stops on SIGTERM / SIGINT or when the daemon goes.
 
-use super::declaration::{find_plugin_root, DeclarationError, PluginDeclarations};
+use super::declaration::{find_plugin_root, PluginDeclarations};
 use super::protocol::LineLimit;
 use super::remote::run_remote;
 use super::runtime::Dispatcher;
-use super::settings::{RuntimeSettings, SettingsError, Transport};
+use super::runtime_error::RuntimeError;
+use super::settings::{RuntimeSettings, Transport};
 use super::stdio::run_stdio;
 use crate::ports::memory_api::MemoryApi;
 use std::sync::Arc;
 use tokio::sync::watch;
-
-/// Why the runtime could not run.
-#[derive(Debug, thiserror::Error)]
-pub enum RuntimeError {
-    /// The environment is misconfigured.
-    #[error(transparent)]
-    Settings(#[from] SettingsError),
-    /// The plugin declarations (needed for remote registration) are missing or invalid.
-    #[error(transparent)]
-    Declaration(#[from] DeclarationError),
-    /// The daemon refused the remote registration; retrying would not help.
-    #[error("the daemon refused the registration: {0}")]
-    Rejected(String),
-    /// Signal handlers could not be installed.
-    #[error("cannot listen for stop signals: {0}")]
-    Signals(String),
-}
 
 /// Runs the plugin until the daemon closes the connection (stdio) or a stop signal arrives, then
 /// lets running sessions and accepted writes finish within `settings.shutdown_timeout`.
@@ -57,8 +41,8 @@ pub async fn serve(api: Arc<dyn MemoryApi>, settings: RuntimeSettings) -> Result
 
 fn spawn_signal_listener(stop: watch::Sender<bool>) -> Result<tokio::task::JoinHandle<()>, RuntimeError> {
     use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).map_err(|e| RuntimeError::Signals(e.to_string()))?;
-    let mut int = signal(SignalKind::interrupt()).map_err(|e| RuntimeError::Signals(e.to_string()))?;
+    let mut term = signal(SignalKind::terminate()).map_err(RuntimeError::Signals)?;
+    let mut int = signal(SignalKind::interrupt()).map_err(RuntimeError::Signals)?;
     Ok(tokio::spawn(async move {
         tokio::select! {
             _ = term.recv() => tracing::info!("SIGTERM received"),
@@ -68,18 +52,48 @@ fn spawn_signal_listener(stop: watch::Sender<bool>) -> Result<tokio::task::JoinH
     }))
 }
 
-/// Sends `tracing` output to stderr (stdout carries only protocol lines), filtered by `RUST_LOG`
-/// (default `info`). The database driver stays at `info` unless `RUST_LOG` names it: at `debug` it
-/// logs every statement's parameters, which are the users' memories. Does nothing when a
-/// subscriber is already installed.
-pub fn init_stderr_logging() {
-    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let driver_named = std::env::var("RUST_LOG").is_ok_and(|v| v.contains("tokio_postgres"));
-    if !driver_named {
+/// The log filter of `serve` when none is set: warnings and errors only, since the daemon relays
+/// every stderr line to Dify's logs as a warning.
+pub const SERVE_DEFAULT_LOG: &str = "warn";
+/// The log filter of the other commands when none is set.
+pub const CLI_DEFAULT_LOG: &str = "info";
+/// The variable that sets the log filter (before `RUST_LOG`).
+pub const LOG_VARIABLE: &str = "MEM0_DIFY_LOG";
+
+/// The filter directives in force: `MEM0_DIFY_LOG`, else `RUST_LOG`, else `default` (blank
+/// values count as unset).
+pub fn log_directives(mem0_dify_log: Option<String>, rust_log: Option<String>, default: &str) -> String {
+    [mem0_dify_log, rust_log].into_iter().flatten().find(|v| !v.trim().is_empty()).unwrap_or_else(|| default.to_owned())
+}
+
+/// Sends `tracing` output to stderr (stdout carries only protocol lines), filtered by
+/// [`log_directives`] (`default`: [`SERVE_DEFAULT_LOG`] or [`CLI_DEFAULT_LOG`]). The database
+/// driver stays at `info` unless the filter names it: at `debug` it logs every statement's
+/// parameters, which are the users' memories. Does nothing when a subscriber is already installed.
+pub fn init_stderr_logging(default: &str) {
+    let directives = log_directives(std::env::var(LOG_VARIABLE).ok(), std::env::var("RUST_LOG").ok(), default);
+    let mut filter = tracing_subscriber::EnvFilter::try_new(&directives).unwrap_or_else(|e| {
+        eprintln!("mem0-dify: the log filter {directives:?} is invalid ({e}); using {default:?}");
+        tracing_subscriber::EnvFilter::new(default)
+    });
+    if !directives.contains("tokio_postgres") {
         if let Ok(directive) = "tokio_postgres=info".parse() {
             filter = filter.add_directive(directive);
         }
     }
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false).try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_filter_comes_from_mem0_dify_log_then_rust_log_then_the_default() {
+        let some = |v: &str| Some(v.to_owned());
+        assert_eq!(log_directives(None, None, SERVE_DEFAULT_LOG), "warn");
+        assert_eq!(log_directives(None, some("info"), SERVE_DEFAULT_LOG), "info");
+        assert_eq!(log_directives(some("debug"), some("info"), SERVE_DEFAULT_LOG), "debug");
+        assert_eq!(log_directives(some(" "), some(""), CLI_DEFAULT_LOG), "info");
+    }
 }

@@ -171,7 +171,7 @@ pub async fn invoke_tool(
         return unknown_tool(tool);
     };
     let params = Params::new(params);
-    let binding = Binding { end_user: if credentials.bind_user_to_dify_user { ctx.end_user.as_deref() } else { None } };
+    let binding = Binding::new(credentials.bind_user_to_dify_user, ctx.end_user.as_deref());
     let call = Call { api, credentials, params, binding };
     let outcome = match known {
         Tool::AddMemory => call.add().await,
@@ -374,9 +374,10 @@ impl Call<'_> {
 
 impl Call<'_> {
     async fn write_status(&self) -> Outcome {
-        let id = WriteId(self.params.required_text("write_id").map_err(InputError::from)?.trim().to_owned());
+        let target = requests::write_ref(&self.params, self.binding)?;
+        let id = target.id.clone();
         let messages = json!({ "write_id": id.0 });
-        let state = self.api.write_status(self.credentials, id.clone()).await?;
+        let state = self.api.write_status(self.credentials, target).await?;
         let Some(state) = state else {
             let message = format!("Write not found: {}", id.0);
             return Ok(ToolReply {

@@ -3,7 +3,7 @@
 use crate::adapters::stored_time::parse_stored_timestamp;
 use crate::domain::history::{HistoryEntry, HistoryEvent};
 use crate::domain::memory::{MemoryId, MemoryText};
-use crate::domain::scope::EntityId;
+use crate::domain::scope::{EntityId, Scope};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -29,6 +29,8 @@ pub struct StoredRow {
     pub actor_id: Option<String>,
     /// `role`.
     pub role: Option<String>,
+    /// `user_id`, `agent_id`, `run_id`: the memory's scope (our columns beside Mem0's).
+    pub owner: [Option<String>; 3],
 }
 
 impl StoredRow {
@@ -56,6 +58,10 @@ impl StoredRow {
             is_deleted: self.is_deleted.unwrap_or(event == HistoryEvent::Delete),
             actor_id: self.actor_id.and_then(|a| EntityId::parse("actor_id", &a).ok()),
             role: self.role.filter(|r| !r.trim().is_empty()),
+            owner: {
+                let [user, agent, run] = &self.owner;
+                Scope::parse(user.as_deref(), agent.as_deref(), run.as_deref()).ok()
+            },
         })
     }
 }
@@ -63,4 +69,13 @@ impl StoredRow {
 /// Parses a timestamp column stored as text.
 pub fn text_time(raw: Option<String>) -> Option<DateTime<Utc>> {
     raw.as_deref().and_then(parse_stored_timestamp)
+}
+
+/// The `user_id`, `agent_id` and `run_id` columns of a row about a memory of `owner`.
+pub fn owner_columns(owner: Option<&Scope>) -> [Option<String>; 3] {
+    let id = |value: Option<&crate::domain::scope::EntityId>| value.map(|v| v.as_str().to_owned());
+    match owner {
+        Some(scope) => [id(scope.user_id()), id(scope.agent_id()), id(scope.run_id())],
+        None => [None, None, None],
+    }
 }

@@ -1,7 +1,7 @@
 //! [`HistoryStore`] in PostgreSQL: table `<collection>_history` beside the pgvector collection,
 //! with Mem0's history columns (mem0-behaviour.md §2.8) plus an insertion sequence.
 
-use super::entry::StoredRow;
+use super::entry::{owner_columns, StoredRow};
 use crate::adapters::postgres::ddl;
 use crate::adapters::postgres::errors::{from_pg, from_pool};
 use crate::adapters::postgres::identifier::CollectionName;
@@ -57,8 +57,13 @@ impl PostgresHistoryStore {
                     is_deleted boolean NOT NULL DEFAULT false,
                     actor_id text,
                     role text,
+                    user_id text,
+                    agent_id text,
+                    run_id text,
                     seq bigint GENERATED ALWAYS AS IDENTITY
                 );
+                ALTER TABLE {table} ADD COLUMN IF NOT EXISTS user_id text, ADD COLUMN IF NOT EXISTS agent_id text,
+                    ADD COLUMN IF NOT EXISTS run_id text;
                 CREATE INDEX IF NOT EXISTS {index} ON {table} (memory_id, updated_at, seq)",
                 table = self.table,
                 index = self.index
@@ -87,12 +92,14 @@ impl HistoryStore for PostgresHistoryStore {
         let tx = client.transaction().await.map_err(pg)?;
         let sql = format!(
             "INSERT INTO {} (id, memory_id, old_memory, new_memory, event, created_at, updated_at, is_deleted, \
-             actor_id, role) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) DO NOTHING",
+             actor_id, role, user_id, agent_id, run_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+             ON CONFLICT (id) DO NOTHING",
             self.table
         );
         let statement = tx.prepare_cached(&sql).await.map_err(pg)?;
         for e in entries {
             let text = |t: &Option<MemoryText>| t.as_ref().map(|t| t.as_str().to_owned());
+            let [user_id, agent_id, run_id] = owner_columns(e.owner.as_ref());
             tx.execute(
                 &statement,
                 &[
@@ -106,6 +113,9 @@ impl HistoryStore for PostgresHistoryStore {
                     &e.is_deleted,
                     &e.actor_id.as_ref().map(|a| a.as_str().to_owned()),
                     &e.role,
+                    &user_id,
+                    &agent_id,
+                    &run_id,
                 ],
             )
             .await
@@ -117,8 +127,8 @@ impl HistoryStore for PostgresHistoryStore {
     async fn history(&self, id: MemoryId) -> Result<Vec<HistoryEntry>, StoreError> {
         let client = self.client().await?;
         let sql = format!(
-            "SELECT id, memory_id, old_memory, new_memory, event, created_at, updated_at, is_deleted, actor_id, role \
-             FROM {} WHERE memory_id = $1 ORDER BY updated_at ASC NULLS FIRST, seq ASC",
+            "SELECT id, memory_id, old_memory, new_memory, event, created_at, updated_at, is_deleted, actor_id, role, \
+             user_id, agent_id, run_id FROM {} WHERE memory_id = $1 ORDER BY updated_at ASC NULLS FIRST, seq ASC",
             self.table
         );
         let statement = client.prepare_cached(&sql).await.map_err(pg)?;
@@ -139,6 +149,7 @@ fn entry(row: &Row) -> Result<HistoryEntry, StoreError> {
         is_deleted: row.try_get(7).map_err(pg)?,
         actor_id: row.try_get(8).map_err(pg)?,
         role: row.try_get(9).map_err(pg)?,
+        owner: [row.try_get(10).map_err(pg)?, row.try_get(11).map_err(pg)?, row.try_get(12).map_err(pg)?],
     };
     stored.into_entry().map_err(|message| StoreError::Corrupt { store: STORE, message })
 }

@@ -1,7 +1,7 @@
 //! [`HistoryStore`] in a SQLite file with Mem0's `history` table (mem0-behaviour.md §2.8), so a
 //! Mem0 `history.db` can be read and written. WAL mode; every call runs on the blocking pool.
 
-use super::entry::{text_time, StoredRow};
+use super::entry::{owner_columns, text_time, StoredRow};
 use crate::domain::history::HistoryEntry;
 use crate::domain::memory::{format_timestamp, MemoryId, MemoryText};
 use crate::ports::history_store::HistoryStore;
@@ -106,12 +106,14 @@ fn open(path: &Path) -> Result<Connection, StoreError> {
     Ok(connection)
 }
 
-/// Adds `actor_id` and `role` to a history table made by an old Mem0.
+/// Adds `actor_id` and `role` to a history table made by an old Mem0, and the memory's scope
+/// (`user_id`, `agent_id`, `run_id`, ours: Mem0 ignores them) so a deleted memory's history
+/// is shown to its owner only.
 fn migrate(connection: &Connection) -> Result<(), StoreError> {
     let mut statement = connection.prepare("SELECT name FROM pragma_table_info('history')").map_err(sql)?;
     let columns: Vec<String> =
         statement.query_map([], |r| r.get(0)).map_err(sql)?.collect::<Result<_, _>>().map_err(sql)?;
-    for column in ["actor_id", "role"] {
+    for column in ["actor_id", "role", "user_id", "agent_id", "run_id"] {
         if !columns.iter().any(|c| c == column) {
             connection.execute_batch(&format!("ALTER TABLE history ADD COLUMN {column} TEXT")).map_err(sql)?;
         }
@@ -136,11 +138,13 @@ impl HistoryStore for SqliteHistoryStore {
                 let mut insert = tx
                     .prepare_cached(
                         "INSERT OR IGNORE INTO history (id, memory_id, old_memory, new_memory, event, created_at, \
-                         updated_at, is_deleted, actor_id, role) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                         updated_at, is_deleted, actor_id, role, user_id, agent_id, run_id) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                     )
                     .map_err(sql)?;
                 for e in &entries {
                     let text = |t: &Option<MemoryText>| t.as_ref().map(|t| t.as_str().to_owned());
+                    let [user_id, agent_id, run_id] = owner_columns(e.owner.as_ref());
                     insert
                         .execute(params![
                             e.id.to_string(),
@@ -153,6 +157,9 @@ impl HistoryStore for SqliteHistoryStore {
                             i64::from(e.is_deleted),
                             e.actor_id.as_ref().map(|a| a.as_str().to_owned()),
                             e.role,
+                            user_id,
+                            agent_id,
+                            run_id,
                         ])
                         .map_err(sql)?;
                 }
@@ -167,7 +174,8 @@ impl HistoryStore for SqliteHistoryStore {
             let mut select = connection
                 .prepare_cached(
                     "SELECT id, memory_id, old_memory, new_memory, event, created_at, updated_at, is_deleted, \
-                     actor_id, role FROM history WHERE memory_id = ?1 ORDER BY julianday(updated_at) ASC, rowid ASC",
+                     actor_id, role, user_id, agent_id, run_id FROM history WHERE memory_id = ?1 \
+                     ORDER BY julianday(updated_at) ASC, rowid ASC",
                 )
                 .map_err(sql)?;
             let rows = select
@@ -182,12 +190,17 @@ impl HistoryStore for SqliteHistoryStore {
                         r.get::<_, Option<i64>>(7)?,
                         r.get::<_, Option<String>>(8)?,
                         r.get::<_, Option<String>>(9)?,
+                        [
+                            r.get::<_, Option<String>>(10)?,
+                            r.get::<_, Option<String>>(11)?,
+                            r.get::<_, Option<String>>(12)?,
+                        ],
                     ))
                 })
                 .map_err(sql)?;
             let mut entries = Vec::new();
             for row in rows {
-                let (row_id, old_memory, new_memory, event, created_at, updated_at, is_deleted, actor_id, role) =
+                let (row_id, old_memory, new_memory, event, created_at, updated_at, is_deleted, actor_id, role, owner) =
                     row.map_err(sql)?;
                 let row_id = row_id.as_deref().and_then(|r| Uuid::parse_str(r).ok()).ok_or_else(|| {
                     StoreError::Corrupt { store: STORE, message: format!("history row id {row_id:?} is not a UUID") }
@@ -203,6 +216,7 @@ impl HistoryStore for SqliteHistoryStore {
                     is_deleted: is_deleted.map(|d| d != 0),
                     actor_id,
                     role,
+                    owner,
                 };
                 entries.push(stored.into_entry().map_err(|message| StoreError::Corrupt { store: STORE, message })?);
             }

@@ -243,6 +243,19 @@ impl WriteJournal for PostgresJournal {
         }))
     }
 
+    async fn command(&self, id: &WriteId) -> Result<Option<WriteCommand>, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(&format!("SELECT command FROM {} WHERE id = $1", self.table), &[&id.0])
+            .await
+            .map_err(pg)?;
+        row.map(|r| {
+            serde_json::from_value(r.get::<_, Value>(0))
+                .map_err(|e| StoreError::Corrupt { store: STORE, message: format!("write {}: {e}", id.0) })
+        })
+        .transpose()
+    }
+
     async fn unfinished(&self) -> Result<u64, StoreError> {
         let client = self.client().await?;
         let row = client

@@ -261,6 +261,23 @@ impl WriteJournal for SqliteJournal {
             .map(|(state, attempts, last_error, result)| super::rules::state_of(&state, attempts, last_error, result)))
     }
 
+    async fn command(&self, id: &WriteId) -> Result<Option<WriteCommand>, StoreError> {
+        let key = id.0.clone();
+        let text = self
+            .with(move |c| {
+                c.query_row("SELECT command FROM write_journal WHERE id = ?1", params![key], |row| {
+                    row.get::<_, String>(0)
+                })
+                .optional()
+            })
+            .await?;
+        text.map(|t| {
+            serde_json::from_str(&t)
+                .map_err(|e| StoreError::Corrupt { store: STORE, message: format!("write {}: {e}", id.0) })
+        })
+        .transpose()
+    }
+
     async fn unfinished(&self) -> Result<u64, StoreError> {
         self.with(|c| c.query_row("SELECT COUNT(*) FROM write_journal WHERE state = 'pending'", [], |r| r.get(0))).await
     }

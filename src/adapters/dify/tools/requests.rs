@@ -3,17 +3,19 @@
 //! Identity binding: when the provider credential `bind_user_to_dify_user` is on and the daemon
 //! names the Dify end user of the call, that end user is the `user_id` of every tool, whatever
 //! the parameters say (the LLM cannot read or write another user's memories). Without an end
-//! user in the request, the `user_id` parameter is used as given.
+//! user in the request, the `user_id` parameter is used as given; the id-based tools then need
+//! one, so a lookup by id is always confined to an owner.
 
 use super::params::{ParamError, Params};
 use crate::domain::filter::{self, Filter, FilterError};
-use crate::domain::memory::{check_text_len, MemoryError, MemoryId, MemoryText, Metadata};
+use crate::domain::memory::{self, MemoryError, MemoryId, MemoryText, Metadata};
 use crate::domain::message::Conversation;
 use crate::domain::operations::{
     AddRequest, Limit, ListRequest, MemoryRef, Query, RequestError, SearchRequest, Threshold, UpdateRequest,
     LIST_DEFAULT_LIMIT, SEARCH_DEFAULT_TOP_K,
 };
 use crate::domain::scope::{EntityId, Scope, ScopeError};
+use crate::ports::memory_api::{WriteId, WriteRef};
 use serde_json::{Map, Value};
 
 /// What the `metadata` parameter accepts (for error messages).
@@ -42,6 +44,9 @@ pub enum InputError {
     /// The Dify end user id cannot serve as `user_id`.
     #[error("the Dify end user id cannot be used as user_id: {0}")]
     EndUser(ScopeError),
+    /// Under `bind_user_to_dify_user` an id-based lookup names no owner (no end user, no ids).
+    #[error("user_id is required: bind_user_to_dify_user is on and Dify named no end user for this call")]
+    OwnerRequired,
 }
 
 /// The identity binding of one call: the end user that replaces `user_id`, when bound.
@@ -49,6 +54,15 @@ pub enum InputError {
 pub struct Binding<'a> {
     /// The Dify end user, when `bind_user_to_dify_user` is on and the daemon named one.
     pub end_user: Option<&'a str>,
+    /// `bind_user_to_dify_user` is on: id-based tools always check the owner.
+    pub bound: bool,
+}
+
+impl<'a> Binding<'a> {
+    /// The binding of a call: `end_user` replaces `user_id` when `bind_user_to_dify_user` is on.
+    pub fn new(bind_user_to_dify_user: bool, end_user: Option<&'a str>) -> Self {
+        Self { end_user: end_user.filter(|_| bind_user_to_dify_user), bound: bind_user_to_dify_user }
+    }
 }
 
 /// The user / agent / run ids of a call, after binding.
@@ -87,6 +101,15 @@ impl Ids {
         }
         Ok(Some(Scope::new(self.user_id, self.agent_id, self.run_id)?))
     }
+
+    /// The owner an id-based tool checks: optional, except under `bind_user_to_dify_user`, where
+    /// a lookup by id is always confined to an owner (the end user, else the `user_id` given).
+    pub fn owner_scope(self, binding: Binding<'_>) -> Result<Option<Scope>, InputError> {
+        match self.optional_scope()? {
+            None if binding.bound => Err(InputError::OwnerRequired),
+            scope => Ok(scope),
+        }
+    }
 }
 
 /// The scope's ids as a JSON object (`{"user_id": …, "agent_id": …}`), as replies echo them.
@@ -107,15 +130,14 @@ pub enum AddInput {
 pub fn add(params: &Params<'_>, binding: Binding<'_>) -> Result<AddInput, InputError> {
     let user = params.text("user")?;
     let assistant = params.text("assistant")?;
+    // One limit for memory text, whether the model extracts facts or not (never a silent skip).
+    for (field, text) in [("user", &user), ("assistant", &assistant)] {
+        text.as_deref().map(|t| memory::refuse_nul(field, t)).transpose()?;
+        text.as_deref().map(|t| memory::check_text_len(field, t)).transpose()?;
+    }
     let scope = Ids::read(params, binding)?.user_scope()?;
     let metadata = metadata(params)?;
     let infer = params.boolean("infer")?.unwrap_or(true);
-    // One limit for memory text, whether the model extracts facts or not (never a silent skip).
-    for (field, text) in [("user", &user), ("assistant", &assistant)] {
-        if let Some(text) = text {
-            check_text_len(field, text)?;
-        }
-    }
     let conversation = Conversation::from_turn(user.as_deref().unwrap_or(""), assistant.as_deref());
     if conversation.is_empty() {
         return Ok(AddInput::Skip);
@@ -154,8 +176,15 @@ pub fn list(params: &Params<'_>, binding: Binding<'_>) -> Result<ListInput, Inpu
 /// Parses the `memory_id` and optional ids of get / delete / history.
 pub fn memory_ref(params: &Params<'_>, binding: Binding<'_>) -> Result<MemoryRef, InputError> {
     let id = MemoryId::parse(&params.required_text("memory_id")?)?;
-    let scope = Ids::read(params, binding)?.optional_scope()?;
+    let scope = Ids::read(params, binding)?.owner_scope(binding)?;
     Ok(MemoryRef { id, scope })
+}
+
+/// Parses `get_write_status`: `write_id` and the optional owner (always set under binding).
+pub fn write_ref(params: &Params<'_>, binding: Binding<'_>) -> Result<WriteRef, InputError> {
+    let id = WriteId(params.required_text("write_id")?.trim().to_owned());
+    let scope = Ids::read(params, binding)?.owner_scope(binding)?;
+    Ok(WriteRef { id, scope })
 }
 
 /// Parses `update_memory`: `memory_id`, `text`, optional `metadata` and ids.

@@ -11,7 +11,7 @@ use crate::domain::operations::{
     SearchRequest, UpdateRequest, SEARCH_DEFAULT_TOP_K,
 };
 use crate::domain::scope::Scope;
-use crate::ports::memory_api::{CheckResult, Degraded, ReadOutcome, WriteId, WriteState};
+use crate::ports::memory_api::{CheckResult, Degraded, ReadOutcome, WriteId, WriteRef, WriteState};
 use async_trait::async_trait;
 use chrono::{TimeZone, Utc};
 use std::sync::Mutex;
@@ -34,7 +34,7 @@ enum Seen {
     Delete(MemoryRef),
     DeleteAll(Scope),
     History(MemoryRef),
-    WriteStatus(WriteId),
+    WriteStatus(WriteRef),
 }
 
 type Scripted<T> = Mutex<Option<Result<T, ApiError>>>;
@@ -102,8 +102,8 @@ impl MemoryApi for FakeApi {
     async fn history(&self, _: &CredentialSet, target: MemoryRef) -> Result<ReadOutcome<Vec<HistoryEntry>>, ApiError> {
         self.record(Seen::History(target), &self.history)
     }
-    async fn write_status(&self, _: &CredentialSet, id: WriteId) -> Result<Option<WriteState>, ApiError> {
-        self.record(Seen::WriteStatus(id), &self.write_status)
+    async fn write_status(&self, _: &CredentialSet, target: WriteRef) -> Result<Option<WriteState>, ApiError> {
+        self.record(Seen::WriteStatus(target), &self.write_status)
     }
     async fn validate(&self, _: &CredentialSet) -> Result<Vec<CheckResult>, ApiError> {
         Err(ApiError::Backend("not used by the tools".into()))
@@ -1100,7 +1100,7 @@ async fn write_status_reports_applied_pending_failed_and_unknown_writes() {
         json!({"status": "SUCCESS", "messages": {"write_id": "w-1"}, "results": {"state": "applied", "result": {"results": []}}})
     );
     assert_eq!(reply.text, "Write w-1 has been applied.");
-    assert_eq!(api.only_seen(), Seen::WriteStatus(WriteId("w-1".into())));
+    assert_eq!(api.only_seen(), Seen::WriteStatus(WriteRef { id: WriteId("w-1".into()), scope: None }));
 
     let api = FakeApi::default();
     script(&api.write_status, Ok(Some(WriteState::Pending { attempts: 2, last_error: Some("HTTP 429".into()) })));
@@ -1153,4 +1153,93 @@ async fn replies_echo_a_bounded_part_of_the_input_and_keep_the_write_id() {
         call(&api, "add_memory", json!({"user": "x".repeat(6_000_000), "user_id": "alice", "infer": false})).await;
     assert_error(&reply, "user is 6000000 characters long; at most 20000 are allowed", json!([]));
     assert!(api.seen().is_empty());
+}
+
+// ---------------------------------------------------------------- U+0000 (issue 12, item 9)
+
+#[tokio::test]
+async fn nul_characters_are_refused_naming_the_field_before_anything_is_accepted() {
+    let nul = "contains the character U+0000 (NUL), which memories cannot hold";
+    let cases = [
+        ("add_memory", json!({"user": "I like\u{0} tea", "user_id": "alice"}), "user", json!([])),
+        ("add_memory", json!({"user": "x", "assistant": "\u{0}", "user_id": "alice"}), "assistant", json!([])),
+        (
+            "add_memory",
+            json!({"user": "x", "user_id": "alice", "infer": false, "metadata": {"t": "a\u{0}"}}),
+            "metadata.t",
+            json!([]),
+        ),
+        (
+            "add_memory",
+            json!({"user": "x", "user_id": "alice", "metadata": "{\"t\": [\"\\u0000\"]}"}),
+            "metadata.t[0]",
+            json!([]),
+        ),
+        ("update_memory", json!({"memory_id": ID, "text": "tea\u{0}", "user_id": "alice"}), "text", json!({})),
+        ("update_memory", json!({"memory_id": ID, "text": "tea", "metadata": {"k": "\u{0}"}}), "metadata.k", json!({})),
+        (
+            "search_memory",
+            json!({"query": "tea", "user_id": "alice", "filters": {"t": "\u{0}"}}),
+            "filters.t",
+            json!([]),
+        ),
+    ];
+    for (tool, params, field, empty) in cases {
+        let api = FakeApi::default();
+        let reply = call(&api, tool, params.clone()).await;
+        assert!(reply.is_error(), "{tool} {params}: {}", reply.text);
+        let message = reply.json["messages"].as_str().unwrap_or_default().to_owned();
+        assert!(message.starts_with(&format!("{field} ")) && message.contains("U+0000"), "{tool} {params}: {message}");
+        if field.starts_with("filters") {
+            assert!(message.contains("memories cannot hold"), "{message}");
+        } else {
+            assert!(message.contains(nul), "{message}");
+        }
+        assert_eq!(reply.json["results"], empty);
+        assert!(api.seen().is_empty(), "{tool} {params} reached the engine");
+    }
+}
+
+// ---------------------------------------------------------------- owner checks (issue 12, item 4)
+
+#[tokio::test]
+async fn write_status_is_confined_to_the_owner_given_or_bound() {
+    let api = FakeApi::default();
+    script(&api.write_status, Ok(None));
+    call(&api, "get_write_status", json!({"write_id": "w-1", "user_id": "alice"})).await;
+    let alice = Some(scope(Some("alice"), None, None));
+    assert_eq!(api.only_seen(), Seen::WriteStatus(WriteRef { id: WriteId("w-1".into()), scope: alice }));
+
+    // bound: the end user, whatever user_id the LLM wrote
+    let api = FakeApi::default();
+    script(&api.write_status, Ok(None));
+    let params = json!({"write_id": "w-1", "user_id": "victim"});
+    let reply = call_as(&api, &bound_creds(), &end_user("mallory"), "get_write_status", params).await;
+    let mallory = Some(scope(Some("mallory"), None, None));
+    assert_eq!(api.only_seen(), Seen::WriteStatus(WriteRef { id: WriteId("w-1".into()), scope: mallory }));
+    assert_eq!(reply.json["status"], "ERROR");
+    assert_eq!(reply.json["messages"], "Write not found: w-1");
+}
+
+#[tokio::test]
+async fn under_binding_a_lookup_by_id_always_names_an_owner() {
+    let required = "user_id is required: bind_user_to_dify_user is on and Dify named no end user for this call";
+    for (tool, params, empty) in [
+        ("get_memory", json!({"memory_id": ID}), json!({})),
+        ("update_memory", json!({"memory_id": ID, "text": "t"}), json!({})),
+        ("delete_memory", json!({"memory_id": ID}), json!({})),
+        ("get_memory_history", json!({"memory_id": ID}), json!([])),
+        ("get_write_status", json!({"write_id": "w-1"}), json!({})),
+    ] {
+        let api = FakeApi::default();
+        let reply = call_as(&api, &bound_creds(), &InvokeContext::default(), tool, params.clone()).await;
+        assert!(reply.is_error(), "{tool}: {}", reply.text);
+        assert_eq!(reply.json["messages"], required, "{tool}");
+        assert_eq!(reply.json["results"], empty, "{tool}");
+        assert!(api.seen().is_empty(), "{tool} reached the engine unconfined");
+    }
+    // without binding, an id alone is enough (Mem0's behaviour)
+    let api = FakeApi::default();
+    script(&api.get, Ok(ReadOutcome::complete(Some(alice_record()))));
+    assert!(!call(&api, "get_memory", json!({"memory_id": ID})).await.is_error());
 }

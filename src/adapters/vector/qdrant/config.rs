@@ -5,7 +5,7 @@
 //! Local mode (`path` alone) runs Qdrant inside the Python process and cannot be offered here.
 
 use crate::adapters::config::{
-    self, check_base_url, check_keys, config_error, count_or, non_blank, reject_client, HttpKeys,
+    self, check_base_url, check_keys, config_error, count_or, is_store_name, non_blank, reject_client, HttpKeys,
 };
 use crate::adapters::http::HttpSettings;
 use crate::domain::credentials::ProviderBlock;
@@ -81,10 +81,7 @@ pub fn from_block(block: &ProviderBlock) -> Result<QdrantConfig, BuildError> {
 
     reject_client(block, &keys.client, "set url or host and port")?;
     let collection = non_blank(keys.collection_name).unwrap_or_else(|| DEFAULT_COLLECTION.to_owned());
-    let valid_name = collection.len() <= 255
-        && collection.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
-        && !collection.starts_with('.');
-    if !valid_name {
+    if !is_store_name(&collection, 255) {
         return Err(bad(format!("collection_name must be 1-255 letters, digits, '_', '-' or '.', got {collection:?}")));
     }
     let dims = count_or(block, "embedding_model_dims", keys.embedding_model_dims, DEFAULT_DIMS, MAX_DIMS)?;

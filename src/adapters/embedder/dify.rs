@@ -2,9 +2,11 @@
 //! request body the Python SDK's `TextEmbeddingInvocation` sends; the answer is one
 //! `TextEmbeddingResult`).
 
-use super::{DifyModel, MODEL_KEYS};
 use crate::adapters::config::{self, check_keys, config_error};
 use crate::adapters::dify::backwards::current_caller;
+pub use crate::adapters::dify::models::PROVIDERS;
+use crate::adapters::dify::models::{DifyModel, MODEL_KEYS};
+use crate::adapters::dify::protocol::null_as_default;
 use crate::domain::credentials::ProviderBlock;
 use crate::ports::backends::BuildError;
 use crate::ports::embedder::{EmbedError, EmbedPurpose, Embedder};
@@ -28,9 +30,10 @@ struct EmbeddingKeys {
     embedding_dims: Option<usize>,
 }
 
-/// The `TextEmbeddingResult` fields read.
+/// The `TextEmbeddingResult` fields read (`null` reads as no vectors, then reported as missing).
 #[derive(Debug, Deserialize)]
 struct EmbeddingResult {
+    #[serde(deserialize_with = "null_as_default")]
     embeddings: Vec<Vec<f32>>,
 }
 
@@ -165,5 +168,8 @@ mod tests {
         assert!(error.contains("1 vectors for 2 texts"), "{error}");
         assert!(embedder().vectors(vec![], 1).unwrap_err().to_string().contains("without a result"));
         assert!(embedder().vectors(vec![json!({"x": 1})], 1).unwrap_err().to_string().contains("malformed"));
+        // null (the Go daemon's absent list) is no vectors, not a malformed result
+        let error = embedder().vectors(vec![result(Value::Null)], 1).unwrap_err().to_string();
+        assert!(error.contains("0 vectors for 1 texts"), "{error}");
     }
 }

@@ -1,10 +1,12 @@
 //! The `dify` chat model: one backwards invocation of type `llm` per chat (the request body the
 //! Python SDK's `LLMInvocation` sends; the answer is a stream of `LLMResultChunk`s).
 
-use super::{DifyModel, MODEL_KEYS};
+use super::base::{WireToolCall, DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE};
 use crate::adapters::config::{self, check_keys, config_error};
 use crate::adapters::dify::backwards::current_caller;
-use crate::adapters::llm::base::{WireToolCall, DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE};
+pub use crate::adapters::dify::models::PROVIDERS;
+use crate::adapters::dify::models::{DifyModel, MODEL_KEYS};
+use crate::adapters::dify::protocol::null_as_default;
 use crate::domain::credentials::ProviderBlock;
 use crate::ports::backends::BuildError;
 use crate::ports::llm::{ChatRequest, ChatResponse, Llm, LlmError, ToolCall, Usage};
@@ -96,32 +98,34 @@ impl Llm for DifyChat {
     }
 }
 
-/// One `LLMResultChunk` (the fields read).
+/// One `LLMResultChunk` (the fields read). The daemon forwards `null` for absent lists and
+/// objects (`"tool_calls": null`); every one of them reads as empty.
 #[derive(Debug, Deserialize)]
 struct Chunk {
     delta: Delta,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 struct Delta {
+    #[serde(deserialize_with = "null_as_default")]
     message: AssistantMessage,
     #[serde(default)]
     usage: Option<ChunkUsage>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 struct AssistantMessage {
     #[serde(default)]
     content: Value,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     tool_calls: Vec<WireToolCall>,
 }
 
 #[derive(Debug, Deserialize)]
 struct ChunkUsage {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     prompt_tokens: u64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     completion_tokens: u64,
 }
 
@@ -235,6 +239,23 @@ mod tests {
         assert_eq!(answer.content.as_deref(), Some("Hello"));
         assert_eq!(answer.tool_calls, vec![ToolCall { name: "f".into(), arguments: json!({"a": 1}) }]);
         assert_eq!(answer.usage, Some(Usage { prompt_tokens: 7, completion_tokens: 3 }));
+    }
+
+    #[test]
+    fn null_lists_and_objects_read_as_empty() {
+        // the Go daemon forwards null for every absent list or object
+        let chunks = vec![
+            chunk(json!("Hel"), Value::Null, Value::Null),
+            json!({"delta": {"index": 0, "message": null, "usage": null, "finish_reason": null}}),
+            chunk(json!("lo"), Value::Null, json!({"prompt_tokens": null, "completion_tokens": 2})),
+        ];
+        let answer = merge_chunks(&chunks).unwrap();
+        assert_eq!(answer.content.as_deref(), Some("Hello"));
+        assert!(answer.tool_calls.is_empty());
+        assert_eq!(answer.usage, Some(Usage { prompt_tokens: 0, completion_tokens: 2 }));
+        let call = json!([{"id": "1", "type": "function", "function": {"name": "f", "arguments": null}}]);
+        let answer = merge_chunks(&[chunk(Value::Null, call, Value::Null)]).unwrap();
+        assert_eq!(answer.tool_calls, vec![ToolCall { name: "f".into(), arguments: json!({}) }]);
     }
 
     #[test]
