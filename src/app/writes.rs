@@ -32,7 +32,6 @@ pub async fn apply_now(engine: &Engine, command: &WriteCommand) -> Result<Value,
     Ok(engine.service().execute(command).await?)
 }
 
-
 /// Timing of a writer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WriterTiming {
