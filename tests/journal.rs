@@ -177,8 +177,9 @@ async fn leases_and_retries(open: Opener) {
     tokio::time::sleep(Duration::from_millis(250)).await;
     let retried = journal.claim(1, LEASE).await.unwrap();
     assert_eq!(retried[0].attempts, 1);
-    journal.finish(&id, &WriteState::Failed { error: "bad key".into() }).await.unwrap();
-    assert_eq!(journal.status(&id).await.unwrap(), Some(WriteState::Failed { error: "bad key".into() }));
+    journal.finish(&id, &WriteState::Failed { error: "bad key".into(), attempts: 2 }).await.unwrap();
+    // The status counts every attempt: the retried one and the one that failed.
+    assert_eq!(journal.status(&id).await.unwrap(), Some(WriteState::Failed { error: "bad key".into(), attempts: 2 }));
     assert_eq!(journal.unfinished().await.unwrap(), 0);
 }
 

@@ -34,16 +34,16 @@ use mem0_dify::adapters::graph::neo4j::prompts::{parse_deletions, parse_extracti
 use mem0_dify::adapters::llm::openai::OpenAiChat;
 use mem0_dify::adapters::vector::embedded::{EmbeddedConfig, EmbeddedVectorStore};
 use mem0_dify::domain::credentials::{strip_code_fence, CredentialSet, ProviderBlock, CREDENTIAL_NAMES};
-use mem0_dify::domain::facts::parse_facts;
+use mem0_dify::domain::facts::{parse_facts, read_facts};
 use mem0_dify::domain::filter::Filter;
 use mem0_dify::domain::history::HistoryEntry;
-use mem0_dify::domain::json_answer::extract_json;
+use mem0_dify::domain::json_answer::{extract_json, EXCERPT_CHARS};
 use mem0_dify::domain::memory::{MemoryId, MemoryRecord, MemoryText, Metadata};
 use mem0_dify::domain::operations::{
     AddReport, AddRequest, DeleteAllReport, ListReport, ListRequest, MemoryRef, SearchReport, SearchRequest,
     UpdateRequest,
 };
-use mem0_dify::domain::reconcile::{parse_decisions, Candidates, Operation};
+use mem0_dify::domain::reconcile::{parse_decisions, read_decisions, Candidates, Operation};
 use mem0_dify::domain::scope::{EntityId, Scope};
 use mem0_dify::ports::backends::BackendFactory;
 use mem0_dify::ports::embedder::{EmbedPurpose, Embedder};
@@ -842,7 +842,20 @@ fn model_answers_never_panic_and_decisions_stay_safe() {
         let _ = extract_json(&answer);
         let facts = parse_facts(&answer);
         prop_assert!(facts.len() <= 50);
+        // The strict readers agree with the tolerant ones, and an unreadable answer's reason
+        // quotes a bounded excerpt (never the whole answer).
+        match read_facts(&answer) {
+            Ok(read) => prop_assert_eq!(&read, &facts),
+            Err(e) => {
+                prop_assert!(facts.is_empty(), "unreadable yet facts were found");
+                prop_assert!(e.excerpt.chars().count() <= EXCERPT_CHARS + 60, "excerpt too long");
+            }
+        }
         let operations = parse_decisions(&answer, &candidates);
+        match read_decisions(&answer, &candidates) {
+            Ok(read) => prop_assert_eq!(&read, &operations),
+            Err(_) => prop_assert!(operations.is_empty(), "unreadable yet decisions were found"),
+        }
         let mut targets = HashSet::new();
         for op in &operations {
             match op {
@@ -973,7 +986,15 @@ fn provider_responses_never_panic() {
                 response_format: ResponseFormat::JsonObject,
                 tools: Vec::new(),
             };
-            let _ = chat.chat(request).await;
+            let answer = chat.chat(request).await;
+            // An HTTP 200 without any choice (an error body, not JSON, another shape) is transient.
+            let has_choice = serde_json::from_str::<Value>(&body)
+                .ok()
+                .and_then(|v| v.get("choices").and_then(Value::as_array).map(|c| !c.is_empty()))
+                .unwrap_or(false);
+            if status == 200 && !has_choice {
+                prop_assert!(answer.as_ref().is_err_and(|e| e.is_transient()), "{answer:?} for {body}");
+            }
             server.fail_next(1, Reply::Raw { status, body });
             if let Ok(vectors) = embedder.embed(&["a".to_owned(), "b".to_owned()], EmbedPurpose::Add).await {
                 prop_assert_eq!(vectors.len(), 2, "one vector per text");
@@ -1032,6 +1053,8 @@ fn corpus_inputs_never_panic() {
                 "model_answers" => {
                     let _ = parse_facts(&input);
                     let _ = parse_decisions(&input, &candidates);
+                    let _ = read_facts(&input);
+                    let _ = read_decisions(&input, &candidates);
                     let _ = extract_json(&input);
                 }
                 _ => {

@@ -76,10 +76,15 @@ impl World {
             "local_vector_db_json": vector,
             "async_mode": async_mode,
         });
-        credentials.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        let extra_credentials = extra.as_object().unwrap().iter().filter(|(k, _)| !k.starts_with("test_"));
+        credentials.as_object_mut().unwrap().extend(extra_credentials.map(|(k, v)| (k.clone(), v.clone())));
         let credentials = CredentialSet::from_map(credentials.as_object().unwrap()).unwrap();
         let factory = Arc::new(DefaultBackendFactory::new(dir.path()));
-        let app = Arc::new(MemoryApp::start(factory, AppSettings { writer, ..AppSettings::default() }));
+        let mut settings = AppSettings { writer, ..AppSettings::default() };
+        if let Some(ceiling) = extra.get("test_sync_ceiling_ms").and_then(Value::as_u64) {
+            settings.timeouts.sync_write = Duration::from_millis(ceiling);
+        }
+        let app = Arc::new(MemoryApp::start(factory, settings));
         Some(Self { app, model, credentials, _dir: dir })
     }
 
@@ -267,4 +272,123 @@ async fn a_graph_store_that_is_down_does_not_stop_vector_memory() {
         let found = w.call("search_memory", json!({"query": "tomatoes", "user_id": "dana"})).await;
         assert_eq!(found["results"][0]["memory"], "I grow tomatoes", "{found}");
     }
+}
+
+/// HTTP 200 answers without a usable completion — an `{"error": …}` body, no choices, no content,
+/// an HTML page — are transient: the accepted write stays pending, retried with backoff, and is
+/// applied once the model answers again (they used to fail the write at once).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_200_answers_without_a_completion_are_retried_until_the_model_recovers() {
+    let w = World::new(true, json!({}), fast_writer(30), false).await.unwrap();
+    let faults = [
+        ("error body", Reply::Raw { status: 200, body: r#"{"error": {"message": "upstream overloaded"}}"#.into() }),
+        ("no choices", Reply::Raw { status: 200, body: r#"{"id": "x", "choices": []}"#.into() }),
+        ("no content", Reply::Raw { status: 200, body: r#"{"choices": [{"message": {"content": null}}]}"#.into() }),
+        ("html page", Reply::Raw { status: 200, body: "<html><body>502 Bad Gateway</body></html>".into() }),
+    ];
+    let mut survived = 0;
+    for (n, (what, fault)) in faults.iter().enumerate() {
+        w.model.set_outage("/chat/completions", Some(fault.clone()));
+        let user = format!("I collect stamp number {n}");
+        let reply = w.call("add_memory", json!({"user": user, "user_id": "erin"})).await;
+        let id = reply["write_id"].as_str().unwrap_or_else(|| panic!("{what}: {reply}")).to_owned();
+        let state = w.wait_state(&id, |s| s["attempts"].as_u64().unwrap_or(0) >= 2 || s["state"] != "pending").await;
+        assert_eq!(state["state"], "pending", "{what}: {state}");
+        assert!(state["last_error"].as_str().is_some_and(|e| e.contains("usable completion")), "{what}: {state}");
+        w.model.set_outage("/chat/completions", None);
+        let state = w.wait_state(&id, |s| s["state"] != "pending").await;
+        assert_eq!(state["state"], "applied", "{what}: {state}");
+        assert!(w.memories("erin").await.contains(&user), "{what}");
+        survived += 1;
+    }
+    println!("http 200 faults injected: {}, survived: {survived}", faults.len());
+}
+
+/// An extraction answer that stays unreadable is asked again, then fails the write with a reason
+/// quoting it (async: `failed` with the attempts; sync: ERROR) — never SUCCESS with no facts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreadable_model_answers_fail_the_write_quoting_the_answer() {
+    for async_mode in [true, false] {
+        let w = World::new(async_mode, json!({}), fast_writer(3), false).await.unwrap();
+        w.model.set_outage("/chat/completions", Some(Reply::text("Sure! The user seems to like tea a lot.")));
+        let reply = w.call("add_memory", json!({"user": "I like tea", "user_id": "fay"})).await;
+        let reason = if async_mode {
+            let id = reply["write_id"].as_str().unwrap().to_owned();
+            let state = w.wait_state(&id, |s| s["state"] != "pending").await;
+            assert_eq!(state["state"], "failed", "{state}");
+            assert!(state["attempts"].as_u64().is_some_and(|a| a >= 1), "{state}");
+            state["error"].as_str().unwrap().to_owned()
+        } else {
+            assert_eq!(reply["status"], "ERROR", "{reply}");
+            reply["messages"].as_str().unwrap().to_owned()
+        };
+        assert!(reason.contains("fact extraction") && reason.contains("cannot be read"), "{reason}");
+        assert!(reason.contains("Sure! The user seems"), "the reason quotes the answer: {reason}");
+        assert!(!reason.contains(KEY), "{reason}");
+        assert_eq!(w.chat_calls(), 3, "asked three times, not retried again: the answer is the model's");
+        assert!(w.memories("fay").await.is_empty());
+    }
+}
+
+/// Extracted facts are journaled before the update decision: when the decision call fails (here
+/// HTTP 503, then answers with no choices) the write is retried from the decision, the model is
+/// not asked for the facts again, and the facts are applied once the model is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_decision_resumes_from_the_journaled_facts() {
+    let w = World::new(true, json!({}), fast_writer(30), false).await.unwrap();
+    let reply = w.call("add_memory", json!({"user": "I like tea", "user_id": "gil"})).await;
+    let id = reply["write_id"].as_str().unwrap().to_owned();
+    assert_eq!(w.wait_state(&id, |s| s["state"] != "pending").await["state"], "applied");
+
+    // From now on the decision call (a single user message) fails; extraction still answers.
+    let failing = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let flag = failing.clone();
+    w.model.on_chat(move |body| {
+        if body["messages"][0]["role"] == "system" {
+            let text = body["messages"][1]["content"].as_str().unwrap_or_default();
+            let fact = text.lines().find_map(|l| l.strip_prefix("user: ")).unwrap_or("nothing").to_owned();
+            return Reply::json(&json!({"facts": [fact]}));
+        }
+        if flag.load(std::sync::atomic::Ordering::SeqCst) {
+            return Reply::error(503, "decision backend down");
+        }
+        Reply::json(&json!({"memory": [{"id": "0", "text": "I like tea", "event": "NONE"},
+                                        {"id": "new", "text": "I like green tea", "event": "ADD"}]}))
+    });
+    let extraction_calls =
+        |w: &World| w.model.chat_requests().iter().filter(|r| r.body["messages"][0]["role"] == "system").count();
+    let before = extraction_calls(&w);
+    let reply = w.call("add_memory", json!({"user": "I like green tea", "user_id": "gil"})).await;
+    let id = reply["write_id"].as_str().unwrap().to_owned();
+    let state = w.wait_state(&id, |s| s["attempts"].as_u64().unwrap_or(0) >= 3).await;
+    assert_eq!(state["state"], "pending", "{state}");
+    assert!(state["last_error"].as_str().unwrap().contains("503"), "{state}");
+    failing.store(false, std::sync::atomic::Ordering::SeqCst);
+    let state = w.wait_state(&id, |s| s["state"] != "pending").await;
+    assert_eq!(state["state"], "applied", "{state}");
+    assert_eq!(extraction_calls(&w) - before, 1, "the facts were extracted once");
+    let mut memories = w.memories("gil").await;
+    memories.sort();
+    assert_eq!(memories, vec!["I like green tea", "I like tea"]);
+}
+
+/// A sync write that outlives its ceiling answers with its write id and "still running" (it used
+/// to answer ERROR and then be applied anyway); the write goes on and its outcome is in
+/// get_write_status.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_writes_past_their_ceiling_answer_still_running_with_the_write_id() {
+    let w = World::with(false, json!({}), fast_writer(3), false, json!({"test_sync_ceiling_ms": 300})).await.unwrap();
+    w.model.set_latency(Duration::from_millis(600));
+    let reply = w.call("add_memory", json!({"user": "I sail", "user_id": "hal"})).await;
+    assert_eq!(reply["status"], "SUCCESS", "{reply}");
+    assert_eq!(reply["still_running"], true, "{reply}");
+    let id = reply["write_id"].as_str().unwrap().to_owned();
+    let state = w.wait_state(&id, |s| s["state"] != "pending").await;
+    assert_eq!(state["state"], "applied", "{state}");
+    assert_eq!(w.memories("hal").await, vec!["I sail"]);
+    // Within the ceiling, a sync write answers with its result as before.
+    w.model.set_latency(Duration::ZERO);
+    let reply = w.call("add_memory", json!({"user": "I row", "user_id": "hal"})).await;
+    assert_eq!(reply["results"][0]["event"], "ADD", "{reply}");
+    assert!(reply.get("still_running").is_none(), "{reply}");
 }

@@ -221,7 +221,7 @@ mod tests {
         }
         assert_eq!(admission.pending(), Some(3));
         admission.finish(&rows, &id(0), &applied()).await.unwrap();
-        admission.finish(&rows, &id(1), &WriteState::Failed { error: "bad key".into() }).await.unwrap();
+        admission.finish(&rows, &id(1), &WriteState::Failed { error: "bad key".into(), attempts: 1 }).await.unwrap();
         // A final outcome frees a place; a pending one does not.
         admission.finish(&rows, &id(2), &WriteState::Pending { attempts: 1, last_error: None }).await.unwrap();
         assert_eq!(admission.pending(), Some(1));

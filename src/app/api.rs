@@ -32,6 +32,9 @@ use tokio::sync::Semaphore;
 use tracing::{info, warn};
 use uuid::Uuid;
 
+/// How often a sync write that found the journal full tries again for a place.
+const SYNC_BUSY_RETRY: Duration = Duration::from_millis(20);
+
 /// Tunables of the application (defaults from the guide).
 #[derive(Debug, Clone, Copy)]
 pub struct AppSettings {
@@ -97,11 +100,44 @@ impl MemoryApp {
             return Err(ApiError::ShuttingDown);
         }
         let engine = self.engine(credentials).await?;
-        // models lent only for the duration of this call cannot serve a background writer
-        if credentials.async_mode && !engine.service().backends().bound_to_call() {
-            return self.accept(&engine, &command).await.map(WriteOutcome::Accepted);
-        }
         let ceiling = self.settings.timeouts.sync_write;
+        // models lent only for the duration of this call cannot serve a background writer
+        if !engine.service().backends().bound_to_call() {
+            let id = WriteId(Uuid::new_v4().to_string());
+            if credentials.async_mode {
+                return self.accept(&engine, &command, &id).await.map(|()| WriteOutcome::Accepted(id));
+            }
+            // Sync mode: journaled like an accepted write and applied by the writer, this call
+            // waiting for the outcome up to the ceiling; past it the answer is the write id and
+            // "still running" — the write goes on, it is never reported failed and then done.
+            // A sync caller waits for a place in the journal (as it waited for a write slot) until
+            // its ceiling, rather than being told "busy" at once.
+            let deadline = tokio::time::Instant::now() + ceiling;
+            let outcome = engine.writer().outcome_of(&id);
+            loop {
+                match self.accept(&engine, &command, &id).await {
+                    Ok(()) => break,
+                    Err(ApiError::Busy(_)) if tokio::time::Instant::now() < deadline => {
+                        tokio::time::sleep(SYNC_BUSY_RETRY).await;
+                    }
+                    Err(e) => {
+                        engine.writer().forget(&id);
+                        return Err(e);
+                    }
+                }
+            }
+            return match tokio::time::timeout_at(deadline, outcome).await {
+                Ok(Ok(Ok(value))) => serde_json::from_value(value)
+                    .map(WriteOutcome::Done)
+                    .map_err(|e| ApiError::Backend(format!("unexpected result: {e}"))),
+                Ok(Ok(Err(e))) => Err(e.not_found.map_or(ApiError::Backend(e.message), ApiError::NotFound)),
+                Ok(Err(_)) | Err(_) => {
+                    engine.writer().forget(&id);
+                    info!(write = %id.0, ?ceiling, "sync write still running past its ceiling");
+                    Ok(WriteOutcome::Running(id))
+                }
+            };
+        }
         let run = async {
             let _slot = self.write_slots.acquire().await;
             apply_now(&engine, &command).await
@@ -116,7 +152,7 @@ impl MemoryApp {
     }
 
     /// Records a write durably and wakes the engine's writer; nothing is acknowledged unrecorded.
-    async fn accept(&self, engine: &Engine, command: &WriteCommand) -> Result<WriteId, ApiError> {
+    async fn accept(&self, engine: &Engine, command: &WriteCommand, id: &WriteId) -> Result<(), ApiError> {
         let not_accepted = |e: &dyn std::fmt::Display| ApiError::Backend(format!("the write was not accepted: {e}"));
         let ready = tokio::time::timeout(self.settings.timeouts.get, engine.ready()).await;
         match ready {
@@ -125,10 +161,9 @@ impl MemoryApp {
             Ok(Ok(())) => {}
         }
         let journal = &engine.service().backends().journal;
-        let id = WriteId(Uuid::new_v4().to_string());
         // The engine's count bounds the journal: a hard bound for this process, and at most the
         // writes other processes accepted since its last count can overshoot it.
-        let record = engine.admission().record(journal.as_ref(), &id, command);
+        let record = engine.admission().record(journal.as_ref(), id, command);
         match tokio::time::timeout(self.settings.timeouts.get, record).await {
             Err(_) => return Err(not_accepted(&"the write journal did not answer in time")),
             Ok(Err(AdmitError::Busy(waiting))) => return Err(ApiError::Busy(waiting as usize)),
@@ -136,7 +171,7 @@ impl MemoryApp {
             Ok(Ok(())) => {}
         }
         engine.writer().wake();
-        Ok(id)
+        Ok(())
     }
 
     /// A read bounded by `ceiling`: on timeout or backend failure, the empty default, marked degraded.
@@ -214,6 +249,7 @@ impl MemoryApi for MemoryApp {
     async fn delete(&self, credentials: &CredentialSet, target: MemoryRef) -> Result<WriteOutcome<MemoryId>, ApiError> {
         match self.write::<serde_json::Value>(credentials, WriteCommand::Delete(target)).await? {
             WriteOutcome::Accepted(id) => Ok(WriteOutcome::Accepted(id)),
+            WriteOutcome::Running(id) => Ok(WriteOutcome::Running(id)),
             WriteOutcome::Done(value) => value
                 .get("id")
                 .and_then(|v| v.as_str())

@@ -447,7 +447,7 @@ async fn transient_failures_are_retried_and_permanent_ones_recorded() {
     let WriteOutcome::Accepted(first) = app.add(&creds, add("I like tea")).await.unwrap() else { panic!() };
     assert!(matches!(wait_for(&app, &creds, &first).await, WriteState::Applied { .. }));
     let WriteOutcome::Accepted(second) = app.add(&creds, add("I like cake")).await.unwrap() else { panic!() };
-    let WriteState::Failed { error } = wait_for(&app, &creds, &second).await else { panic!("expected failure") };
+    let WriteState::Failed { error, .. } = wait_for(&app, &creds, &second).await else { panic!("expected failure") };
     assert!(error.contains("401"), "{error}");
     assert_eq!(world.llm.calls.load(Ordering::SeqCst), 3);
 }

@@ -3,6 +3,7 @@
 
 pub mod admission;
 pub mod api;
+pub mod apply_error;
 pub mod constants;
 pub mod engine;
 pub mod engines;

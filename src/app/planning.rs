@@ -3,19 +3,20 @@
 //! half-way is finished by applying the same plan again: every step is idempotent (inserts and
 //! history rows by fixed ids, updates overwrite, deletes ignore what is gone).
 
-use super::constants::CANDIDATES_PER_FACT;
+use super::constants::{CANDIDATES_PER_FACT, MODEL_ANSWER_ATTEMPTS};
 use super::service::{MemoryService, ServiceError};
-use crate::domain::facts::{extraction_prompt, parse_facts, Focus};
+use crate::domain::facts::{extraction_prompt, read_facts, Focus};
 use crate::domain::history::HistoryEntry;
-use crate::domain::memory::{ContentHash, MemoryId, MemoryRecord, MemoryText};
+use crate::domain::json_answer::UnreadableAnswer;
+use crate::domain::memory::{ContentHash, MemoryError, MemoryId, MemoryRecord, MemoryText};
 use crate::domain::message::Role;
 use crate::domain::operations::{
     AddReport, AddRequest, ChangeEvent, DeleteAllReport, MemoryChange, MemoryRef, UpdateRequest, WriteCommand,
 };
-use crate::domain::reconcile::{decision_prompt, parse_decisions, Candidates, Operation};
+use crate::domain::reconcile::{decision_prompt, read_decisions, Candidates, Operation};
 use crate::domain::scope::Scope;
 use crate::ports::embedder::EmbedPurpose;
-use crate::ports::llm::{ChatMessage, ChatRequest, ResponseFormat};
+use crate::ports::llm::{ChatMessage, ChatRequest, Llm, ResponseFormat};
 use crate::ports::vector_store::{ListQuery, VectorQuery};
 use chrono::Utc;
 use futures::future::try_join_all;
@@ -100,6 +101,35 @@ impl MemoryService {
         serde_json::from_value(value).map_err(|e| ServiceError::Internal(e.to_string()))
     }
 
+    /// The first step of an add that asks the model for facts, when it has one: the facts, to be
+    /// journaled before the next step so a later failure never costs them (see [`Self::plan_from`]).
+    /// `None` for every other write.
+    pub async fn extract(&self, command: &WriteCommand) -> Result<Option<ExtractedFacts>, ServiceError> {
+        match command {
+            WriteCommand::Add(request) if self.extracts(request) => Ok(Some(self.extract_facts(request).await?)),
+            _ => Ok(None),
+        }
+    }
+
+    /// Plans a write whose facts were already extracted (none: plans it whole).
+    pub async fn plan_from(
+        &self,
+        command: &WriteCommand,
+        extracted: Option<&ExtractedFacts>,
+    ) -> Result<WritePlan, ServiceError> {
+        match (command, extracted) {
+            (WriteCommand::Add(request), Some(extracted)) => {
+                let planned = self.plan_facts(request, extracted).await?;
+                Ok(add_plan(request, planned))
+            }
+            _ => self.plan(command).await,
+        }
+    }
+
+    fn extracts(&self, request: &AddRequest) -> bool {
+        !request.conversation.is_empty() && request.infer && self.backends().llm.is_some()
+    }
+
     /// Decides a write: LLM calls, embeddings and ids, but no change to any store.
     pub async fn plan(&self, command: &WriteCommand) -> Result<WritePlan, ServiceError> {
         match command {
@@ -113,31 +143,29 @@ impl MemoryService {
     }
 
     async fn plan_add(&self, request: &AddRequest) -> Result<WritePlan, ServiceError> {
-        let (changes, unchanged, llm_calls) = if request.conversation.is_empty() {
+        let planned = if request.conversation.is_empty() {
             (Vec::new(), Vec::new(), 0)
-        } else if request.infer && self.backends().llm.is_some() {
-            self.plan_inferred(request).await?
+        } else if self.extracts(request) {
+            let extracted = self.extract_facts(request).await?;
+            self.plan_facts(request, &extracted).await?
         } else {
             self.plan_verbatim(request).await?
         };
-        let transcript = request.conversation.transcript();
-        let history = changes.iter().map(history_row).collect();
-        Ok(WritePlan {
-            scope: request.scope.clone(),
-            kind: PlanKind::Add { unchanged, transcript, llm_calls },
-            changes,
-            history,
-        })
+        Ok(add_plan(request, planned))
     }
 
     /// infer=false: every message becomes a memory (an identical text already stored is NONE).
     async fn plan_verbatim(&self, request: &AddRequest) -> Result<Planned, ServiceError> {
         let mut texts: Vec<(MemoryText, Role)> = Vec::new();
         for message in request.conversation.messages().iter().filter(|m| m.role != Role::System) {
-            if let Ok(text) = MemoryText::parse("message", &message.content) {
-                if !texts.iter().any(|(t, _)| *t == text) {
-                    texts.push((text, message.role));
-                }
+            let text = match MemoryText::parse("message", &message.content) {
+                Ok(text) => text,
+                Err(MemoryError::EmptyText { .. }) => continue,
+                // Over the limit: refused, never dropped in silence.
+                Err(e) => return Err(ServiceError::Invalid(e)),
+            };
+            if !texts.iter().any(|(t, _)| *t == text) {
+                texts.push((text, message.role));
             }
         }
         let existing = self.existing_by_hash(&request.scope, texts.iter().map(|(t, _)| t)).await?;
@@ -168,9 +196,11 @@ impl MemoryService {
         Ok((changes, unchanged, 0))
     }
 
-    /// infer=true: extraction, then reconciliation (skipped when nothing related is stored).
-    async fn plan_inferred(&self, request: &AddRequest) -> Result<Planned, ServiceError> {
-        let Some(llm) = self.backends().llm.clone() else { return self.plan_verbatim(request).await };
+    /// infer=true, step one: the facts of the conversation.
+    async fn extract_facts(&self, request: &AddRequest) -> Result<ExtractedFacts, ServiceError> {
+        let Some(llm) = self.backends().llm.clone() else {
+            return Err(ServiceError::Internal("fact extraction without a model".into()));
+        };
         let focus = Focus::for_add(
             request.scope.user_id().is_some(),
             request.scope.agent_id().is_some(),
@@ -182,16 +212,23 @@ impl MemoryService {
             Utc::now().date_naive(),
             self.prompts().fact_extraction.as_deref(),
         );
-        let answer = llm
-            .chat(ChatRequest {
-                messages: vec![ChatMessage::system(prompt.system), ChatMessage::user(prompt.user)],
-                response_format: ResponseFormat::JsonObject,
-                tools: Vec::new(),
-            })
-            .await?;
-        let mut llm_calls = 1;
-        let facts = parse_facts(answer.content.as_deref().unwrap_or(""));
+        let request_facts = ChatRequest {
+            messages: vec![ChatMessage::system(prompt.system), ChatMessage::user(prompt.user)],
+            response_format: ResponseFormat::JsonObject,
+            tools: Vec::new(),
+        };
+        let (facts, llm_calls) = ask(llm.as_ref(), &request_facts, "fact extraction", read_facts).await?;
         debug!(facts = facts.len(), "facts extracted");
+        Ok(ExtractedFacts { stage: Stage::Extracted, facts, llm_calls })
+    }
+
+    /// infer=true, step two: hash dedup, then reconciliation (skipped when nothing related is stored).
+    async fn plan_facts(&self, request: &AddRequest, extracted: &ExtractedFacts) -> Result<Planned, ServiceError> {
+        let Some(llm) = self.backends().llm.clone() else {
+            return Err(ServiceError::Internal("update decision without a model".into()));
+        };
+        let facts = extracted.facts.clone();
+        let mut llm_calls = extracted.llm_calls;
 
         // Facts already stored word for word need no decision.
         let existing = self.existing_by_hash(&request.scope, facts.iter()).await?;
@@ -212,15 +249,15 @@ impl MemoryService {
             fresh.iter().cloned().map(|text| Operation::Add { text }).collect()
         } else {
             let prompt = decision_prompt(&candidates, &fresh, self.prompts().update_memory.as_deref());
-            let answer = llm
-                .chat(ChatRequest {
-                    messages: vec![ChatMessage::user(prompt)],
-                    response_format: ResponseFormat::JsonObject,
-                    tools: Vec::new(),
-                })
-                .await?;
-            llm_calls += 1;
-            parse_decisions(answer.content.as_deref().unwrap_or(""), &candidates)
+            let request_decisions = ChatRequest {
+                messages: vec![ChatMessage::user(prompt)],
+                response_format: ResponseFormat::JsonObject,
+                tools: Vec::new(),
+            };
+            let read = |answer: &str| read_decisions(answer, &candidates);
+            let (operations, calls) = ask(llm.as_ref(), &request_decisions, "update decision", read).await?;
+            llm_calls += calls;
+            operations
         };
         let known: HashMap<ContentHash, Vec<f32>> = fresh.iter().map(MemoryText::hash).zip(vectors).collect();
         let changes = self.changes_for(request, &candidates, operations, known).await?;
@@ -411,6 +448,70 @@ impl MemoryService {
 }
 
 type Planned = (Vec<PlannedChange>, Vec<MemoryChange>, u32);
+
+/// The plan of an add from its planned changes.
+fn add_plan(request: &AddRequest, (changes, unchanged, llm_calls): Planned) -> WritePlan {
+    let transcript = request.conversation.transcript();
+    let history = changes.iter().map(history_row).collect();
+    WritePlan {
+        scope: request.scope.clone(),
+        kind: PlanKind::Add { unchanged, transcript, llm_calls },
+        changes,
+        history,
+    }
+}
+
+/// The marker of a journaled step that is not a whole plan yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// Facts extracted; the update decision is still to be made.
+    Extracted,
+}
+
+/// The facts an add's first model call extracted, journaled before the next step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExtractedFacts {
+    /// Always [`Stage::Extracted`] (tells this record from a whole plan).
+    pub stage: Stage,
+    /// The facts.
+    pub facts: Vec<MemoryText>,
+    /// Model calls spent on them.
+    pub llm_calls: u32,
+}
+
+/// What the journal holds for a write being planned: the facts of its first step, or the plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SavedStep {
+    /// Facts extracted; planning resumes at the update decision.
+    Extracted(ExtractedFacts),
+    /// The whole plan, ready to apply.
+    Planned(WritePlan),
+}
+
+/// Asks the model and reads its answer with `read`; an unreadable answer is asked again, up to
+/// [`MODEL_ANSWER_ATTEMPTS`] calls, then the step fails quoting the last answer (never read as
+/// "nothing"). Returns what was read and the calls made.
+async fn ask<T>(
+    llm: &dyn Llm,
+    request: &ChatRequest,
+    step: &'static str,
+    read: impl Fn(&str) -> Result<T, UnreadableAnswer>,
+) -> Result<(T, u32), ServiceError> {
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let answer = llm.chat(request.clone()).await?;
+        match read(answer.content.as_deref().unwrap_or("")) {
+            Ok(value) => return Ok((value, attempts)),
+            Err(answer) if attempts >= MODEL_ANSWER_ATTEMPTS => {
+                return Err(ServiceError::UnreadableAnswer { step, attempts, answer })
+            }
+            Err(answer) => warn!(step, attempt = attempts, error = %answer, "unreadable model answer; asking again"),
+        }
+    }
+}
 
 fn history_row(change: &PlannedChange) -> HistoryEntry {
     let id = Uuid::new_v4();

@@ -2,7 +2,8 @@
 //! delete_all, history. No runtime policy here (see `api`); writes are in `planning`; every call runs to completion.
 
 use crate::domain::history::{self, HistoryEntry};
-use crate::domain::memory::{ContentHash, MemoryId, MemoryRecord, MemoryText, ScoredMemory};
+use crate::domain::json_answer::UnreadableAnswer;
+use crate::domain::memory::{ContentHash, MemoryError, MemoryId, MemoryRecord, MemoryText, ScoredMemory};
 use crate::domain::operations::{ListReport, ListRequest, MemoryRef, SearchReport, SearchRequest};
 use crate::domain::scope::Scope;
 use crate::ports::backends::Backends;
@@ -28,6 +29,19 @@ pub enum ServiceError {
     /// The memory does not exist in the given scope.
     #[error("Memory not found: {0}")]
     NotFound(MemoryId),
+    /// The model's answer to one step of a write stayed unreadable after every attempt.
+    #[error("{step}: {answer} (after {attempts} attempts)")]
+    UnreadableAnswer {
+        /// The step (`fact extraction`, `update decision`).
+        step: &'static str,
+        /// Calls made.
+        attempts: u32,
+        /// The last answer, quoted in part.
+        answer: UnreadableAnswer,
+    },
+    /// The request holds a value the memory cannot take (e.g. a text over the limit).
+    #[error("{0}")]
+    Invalid(#[from] MemoryError),
     /// A bug: data that should be well-formed was not.
     #[error("internal error: {0}")]
     Internal(String),
@@ -40,7 +54,10 @@ impl ServiceError {
             ServiceError::Llm(e) => e.is_transient(),
             ServiceError::Embed(e) => e.is_transient(),
             ServiceError::Store(e) => e.is_transient(),
-            ServiceError::NotFound(_) | ServiceError::Internal(_) => false,
+            ServiceError::NotFound(_)
+            | ServiceError::Invalid(_)
+            | ServiceError::UnreadableAnswer { .. }
+            | ServiceError::Internal(_) => false,
         }
     }
 }

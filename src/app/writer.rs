@@ -1,12 +1,14 @@
 //! The handle to an engine's background writer (`super::writes::run_writer`): wake it, see what it
 //! has in flight, stop it and wait for what it is applying.
 
+use super::apply_error::ApplyError;
 use crate::ports::memory_api::WriteId;
-use std::collections::HashSet;
+use serde_json::Value;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
-use tokio::sync::Notify;
+use tokio::sync::{oneshot, Notify};
 
 /// The background writer of one engine.
 pub struct Writer {
@@ -18,6 +20,8 @@ pub struct Writer {
     pub(super) in_flight: Mutex<HashSet<WriteId>>,
     /// Notified whenever a write in flight finishes.
     pub(super) idle: Notify,
+    /// Sync callers waiting for the outcome of their write.
+    waiters: Mutex<HashMap<WriteId, oneshot::Sender<Result<Value, ApplyError>>>>,
 }
 
 impl Writer {
@@ -28,6 +32,31 @@ impl Writer {
             stopping: AtomicBool::new(false),
             in_flight: Mutex::new(HashSet::new()),
             idle: Notify::new(),
+            waiters: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The final outcome of write `id` when this process records it (a sync caller waits on it).
+    pub fn outcome_of(&self, id: &WriteId) -> oneshot::Receiver<Result<Value, ApplyError>> {
+        let (sender, receiver) = oneshot::channel();
+        lock(&self.waiters).insert(id.clone(), sender);
+        receiver
+    }
+
+    /// True while a sync caller waits for write `id`.
+    pub(super) fn awaited(&self, id: &WriteId) -> bool {
+        lock(&self.waiters).contains_key(id)
+    }
+
+    /// No one waits for write `id` any more.
+    pub fn forget(&self, id: &WriteId) {
+        lock(&self.waiters).remove(id);
+    }
+
+    /// Hands the final outcome of write `id` to its waiting caller, if any.
+    pub(super) fn deliver(&self, id: &WriteId, outcome: Result<Value, ApplyError>) {
+        if let Some(sender) = lock(&self.waiters).remove(id) {
+            let _ = sender.send(outcome);
         }
     }
 

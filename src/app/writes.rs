@@ -8,10 +8,9 @@ use super::constants::{
     WRITE_RETRY_MAX_DELAY,
 };
 use super::engine::Engine;
-use super::planning::WritePlan;
+use super::planning::{SavedStep, WritePlan};
 use super::service::ServiceError;
 use super::writer::{lock, Writer};
-use crate::domain::memory::MemoryId;
 use crate::domain::operations::WriteCommand;
 use crate::ports::journal::ClaimedWrite;
 use crate::ports::memory_api::{WriteId, WriteState};
@@ -23,27 +22,7 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tracing::{debug, error, info, warn, Instrument};
 
-/// Why applying a write failed, and whether to retry.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{message}")]
-pub struct ApplyError {
-    /// What went wrong (no secrets).
-    pub message: String,
-    /// Whether a retry may succeed.
-    pub transient: bool,
-    /// Set when the target memory does not exist in the given scope.
-    pub not_found: Option<MemoryId>,
-}
-
-impl From<ServiceError> for ApplyError {
-    fn from(e: ServiceError) -> Self {
-        let not_found = match &e {
-            ServiceError::NotFound(id) => Some(*id),
-            _ => None,
-        };
-        Self { transient: e.is_transient(), message: e.to_string(), not_found }
-    }
-}
+pub use super::apply_error::ApplyError;
 
 /// Applies one command now (sync mode), serialized with the other writes of its owner.
 pub async fn apply_now(engine: &Engine, command: &WriteCommand) -> Result<Value, ApplyError> {
@@ -177,19 +156,29 @@ async fn apply_claimed(engine: &Engine, claimed: &ClaimedWrite, timing: WriterTi
     };
     let attempt = claimed.attempts + 1;
     let admission = engine.admission();
+    let writer = engine.writer();
     let recorded = match outcome {
         Ok(result) => {
             info!(attempt, "accepted write applied");
-            admission.finish(journal.as_ref(), &claimed.id, &WriteState::Applied { result }).await
+            let recorded =
+                admission.finish(journal.as_ref(), &claimed.id, &WriteState::Applied { result: result.clone() }).await;
+            writer.deliver(&claimed.id, Ok(result));
+            recorded
         }
-        Err(e) if e.transient && attempt < timing.max_attempts => {
+        // A sync caller waiting for this write gets its error now, as before journaling (the
+        // write ends failed: the answer says it was not done); once the caller has been told
+        // "still running", transient failures are retried like any accepted write's.
+        Err(e) if e.transient && attempt < timing.max_attempts && !writer.awaited(&claimed.id) => {
             let delay = timing.retry_delay(attempt);
             warn!(attempt, error = %e, ?delay, "accepted write failed; will retry");
             journal.retry_later(&claimed.id, &e.message, delay).await
         }
         Err(e) => {
             error!(attempt, error = %e, "accepted write failed permanently");
-            admission.finish(journal.as_ref(), &claimed.id, &WriteState::Failed { error: e.message }).await
+            let failed = WriteState::Failed { error: e.message.clone(), attempts: attempt };
+            let recorded = admission.finish(journal.as_ref(), &claimed.id, &failed).await;
+            writer.deliver(&claimed.id, Err(e));
+            recorded
         }
     };
     if let Err(e) = recorded {
@@ -198,20 +187,42 @@ async fn apply_claimed(engine: &Engine, claimed: &ClaimedWrite, timing: WriterTi
     }
 }
 
+/// Resumes a write from the last step its journal holds: a whole plan is applied as is; facts
+/// already extracted go straight to the update decision (a later failure never costs them, and the
+/// model is not asked for them again); otherwise the write is planned from the start. Each step is
+/// journaled before the next one runs.
 async fn plan_and_apply(engine: &Engine, claimed: &ClaimedWrite) -> Result<Value, ApplyError> {
     let service = engine.service();
-    let plan: WritePlan = match &claimed.plan {
-        Some(saved) => serde_json::from_value(saved.clone()).map_err(|e| ApplyError {
+    let saved: Option<SavedStep> = match &claimed.plan {
+        Some(saved) => Some(serde_json::from_value(saved.clone()).map_err(|e| ApplyError {
             message: format!("the saved plan cannot be read: {e}"),
             transient: false,
             not_found: None,
-        })?,
+        })?),
+        None => None,
+    };
+    let plan: WritePlan = match saved {
+        Some(SavedStep::Planned(plan)) => plan,
+        Some(SavedStep::Extracted(facts)) => {
+            let plan = service.plan_from(&claimed.command, Some(&facts)).await?;
+            save_step(engine, claimed, &SavedStep::Planned(plan.clone())).await?;
+            plan
+        }
         None => {
-            let plan = service.plan(&claimed.command).await?;
-            let saved = serde_json::to_value(&plan).map_err(|e| ServiceError::Internal(e.to_string()))?;
-            service.backends().journal.save_plan(&claimed.id, &saved).await.map_err(ServiceError::from)?;
+            let extracted = service.extract(&claimed.command).await?;
+            if let Some(facts) = &extracted {
+                save_step(engine, claimed, &SavedStep::Extracted(facts.clone())).await?;
+            }
+            let plan = service.plan_from(&claimed.command, extracted.as_ref()).await?;
+            save_step(engine, claimed, &SavedStep::Planned(plan.clone())).await?;
             plan
         }
     };
     Ok(service.apply(&plan).await?)
+}
+
+async fn save_step(engine: &Engine, claimed: &ClaimedWrite, step: &SavedStep) -> Result<(), ServiceError> {
+    let saved = serde_json::to_value(step).map_err(|e| ServiceError::Internal(e.to_string()))?;
+    engine.service().backends().journal.save_plan(&claimed.id, &saved).await?;
+    Ok(())
 }

@@ -1,6 +1,6 @@
 //! Pass one of an add: the fact extraction prompt and the parser of its answer.
 
-use super::json_answer::extract_json;
+use super::json_answer::{extract_json, UnreadableAnswer};
 use super::memory::MemoryText;
 use super::message::{Conversation, Role};
 use chrono::NaiveDate;
@@ -101,13 +101,22 @@ fn ensure_json_reminder(text: &str) -> String {
 /// fences or prose), a bare list, and items that are strings or objects with `fact`/`text`.
 /// Blank, duplicate and over-long facts are dropped; at most [`MAX_FACTS_PER_ADD`] are kept.
 pub fn parse_facts(answer: &str) -> Vec<MemoryText> {
+    read_facts(answer).unwrap_or_default()
+}
+
+/// The shape the extraction answer must have.
+pub const FACTS_SHAPE: &str = "{\"facts\": [...]}";
+
+/// Like [`parse_facts`], but an answer with no fact list at all (no JSON, JSON of another shape,
+/// an empty answer) is an error quoting its start, so it is never taken for "nothing to remember".
+pub fn read_facts(answer: &str) -> Result<Vec<MemoryText>, UnreadableAnswer> {
     let items = match extract_json(answer) {
         Some(Value::Object(mut map)) => match map.remove("facts") {
             Some(Value::Array(items)) => items,
-            _ => Vec::new(),
+            _ => return Err(UnreadableAnswer::of(answer, FACTS_SHAPE)),
         },
         Some(Value::Array(items)) => items,
-        _ => Vec::new(),
+        _ => return Err(UnreadableAnswer::of(answer, FACTS_SHAPE)),
     };
     let mut facts: Vec<MemoryText> = Vec::new();
     for item in items {
@@ -129,7 +138,7 @@ pub fn parse_facts(answer: &str) -> Vec<MemoryText> {
             break;
         }
     }
-    facts
+    Ok(facts)
 }
 
 #[cfg(test)]
@@ -185,6 +194,14 @@ mod tests {
         assert!(texts("{\"facts\": []}").is_empty());
         assert!(texts("I could not find anything").is_empty());
         assert!(texts("{\"memories\": [\"x\"]}").is_empty());
+        // Unreadable answers are errors, an empty list is not.
+        assert_eq!(read_facts("{\"facts\": []}"), Ok(vec![]));
+        for bad in
+            ["", "I could not find anything", "{\"memories\": [\"x\"]}", "{\"facts\": [\"cut", "{\"facts\": \"x\"}"]
+        {
+            let err = read_facts(bad).unwrap_err();
+            assert_eq!(err.expected, FACTS_SHAPE, "{bad}");
+        }
         let many = format!("{{\"facts\": [{}]}}", (0..80).map(|i| format!("\"f{i}\"")).collect::<Vec<_>>().join(","));
         assert_eq!(texts(&many).len(), MAX_FACTS_PER_ADD);
     }

@@ -2,6 +2,41 @@
 
 use serde_json::Value;
 
+/// Characters of an unreadable answer quoted in the error.
+pub const EXCERPT_CHARS: usize = 160;
+
+/// A model answer that does not hold what was asked for (no JSON, or JSON of another shape).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the model's answer cannot be read (expected {expected}): {excerpt}")]
+pub struct UnreadableAnswer {
+    /// What the answer should have held (e.g. `{"facts": [...]}`).
+    pub expected: &'static str,
+    /// The start of the answer, quoted and cut to [`EXCERPT_CHARS`] characters.
+    pub excerpt: String,
+}
+
+impl UnreadableAnswer {
+    /// The error for `answer`, quoting its start.
+    pub fn of(answer: &str, expected: &'static str) -> Self {
+        Self { expected, excerpt: excerpt(answer) }
+    }
+}
+
+/// The start of `text` quoted, at most [`EXCERPT_CHARS`] characters, with a marker when cut.
+pub fn excerpt(text: &str) -> String {
+    let text = text.trim();
+    if text.is_empty() {
+        return "(an empty answer)".to_owned();
+    }
+    let mut chars = text.chars();
+    // Control characters become spaces, nothing is escaped: the quote stays within the bound.
+    let head: String = chars.by_ref().take(EXCERPT_CHARS).map(|c| if c.is_control() { ' ' } else { c }).collect();
+    match chars.next() {
+        Some(_) => format!("\"{head}\" (cut; {} characters in all)", text.chars().count()),
+        None => format!("\"{head}\""),
+    }
+}
+
 /// Finds the JSON value in a model's answer: the whole answer, a fenced block, or the first
 /// balanced `{…}` / `[…]` inside prose. Returns `None` when there is none.
 pub fn extract_json(answer: &str) -> Option<Value> {
@@ -67,6 +102,16 @@ fn balanced_candidates(text: &str) -> impl Iterator<Item = &str> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn excerpts_are_short_and_marked_when_cut() {
+        assert_eq!(excerpt("  "), "(an empty answer)");
+        assert_eq!(excerpt("<html>"), "\"<html>\"");
+        let long = excerpt(&"x".repeat(1000));
+        assert!(long.len() < 220 && long.ends_with("(cut; 1000 characters in all)"), "{long}");
+        let err = UnreadableAnswer::of("oops", "{\"facts\": [...]}");
+        assert_eq!(err.to_string(), "the model's answer cannot be read (expected {\"facts\": [...]}): \"oops\"");
+    }
 
     #[test]
     fn finds_json_in_fences_and_prose() {

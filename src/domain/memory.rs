@@ -107,6 +107,16 @@ impl fmt::Display for MemoryId {
     }
 }
 
+/// Refuses a text (trimmed) longer than [`MAX_MEMORY_TEXT_LEN`] characters, naming `field`: the one
+/// limit of memory text, for an add (infer on or off) as for an update.
+pub fn check_text_len(field: &'static str, raw: &str) -> Result<(), MemoryError> {
+    let len = raw.trim().chars().count();
+    if len > MAX_MEMORY_TEXT_LEN {
+        return Err(MemoryError::TextTooLong { field, len });
+    }
+    Ok(())
+}
+
 /// The text of a memory: trimmed, non-empty and bounded.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -120,10 +130,7 @@ impl MemoryText {
             return Err(MemoryError::EmptyText { field });
         }
         refuse_nul(field, trimmed)?;
-        let len = trimmed.chars().count();
-        if len > MAX_MEMORY_TEXT_LEN {
-            return Err(MemoryError::TextTooLong { field, len });
-        }
+        check_text_len(field, trimmed)?;
         Ok(Self(trimmed.to_owned()))
     }
 

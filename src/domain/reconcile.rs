@@ -4,7 +4,7 @@
 //! their UUIDs, so the model cannot invent ids; answers naming unknown ids are ignored, and only
 //! memories retrieved from the add's own scope can be updated or deleted.
 
-use super::json_answer::extract_json;
+use super::json_answer::{extract_json, UnreadableAnswer};
 use super::memory::{MemoryId, MemoryRecord, MemoryText};
 use serde_json::{json, Value};
 use std::collections::HashSet;
@@ -106,13 +106,22 @@ Use only the ids shown. Keep each memory's language.";
 /// Reads the decisions out of the model's answer. Unknown ids, unknown events, blank texts,
 /// no-op updates and repeated targets are dropped; an ADD of a text already stored is dropped.
 pub fn parse_decisions(answer: &str, candidates: &Candidates) -> Vec<Operation> {
+    read_decisions(answer, candidates).unwrap_or_default()
+}
+
+/// The shape the decision answer must have.
+pub const DECISIONS_SHAPE: &str = "{\"memory\": [...]}";
+
+/// Like [`parse_decisions`], but an answer with no decision list at all is an error quoting its
+/// start (the extracted facts must not be dropped as if the model had decided nothing).
+pub fn read_decisions(answer: &str, candidates: &Candidates) -> Result<Vec<Operation>, UnreadableAnswer> {
     let items = match extract_json(answer) {
         Some(Value::Object(mut map)) => match map.remove("memory") {
             Some(Value::Array(items)) => items,
-            _ => Vec::new(),
+            _ => return Err(UnreadableAnswer::of(answer, DECISIONS_SHAPE)),
         },
         Some(Value::Array(items)) => items,
-        _ => Vec::new(),
+        _ => return Err(UnreadableAnswer::of(answer, DECISIONS_SHAPE)),
     };
     let stored_hashes: HashSet<_> = candidates.records.iter().map(|r| r.hash.clone()).collect();
     let mut touched = HashSet::new();
@@ -139,7 +148,7 @@ pub fn parse_decisions(answer: &str, candidates: &Candidates) -> Vec<Operation> 
             _ => {}
         }
     }
-    operations
+    Ok(operations)
 }
 
 fn id_text(value: &Value) -> Option<String> {
@@ -228,5 +237,8 @@ mod tests {
         assert!(parse_decisions("no idea", &c).is_empty());
         assert!(parse_decisions("{\"memory\": \"oops\"}", &c).is_empty());
         assert!(parse_decisions("[1, 2, \"x\"]", &c).is_empty());
+        assert!(read_decisions("no idea", &c).is_err());
+        assert!(read_decisions("{\"memory\": \"oops\"}", &c).is_err());
+        assert_eq!(read_decisions("{\"memory\": []}", &c), Ok(vec![]));
     }
 }

@@ -130,6 +130,11 @@ pub enum LlmError {
     /// The answer was not in the expected format.
     #[error("unexpected answer from the model provider: {0}")]
     Protocol(String),
+    /// A success answer (HTTP 200) without a usable completion: an `{"error": …}` body, no choices,
+    /// no content, or not JSON at all (an HTML page from a proxy). Providers answer so while they
+    /// are overloaded or restarting, so a retry may succeed.
+    #[error("the model provider answered without a usable completion: {0}")]
+    BadAnswer(String),
     /// The model cannot be reached from here, or its host refused the request (not HTTP).
     #[error("the model is not available: {0}")]
     Unavailable(String),
@@ -139,7 +144,7 @@ impl LlmError {
     /// True when retrying later may succeed.
     pub fn is_transient(&self) -> bool {
         match self {
-            LlmError::Timeout(_) | LlmError::RateLimited(_) | LlmError::Transport(_) => true,
+            LlmError::Timeout(_) | LlmError::RateLimited(_) | LlmError::Transport(_) | LlmError::BadAnswer(_) => true,
             LlmError::Http { status, .. } => *status >= 500,
             LlmError::Unauthorized { .. } | LlmError::Protocol(_) | LlmError::Unavailable(_) => false,
         }

@@ -34,6 +34,9 @@ pub enum WriteOutcome<T> {
     Done(T),
     /// Recorded and queued; it will be applied in the background.
     Accepted(WriteId),
+    /// A sync write that outlived its ceiling: recorded, still being applied; its outcome is
+    /// found with the write id.
+    Running(WriteId),
 }
 
 /// Why a read returned the empty default instead of data.
@@ -78,8 +81,11 @@ pub enum WriteState {
     },
     /// Gave up; the permanent reason.
     Failed {
-        /// Why.
+        /// Why (for an unreadable model answer, a short quote of it).
         error: String,
+        /// Attempts made (absent in outcomes recorded by older versions: 0).
+        #[serde(default)]
+        attempts: u32,
     },
 }
 

@@ -27,7 +27,7 @@ use crate::adapters::dify::constants::{
 };
 use crate::domain::credentials::CredentialSet;
 use crate::domain::operations::MemoryRef;
-use crate::ports::memory_api::{ApiError, InvokeContext, MemoryApi, WriteOutcome};
+use crate::ports::memory_api::{ApiError, InvokeContext, MemoryApi, WriteId, WriteOutcome};
 use params::Params;
 use reply::JsonReply;
 use requests::{AddInput, Binding, InputError};
@@ -229,10 +229,8 @@ impl Call<'_> {
         };
         let messages = reply::conversation_json(&request.conversation);
         Ok(match self.api.add(self.credentials, request).await? {
-            WriteOutcome::Accepted(id) => ToolReply {
-                json: JsonReply::success(messages, results_of(&ADD_ACCEPT_RESULT)).write_id(&id).into_value(),
-                text: render::accepted("memory addition", &id),
-            },
+            WriteOutcome::Accepted(id) => pending_reply(messages, &ADD_ACCEPT_RESULT, "memory addition", &id, false),
+            WriteOutcome::Running(id) => pending_reply(messages, &ADD_ACCEPT_RESULT, "memory addition", &id, true),
             WriteOutcome::Done(report) => {
                 let changes = report.results.iter().map(reply::change_item).collect();
                 let relations = report.relations.as_ref().map(reply::graph_changes_json);
@@ -306,16 +304,14 @@ impl Call<'_> {
     async fn update(&self) -> Outcome {
         let request = requests::update(&self.params, self.binding)?;
         let mut extra = Map::new();
-        extra.insert("text".into(), Value::String(request.text.as_str().to_owned()));
+        extra.insert("text".into(), reply::echo(request.text.as_str()));
         if !request.metadata.is_empty() {
-            extra.insert("metadata".into(), Value::Object(request.metadata.as_map().clone()));
+            extra.insert("metadata".into(), reply::echo_json(&Value::Object(request.metadata.as_map().clone())));
         }
         let messages = ref_json(&request.target, extra);
         Ok(match self.api.update(self.credentials, request).await? {
-            WriteOutcome::Accepted(id) => ToolReply {
-                json: JsonReply::success(messages, results_of(&UPDATE_ACCEPT_RESULT)).write_id(&id).into_value(),
-                text: render::accepted("memory update", &id),
-            },
+            WriteOutcome::Accepted(id) => pending_reply(messages, &UPDATE_ACCEPT_RESULT, "memory update", &id, false),
+            WriteOutcome::Running(id) => pending_reply(messages, &UPDATE_ACCEPT_RESULT, "memory update", &id, true),
             WriteOutcome::Done(record) => {
                 let mut results = Map::new();
                 results.insert("message".into(), Value::String(UPDATE_DONE_MESSAGE.into()));
@@ -332,10 +328,8 @@ impl Call<'_> {
         let target = requests::memory_ref(&self.params, self.binding)?;
         let messages = ref_json(&target, Map::new());
         Ok(match self.api.delete(self.credentials, target).await? {
-            WriteOutcome::Accepted(id) => ToolReply {
-                json: JsonReply::success(messages, results_of(&DELETE_ACCEPT_RESULT)).write_id(&id).into_value(),
-                text: render::accepted("memory deletion", &id),
-            },
+            WriteOutcome::Accepted(id) => pending_reply(messages, &DELETE_ACCEPT_RESULT, "memory deletion", &id, false),
+            WriteOutcome::Running(id) => pending_reply(messages, &DELETE_ACCEPT_RESULT, "memory deletion", &id, true),
             WriteOutcome::Done(id) => ToolReply {
                 json: JsonReply::success(messages, json!({"message": DELETE_DONE_MESSAGE, "id": id.to_string()}))
                     .into_value(),
@@ -349,10 +343,12 @@ impl Call<'_> {
         let filters = Value::Object(requests::scope_json(&scope));
         let messages = json!({ "filters": filters });
         Ok(match self.api.delete_all(self.credentials, scope).await? {
-            WriteOutcome::Accepted(id) => ToolReply {
-                json: JsonReply::success(messages, results_of(&DELETE_ALL_ACCEPT_RESULT)).write_id(&id).into_value(),
-                text: render::accepted("batch memory deletion", &id),
-            },
+            WriteOutcome::Accepted(id) => {
+                pending_reply(messages, &DELETE_ALL_ACCEPT_RESULT, "batch memory deletion", &id, false)
+            }
+            WriteOutcome::Running(id) => {
+                pending_reply(messages, &DELETE_ALL_ACCEPT_RESULT, "batch memory deletion", &id, true)
+            }
             WriteOutcome::Done(report) => ToolReply {
                 json: JsonReply::success(
                     messages,
@@ -398,6 +394,21 @@ impl Call<'_> {
 }
 
 /// `{"memory_id": …, <scope ids>, <extra>}`: the `messages` of the id-based tools.
+/// The reply of a write that is recorded but not done: accepted in async mode, or a sync write
+/// still running past its ceiling (`"still_running": true`). Either way it carries the write id.
+fn pending_reply(messages: Value, accepted: &Value, what: &str, id: &WriteId, running: bool) -> ToolReply {
+    let mut json = JsonReply::success(messages, results_of(accepted)).write_id(id).into_value();
+    let text = if running {
+        if let Some(map) = json.as_object_mut() {
+            map.insert("still_running".into(), Value::Bool(true));
+        }
+        render::still_running(what, id)
+    } else {
+        render::accepted(what, id)
+    };
+    ToolReply { json, text }
+}
+
 fn ref_json(target: &MemoryRef, extra: Map<String, Value>) -> Value {
     let mut map = Map::new();
     map.insert("memory_id".into(), Value::String(target.id.to_string()));

@@ -78,7 +78,9 @@ impl From<HttpError> for LlmError {
             HttpError::Unauthorized { status, message } => LlmError::Unauthorized { status, message },
             HttpError::Status { status, message, .. } => LlmError::Http { status, message },
             HttpError::Transport { message, .. } => LlmError::Transport(message),
-            HttpError::Decode(message) => LlmError::Protocol(message),
+            // A model's HTTP 200 that is not the expected JSON (an HTML page, a truncated body):
+            // transient, a retry usually gets a real answer.
+            HttpError::Decode(message) => LlmError::BadAnswer(message),
         }
     }
 }
@@ -208,6 +210,8 @@ mod tests {
         assert_eq!(err, LlmError::Unauthorized { status: 403, message: "m".into() });
         let err: EmbedError = HttpError::Status { status: 502, message: "m".into(), retry_after: None }.into();
         assert_eq!(err, EmbedError::Http { status: 502, message: "m".into() });
+        let err: LlmError = HttpError::Decode("<html>".into()).into();
+        assert!(err.is_transient(), "an unreadable HTTP 200 from a model is worth a retry");
         let err: EmbedError = HttpError::Decode("bad".into()).into();
         assert_eq!(err, EmbedError::Protocol("bad".into()));
     }

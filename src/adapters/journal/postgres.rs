@@ -206,7 +206,7 @@ impl WriteJournal for PostgresJournal {
     async fn finish(&self, id: &WriteId, outcome: &WriteState) -> Result<(), StoreError> {
         let (state, result, error) = match outcome {
             WriteState::Applied { result } => ("applied", Some(result.clone()), None),
-            WriteState::Failed { error } => ("failed", None, Some(error.clone())),
+            WriteState::Failed { error, .. } => ("failed", None, Some(error.clone())),
             WriteState::Pending { .. } => return Ok(()),
         };
         self.execute(

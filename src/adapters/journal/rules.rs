@@ -40,7 +40,7 @@ pub fn state_of(state: &str, attempts: u32, last_error: Option<String>, result: 
         "applied" => {
             WriteState::Applied { result: result.and_then(|r| serde_json::from_str(&r).ok()).unwrap_or(Value::Null) }
         }
-        "failed" => WriteState::Failed { error: last_error.unwrap_or_default() },
+        "failed" => WriteState::Failed { error: last_error.unwrap_or_default(), attempts },
         _ => WriteState::Pending { attempts, last_error },
     }
 }
@@ -69,7 +69,10 @@ mod tests {
 
     #[test]
     fn rows_read_back_as_states() {
-        assert_eq!(state_of("failed", 3, Some("boom".into()), None), WriteState::Failed { error: "boom".into() });
+        assert_eq!(
+            state_of("failed", 3, Some("boom".into()), None),
+            WriteState::Failed { error: "boom".into(), attempts: 3 }
+        );
         assert_eq!(
             state_of("applied", 1, None, Some("{\"a\":1}".into())),
             WriteState::Applied { result: serde_json::json!({"a": 1}) }

@@ -210,7 +210,7 @@ impl WriteJournal for SqliteJournal {
     async fn finish(&self, id: &WriteId, outcome: &WriteState) -> Result<(), StoreError> {
         let (state, result, error) = match outcome {
             WriteState::Applied { result } => ("applied", Some(result.to_string()), None),
-            WriteState::Failed { error } => ("failed", None, Some(error.clone())),
+            WriteState::Failed { error, .. } => ("failed", None, Some(error.clone())),
             WriteState::Pending { .. } => return Ok(()),
         };
         let id = id.0.clone();

@@ -11,7 +11,7 @@
 //! the reply's content is that input as JSON text. Offered tools are forced with `tool_choice: any`,
 //! and `tool_use` blocks become tool calls.
 
-use super::base::{allowed_keys, cut_off, tool_call, BaseKeys, Conversation};
+use super::base::{allowed_keys, cut_off, tool_call, usable, BaseKeys, Conversation};
 use crate::adapters::config::{self, check_keys, config_error, missing_key, secret_or_env, Env, HttpKeys, ProcessEnv};
 use crate::adapters::http::{join_url, secret_header, HttpClient, RetryPolicy};
 use crate::domain::credentials::ProviderBlock;
@@ -144,6 +144,7 @@ impl Llm for AnthropicChat {
         answer
             .into_response(json_tool, self.max_tokens)
             .map_err(|e| LlmError::Protocol(redactor.redact_and_truncate(&e)))
+            .and_then(usable)
     }
 }
 

@@ -11,7 +11,7 @@
 //! tools are forced (`toolChoice: any`) on the families that allow it (Anthropic, Amazon Nova, Mistral
 //! Large) and offered otherwise.
 
-use super::base::{allowed_keys, cut_off, tool_call, BaseKeys, Conversation, JSON_INSTRUCTION};
+use super::base::{allowed_keys, cut_off, tool_call, usable, BaseKeys, Conversation, JSON_INSTRUCTION};
 use crate::adapters::config::{self, check_keys, config_error, Env, HttpKeys, ProcessEnv};
 use crate::adapters::http::{HttpClient, RetryPolicy, JSON};
 use crate::adapters::vendors::aws::{self, encode_segment, AwsAccess};
@@ -145,7 +145,10 @@ impl Llm for BedrockChat {
         let headers = self.access.auth_headers("POST", &self.url, &body).map_err(LlmError::Protocol)?;
         let answer: Answer = self.http.post_bytes(&self.url, &headers, JSON, body).await?;
         let redactor = self.http.redactor();
-        answer.into_response(self.max_tokens).map_err(|e| LlmError::Protocol(redactor.redact_and_truncate(&e)))
+        answer
+            .into_response(self.max_tokens)
+            .map_err(|e| LlmError::Protocol(redactor.redact_and_truncate(&e)))
+            .and_then(usable)
     }
 }
 

@@ -5,7 +5,7 @@
 use crate::adapters::config::{self, config_error, non_blank};
 use crate::domain::credentials::{strip_code_fence, ProviderBlock};
 use crate::ports::backends::BuildError;
-use crate::ports::llm::{ChatMessage, ChatRole, ToolCall};
+use crate::ports::llm::{ChatMessage, ChatResponse, ChatRole, LlmError, ToolCall};
 use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -23,6 +23,17 @@ pub const JSON_INSTRUCTION: &str = "Please respond with valid JSON only.";
 /// The error for an answer with no content because it hit the token limit.
 pub fn cut_off(max_tokens: u32) -> String {
     format!("the answer was cut off at max_tokens ({max_tokens}) before any content; raise max_tokens")
+}
+
+/// The answer if it holds something to read: text that is not blank, or a tool call. An empty
+/// completion is [`LlmError::BadAnswer`] (transient: providers answer so while overloaded), the same
+/// for every provider.
+pub fn usable(response: ChatResponse) -> Result<ChatResponse, LlmError> {
+    let blank = response.content.as_deref().is_none_or(|c| c.trim().is_empty());
+    if blank && response.tool_calls.is_empty() {
+        return Err(LlmError::BadAnswer("the answer has no content".to_owned()));
+    }
+    Ok(response)
 }
 
 /// Keys every chat provider accepts: Mem0's `BaseLlmConfig` plus the shared HTTP keys (`timeout`,

@@ -90,7 +90,7 @@ impl Llm for DifyChat {
         let caller = current_caller()?;
         let chunks = caller.invoke("llm", self.request(&request), self.model.silence).await?;
         tracing::debug!(model = %self.model.model, chunks = chunks.len(), "dify llm answered");
-        merge_chunks(&chunks).map_err(LlmError::Protocol)
+        merge_chunks(&chunks).map_err(LlmError::Protocol).and_then(crate::adapters::llm::base::usable)
     }
 
     fn bound_to_call(&self) -> bool {

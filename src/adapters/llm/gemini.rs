@@ -9,7 +9,7 @@
 //! `max_tokens` go in `generationConfig`; JSON mode is `responseMimeType: application/json`; offered
 //! tools become function declarations with calling mode `ANY`.
 
-use super::base::{allowed_keys, cut_off, tool_call, BaseKeys, Conversation};
+use super::base::{allowed_keys, cut_off, tool_call, usable, BaseKeys, Conversation};
 use crate::adapters::config::{self, check_keys, config_error, Env, HttpKeys, ProcessEnv};
 use crate::adapters::http::{HttpClient, HttpError, RetryPolicy};
 use crate::adapters::vendors::google::{GeminiApi, Vertex, GEMINI_BASE_URL_KEY, VERTEX_KEYS};
@@ -139,7 +139,10 @@ impl Llm for GeminiChat {
         let headers = self.headers().await?;
         let answer: Answer = self.http.post_json(&self.url, &headers, &self.body(&request)).await?;
         let redactor = self.http.redactor();
-        answer.into_response(self.max_tokens).map_err(|e| LlmError::Protocol(redactor.redact_and_truncate(&e)))
+        answer
+            .into_response(self.max_tokens)
+            .map_err(|e| LlmError::Protocol(redactor.redact_and_truncate(&e)))
+            .and_then(usable)
     }
 }
 

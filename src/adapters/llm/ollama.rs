@@ -6,7 +6,7 @@
 //! `options`; JSON mode is `format: "json"` plus "Please respond with valid JSON only." appended to the
 //! last user message; tools are offered in OpenAI's shape (Ollama cannot be forced to call one).
 
-use super::base::{allowed_keys, cut_off, BaseKeys, WireToolCall, JSON_INSTRUCTION};
+use super::base::{allowed_keys, cut_off, usable, BaseKeys, WireToolCall, JSON_INSTRUCTION};
 use crate::adapters::config::{self, check_keys, config_error, Env, HttpKeys, ProcessEnv};
 use crate::adapters::http::{join_url, HttpClient, RetryPolicy};
 use crate::adapters::vendors::ollama::{OllamaServer, BASE_URL_KEY};
@@ -114,7 +114,10 @@ impl Llm for OllamaChat {
     async fn chat(&self, request: ChatRequest) -> Result<ChatResponse, LlmError> {
         let answer: Answer = self.http.post_json(&self.url, &self.headers, &self.body(&request)).await?;
         let redactor = self.http.redactor();
-        answer.into_response(self.max_tokens).map_err(|e| LlmError::Protocol(redactor.redact_and_truncate(&e)))
+        answer
+            .into_response(self.max_tokens)
+            .map_err(|e| LlmError::Protocol(redactor.redact_and_truncate(&e)))
+            .and_then(usable)
     }
 }
 

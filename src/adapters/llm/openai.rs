@@ -22,7 +22,7 @@ pub(crate) mod wire;
 
 pub use providers::{is_reasoning_model, uses_max_completion_tokens, ChatProvider, Flavour};
 
-use super::base::BaseKeys;
+use super::base::{usable, BaseKeys};
 use crate::adapters::config::{self, check_keys, config_error, missing_key, non_blank, secret_or_env, Env, HttpKeys};
 use crate::adapters::config::{or_env, string_key, ProcessEnv};
 use crate::adapters::http::{bearer, join_url, HttpClient, RetryPolicy};
@@ -169,7 +169,7 @@ impl Llm for OpenAiChat {
         let body = self.template.body(&request);
         let completion: Completion = self.http.post_json(&self.url, &self.headers, &body).await?;
         let redactor = self.http.redactor();
-        let response = completion.into_response(|text| redactor.redact_and_truncate(text))?;
+        let response = completion.into_response(|text| redactor.redact_and_truncate(text)).and_then(usable)?;
         if let Some(usage) = response.usage {
             tracing::debug!(
                 provider = self.provider,

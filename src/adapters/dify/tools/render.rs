@@ -13,6 +13,15 @@ pub fn accepted(what: &str, id: &WriteId) -> String {
     format!("Asynchronous {what} has been accepted (write id {}).", id.0)
 }
 
+/// A sync write still running past its ceiling.
+pub fn still_running(what: &str, id: &WriteId) -> String {
+    format!(
+        "The {what} is still running after the time allowed for a synchronous call; it goes on in the \
+         background (write id {}; get_write_status tells its outcome).",
+        id.0
+    )
+}
+
 /// An add with nothing to remember.
 pub fn skipped() -> String {
     "Skipped memory addition for empty messages.".into()
@@ -166,6 +175,6 @@ pub fn write_state(id: &crate::ports::memory_api::WriteId, state: &crate::ports:
         WriteState::Pending { attempts, last_error: Some(error) } => {
             format!("Write {} is waiting to be retried ({attempts} attempts so far; last error: {error}).", id.0)
         }
-        WriteState::Failed { error } => format!("Write {} failed: {error}", id.0),
+        WriteState::Failed { error, .. } => format!("Write {} failed: {error}", id.0),
     }
 }

@@ -179,9 +179,37 @@ pub fn graph_changes_json(changes: &GraphChanges) -> Value {
     })
 }
 
-/// The messages of an add as `[{"role", "content"}]`.
+/// Characters of one input a reply repeats; the rest is cut, with [`echo`]'s marker.
+pub const ECHO_CHARS: usize = 2_000;
+
+/// An input as a reply repeats it: whole up to [`ECHO_CHARS`] characters, else its start and a
+/// marker saying how long it was (a reply never grows with the input).
+pub fn echo(text: &str) -> Value {
+    let mut chars = text.chars();
+    let head: String = chars.by_ref().take(ECHO_CHARS).collect();
+    match chars.next() {
+        None => Value::String(head),
+        Some(_) => Value::String(format!("{head}… [cut: {} characters in all]", text.chars().count())),
+    }
+}
+
+/// A JSON input (metadata) as a reply repeats it: as is when short, else [`echo`] of its text.
+pub fn echo_json(value: &Value) -> Value {
+    let text = value.to_string();
+    if text.chars().count() <= ECHO_CHARS {
+        value.clone()
+    } else {
+        echo(&text)
+    }
+}
+
+/// The messages of an add as `[{"role", "content"}]`, each content cut by [`echo`].
 pub fn conversation_json(conversation: &Conversation) -> Value {
     Value::Array(
-        conversation.messages().iter().map(|m| json!({ "role": m.role.as_str(), "content": m.content })).collect(),
+        conversation
+            .messages()
+            .iter()
+            .map(|m| json!({ "role": m.role.as_str(), "content": echo(&m.content) }))
+            .collect(),
     )
 }

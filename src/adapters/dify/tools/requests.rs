@@ -130,8 +130,10 @@ pub enum AddInput {
 pub fn add(params: &Params<'_>, binding: Binding<'_>) -> Result<AddInput, InputError> {
     let user = params.text("user")?;
     let assistant = params.text("assistant")?;
+    // One limit for memory text, whether the model extracts facts or not (never a silent skip).
     for (field, text) in [("user", &user), ("assistant", &assistant)] {
         text.as_deref().map(|t| memory::refuse_nul(field, t)).transpose()?;
+        text.as_deref().map(|t| memory::check_text_len(field, t)).transpose()?;
     }
     let scope = Ids::read(params, binding)?.user_scope()?;
     let metadata = metadata(params)?;

@@ -329,6 +329,10 @@ async fn add_rejects_bad_input_naming_the_parameter() {
         (json!({"user": "x", "user_id": "a\u{1}b"}), "user_id must not contain control characters"),
         (json!({"user": "x", "user_id": "alice", "agent_id": "x".repeat(300)}), "agent_id is 300 characters long; at most 256 are allowed"),
         (json!({"user": "x", "user_id": "alice", "infer": "sometimes"}), "infer must be true or false, got \"sometimes\""),
+        // One limit for memory text, infer on or off (was: SUCCESS "no new facts" and nothing stored).
+        (json!({"user": "x".repeat(20_001), "user_id": "alice", "infer": false}), "user is 20001 characters long; at most 20000 are allowed"),
+        (json!({"user": "x".repeat(20_001), "user_id": "alice"}), "user is 20001 characters long; at most 20000 are allowed"),
+        (json!({"user": "x", "assistant": "y".repeat(20_002), "user_id": "alice", "infer": false}), "assistant is 20002 characters long; at most 20000 are allowed"),
         (
             json!({"user": "x", "user_id": "alice", "metadata": "[1, 2]"}),
             "metadata must be a JSON object such as {\"topic\": \"food\"}, got a list",
@@ -1105,9 +1109,9 @@ async fn write_status_reports_applied_pending_failed_and_unknown_writes() {
     assert!(reply.text.contains("last error: HTTP 429"));
 
     let api = FakeApi::default();
-    script(&api.write_status, Ok(Some(WriteState::Failed { error: "bad key".into() })));
+    script(&api.write_status, Ok(Some(WriteState::Failed { error: "bad key".into(), attempts: 2 })));
     let reply = call(&api, "get_write_status", json!({"write_id": "w-3"})).await;
-    assert_eq!(reply.json["results"], json!({"state": "failed", "error": "bad key"}));
+    assert_eq!(reply.json["results"], json!({"state": "failed", "error": "bad key", "attempts": 2}));
 
     let api = FakeApi::default();
     script(&api.write_status, Ok(None));
@@ -1117,6 +1121,37 @@ async fn write_status_reports_applied_pending_failed_and_unknown_writes() {
     let api = FakeApi::default();
     let reply = call(&api, "get_write_status", json!({})).await;
     assert!(reply.is_error() && reply.json["messages"].as_str().unwrap().contains("write_id"));
+    assert!(api.seen().is_empty());
+}
+
+/// Replies repeat a bounded part of the input, with a marker, and always carry the write id: a
+/// ~6 MB add (metadata of 6 MB, a user text at the limit) answers in a few KB. An over-long
+/// `user` is refused naming the field and the limit.
+#[tokio::test]
+async fn replies_echo_a_bounded_part_of_the_input_and_keep_the_write_id() {
+    let api = FakeApi::default();
+    script(&api.add, Ok(WriteOutcome::Accepted(write_id())));
+    let big = "m".repeat(6_000_000);
+    let user = "u".repeat(20_000);
+    let reply = call(&api, "add_memory", json!({"user": user, "user_id": "alice", "metadata": {"blob": big}})).await;
+    let size = reply.json.to_string().len();
+    assert!(size < 8_000, "reply of {size} bytes");
+    assert!(reply.json["write_id"].is_string(), "{}", reply.json["write_id"]);
+    let content = reply.json["messages"][0]["content"].as_str().unwrap();
+    assert!(content.ends_with("… [cut: 20000 characters in all]"), "{}", &content[content.len() - 40..]);
+
+    let api = FakeApi::default();
+    script(&api.update, Ok(WriteOutcome::Accepted(write_id())));
+    let reply =
+        call(&api, "update_memory", json!({"memory_id": ID, "text": "t", "metadata": {"blob": "m".repeat(3_000_000)}}))
+            .await;
+    assert!(reply.json.to_string().len() < 8_000 && reply.json["write_id"].is_string(), "{}", reply.json["write_id"]);
+    assert!(reply.json["messages"]["metadata"].as_str().unwrap().contains("[cut: "), "marker");
+
+    let api = FakeApi::default();
+    let reply =
+        call(&api, "add_memory", json!({"user": "x".repeat(6_000_000), "user_id": "alice", "infer": false})).await;
+    assert_error(&reply, "user is 6000000 characters long; at most 20000 are allowed", json!([]));
     assert!(api.seen().is_empty());
 }
 

@@ -143,7 +143,7 @@ impl Completion {
                     Some(error) => format!("the answer holds an error instead of choices: {}", error_text(&error)),
                     None => "the answer has no choices".to_owned(),
                 };
-                return Err(LlmError::Protocol(redact(&detail)));
+                return Err(LlmError::BadAnswer(redact(&detail)));
             }
         };
         let content = choice.message.content.and_then(content_text);
@@ -264,7 +264,7 @@ mod tests {
     }
 
     #[test]
-    fn malformed_answers_are_protocol_errors() {
+    fn malformed_answers_are_errors_and_empty_ones_transient() {
         let err = parse(json!({"choices": [{"message": {"content": null, "tool_calls": [
             {"function": {"name": "f", "arguments": "{not json"}}]}}]}))
         .unwrap_err();
@@ -272,9 +272,10 @@ mod tests {
         let err =
             parse(json!({"choices": [{"message": {"tool_calls": [{"function": {"name": "f", "arguments": "[1]"}}]}}]}));
         assert!(matches!(err, Err(LlmError::Protocol(m)) if m.contains("not a JSON object")));
-        assert_eq!(parse(json!({"choices": []})), Err(LlmError::Protocol("the answer has no choices".into())));
+        // An HTTP 200 without choices (or with an error inside) is transient: the provider is overloaded.
+        assert_eq!(parse(json!({"choices": []})), Err(LlmError::BadAnswer("the answer has no choices".into())));
         let err = parse(json!({"error": {"message": "upstream down"}})).unwrap_err();
-        assert!(err.to_string().contains("upstream down"));
+        assert!(err.to_string().contains("upstream down") && err.is_transient(), "{err}");
         let err = parse(json!({"choices": [{"message": {"content": null, "refusal": "no"}}]})).unwrap_err();
         assert!(err.to_string().contains("refused: no"));
     }
