@@ -70,7 +70,7 @@ impl VectorStore for FakeStore {
             .map(|(r, v)| ScoredMemory {
                 record: r.clone(),
                 score: Similarity::from_cosine(cosine(v, &query.vector)),
-                rerank_score: None,
+                rerank_score: None, parts: None,
             })
             .collect();
         found.sort_by(|a, b| b.score.value().total_cmp(&a.score.value()));
@@ -495,6 +495,8 @@ async fn slow_reads_degrade_to_empty_results_with_a_reason() {
         limit: Limit::new("top_k", 5).unwrap(),
         threshold: None,
         rerank: false,
+        retrieval: crate::domain::fusion::Retrieval::Hybrid,
+        explain: false,
     };
     let started = Instant::now();
     let outcome = app.search(&credentials(true), request).await.unwrap();

@@ -6,6 +6,7 @@ pub mod api;
 pub mod constants;
 pub mod engines;
 pub mod planning;
+pub mod retrieval;
 pub mod service;
 pub mod writes;
 

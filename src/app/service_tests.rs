@@ -18,7 +18,8 @@ use crate::ports::llm::{ChatRequest, ChatResponse, Llm, LlmError};
 use crate::ports::memory_api::{WriteId, WriteState};
 use crate::ports::reranker::{RerankError, RerankHit, Reranker};
 use crate::ports::store::StoreError;
-use crate::ports::vector_store::{ListQuery, VectorQuery, VectorStore};
+use crate::domain::fusion::Retrieval;
+use crate::ports::vector_store::{LexicalHit, LexicalQuery, ListQuery, VectorQuery, VectorStore};
 use async_trait::async_trait;
 use chrono::Utc;
 use mockall::predicate::*;
@@ -53,6 +54,8 @@ mockall::mock! {
         fn dimensions(&self) -> usize;
         async fn insert(&self, items: &[(MemoryRecord, Vec<f32>)]) -> Result<(), StoreError>;
         async fn search(&self, query: &VectorQuery) -> Result<Vec<ScoredMemory>, StoreError>;
+        fn keeps_lexical_index(&self) -> bool;
+        async fn lexical_search(&self, query: &LexicalQuery) -> Result<Vec<LexicalHit>, StoreError>;
         async fn get(&self, id: MemoryId) -> Result<Option<MemoryRecord>, StoreError>;
         async fn list(&self, query: &ListQuery) -> Result<Vec<MemoryRecord>, StoreError>;
         async fn find_by_hash(&self, scope: &Scope, hashes: &[ContentHash]) -> Result<Vec<MemoryRecord>, StoreError>;
@@ -218,7 +221,7 @@ async fn a_contradiction_updates_and_keeps_the_memorys_own_metadata() {
         Ok(vec![ScoredMemory {
             record: stored(7, "Lives in Paris", json!({"topic": "home"})),
             score: Similarity::from_cosine(0.8),
-            rerank_score: None,
+            rerank_score: None, parts: None,
         }])
     });
     store
@@ -263,7 +266,7 @@ async fn no_longer_deletes_with_a_history_row() {
         Ok(vec![ScoredMemory {
             record: stored(3, "Has a cat", json!({})),
             score: Similarity::from_cosine(0.7),
-            rerank_score: None,
+            rerank_score: None, parts: None,
         }])
     });
     store.expect_delete().with(eq(MemoryId::from_uuid(Uuid::from_u128(3)))).times(1).returning(|_| Ok(true));
@@ -358,17 +361,17 @@ async fn search_applies_threshold_and_reranker() {
             ScoredMemory {
                 record: stored(1, "Likes tea", json!({})),
                 score: Similarity::from_cosine(0.9),
-                rerank_score: None,
+                rerank_score: None, parts: None,
             },
             ScoredMemory {
                 record: stored(2, "Likes coffee", json!({})),
                 score: Similarity::from_cosine(0.6),
-                rerank_score: None,
+                rerank_score: None, parts: None,
             },
             ScoredMemory {
                 record: stored(3, "Has a cat", json!({})),
                 score: Similarity::from_cosine(0.1),
-                rerank_score: None,
+                rerank_score: None, parts: None,
             },
         ])
     });
@@ -393,9 +396,92 @@ async fn search_applies_threshold_and_reranker() {
         limit: Limit::new("top_k", 2).unwrap(),
         threshold: Some(Threshold::new(0.5).unwrap()),
         rerank: true,
+        retrieval: Retrieval::Semantic,
+        explain: false,
     };
     let report = MemoryService::new(backends, Prompts::default()).search(request).await.unwrap();
     let texts: Vec<_> = report.results.iter().map(|m| m.record.text.as_str()).collect();
     assert_eq!(texts, vec!["Likes coffee", "Likes tea"]);
     assert_eq!(report.results[0].rerank_score, Some(0.99));
+}
+
+fn search_request(query: &str, retrieval: Retrieval, explain: bool) -> SearchRequest {
+    SearchRequest {
+        query: Query::parse(query).unwrap(),
+        scope: alice(),
+        filter: None,
+        limit: Limit::new("top_k", 2).unwrap(),
+        threshold: None,
+        rerank: false,
+        retrieval,
+        explain,
+    }
+}
+
+fn search_backends(store: MockStore) -> Backends {
+    Backends {
+        llm: None,
+        embedder: Arc::new(embedder()),
+        vector_store: Arc::new(store),
+        history: Arc::new(MockHistory::new()),
+        journal: Arc::new(MockJournal::new()),
+        graph: None,
+        reranker: None,
+    }
+}
+
+fn scored(n: u128, text: &str, cosine: f32) -> ScoredMemory {
+    ScoredMemory { record: stored(n, text, json!({})), score: Similarity::from_cosine(cosine), rerank_score: None, parts: None }
+}
+
+#[tokio::test]
+async fn hybrid_search_without_a_lexical_index_scores_keywords_over_more_vector_candidates() {
+    let mut store = MockStore::new();
+    store.expect_keeps_lexical_index().return_const(false);
+    store.expect_lexical_search().never();
+    store.expect_search().withf(|q| q.limit == super::retrieval::FALLBACK_CANDIDATES && q.scope == alice()).returning(
+        |_| Ok(vec![scored(1, "Likes green tea", 0.7), scored(2, "Went to Zanzibar in May", 0.3), scored(3, "Has a cat", 0.2)]),
+    );
+    let report = MemoryService::new(search_backends(store), Prompts::default())
+        .search(search_request("holiday Zanzibar", Retrieval::Hybrid, true))
+        .await
+        .unwrap();
+    let texts: Vec<_> = report.results.iter().map(|m| m.record.text.as_str()).collect();
+    assert_eq!(texts, vec!["Went to Zanzibar in May", "Likes green tea"]);
+    for hit in &report.results {
+        let parts = hit.parts.expect("explain adds the parts");
+        assert!((0.0..=1.0).contains(&hit.score.value()));
+        let sum = parts.semantic_weight * parts.semantic + parts.lexical_weight * parts.lexical;
+        assert!((sum - hit.score.value()).abs() < 1e-5, "{parts:?} vs {}", hit.score.value());
+    }
+}
+
+#[tokio::test]
+async fn hybrid_search_fuses_the_stores_keyword_hits_and_hides_parts_unless_explained() {
+    let mut store = MockStore::new();
+    store.expect_keeps_lexical_index().return_const(true);
+    store.expect_search().withf(|q| q.limit == super::retrieval::CANDIDATES).returning(|_| Ok(vec![scored(1, "Likes green tea", 0.7)]));
+    store.expect_lexical_search().withf(|q| q.terms == vec!["zanzibar".to_owned()] && q.scope == alice()).returning(|_| {
+        Ok(vec![LexicalHit { record: stored(2, "Went to Zanzibar", json!({})), bm25: 3.5, semantic: Similarity::from_cosine(0.2) }])
+    });
+    let report = MemoryService::new(search_backends(store), Prompts::default())
+        .search(search_request("Zanzibar?", Retrieval::Hybrid, false))
+        .await
+        .unwrap();
+    let texts: Vec<_> = report.results.iter().map(|m| m.record.text.as_str()).collect();
+    assert_eq!(texts, vec!["Went to Zanzibar", "Likes green tea"]);
+    assert!(report.results.iter().all(|m| m.parts.is_none()));
+}
+
+#[tokio::test]
+async fn semantic_search_is_the_plain_vector_search() {
+    let mut store = MockStore::new();
+    store.expect_lexical_search().never();
+    store.expect_search().withf(|q| q.limit == 2).returning(|_| Ok(vec![scored(1, "Likes green tea", 0.7)]));
+    let report = MemoryService::new(search_backends(store), Prompts::default())
+        .search(search_request("Zanzibar", Retrieval::Semantic, false))
+        .await
+        .unwrap();
+    assert_eq!(report.results.len(), 1);
+    assert_eq!(report.results[0].score.value(), 0.7);
 }

@@ -258,6 +258,9 @@ pub struct ScoredMemory {
     pub score: Similarity,
     /// Reranker score, when a reranker ordered the results.
     pub rerank_score: Option<f32>,
+    /// How the score was made (hybrid search), for `explain`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parts: Option<super::fusion::ScoreParts>,
 }
 
 #[cfg(test)]

@@ -123,6 +123,10 @@ pub struct SearchRequest {
     pub threshold: Option<Threshold>,
     /// Use the reranker when one is configured.
     pub rerank: bool,
+    /// Which signals rank the results (hybrid by default).
+    pub retrieval: super::fusion::Retrieval,
+    /// Add each hit's score components to the reply.
+    pub explain: bool,
 }
 
 /// Get all: the scope's memories, newest first.

@@ -8,6 +8,7 @@
 
 mod config;
 mod filter_sql;
+mod lexical;
 mod schema;
 
 pub use config::{from_block, PgVectorConfig, SearchTuning, ALLOWED_KEYS, MAX_DIMS, MAX_INDEXED_DIMS};
@@ -20,7 +21,7 @@ use crate::domain::filter::Filter;
 use crate::domain::memory::{ContentHash, MemoryId, MemoryRecord, ScoredMemory, Similarity};
 use crate::domain::scope::Scope;
 use crate::ports::store::StoreError;
-use crate::ports::vector_store::{ListQuery, VectorQuery, VectorStore};
+use crate::ports::vector_store::{LexicalHit, LexicalQuery, ListQuery, VectorQuery, VectorStore};
 use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Pool};
 use filter_sql::{filter_sql, scope_sql};
@@ -34,6 +35,10 @@ use uuid::Uuid;
 const STORE: &str = "pgvector store";
 /// Rows per INSERT statement.
 const INSERT_CHUNK: usize = 500;
+/// The most keyword matches of a scope ranked by BM25 (the best by `ts_rank` when more match).
+const LEXICAL_MATCHES: usize = 1000;
+/// The scope size BM25 counts up to (its document frequencies saturate beyond).
+const SCOPE_COUNT_CAP: usize = 1_000_000;
 /// pgvector's largest `hnsw.ef_search`.
 const MAX_EF_SEARCH: usize = 1000;
 
@@ -172,7 +177,7 @@ impl PgVectorStore {
                 Ok(ScoredMemory {
                     record: record(row)?,
                     score: Similarity::from_cosine_distance(distance.unwrap_or(f64::NAN) as f32),
-                    rerank_score: None,
+                    rerank_score: None, parts: None,
                 })
             })
             .collect()
@@ -229,8 +234,11 @@ impl VectorStore for PgVectorStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(pg)?;
         let sql = format!(
-            "INSERT INTO {} (id, vector, payload) SELECT * FROM unnest($1::uuid[], $2::vector[], $3::jsonb[]) \
-             ON CONFLICT (id) DO UPDATE SET vector = EXCLUDED.vector, payload = EXCLUDED.payload",
+            "INSERT INTO {} (id, vector, payload, lexical) \
+             SELECT u.id, u.vector, u.payload, u.lexical::tsvector \
+             FROM unnest($1::uuid[], $2::vector[], $3::jsonb[], $4::text[]) AS u(id, vector, payload, lexical) \
+             ON CONFLICT (id) DO UPDATE SET vector = EXCLUDED.vector, payload = EXCLUDED.payload, \
+             lexical = EXCLUDED.lexical",
             self.table
         );
         let statement = tx.prepare_cached(&sql).await.map_err(pg)?;
@@ -238,7 +246,9 @@ impl VectorStore for PgVectorStore {
             let ids: Vec<Uuid> = chunk.iter().map(|&i| items[i].0.id.as_uuid()).collect();
             let vectors: Vec<Vector> = chunk.iter().map(|&i| Vector::from(items[i].1.clone())).collect();
             let payloads: Vec<serde_json::Value> = chunk.iter().map(|&i| payload::to_payload(&items[i].0)).collect();
-            tx.execute(&statement, &[&ids, &vectors, &payloads]).await.map_err(pg)?;
+            let terms: Vec<String> =
+                chunk.iter().map(|&i| lexical::tsvector_literal(items[i].0.text.as_str())).collect();
+            tx.execute(&statement, &[&ids, &vectors, &payloads, &terms]).await.map_err(pg)?;
         }
         tx.commit().await.map_err(pg)
     }
@@ -287,6 +297,51 @@ impl VectorStore for PgVectorStore {
         Ok(results)
     }
 
+    fn keeps_lexical_index(&self) -> bool {
+        true
+    }
+
+    async fn lexical_search(&self, query: &LexicalQuery) -> Result<Vec<LexicalHit>, StoreError> {
+        self.check_dims("the query vector", &query.vector)?;
+        if query.limit == 0 || query.terms.is_empty() {
+            return Ok(Vec::new());
+        }
+        let client = self.client().await?;
+        let mut params = Params::new();
+        let vector = params.push(Vector::from(query.vector.clone()));
+        let tsquery = params.push(lexical::tsquery_literal(&query.terms));
+        let condition = self.condition(&query.scope, query.filter.as_ref(), &mut params);
+        let cap = params.push(limit_param(LEXICAL_MATCHES));
+        let sql = format!(
+            "SELECT id, payload, vector <=> {vector} AS distance FROM {} \
+             WHERE {condition} AND lexical @@ {tsquery}::text::tsquery \
+             ORDER BY ts_rank(lexical, {tsquery}::text::tsquery) DESC, id LIMIT {cap}",
+            self.table
+        );
+        let (rows, scope_size) = futures::join!(
+            client.query(&sql, &params.as_refs()),
+            self.scope_size(&client, &query.scope, SCOPE_COUNT_CAP)
+        );
+        let rows = rows.map_err(pg)?;
+        let mut hits = Vec::with_capacity(rows.len());
+        let mut documents = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let distance: Option<f64> = row.try_get(2).map_err(pg)?;
+            let record = record(row)?;
+            documents.push(crate::domain::lexical::terms(record.text.as_str()));
+            hits.push(LexicalHit {
+                record,
+                bm25: 0.0,
+                semantic: Similarity::from_cosine_distance(distance.unwrap_or(f64::NAN) as f32),
+            });
+        }
+        let scores = crate::domain::lexical::bm25_among(&query.terms, &documents, scope_size?);
+        hits.iter_mut().zip(scores).for_each(|(hit, bm25)| hit.bm25 = bm25);
+        hits.sort_by(|a, b| b.bm25.total_cmp(&a.bm25));
+        hits.truncate(query.limit);
+        Ok(hits)
+    }
+
     async fn get(&self, id: MemoryId) -> Result<Option<MemoryRecord>, StoreError> {
         let client = self.client().await?;
         let sql = format!("SELECT id, payload FROM {} WHERE id = $1", self.table);
@@ -326,13 +381,17 @@ impl VectorStore for PgVectorStore {
         }
         let client = self.client().await?;
         let sql = format!(
-            "UPDATE {} SET payload = $2::jsonb, vector = COALESCE($3::vector, vector) WHERE id = $1",
+            "UPDATE {} SET payload = $2::jsonb, vector = COALESCE($3::vector, vector), lexical = $4::text::tsvector \
+             WHERE id = $1",
             self.table
         );
         let statement = client.prepare_cached(&sql).await.map_err(pg)?;
         let vector = vector.map(Vector::from);
         let updated = client
-            .execute(&statement, &[&record.id.as_uuid(), &payload::to_payload(record), &vector])
+            .execute(
+                &statement,
+                &[&record.id.as_uuid(), &payload::to_payload(record), &vector, &lexical::tsvector_literal(record.text.as_str())],
+            )
             .await
             .map_err(pg)?;
         if updated == 0 {

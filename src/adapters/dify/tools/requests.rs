@@ -7,6 +7,7 @@
 
 use super::params::{ParamError, Params};
 use crate::domain::filter::{self, Filter, FilterError};
+use crate::domain::fusion::Retrieval;
 use crate::domain::memory::{MemoryError, MemoryId, MemoryText, Metadata};
 use crate::domain::message::Conversation;
 use crate::domain::operations::{
@@ -117,7 +118,7 @@ pub fn add(params: &Params<'_>, binding: Binding<'_>) -> Result<AddInput, InputE
     Ok(AddInput::Add(AddRequest { conversation, scope, metadata, infer, actor_id: None }))
 }
 
-/// Parses `search_memory`: `query`, ids, `filters`, `top_k`, `threshold`, `rerank`.
+/// Parses `search_memory`: `query`, ids, `filters`, `top_k`, `threshold`, `rerank`, `retrieval`, `explain`.
 pub fn search(params: &Params<'_>, binding: Binding<'_>) -> Result<SearchRequest, InputError> {
     let query = Query::parse(&params.required_text("query")?)?;
     let scope = Ids::read(params, binding)?.user_scope()?;
@@ -125,7 +126,16 @@ pub fn search(params: &Params<'_>, binding: Binding<'_>) -> Result<SearchRequest
     let limit = limit(params, "top_k", SEARCH_DEFAULT_TOP_K)?;
     let threshold = params.number("threshold")?.map(Threshold::new).transpose()?;
     let rerank = params.boolean("rerank")?.unwrap_or(true);
-    Ok(SearchRequest { query, scope, filter, limit, threshold, rerank })
+    let retrieval = match params.text("retrieval")? {
+        None => Retrieval::default(),
+        Some(raw) => Retrieval::parse(&raw).ok_or(ParamError::WrongType {
+            name: "retrieval",
+            expected: "one of \"hybrid\", \"semantic\", \"lexical\"",
+            got: format!("{raw:?}"),
+        })?,
+    };
+    let explain = params.boolean("explain")?.unwrap_or(false);
+    Ok(SearchRequest { query, scope, filter, limit, threshold, rerank, retrieval, explain })
 }
 
 /// A get_all request and the filter JSON it was parsed from (echoed in replies).
