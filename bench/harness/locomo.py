@@ -171,6 +171,8 @@ def main() -> int:
     ap.add_argument("--modes", default=",".join(MODES), help="retrieval modes to ask every question in")
     ap.add_argument("--concurrency", type=int, default=8, help="add calls in flight")
     ap.add_argument("--no-timestamps", action="store_true", help="do not send the session date as `timestamp`")
+    ap.add_argument("--dump", help="also write every question's 100 best hybrid candidates with their score "
+                    "components (`explain`) to this JSON file, to compare fusion rules offline")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "../results/locomo.json"))
     args = ap.parse_args()
 
@@ -181,6 +183,7 @@ def main() -> int:
     env = {**os.environ, "MEM0_DIFY_DATA_DIR": scratch, "RUST_LOG": os.environ.get("RUST_LOG", "warn")}
     proc = PluginProcess([os.path.abspath(args.binary), "serve"], scratch, env, os.path.join(scratch, "plugin.log"))
     rows, latencies = {m: [] for m in modes}, {m: [] for m in modes}
+    dump: list = []
     try:
         proc.wait_heartbeat()
         sampler = RssSampler(proc)
@@ -200,6 +203,12 @@ def main() -> int:
                     hits, latency = search(proc, creds, f"locomo-{name}", q["question"], mode, max(KS))
                     latencies[mode].append(latency)
                     rows[mode].append({"conversation": name, "category": q["category"], "scores": score(q["evidence"], hits)})
+                if args.dump:
+                    s = proc.call(proc.tool(creds, "search_memory", {"query": q["question"], "user_id": f"locomo-{name}",
+                                                                     "top_k": 100, "rerank": False, "explain": True}))
+                    dump.append({"conversation": name, "category": q["category"], "evidence": q["evidence"],
+                                 "hits": [{"dia_id": (h.get("metadata") or {}).get("dia_id"), **h.get("explain", {})}
+                                          for h in reply(s).get("results") or []]})
             print(f"[locomo] {name}: {len(conv['questions'])} questions asked", file=sys.stderr)
         rss_peak = sampler.stop()
     finally:
@@ -217,6 +226,9 @@ def main() -> int:
         "machine_cores": os.cpu_count(),
         "metrics": {m: aggregate(r) for m, r in rows.items()},
     }
+    if args.dump:
+        with open(args.dump, "w") as f:
+            json.dump(dump, f)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w") as f:
         json.dump(result, f, indent=1)

@@ -318,8 +318,9 @@ impl VectorStore for PgVectorStore {
              ORDER BY ts_rank(lexical, {tsquery}::text::tsquery) DESC, id LIMIT {cap}",
             self.table
         );
+        let refs = params.as_refs();
         let (rows, scope_size) = futures::join!(
-            client.query(&sql, &params.as_refs()),
+            client.query(&sql, &refs),
             self.scope_size(&client, &query.scope, SCOPE_COUNT_CAP)
         );
         let rows = rows.map_err(pg)?;
