@@ -16,6 +16,7 @@ Writes `results/locomo.json`; `harness.locomo_report` renders BENCHMARKS.md's Lo
     python -m harness.locomo --binary PATH --minilm DIR [--data DIR] [--conversations conv-26,conv-30]
 """
 import argparse
+import itertools
 import datetime as dt
 import json
 import os
@@ -95,10 +96,13 @@ class RssSampler:
         return max(self.peak_kib, self.proc.rss_kib())
 
 
-def ingest(proc: PluginProcess, creds: dict, user: str, turns: list, concurrency: int, timestamps: bool) -> None:
-    """Adds every turn, `concurrency` calls in flight; returns when every add has been applied (sync mode)."""
+def ingest(proc: PluginProcess, creds: dict, conversations: dict, concurrency: int, timestamps: bool) -> int:
+    """Adds every turn of every conversation (one scope each), the conversations interleaved turn by turn,
+    `concurrency` calls in flight; returns once every add has been applied (sync mode). Returns the number of adds."""
+    queues = [[(f"locomo-{name}", t) for t in conv["turns"]] for name, conv in conversations.items()]
+    order = [item for round_ in itertools.zip_longest(*queues) for item in round_ if item is not None]
     pending: list = []
-    for t in turns:
+    for user, t in order:
         params = {"user": t["text"], "user_id": user, "infer": False,
                   "metadata": json.dumps({"dia_id": t["dia_id"], "session": t["session"]})}
         if timestamps and t["date"]:
@@ -108,6 +112,7 @@ def ingest(proc: PluginProcess, creds: dict, user: str, turns: list, concurrency
             finish(pending.pop(0))
     for s in pending:
         finish(s)
+    return len(order)
 
 
 def finish(s, timeout: float = 300.0):
@@ -190,12 +195,10 @@ def main() -> int:
         rss_idle = proc.rss_kib()
         # Load the model once before timing the ingest.
         reply(proc.call(proc.tool(creds, "search_memory", {"query": "warm-up", "user_id": "locomo-warmup"}), 300))
-        t0, n_turns = time.perf_counter(), 0
-        for name, conv in convs.items():
-            ingest(proc, creds, f"locomo-{name}", conv["turns"], args.concurrency, not args.no_timestamps)
-            n_turns += len(conv["turns"])
-            print(f"[locomo] {name}: {len(conv['turns'])} turns added", file=sys.stderr)
+        t0 = time.perf_counter()
+        n_turns = ingest(proc, creds, convs, args.concurrency, not args.no_timestamps)
         ingest_s = time.perf_counter() - t0
+        print(f"[locomo] {n_turns} turns added", file=sys.stderr)
         rss_after_ingest = proc.rss_kib()
         for name, conv in convs.items():
             for q in conv["questions"]:

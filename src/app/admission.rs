@@ -197,6 +197,7 @@ mod tests {
             metadata: Default::default(),
             infer: true,
             actor_id: None,
+            observed_at: None,
         })
     }
 

@@ -366,6 +366,7 @@ fn add(text: &str) -> AddRequest {
         metadata: Default::default(),
         infer: true,
         actor_id: None,
+        observed_at: None,
     }
 }
 

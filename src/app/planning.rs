@@ -159,7 +159,8 @@ impl MemoryService {
             .zip(vectors)
             .map(|((text, role), vector)| {
                 let mut record =
-                    MemoryRecord::new(new_id(), text, request.metadata.clone(), request.scope.clone(), now);
+                    MemoryRecord::new(new_id(), text, request.metadata.clone(), request.scope.clone(), now)
+                        .observed(request.observed_at);
                 record.role = Some(role.as_str().to_owned());
                 record.actor_id = request.actor_id.clone();
                 PlannedChange::Insert { record, vector }
@@ -179,7 +180,7 @@ impl MemoryService {
         let prompt = extraction_prompt(
             &request.conversation,
             focus,
-            Utc::now().date_naive(),
+            request.observed_at.unwrap_or_else(Utc::now).date_naive(),
             self.prompts().fact_extraction.as_deref(),
         );
         let answer = llm
@@ -272,13 +273,14 @@ impl MemoryService {
                 Operation::Add { text } => {
                     let vector = known.get(&text.hash()).cloned().unwrap_or_default();
                     let record =
-                        MemoryRecord::new(new_id(), text, request.metadata.clone(), request.scope.clone(), now);
+                        MemoryRecord::new(new_id(), text, request.metadata.clone(), request.scope.clone(), now)
+                            .observed(request.observed_at);
                     changes.push(PlannedChange::Insert { record, vector });
                 }
                 Operation::Update { target, previous, text } => {
                     let Some(old) = stored.get(&target) else { continue };
                     let vector = known.get(&text.hash()).cloned();
-                    let record = old.revised(text, &request.metadata, now);
+                    let record = old.revised(text, &request.metadata, now).observed(request.observed_at.or(old.observed_at));
                     changes.push(PlannedChange::Update { record, vector, previous });
                 }
                 Operation::Delete { target, .. } => {

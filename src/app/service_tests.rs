@@ -160,6 +160,7 @@ fn add_request(user: &str) -> AddRequest {
         metadata: Metadata::parse(json!({"source": "chat"})).unwrap(),
         infer: true,
         actor_id: None,
+        observed_at: None,
     }
 }
 
@@ -484,4 +485,44 @@ async fn semantic_search_is_the_plain_vector_search() {
         .unwrap();
     assert_eq!(report.results.len(), 1);
     assert_eq!(report.results[0].score.value(), 0.7);
+}
+
+#[tokio::test]
+async fn the_conversations_timestamp_grounds_relative_dates_and_is_kept_on_each_memory() {
+    let observed = chrono::TimeZone::with_ymd_and_hms(&Utc, 2023, 5, 8, 13, 56, 0).unwrap();
+    let mut llm = MockLlm::new();
+    // The extraction prompt resolves relative dates against the conversation's date, not today's.
+    llm.expect_chat()
+        .withf(|req| req.messages[0].content.contains("2023-05-08"))
+        .times(1)
+        .returning(|_| answer(json!({"facts": ["Went to a support group on 2023-05-07"]})));
+    let mut store = MockStore::new();
+    store.expect_find_by_hash().returning(|_, _| Ok(vec![]));
+    store.expect_search().returning(|_| Ok(vec![]));
+    store
+        .expect_insert()
+        .withf(move |items| items.len() == 1 && items[0].0.observed_at == Some(observed))
+        .times(1)
+        .returning(|_| Ok(()));
+    let mut history = MockHistory::new();
+    history.expect_append().returning(|_| Ok(()));
+    let request = AddRequest { observed_at: Some(observed), ..add_request("I went to a support group yesterday") };
+    let report = service(llm, store, history, None).add(request).await.unwrap();
+    assert_eq!(report.results[0].memory, "Went to a support group on 2023-05-07");
+}
+
+#[tokio::test]
+async fn verbatim_adds_keep_the_timestamp_too() {
+    let observed = chrono::TimeZone::with_ymd_and_hms(&Utc, 2023, 5, 8, 13, 56, 0).unwrap();
+    let mut store = MockStore::new();
+    store.expect_find_by_hash().returning(|_, _| Ok(vec![]));
+    store
+        .expect_insert()
+        .withf(move |items| items.len() == 1 && items[0].0.observed_at == Some(observed))
+        .times(1)
+        .returning(|_| Ok(()));
+    let mut history = MockHistory::new();
+    history.expect_append().returning(|_| Ok(()));
+    let request = AddRequest { observed_at: Some(observed), infer: false, ..add_request("Caroline: hi Mel!") };
+    service(MockLlm::new(), store, history, None).add(request).await.unwrap();
 }

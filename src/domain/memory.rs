@@ -13,7 +13,7 @@ pub const MAX_MEMORY_TEXT_LEN: usize = 20_000;
 
 /// Keys of a stored payload that belong to the memory itself and may not appear in user metadata.
 pub const RESERVED_METADATA_KEYS: &[&str] =
-    &["id", "data", "memory", "hash", "created_at", "updated_at", "user_id", "agent_id", "run_id", "actor_id", "role"];
+    &["id", "data", "memory", "hash", "created_at", "updated_at", "observed_at", "user_id", "agent_id", "run_id", "actor_id", "role"];
 
 /// Why a memory field was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -192,6 +192,9 @@ pub struct MemoryRecord {
     pub created_at: DateTime<Utc>,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
+    /// When what it says was observed (the `timestamp` of the add), when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_at: Option<DateTime<Utc>>,
 }
 
 impl MemoryRecord {
@@ -207,7 +210,14 @@ impl MemoryRecord {
             role: None,
             created_at: now,
             updated_at: now,
+            observed_at: None,
         }
+    }
+
+    /// This memory observed at `at` (when given).
+    pub fn observed(mut self, at: Option<DateTime<Utc>>) -> Self {
+        self.observed_at = at;
+        self
     }
 
     /// This memory with new text and metadata merged in, updated at `now` (keeps owner and creation time).

@@ -48,6 +48,10 @@ pub struct AddRequest {
     pub infer: bool,
     /// Who is speaking (stored with infer=false memories).
     pub actor_id: Option<EntityId>,
+    /// When the conversation happened (`timestamp`), when given: kept as each memory's
+    /// `observed_at`, and the date relative dates are resolved against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// A validated search query text.

@@ -96,7 +96,15 @@ pub fn memory_item(record: &MemoryRecord) -> Map<String, Value> {
     map.insert("metadata".into(), metadata_json(&record.metadata));
     map.insert("created_at".into(), Value::String(format_timestamp(&record.created_at)));
     map.insert("updated_at".into(), Value::String(format_timestamp(&record.updated_at)));
+    observed_item(&mut map, record);
     map
+}
+
+/// `observed_at`, when the memory has one (the `timestamp` of its add).
+fn observed_item(map: &mut Map<String, Value>, record: &MemoryRecord) {
+    if let Some(observed) = &record.observed_at {
+        map.insert("observed_at".into(), Value::String(format_timestamp(observed)));
+    }
 }
 
 /// A search hit: `id, memory, score, metadata, created_at, updated_at` (+ `rerank_score`).
@@ -115,6 +123,7 @@ pub fn scored_item(hit: &ScoredMemory) -> Value {
     map.insert("metadata".into(), metadata_json(&record.metadata));
     map.insert("created_at".into(), Value::String(format_timestamp(&record.created_at)));
     map.insert("updated_at".into(), Value::String(format_timestamp(&record.updated_at)));
+    observed_item(&mut map, record);
     Value::Object(map)
 }
 

@@ -104,18 +104,19 @@ pub enum AddInput {
     Add(AddRequest),
 }
 
-/// Parses `add_memory`: `user`, `assistant`, ids, `metadata`, `infer`.
+/// Parses `add_memory`: `user`, `assistant`, ids, `metadata`, `infer`, `timestamp`.
 pub fn add(params: &Params<'_>, binding: Binding<'_>) -> Result<AddInput, InputError> {
     let user = params.text("user")?;
     let assistant = params.text("assistant")?;
     let scope = Ids::read(params, binding)?.user_scope()?;
     let metadata = metadata(params)?;
     let infer = params.boolean("infer")?.unwrap_or(true);
+    let observed_at = params.timestamp("timestamp")?;
     let conversation = Conversation::from_turn(user.as_deref().unwrap_or(""), assistant.as_deref());
     if conversation.is_empty() {
         return Ok(AddInput::Skip);
     }
-    Ok(AddInput::Add(AddRequest { conversation, scope, metadata, infer, actor_id: None }))
+    Ok(AddInput::Add(AddRequest { conversation, scope, metadata, infer, actor_id: None, observed_at }))
 }
 
 /// Parses `search_memory`: `query`, ids, `filters`, `top_k`, `threshold`, `rerank`, `retrieval`, `explain`.
