@@ -295,6 +295,7 @@ fn expected_parameters(tool: &str) -> Vec<(&'static str, &'static str, &'static 
             vec![
                 ("metadata", "string", "llm", false),
                 ("infer", "boolean", "form", false),
+                ("timestamp", "string", "llm", false),
                 ("output_format", "select", "form", false),
             ],
         ]
@@ -307,6 +308,8 @@ fn expected_parameters(tool: &str) -> Vec<(&'static str, &'static str, &'static 
                 ("top_k", "number", "llm", false),
                 ("threshold", "number", "form", false),
                 ("rerank", "boolean", "form", false),
+                ("retrieval", "select", "form", false),
+                ("explain", "boolean", "form", false),
             ],
         ]
         .concat(),
@@ -332,6 +335,8 @@ fn expected_default(tool: &str, parameter: &str) -> Option<Value> {
         ("add_memory", "infer") | ("search_memory", "rerank") => Some(Value::Bool(true)),
         ("add_memory", "output_format") => Some("v1.1".into()),
         ("search_memory", "top_k") => Some(5.into()),
+        ("search_memory", "retrieval") => Some("hybrid".into()),
+        ("search_memory", "explain") => Some(Value::Bool(false)),
         ("get_all_memories", "limit") => Some(100.into()),
         _ => None,
     }

@@ -73,8 +73,8 @@ def section(result: dict, plot_rel: str | None) -> str:
     ing, rss = result["ingest"], result["rss_kib"]
     lines += ["",
               f"Ingestion: {result['turns']} adds in {ing['seconds']} s = **{ing['adds_per_s']} adds/s** "
-              f"({ing['mode']} mode, {ing['concurrency']} calls in flight, every add applied before the next "
-              f"batch; the embedding of each add included). Resident memory: {rss['idle'] // 1024} MiB idle, "
+              f"({ing['mode']} mode: each call answers once its memory is written; {ing['concurrency']} calls in "
+              f"flight, the conversations interleaved; the embedding of each add included). Resident memory: {rss['idle'] // 1024} MiB idle, "
               f"{rss['after_ingest'] // 1024} MiB after the ingest, {rss['peak'] // 1024} MiB peak. "
               f"Search latency includes embedding the question (local model, CPU) and the stdio round trip.",
               ""]
