@@ -24,6 +24,7 @@ fn add(user: &str, text: &str) -> WriteCommand {
         infer: true,
         actor_id: None,
         observed_at: None,
+        expires_at: None,
     })
 }
 

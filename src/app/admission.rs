@@ -198,6 +198,7 @@ mod tests {
             infer: true,
             actor_id: None,
             observed_at: None,
+            expires_at: None,
         })
     }
 

@@ -367,6 +367,7 @@ fn add(text: &str) -> AddRequest {
         infer: true,
         actor_id: None,
         observed_at: None,
+        expires_at: None,
     }
 }
 
@@ -498,6 +499,7 @@ async fn slow_reads_degrade_to_empty_results_with_a_reason() {
         rerank: false,
         retrieval: crate::domain::fusion::Retrieval::Hybrid,
         explain: false,
+        show_expired: false,
     };
     let started = Instant::now();
     let outcome = app.search(&credentials(true), request).await.unwrap();
@@ -515,7 +517,7 @@ async fn reads_do_not_queue_behind_slow_writes() {
         app.add(&creds, add(&format!("fact {i}"))).await.unwrap();
     }
     let listed = app
-        .get_all(&creds, ListRequest { scope: alice(), filter: None, limit: Limit::new("limit", 10).unwrap() })
+        .get_all(&creds, ListRequest { scope: alice(), filter: None, limit: Limit::new("limit", 10).unwrap(), show_expired: false })
         .await
         .unwrap();
     assert!(listed.degraded.is_none());

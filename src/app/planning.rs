@@ -160,7 +160,8 @@ impl MemoryService {
             .map(|((text, role), vector)| {
                 let mut record =
                     MemoryRecord::new(new_id(), text, request.metadata.clone(), request.scope.clone(), now)
-                        .observed(request.observed_at);
+                        .observed(request.observed_at)
+                        .expiring(request.expires_at);
                 record.role = Some(role.as_str().to_owned());
                 record.actor_id = request.actor_id.clone();
                 PlannedChange::Insert { record, vector }
@@ -274,7 +275,8 @@ impl MemoryService {
                     let vector = known.get(&text.hash()).cloned().unwrap_or_default();
                     let record =
                         MemoryRecord::new(new_id(), text, request.metadata.clone(), request.scope.clone(), now)
-                            .observed(request.observed_at);
+                            .observed(request.observed_at)
+                            .expiring(request.expires_at);
                     changes.push(PlannedChange::Insert { record, vector });
                 }
                 Operation::Update { target, previous, text } => {
@@ -294,7 +296,9 @@ impl MemoryService {
 
     async fn plan_update(&self, request: &UpdateRequest) -> Result<WritePlan, ServiceError> {
         let old = self.get(&request.target).await?.ok_or(ServiceError::NotFound(request.target.id))?;
-        let record = old.revised(request.text.clone(), &request.metadata, Utc::now());
+        let record = old
+            .revised(request.text.clone(), &request.metadata, Utc::now())
+            .expiring(request.expires_at.or(old.expires_at));
         let vector = self.embed(std::iter::once(record.text.as_str()), EmbedPurpose::Update).await?.pop();
         let change = PlannedChange::Update { record, vector, previous: old.text.clone() };
         Ok(WritePlan {

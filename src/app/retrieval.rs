@@ -15,7 +15,7 @@ use crate::ports::vector_store::{LexicalQuery, VectorQuery, VectorStore};
 use std::collections::HashMap;
 
 /// How many candidates each side of a hybrid search fetches (at least).
-pub const CANDIDATES: usize = 100;
+pub const CANDIDATES: usize = 20;
 /// How many vector candidates are scored by keywords when the store has no lexical index.
 pub const FALLBACK_CANDIDATES: usize = 300;
 

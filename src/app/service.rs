@@ -114,8 +114,11 @@ impl MemoryService {
             let fetch = if reranker.is_some() { (request.limit.get() * 3).max(20) } else { request.limit.get() };
             let mut found =
                 super::retrieval::retrieve(self.backends.vector_store.as_ref(), &request, vector, fetch).await?;
+            let now = chrono::Utc::now();
             found.retain(|m| {
-                request.scope.contains(&m.record.scope) && request.filter.as_ref().is_none_or(|f| f.matches(&m.record))
+                request.scope.contains(&m.record.scope)
+                    && request.filter.as_ref().is_none_or(|f| f.matches(&m.record))
+                    && (request.show_expired || !m.record.is_expired(now))
             });
             if let Some(threshold) = request.threshold {
                 found.retain(|m| m.score.value() >= threshold.get());
@@ -158,7 +161,8 @@ impl MemoryService {
         };
         let (memories, graph) = futures::join!(memories, graph);
         let mut results = memories?;
-        results.retain(|r| request.scope.contains(&r.scope));
+        let now = chrono::Utc::now();
+        results.retain(|r| request.scope.contains(&r.scope) && (request.show_expired || !r.is_expired(now)));
         let mut report = ListReport { results, ..ListReport::default() };
         match graph {
             Some(Ok(relations)) => report.relations = Some(relations),

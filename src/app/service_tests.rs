@@ -6,7 +6,7 @@ use crate::domain::history::{HistoryEntry, HistoryEvent};
 use crate::domain::memory::{ContentHash, MemoryId, MemoryRecord, MemoryText, Metadata, ScoredMemory, Similarity};
 use crate::domain::message::Conversation;
 use crate::domain::operations::{
-    AddRequest, ChangeEvent, Limit, MemoryRef, Query, SearchRequest, Threshold, UpdateRequest, WriteCommand,
+    AddRequest, ChangeEvent, Limit, ListRequest, MemoryRef, Query, SearchRequest, Threshold, UpdateRequest, WriteCommand,
 };
 use crate::domain::scope::Scope;
 use crate::ports::backends::Backends;
@@ -161,6 +161,7 @@ fn add_request(user: &str) -> AddRequest {
         infer: true,
         actor_id: None,
         observed_at: None,
+        expires_at: None,
     }
 }
 
@@ -346,6 +347,7 @@ async fn update_of_another_users_memory_is_not_found() {
         target: MemoryRef { id: MemoryId::from_uuid(Uuid::from_u128(9)), scope: Some(alice()) },
         text: text("Changed"),
         metadata: Metadata::default(),
+        expires_at: None,
     };
     let err = service(MockLlm::new(), store, MockHistory::new(), None)
         .execute(&WriteCommand::Update(request))
@@ -399,6 +401,7 @@ async fn search_applies_threshold_and_reranker() {
         rerank: true,
         retrieval: Retrieval::Semantic,
         explain: false,
+        show_expired: false,
     };
     let report = MemoryService::new(backends, Prompts::default()).search(request).await.unwrap();
     let texts: Vec<_> = report.results.iter().map(|m| m.record.text.as_str()).collect();
@@ -416,6 +419,7 @@ fn search_request(query: &str, retrieval: Retrieval, explain: bool) -> SearchReq
         rerank: false,
         retrieval,
         explain,
+        show_expired: false,
     }
 }
 
@@ -525,4 +529,52 @@ async fn verbatim_adds_keep_the_timestamp_too() {
     history.expect_append().returning(|_| Ok(()));
     let request = AddRequest { observed_at: Some(observed), infer: false, ..add_request("Caroline: hi Mel!") };
     service(MockLlm::new(), store, history, None).add(request).await.unwrap();
+}
+
+#[tokio::test]
+async fn expired_memories_are_hidden_from_search_and_get_all_unless_asked() {
+    let past = Utc::now() - chrono::Duration::days(1);
+    let future = Utc::now() + chrono::Duration::days(1);
+    let memories = move || {
+        vec![
+            scored(1, "Old promo code", 0.9).record.expiring(Some(past)),
+            scored(2, "Current promo code", 0.8).record.expiring(Some(future)),
+            scored(3, "Likes tea", 0.7).record,
+        ]
+    };
+    let mut store = MockStore::new();
+    store.expect_search().returning(move |_| {
+        Ok(memories().into_iter().map(|record| ScoredMemory { record, score: Similarity::from_cosine(0.5), rerank_score: None, parts: None }).collect())
+    });
+    store.expect_list().returning(move |_| Ok(memories()));
+    let service = MemoryService::new(search_backends(store), Prompts::default());
+    let texts = |results: Vec<MemoryRecord>| results.into_iter().map(|r| r.text.as_str().to_owned()).collect::<Vec<_>>();
+    let mut request = search_request("promo", Retrieval::Semantic, false);
+    request.limit = Limit::new("top_k", 10).unwrap();
+    let hidden = service.search(request.clone()).await.unwrap().results.into_iter().map(|m| m.record).collect();
+    assert_eq!(texts(hidden), ["Current promo code", "Likes tea"]);
+    request.show_expired = true;
+    assert_eq!(service.search(request).await.unwrap().results.len(), 3);
+    let list = |show_expired| ListRequest { scope: alice(), filter: None, limit: Limit::new("limit", 10).unwrap(), show_expired };
+    assert_eq!(texts(service.get_all(list(false)).await.unwrap().results), ["Current promo code", "Likes tea"]);
+    assert_eq!(service.get_all(list(true)).await.unwrap().results.len(), 3);
+}
+
+#[tokio::test]
+async fn an_update_sets_a_new_expiration_and_keeps_the_old_one_otherwise() {
+    let until = chrono::TimeZone::with_ymd_and_hms(&Utc, 2030, 1, 1, 0, 0, 0).unwrap();
+    for (given, expected) in [(Some(until), Some(until)), (None, Some(until - chrono::Duration::days(1)))] {
+        let mut store = MockStore::new();
+        store.expect_get().returning(move |_| Ok(Some(stored(9, "Promo", json!({})).expiring(Some(until - chrono::Duration::days(1))))));
+        store.expect_update().withf(move |record, _| record.expires_at == expected).times(1).returning(|_, _| Ok(()));
+        let mut history = MockHistory::new();
+        history.expect_append().returning(|_| Ok(()));
+        let request = UpdateRequest {
+            target: MemoryRef { id: MemoryId::from_uuid(Uuid::from_u128(9)), scope: Some(alice()) },
+            text: text("Promo 2"),
+            metadata: Metadata::default(),
+            expires_at: given,
+        };
+        service(MockLlm::new(), store, history, None).execute(&WriteCommand::Update(request)).await.unwrap();
+    }
 }

@@ -52,6 +52,9 @@ pub struct AddRequest {
     /// `observed_at`, and the date relative dates are resolved against.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// When the memories written expire (`expiration_date`), when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// A validated search query text.
@@ -131,6 +134,8 @@ pub struct SearchRequest {
     pub retrieval: super::fusion::Retrieval,
     /// Add each hit's score components to the reply.
     pub explain: bool,
+    /// Include memories past their expiration date.
+    pub show_expired: bool,
 }
 
 /// Get all: the scope's memories, newest first.
@@ -142,6 +147,8 @@ pub struct ListRequest {
     pub filter: Option<Filter>,
     /// How many at most.
     pub limit: Limit,
+    /// Include memories past their expiration date.
+    pub show_expired: bool,
 }
 
 /// A memory named by id, optionally confined to a scope (another owner → not found).
@@ -169,6 +176,9 @@ pub struct UpdateRequest {
     pub text: MemoryText,
     /// Metadata merged into the memory's own.
     pub metadata: Metadata,
+    /// A new expiration date, when given (the memory's own is kept otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// A write as it is journaled and applied in the background.

@@ -2,7 +2,7 @@
 //! it as a JSON document (Pinecone metadata, Qdrant payload), so data written by Mem0 reads back here and
 //! the other way round.
 
-use crate::adapters::stored_time::parse_stored_timestamp;
+use crate::adapters::stored_time::{parse_expiration, parse_stored_timestamp};
 use crate::domain::memory::{format_timestamp, ContentHash, MemoryId, MemoryRecord, MemoryText, Metadata};
 use crate::domain::scope::{EntityId, Scope};
 use serde_json::{Map, Value};
@@ -25,6 +25,9 @@ pub fn to_payload(record: &MemoryRecord) -> Value {
     map.insert("updated_at".into(), Value::String(format_timestamp(&record.updated_at)));
     if let Some(observed) = &record.observed_at {
         map.insert("observed_at".into(), Value::String(format_timestamp(observed)));
+    }
+    if let Some(expires) = &record.expires_at {
+        map.insert("expiration_date".into(), Value::String(format_timestamp(expires)));
     }
     if let Some(actor) = &record.actor_id {
         map.insert("actor_id".into(), Value::String(actor.as_str().to_owned()));
@@ -61,6 +64,7 @@ pub fn from_payload(id: MemoryId, payload: Value) -> Result<MemoryRecord, String
     let created = take_text("created_at").and_then(|s| parse_stored_timestamp(&s));
     let updated = take_text("updated_at").and_then(|s| parse_stored_timestamp(&s));
     let observed_at = take_text("observed_at").and_then(|s| parse_stored_timestamp(&s));
+    let expires_at = take_text("expiration_date").and_then(|s| parse_expiration(&s));
     let (created_at, updated_at) = match (created, updated) {
         (Some(c), Some(u)) => (c, u),
         (Some(c), None) => (c, c),
@@ -81,6 +85,7 @@ pub fn from_payload(id: MemoryId, payload: Value) -> Result<MemoryRecord, String
         created_at,
         updated_at,
         observed_at,
+        expires_at,
     })
 }
 

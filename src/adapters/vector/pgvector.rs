@@ -310,37 +310,43 @@ impl VectorStore for PgVectorStore {
         let mut params = Params::new();
         let vector = params.push(Vector::from(query.vector.clone()));
         let tsquery = params.push(lexical::tsquery_literal(&query.terms));
+        let scope_only = scope_sql(&query.scope, &mut params);
         let condition = self.condition(&query.scope, query.filter.as_ref(), &mut params);
         let cap = params.push(limit_param(LEXICAL_MATCHES));
+        let count_cap = params.push(limit_param(SCOPE_COUNT_CAP));
+        // One round trip: the scope's matches and (computed once) the scope's size for BM25's IDF.
         let sql = format!(
-            "SELECT id, payload, vector <=> {vector} AS distance FROM {} \
-             WHERE {condition} AND lexical @@ {tsquery}::text::tsquery \
+            "SELECT id, payload, vector <=> {vector} AS distance, payload->>'data' AS text, \
+             (SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {scope_only} LIMIT {count_cap}) AS s) AS scope_size \
+             FROM {table} WHERE {condition} AND lexical @@ {tsquery}::text::tsquery \
              ORDER BY ts_rank(lexical, {tsquery}::text::tsquery) DESC, id LIMIT {cap}",
-            self.table
+            table = self.table
         );
-        let refs = params.as_refs();
-        let (rows, scope_size) = futures::join!(
-            client.query(&sql, &refs),
-            self.scope_size(&client, &query.scope, SCOPE_COUNT_CAP)
-        );
-        let rows = rows.map_err(pg)?;
-        let mut hits = Vec::with_capacity(rows.len());
+        let rows = client.query(&sql, &params.as_refs()).await.map_err(pg)?;
+        let mut scope_size = 0i64;
         let mut documents = Vec::with_capacity(rows.len());
         for row in &rows {
-            let distance: Option<f64> = row.try_get(2).map_err(pg)?;
-            let record = record(row)?;
-            documents.push(crate::domain::lexical::terms(record.text.as_str()));
-            hits.push(LexicalHit {
-                record,
-                bm25: 0.0,
-                semantic: Similarity::from_cosine_distance(distance.unwrap_or(f64::NAN) as f32),
-            });
+            let text: Option<String> = row.try_get(3).map_err(pg)?;
+            scope_size = row.try_get(4).map_err(pg)?;
+            documents.push(crate::domain::lexical::terms(text.as_deref().unwrap_or("")));
         }
-        let scores = crate::domain::lexical::bm25_among(&query.terms, &documents, scope_size?);
-        hits.iter_mut().zip(scores).for_each(|(hit, bm25)| hit.bm25 = bm25);
-        hits.sort_by(|a, b| b.bm25.total_cmp(&a.bm25));
-        hits.truncate(query.limit);
-        Ok(hits)
+        let scores =
+            crate::domain::lexical::bm25_among(&query.terms, &documents, usize::try_from(scope_size).unwrap_or(0));
+        let mut order: Vec<usize> = (0..rows.len()).collect();
+        order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+        // Only the best are decoded.
+        order
+            .into_iter()
+            .take(query.limit)
+            .map(|i| {
+                let distance: Option<f64> = rows[i].try_get(2).map_err(pg)?;
+                Ok(LexicalHit {
+                    record: record(&rows[i])?,
+                    bm25: scores[i],
+                    semantic: Similarity::from_cosine_distance(distance.unwrap_or(f64::NAN) as f32),
+                })
+            })
+            .collect()
     }
 
     async fn get(&self, id: MemoryId) -> Result<Option<MemoryRecord>, StoreError> {

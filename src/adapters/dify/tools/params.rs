@@ -92,6 +92,22 @@ impl<'a> Params<'a> {
             .ok_or_else(|| wrong(name, EXPECTED, value))
     }
 
+    /// An expiration date: a calendar date `YYYY-MM-DD` (expires when that day, UTC, is over), or a
+    /// point in time as [`Params::timestamp`] reads it.
+    pub fn expiration(&self, name: &'static str) -> Result<Option<chrono::DateTime<chrono::Utc>>, ParamError> {
+        const EXPECTED: &str = "a date such as \"2026-12-31\", an RFC 3339 time or Unix seconds";
+        if let Some(Value::String(s)) = self.given(name) {
+            if let Ok(day) = chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d") {
+                let midnight = day.succ_opt().and_then(|next| next.and_hms_opt(0, 0, 0));
+                return midnight.map(|m| Some(m.and_utc())).ok_or_else(|| wrong(name, EXPECTED, &Value::String(s.clone())));
+            }
+        }
+        self.timestamp(name).map_err(|e| match e {
+            ParamError::WrongType { name, got, .. } => ParamError::WrongType { name, expected: EXPECTED, got },
+            other => other,
+        })
+    }
+
     /// A finite number, given as a JSON number or a numeric string.
     pub fn number(&self, name: &'static str) -> Result<Option<f64>, ParamError> {
         let Some(value) = self.given(name) else { return Ok(None) };

@@ -100,10 +100,13 @@ pub fn memory_item(record: &MemoryRecord) -> Map<String, Value> {
     map
 }
 
-/// `observed_at`, when the memory has one (the `timestamp` of its add).
+/// `observed_at` and `expiration_date`, when the memory has them.
 fn observed_item(map: &mut Map<String, Value>, record: &MemoryRecord) {
     if let Some(observed) = &record.observed_at {
         map.insert("observed_at".into(), Value::String(format_timestamp(observed)));
+    }
+    if let Some(expires) = &record.expires_at {
+        map.insert("expiration_date".into(), Value::String(format_timestamp(expires)));
     }
 }
 

@@ -112,11 +112,12 @@ pub fn add(params: &Params<'_>, binding: Binding<'_>) -> Result<AddInput, InputE
     let metadata = metadata(params)?;
     let infer = params.boolean("infer")?.unwrap_or(true);
     let observed_at = params.timestamp("timestamp")?;
+    let expires_at = params.expiration("expiration_date")?;
     let conversation = Conversation::from_turn(user.as_deref().unwrap_or(""), assistant.as_deref());
     if conversation.is_empty() {
         return Ok(AddInput::Skip);
     }
-    Ok(AddInput::Add(AddRequest { conversation, scope, metadata, infer, actor_id: None, observed_at }))
+    Ok(AddInput::Add(AddRequest { conversation, scope, metadata, infer, actor_id: None, observed_at, expires_at }))
 }
 
 /// Parses `search_memory`: `query`, ids, `filters`, `top_k`, `threshold`, `rerank`, `retrieval`, `explain`.
@@ -136,7 +137,8 @@ pub fn search(params: &Params<'_>, binding: Binding<'_>) -> Result<SearchRequest
         })?,
     };
     let explain = params.boolean("explain")?.unwrap_or(false);
-    Ok(SearchRequest { query, scope, filter, limit, threshold, rerank, retrieval, explain })
+    let show_expired = params.boolean("show_expired")?.unwrap_or(false);
+    Ok(SearchRequest { query, scope, filter, limit, threshold, rerank, retrieval, explain, show_expired })
 }
 
 /// A get_all request and the filter JSON it was parsed from (echoed in replies).
@@ -153,7 +155,8 @@ pub fn list(params: &Params<'_>, binding: Binding<'_>) -> Result<ListInput, Inpu
     let scope = Ids::read(params, binding)?.user_scope()?;
     let (filter, filters_json) = filters(params)?;
     let limit = limit(params, "limit", LIST_DEFAULT_LIMIT)?;
-    Ok(ListInput { request: ListRequest { scope, filter, limit }, filters_json })
+    let show_expired = params.boolean("show_expired")?.unwrap_or(false);
+    Ok(ListInput { request: ListRequest { scope, filter, limit, show_expired }, filters_json })
 }
 
 /// Parses the `memory_id` and optional ids of get / delete / history.
@@ -168,7 +171,8 @@ pub fn update(params: &Params<'_>, binding: Binding<'_>) -> Result<UpdateRequest
     let target = memory_ref(params, binding)?;
     let text = MemoryText::parse("text", &params.required_text("text")?)?;
     let metadata = metadata(params)?;
-    Ok(UpdateRequest { target, text, metadata })
+    let expires_at = params.expiration("expiration_date")?;
+    Ok(UpdateRequest { target, text, metadata, expires_at })
 }
 
 /// Parses `delete_all_memories`: the scope to wipe (`user_id` required).

@@ -20,6 +20,9 @@ pub fn encode(record: &MemoryRecord) -> String {
     if let Some(observed) = &record.observed_at {
         put("observed_at", Value::from(timestamp(observed)));
     }
+    if let Some(expires) = &record.expires_at {
+        put("expiration_date", Value::from(timestamp(expires)));
+    }
     for (key, id) in record.scope.pairs() {
         put(key, Value::from(id.as_str()));
     }
@@ -46,6 +49,8 @@ struct Stored<'a> {
     updated_at: Cow<'a, str>,
     #[serde(borrow, default)]
     observed_at: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    expiration_date: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     user_id: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
@@ -89,6 +94,7 @@ pub fn decode(id: MemoryId, payload: &str) -> Result<MemoryRecord, String> {
         created_at: time("created_at", &stored.created_at)?,
         updated_at: time("updated_at", &stored.updated_at)?,
         observed_at: stored.observed_at.as_deref().map(|t| time("observed_at", t)).transpose()?,
+        expires_at: stored.expiration_date.as_deref().map(|t| time("expiration_date", t)).transpose()?,
     })
 }
 
