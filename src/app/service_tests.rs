@@ -500,24 +500,23 @@ async fn the_conversations_timestamp_grounds_relative_dates_and_is_kept_on_each_
         .withf(|req| req.messages[0].content.contains("2023-05-08"))
         .times(1)
         .returning(|_| answer(json!({"facts": ["Went to a support group on 2023-05-07"]})));
-    let mut store = MockStore::new();
-    store.expect_find_by_hash().returning(|_, _| Ok(vec![]));
+    let mut store = store_expecting_one_insert_observed_at(observed);
     store.expect_search().returning(|_| Ok(vec![]));
-    store
-        .expect_insert()
-        .withf(move |items| items.len() == 1 && items[0].0.observed_at == Some(observed))
-        .times(1)
-        .returning(|_| Ok(()));
-    let mut history = MockHistory::new();
-    history.expect_append().returning(|_| Ok(()));
     let request = AddRequest { observed_at: Some(observed), ..add_request("I went to a support group yesterday") };
-    let report = service(llm, store, history, None).add(request).await.unwrap();
+    let report = service(llm, store, appending_history(), None).add(request).await.unwrap();
     assert_eq!(report.results[0].memory, "Went to a support group on 2023-05-07");
 }
 
 #[tokio::test]
 async fn verbatim_adds_keep_the_timestamp_too() {
     let observed = chrono::TimeZone::with_ymd_and_hms(&Utc, 2023, 5, 8, 13, 56, 0).unwrap();
+    let store = store_expecting_one_insert_observed_at(observed);
+    let request = AddRequest { observed_at: Some(observed), infer: false, ..add_request("Caroline: hi Mel!") };
+    service(MockLlm::new(), store, appending_history(), None).add(request).await.unwrap();
+}
+
+/// A store where nothing is stored yet and exactly one memory observed at `observed` is inserted.
+fn store_expecting_one_insert_observed_at(observed: chrono::DateTime<Utc>) -> MockStore {
     let mut store = MockStore::new();
     store.expect_find_by_hash().returning(|_, _| Ok(vec![]));
     store
@@ -525,10 +524,13 @@ async fn verbatim_adds_keep_the_timestamp_too() {
         .withf(move |items| items.len() == 1 && items[0].0.observed_at == Some(observed))
         .times(1)
         .returning(|_| Ok(()));
+    store
+}
+
+fn appending_history() -> MockHistory {
     let mut history = MockHistory::new();
     history.expect_append().returning(|_| Ok(()));
-    let request = AddRequest { observed_at: Some(observed), infer: false, ..add_request("Caroline: hi Mel!") };
-    service(MockLlm::new(), store, history, None).add(request).await.unwrap();
+    history
 }
 
 #[tokio::test]
@@ -567,8 +569,7 @@ async fn an_update_sets_a_new_expiration_and_keeps_the_old_one_otherwise() {
         let mut store = MockStore::new();
         store.expect_get().returning(move |_| Ok(Some(stored(9, "Promo", json!({})).expiring(Some(until - chrono::Duration::days(1))))));
         store.expect_update().withf(move |record, _| record.expires_at == expected).times(1).returning(|_, _| Ok(()));
-        let mut history = MockHistory::new();
-        history.expect_append().returning(|_| Ok(()));
+        let history = appending_history();
         let request = UpdateRequest {
             target: MemoryRef { id: MemoryId::from_uuid(Uuid::from_u128(9)), scope: Some(alice()) },
             text: text("Promo 2"),
