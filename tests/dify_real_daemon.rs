@@ -15,6 +15,8 @@
 mod daemon;
 #[path = "support/fake_api.rs"]
 mod fake_api;
+#[path = "support/not_run.rs"]
+mod not_run;
 #[path = "support/dify_workspace.rs"]
 mod workspace;
 
@@ -29,8 +31,8 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use workspace::FakeInnerApi;
 
-/// The daemon's variables, or `None` when the test must be skipped (after saying so).
-fn daemon_env() -> Option<HashMap<&'static str, String>> {
+/// The daemon's variables, or `None` when `test` cannot run (after recording that it did not).
+fn daemon_env(test: &str) -> Option<HashMap<&'static str, String>> {
     let names = [
         "MEM0_TEST_DIFY_DAEMON_URL",
         "MEM0_TEST_DIFY_DAEMON_KEY",
@@ -41,11 +43,11 @@ fn daemon_env() -> Option<HashMap<&'static str, String>> {
     ];
     if std::env::var("MEM0_TEST_DIFY_DAEMON_URL").is_err() {
         if let Ok(reason) = std::env::var("MEM0_DIFY_DAEMON_NOT_RUN") {
-            eprintln!("NOT RUN: the real Dify daemon is not available: {reason}");
+            not_run::not_run(test, &format!("the real Dify daemon is not available: {reason}"));
             return None;
         }
         if std::env::var("MEM0_SKIP_SERVICE_TESTS").as_deref() == Ok("1") {
-            eprintln!("SKIPPED: no real Dify daemon (MEM0_SKIP_SERVICE_TESTS=1)");
+            not_run::not_run(test, "no real Dify daemon (MEM0_SKIP_SERVICE_TESTS=1)");
             return None;
         }
         panic!("MEM0_TEST_DIFY_DAEMON_URL is not set: run `scripts/dify-daemon/daemon.sh start` and source $MEM0_RUN_DIR/dify-daemon.env (or set MEM0_SKIP_SERVICE_TESTS=1)");
@@ -82,12 +84,13 @@ fn check_tool_chunks(tool: &str, chunks: &[Value]) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_daemon_local_runtime_runs_the_package() {
-    let Some(env) = daemon_env() else { return };
+    let Some(env) = daemon_env("real_daemon_local_runtime_runs_the_package") else { return };
     let python_dir = &env["MEM0_TEST_DIFY_PYTHON312_DIR"];
     if python_dir.is_empty() {
-        eprintln!(
-            "NOT RUN (a): no Python 3.12 on this machine, so the daemon's local runtime cannot create the plugin's venv \
-             (`uv venv --python 3.12`); the remote-debugging path (b) still runs"
+        not_run::not_run(
+            "real_daemon_local_runtime_runs_the_package",
+            "no Python 3.12 on this machine, so the daemon's local runtime cannot create the plugin's venv \
+             (`uv venv --python 3.12`); the remote-debugging path (b) still runs",
         );
         return;
     }
@@ -309,7 +312,7 @@ fn error_text(events: &[Value]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_daemon_accepts_remote_debugging_and_dispatches_tools() {
-    let Some(env) = daemon_env() else { return };
+    let Some(env) = daemon_env("real_daemon_accepts_remote_debugging_and_dispatches_tools") else { return };
     let daemon = Daemon::from_env(&env);
     let (tenant, key) = daemon.debugging_key().await;
 
@@ -385,7 +388,7 @@ async fn real_daemon_accepts_remote_debugging_and_dispatches_tools() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_daemon_relays_the_workspace_models_to_the_dify_provider() {
-    let Some(env) = daemon_env() else { return };
+    let Some(env) = daemon_env("real_daemon_relays_the_workspace_models_to_the_dify_provider") else { return };
     let (Ok(inner_addr), Ok(inner_key)) =
         (std::env::var("MEM0_TEST_DIFY_INNER_API_ADDR"), std::env::var("MEM0_TEST_DIFY_INNER_API_KEY"))
     else {

@@ -18,7 +18,8 @@ mod fake_openai;
 use async_trait::async_trait;
 use chrono::{TimeZone, Utc};
 use fake_openai::{FakeOpenAi, Reply};
-use mem0_dify::adapters::dify::connection::{run_session_loop, spawn_async_line_reader, spawn_writer};
+use mem0_dify::adapters::dify::connection::{run_session_loop, spawn_async_line_reader};
+use mem0_dify::adapters::dify::line_writer::spawn_writer;
 use mem0_dify::adapters::dify::protocol::{
     split_text_for_lines, text_chunk, ErrorPayload, InboundMessage, LineLimit, OutboundEvent, RequestData,
     SessionMessage,

@@ -4,7 +4,8 @@
 
 use super::admission::AdmitError;
 use super::constants::{Timeouts, MAX_CONCURRENT_MEM_ADDS, MAX_CONCURRENT_READS, MAX_PENDING_WRITES};
-use super::engines::{Engine, EngineRegistry};
+use super::engine::Engine;
+use super::engines::EngineRegistry;
 use super::service::ServiceError;
 use super::writes::{apply_now, WriterTiming};
 use crate::domain::credentials::{self, CredentialSet};

@@ -4,10 +4,12 @@
 pub mod admission;
 pub mod api;
 pub mod constants;
+pub mod engine;
 pub mod engines;
 pub mod planning;
 pub mod retrieval;
 pub mod service;
+pub mod writer;
 pub mod writes;
 
 #[cfg(test)]

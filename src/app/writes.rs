@@ -7,19 +7,19 @@ use super::constants::{
     MAX_WRITE_ATTEMPTS, WRITE_LEASE, WRITE_LEASE_RENEWAL, WRITE_POLL_INTERVAL, WRITE_RETRY_BASE_DELAY,
     WRITE_RETRY_MAX_DELAY,
 };
-use super::engines::Engine;
+use super::engine::Engine;
 use super::planning::WritePlan;
 use super::service::ServiceError;
+use super::writer::{lock, Writer};
 use crate::domain::memory::MemoryId;
 use crate::domain::operations::WriteCommand;
 use crate::ports::journal::ClaimedWrite;
 use crate::ports::memory_api::{WriteId, WriteState};
 use serde_json::Value;
-use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tracing::{debug, error, info, warn, Instrument};
 
@@ -86,59 +86,6 @@ impl Default for WriterTiming {
             retry_base: WRITE_RETRY_BASE_DELAY,
             max_attempts: MAX_WRITE_ATTEMPTS,
         }
-    }
-}
-
-/// The background writer of one engine.
-pub struct Writer {
-    wake: Notify,
-    stopping: AtomicBool,
-    in_flight: Mutex<HashSet<WriteId>>,
-    idle: Notify,
-}
-
-impl Writer {
-    /// A writer that is not running yet.
-    pub fn new() -> Self {
-        Self {
-            wake: Notify::new(),
-            stopping: AtomicBool::new(false),
-            in_flight: Mutex::new(HashSet::new()),
-            idle: Notify::new(),
-        }
-    }
-
-    /// Wakes the writer: a write was just recorded.
-    pub fn wake(&self) {
-        self.wake.notify_one();
-    }
-
-    /// Writes this process is applying now.
-    pub fn in_flight(&self) -> usize {
-        lock(&self.in_flight).len()
-    }
-
-    /// Stops claiming new writes; waits up to `deadline` for the ones being applied.
-    pub async fn stop(&self, deadline: Duration) -> usize {
-        self.stopping.store(true, Ordering::SeqCst);
-        self.wake.notify_one();
-        let wait = async {
-            loop {
-                let idle = self.idle.notified();
-                if self.in_flight() == 0 {
-                    return;
-                }
-                idle.await;
-            }
-        };
-        let _ = tokio::time::timeout(deadline, wait).await;
-        self.in_flight()
-    }
-}
-
-impl Default for Writer {
-    fn default() -> Self {
-        Self::new()
     }
 }
 
@@ -267,8 +214,4 @@ async fn plan_and_apply(engine: &Engine, claimed: &ClaimedWrite) -> Result<Value
         }
     };
     Ok(service.apply(&plan).await?)
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }

@@ -6,7 +6,7 @@
 //! request inside [`with_caller`], and the `dify` model adapters find that session with
 //! [`current_caller`]. Outside a request (the command line, background writers) there is none.
 
-use super::connection::LineSender;
+use super::line_writer::LineSender;
 use super::protocol::{BackwardsResponse, OutboundEvent, SessionMessage};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -156,7 +156,7 @@ pub fn current_caller() -> Result<CallerSession, BackwardsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::adapters::dify::connection::spawn_writer;
+    use crate::adapters::dify::line_writer::spawn_writer;
     use serde_json::json;
     use tokio::io::AsyncBufReadExt;
 

@@ -1,79 +1,19 @@
 //! The transport-independent core of a connection to the daemon: a line reader of unbounded line
-//! length, a single writer that writes whole lines atomically, the heartbeat, and the loop that
-//! starts one concurrent task per session.
+//! length and the loop that starts one concurrent task per session (the writer side is
+//! [`super::line_writer`]).
 
+use super::line_writer::LineSender;
 use super::protocol::{InboundMessage, OutboundEvent};
 use super::runtime::Dispatcher;
 use std::io::{self, BufRead};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::sync::{mpsc, watch};
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinSet;
 
-/// Lines queued for the writer before senders wait (back-pressure on a slow daemon).
-const WRITE_QUEUE: usize = 1024;
 /// Lines read ahead of the session loop.
 const READ_QUEUE: usize = 64;
-
-/// The writer is gone (the connection closed).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("the connection to the daemon is closed")]
-pub struct Closed;
-
-/// A handle to the connection's single writer: every line sent is written whole, never interleaved.
-#[derive(Debug, Clone)]
-pub struct LineSender {
-    tx: mpsc::Sender<Vec<u8>>,
-}
-
-impl LineSender {
-    /// Queues one complete line (its terminator included).
-    pub async fn send_line(&self, line: Vec<u8>) -> Result<(), Closed> {
-        self.tx.send(line).await.map_err(|_| Closed)
-    }
-
-    /// Queues one event.
-    pub async fn send_event(&self, event: &OutboundEvent) -> Result<(), Closed> {
-        self.send_line(event.to_line()).await
-    }
-}
-
-/// Starts the writer task over `sink`. It ends, after writing everything queued, when every
-/// [`LineSender`] is dropped, or on the first write error.
-pub fn spawn_writer<W>(mut sink: W) -> (LineSender, JoinHandle<io::Result<()>>)
-where
-    W: AsyncWrite + Unpin + Send + 'static,
-{
-    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(WRITE_QUEUE);
-    let task = tokio::spawn(async move {
-        while let Some(line) = rx.recv().await {
-            sink.write_all(&line).await?;
-            // write what else is already queued before flushing once
-            while let Ok(more) = rx.try_recv() {
-                sink.write_all(&more).await?;
-            }
-            sink.flush().await?;
-        }
-        sink.flush().await?;
-        sink.shutdown().await.or_else(|e| if e.kind() == io::ErrorKind::NotConnected { Ok(()) } else { Err(e) })
-    });
-    (LineSender { tx }, task)
-}
-
-/// Sends a heartbeat now and then every `interval` until aborted or the writer closes.
-pub fn spawn_heartbeat(out: LineSender, interval: Duration) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(interval);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticker.tick().await;
-            if out.send_event(&OutboundEvent::Heartbeat).await.is_err() {
-                return;
-            }
-        }
-    })
-}
 
 /// One line read from the daemon (without its `\n`), or the read error that ended the input.
 pub type ReadLine = io::Result<Vec<u8>>;
@@ -255,35 +195,5 @@ mod tests {
         assert_eq!(lines[0], b"a\n");
         assert_eq!(lines[2].len(), long.len() + 1);
         assert_eq!(lines[3], b"last-without-newline");
-    }
-
-    #[tokio::test]
-    async fn writer_writes_whole_lines_and_finishes_when_senders_drop() {
-        let (client, mut server) = tokio::io::duplex(64);
-        let (out, task) = spawn_writer(client);
-        let mut senders = Vec::new();
-        for i in 0..20 {
-            let out = out.clone();
-            senders.push(tokio::spawn(async move {
-                let line = format!("{}\n\n", i.to_string().repeat(500)).into_bytes();
-                out.send_line(line).await.unwrap();
-            }));
-        }
-        drop(out);
-        let reader = tokio::spawn(async move {
-            let mut all = Vec::new();
-            tokio::io::AsyncReadExt::read_to_end(&mut server, &mut all).await.unwrap();
-            all
-        });
-        for s in senders {
-            s.await.unwrap();
-        }
-        task.await.unwrap().unwrap();
-        let all = String::from_utf8(reader.await.unwrap()).unwrap();
-        let mut lines: Vec<String> = all.split("\n\n").filter(|l| !l.is_empty()).map(str::to_owned).collect();
-        let mut expected: Vec<String> = (0..20).map(|i| i.to_string().repeat(500)).collect();
-        lines.sort();
-        expected.sort();
-        assert_eq!(lines, expected, "every line arrives whole");
     }
 }

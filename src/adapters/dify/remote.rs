@@ -4,12 +4,12 @@
 //! re-registration; a refused registration (bad key or declaration) stops the runtime.
 
 use super::connection::{
-    drain_sessions, plain_text_refusal, run_session_loop, spawn_async_line_reader, spawn_heartbeat, spawn_writer,
-    LineSender, LoopEnd, ReadLine,
+    drain_sessions, plain_text_refusal, run_session_loop, spawn_async_line_reader, LoopEnd, ReadLine,
 };
 use super::declaration::PluginDeclarations;
+use super::line_writer::{spawn_heartbeat, spawn_writer, LineSender};
 use super::runtime::Dispatcher;
-use super::serve::RuntimeError;
+use super::runtime_error::RuntimeError;
 use super::settings::{RemoteTarget, RuntimeSettings};
 use std::io;
 use std::sync::Arc;

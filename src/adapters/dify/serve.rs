@@ -1,32 +1,16 @@
 //! Entry point of the plugin runtime (`mem0-dify serve`): picks the transport from the settings,
 //! wires the dispatcher to the memory API, and stops on SIGTERM / SIGINT or when the daemon goes.
 
-use super::declaration::{find_plugin_root, DeclarationError, PluginDeclarations};
+use super::declaration::{find_plugin_root, PluginDeclarations};
 use super::protocol::LineLimit;
 use super::remote::run_remote;
 use super::runtime::Dispatcher;
-use super::settings::{RuntimeSettings, SettingsError, Transport};
+use super::runtime_error::RuntimeError;
+use super::settings::{RuntimeSettings, Transport};
 use super::stdio::run_stdio;
 use crate::ports::memory_api::MemoryApi;
 use std::sync::Arc;
 use tokio::sync::watch;
-
-/// Why the runtime could not run.
-#[derive(Debug, thiserror::Error)]
-pub enum RuntimeError {
-    /// The environment is misconfigured.
-    #[error(transparent)]
-    Settings(#[from] SettingsError),
-    /// The plugin declarations (needed for remote registration) are missing or invalid.
-    #[error(transparent)]
-    Declaration(#[from] DeclarationError),
-    /// The daemon refused the remote registration; retrying would not help.
-    #[error("the daemon refused the registration: {0}")]
-    Rejected(String),
-    /// Signal handlers could not be installed.
-    #[error("cannot listen for stop signals: {0}")]
-    Signals(String),
-}
 
 /// Runs the plugin until the daemon closes the connection (stdio) or a stop signal arrives, then
 /// lets running sessions and accepted writes finish within `settings.shutdown_timeout`.
@@ -57,8 +41,8 @@ pub async fn serve(api: Arc<dyn MemoryApi>, settings: RuntimeSettings) -> Result
 
 fn spawn_signal_listener(stop: watch::Sender<bool>) -> Result<tokio::task::JoinHandle<()>, RuntimeError> {
     use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).map_err(|e| RuntimeError::Signals(e.to_string()))?;
-    let mut int = signal(SignalKind::interrupt()).map_err(|e| RuntimeError::Signals(e.to_string()))?;
+    let mut term = signal(SignalKind::terminate()).map_err(RuntimeError::Signals)?;
+    let mut int = signal(SignalKind::interrupt()).map_err(RuntimeError::Signals)?;
     Ok(tokio::spawn(async move {
         tokio::select! {
             _ = term.recv() => tracing::info!("SIGTERM received"),

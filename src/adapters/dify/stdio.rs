@@ -4,9 +4,8 @@
 //! or a stop signal, running sessions get until the shutdown deadline, accepted writes are
 //! drained through `MemoryApi::shutdown`, queued lines are written, and the function returns.
 
-use super::connection::{
-    drain_sessions, run_session_loop, spawn_blocking_line_reader, spawn_heartbeat, spawn_writer, LoopEnd,
-};
+use super::connection::{drain_sessions, run_session_loop, spawn_blocking_line_reader, LoopEnd};
+use super::line_writer::{spawn_heartbeat, spawn_writer};
 use super::runtime::Dispatcher;
 use super::settings::RuntimeSettings;
 use std::sync::Arc;

@@ -4,6 +4,7 @@
 pub mod aws_bedrock;
 pub mod azure_openai;
 pub mod base;
+pub mod dify;
 pub mod gemini;
 pub mod huggingface;
 #[cfg(feature = "local-embedder")]
@@ -13,7 +14,6 @@ pub mod openai;
 pub mod vertexai;
 
 use crate::adapters::config::{build_adapter, AdapterBuilder, Env, ProcessEnv};
-use crate::adapters::dify::models as dify;
 use crate::domain::credentials::ProviderBlock;
 use crate::ports::backends::BuildError;
 use crate::ports::embedder::Embedder;

@@ -5,12 +5,12 @@ pub mod anthropic;
 pub mod aws_bedrock;
 pub mod azure_openai;
 pub mod base;
+pub mod dify;
 pub mod gemini;
 pub mod ollama;
 pub mod openai;
 
 use crate::adapters::config::{build_adapter, AdapterBuilder, Env, ProcessEnv};
-use crate::adapters::dify::models as dify;
 use crate::domain::credentials::ProviderBlock;
 use crate::ports::backends::BuildError;
 use crate::ports::llm::Llm;

@@ -3,6 +3,7 @@
 //! tokio-postgres understands only `sslmode=disable|prefer|require` and no `sslrootcert`, so both are
 //! taken out of a connection string here and handled by [`super::tls`].
 
+use super::ssl_mode::SslMode;
 use super::tls;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use percent_encoding::percent_decode_str;
@@ -18,46 +19,6 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const POOL_WAIT_TIMEOUT: Duration = Duration::from_secs(30);
 /// The `application_name` reported to the server unless the connection string sets one.
 pub const APPLICATION_NAME: &str = "mem0-dify";
-
-/// libpq's `sslmode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SslMode {
-    /// Never TLS.
-    Disable,
-    /// TLS when the server offers it, certificate not checked (`allow` is read as `prefer`).
-    Prefer,
-    /// TLS required; the certificate is checked against `sslrootcert` only when one is given.
-    Require,
-    /// TLS required, certificate chain checked, host name not checked.
-    VerifyCa,
-    /// TLS required, certificate chain and host name checked.
-    VerifyFull,
-}
-
-impl SslMode {
-    /// The accepted spellings, for error messages.
-    pub const ALLOWED: &'static str = "disable, allow, prefer, require, verify-ca, verify-full";
-
-    /// Parses a libpq `sslmode` value.
-    pub fn parse(raw: &str) -> Option<Self> {
-        match raw.trim().to_ascii_lowercase().as_str() {
-            "disable" => Some(Self::Disable),
-            "allow" | "prefer" => Some(Self::Prefer),
-            "require" => Some(Self::Require),
-            "verify-ca" => Some(Self::VerifyCa),
-            "verify-full" => Some(Self::VerifyFull),
-            _ => None,
-        }
-    }
-
-    fn driver_mode(self) -> tokio_postgres::config::SslMode {
-        match self {
-            SslMode::Disable => tokio_postgres::config::SslMode::Disable,
-            SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
-            SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => tokio_postgres::config::SslMode::Require,
-        }
-    }
-}
 
 /// Everything needed to open connections to one database. `Debug` never shows the password.
 #[derive(Clone)]

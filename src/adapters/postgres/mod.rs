@@ -6,6 +6,8 @@ pub mod ddl;
 pub mod errors;
 pub mod identifier;
 pub mod params;
+pub mod ssl_mode;
 pub mod tls;
 
-pub use connection::{ConnectionSettings, SslMode};
+pub use connection::ConnectionSettings;
+pub use ssl_mode::SslMode;

@@ -1,6 +1,6 @@
 //! rustls client configurations for libpq's `sslmode` values (ring crypto, Mozilla roots or `sslrootcert`).
 
-use super::connection::SslMode;
+use super::ssl_mode::SslMode;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};

@@ -1,10 +1,11 @@
 //! The `dify` chat model: one backwards invocation of type `llm` per chat (the request body the
 //! Python SDK's `LLMInvocation` sends; the answer is a stream of `LLMResultChunk`s).
 
-use super::{DifyModel, MODEL_KEYS};
+use super::base::{WireToolCall, DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE};
 use crate::adapters::config::{self, check_keys, config_error};
 use crate::adapters::dify::backwards::current_caller;
-use crate::adapters::llm::base::{WireToolCall, DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE};
+pub use crate::adapters::dify::models::PROVIDERS;
+use crate::adapters::dify::models::{DifyModel, MODEL_KEYS};
 use crate::domain::credentials::ProviderBlock;
 use crate::ports::backends::BuildError;
 use crate::ports::llm::{ChatRequest, ChatResponse, Llm, LlmError, ToolCall, Usage};

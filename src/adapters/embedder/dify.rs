@@ -2,9 +2,10 @@
 //! request body the Python SDK's `TextEmbeddingInvocation` sends; the answer is one
 //! `TextEmbeddingResult`).
 
-use super::{DifyModel, MODEL_KEYS};
 use crate::adapters::config::{self, check_keys, config_error};
 use crate::adapters::dify::backwards::current_caller;
+pub use crate::adapters::dify::models::PROVIDERS;
+use crate::adapters::dify::models::{DifyModel, MODEL_KEYS};
 use crate::domain::credentials::ProviderBlock;
 use crate::ports::backends::BuildError;
 use crate::ports::embedder::{EmbedError, EmbedPurpose, Embedder};

@@ -1,16 +1,11 @@
-//! The `dify` model provider: the LLM and embedding models already configured in the user's Dify
-//! workspace, called through the daemon's backwards invocation (contract §6) so that no API key is
-//! pasted a second time. They can be reached only while Dify is calling this plugin (a tool call),
-//! so both report [`crate::ports::llm::Llm::bound_to_call`].
+//! What the `dify` model provider's two adapters share (`crate::adapters::llm::dify` and
+//! `crate::adapters::embedder::dify`): the LLM and embedding models already configured in the
+//! user's Dify workspace, called through the daemon's backwards invocation (contract §6) so that no
+//! API key is pasted a second time. They can be reached only while Dify is calling this plugin (a
+//! tool call), so both report [`crate::ports::llm::Llm::bound_to_call`].
 //!
 //! `config` names the Dify model: `provider` (the model provider as Dify knows it, e.g.
 //! `langgenius/openai/openai`) and `model`; `timeout` bounds the wait for each reply (seconds).
-
-pub mod embedding;
-pub mod llm;
-
-pub use embedding::DifyEmbedder;
-pub use llm::DifyChat;
 
 use super::backwards::BackwardsError;
 use crate::adapters::config::{self, config_error, non_blank};
