@@ -295,6 +295,8 @@ fn expected_parameters(tool: &str) -> Vec<(&'static str, &'static str, &'static 
             vec![
                 ("metadata", "string", "llm", false),
                 ("infer", "boolean", "form", false),
+                ("timestamp", "string", "llm", false),
+                ("expiration_date", "string", "llm", false),
                 ("output_format", "select", "form", false),
             ],
         ]
@@ -307,17 +309,26 @@ fn expected_parameters(tool: &str) -> Vec<(&'static str, &'static str, &'static 
                 ("top_k", "number", "llm", false),
                 ("threshold", "number", "form", false),
                 ("rerank", "boolean", "form", false),
+                ("retrieval", "select", "form", false),
+                ("explain", "boolean", "form", false),
+                ("show_expired", "boolean", "form", false),
             ],
         ]
         .concat(),
-        "get_all_memories" => {
-            [required_scope.to_vec(), vec![("limit", "number", "llm", false), ("filters", "string", "llm", false)]]
-                .concat()
-        }
+        "get_all_memories" => [
+            required_scope.to_vec(),
+            vec![
+                ("limit", "number", "llm", false),
+                ("filters", "string", "llm", false),
+                ("show_expired", "boolean", "form", false),
+            ],
+        ]
+        .concat(),
         "get_memory" | "delete_memory" | "get_memory_history" => [vec![memory_id], optional_scope.to_vec()].concat(),
         "update_memory" => [
             vec![memory_id, ("text", "string", "llm", true), ("metadata", "string", "llm", false)],
             optional_scope.to_vec(),
+            vec![("expiration_date", "string", "llm", false)],
         ]
         .concat(),
         "delete_all_memories" => required_scope.to_vec(),
@@ -332,6 +343,10 @@ fn expected_default(tool: &str, parameter: &str) -> Option<Value> {
         ("add_memory", "infer") | ("search_memory", "rerank") => Some(Value::Bool(true)),
         ("add_memory", "output_format") => Some("v1.1".into()),
         ("search_memory", "top_k") => Some(5.into()),
+        ("search_memory", "retrieval") => Some("hybrid".into()),
+        ("search_memory", "explain") | ("search_memory" | "get_all_memories", "show_expired") => {
+            Some(Value::Bool(false))
+        }
         ("get_all_memories", "limit") => Some(100.into()),
         _ => None,
     }

@@ -24,6 +24,9 @@ const CHILD_DB_ENV: &str = "MEM0_EMBEDDED_TEST_DB";
 /// Set in a child process: an id for it to delete.
 const CHILD_DELETE_ENV: &str = "MEM0_EMBEDDED_TEST_DELETE";
 
+#[path = "support/store_scenarios.rs"]
+mod store_scenarios;
+
 fn config(path: &Path, dims: usize) -> EmbeddedConfig {
     EmbeddedConfig { path: path.to_path_buf(), collection_name: "mem0".into(), embedding_model_dims: dims }
 }
@@ -437,4 +440,50 @@ async fn acknowledged_writes_survive_kill_9() {
     // Still writable after the crash.
     store.insert(&[(record(1, &alice(), "after", json!({})), vec![1.0, 0.0, 0.0, 0.0])]).await.unwrap();
     assert_eq!(store.list(&list(&alice(), None, 10)).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn lexical_search_is_scoped_and_ranked() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedVectorStore::new(config(&dir.path().join("m.db"), store_scenarios::DIMS));
+    store_scenarios::lexical_search_is_scoped_and_ranked(&store).await;
+}
+
+#[tokio::test]
+async fn a_file_written_before_the_lexical_index_gains_it_and_keeps_every_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    let memories: Vec<MemoryRecord> =
+        (1..=50).map(|n| record(n, &alice(), &format!("memory number {n} about word{n}"), json!({}))).collect();
+    {
+        let store = EmbeddedVectorStore::new(config(&path, 2));
+        let items: Vec<_> = memories.iter().map(|m| (m.clone(), vec![1.0, 0.5])).collect();
+        store.insert(&items).await.unwrap();
+    }
+    // Make the file what the previous version wrote: schema 1, no lexical tables.
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch("DROP TABLE lexical; DROP TABLE lexical_rows; PRAGMA user_version = 1;").unwrap();
+    }
+    let store = EmbeddedVectorStore::new(config(&path, 2));
+    let listed = store.list(&list(&alice(), None, 100)).await.unwrap();
+    assert_eq!(listed.len(), memories.len());
+    for n in [1u128, 25, 50] {
+        let hits = store_lexical(&store, &format!("word{n}")).await;
+        assert_eq!(hits, vec![id(n)], "memory {n} is found by its rare word after the upgrade");
+    }
+    let version: i64 =
+        rusqlite::Connection::open(&path).unwrap().query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    assert_eq!(version, 2);
+}
+
+async fn store_lexical(store: &EmbeddedVectorStore, text: &str) -> Vec<MemoryId> {
+    let query = mem0_dify::ports::vector_store::LexicalQuery {
+        terms: mem0_dify::domain::lexical::query_terms(text),
+        vector: vec![1.0, 0.0],
+        scope: alice(),
+        filter: None,
+        limit: 10,
+    };
+    store.lexical_search(&query).await.unwrap().into_iter().map(|h| h.record.id).collect()
 }

@@ -23,6 +23,8 @@ fn add(user: &str, text: &str) -> WriteCommand {
         metadata: Default::default(),
         infer: true,
         actor_id: None,
+        observed_at: None,
+        expires_at: None,
     })
 }
 

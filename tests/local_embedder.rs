@@ -88,3 +88,27 @@ async fn a_wrong_embedding_dims_is_reported_at_load() {
     let err = embedder.embed(&texts(&["x"]), EmbedPurpose::Add).await.unwrap_err().to_string();
     assert!(err.contains("384-dimensional") && err.contains("embedding_dims is 768"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_calls_are_coalesced_and_each_gets_its_own_vectors() {
+    let Some(dir) = minilm::model_dir() else { return };
+    let embedder = std::sync::Arc::new(embedder(dir));
+    let sentences: Vec<String> = (0..40).map(|n| format!("memory number {n} about topic {}", n % 7)).collect();
+    let alone: Vec<Vec<f32>> = embedder.embed(&sentences, EmbedPurpose::Add).await.unwrap();
+    // 40 callers at once, one or two texts each: every answer is the caller's own texts' vectors.
+    let calls = (0..40).map(|n| {
+        let embedder = embedder.clone();
+        let mine: Vec<String> =
+            if n % 2 == 0 { vec![sentences[n].clone()] } else { vec![sentences[n].clone(), sentences[n - 1].clone()] };
+        tokio::spawn(async move { (n, embedder.embed(&mine, EmbedPurpose::Search).await.unwrap()) })
+    });
+    for call in futures::future::join_all(calls).await {
+        let (n, vectors) = call.unwrap();
+        assert_eq!(vectors.len(), if n % 2 == 0 { 1 } else { 2 });
+        let expected = if n % 2 == 0 { vec![n] } else { vec![n, n - 1] };
+        for (vector, i) in vectors.iter().zip(expected) {
+            let diff = vector.iter().zip(&alone[i]).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+            assert!(diff < 1e-4, "caller {n} got another text's vector (diff {diff})");
+        }
+    }
+}

@@ -18,6 +18,9 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use uuid::Uuid;
 
+#[path = "support/store_scenarios.rs"]
+mod store_scenarios;
+
 const DIMS: usize = 8;
 
 fn config(extra: Value) -> PgVectorConfig {
@@ -70,7 +73,7 @@ async fn creates_mem0s_table_and_indexes_once() {
         .iter()
         .map(|r| (r.get(0), r.get(1)))
         .collect();
-    let expected = [("id", "uuid"), ("vector", "vector(8)"), ("payload", "jsonb")];
+    let expected = [("id", "uuid"), ("vector", "vector(8)"), ("payload", "jsonb"), ("lexical", "tsvector")];
     assert_eq!(columns, expected.map(|(a, b)| (a.to_owned(), b.to_owned())));
     let indexes: BTreeSet<String> = client
         .query("SELECT indexname::text FROM pg_indexes WHERE tablename = $1", &[&collection])
@@ -80,7 +83,9 @@ async fn creates_mem0s_table_and_indexes_once() {
         .map(|r| r.get::<_, String>(0).trim_start_matches(&collection).to_owned())
         .collect();
     let expected: BTreeSet<String> =
-        ["_pkey", "_hnsw_idx", "_user_id_idx", "_agent_id_idx", "_run_id_idx", "_hash_idx"].map(String::from).into();
+        ["_pkey", "_hnsw_idx", "_user_id_idx", "_agent_id_idx", "_run_id_idx", "_hash_idx", "_lexical_idx"]
+            .map(String::from)
+            .into();
     assert_eq!(indexes, expected);
     let hnsw: String = client
         .query_one("SELECT indexdef FROM pg_indexes WHERE indexname = $1", &[&format!("{collection}_hnsw_idx")])
@@ -820,4 +825,65 @@ async fn index_options_follow_the_config() {
         assert_eq!(store.search_stats().exact, 1);
         drop_table(&url, &collection).await;
     }
+}
+
+#[tokio::test]
+async fn lexical_search_is_scoped_and_ranked() {
+    let Some(url) = pg_url() else { return };
+    let collection = unique_collection("lexical");
+    let store = store(&url, &collection, store_scenarios::DIMS);
+    store_scenarios::lexical_search_is_scoped_and_ranked(&store).await;
+    drop_table(&url, &collection).await;
+}
+
+#[tokio::test]
+async fn a_table_created_before_the_lexical_index_gains_it_and_keeps_every_memory() {
+    let Some(url) = pg_url() else { return };
+    let collection = unique_collection("premigration");
+    let client = raw_client(&url).await;
+    // The table as the previous version (and Mem0) creates it, with rows Mem0 wrote.
+    client
+        .batch_execute(&format!(
+            "CREATE EXTENSION IF NOT EXISTS vector; \
+             CREATE TABLE \"{collection}\" (id uuid PRIMARY KEY, vector vector({DIMS}), payload jsonb)"
+        ))
+        .await
+        .unwrap();
+    let alice = scope(Some("alice"), None, None);
+    let mut wanted = Vec::new();
+    for n in 0..120 {
+        let id = Uuid::new_v4();
+        let payload = json!({"data": format!("memory {n} mentions word{n}"), "hash": "h", "user_id": "alice",
+                             "created_at": "2025-01-01T00:00:00+00:00"});
+        client
+            .execute(
+                &format!("INSERT INTO \"{collection}\" (id, vector, payload) VALUES ($1, $2::text::vector, $3)"),
+                &[&id, &format!("[{}]", ["0.5"; DIMS].join(",")), &payload],
+            )
+            .await
+            .unwrap();
+        wanted.push(id);
+    }
+    let store = store(&url, &collection, DIMS);
+    store.ensure_ready().await.unwrap();
+    let listed = store.list(&list_query(&alice, None)).await.unwrap();
+    assert_eq!(listed.len(), 120, "every memory kept");
+    let missing: i64 = client
+        .query_one(&format!("SELECT count(*) FROM \"{collection}\" WHERE lexical IS NULL"), &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(missing, 0);
+    for n in [0usize, 57, 119] {
+        let query = mem0_dify::ports::vector_store::LexicalQuery {
+            terms: mem0_dify::domain::lexical::query_terms(&format!("word{n}")),
+            vector: vec![0.5; DIMS],
+            scope: alice.clone(),
+            filter: None,
+            limit: 5,
+        };
+        let hits = store.lexical_search(&query).await.unwrap();
+        assert_eq!(hits.iter().map(|h| h.record.id.as_uuid()).collect::<Vec<_>>(), vec![wanted[n]]);
+    }
+    drop_table(&url, &collection).await;
 }

@@ -662,6 +662,8 @@ def main():
     with open(a.out, "w") as f:
         f.write(render(data, rel))
     print(f"wrote {a.out}" + (f" and {a.plot}" if rel else ""))
+    from . import locomo_report  # the LoCoMo retrieval section is kept when the speed report is re-rendered
+    locomo_report.render_into(a.out)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,18 @@ pub fn parse_stored_timestamp(raw: &str) -> Option<DateTime<Utc>> {
         })
 }
 
+/// Parses an expiration date: a timestamp as [`parse_stored_timestamp`] reads it, or a calendar
+/// date `YYYY-MM-DD` (as Mem0 writes it), which expires when that day (UTC) is over.
+pub fn parse_expiration(raw: &str) -> Option<DateTime<Utc>> {
+    parse_stored_timestamp(raw).or_else(|| {
+        chrono::NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
+            .ok()
+            .and_then(|day| day.succ_opt())
+            .and_then(|next| next.and_hms_opt(0, 0, 0))
+            .map(|midnight| midnight.and_utc())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -34,5 +46,15 @@ mod tests {
         let micros = parse_stored_timestamp("2026-11-26T11:25:56.565713+00:00").unwrap();
         assert_eq!(micros.timestamp_subsec_micros(), 565_713);
         assert_eq!(parse_stored_timestamp("yesterday"), None);
+    }
+
+    #[test]
+    fn an_expiration_date_lasts_the_whole_day() {
+        assert_eq!(parse_expiration("2026-11-26"), Some(Utc.with_ymd_and_hms(2026, 11, 27, 0, 0, 0).unwrap()));
+        assert_eq!(
+            parse_expiration("2026-11-26T10:00:00Z"),
+            Some(Utc.with_ymd_and_hms(2026, 11, 26, 10, 0, 0).unwrap())
+        );
+        assert_eq!(parse_expiration("soon"), None);
     }
 }

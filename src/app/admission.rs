@@ -200,6 +200,8 @@ mod tests {
             metadata: Default::default(),
             infer: true,
             actor_id: None,
+            observed_at: None,
+            expires_at: None,
         })
     }
 

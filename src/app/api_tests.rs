@@ -71,6 +71,7 @@ impl VectorStore for FakeStore {
                 record: r.clone(),
                 score: Similarity::from_cosine(cosine(v, &query.vector)),
                 rerank_score: None,
+                parts: None,
             })
             .collect();
         found.sort_by(|a, b| b.score.value().total_cmp(&a.score.value()));
@@ -369,6 +370,8 @@ fn add(text: &str) -> AddRequest {
         metadata: Default::default(),
         infer: true,
         actor_id: None,
+        observed_at: None,
+        expires_at: None,
     }
 }
 
@@ -535,6 +538,9 @@ async fn slow_reads_degrade_to_empty_results_with_a_reason() {
         limit: Limit::new("top_k", 5).unwrap(),
         threshold: None,
         rerank: false,
+        retrieval: crate::domain::fusion::Retrieval::Hybrid,
+        explain: false,
+        show_expired: false,
     };
     let started = Instant::now();
     let outcome = app.search(&credentials(true), request).await.unwrap();
@@ -552,7 +558,10 @@ async fn reads_do_not_queue_behind_slow_writes() {
         app.add(&creds, add(&format!("fact {i}"))).await.unwrap();
     }
     let listed = app
-        .get_all(&creds, ListRequest { scope: alice(), filter: None, limit: Limit::new("limit", 10).unwrap() })
+        .get_all(
+            &creds,
+            ListRequest { scope: alice(), filter: None, limit: Limit::new("limit", 10).unwrap(), show_expired: false },
+        )
         .await
         .unwrap();
     assert!(listed.degraded.is_none());

@@ -187,7 +187,9 @@ impl MemoryService {
             .zip(vectors)
             .map(|((text, role), vector)| {
                 let mut record =
-                    MemoryRecord::new(new_id(), text, request.metadata.clone(), request.scope.clone(), now);
+                    MemoryRecord::new(new_id(), text, request.metadata.clone(), request.scope.clone(), now)
+                        .observed(request.observed_at)
+                        .expiring(request.expires_at);
                 record.role = Some(role.as_str().to_owned());
                 record.actor_id = request.actor_id.clone();
                 PlannedChange::Insert { record, vector }
@@ -209,7 +211,7 @@ impl MemoryService {
         let prompt = extraction_prompt(
             &request.conversation,
             focus,
-            Utc::now().date_naive(),
+            request.observed_at.unwrap_or_else(Utc::now).date_naive(),
             self.prompts().fact_extraction.as_deref(),
         );
         let request_facts = ChatRequest {
@@ -309,13 +311,16 @@ impl MemoryService {
                 Operation::Add { text } => {
                     let vector = known.get(&text.hash()).cloned().unwrap_or_default();
                     let record =
-                        MemoryRecord::new(new_id(), text, request.metadata.clone(), request.scope.clone(), now);
+                        MemoryRecord::new(new_id(), text, request.metadata.clone(), request.scope.clone(), now)
+                            .observed(request.observed_at)
+                            .expiring(request.expires_at);
                     changes.push(PlannedChange::Insert { record, vector });
                 }
                 Operation::Update { target, previous, text } => {
                     let Some(old) = stored.get(&target) else { continue };
                     let vector = known.get(&text.hash()).cloned();
-                    let record = old.revised(text, &request.metadata, now);
+                    let record =
+                        old.revised(text, &request.metadata, now).observed(request.observed_at.or(old.observed_at));
                     changes.push(PlannedChange::Update { record, vector, previous });
                 }
                 Operation::Delete { target, .. } => {
@@ -329,7 +334,9 @@ impl MemoryService {
 
     async fn plan_update(&self, request: &UpdateRequest) -> Result<WritePlan, ServiceError> {
         let old = self.get(&request.target).await?.ok_or(ServiceError::NotFound(request.target.id))?;
-        let record = old.revised(request.text.clone(), &request.metadata, Utc::now());
+        let record = old
+            .revised(request.text.clone(), &request.metadata, Utc::now())
+            .expiring(request.expires_at.or(old.expires_at));
         let vector = self.embed(std::iter::once(record.text.as_str()), EmbedPurpose::Update).await?.pop();
         let change = PlannedChange::Update { record, vector, previous: old.text.clone() };
         Ok(WritePlan {

@@ -1,6 +1,7 @@
 //! The memory use cases over one set of backends: add, search, get, get_all, update, delete,
 //! delete_all, history. No runtime policy here (see `api`); writes are in `planning`; every call runs to completion.
 
+use crate::domain::fusion::ScoreParts;
 use crate::domain::history::{self, HistoryEntry};
 use crate::domain::json_answer::UnreadableAnswer;
 use crate::domain::memory::{ContentHash, MemoryError, MemoryId, MemoryRecord, MemoryText, ScoredMemory};
@@ -10,7 +11,7 @@ use crate::ports::backends::Backends;
 use crate::ports::embedder::{EmbedError, EmbedPurpose};
 use crate::ports::llm::LlmError;
 use crate::ports::store::StoreError;
-use crate::ports::vector_store::{ListQuery, VectorQuery};
+use crate::ports::vector_store::ListQuery;
 use std::collections::HashMap;
 use tracing::warn;
 
@@ -128,10 +129,14 @@ impl MemoryService {
             let vector = self.embed(std::iter::once(request.query.as_str()), EmbedPurpose::Search).await?.remove(0);
             let reranker = self.backends.reranker.as_ref().filter(|_| request.rerank);
             let fetch = if reranker.is_some() { (request.limit.get() * 3).max(20) } else { request.limit.get() };
-            let query =
-                VectorQuery { vector, scope: request.scope.clone(), filter: request.filter.clone(), limit: fetch };
-            let mut found = self.backends.vector_store.search(&query).await?;
-            found.retain(|m| request.scope.contains(&m.record.scope));
+            let mut found =
+                super::retrieval::retrieve(self.backends.vector_store.as_ref(), &request, vector, fetch).await?;
+            let now = chrono::Utc::now();
+            found.retain(|m| {
+                request.scope.contains(&m.record.scope)
+                    && request.filter.as_ref().is_none_or(|f| f.matches(&m.record))
+                    && (request.show_expired || !m.record.is_expired(now))
+            });
             if let Some(threshold) = request.threshold {
                 found.retain(|m| m.score.value() >= threshold.get());
             }
@@ -139,6 +144,9 @@ impl MemoryService {
                 found = rerank(reranker.as_ref(), request.query.as_str(), found, request.limit.get()).await;
             }
             found.truncate(request.limit.get());
+            if !request.explain {
+                found.iter_mut().for_each(|m| m.parts = None);
+            }
             Ok::<_, ServiceError>(found)
         };
         let (memories, graph) = futures::join!(memories, graph);
@@ -170,7 +178,8 @@ impl MemoryService {
         };
         let (memories, graph) = futures::join!(memories, graph);
         let mut results = memories?;
-        results.retain(|r| request.scope.contains(&r.scope));
+        let now = chrono::Utc::now();
+        results.retain(|r| request.scope.contains(&r.scope) && (request.show_expired || !r.is_expired(now)));
         let mut report = ListReport { results, ..ListReport::default() };
         match graph {
             Some(Ok(relations)) => report.relations = Some(relations),
@@ -211,7 +220,13 @@ async fn rerank(
     match reranker.rerank(query, &documents, top_n).await {
         Ok(hits) => hits
             .into_iter()
-            .filter_map(|hit| found.get(hit.index).map(|m| ScoredMemory { rerank_score: Some(hit.score), ..m.clone() }))
+            .filter_map(|hit| {
+                found.get(hit.index).map(|m| ScoredMemory {
+                    rerank_score: Some(hit.score),
+                    parts: m.parts.map(|p| ScoreParts { rerank: Some(hit.score), ..p }),
+                    ..m.clone()
+                })
+            })
             .collect(),
         Err(e) => {
             warn!(error = %e, "reranker failed; keeping vector order");

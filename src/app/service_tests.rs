@@ -1,12 +1,14 @@
 //! Unit tests of the memory use cases with mocked ports.
 
 use super::service::{MemoryService, Prompts, ServiceError};
+use crate::domain::fusion::Retrieval;
 use crate::domain::graph::{GraphChanges, Relation};
 use crate::domain::history::{HistoryEntry, HistoryEvent};
 use crate::domain::memory::{ContentHash, MemoryId, MemoryRecord, MemoryText, Metadata, ScoredMemory, Similarity};
 use crate::domain::message::Conversation;
 use crate::domain::operations::{
-    AddRequest, ChangeEvent, Limit, MemoryRef, Query, SearchRequest, Threshold, UpdateRequest, WriteCommand,
+    AddRequest, ChangeEvent, Limit, ListRequest, MemoryRef, Query, SearchRequest, Threshold, UpdateRequest,
+    WriteCommand,
 };
 use crate::domain::scope::Scope;
 use crate::ports::backends::Backends;
@@ -18,7 +20,7 @@ use crate::ports::llm::{ChatRequest, ChatResponse, Llm, LlmError};
 use crate::ports::memory_api::{WriteId, WriteState};
 use crate::ports::reranker::{RerankError, RerankHit, Reranker};
 use crate::ports::store::StoreError;
-use crate::ports::vector_store::{ListQuery, VectorQuery, VectorStore};
+use crate::ports::vector_store::{LexicalHit, LexicalQuery, ListQuery, VectorQuery, VectorStore};
 use async_trait::async_trait;
 use chrono::Utc;
 use mockall::predicate::*;
@@ -53,6 +55,8 @@ mockall::mock! {
         fn dimensions(&self) -> usize;
         async fn insert(&self, items: &[(MemoryRecord, Vec<f32>)]) -> Result<(), StoreError>;
         async fn search(&self, query: &VectorQuery) -> Result<Vec<ScoredMemory>, StoreError>;
+        fn keeps_lexical_index(&self) -> bool;
+        async fn lexical_search(&self, query: &LexicalQuery) -> Result<Vec<LexicalHit>, StoreError>;
         async fn get(&self, id: MemoryId) -> Result<Option<MemoryRecord>, StoreError>;
         async fn list(&self, query: &ListQuery) -> Result<Vec<MemoryRecord>, StoreError>;
         async fn find_by_hash(&self, scope: &Scope, hashes: &[ContentHash]) -> Result<Vec<MemoryRecord>, StoreError>;
@@ -158,6 +162,8 @@ fn add_request(user: &str) -> AddRequest {
         metadata: Metadata::parse(json!({"source": "chat"})).unwrap(),
         infer: true,
         actor_id: None,
+        observed_at: None,
+        expires_at: None,
     }
 }
 
@@ -220,6 +226,7 @@ async fn a_contradiction_updates_and_keeps_the_memorys_own_metadata() {
             record: stored(7, "Lives in Paris", json!({"topic": "home"})),
             score: Similarity::from_cosine(0.8),
             rerank_score: None,
+            parts: None,
         }])
     });
     store
@@ -265,6 +272,7 @@ async fn no_longer_deletes_with_a_history_row() {
             record: stored(3, "Has a cat", json!({})),
             score: Similarity::from_cosine(0.7),
             rerank_score: None,
+            parts: None,
         }])
     });
     store.expect_delete().with(eq(MemoryId::from_uuid(Uuid::from_u128(3)))).times(1).returning(|_| Ok(true));
@@ -343,6 +351,7 @@ async fn update_of_another_users_memory_is_not_found() {
         target: MemoryRef { id: MemoryId::from_uuid(Uuid::from_u128(9)), scope: Some(alice()) },
         text: text("Changed"),
         metadata: Metadata::default(),
+        expires_at: None,
     };
     let err = service(MockLlm::new(), store, MockHistory::new(), None)
         .execute(&WriteCommand::Update(request))
@@ -360,16 +369,19 @@ async fn search_applies_threshold_and_reranker() {
                 record: stored(1, "Likes tea", json!({})),
                 score: Similarity::from_cosine(0.9),
                 rerank_score: None,
+                parts: None,
             },
             ScoredMemory {
                 record: stored(2, "Likes coffee", json!({})),
                 score: Similarity::from_cosine(0.6),
                 rerank_score: None,
+                parts: None,
             },
             ScoredMemory {
                 record: stored(3, "Has a cat", json!({})),
                 score: Similarity::from_cosine(0.1),
                 rerank_score: None,
+                parts: None,
             },
         ])
     });
@@ -394,9 +406,214 @@ async fn search_applies_threshold_and_reranker() {
         limit: Limit::new("top_k", 2).unwrap(),
         threshold: Some(Threshold::new(0.5).unwrap()),
         rerank: true,
+        retrieval: Retrieval::Semantic,
+        explain: false,
+        show_expired: false,
     };
     let report = MemoryService::new(backends, Prompts::default()).search(request).await.unwrap();
     let texts: Vec<_> = report.results.iter().map(|m| m.record.text.as_str()).collect();
     assert_eq!(texts, vec!["Likes coffee", "Likes tea"]);
     assert_eq!(report.results[0].rerank_score, Some(0.99));
+}
+
+fn search_request(query: &str, retrieval: Retrieval, explain: bool) -> SearchRequest {
+    SearchRequest {
+        query: Query::parse(query).unwrap(),
+        scope: alice(),
+        filter: None,
+        limit: Limit::new("top_k", 2).unwrap(),
+        threshold: None,
+        rerank: false,
+        retrieval,
+        explain,
+        show_expired: false,
+    }
+}
+
+fn search_backends(store: MockStore) -> Backends {
+    Backends {
+        llm: None,
+        embedder: Arc::new(embedder()),
+        vector_store: Arc::new(store),
+        history: Arc::new(MockHistory::new()),
+        journal: Arc::new(MockJournal::new()),
+        graph: None,
+        reranker: None,
+    }
+}
+
+fn scored(n: u128, text: &str, cosine: f32) -> ScoredMemory {
+    ScoredMemory {
+        record: stored(n, text, json!({})),
+        score: Similarity::from_cosine(cosine),
+        rerank_score: None,
+        parts: None,
+    }
+}
+
+#[tokio::test]
+async fn hybrid_search_without_a_lexical_index_scores_keywords_over_more_vector_candidates() {
+    let mut store = MockStore::new();
+    store.expect_keeps_lexical_index().return_const(false);
+    store.expect_lexical_search().never();
+    store.expect_search().withf(|q| q.limit == super::retrieval::FALLBACK_CANDIDATES && q.scope == alice()).returning(
+        |_| {
+            Ok(vec![
+                scored(1, "Likes green tea", 0.7),
+                scored(2, "Went to Zanzibar in May", 0.3),
+                scored(3, "Has a cat", 0.2),
+            ])
+        },
+    );
+    let report = MemoryService::new(search_backends(store), Prompts::default())
+        .search(search_request("holiday Zanzibar", Retrieval::Hybrid, true))
+        .await
+        .unwrap();
+    let texts: Vec<_> = report.results.iter().map(|m| m.record.text.as_str()).collect();
+    assert_eq!(texts, vec!["Went to Zanzibar in May", "Likes green tea"]);
+    for hit in &report.results {
+        let parts = hit.parts.expect("explain adds the parts");
+        assert!((0.0..=1.0).contains(&hit.score.value()));
+        let sum = parts.semantic_weight * parts.semantic + parts.lexical_weight * parts.lexical;
+        assert!((sum - hit.score.value()).abs() < 1e-5, "{parts:?} vs {}", hit.score.value());
+    }
+}
+
+#[tokio::test]
+async fn hybrid_search_fuses_the_stores_keyword_hits_and_hides_parts_unless_explained() {
+    let mut store = MockStore::new();
+    store.expect_keeps_lexical_index().return_const(true);
+    store
+        .expect_search()
+        .withf(|q| q.limit == super::retrieval::CANDIDATES)
+        .returning(|_| Ok(vec![scored(1, "Likes green tea", 0.7)]));
+    store.expect_lexical_search().withf(|q| q.terms == vec!["zanzibar".to_owned()] && q.scope == alice()).returning(
+        |_| {
+            Ok(vec![LexicalHit {
+                record: stored(2, "Went to Zanzibar", json!({})),
+                bm25: 3.5,
+                semantic: Similarity::from_cosine(0.2),
+            }])
+        },
+    );
+    let report = MemoryService::new(search_backends(store), Prompts::default())
+        .search(search_request("Zanzibar?", Retrieval::Hybrid, false))
+        .await
+        .unwrap();
+    let texts: Vec<_> = report.results.iter().map(|m| m.record.text.as_str()).collect();
+    assert_eq!(texts, vec!["Went to Zanzibar", "Likes green tea"]);
+    assert!(report.results.iter().all(|m| m.parts.is_none()));
+}
+
+#[tokio::test]
+async fn semantic_search_is_the_plain_vector_search() {
+    let mut store = MockStore::new();
+    store.expect_lexical_search().never();
+    store.expect_search().withf(|q| q.limit == 2).returning(|_| Ok(vec![scored(1, "Likes green tea", 0.7)]));
+    let report = MemoryService::new(search_backends(store), Prompts::default())
+        .search(search_request("Zanzibar", Retrieval::Semantic, false))
+        .await
+        .unwrap();
+    assert_eq!(report.results.len(), 1);
+    assert_eq!(report.results[0].score.value(), 0.7);
+}
+
+#[tokio::test]
+async fn the_conversations_timestamp_grounds_relative_dates_and_is_kept_on_each_memory() {
+    let observed = chrono::TimeZone::with_ymd_and_hms(&Utc, 2023, 5, 8, 13, 56, 0).unwrap();
+    let mut llm = MockLlm::new();
+    // The extraction prompt resolves relative dates against the conversation's date, not today's.
+    llm.expect_chat()
+        .withf(|req| req.messages[0].content.contains("2023-05-08"))
+        .times(1)
+        .returning(|_| answer(json!({"facts": ["Went to a support group on 2023-05-07"]})));
+    let mut store = store_expecting_one_insert_observed_at(observed);
+    store.expect_search().returning(|_| Ok(vec![]));
+    let request = AddRequest { observed_at: Some(observed), ..add_request("I went to a support group yesterday") };
+    let report = service(llm, store, appending_history(), None).add(request).await.unwrap();
+    assert_eq!(report.results[0].memory, "Went to a support group on 2023-05-07");
+}
+
+#[tokio::test]
+async fn verbatim_adds_keep_the_timestamp_too() {
+    let observed = chrono::TimeZone::with_ymd_and_hms(&Utc, 2023, 5, 8, 13, 56, 0).unwrap();
+    let store = store_expecting_one_insert_observed_at(observed);
+    let request = AddRequest { observed_at: Some(observed), infer: false, ..add_request("Caroline: hi Mel!") };
+    service(MockLlm::new(), store, appending_history(), None).add(request).await.unwrap();
+}
+
+/// A store where nothing is stored yet and exactly one memory observed at `observed` is inserted.
+fn store_expecting_one_insert_observed_at(observed: chrono::DateTime<Utc>) -> MockStore {
+    let mut store = MockStore::new();
+    store.expect_find_by_hash().returning(|_, _| Ok(vec![]));
+    store
+        .expect_insert()
+        .withf(move |items| items.len() == 1 && items[0].0.observed_at == Some(observed))
+        .times(1)
+        .returning(|_| Ok(()));
+    store
+}
+
+fn appending_history() -> MockHistory {
+    let mut history = MockHistory::new();
+    history.expect_append().returning(|_| Ok(()));
+    history
+}
+
+#[tokio::test]
+async fn expired_memories_are_hidden_from_search_and_get_all_unless_asked() {
+    let past = Utc::now() - chrono::Duration::days(1);
+    let future = Utc::now() + chrono::Duration::days(1);
+    let memories = move || {
+        vec![
+            scored(1, "Old promo code", 0.9).record.expiring(Some(past)),
+            scored(2, "Current promo code", 0.8).record.expiring(Some(future)),
+            scored(3, "Likes tea", 0.7).record,
+        ]
+    };
+    let mut store = MockStore::new();
+    store.expect_search().returning(move |_| {
+        Ok(memories()
+            .into_iter()
+            .map(|record| ScoredMemory { record, score: Similarity::from_cosine(0.5), rerank_score: None, parts: None })
+            .collect())
+    });
+    store.expect_list().returning(move |_| Ok(memories()));
+    let service = MemoryService::new(search_backends(store), Prompts::default());
+    let texts =
+        |results: Vec<MemoryRecord>| results.into_iter().map(|r| r.text.as_str().to_owned()).collect::<Vec<_>>();
+    let mut request = search_request("promo", Retrieval::Semantic, false);
+    request.limit = Limit::new("top_k", 10).unwrap();
+    let hidden = service.search(request.clone()).await.unwrap().results.into_iter().map(|m| m.record).collect();
+    assert_eq!(texts(hidden), ["Current promo code", "Likes tea"]);
+    request.show_expired = true;
+    assert_eq!(service.search(request).await.unwrap().results.len(), 3);
+    let list = |show_expired| ListRequest {
+        scope: alice(),
+        filter: None,
+        limit: Limit::new("limit", 10).unwrap(),
+        show_expired,
+    };
+    assert_eq!(texts(service.get_all(list(false)).await.unwrap().results), ["Current promo code", "Likes tea"]);
+    assert_eq!(service.get_all(list(true)).await.unwrap().results.len(), 3);
+}
+
+#[tokio::test]
+async fn an_update_sets_a_new_expiration_and_keeps_the_old_one_otherwise() {
+    let until = chrono::TimeZone::with_ymd_and_hms(&Utc, 2030, 1, 1, 0, 0, 0).unwrap();
+    for (given, expected) in [(Some(until), Some(until)), (None, Some(until - chrono::Duration::days(1)))] {
+        let mut store = MockStore::new();
+        store.expect_get().returning(move |_| {
+            Ok(Some(stored(9, "Promo", json!({})).expiring(Some(until - chrono::Duration::days(1)))))
+        });
+        store.expect_update().withf(move |record, _| record.expires_at == expected).times(1).returning(|_, _| Ok(()));
+        let history = appending_history();
+        let request = UpdateRequest {
+            target: MemoryRef { id: MemoryId::from_uuid(Uuid::from_u128(9)), scope: Some(alice()) },
+            text: text("Promo 2"),
+            metadata: Metadata::default(),
+            expires_at: given,
+        };
+        service(MockLlm::new(), store, history, None).execute(&WriteCommand::Update(request)).await.unwrap();
+    }
 }

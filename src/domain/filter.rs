@@ -103,7 +103,7 @@ pub enum Filter {
     /// Must not hold.
     Not(Box<Filter>),
     /// A field comparison. `field` is a metadata key, or one of the memory's own fields
-    /// `user_id`, `agent_id`, `run_id`, `actor_id`, `role`, `created_at`, `updated_at`.
+    /// `user_id`, `agent_id`, `run_id`, `actor_id`, `role`, `created_at`, `updated_at`, `observed_at`.
     Field {
         /// The field name.
         field: String,
@@ -113,7 +113,8 @@ pub enum Filter {
 }
 
 /// Memory fields a filter may name besides metadata keys.
-pub const RECORD_FIELDS: &[&str] = &["user_id", "agent_id", "run_id", "actor_id", "role", "created_at", "updated_at"];
+pub const RECORD_FIELDS: &[&str] =
+    &["user_id", "agent_id", "run_id", "actor_id", "role", "created_at", "updated_at", "observed_at"];
 
 impl Filter {
     /// Validates a filter given as JSON.
@@ -144,6 +145,7 @@ pub fn record_field(record: &MemoryRecord, field: &str) -> Option<Value> {
         "role" => text(record.role.as_deref()),
         "created_at" => Some(Value::String(super::memory::format_timestamp(&record.created_at))),
         "updated_at" => Some(Value::String(super::memory::format_timestamp(&record.updated_at))),
+        "observed_at" => record.observed_at.as_ref().map(|t| Value::String(super::memory::format_timestamp(t))),
         key => record.metadata.as_map().get(key).cloned(),
     }
 }

@@ -12,8 +12,21 @@ use uuid::Uuid;
 pub const MAX_MEMORY_TEXT_LEN: usize = 20_000;
 
 /// Keys of a stored payload that belong to the memory itself and may not appear in user metadata.
-pub const RESERVED_METADATA_KEYS: &[&str] =
-    &["id", "data", "memory", "hash", "created_at", "updated_at", "user_id", "agent_id", "run_id", "actor_id", "role"];
+pub const RESERVED_METADATA_KEYS: &[&str] = &[
+    "id",
+    "data",
+    "memory",
+    "hash",
+    "created_at",
+    "updated_at",
+    "observed_at",
+    "expiration_date",
+    "user_id",
+    "agent_id",
+    "run_id",
+    "actor_id",
+    "role",
+];
 
 /// Why a memory field was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -245,6 +258,12 @@ pub struct MemoryRecord {
     pub created_at: DateTime<Utc>,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
+    /// When what it says was observed (the `timestamp` of the add), when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_at: Option<DateTime<Utc>>,
+    /// When it expires (`expiration_date`): past it, searches and listings leave it out unless asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 impl MemoryRecord {
@@ -260,7 +279,26 @@ impl MemoryRecord {
             role: None,
             created_at: now,
             updated_at: now,
+            observed_at: None,
+            expires_at: None,
         }
+    }
+
+    /// This memory observed at `at` (when given).
+    pub fn observed(mut self, at: Option<DateTime<Utc>>) -> Self {
+        self.observed_at = at;
+        self
+    }
+
+    /// This memory expiring at `at` (when given).
+    pub fn expiring(mut self, at: Option<DateTime<Utc>>) -> Self {
+        self.expires_at = at;
+        self
+    }
+
+    /// True when it has expired at `now`.
+    pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
+        self.expires_at.is_some_and(|at| at <= now)
     }
 
     /// This memory with new text and metadata merged in, updated at `now` (keeps owner and creation time).
@@ -311,6 +349,9 @@ pub struct ScoredMemory {
     pub score: Similarity,
     /// Reranker score, when a reranker ordered the results.
     pub rerank_score: Option<f32>,
+    /// How the score was made (hybrid search), for `explain`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parts: Option<super::fusion::ScoreParts>,
 }
 
 #[cfg(test)]

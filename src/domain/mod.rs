@@ -4,9 +4,11 @@
 pub mod credentials;
 pub mod facts;
 pub mod filter;
+pub mod fusion;
 pub mod graph;
 pub mod history;
 pub mod json_answer;
+pub mod lexical;
 pub mod memory;
 pub mod message;
 pub mod operations;

@@ -48,6 +48,13 @@ pub struct AddRequest {
     pub infer: bool,
     /// Who is speaking (stored with infer=false memories).
     pub actor_id: Option<EntityId>,
+    /// When the conversation happened (`timestamp`), when given: kept as each memory's
+    /// `observed_at`, and the date relative dates are resolved against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// When the memories written expire (`expiration_date`), when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// A validated search query text.
@@ -123,6 +130,12 @@ pub struct SearchRequest {
     pub threshold: Option<Threshold>,
     /// Use the reranker when one is configured.
     pub rerank: bool,
+    /// Which signals rank the results (hybrid by default).
+    pub retrieval: super::fusion::Retrieval,
+    /// Add each hit's score components to the reply.
+    pub explain: bool,
+    /// Include memories past their expiration date.
+    pub show_expired: bool,
 }
 
 /// Get all: the scope's memories, newest first.
@@ -134,6 +147,8 @@ pub struct ListRequest {
     pub filter: Option<Filter>,
     /// How many at most.
     pub limit: Limit,
+    /// Include memories past their expiration date.
+    pub show_expired: bool,
 }
 
 /// A memory named by id, optionally confined to a scope (another owner → not found).
@@ -161,6 +176,9 @@ pub struct UpdateRequest {
     pub text: MemoryText,
     /// Metadata merged into the memory's own.
     pub metadata: Metadata,
+    /// A new expiration date, when given (the memory's own is kept otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// A write as it is journaled and applied in the background.

@@ -2,7 +2,7 @@
 
 use super::store::StoreError;
 use crate::domain::filter::Filter;
-use crate::domain::memory::{ContentHash, MemoryId, MemoryRecord, ScoredMemory};
+use crate::domain::memory::{ContentHash, MemoryId, MemoryRecord, ScoredMemory, Similarity};
 use crate::domain::scope::Scope;
 use async_trait::async_trait;
 
@@ -17,6 +17,32 @@ pub struct VectorQuery {
     pub filter: Option<Filter>,
     /// How many results at most.
     pub limit: usize,
+}
+
+/// A keyword search (the lexical side of hybrid search).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LexicalQuery {
+    /// The query's distinct terms ([`crate::domain::lexical::query_terms`]); never empty.
+    pub terms: Vec<String>,
+    /// The query vector, so each hit also carries its similarity.
+    pub vector: Vec<f32>,
+    /// Only memories inside this scope (see [`Scope::contains`]).
+    pub scope: Scope,
+    /// Extra conditions, AND-ed with the scope.
+    pub filter: Option<Filter>,
+    /// How many results at most.
+    pub limit: usize,
+}
+
+/// A memory found by keyword search.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LexicalHit {
+    /// The memory.
+    pub record: MemoryRecord,
+    /// Its BM25 for the query's terms: higher is better, 0 = no shared term.
+    pub bm25: f32,
+    /// Its vector similarity to the query.
+    pub semantic: Similarity,
 }
 
 /// A listing of a scope's memories.
@@ -48,6 +74,19 @@ pub trait VectorStore: Send + Sync + 'static {
     /// The memories of the scope most similar to the vector, best first, with scores in [0, 1].
     /// Must return the scope's true best matches however small a part of the collection it is.
     async fn search(&self, query: &VectorQuery) -> Result<Vec<ScoredMemory>, StoreError>;
+
+    /// True when the store keeps a lexical (keyword) index beside the vectors, written in the
+    /// same transaction; otherwise the caller scores keywords over an enlarged set of vector
+    /// candidates and [`VectorStore::lexical_search`] is never called.
+    fn keeps_lexical_index(&self) -> bool {
+        false
+    }
+
+    /// The memories of the scope (and filter) sharing terms with the query, best BM25 first.
+    async fn lexical_search(&self, query: &LexicalQuery) -> Result<Vec<LexicalHit>, StoreError> {
+        let _ = query;
+        Ok(Vec::new())
+    }
 
     /// One memory by id, whoever owns it.
     async fn get(&self, id: MemoryId) -> Result<Option<MemoryRecord>, StoreError>;

@@ -134,6 +134,7 @@ impl MemoryApi for FakeMemoryApi {
             record: record(known_id(), &format!("{KNOWN_MEMORY_TEXT} (query {query})"), request.scope.clone()),
             score: Similarity::from_cosine(0.9),
             rerank_score: None,
+            parts: None,
         };
         Ok(ReadOutcome::complete(SearchReport { results: vec![found], relations: None, graph_degraded: None }))
     }

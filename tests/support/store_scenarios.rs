@@ -14,9 +14,10 @@ pub use fake_openai::embed_text;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use mem0_dify::domain::filter::Filter;
+use mem0_dify::domain::lexical::query_terms;
 use mem0_dify::domain::memory::{MemoryId, MemoryRecord, MemoryText, Metadata};
 use mem0_dify::domain::scope::{EntityId, Scope};
-use mem0_dify::ports::vector_store::{ListQuery, VectorQuery, VectorStore};
+use mem0_dify::ports::vector_store::{LexicalQuery, ListQuery, VectorQuery, VectorStore};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -271,6 +272,76 @@ pub async fn delete_scope_deletes_only_the_scope(store: &dyn VectorStore) {
     assert!(list(store, &alice, None, 10).await.is_empty());
     assert_eq!(texts(&list(store, &bob, None, 10).await), ["Four"]);
     assert_eq!(store.delete_scope(&alice).await.unwrap(), 0);
+}
+
+/// Keyword search: the memories of the scope (and filter) sharing a query term, best BM25 first.
+pub async fn lexical(
+    store: &dyn VectorStore,
+    scope: &Scope,
+    text: &str,
+    filter: Option<Value>,
+    limit: usize,
+) -> Vec<(String, f32, f32)> {
+    let query = LexicalQuery {
+        terms: query_terms(text),
+        vector: embed_text(text, DIMS),
+        scope: scope.clone(),
+        filter: filter.map(|f| Filter::parse(&f).unwrap()),
+        limit,
+    };
+    store
+        .lexical_search(&query)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|h| (h.record.text.as_str().to_owned(), h.bm25, h.semantic.value()))
+        .collect()
+}
+
+/// A store with a lexical index: a rare word finds its memory (stemmed, CJK pairs), rarer words
+/// weigh more, matches never leave the scope or the filter, updates and deletes keep the index true.
+pub async fn lexical_search_is_scoped_and_ranked(store: &dyn VectorStore) {
+    assert!(store.keeps_lexical_index());
+    let alice = scope(Some(&fresh_user("alice")), None, None);
+    let alice_bot = scope(alice.user_id().map(|u| u.as_str()), Some("bot"), None);
+    let bob = scope(Some(&fresh_user("bob")), None, None);
+    let mut records = vec![
+        memory("Caroline went hiking near Zanzibar last spring", &alice, json!({"topic": "travel"}), 1),
+        memory("Caroline likes the colour blue", &alice, json!({"topic": "taste"}), 2),
+        memory("Caroline adopted a dog", &alice, json!({"topic": "pets"}), 3),
+        memory("用户喜欢喝乌龙茶", &alice, json!({}), 4),
+        memory("Bob flew to Zanzibar", &bob, json!({"topic": "travel"}), 5),
+        memory("The bot remembers Zanzibar too", &alice_bot, json!({"topic": "travel"}), 6),
+    ];
+    insert_all(store, &records).await;
+    // The rare word wins over the common one, and stemming matches "hikes" with "hiking".
+    let found = lexical(store, &alice, "Does Caroline still hike in Zanzibar?", None, 10).await;
+    assert_eq!(found[0].0, "Caroline went hiking near Zanzibar last spring", "{found:?}");
+    assert!(found.iter().all(|(_, bm25, semantic)| *bm25 > 0.0 && (0.0..=1.0).contains(semantic)));
+    assert!(found.windows(2).all(|w| w[0].1 >= w[1].1), "best BM25 first: {found:?}");
+    // Never another user's memory; a narrower scope sees only its own; filters apply.
+    let texts: Vec<&str> = found.iter().map(|f| f.0.as_str()).collect();
+    assert!(!texts.contains(&"Bob flew to Zanzibar"), "{texts:?}");
+    assert!(texts.contains(&"The bot remembers Zanzibar too"), "alice's scope includes her agents: {texts:?}");
+    let bot_only = lexical(store, &alice_bot, "Zanzibar", None, 10).await;
+    assert_eq!(bot_only.iter().map(|f| f.0.as_str()).collect::<Vec<_>>(), ["The bot remembers Zanzibar too"]);
+    assert!(lexical(store, &alice, "Zanzibar", Some(json!({"topic": "pets"})), 10).await.is_empty());
+    assert_eq!(lexical(store, &bob, "Zanzibar", None, 10).await.len(), 1);
+    // CJK: a two-character word of the query finds the memory.
+    let tea = lexical(store, &alice, "乌龙", None, 10).await;
+    assert_eq!(tea.iter().map(|f| f.0.as_str()).collect::<Vec<_>>(), ["用户喜欢喝乌龙茶"]);
+    // An update rewrites the terms; a delete removes them.
+    records[2] = records[2].revised(
+        MemoryText::parse("text", "Caroline adopted a parrot").unwrap(),
+        &Metadata::default(),
+        Utc::now(),
+    );
+    store.update(&records[2], Some(embed_text("Caroline adopted a parrot", DIMS))).await.unwrap();
+    assert!(lexical(store, &alice, "dog", None, 10).await.is_empty());
+    assert_eq!(lexical(store, &alice, "parrot", None, 10).await.len(), 1);
+    assert!(store.delete(records[2].id).await.unwrap());
+    assert!(lexical(store, &alice, "parrot", None, 10).await.is_empty());
+    assert!(lexical(store, &alice, "nothing matches this", None, 10).await.is_empty());
 }
 
 /// Runs every scenario.

@@ -225,7 +225,7 @@ impl Call<'_> {
                 let json = JsonReply::success(json!([]), results_of(&ADD_SKIP_RESULT)).into_value();
                 return Ok(ToolReply { json, text: render::skipped() });
             }
-            AddInput::Add(request) => request,
+            AddInput::Add(request) => *request,
         };
         let messages = reply::conversation_json(&request.conversation);
         Ok(match self.api.add(self.credentials, request).await? {

@@ -78,6 +78,85 @@ pub struct LocalEmbedder {
     config: LocalEmbedderConfig,
     dims: usize,
     model: OnceCell<Arc<SentenceModel>>,
+    queue: Arc<Queue>,
+}
+
+/// Embedding requests waiting for the model, coalesced into batches: while one batch runs, the
+/// requests that arrive meanwhile (other writes and searches) wait and then run together, so
+/// concurrent callers share one forward pass instead of competing for the CPU.
+#[derive(Default)]
+struct Queue {
+    waiting: Mutex<Waiting>,
+}
+
+#[derive(Default)]
+struct Waiting {
+    jobs: Vec<Job>,
+    running: bool,
+}
+
+struct Job {
+    texts: Vec<String>,
+    reply: tokio::sync::oneshot::Sender<Result<Vec<Vec<f32>>, String>>,
+}
+
+impl Queue {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Waiting> {
+        self.waiting.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Queues a job; returns true when the caller must start the runner (none is running).
+    fn push(&self, job: Job) -> bool {
+        let mut waiting = self.lock();
+        waiting.jobs.push(job);
+        !std::mem::replace(&mut waiting.running, true)
+    }
+
+    /// Takes jobs holding up to [`BATCH_SIZE`] texts (at least one job); stops the runner when none wait.
+    fn next_batch(&self) -> Vec<Job> {
+        let mut waiting = self.lock();
+        let mut texts = 0;
+        let mut take = 0;
+        for job in &waiting.jobs {
+            if take > 0 && texts + job.texts.len() > BATCH_SIZE {
+                break;
+            }
+            texts += job.texts.len();
+            take += 1;
+        }
+        if take == 0 {
+            waiting.running = false;
+        }
+        waiting.jobs.drain(..take).collect()
+    }
+
+    /// Runs batches until no job waits (on a blocking thread).
+    fn run(&self, model: &SentenceModel) {
+        loop {
+            let jobs = self.next_batch();
+            if jobs.is_empty() {
+                return;
+            }
+            let texts: Vec<String> = jobs.iter().flat_map(|j| j.texts.iter().cloned()).collect();
+            // A panic inside the model must not leave the queue without a runner.
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| embed_all(model, &texts)))
+                .unwrap_or_else(|_| Err("the local model panicked".to_owned()));
+            match outcome {
+                Ok(vectors) => {
+                    let mut vectors = vectors.into_iter();
+                    for job in jobs {
+                        let mine: Vec<Vec<f32>> = vectors.by_ref().take(job.texts.len()).collect();
+                        let _ = job.reply.send(Ok(mine));
+                    }
+                }
+                Err(e) => {
+                    for job in jobs {
+                        let _ = job.reply.send(Err(e.clone()));
+                    }
+                }
+            }
+        }
+    }
 }
 
 impl LocalEmbedder {
@@ -85,7 +164,7 @@ impl LocalEmbedder {
     pub fn new(config: LocalEmbedderConfig) -> Self {
         let dims =
             config.embedding_dims.or_else(|| model::declared_hidden_size(&config.model_path)).unwrap_or(DEFAULT_DIMS);
-        Self { config, dims, model: OnceCell::new() }
+        Self { config, dims, model: OnceCell::new(), queue: Arc::default() }
     }
 
     /// Its configuration.
@@ -152,10 +231,14 @@ impl Embedder for LocalEmbedder {
             return Ok(Vec::new());
         }
         let model = self.model().await?;
-        let texts = texts.to_vec();
-        tokio::task::spawn_blocking(move || embed_all(&model, &texts))
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        if self.queue.push(Job { texts: texts.to_vec(), reply }) {
+            let queue = self.queue.clone();
+            tokio::task::spawn_blocking(move || queue.run(&model));
+        }
+        answer
             .await
-            .map_err(|e| EmbedError::Model(format!("the inference task failed: {e}")))?
+            .map_err(|_| EmbedError::Model("the inference task stopped before answering".to_owned()))?
             .map_err(EmbedError::Model)
     }
 

@@ -18,6 +18,7 @@ mod collection;
 mod config;
 mod db;
 mod index;
+mod lexical;
 mod payload;
 
 pub use config::{
@@ -28,7 +29,7 @@ pub use config::{
 use crate::domain::memory::{ContentHash, MemoryId, MemoryRecord, ScoredMemory};
 use crate::domain::scope::Scope;
 use crate::ports::store::StoreError;
-use crate::ports::vector_store::{ListQuery, VectorQuery, VectorStore};
+use crate::ports::vector_store::{LexicalHit, LexicalQuery, ListQuery, VectorQuery, VectorStore};
 use async_trait::async_trait;
 use collection::OpenCollection;
 use db::STORE;
@@ -128,6 +129,35 @@ impl VectorStore for EmbeddedVectorStore {
             let mut unit = query.vector;
             index::normalize(&mut unit);
             c.read(|index| index.search(&unit, &query.scope, query.filter.as_ref(), query.limit))
+        })
+        .await
+    }
+
+    fn keeps_lexical_index(&self) -> bool {
+        true
+    }
+
+    async fn lexical_search(&self, query: &LexicalQuery) -> Result<Vec<LexicalHit>, StoreError> {
+        self.check_vector(&query.vector)?;
+        let query = query.clone();
+        self.run(move |c| {
+            let mut unit = query.vector;
+            index::normalize(&mut unit);
+            let name = c.name().to_owned();
+            // A filter is checked after the keyword match: fetch more so that enough pass.
+            let fetch = if query.filter.is_some() { query.limit.saturating_mul(10) } else { query.limit };
+            c.read_sql(|conn, index| {
+                let found = lexical::search(conn, &name, &query.scope, &query.terms, fetch)?;
+                Ok(found
+                    .into_iter()
+                    .filter_map(|(id, bm25)| {
+                        index
+                            .scored(id, &unit, &query.scope, query.filter.as_ref())
+                            .map(|(record, semantic)| LexicalHit { record: record.clone(), bm25, semantic })
+                    })
+                    .take(query.limit)
+                    .collect())
+            })
         })
         .await
     }

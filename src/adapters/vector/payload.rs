@@ -2,7 +2,7 @@
 //! it as a JSON document (Pinecone metadata, Qdrant payload), so data written by Mem0 reads back here and
 //! the other way round.
 
-use crate::adapters::stored_time::parse_stored_timestamp;
+use crate::adapters::stored_time::{parse_expiration, parse_stored_timestamp};
 use crate::domain::memory::{format_timestamp, ContentHash, MemoryId, MemoryRecord, MemoryText, Metadata};
 use crate::domain::scope::{EntityId, Scope};
 use serde_json::{Map, Value};
@@ -23,6 +23,12 @@ pub fn to_payload(record: &MemoryRecord) -> Value {
     map.insert("hash".into(), Value::String(record.hash.as_str().to_owned()));
     map.insert("created_at".into(), Value::String(format_timestamp(&record.created_at)));
     map.insert("updated_at".into(), Value::String(format_timestamp(&record.updated_at)));
+    if let Some(observed) = &record.observed_at {
+        map.insert("observed_at".into(), Value::String(format_timestamp(observed)));
+    }
+    if let Some(expires) = &record.expires_at {
+        map.insert("expiration_date".into(), Value::String(format_timestamp(expires)));
+    }
     if let Some(actor) = &record.actor_id {
         map.insert("actor_id".into(), Value::String(actor.as_str().to_owned()));
     }
@@ -57,6 +63,8 @@ pub fn from_payload(id: MemoryId, payload: Value) -> Result<MemoryRecord, String
     let hash = take_text("hash").map_or_else(|| text.hash(), ContentHash::from_stored);
     let created = take_text("created_at").and_then(|s| parse_stored_timestamp(&s));
     let updated = take_text("updated_at").and_then(|s| parse_stored_timestamp(&s));
+    let observed_at = take_text("observed_at").and_then(|s| parse_stored_timestamp(&s));
+    let expires_at = take_text("expiration_date").and_then(|s| parse_expiration(&s));
     let (created_at, updated_at) = match (created, updated) {
         (Some(c), Some(u)) => (c, u),
         (Some(c), None) => (c, c),
@@ -76,6 +84,8 @@ pub fn from_payload(id: MemoryId, payload: Value) -> Result<MemoryRecord, String
         role,
         created_at,
         updated_at,
+        observed_at,
+        expires_at,
     })
 }
 
@@ -85,6 +95,24 @@ mod tests {
     use chrono::{TimeZone, Utc};
     use serde_json::json;
     use uuid::Uuid;
+
+    #[test]
+    fn the_observed_time_round_trips_and_is_absent_when_not_given() {
+        let at = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap();
+        let observed = Utc.with_ymd_and_hms(2023, 5, 8, 13, 56, 0).unwrap();
+        let record = MemoryRecord::new(
+            MemoryId::from_uuid(Uuid::new_v4()),
+            MemoryText::parse("t", "Likes tea").unwrap(),
+            Metadata::default(),
+            Scope::parse(Some("alice"), None, None).unwrap(),
+            at,
+        );
+        assert!(to_payload(&record).get("observed_at").is_none());
+        let record = record.observed(Some(observed));
+        let payload = to_payload(&record);
+        assert_eq!(payload["observed_at"], "2023-05-08T13:56:00.000000+00:00");
+        assert_eq!(from_payload(record.id, payload).unwrap(), record);
+    }
 
     #[test]
     fn records_round_trip_through_mem0s_flat_payload() {

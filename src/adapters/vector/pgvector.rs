@@ -8,6 +8,7 @@
 
 mod config;
 mod filter_sql;
+mod lexical;
 mod schema;
 
 pub use config::{from_block, PgVectorConfig, SearchTuning, ALLOWED_KEYS, MAX_DIMS, MAX_INDEXED_DIMS};
@@ -20,7 +21,7 @@ use crate::domain::filter::Filter;
 use crate::domain::memory::{ContentHash, MemoryId, MemoryRecord, ScoredMemory, Similarity};
 use crate::domain::scope::Scope;
 use crate::ports::store::StoreError;
-use crate::ports::vector_store::{ListQuery, VectorQuery, VectorStore};
+use crate::ports::vector_store::{LexicalHit, LexicalQuery, ListQuery, VectorQuery, VectorStore};
 use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Pool};
 use filter_sql::{filter_sql, scope_sql};
@@ -34,6 +35,10 @@ use uuid::Uuid;
 const STORE: &str = "pgvector store";
 /// Rows per INSERT statement.
 const INSERT_CHUNK: usize = 500;
+/// The most keyword matches of a scope ranked by BM25 (the best by `ts_rank` when more match).
+const LEXICAL_MATCHES: usize = 1000;
+/// The scope size BM25 counts up to (its document frequencies saturate beyond).
+const SCOPE_COUNT_CAP: usize = 1_000_000;
 /// pgvector's largest `hnsw.ef_search`.
 const MAX_EF_SEARCH: usize = 1000;
 
@@ -173,6 +178,7 @@ impl PgVectorStore {
                     record: record(row)?,
                     score: Similarity::from_cosine_distance(distance.unwrap_or(f64::NAN) as f32),
                     rerank_score: None,
+                    parts: None,
                 })
             })
             .collect()
@@ -229,8 +235,11 @@ impl VectorStore for PgVectorStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(pg)?;
         let sql = format!(
-            "INSERT INTO {} (id, vector, payload) SELECT * FROM unnest($1::uuid[], $2::vector[], $3::jsonb[]) \
-             ON CONFLICT (id) DO UPDATE SET vector = EXCLUDED.vector, payload = EXCLUDED.payload",
+            "INSERT INTO {} (id, vector, payload, lexical) \
+             SELECT u.id, u.vector, u.payload, u.lexical::tsvector \
+             FROM unnest($1::uuid[], $2::vector[], $3::jsonb[], $4::text[]) AS u(id, vector, payload, lexical) \
+             ON CONFLICT (id) DO UPDATE SET vector = EXCLUDED.vector, payload = EXCLUDED.payload, \
+             lexical = EXCLUDED.lexical",
             self.table
         );
         let statement = tx.prepare_cached(&sql).await.map_err(pg)?;
@@ -238,7 +247,9 @@ impl VectorStore for PgVectorStore {
             let ids: Vec<Uuid> = chunk.iter().map(|&i| items[i].0.id.as_uuid()).collect();
             let vectors: Vec<Vector> = chunk.iter().map(|&i| Vector::from(items[i].1.clone())).collect();
             let payloads: Vec<serde_json::Value> = chunk.iter().map(|&i| payload::to_payload(&items[i].0)).collect();
-            tx.execute(&statement, &[&ids, &vectors, &payloads]).await.map_err(pg)?;
+            let terms: Vec<String> =
+                chunk.iter().map(|&i| lexical::tsvector_literal(items[i].0.text.as_str())).collect();
+            tx.execute(&statement, &[&ids, &vectors, &payloads, &terms]).await.map_err(pg)?;
         }
         tx.commit().await.map_err(pg)
     }
@@ -287,6 +298,58 @@ impl VectorStore for PgVectorStore {
         Ok(results)
     }
 
+    fn keeps_lexical_index(&self) -> bool {
+        true
+    }
+
+    async fn lexical_search(&self, query: &LexicalQuery) -> Result<Vec<LexicalHit>, StoreError> {
+        self.check_dims("the query vector", &query.vector)?;
+        if query.limit == 0 || query.terms.is_empty() {
+            return Ok(Vec::new());
+        }
+        let client = self.client().await?;
+        let mut params = Params::new();
+        let vector = params.push(Vector::from(query.vector.clone()));
+        let tsquery = params.push(lexical::tsquery_literal(&query.terms));
+        let scope_only = scope_sql(&query.scope, &mut params);
+        let condition = self.condition(&query.scope, query.filter.as_ref(), &mut params);
+        let cap = params.push(limit_param(LEXICAL_MATCHES));
+        let count_cap = params.push(limit_param(SCOPE_COUNT_CAP));
+        // One round trip: the scope's matches and (computed once) the scope's size for BM25's IDF.
+        let sql = format!(
+            "SELECT id, payload, vector <=> {vector} AS distance, payload->>'data' AS text, \
+             (SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {scope_only} LIMIT {count_cap}) AS s) AS scope_size \
+             FROM {table} WHERE {condition} AND lexical @@ {tsquery}::text::tsquery \
+             ORDER BY ts_rank(lexical, {tsquery}::text::tsquery) DESC, id LIMIT {cap}",
+            table = self.table
+        );
+        let rows = client.query(&sql, &params.as_refs()).await.map_err(pg)?;
+        let mut scope_size = 0i64;
+        let mut documents = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let text: Option<String> = row.try_get(3).map_err(pg)?;
+            scope_size = row.try_get(4).map_err(pg)?;
+            documents.push(crate::domain::lexical::terms(text.as_deref().unwrap_or("")));
+        }
+        let scores =
+            crate::domain::lexical::bm25_among(&query.terms, &documents, usize::try_from(scope_size).unwrap_or(0));
+        let mut order: Vec<usize> = (0..rows.len()).collect();
+        order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+        // Only the best are decoded.
+        order
+            .into_iter()
+            .take(query.limit)
+            .map(|i| {
+                let distance: Option<f64> = rows[i].try_get(2).map_err(pg)?;
+                Ok(LexicalHit {
+                    record: record(&rows[i])?,
+                    bm25: scores[i],
+                    semantic: Similarity::from_cosine_distance(distance.unwrap_or(f64::NAN) as f32),
+                })
+            })
+            .collect()
+    }
+
     async fn get(&self, id: MemoryId) -> Result<Option<MemoryRecord>, StoreError> {
         let client = self.client().await?;
         let sql = format!("SELECT id, payload FROM {} WHERE id = $1", self.table);
@@ -326,13 +389,22 @@ impl VectorStore for PgVectorStore {
         }
         let client = self.client().await?;
         let sql = format!(
-            "UPDATE {} SET payload = $2::jsonb, vector = COALESCE($3::vector, vector) WHERE id = $1",
+            "UPDATE {} SET payload = $2::jsonb, vector = COALESCE($3::vector, vector), lexical = $4::text::tsvector \
+             WHERE id = $1",
             self.table
         );
         let statement = client.prepare_cached(&sql).await.map_err(pg)?;
         let vector = vector.map(Vector::from);
         let updated = client
-            .execute(&statement, &[&record.id.as_uuid(), &payload::to_payload(record), &vector])
+            .execute(
+                &statement,
+                &[
+                    &record.id.as_uuid(),
+                    &payload::to_payload(record),
+                    &vector,
+                    &lexical::tsvector_literal(record.text.as_str()),
+                ],
+            )
             .await
             .map_err(pg)?;
         if updated == 0 {

@@ -261,7 +261,12 @@ impl VectorStore for PineconeStore {
                     .into_iter()
                     .filter_map(|m| {
                         let record = decode_or_skip(STORE, &m.id, wire::from_metadata(m.metadata))?;
-                        Some(ScoredMemory { record, score: similarity(metric, m.score), rerank_score: None })
+                        Some(ScoredMemory {
+                            record,
+                            score: similarity(metric, m.score),
+                            rerank_score: None,
+                            parts: None,
+                        })
                     })
                     .collect();
                 Ok(Batch { items, returned })

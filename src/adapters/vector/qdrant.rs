@@ -286,7 +286,7 @@ impl VectorStore for QdrantStore {
                     .filter_map(|mut p| {
                         let score = distance.similarity(p.score.unwrap_or(0.0));
                         let record = decode_or_skip(STORE, &p.id_text(), p.payload_value())?;
-                        Some(ScoredMemory { record, score, rerank_score: None })
+                        Some(ScoredMemory { record, score, rerank_score: None, parts: None })
                     })
                     .collect();
                 Ok(Batch { items, returned })

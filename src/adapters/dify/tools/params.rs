@@ -70,6 +70,46 @@ impl<'a> Params<'a> {
         self.text(name)?.ok_or(ParamError::Missing(name))
     }
 
+    /// A point in time: an RFC 3339 text (`2024-05-08T13:56:00Z`, any offset) or Unix seconds
+    /// (a number or numeric text, fractions allowed).
+    pub fn timestamp(&self, name: &'static str) -> Result<Option<chrono::DateTime<chrono::Utc>>, ParamError> {
+        const EXPECTED: &str = "an RFC 3339 time such as \"2024-05-08T13:56:00Z\" or Unix seconds";
+        let Some(value) = self.given(name) else { return Ok(None) };
+        if let Value::String(s) = value {
+            if let Ok(at) = chrono::DateTime::parse_from_rfc3339(s.trim()) {
+                return Ok(Some(at.with_timezone(&chrono::Utc)));
+            }
+        }
+        let seconds = match value {
+            Value::Number(n) => n.as_f64(),
+            Value::String(s) => s.trim().parse::<f64>().ok(),
+            _ => None,
+        };
+        seconds
+            .filter(|s| s.is_finite())
+            .and_then(|s| chrono::DateTime::from_timestamp_millis((s * 1000.0).round() as i64))
+            .map(Some)
+            .ok_or_else(|| wrong(name, EXPECTED, value))
+    }
+
+    /// An expiration date: a calendar date `YYYY-MM-DD` (expires when that day, UTC, is over), or a
+    /// point in time as [`Params::timestamp`] reads it.
+    pub fn expiration(&self, name: &'static str) -> Result<Option<chrono::DateTime<chrono::Utc>>, ParamError> {
+        const EXPECTED: &str = "a date such as \"2026-12-31\", an RFC 3339 time or Unix seconds";
+        if let Some(Value::String(s)) = self.given(name) {
+            if let Ok(day) = chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d") {
+                let midnight = day.succ_opt().and_then(|next| next.and_hms_opt(0, 0, 0));
+                return midnight
+                    .map(|m| Some(m.and_utc()))
+                    .ok_or_else(|| wrong(name, EXPECTED, &Value::String(s.clone())));
+            }
+        }
+        self.timestamp(name).map_err(|e| match e {
+            ParamError::WrongType { name, got, .. } => ParamError::WrongType { name, expected: EXPECTED, got },
+            other => other,
+        })
+    }
+
     /// A finite number, given as a JSON number or a numeric string.
     pub fn number(&self, name: &'static str) -> Result<Option<f64>, ParamError> {
         let Some(value) = self.given(name) else { return Ok(None) };
@@ -140,6 +180,20 @@ mod tests {
 
     fn with(value: Value) -> Map<String, Value> {
         json!({ "p": value }).as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn timestamps_are_rfc3339_or_unix_seconds() {
+        let at = |value: Value| Params::new(&with(value)).timestamp("p");
+        let expected =
+            chrono::DateTime::parse_from_rfc3339("2023-05-08T13:56:00Z").unwrap().with_timezone(&chrono::Utc);
+        assert_eq!(at(json!("2023-05-08T13:56:00Z")).unwrap(), Some(expected));
+        assert_eq!(at(json!("2023-05-08T15:56:00+02:00")).unwrap(), Some(expected));
+        assert_eq!(at(json!(1_683_554_160)).unwrap(), Some(expected));
+        assert_eq!(at(json!("1683554160")).unwrap(), Some(expected));
+        assert_eq!(at(json!("")).unwrap(), None);
+        let err = at(json!("8 May 2023")).unwrap_err().to_string();
+        assert!(err.contains("p") && err.contains("RFC 3339") && err.contains("Unix seconds"), "{err}");
     }
 
     #[test]

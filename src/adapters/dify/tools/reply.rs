@@ -1,6 +1,7 @@
 //! The JSON message of a tool reply: `{"status", "messages", "results"}` plus the optional
 //! top-level extras `relations`, `write_id` and `degraded`, and the item shapes inside `results`.
 
+use crate::domain::fusion::ScoreParts;
 use crate::domain::graph::{GraphChanges, Relation};
 use crate::domain::history::HistoryEntry;
 use crate::domain::memory::{format_timestamp, MemoryRecord, Metadata, ScoredMemory};
@@ -95,7 +96,18 @@ pub fn memory_item(record: &MemoryRecord) -> Map<String, Value> {
     map.insert("metadata".into(), metadata_json(&record.metadata));
     map.insert("created_at".into(), Value::String(format_timestamp(&record.created_at)));
     map.insert("updated_at".into(), Value::String(format_timestamp(&record.updated_at)));
+    observed_item(&mut map, record);
     map
+}
+
+/// `observed_at` and `expiration_date`, when the memory has them.
+fn observed_item(map: &mut Map<String, Value>, record: &MemoryRecord) {
+    if let Some(observed) = &record.observed_at {
+        map.insert("observed_at".into(), Value::String(format_timestamp(observed)));
+    }
+    if let Some(expires) = &record.expires_at {
+        map.insert("expiration_date".into(), Value::String(format_timestamp(expires)));
+    }
 }
 
 /// A search hit: `id, memory, score, metadata, created_at, updated_at` (+ `rerank_score`).
@@ -108,9 +120,28 @@ pub fn scored_item(hit: &ScoredMemory) -> Value {
     if let Some(rerank) = hit.rerank_score {
         map.insert("rerank_score".into(), score_json(rerank));
     }
+    if let Some(parts) = &hit.parts {
+        map.insert("explain".into(), explain_json(parts));
+    }
     map.insert("metadata".into(), metadata_json(&record.metadata));
     map.insert("created_at".into(), Value::String(format_timestamp(&record.created_at)));
     map.insert("updated_at".into(), Value::String(format_timestamp(&record.updated_at)));
+    observed_item(&mut map, record);
+    Value::Object(map)
+}
+
+/// The parts of a hybrid score (`explain: true`): `score = semantic_weight × semantic +
+/// lexical_weight × lexical`; `bm25` is the raw keyword score, `rerank` the reranker's.
+fn explain_json(parts: &ScoreParts) -> Value {
+    let mut map = Map::new();
+    map.insert("semantic".into(), score_json(parts.semantic));
+    map.insert("lexical".into(), score_json(parts.lexical));
+    map.insert("bm25".into(), score_json(parts.bm25));
+    map.insert("semantic_weight".into(), score_json(parts.semantic_weight));
+    map.insert("lexical_weight".into(), score_json(parts.lexical_weight));
+    if let Some(rerank) = parts.rerank {
+        map.insert("rerank".into(), score_json(rerank));
+    }
     Value::Object(map)
 }
 

@@ -8,6 +8,7 @@
 
 use super::params::{ParamError, Params};
 use crate::domain::filter::{self, Filter, FilterError};
+use crate::domain::fusion::Retrieval;
 use crate::domain::memory::{self, MemoryError, MemoryId, MemoryText, Metadata};
 use crate::domain::message::Conversation;
 use crate::domain::operations::{
@@ -123,10 +124,10 @@ pub enum AddInput {
     /// Nothing but blank messages: skip without asking the engine.
     Skip,
     /// A conversation to remember.
-    Add(AddRequest),
+    Add(Box<AddRequest>),
 }
 
-/// Parses `add_memory`: `user`, `assistant`, ids, `metadata`, `infer`.
+/// Parses `add_memory`: `user`, `assistant`, ids, `metadata`, `infer`, `timestamp`.
 pub fn add(params: &Params<'_>, binding: Binding<'_>) -> Result<AddInput, InputError> {
     let user = params.text("user")?;
     let assistant = params.text("assistant")?;
@@ -138,14 +139,24 @@ pub fn add(params: &Params<'_>, binding: Binding<'_>) -> Result<AddInput, InputE
     let scope = Ids::read(params, binding)?.user_scope()?;
     let metadata = metadata(params)?;
     let infer = params.boolean("infer")?.unwrap_or(true);
+    let observed_at = params.timestamp("timestamp")?;
+    let expires_at = params.expiration("expiration_date")?;
     let conversation = Conversation::from_turn(user.as_deref().unwrap_or(""), assistant.as_deref());
     if conversation.is_empty() {
         return Ok(AddInput::Skip);
     }
-    Ok(AddInput::Add(AddRequest { conversation, scope, metadata, infer, actor_id: None }))
+    Ok(AddInput::Add(Box::new(AddRequest {
+        conversation,
+        scope,
+        metadata,
+        infer,
+        actor_id: None,
+        observed_at,
+        expires_at,
+    })))
 }
 
-/// Parses `search_memory`: `query`, ids, `filters`, `top_k`, `threshold`, `rerank`.
+/// Parses `search_memory`: `query`, ids, `filters`, `top_k`, `threshold`, `rerank`, `retrieval`, `explain`.
 pub fn search(params: &Params<'_>, binding: Binding<'_>) -> Result<SearchRequest, InputError> {
     let query = Query::parse(&params.required_text("query")?)?;
     let scope = Ids::read(params, binding)?.user_scope()?;
@@ -153,7 +164,17 @@ pub fn search(params: &Params<'_>, binding: Binding<'_>) -> Result<SearchRequest
     let limit = limit(params, "top_k", SEARCH_DEFAULT_TOP_K)?;
     let threshold = params.number("threshold")?.map(Threshold::new).transpose()?;
     let rerank = params.boolean("rerank")?.unwrap_or(true);
-    Ok(SearchRequest { query, scope, filter, limit, threshold, rerank })
+    let retrieval = match params.text("retrieval")? {
+        None => Retrieval::default(),
+        Some(raw) => Retrieval::parse(&raw).ok_or(ParamError::WrongType {
+            name: "retrieval",
+            expected: "one of \"hybrid\", \"semantic\", \"lexical\"",
+            got: format!("{raw:?}"),
+        })?,
+    };
+    let explain = params.boolean("explain")?.unwrap_or(false);
+    let show_expired = params.boolean("show_expired")?.unwrap_or(false);
+    Ok(SearchRequest { query, scope, filter, limit, threshold, rerank, retrieval, explain, show_expired })
 }
 
 /// A get_all request and the filter JSON it was parsed from (echoed in replies).
@@ -170,7 +191,8 @@ pub fn list(params: &Params<'_>, binding: Binding<'_>) -> Result<ListInput, Inpu
     let scope = Ids::read(params, binding)?.user_scope()?;
     let (filter, filters_json) = filters(params)?;
     let limit = limit(params, "limit", LIST_DEFAULT_LIMIT)?;
-    Ok(ListInput { request: ListRequest { scope, filter, limit }, filters_json })
+    let show_expired = params.boolean("show_expired")?.unwrap_or(false);
+    Ok(ListInput { request: ListRequest { scope, filter, limit, show_expired }, filters_json })
 }
 
 /// Parses the `memory_id` and optional ids of get / delete / history.
@@ -192,7 +214,8 @@ pub fn update(params: &Params<'_>, binding: Binding<'_>) -> Result<UpdateRequest
     let target = memory_ref(params, binding)?;
     let text = MemoryText::parse("text", &params.required_text("text")?)?;
     let metadata = metadata(params)?;
-    Ok(UpdateRequest { target, text, metadata })
+    let expires_at = params.expiration("expiration_date")?;
+    Ok(UpdateRequest { target, text, metadata, expires_at })
 }
 
 /// Parses `delete_all_memories`: the scope to wipe (`user_id` required).

@@ -380,6 +380,7 @@ fn hit(id: &str, text: &str, score: f32, rerank: Option<f32>) -> ScoredMemory {
         record: record(id, text, json!({}), scope(Some("alice"), None, None)),
         score: Similarity::from_cosine(score),
         rerank_score: rerank,
+        parts: None,
     }
 }
 
@@ -388,7 +389,12 @@ async fn search_returns_scored_items_best_first() {
     let api = FakeApi::default();
     let report = SearchReport {
         results: vec![
-            ScoredMemory { record: alice_record(), score: Similarity::from_cosine(0.87), rerank_score: Some(0.5) },
+            ScoredMemory {
+                record: alice_record(),
+                score: Similarity::from_cosine(0.87),
+                rerank_score: Some(0.5),
+                parts: None,
+            },
             hit(ID2, "Lives in Lisbon", 0.25, None),
         ],
         relations: None,

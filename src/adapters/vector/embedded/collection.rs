@@ -93,6 +93,17 @@ impl OpenCollection {
         Ok(f(&read(&self.synced).index))
     }
 
+    /// Runs a query on the reader connection beside the index (the lexical search), after
+    /// catching up with commits made elsewhere.
+    pub fn read_sql<T>(
+        &self,
+        f: impl FnOnce(&Connection, &Index) -> Result<T, rusqlite::Error>,
+    ) -> Result<T, StoreError> {
+        self.refresh()?;
+        let reader = lock(&self.reader);
+        f(&reader.conn, &read(&self.synced).index).map_err(|e| sql_error(&self.path, e))
+    }
+
     /// Runs a write in one transaction holding SQLite's write lock; `f` sees the up-to-date index.
     pub fn write<T>(&self, f: impl FnOnce(&Connection, &Index) -> Result<T, rusqlite::Error>) -> Result<T, StoreError> {
         let sql = |e| sql_error(&self.path, e);

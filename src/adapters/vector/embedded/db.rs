@@ -7,6 +7,7 @@
 //! whose cursor fell behind the pruned part reloads the collection in full.
 
 use super::index::{normalize, Index};
+use super::lexical;
 use super::payload;
 use crate::domain::memory::{MemoryId, MemoryRecord};
 use crate::ports::store::StoreError;
@@ -19,8 +20,8 @@ use uuid::Uuid;
 
 /// The store's name in errors.
 pub const STORE: &str = "embedded vector store";
-/// The schema version written to `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 1;
+/// The schema version written to `PRAGMA user_version` (2: the lexical index).
+const SCHEMA_VERSION: i64 = 2;
 /// How long a call waits for another connection's write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Change-log entries kept after pruning.
@@ -51,6 +52,15 @@ CREATE INDEX IF NOT EXISTS changes_by_collection ON changes (collection, seq);
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS lexical_rows (
+    row INTEGER PRIMARY KEY,
+    collection TEXT NOT NULL,
+    id TEXT NOT NULL,
+    UNIQUE (collection, id)
+);
+CREATE VIRTUAL TABLE IF NOT EXISTS lexical USING fts5 (
+    owner, terms, tokenize = 'unicode61 remove_diacritics 0'
 );
 ";
 
@@ -122,6 +132,9 @@ fn prepare(mut conn: Connection, collection: &str, dims: usize) -> Result<Connec
         return Err(Prepare::NewerSchema(version));
     }
     tx.execute_batch(SCHEMA)?;
+    if version < 2 {
+        lexical::index_all(&tx)?;
+    }
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.execute(
         "INSERT INTO collections (name, dims) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
@@ -244,6 +257,7 @@ pub fn upsert(conn: &Connection, collection: &str, items: &[(MemoryRecord, Vec<f
             payload::vector_to_blob(&unit),
             payload::encode(record)
         ])?;
+        lexical::index(conn, collection, record)?;
     }
     record_changes(conn, collection, items.iter().map(|(r, _)| r.id))
 }
@@ -269,6 +283,7 @@ pub fn update(
             .execute(params![collection, id, body])?,
     };
     if changed > 0 {
+        lexical::index(conn, collection, record)?;
         record_changes(conn, collection, [record.id])?;
     }
     Ok(changed > 0)
@@ -280,6 +295,7 @@ pub fn delete(conn: &Connection, collection: &str, ids: &[MemoryId]) -> Result<u
     let mut deleted = 0u64;
     for id in ids {
         deleted += stmt.execute(params![collection, id.to_string()])? as u64;
+        lexical::remove(conn, collection, *id)?;
     }
     record_changes(conn, collection, ids.iter().copied())?;
     Ok(deleted)

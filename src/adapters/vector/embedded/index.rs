@@ -168,8 +168,26 @@ impl Index {
                 record: h.record.clone(),
                 score: Similarity::from_cosine(h.cosine),
                 rerank_score: None,
+                parts: None,
             })
             .collect()
+    }
+
+    /// A memory by id with its cosine similarity to the unit vector `query`, when it is inside
+    /// the scope and matches the filter.
+    pub fn scored(
+        &self,
+        id: MemoryId,
+        query: &[f32],
+        scope: &Scope,
+        filter: Option<&Filter>,
+    ) -> Option<(&MemoryRecord, Similarity)> {
+        let slot = *self.by_id.get(&id)?;
+        let record = self.record(slot)?;
+        if !scope.contains(&record.scope) || filter.is_some_and(|f| !f.matches(record)) {
+            return None;
+        }
+        Some((record, Similarity::from_cosine(dot(query, self.vector(slot)))))
     }
 
     /// The scope's memories matching the filter, newest first, at most `limit`.

@@ -17,6 +17,12 @@ pub fn encode(record: &MemoryRecord) -> String {
     put("hash", Value::from(record.hash.as_str()));
     put("created_at", Value::from(timestamp(&record.created_at)));
     put("updated_at", Value::from(timestamp(&record.updated_at)));
+    if let Some(observed) = &record.observed_at {
+        put("observed_at", Value::from(timestamp(observed)));
+    }
+    if let Some(expires) = &record.expires_at {
+        put("expiration_date", Value::from(timestamp(expires)));
+    }
     for (key, id) in record.scope.pairs() {
         put(key, Value::from(id.as_str()));
     }
@@ -41,6 +47,10 @@ struct Stored<'a> {
     created_at: Cow<'a, str>,
     #[serde(borrow)]
     updated_at: Cow<'a, str>,
+    #[serde(borrow, default)]
+    observed_at: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    expiration_date: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     user_id: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
@@ -83,6 +93,8 @@ pub fn decode(id: MemoryId, payload: &str) -> Result<MemoryRecord, String> {
         role: stored.role.map(Cow::into_owned),
         created_at: time("created_at", &stored.created_at)?,
         updated_at: time("updated_at", &stored.updated_at)?,
+        observed_at: stored.observed_at.as_deref().map(|t| time("observed_at", t)).transpose()?,
+        expires_at: stored.expiration_date.as_deref().map(|t| time("expiration_date", t)).transpose()?,
     })
 }
 

@@ -69,6 +69,7 @@ pub async fn prepare(tx: &Transaction<'_>, config: &PgVectorConfig) -> Result<Ca
         ));
     }
     tx.batch_execute(&ddl.join(";\n")).await.map_err(pg)?;
+    super::lexical::prepare(tx, &table, &name("_lexical_idx")).await.map_err(pg)?;
     let iterative_scan = version_at_least(&version, (0, 8));
     if ann == AnnIndex::Hnsw && !iterative_scan {
         tracing::warn!(
