@@ -351,7 +351,7 @@ pub struct ScoredMemory {
     pub rerank_score: Option<f32>,
     /// How the score was made (hybrid search), for `explain`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parts: Option<super::fusion::ScoreParts>,
+    pub parts: Option<super::score_parts::ScoreParts>,
 }
 
 #[cfg(test)]

@@ -14,4 +14,5 @@ pub mod message;
 pub mod operations;
 pub mod reconcile;
 pub mod scope;
+pub mod score_parts;
 pub mod strict_json;

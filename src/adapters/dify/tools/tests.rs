@@ -339,7 +339,7 @@ async fn add_rejects_bad_input_naming_the_parameter() {
         ),
         (
             json!({"user": "x", "user_id": "alice", "metadata": {"user_id": "bob"}}),
-            "metadata key \"user_id\" is reserved; reserved keys are [\"id\", \"data\", \"memory\", \"hash\", \"created_at\", \"updated_at\", \"user_id\", \"agent_id\", \"run_id\", \"actor_id\", \"role\"]",
+            "metadata key \"user_id\" is reserved; reserved keys are [\"id\", \"data\", \"memory\", \"hash\", \"created_at\", \"updated_at\", \"observed_at\", \"expiration_date\", \"user_id\", \"agent_id\", \"run_id\", \"actor_id\", \"role\"]",
         ),
     ];
     for (params, message) in cases {
