@@ -4,6 +4,8 @@
 //! [`app`] the use cases and runtime policies, [`adapters`] the implementations (including the
 //! Dify plugin runtime). Only `main.rs` wires adapters into the application.
 
+#![warn(missing_docs)]
+
 pub mod adapters;
 pub mod app;
 pub mod domain;
