@@ -364,12 +364,22 @@ fn remote_env(address: &str, key: &str) -> Vec<(String, String)> {
     ]
 }
 
+/// Starts the packaged plugin with `env`; its stderr is gathered into the returned text.
 fn launch_remote(env: &[(String, String)]) -> (tokio::process::Child, std::sync::Arc<std::sync::Mutex<String>>) {
+    let (child, stderr, _collector) = launch_remote_collecting(env);
+    (child, stderr)
+}
+
+/// [`launch_remote`], also returning the task that gathers stderr: it ends once the plugin has
+/// closed stderr, so awaiting it after the exit sees every line the plugin wrote.
+fn launch_remote_collecting(
+    env: &[(String, String)],
+) -> (tokio::process::Child, std::sync::Arc<std::sync::Mutex<String>>, tokio::task::JoinHandle<()>) {
     let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let mut child = daemon::launch(&packaged_plugin().dir, &pairs);
     let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-    tokio::spawn(daemon::collect_stderr(child.stderr.take().unwrap(), stderr.clone()));
-    (child, stderr)
+    let collector = tokio::spawn(daemon::collect_stderr(child.stderr.take().unwrap(), stderr.clone()));
+    (child, stderr, collector)
 }
 
 fn check_registration(reg: &daemon::Registration) {
@@ -478,7 +488,7 @@ async fn remote_reconnects_and_registers_again_after_a_lost_connection() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn remote_wrong_key_stops_the_plugin_with_the_daemons_reason() {
     let server = TcpDaemon::bind("the-right-key").await;
-    let (mut child, stderr) = launch_remote(&remote_env(&server.address(), "a-wrong-key"));
+    let (mut child, stderr, collector) = launch_remote_collecting(&remote_env(&server.address(), "a-wrong-key"));
     let refused = server.accept(Duration::from_secs(20)).await;
     assert_eq!(refused.err().as_deref(), Some("invalid key"));
     let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
@@ -486,6 +496,11 @@ async fn remote_wrong_key_stops_the_plugin_with_the_daemons_reason() {
         .unwrap_or_else(|_| panic!("the plugin did not exit within 20 s; stderr:\n{}", stderr.lock().unwrap()))
         .unwrap();
     assert!(!status.success());
+    // the exit can be seen before the last stderr lines are read: wait for the end of stderr
+    tokio::time::timeout(Duration::from_secs(10), collector)
+        .await
+        .expect("stderr closes after the exit")
+        .expect("the stderr collector does not panic");
     let stderr = stderr.lock().unwrap().clone();
     assert!(stderr.contains("invalid key"), "{stderr}");
 }
