@@ -11,7 +11,7 @@
 use async_trait::async_trait;
 use mem0_dify::adapters::graph::neo4j::{from_block, Deadlines, Neo4jConfig, Neo4jGraphStore};
 use mem0_dify::domain::credentials::{ProviderBlock, GRAPH_STORE};
-use mem0_dify::domain::graph::Relation;
+use mem0_dify::domain::graph::{GraphPlan, Relation};
 use mem0_dify::domain::scope::Scope;
 use mem0_dify::ports::embedder::{EmbedError, EmbedPurpose, Embedder};
 use mem0_dify::ports::graph_store::GraphStore;
@@ -382,6 +382,40 @@ async fn contradicted_relation_is_removed(server: Server) {
     h.store.delete_scope(&scope).await.unwrap();
 }
 
+/// The write path journals a graph plan and may apply it more than once (a retry after a
+/// failure): the plan survives JSON, and applying it again asks no model and changes nothing.
+async fn a_journaled_plan_applies_the_same_however_often(server: Server) {
+    let Some(h) = harness(server).await else { return };
+    let alice = unique("alice");
+    let scope = user(&alice);
+    h.llm.extracts("I live in Paris and like tea.", &[(&alice, "lives_in", "Paris"), (&alice, "likes", "tea")]);
+    h.store.add("I live in Paris and like tea.", &scope).await.unwrap();
+
+    h.llm.extracts("I moved to Berlin.", &[(&alice, "lives_in", "Berlin")]);
+    h.llm.deletes_lines_containing(&["lives_in -- paris"]);
+    let plan = h.store.plan("I moved to Berlin.", &scope).await.unwrap();
+    assert_eq!(plan.llm_calls, 2);
+    assert_eq!(plan.merge, vec![rel(&alice, "lives_in", "berlin")]);
+    assert_eq!(plan.remove.iter().map(|r| r.relation()).collect::<Vec<_>>(), vec![rel(&alice, "lives_in", "paris")]);
+    let nothing_written = sorted(h.store.list(&scope, 100).await.unwrap());
+    assert_eq!(nothing_written, vec![rel(&alice, "likes", "tea"), rel(&alice, "lives_in", "paris")]);
+
+    let journaled: GraphPlan = serde_json::from_value(serde_json::to_value(&plan).unwrap()).unwrap();
+    let first = h.store.apply(&journaled, &scope).await.unwrap();
+    let nodes = h.nodes_of(&alice).await;
+    let again = h.store.apply(&journaled, &scope).await.unwrap();
+    assert_eq!(first, again, "a replay reports the same changes");
+    assert_eq!(first.deleted_entities, vec![rel(&alice, "lives_in", "paris")]);
+    assert_eq!(first.added_entities, vec![rel(&alice, "lives_in", "berlin")]);
+    assert_eq!(h.nodes_of(&alice).await, nodes, "a replay creates no node");
+    assert_eq!(
+        sorted(h.store.list(&scope, 100).await.unwrap()),
+        vec![rel(&alice, "likes", "tea"), rel(&alice, "lives_in", "berlin")]
+    );
+    assert_eq!(h.llm.calls(), 3, "applying asks no model");
+    h.store.delete_scope(&scope).await.unwrap();
+}
+
 async fn search_returns_relations_reranked_by_bm25(server: Server) {
     let Some(h) = harness(server).await else { return };
     let owner = unique("u");
@@ -667,6 +701,7 @@ macro_rules! on_both_servers {
 
 on_both_servers!(
     entities_and_relations_are_stored_per_scope,
+    a_journaled_plan_applies_the_same_however_often,
     similar_entity_is_merged_not_duplicated,
     contradicted_relation_is_removed,
     search_returns_relations_reranked_by_bm25,

@@ -2,7 +2,7 @@
 
 use super::service::{MemoryService, Prompts, ServiceError};
 use crate::domain::fusion::Retrieval;
-use crate::domain::graph::{GraphChanges, Relation};
+use crate::domain::graph::{GraphChanges, GraphPlan, Relation};
 use crate::domain::history::{HistoryEntry, HistoryEvent};
 use crate::domain::memory::{ContentHash, MemoryId, MemoryRecord, MemoryText, Metadata, ScoredMemory, Similarity};
 use crate::domain::message::Conversation;
@@ -98,7 +98,8 @@ mockall::mock! {
     #[async_trait]
     impl GraphStore for Graph {
         async fn ensure_ready(&self) -> Result<(), StoreError>;
-        async fn add(&self, text: &str, scope: &Scope) -> Result<GraphChanges, StoreError>;
+        async fn plan(&self, text: &str, scope: &Scope) -> Result<GraphPlan, StoreError>;
+        async fn apply(&self, plan: &GraphPlan, scope: &Scope) -> Result<GraphChanges, StoreError>;
         async fn search(&self, query: &str, scope: &Scope, limit: usize) -> Result<Vec<Relation>, StoreError>;
         async fn list(&self, scope: &Scope, limit: usize) -> Result<Vec<Relation>, StoreError>;
         async fn delete_scope(&self, scope: &Scope) -> Result<(), StoreError>;
@@ -322,7 +323,7 @@ async fn a_graph_failure_keeps_the_vector_write_and_reports_degraded() {
     history.expect_append().returning(|_| Ok(()));
     let mut graph = MockGraph::new();
     graph
-        .expect_add()
+        .expect_plan()
         .returning(|_, _| Err(StoreError::Unavailable { store: "graph store", message: "connection refused".into() }));
     let report = service(llm, store, history, Some(graph)).add(add_request("I like tea")).await.unwrap();
     assert_eq!(report.results.len(), 1);

@@ -21,3 +21,65 @@ pub struct GraphChanges {
     /// Relations removed because new facts contradict them.
     pub deleted_entities: Vec<Relation>,
 }
+
+/// A stored relation a new text contradicts, named as the store keeps it (each end with the key
+/// of the scope that owns it), so removing it later needs no model call and no lookup.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredRelation {
+    /// The source entity's name.
+    pub source: String,
+    /// The key of the scope owning the source node.
+    pub source_scope: String,
+    /// The relationship type as the store writes it (its safe identifier).
+    pub relation_type: String,
+    /// The relationship as read (e.g. `works_at`).
+    pub relationship: String,
+    /// The destination entity's name.
+    pub destination: String,
+    /// The key of the scope owning the destination node.
+    pub destination_scope: String,
+}
+
+impl StoredRelation {
+    /// The relation as search results show it.
+    pub fn relation(&self) -> Relation {
+        Relation {
+            source: self.source.clone(),
+            relationship: self.relationship.clone(),
+            destination: self.destination.clone(),
+        }
+    }
+}
+
+/// An entity node a merge may create: its type and the embedding of its name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlannedNode {
+    /// The entity's (canonical) name.
+    pub name: String,
+    /// Its type (e.g. `person`).
+    pub entity_type: String,
+    /// The embedding of its name.
+    pub embedding: Vec<f32>,
+}
+
+/// A graph write decided and ready to apply: every model call and lookup is done, so the journal
+/// can keep it and applying it again changes nothing more (merges by name, removals of what is
+/// already gone do nothing).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GraphPlan {
+    /// Relations to remove because the new text contradicts them.
+    pub remove: Vec<StoredRelation>,
+    /// Relations to merge into the scope's graph.
+    pub merge: Vec<Relation>,
+    /// The nodes the merges may create.
+    pub nodes: Vec<PlannedNode>,
+    /// Model calls spent deciding it.
+    pub llm_calls: u32,
+}
+
+impl GraphPlan {
+    /// True when applying it changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.remove.is_empty() && self.merge.is_empty()
+    }
+}

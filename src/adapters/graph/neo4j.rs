@@ -14,7 +14,8 @@ pub use bolt::Deadlines;
 pub use config::{from_block, Neo4jConfig};
 
 use crate::adapters::graph::bm25;
-use crate::domain::graph::{GraphChanges, Relation};
+use crate::adapters::graph::names::RelationType;
+use crate::domain::graph::{GraphChanges, GraphPlan, PlannedNode, Relation, StoredRelation};
 use crate::domain::scope::Scope;
 use crate::ports::embedder::{EmbedPurpose, Embedder};
 use crate::ports::graph_store::GraphStore;
@@ -229,7 +230,7 @@ impl Neo4jGraphStore {
             let relation = StoredRelation {
                 source: column(row, "source")?,
                 source_scope: column(row, "source_scope")?,
-                cypher_type: column(row, "type")?,
+                relation_type: column(row, "type")?,
                 relationship: column(row, "relationship")?,
                 destination: column(row, "destination")?,
                 destination_scope: column(row, "destination_scope")?,
@@ -239,7 +240,7 @@ impl Neo4jGraphStore {
                 && adding.iter().any(|t| {
                     t.source == relation.source
                         && t.destination == relation.destination
-                        && t.relation.cypher() == relation.cypher_type
+                        && t.relation.cypher() == relation.relation_type
                 });
             if !re_added {
                 stored.push(relation);
@@ -263,7 +264,8 @@ impl Neo4jGraphStore {
         Ok(existing.into_iter().enumerate().filter(|(i, _)| picked.contains(i)).map(|(_, r)| r).collect())
     }
 
-    /// Deletes `doomed` and merges `adding` in one transaction.
+    /// Deletes `doomed` and merges `adding` in one transaction (retried on a transient failure;
+    /// repeating it changes nothing more).
     async fn write(
         &self,
         conn: &Connection,
@@ -275,16 +277,14 @@ impl Neo4jGraphStore {
         let now = chrono::Utc::now().timestamp_millis();
         let work = || async {
             let mut txn = conn.graph.start_txn().await?;
-            let mut deleted = Vec::new();
             for relation in doomed {
                 let statement = query(&self.statements.delete_relation())
                     .param("source", relation.source.as_str())
                     .param("source_scope", relation.source_scope.as_str())
                     .param("destination", relation.destination.as_str())
                     .param("destination_scope", relation.destination_scope.as_str())
-                    .param("type", relation.cypher_type.as_str());
-                let rows = fetch_in(&mut txn, statement).await?;
-                deleted.push(rows.first().and_then(|r| r.get::<i64>("deleted").ok()).unwrap_or(0) > 0);
+                    .param("type", relation.relation_type.as_str());
+                fetch_in(&mut txn, statement).await?;
             }
             let mut added = Vec::new();
             for triple in adding {
@@ -303,19 +303,15 @@ impl Neo4jGraphStore {
                 added.push(fetch_in(&mut txn, statement).await?);
             }
             txn.commit().await?;
-            Ok((deleted, added))
+            Ok(added)
         };
-        let (deleted, added) = within_retrying(self.deadlines.statement, "writing the graph transaction", work).await?;
-        let mut changes = GraphChanges::default();
-        for (relation, gone) in doomed.iter().zip(deleted) {
-            if gone {
-                changes.deleted_entities.push(Relation {
-                    source: relation.source.clone(),
-                    relationship: relation.relationship.clone(),
-                    destination: relation.destination.clone(),
-                });
-            }
-        }
+        let added = within_retrying(self.deadlines.statement, "writing the graph transaction", work).await?;
+        // Removals are reported as planned: after the commit each is gone, also when a replay
+        // of the same plan finds it already removed.
+        let mut changes = GraphChanges {
+            deleted_entities: doomed.iter().map(StoredRelation::relation).collect(),
+            ..Default::default()
+        };
         for rows in &added {
             for row in rows {
                 changes.added_entities.push(relation_of(row)?);
@@ -323,17 +319,6 @@ impl Neo4jGraphStore {
         }
         Ok(changes)
     }
-}
-
-/// An existing relation as the contradiction check sees it.
-#[derive(Debug, Clone)]
-struct StoredRelation {
-    source: String,
-    source_scope: String,
-    cypher_type: String,
-    relationship: String,
-    destination: String,
-    destination_scope: String,
 }
 
 fn relation_of(row: &neo4rs::Row) -> Result<Relation, StoreError> {
@@ -379,10 +364,10 @@ impl GraphStore for Neo4jGraphStore {
         self.connection().await.map(|_| ())
     }
 
-    async fn add(&self, text: &str, scope: &Scope) -> Result<GraphChanges, StoreError> {
+    async fn plan(&self, text: &str, scope: &Scope) -> Result<GraphPlan, StoreError> {
         let text = text.trim();
         if text.is_empty() {
-            return Ok(GraphChanges::default());
+            return Ok(GraphPlan::default());
         }
         let conn = self.connection().await?;
         let request = prompts::extraction_request(text, &self_name(scope), self.config.custom_prompt.as_deref());
@@ -390,8 +375,8 @@ impl GraphStore for Neo4jGraphStore {
             prompts::parse_extraction(&self.chat(request, "graph extraction").await?);
         let mut llm_calls = 1;
         if relations.is_empty() {
-            tracing::debug!(llm_calls, "graph add: no relations extracted");
-            return Ok(GraphChanges::default());
+            tracing::debug!(llm_calls, "graph plan: no relations extracted");
+            return Ok(GraphPlan { llm_calls, ..GraphPlan::default() });
         }
         let names: Vec<String> = entities.iter().map(|e| e.name.clone()).collect();
         let vectors = self.embed(&names, EmbedPurpose::Add).await?;
@@ -402,18 +387,51 @@ impl GraphStore for Neo4jGraphStore {
         let involved: BTreeSet<String> =
             adding.iter().flat_map(|t| [t.source.clone(), t.destination.clone()]).collect();
         let existing = self.involved_relations(conn, scope, involved.into_iter().collect(), &adding).await?;
-        let doomed = if existing.is_empty() {
+        let remove = if existing.is_empty() {
             Vec::new()
         } else {
             llm_calls += 1;
             self.contradicted(text, existing, &adding).await?
         };
-        let changes = self.write(conn, scope, &doomed, &adding, &nodes).await?;
+        let merge = adding
+            .iter()
+            .map(|t| Relation {
+                source: t.source.clone(),
+                relationship: t.relation.display().to_owned(),
+                destination: t.destination.clone(),
+            })
+            .collect();
+        let nodes = nodes
+            .into_iter()
+            .map(|(name, (entity_type, embedding))| PlannedNode { name, entity_type, embedding })
+            .collect();
+        tracing::debug!(llm_calls, merge = adding.len(), remove = remove.len(), "graph plan");
+        Ok(GraphPlan { remove, merge, nodes, llm_calls })
+    }
+
+    async fn apply(&self, plan: &GraphPlan, scope: &Scope) -> Result<GraphChanges, StoreError> {
+        if plan.is_empty() {
+            return Ok(GraphChanges::default());
+        }
+        let adding = plan
+            .merge
+            .iter()
+            .map(|r| {
+                let relation = RelationType::parse(&r.relationship).ok_or_else(|| StoreError::Corrupt {
+                    store: STORE,
+                    message: format!("the planned relationship {:?} is not a valid type", r.relationship),
+                })?;
+                Ok(Triple { source: r.source.clone(), relation, destination: r.destination.clone() })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let nodes: HashMap<String, (String, Vec<f32>)> =
+            plan.nodes.iter().map(|n| (n.name.clone(), (n.entity_type.clone(), n.embedding.clone()))).collect();
+        let conn = self.connection().await?;
+        let changes = self.write(conn, scope, &plan.remove, &adding, &nodes).await?;
         tracing::debug!(
-            llm_calls,
             added = changes.added_entities.len(),
             deleted = changes.deleted_entities.len(),
-            "graph add"
+            "graph plan applied"
         );
         Ok(changes)
     }
