@@ -10,11 +10,12 @@
 
 use async_trait::async_trait;
 use mem0_dify::adapters::graph::neo4j::{from_block, Deadlines, Neo4jConfig, Neo4jGraphStore};
+use mem0_dify::app::graph_memory::GraphMemory;
 use mem0_dify::domain::credentials::{ProviderBlock, GRAPH_STORE};
 use mem0_dify::domain::graph::{GraphPlan, Relation};
 use mem0_dify::domain::scope::Scope;
 use mem0_dify::ports::embedder::{EmbedError, EmbedPurpose, Embedder};
-use mem0_dify::ports::graph_store::GraphStore;
+use mem0_dify::ports::graph_store::GraphBackend;
 use mem0_dify::ports::llm::{ChatRequest, ChatResponse, Llm, LlmError, ToolCall};
 use mem0_dify::ports::store::StoreError;
 use serde_json::{json, Value};
@@ -87,8 +88,15 @@ fn config_for(target: &Target, extra: Value) -> Neo4jConfig {
     from_block(&block).unwrap()
 }
 
+/// Graph memory over a Bolt store built from `config`, deciding with `llm` and the trigram embedder.
+fn graph_memory(config: Neo4jConfig, llm: &Arc<ScriptedLlm>, deadlines: Deadlines) -> GraphMemory {
+    let settings = config.settings();
+    let store = Arc::new(Neo4jGraphStore::new(config).with_deadlines(deadlines));
+    GraphMemory::new(GraphBackend { store, settings }, llm.clone(), Arc::new(TrigramEmbedder))
+}
+
 struct Harness {
-    store: Neo4jGraphStore,
+    store: GraphMemory,
     llm: Arc<ScriptedLlm>,
     graph: neo4rs::Graph,
 }
@@ -96,9 +104,9 @@ struct Harness {
 async fn harness(server: Server) -> Option<Harness> {
     let target = server.target()?;
     let llm = Arc::new(ScriptedLlm::default());
-    let store = Neo4jGraphStore::new(config_for(&target, json!({})), llm.clone(), Arc::new(TrigramEmbedder))
-        .with_deadlines(Deadlines { connect: Duration::from_secs(5), statement: Duration::from_secs(30) });
-    store.ensure_ready().await.unwrap();
+    let deadlines = Deadlines { connect: Duration::from_secs(5), statement: Duration::from_secs(30) };
+    let store = graph_memory(config_for(&target, json!({})), &llm, deadlines);
+    store.store().ensure_ready().await.unwrap();
     let graph = neo4rs::Graph::connect(
         neo4rs::ConfigBuilder::default()
             .uri(target.url.as_str())
@@ -580,8 +588,7 @@ async fn unreachable_server_is_unavailable_promptly(server: Server) {
     ];
     for (what, target, limit, kind) in cases {
         let llm = Arc::new(ScriptedLlm::default());
-        let store = Neo4jGraphStore::new(config_for(&target, json!({})), llm.clone(), Arc::new(TrigramEmbedder))
-            .with_deadlines(deadlines);
+        let store = graph_memory(config_for(&target, json!({})), &llm, deadlines);
         let started = Instant::now();
         let err = store.add("I live in Paris.", &user("alice")).await.unwrap_err();
         let took = started.elapsed();
@@ -602,12 +609,11 @@ async fn server_going_down_is_unavailable_promptly(server: Server) {
     let upstream = target.url.trim_start_matches("bolt://").to_owned();
     let proxy = Proxy::start(upstream).await;
     let llm = Arc::new(ScriptedLlm::default());
-    let store = Neo4jGraphStore::new(
+    let store = graph_memory(
         config_for(&Target { url: format!("bolt://127.0.0.1:{}", proxy.port), ..clone_target(&target) }, json!({})),
-        llm.clone(),
-        Arc::new(TrigramEmbedder),
-    )
-    .with_deadlines(Deadlines { connect: Duration::from_secs(5), statement: Duration::from_secs(20) });
+        &llm,
+        Deadlines { connect: Duration::from_secs(5), statement: Duration::from_secs(20) },
+    );
     let alice = unique("alice");
     h_add(&store, &llm, &alice).await;
 
@@ -621,11 +627,11 @@ async fn server_going_down_is_unavailable_promptly(server: Server) {
     assert!(matches!(err, StoreError::Unavailable { .. }), "{err}");
 
     // Clean up through a healthy store.
-    let healthy = Neo4jGraphStore::new(config_for(&target, json!({})), llm.clone(), Arc::new(TrigramEmbedder));
+    let healthy = graph_memory(config_for(&target, json!({})), &llm, Deadlines::default());
     healthy.delete_scope(&user(&alice)).await.unwrap();
 }
 
-async fn h_add(store: &Neo4jGraphStore, llm: &ScriptedLlm, alice: &str) {
+async fn h_add(store: &GraphMemory, llm: &ScriptedLlm, alice: &str) {
     h_llm_extracts_once(llm);
     let changes = store.add("I live in Paris.", &user(alice)).await.unwrap();
     assert_eq!(changes.added_entities.len(), 1);

@@ -6,7 +6,9 @@ use super::constants::Timeouts;
 use super::writes::WriterTiming;
 use crate::domain::credentials::CredentialSet;
 use crate::domain::filter::Filter;
-use crate::domain::graph::{GraphChanges, GraphPlan, Relation};
+use crate::domain::graph::extraction::EXTRACT_TOOL;
+use crate::domain::graph::resolve::EntityMatch;
+use crate::domain::graph::{GraphChanges, GraphPlan, GraphSettings, Relation, StoredRelation};
 use crate::domain::history::{HistoryEntry, HistoryEvent};
 use crate::domain::memory::{ContentHash, MemoryId, MemoryRecord, ScoredMemory, Similarity};
 use crate::domain::message::Conversation;
@@ -16,9 +18,10 @@ use crate::domain::operations::{
 use crate::domain::scope::Scope;
 use crate::ports::backends::{BackendFactory, Backends, BuildError};
 use crate::ports::embedder::{EmbedError, EmbedPurpose, Embedder};
-use crate::ports::graph_store::GraphStore;
+use crate::ports::graph_store::{GraphBackend, GraphStore};
 use crate::ports::history_store::HistoryStore;
 use crate::ports::journal::{ClaimedWrite, WriteJournal};
+use crate::ports::llm::ToolCall;
 use crate::ports::llm::{ChatRequest, ChatResponse, Llm, LlmError};
 use crate::ports::memory_api::{ApiError, MemoryApi, WriteId, WriteOutcome, WriteRef, WriteState};
 use crate::ports::store::StoreError;
@@ -300,19 +303,19 @@ impl Embedder for WordEmbedder {
     }
 }
 
-/// A graph memory answering scripted plans and apply outcomes (the last one repeats), counting
-/// the calls.
+/// A graph store whose entity lookups and writes answer scripted outcomes (the last one
+/// repeats), counting the calls; it holds nothing.
 #[derive(Default)]
 struct FakeGraph {
-    plans: Mutex<Vec<Result<GraphPlan, StoreError>>>,
+    lookups: Mutex<Vec<Result<(), StoreError>>>,
     applies: Mutex<Vec<Result<(), StoreError>>>,
-    plan_calls: AtomicUsize,
+    lookup_calls: AtomicUsize,
     apply_calls: AtomicUsize,
 }
 
 impl FakeGraph {
-    fn new(plans: Vec<Result<GraphPlan, StoreError>>, applies: Vec<Result<(), StoreError>>) -> Self {
-        Self { plans: Mutex::new(plans), applies: Mutex::new(applies), ..Self::default() }
+    fn new(lookups: Vec<Result<(), StoreError>>, applies: Vec<Result<(), StoreError>>) -> Self {
+        Self { lookups: Mutex::new(lookups), applies: Mutex::new(applies), ..Self::default() }
     }
 }
 
@@ -331,16 +334,35 @@ impl GraphStore for FakeGraph {
     async fn ensure_ready(&self) -> Result<(), StoreError> {
         Ok(())
     }
-    async fn plan(&self, _text: &str, _scope: &Scope) -> Result<GraphPlan, StoreError> {
-        self.plan_calls.fetch_add(1, Ordering::SeqCst);
-        next_of(&self.plans)
+    async fn similar_entities(
+        &self,
+        _scope: &Scope,
+        _vectors: &[Vec<f32>],
+        _threshold: f64,
+    ) -> Result<Vec<EntityMatch>, StoreError> {
+        self.lookup_calls.fetch_add(1, Ordering::SeqCst);
+        next_of(&self.lookups).map(|()| vec![])
+    }
+    async fn relations_touching(
+        &self,
+        _scope: &Scope,
+        _names: &[String],
+        _limit: usize,
+    ) -> Result<Vec<StoredRelation>, StoreError> {
+        Ok(vec![])
     }
     async fn apply(&self, plan: &GraphPlan, _scope: &Scope) -> Result<GraphChanges, StoreError> {
         self.apply_calls.fetch_add(1, Ordering::SeqCst);
         next_of(&self.applies)?;
         Ok(GraphChanges { added_entities: plan.merge.clone(), deleted_entities: vec![] })
     }
-    async fn search(&self, _query: &str, _scope: &Scope, _limit: usize) -> Result<Vec<Relation>, StoreError> {
+    async fn relations_near(
+        &self,
+        _scope: &Scope,
+        _vectors: &[Vec<f32>],
+        _threshold: f64,
+        _limit: usize,
+    ) -> Result<Vec<Relation>, StoreError> {
         Ok(vec![])
     }
     async fn list(&self, _scope: &Scope, _limit: usize) -> Result<Vec<Relation>, StoreError> {
@@ -389,7 +411,11 @@ impl BackendFactory for World {
             vector_store: self.store.clone(),
             history: Arc::new(FakeHistory::default()),
             journal: self.journal.clone(),
-            graph: self.graph.clone().map(|g| g as Arc<dyn GraphStore>),
+            // the word embedder makes any two short names alike: only identical ones are the same entity
+            graph: self
+                .graph
+                .clone()
+                .map(|g| GraphBackend { store: g, settings: GraphSettings { threshold: 0.9999, custom_prompt: None } }),
             reranker: None,
         })
     }
@@ -704,9 +730,17 @@ async fn concurrent_adds_of_one_fact_store_one_memory() {
     assert_eq!(world.store.rows.lock().unwrap().len(), 1);
 }
 
-fn graph_plan() -> GraphPlan {
-    let merge = vec![Relation { source: "alice".into(), relationship: "likes".into(), destination: "tea".into() }];
-    GraphPlan { merge, llm_calls: 1, ..GraphPlan::default() }
+/// The graph extraction answer: alice likes tea.
+fn graph_extraction() -> ChatResponse {
+    let arguments = json!({
+        "entities": [{"name": "alice", "type": "person"}, {"name": "tea", "type": "drink"}],
+        "relations": [{"source": "alice", "relationship": "likes", "destination": "tea"}]
+    });
+    ChatResponse { tool_calls: vec![ToolCall { name: EXTRACT_TOOL.into(), arguments }], ..ChatResponse::default() }
+}
+
+fn alice_likes_tea() -> Vec<Relation> {
+    vec![Relation { source: "alice".into(), relationship: "likes".into(), destination: "tea".into() }]
 }
 
 fn graph_down() -> StoreError {
@@ -731,57 +765,66 @@ async fn applied_add(world: &Arc<World>, settings: AppSettings) -> AddReport {
 
 #[tokio::test]
 async fn a_transient_graph_write_failure_is_retried_from_the_journaled_plan() {
-    let graph = FakeGraph::new(vec![Ok(graph_plan())], vec![Err(graph_down()), Ok(())]);
-    let world = Arc::new(World::new(vec![Ok(facts(&["Likes tea"]))], Duration::ZERO, Duration::ZERO).with_graph(graph));
+    let graph = FakeGraph::new(vec![Ok(())], vec![Err(graph_down()), Ok(())]);
+    let script = vec![Ok(facts(&["Likes tea"])), Ok(graph_extraction())];
+    let world = Arc::new(World::new(script, Duration::ZERO, Duration::ZERO).with_graph(graph));
     let report = applied_add(&world, quick_retries()).await;
     let graph = world.graph.as_ref().unwrap();
-    assert_eq!(report.relations.unwrap().added_entities, graph_plan().merge);
+    assert_eq!(report.relations.unwrap().added_entities, alice_likes_tea());
     assert!(report.graph_degraded.is_none());
     // planned once (the model asked once for the facts and once for the graph), applied twice
-    assert_eq!(graph.plan_calls.load(Ordering::SeqCst), 1);
+    assert_eq!(graph.lookup_calls.load(Ordering::SeqCst), 1);
     assert_eq!(graph.apply_calls.load(Ordering::SeqCst), 2);
-    assert_eq!(world.llm.calls.load(Ordering::SeqCst), 1);
+    assert_eq!(world.llm.calls.load(Ordering::SeqCst), 2);
     assert_eq!(world.store.rows.lock().unwrap().len(), 1, "the vector part applied again stays one memory");
 }
 
 #[tokio::test]
 async fn a_transient_graph_planning_failure_resumes_after_the_vector_decision() {
-    let graph = FakeGraph::new(vec![Err(graph_down()), Ok(graph_plan())], vec![Ok(())]);
-    let world = Arc::new(World::new(vec![Ok(facts(&["Likes tea"]))], Duration::ZERO, Duration::ZERO).with_graph(graph));
+    let graph = FakeGraph::new(vec![Err(graph_down()), Ok(())], vec![Ok(())]);
+    let script = vec![Ok(facts(&["Likes tea"])), Ok(graph_extraction()), Ok(graph_extraction())];
+    let world = Arc::new(World::new(script, Duration::ZERO, Duration::ZERO).with_graph(graph));
     let report = applied_add(&world, quick_retries()).await;
     let graph = world.graph.as_ref().unwrap();
-    assert!(report.relations.is_some() && report.graph_degraded.is_none());
-    assert_eq!(graph.plan_calls.load(Ordering::SeqCst), 2);
-    assert_eq!(world.llm.calls.load(Ordering::SeqCst), 1, "the facts were not asked for again");
+    assert_eq!(report.relations.unwrap().added_entities, alice_likes_tea());
+    assert!(report.graph_degraded.is_none());
+    assert_eq!(graph.lookup_calls.load(Ordering::SeqCst), 2);
+    // the facts once; the graph extraction again, as its planning had not finished
+    assert_eq!(world.llm.calls.load(Ordering::SeqCst), 3, "the facts were not asked for again");
 }
 
 #[tokio::test]
 async fn a_graph_that_stays_down_ends_the_write_applied_and_degraded() {
-    let graph = FakeGraph::new(vec![Ok(graph_plan())], vec![Err(graph_down())]);
-    let world = Arc::new(World::new(vec![Ok(facts(&["Likes tea"]))], Duration::ZERO, Duration::ZERO).with_graph(graph));
+    let graph = FakeGraph::new(vec![Ok(())], vec![Err(graph_down())]);
+    let script = vec![Ok(facts(&["Likes tea"])), Ok(graph_extraction())];
+    let world = Arc::new(World::new(script, Duration::ZERO, Duration::ZERO).with_graph(graph));
     let report = applied_add(&world, quick_retries()).await;
     assert!(report.graph_degraded.unwrap().contains("connection refused"));
     assert_eq!(report.results.len(), 1);
     assert_eq!(world.graph.as_ref().unwrap().apply_calls.load(Ordering::SeqCst), 3, "every attempt was used");
+    assert_eq!(world.llm.calls.load(Ordering::SeqCst), 2, "the model is asked once however often it is applied");
     assert_eq!(world.store.rows.lock().unwrap().len(), 1);
 }
 
 #[tokio::test]
 async fn a_permanent_graph_failure_is_reported_at_once_and_not_retried() {
-    let rejected = StoreError::Rejected { store: "graph store", message: "the model refused".into() };
-    let graph = FakeGraph::new(vec![Err(rejected)], vec![Ok(())]);
-    let world = Arc::new(World::new(vec![Ok(facts(&["Likes tea"]))], Duration::ZERO, Duration::ZERO).with_graph(graph));
+    let graph = FakeGraph::new(vec![Ok(())], vec![Ok(())]);
+    let refused = LlmError::Unauthorized { status: 401, message: "bad key".into() };
+    let script = vec![Ok(facts(&["Likes tea"])), Err(refused)];
+    let world = Arc::new(World::new(script, Duration::ZERO, Duration::ZERO).with_graph(graph));
     let report = applied_add(&world, quick_retries()).await;
-    assert!(report.graph_degraded.unwrap().contains("the model refused"));
+    assert!(report.graph_degraded.unwrap().contains("401"));
     let graph = world.graph.as_ref().unwrap();
-    assert_eq!((graph.plan_calls.load(Ordering::SeqCst), graph.apply_calls.load(Ordering::SeqCst)), (1, 0));
+    assert_eq!((graph.lookup_calls.load(Ordering::SeqCst), graph.apply_calls.load(Ordering::SeqCst)), (0, 0));
+    assert_eq!(world.llm.calls.load(Ordering::SeqCst), 2);
     assert_eq!(world.store.rows.lock().unwrap().len(), 1);
 }
 
 #[tokio::test]
 async fn a_sync_add_reports_a_graph_failure_as_degraded_with_its_memories() {
-    let graph = FakeGraph::new(vec![Ok(graph_plan())], vec![Err(graph_down())]);
-    let world = Arc::new(World::new(vec![Ok(facts(&["Likes tea"]))], Duration::ZERO, Duration::ZERO).with_graph(graph));
+    let graph = FakeGraph::new(vec![Ok(())], vec![Err(graph_down())]);
+    let script = vec![Ok(facts(&["Likes tea"])), Ok(graph_extraction())];
+    let world = Arc::new(World::new(script, Duration::ZERO, Duration::ZERO).with_graph(graph));
     let app = MemoryApp::start(world.clone(), quick_retries());
     let WriteOutcome::Done(report) = app.add(&credentials(false), add("I like tea")).await.unwrap() else {
         panic!("sync add")
@@ -794,7 +837,8 @@ async fn a_sync_add_reports_a_graph_failure_as_degraded_with_its_memories() {
 #[tokio::test]
 async fn vector_memories_do_not_wait_for_a_graph_that_is_down() {
     let graph = FakeGraph::new(vec![Err(graph_down())], vec![Ok(())]);
-    let world = Arc::new(World::new(vec![Ok(facts(&["Likes tea"]))], Duration::ZERO, Duration::ZERO).with_graph(graph));
+    let script = vec![Ok(facts(&["Likes tea"])), Ok(graph_extraction())];
+    let world = Arc::new(World::new(script, Duration::ZERO, Duration::ZERO).with_graph(graph));
     let mut slow_retries = quick_retries();
     slow_retries.writer.retry_base = Duration::from_secs(30);
     let app = MemoryApp::start(world.clone(), slow_retries);

@@ -148,7 +148,7 @@ impl MemoryService {
         let PlanKind::Add { transcript, graph: step @ GraphStep::Pending, .. } = &mut plan.kind else {
             return Ok(false);
         };
-        *step = match &self.backends().graph {
+        *step = match self.graph() {
             Some(graph) if !transcript.trim().is_empty() => match graph.plan(transcript, &plan.scope).await {
                 Ok(decided) if decided.is_empty() => GraphStep::Skipped,
                 Ok(decided) => GraphStep::Planned { plan: decided },
@@ -185,7 +185,7 @@ impl MemoryService {
         match (command, extracted) {
             (WriteCommand::Add(request), Some(extracted)) => {
                 let planned = self.plan_facts(request, extracted).await?;
-                Ok(add_plan(request, planned, self.backends().graph.is_some()))
+                Ok(add_plan(request, planned, self.graph().is_some()))
             }
             _ => self.plan(command).await,
         }
@@ -216,7 +216,7 @@ impl MemoryService {
         } else {
             self.plan_verbatim(request).await?
         };
-        Ok(add_plan(request, planned, self.backends().graph.is_some()))
+        Ok(add_plan(request, planned, self.graph().is_some()))
     }
 
     /// infer=false: every message becomes a memory (an identical text already stored is NONE).
@@ -491,7 +491,7 @@ impl MemoryService {
         on_failure: GraphFailure,
         report: &mut AddReport,
     ) -> Result<(), ServiceError> {
-        let graph = match (step, &self.backends().graph) {
+        let graph = match (step, self.graph()) {
             (GraphStep::Planned { plan }, Some(graph)) => graph.apply(plan, scope),
             (GraphStep::Failed { reason }, _) => {
                 report.graph_degraded = Some(reason.clone());
@@ -549,7 +549,7 @@ impl MemoryService {
             }
         }
         deleted += store.delete_scope(scope).await?;
-        if let Some(graph) = &self.backends().graph {
+        if let Some(graph) = self.graph() {
             graph.delete_scope(scope).await?;
         }
         info!(deleted, "scope deleted");

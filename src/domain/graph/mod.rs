@@ -1,6 +1,32 @@
-//! Graph memory values: entities and the relations between them.
+//! Graph memory: entities and the relations between them, and the pure logic of its use case —
+//! the model calls and their readers ([`extraction`]), entity resolution ([`resolve`]), name and
+//! relation rules ([`names`]) and the BM25 rerank of found relations ([`bm25`]). The app plans
+//! with them (`crate::app::graph_memory`); a `GraphStore` only stores and looks up.
+
+pub mod bm25;
+pub mod extraction;
+pub mod names;
+pub mod resolve;
 
 use serde::{Deserialize, Serialize};
+
+/// Similarity at or above which an extracted entity is the same as an existing one (Mem0's default).
+pub const DEFAULT_THRESHOLD: f64 = 0.7;
+
+/// How graph memory decides, from its configuration block.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GraphSettings {
+    /// Cosine similarity at or above which two entity names are the same entity.
+    pub threshold: f64,
+    /// An extra rule appended to the extraction instructions.
+    pub custom_prompt: Option<String>,
+}
+
+impl Default for GraphSettings {
+    fn default() -> Self {
+        Self { threshold: DEFAULT_THRESHOLD, custom_prompt: None }
+    }
+}
 
 /// A relation between two entities, as search results show it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
