@@ -342,9 +342,9 @@ async fn a_graph_failure_keeps_the_vector_write_and_reports_degraded() {
     let mut history = MockHistory::new();
     history.expect_append().returning(|_| Ok(()));
     let mut graph = MockGraph::new();
-    graph.expect_similar_entities().returning(|_, _, _| {
-        Err(StoreError::Unavailable { store: "graph store", message: "connection refused".into() })
-    });
+    graph
+        .expect_ensure_ready()
+        .returning(|| Err(StoreError::Unavailable { store: "graph store", message: "connection refused".into() }));
     let report = service(llm, store, history, Some(graph)).add(add_request("I like tea")).await.unwrap();
     assert_eq!(report.results.len(), 1);
     assert!(report.graph_degraded.unwrap().contains("connection refused"));
