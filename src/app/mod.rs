@@ -7,6 +7,8 @@ pub mod apply_error;
 pub mod constants;
 pub mod engine;
 pub mod engines;
+pub mod extraction;
+pub mod model_calls;
 pub mod planning;
 pub mod retrieval;
 pub mod service;

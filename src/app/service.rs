@@ -1,6 +1,7 @@
 //! The memory use cases over one set of backends: add, search, get, get_all, update, delete,
 //! delete_all, history. No runtime policy here (see `api`); writes are in `planning`; every call runs to completion.
 
+use crate::domain::extraction_settings::ExtractionSettings;
 use crate::domain::fusion::ScoreParts;
 use crate::domain::history::{self, HistoryEntry};
 use crate::domain::json_answer::UnreadableAnswer;
@@ -76,12 +77,24 @@ pub struct Prompts {
 pub struct MemoryService {
     backends: Backends,
     prompts: Prompts,
+    extraction: ExtractionSettings,
 }
 
 impl MemoryService {
     /// A service over `backends`.
     pub fn new(backends: Backends, prompts: Prompts) -> Self {
-        Self { backends, prompts }
+        Self { backends, prompts, extraction: ExtractionSettings::default() }
+    }
+
+    /// The same service with the write path's model settings (from the LLM block).
+    pub fn with_extraction(mut self, extraction: ExtractionSettings) -> Self {
+        self.extraction = extraction;
+        self
+    }
+
+    /// The write path's model settings.
+    pub fn extraction(&self) -> &ExtractionSettings {
+        &self.extraction
     }
 
     /// The backends.

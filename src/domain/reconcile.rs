@@ -9,6 +9,9 @@ use super::memory::{MemoryId, MemoryRecord, MemoryText};
 use serde_json::{json, Value};
 use std::collections::HashSet;
 
+/// The id a decision gives a new fact.
+pub const NEW_ID: &str = "new";
+
 /// Memories retrieved for an add, numbered for the model.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Candidates {
@@ -115,6 +118,21 @@ pub const DECISIONS_SHAPE: &str = "{\"memory\": [...]}";
 /// Like [`parse_decisions`], but an answer with no decision list at all is an error quoting its
 /// start (the extracted facts must not be dropped as if the model had decided nothing).
 pub fn read_decisions(answer: &str, candidates: &Candidates) -> Result<Vec<Operation>, UnreadableAnswer> {
+    check_decisions(answer, candidates).map(|checked| checked.operations)
+}
+
+/// Decisions read, with what was wrong in the items that were dropped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckedDecisions {
+    /// The usable decisions.
+    pub operations: Vec<Operation>,
+    /// One line per item dropped for a mistake of the model (an event not in the list, an id not
+    /// shown, an UPDATE without text), for a repair request; empty when every item was usable.
+    pub problems: Vec<String>,
+}
+
+/// [`read_decisions`], also naming the mistakes in the items it dropped.
+pub fn check_decisions(answer: &str, candidates: &Candidates) -> Result<CheckedDecisions, UnreadableAnswer> {
     let items = match extract_json(answer) {
         Some(Value::Object(mut map)) => match map.remove("memory") {
             Some(Value::Array(items)) => items,
@@ -127,11 +145,16 @@ pub fn read_decisions(answer: &str, candidates: &Candidates) -> Result<Vec<Opera
     let mut touched = HashSet::new();
     let mut added = HashSet::new();
     let mut operations = Vec::new();
-    for item in items {
-        let Some(obj) = item.as_object() else { continue };
+    let mut problems = Vec::new();
+    for (index, item) in items.into_iter().enumerate() {
+        let Some(obj) = item.as_object() else {
+            problems.push(format!("item {index} is not an object"));
+            continue;
+        };
         let event = obj.get("event").and_then(Value::as_str).unwrap_or("").trim().to_ascii_uppercase();
         let text = obj.get("text").and_then(Value::as_str).and_then(|t| MemoryText::from_model("text", t).ok());
-        let target = obj.get("id").and_then(id_text).and_then(|id| candidates.get(&id));
+        let id = obj.get("id").and_then(id_text);
+        let target = id.as_deref().and_then(|id| candidates.get(id));
         match (event.as_str(), text, target) {
             ("ADD", Some(text), _) => {
                 let hash = text.hash();
@@ -145,10 +168,19 @@ pub fn read_decisions(answer: &str, candidates: &Candidates) -> Result<Vec<Opera
             ("DELETE", _, Some(record)) if touched.insert(record.id) => {
                 operations.push(Operation::Delete { target: record.id, text: record.text.clone() });
             }
-            _ => {}
+            ("UPDATE" | "DELETE", _, None) => problems.push(format!(
+                "item {index}: {event} of id {} which is not one of the stored memories' ids (0 to {})",
+                id.as_deref().map_or("(none)".to_owned(), |i| format!("{i:?}")),
+                candidates.len().saturating_sub(1)
+            )),
+            ("ADD" | "UPDATE", None, _) => problems.push(format!("item {index}: {event} without a text")),
+            ("UPDATE" | "DELETE" | "NONE", _, _) => {}
+            (other, _, _) => problems.push(format!(
+                "item {index}: event {other:?} is not one of ADD, UPDATE, DELETE, NONE (one event per item)"
+            )),
         }
     }
-    Ok(operations)
+    Ok(CheckedDecisions { operations, problems })
 }
 
 fn id_text(value: &Value) -> Option<String> {
@@ -240,5 +272,19 @@ mod tests {
         assert!(read_decisions("no idea", &c).is_err());
         assert!(read_decisions("{\"memory\": \"oops\"}", &c).is_err());
         assert_eq!(read_decisions("{\"memory\": []}", &c), Ok(vec![]));
+    }
+
+    #[test]
+    fn mistakes_are_named_for_a_repair() {
+        let c = Candidates::new([record(1, "Likes tea")]);
+        let answer = r#"{"memory": [{"id": "0", "text": "Likes green tea", "event": "UPDATE"},
+            {"id": "4", "text": "x", "event": "UPDATE"}, {"id": "new", "text": "y", "event": "ADD|UPDATE|DELETE|NONE"},
+            {"id": "0", "text": "Likes tea", "event": "NONE"}]}"#;
+        let checked = check_decisions(answer, &c).unwrap();
+        assert_eq!(checked.operations.len(), 1);
+        assert_eq!(checked.problems.len(), 2, "{:?}", checked.problems);
+        assert!(checked.problems[0].contains("\"4\" which is not one of the stored memories' ids (0 to 0)"));
+        assert!(checked.problems[1].contains("\"ADD|UPDATE|DELETE|NONE\" is not one of"));
+        assert!(check_decisions("{\"memory\": []}", &c).unwrap().problems.is_empty());
     }
 }

@@ -1,0 +1,80 @@
+//! Runaway answers: a model that loops repeats one stretch of text until the token limit. The
+//! repetition is found and cut, so the answer can be read or sent back for repair without its tail.
+
+/// Shortest repeated stretch considered (shorter ones are ordinary: `"a", "a"`, spaces).
+pub const MIN_PERIOD: usize = 8;
+/// Longest repeated stretch looked for.
+pub const MAX_PERIOD: usize = 600;
+/// Copies in a row that make a runaway.
+pub const MIN_COPIES: usize = 4;
+
+/// A runaway found in an answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Runaway {
+    /// The answer up to the end of the first copy of the repeated stretch.
+    pub kept: String,
+    /// Whole copies of the stretch in a row.
+    pub copies: usize,
+    /// Characters cut off.
+    pub cut_chars: usize,
+}
+
+/// The first place where a stretch of [`MIN_PERIOD`] to [`MAX_PERIOD`] characters repeats at least
+/// [`MIN_COPIES`] times in a row (the last copy may be cut short by the token limit), if any.
+pub fn find_runaway(answer: &str) -> Option<Runaway> {
+    let chars: Vec<char> = answer.chars().collect();
+    let n = chars.len();
+    let mut best: Option<(usize, usize, usize)> = None; // (start, period, copies)
+    for period in MIN_PERIOD..=MAX_PERIOD.min(n / MIN_COPIES) {
+        // run = consecutive positions i where chars[i] == chars[i + period]
+        let mut run = 0usize;
+        for i in 0..n - period {
+            if chars[i] == chars[i + period] {
+                run += 1;
+                // A run of (copies - 1) * period equal pairs means `copies` copies.
+                if run >= (MIN_COPIES - 1) * period {
+                    let start = i + 1 - run;
+                    let whole = run + (i + 1..n - period).take_while(|&j| chars[j] == chars[j + period]).count();
+                    if best.is_none_or(|(s, _, _)| start < s) {
+                        best = Some((start, period, whole / period + 1));
+                    }
+                    break;
+                }
+            } else {
+                run = 0;
+            }
+        }
+    }
+    let (start, period, copies) = best?;
+    let end = start + period;
+    Some(Runaway { kept: chars[..end].iter().collect(), copies, cut_chars: n - end })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_looping_answer_is_cut_after_its_first_copy() {
+        let answer = format!("{{\"facts\": [\"Likes tea\", {}\"Likes t", "\"Has a dog named Rex\", ".repeat(30));
+        let runaway = find_runaway(&answer).unwrap();
+        assert_eq!(runaway.kept.matches("Has a dog named Rex").count(), 1, "{}", runaway.kept);
+        assert!(runaway.kept.starts_with("{\"facts\": [\"Likes tea\""), "{}", runaway.kept);
+        assert!(runaway.kept.len() < 80, "{}", runaway.kept);
+        assert!(runaway.copies >= 29 && runaway.cut_chars > 600, "{runaway:?}");
+        let blank = format!("{{\"facts\": [\"Likes tea\"]{}", "\n".repeat(500));
+        let runaway = find_runaway(&blank).unwrap();
+        assert_eq!(runaway.kept.trim_end(), "{\"facts\": [\"Likes tea\"]", "a loop of line breaks is cut too");
+    }
+
+    #[test]
+    fn ordinary_answers_are_left_alone() {
+        for answer in [
+            "{\"facts\": [\"Likes tea\", \"Likes coffee\", \"Likes cake\"]}",
+            "{\"memory\": [{\"id\": \"0\", \"text\": \"a\", \"event\": \"NONE\", \"old_memory\": \"\"}, {\"id\": \"1\", \"text\": \"b\", \"event\": \"NONE\", \"old_memory\": \"\"}, {\"id\": \"2\", \"text\": \"c\", \"event\": \"NONE\", \"old_memory\": \"\"}]}",
+            "",
+        ] {
+            assert_eq!(find_runaway(answer), None, "{answer}");
+        }
+    }
+}
