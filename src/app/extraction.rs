@@ -36,7 +36,11 @@ impl MemoryService {
     }
 
     /// Step one: the facts of the conversation, screened.
-    pub(super) async fn extract_with(&self, llm: &dyn Llm, request: &AddRequest) -> Result<ExtractedFacts, ServiceError> {
+    pub(super) async fn extract_with(
+        &self,
+        llm: &dyn Llm,
+        request: &AddRequest,
+    ) -> Result<ExtractedFacts, ServiceError> {
         let sources = self.fact_sources(request);
         let known = match self.extraction().mode {
             ExtractionMode::Additive => self.related_memories(request, sources).await?,

@@ -93,7 +93,11 @@ fn repair_request(mut request: ChatRequest, answer: &str, trouble: &str, runaway
         Some(schema) => text.push_str(&format!(", following this JSON Schema: {}", schema.schema)),
         None => text.push('.'),
     }
-    request.messages.push(ChatMessage::assistant(if shown.trim().is_empty() { "(no answer)".to_owned() } else { shown }));
+    request.messages.push(ChatMessage::assistant(if shown.trim().is_empty() {
+        "(no answer)".to_owned()
+    } else {
+        shown
+    }));
     request.messages.push(ChatMessage::user(text));
     request
 }

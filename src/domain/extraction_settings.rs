@@ -12,8 +12,13 @@ pub const FACT_ROLES: &str = "fact_roles";
 /// `structured_output`: `"json_schema"` (default: a schema where the provider takes one) or
 /// `"json_object"` (plain JSON mode).
 pub const STRUCTURED_OUTPUT: &str = "structured_output";
-/// The provider's `timeout` key (seconds), which also bounds one model call of a write.
+/// The provider's `timeout` key (seconds per HTTP request), which also sizes the budget of one model
+/// call of a write.
 pub const TIMEOUT: &str = "timeout";
+/// The provider's `max_retries` key (default 2).
+pub const MAX_RETRIES: &str = "max_retries";
+/// Time left for the provider's retry delays in a call budget sized from `timeout`.
+pub const RETRY_SLACK: Duration = Duration::from_secs(5);
 /// The keys of the LLM block this module reads (every chat adapter accepts them).
 pub const KEYS: &[&str] = &[EXTRACTION_MODE, FACT_ROLES, STRUCTURED_OUTPUT];
 
@@ -51,7 +56,8 @@ pub struct ExtractionSettings {
     pub assistant_facts: bool,
     /// JSON Schema or JSON mode.
     pub schema_use: SchemaUse,
-    /// Most time one model call may take (the provider's retries included).
+    /// Most time one model call may take, the provider's retries included: 30 s, or with a
+    /// `timeout` key `timeout × (1 + max_retries) + 5 s`.
     pub call_budget: Duration,
 }
 
@@ -85,14 +91,13 @@ impl ExtractionSettings {
                 Some("json_schema") => SchemaUse::JsonSchema,
                 Some("json_object") => SchemaUse::JsonObject,
                 _ => {
-                    return Err(format!(
-                        "{STRUCTURED_OUTPUT} must be \"json_schema\" or \"json_object\", got {value}"
-                    ))
+                    return Err(format!("{STRUCTURED_OUTPUT} must be \"json_schema\" or \"json_object\", got {value}"))
                 }
             };
         }
         if let Some(secs) = given(config, TIMEOUT).and_then(Value::as_f64).filter(|s| s.is_finite() && *s > 0.0) {
-            settings.call_budget = Duration::from_secs_f64(secs);
+            let retries = given(config, MAX_RETRIES).and_then(Value::as_u64).unwrap_or(2).min(100) as f64;
+            settings.call_budget = Duration::from_secs_f64(secs.min(86_400.0) * (1.0 + retries)) + RETRY_SLACK;
         }
         Ok(settings)
     }
@@ -135,14 +140,15 @@ mod tests {
     fn defaults_are_two_pass_user_facts_and_schemas() {
         assert_eq!(read(json!({"model": "m"})), Ok(ExtractionSettings::default()));
         let s = read(json!({"extraction_mode": "additive", "fact_roles": ["user", "Assistant"],
-            "structured_output": "json_object", "timeout": 90})).unwrap();
+            "structured_output": "json_object", "timeout": 90, "max_retries": 1}))
+        .unwrap();
         assert_eq!(
             s,
             ExtractionSettings {
                 mode: ExtractionMode::Additive,
                 assistant_facts: true,
                 schema_use: SchemaUse::JsonObject,
-                call_budget: Duration::from_secs(90),
+                call_budget: Duration::from_secs(185),
             }
         );
     }

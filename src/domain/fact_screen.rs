@@ -77,11 +77,9 @@ impl Screen {
             fact_words.iter().filter(|w| set.contains(*w)).count() as f64 / fact_words.len() as f64
         };
         let in_sources = share(&self.sources);
-        let in_conversation = fact_words
-            .iter()
-            .filter(|w| self.sources.contains(*w) || self.context.contains(*w))
-            .count() as f64
-            / fact_words.len() as f64;
+        let in_conversation =
+            fact_words.iter().filter(|w| self.sources.contains(*w) || self.context.contains(*w)).count() as f64
+                / fact_words.len() as f64;
         if share(&self.instructions) >= ECHO_SHARE && in_conversation < GROUNDED_SHARE {
             return Some(DropReason::CopiedFromPrompt);
         }
@@ -107,9 +105,49 @@ impl Screen {
 
 /// Words that say nothing about whom a fact is about.
 const STOP_WORDS: &[&str] = &[
-    "the", "and", "for", "with", "that", "this", "from", "has", "have", "had", "was", "were", "are", "not", "who",
-    "user", "assistant", "their", "they", "them", "his", "her", "she", "its", "but", "also", "very", "about", "into",
-    "will", "would", "been", "being", "does", "did", "than", "then", "there", "what", "when", "which", "your", "you",
+    "the",
+    "and",
+    "for",
+    "with",
+    "that",
+    "this",
+    "from",
+    "has",
+    "have",
+    "had",
+    "was",
+    "were",
+    "are",
+    "not",
+    "who",
+    "user",
+    "assistant",
+    "their",
+    "they",
+    "them",
+    "his",
+    "her",
+    "she",
+    "its",
+    "but",
+    "also",
+    "very",
+    "about",
+    "into",
+    "will",
+    "would",
+    "been",
+    "being",
+    "does",
+    "did",
+    "than",
+    "then",
+    "there",
+    "what",
+    "when",
+    "which",
+    "your",
+    "you",
 ];
 
 /// The words of `text` that carry meaning: lower case, 3 letters or more, no stop word, cut to
@@ -125,9 +163,36 @@ fn words(text: &str) -> Vec<String> {
 /// True for a greeting, thanks or farewell with nothing else in it.
 fn is_greeting(text: &str) -> bool {
     const GREETING_WORDS: &[&str] = &[
-        "hi", "hello", "hey", "thanks", "thank", "you", "bye", "goodbye", "good", "morning", "evening", "afternoon",
-        "night", "greeted", "greets", "greeting", "said", "says", "welcome", "nice", "to", "meet", "the", "user",
-        "assistant", "a", "an", "see", "later", "cheers",
+        "hi",
+        "hello",
+        "hey",
+        "thanks",
+        "thank",
+        "you",
+        "bye",
+        "goodbye",
+        "good",
+        "morning",
+        "evening",
+        "afternoon",
+        "night",
+        "greeted",
+        "greets",
+        "greeting",
+        "said",
+        "says",
+        "welcome",
+        "nice",
+        "to",
+        "meet",
+        "the",
+        "user",
+        "assistant",
+        "a",
+        "an",
+        "see",
+        "later",
+        "cheers",
     ];
     let all: Vec<String> =
         text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect();
@@ -159,7 +224,10 @@ mod tests {
     #[test]
     fn facts_from_other_roles_questions_and_greetings_are_dropped() {
         let screen = Screen::new("", ["Yes, I adopted two cats"], ["Adoption agencies in Berlin offer counselling"]);
-        assert_eq!(screen.check(&fact("Adoption agencies in Berlin offer counselling")), Some(DropReason::NotFromFactRoles));
+        assert_eq!(
+            screen.check(&fact("Adoption agencies in Berlin offer counselling")),
+            Some(DropReason::NotFromFactRoles)
+        );
         assert_eq!(screen.check(&fact("Adopted two cats")), None);
         assert_eq!(screen.check(&fact("What are you doing this weekend?")), Some(DropReason::Question));
         assert_eq!(screen.check(&fact("Hey, good morning")), Some(DropReason::Greeting));

@@ -13,8 +13,10 @@
 //! tools are forced (`toolChoice: any`) on the families that allow it (Anthropic, Amazon Nova, Mistral
 //! Large) and offered otherwise.
 
-use super::base::{allowed_keys, cut_off, schema_instruction, tool_call, usable, visible_stops, BaseKeys, Conversation};
 use super::base::JSON_INSTRUCTION;
+use super::base::{
+    allowed_keys, cut_off, schema_instruction, tool_call, usable, visible_stops, BaseKeys, Conversation,
+};
 use crate::adapters::config::{self, check_keys, config_error, Env, HttpKeys, ProcessEnv};
 use crate::adapters::http::{HttpClient, RetryPolicy, JSON};
 use crate::adapters::vendors::aws::{self, encode_segment, AwsAccess};

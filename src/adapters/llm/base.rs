@@ -4,8 +4,8 @@
 
 use crate::adapters::config::{self, config_error, non_blank};
 use crate::domain::credentials::{strip_code_fence, ProviderBlock};
-use crate::ports::backends::BuildError;
 use crate::domain::extraction_settings::{self, ExtractionSettings, SchemaUse};
+use crate::ports::backends::BuildError;
 use crate::ports::llm::{ChatMessage, ChatRequest, ChatResponse, ChatRole, LlmError, StructuredOutput, ToolCall};
 use secrecy::SecretString;
 use serde::Deserialize;

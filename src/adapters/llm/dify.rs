@@ -6,13 +6,13 @@
 //! `completion_params`, and its stop sequences are sent as `stop`.
 
 use super::base::{schema_instruction, write_path_settings, WireToolCall, DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE};
-use crate::domain::extraction_settings;
 use crate::adapters::config::{self, check_keys, config_error};
 use crate::adapters::dify::backwards::current_caller;
 pub use crate::adapters::dify::models::PROVIDERS;
 use crate::adapters::dify::models::{DifyModel, MODEL_KEYS};
 use crate::adapters::dify::protocol::null_as_default;
 use crate::domain::credentials::ProviderBlock;
+use crate::domain::extraction_settings;
 use crate::ports::backends::BuildError;
 use crate::ports::llm::{ChatRequest, ChatResponse, Llm, LlmError, ToolCall, Usage};
 use async_trait::async_trait;

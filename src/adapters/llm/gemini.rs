@@ -125,7 +125,8 @@ impl GeminiChat {
         }
         if request.response_format.wants_json() && request.tools.is_empty() {
             generation["responseMimeType"] = json!("application/json");
-            if let Some(schema) = request.response_format.schema().filter(|_| self.structured == StructuredOutput::Schema)
+            if let Some(schema) =
+                request.response_format.schema().filter(|_| self.structured == StructuredOutput::Schema)
             {
                 generation["responseSchema"] = response_schema(&schema.schema);
             }
