@@ -193,6 +193,12 @@ fn is_greeting(text: &str) -> bool {
         "see",
         "later",
         "cheers",
+        "there",
+        "everyone",
+        "all",
+        "again",
+        "so",
+        "much",
     ];
     let all: Vec<String> =
         text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect();
@@ -232,6 +238,7 @@ mod tests {
         assert_eq!(screen.check(&fact("What are you doing this weekend?")), Some(DropReason::Question));
         assert_eq!(screen.check(&fact("Hey, good morning")), Some(DropReason::Greeting));
         assert_eq!(screen.check(&fact("Thanks!")), Some(DropReason::Greeting));
+        assert_eq!(screen.check(&fact("Hi there!")), Some(DropReason::Greeting));
         assert_eq!(screen.check(&fact("Says hello to the assistant")), Some(DropReason::Greeting));
         let (kept, dropped) = screen.apply(vec![fact("Adopted two cats"), fact("Hi")]);
         assert_eq!((kept, dropped), (vec![fact("Adopted two cats")], vec![(fact("Hi"), DropReason::Greeting)]));
