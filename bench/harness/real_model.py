@@ -238,7 +238,10 @@ def run_mode(args, target: str, model_url: str, model: str, data: dict, mode: st
                 params["timestamp"] = pair["date"]
             s = proc.call(proc.tool(creds, "add_memory", params), timeout=900)
             body = s.json_result() if s.error is None else {"status": "ERROR", "messages": str(s.error)}
-            results = ((body.get("results") or {}).get("results") or []) if isinstance(body, dict) else []
+            results = body.get("results") if isinstance(body, dict) else None
+            if isinstance(results, dict):
+                results = results.get("results")
+            results = [r for r in results or [] if isinstance(r, dict)]
             events = {}
             for r in results:
                 events[r.get("event")] = events.get(r.get("event"), 0) + 1
@@ -252,7 +255,9 @@ def run_mode(args, target: str, model_url: str, model: str, data: dict, mode: st
         for q in data["questions"]:
             s = proc.call(proc.tool(creds, "search_memory", {"query": q["question"], "user_id": user, "top_k": 10,
                                                              "rerank": False}), 300)
-            hits = (s.json_result() or {}).get("results") or []
+            found_body = s.json_result()
+            hits = found_body.get("results") if isinstance(found_body, dict) else found_body
+            hits = [h for h in hits or [] if isinstance(h, dict)]
             found = set()
             for h in hits[:10]:
                 for d in str((h.get("metadata") or {}).get("dia_ids", "")).split():
@@ -262,7 +267,8 @@ def run_mode(args, target: str, model_url: str, model: str, data: dict, mode: st
             wanted = set(q["evidence"])
             hits_rows.append(len(wanted & found) / len(wanted))
         stored = proc.call(proc.tool(creds, "get_all_memories", {"user_id": user}), 120).json_result()
-        n_stored = len(stored.get("results") or []) if isinstance(stored, dict) else 0
+        listed = stored.get("results") if isinstance(stored, dict) else stored
+        n_stored = len(listed or [])
     finally:
         proc.stop()
     with open(log_path, errors="replace") as f:
