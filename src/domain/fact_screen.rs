@@ -52,7 +52,7 @@ impl Screen {
         sources: impl IntoIterator<Item = &'a str>,
         context: impl IntoIterator<Item = &'a str>,
     ) -> Self {
-        let collect = |texts: &mut dyn Iterator<Item = &'a str>| texts.flat_map(|t| words(t)).collect();
+        let collect = |texts: &mut dyn Iterator<Item = &'a str>| texts.flat_map(words).collect();
         Self {
             instructions: words(instructions).into_iter().collect(),
             sources: collect(&mut sources.into_iter()),
