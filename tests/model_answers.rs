@@ -7,78 +7,39 @@
 
 #[path = "support/fake_openai.rs"]
 mod fake_openai;
+#[path = "support/model_world.rs"]
+mod model_world;
+mod pgstore_support;
 
-use fake_openai::{FakeOpenAi, Reply};
-use mem0_dify::adapters::dify::tools::invoke_tool;
-use mem0_dify::adapters::factory::DefaultBackendFactory;
-use mem0_dify::app::api::{AppSettings, MemoryApp};
-use mem0_dify::domain::credentials::CredentialSet;
-use mem0_dify::ports::memory_api::InvokeContext;
-use serde_json::{json, Map, Value};
+use fake_openai::Reply;
+use model_world::{fast_writer, World};
+use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-const DIMS: usize = 16;
-const KEY: &str = "sk-answers-7c1e04b2d9";
-
-struct World {
-    app: Arc<MemoryApp>,
-    model: FakeOpenAi,
-    credentials: CredentialSet,
-    _dir: tempfile::TempDir,
+/// Sync adds over the embedded store; `llm` is added to the LLM block's config (a model that is not
+/// a reasoning model, so sampling, token limits and stops are sent) and `extra` to the credentials.
+async fn world(llm: Value, extra: Value) -> World {
+    let mut config = json!({"model": "gpt-4.1-mini"});
+    config.as_object_mut().unwrap().extend(llm.as_object().unwrap().clone());
+    World::with(false, config, fast_writer(3), false, extra).await.unwrap()
 }
 
-impl World {
-    /// Sync adds over the embedded store; `llm` and `extra` are added to the LLM block's config and to
-    /// the credentials.
-    async fn new(llm: Value, extra: Value) -> Self {
-        let model = FakeOpenAi::start().await;
-        model.set_embedding_dims(DIMS);
-        model.require_api_key(KEY);
-        let dir = tempfile::tempdir().unwrap();
-        let config = |more: Value| {
-            let mut config = json!({"api_key": KEY, "openai_base_url": model.base_url(), "max_retries": 0,
-                "model": "gpt-4.1-mini"});
-            config.as_object_mut().unwrap().extend(more.as_object().unwrap().clone());
-            config
-        };
-        let mut credentials = json!({
-            "local_llm_json": {"provider": "openai", "config": config(llm)},
-            "local_embedder_json": {"provider": "openai", "config": config(json!({"embedding_dims": DIMS}))},
-            "local_vector_db_json": {"provider": "embedded", "config": {
-                "path": dir.path().join("memories.db").to_string_lossy(), "embedding_model_dims": DIMS}},
-            "async_mode": false,
-        });
-        credentials.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
-        let credentials = CredentialSet::from_map(credentials.as_object().unwrap()).unwrap();
-        let factory = Arc::new(DefaultBackendFactory::new(dir.path()));
-        let app = Arc::new(MemoryApp::start(factory, AppSettings::default()));
-        Self { app, model, credentials, _dir: dir }
-    }
+async fn add(w: &World, params: Value) -> Value {
+    let reply = w.call("add_memory", params).await;
+    assert_eq!(reply["status"], "SUCCESS", "{reply}");
+    reply
+}
 
-    async fn call(&self, tool: &str, params: Value) -> Value {
-        let params: Map<String, Value> = params.as_object().unwrap().clone();
-        invoke_tool(self.app.as_ref(), &self.credentials, tool, &params, &InvokeContext::default()).await.json
-    }
+async fn memories(w: &World, user: &str) -> Vec<String> {
+    let mut texts = w.memories(user).await;
+    texts.sort();
+    texts
+}
 
-    async fn add(&self, params: Value) -> Value {
-        let reply = self.call("add_memory", params).await;
-        assert_eq!(reply["status"], "SUCCESS", "{reply}");
-        reply
-    }
-
-    async fn memories(&self, user: &str) -> Vec<String> {
-        let all = self.call("get_all_memories", json!({"user_id": user})).await;
-        let mut texts: Vec<String> =
-            all["results"].as_array().unwrap().iter().map(|m| m["memory"].as_str().unwrap().to_owned()).collect();
-        texts.sort();
-        texts
-    }
-
-    /// The chat request bodies received so far.
-    fn chats(&self) -> Vec<Value> {
-        self.model.chat_requests().into_iter().map(|r| r.body).collect()
-    }
+/// The chat request bodies received so far.
+fn chats(w: &World) -> Vec<Value> {
+    w.model.chat_requests().into_iter().map(|r| r.body).collect()
 }
 
 /// True for an extraction request (system instructions first), false for a decision.
@@ -92,13 +53,13 @@ fn text_of(body: &Value, index: usize) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreadable_answer_is_repaired_on_the_second_try() {
-    let w = World::new(json!({}), json!({})).await;
+    let w = world(json!({}), json!({})).await;
     w.model.push_chat(Reply::text("Sure! The user seems to like green tea a lot."));
     w.model.push_chat(Reply::json(&json!({"facts": ["Likes green tea"]})));
-    let reply = w.add(json!({"user": "I like green tea", "user_id": "ana"})).await;
-    assert_eq!(w.memories("ana").await, vec!["Likes green tea"], "{reply}");
+    let reply = add(&w, json!({"user": "I like green tea", "user_id": "ana"})).await;
+    assert_eq!(memories(&w, "ana").await, vec!["Likes green tea"], "{reply}");
 
-    let chats = w.chats();
+    let chats = chats(&w);
     assert_eq!(chats.len(), 2, "one call and one repair (nothing stored yet: no decision)");
     let first = &chats[0];
     assert_eq!(first["response_format"]["type"], "json_schema");
@@ -120,15 +81,15 @@ async fn an_unreadable_answer_is_repaired_on_the_second_try() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_runaway_answer_is_cut_and_repaired() {
-    let w = World::new(json!({}), json!({})).await;
+    let w = world(json!({}), json!({})).await;
     let runaway =
         format!("{{\"facts\": [\"Has a dog named Rex\", {}\"Has a d", "\"Walks the dog daily\", ".repeat(150));
     w.model.push_chat(Reply::text(&runaway));
     w.model.push_chat(Reply::json(&json!({"facts": ["Has a dog named Rex", "Walks the dog daily"]})));
-    w.add(json!({"user": "My dog Rex and I walk every day", "user_id": "bo"})).await;
-    assert_eq!(w.memories("bo").await, vec!["Has a dog named Rex", "Walks the dog daily"]);
+    add(&w, json!({"user": "My dog Rex and I walk every day", "user_id": "bo"})).await;
+    assert_eq!(memories(&w, "bo").await, vec!["Has a dog named Rex", "Walks the dog daily"]);
 
-    let chats = w.chats();
+    let chats = chats(&w);
     assert_eq!(chats.len(), 2);
     let shown = text_of(&chats[1], 2);
     assert!(shown.len() < 80, "the runaway is cut before it is shown back: {} characters", shown.len());
@@ -139,9 +100,9 @@ async fn a_runaway_answer_is_cut_and_repaired() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invalid_decision_is_repaired_and_the_schema_lists_only_the_shown_ids() {
-    let w = World::new(json!({}), json!({})).await;
+    let w = world(json!({}), json!({})).await;
     w.model.push_chat(Reply::json(&json!({"facts": ["Likes tea"]})));
-    w.add(json!({"user": "I like tea", "user_id": "cy"})).await;
+    add(&w, json!({"user": "I like tea", "user_id": "cy"})).await;
 
     w.model.push_chat(Reply::json(&json!({"facts": ["Likes coffee"]})));
     // Copied the event list and updated an id that does not exist.
@@ -151,10 +112,10 @@ async fn an_invalid_decision_is_repaired_and_the_schema_lists_only_the_shown_ids
     w.model.push_chat(Reply::json(&json!({"memory": [
         {"id": "0", "text": "Likes tea", "event": "NONE", "old_memory": ""},
         {"id": "new", "text": "Likes coffee", "event": "ADD", "old_memory": ""}]})));
-    w.add(json!({"user": "I like coffee too", "user_id": "cy"})).await;
-    assert_eq!(w.memories("cy").await, vec!["Likes coffee", "Likes tea"]);
+    add(&w, json!({"user": "I like coffee too", "user_id": "cy"})).await;
+    assert_eq!(memories(&w, "cy").await, vec!["Likes coffee", "Likes tea"]);
 
-    let chats = w.chats();
+    let chats = chats(&w);
     assert_eq!(chats.len(), 4, "extraction, extraction, decision, repaired decision");
     let decision = &chats[2];
     assert!(!is_extraction(decision));
@@ -170,16 +131,16 @@ async fn an_invalid_decision_is_repaired_and_the_schema_lists_only_the_shown_ids
 async fn a_fact_copied_from_the_prompts_examples_is_dropped() {
     let custom = "Extract personal facts. Example -- Input: \"Hi, I work as a nurse in Lisbon.\" \
 Output: {\"facts\": [\"Works as a nurse in Lisbon\"]}. Return JSON.";
-    let w = World::new(json!({}), json!({"custom_fact_extraction_prompt": custom})).await;
+    let w = world(json!({}), json!({"custom_fact_extraction_prompt": custom})).await;
     w.model.push_chat(Reply::json(&json!({"facts": ["Works as a nurse in Lisbon", "Plays chess on Sundays"]})));
-    w.add(json!({"user": "I play chess every Sunday", "user_id": "di"})).await;
-    assert_eq!(w.memories("di").await, vec!["Plays chess on Sundays"]);
+    add(&w, json!({"user": "I play chess every Sunday", "user_id": "di"})).await;
+    assert_eq!(memories(&w, "di").await, vec!["Plays chess on Sundays"]);
 
     // The built-in prompt's own words ("fact one" of its answer form) are dropped the same way.
-    let w2 = World::new(json!({}), json!({})).await;
+    let w2 = world(json!({}), json!({})).await;
     w2.model.push_chat(Reply::json(&json!({"facts": ["fact one", "Hi there!", "What time is it?", "Owns a bike"]})));
-    w2.add(json!({"user": "Hi there! What time is it? I just bought a bike", "user_id": "di"})).await;
-    assert_eq!(w2.memories("di").await, vec!["Owns a bike"]);
+    add(&w2, json!({"user": "Hi there! What time is it? I just bought a bike", "user_id": "di"})).await;
+    assert_eq!(memories(&w2, "di").await, vec!["Owns a bike"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -188,28 +149,28 @@ async fn assistant_facts_are_kept_only_when_configured() {
         "user_id": "eve"});
     let answer = json!({"facts": ["Adopted two cats", "Berlin shelters offer free vet checks"]});
 
-    let w = World::new(json!({}), json!({})).await;
+    let w = world(json!({}), json!({})).await;
     w.model.push_chat(Reply::json(&answer));
-    w.add(turn.clone()).await;
-    assert_eq!(w.memories("eve").await, vec!["Adopted two cats"]);
-    let prompt = text_of(&w.chats()[0], 1);
+    add(&w, turn.clone()).await;
+    assert_eq!(memories(&w, "eve").await, vec!["Adopted two cats"]);
+    let prompt = text_of(&chats(&w)[0], 1);
     assert!(prompt.contains("assistant (context only): Berlin shelters"), "{prompt}");
 
-    let w = World::new(json!({"fact_roles": ["user", "assistant"]}), json!({})).await;
+    let w = world(json!({"fact_roles": ["user", "assistant"]}), json!({})).await;
     w.model.push_chat(Reply::json(&answer));
-    w.add(turn).await;
-    assert_eq!(w.memories("eve").await, vec!["Adopted two cats", "Berlin shelters offer free vet checks"]);
-    let prompt = text_of(&w.chats()[0], 1);
+    add(&w, turn).await;
+    assert_eq!(memories(&w, "eve").await, vec!["Adopted two cats", "Berlin shelters offer free vet checks"]);
+    let prompt = text_of(&chats(&w)[0], 1);
     assert!(prompt.contains("\nassistant: Berlin shelters"), "{prompt}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn relative_dates_are_grounded_on_the_timestamp() {
-    let w = World::new(json!({}), json!({})).await;
+    let w = world(json!({}), json!({})).await;
     w.model.on_chat(|_| Reply::json(&json!({"facts": []})));
-    w.add(json!({"user": "I went hiking yesterday", "user_id": "fay", "timestamp": "2023-05-08T13:56:00Z"})).await;
-    w.add(json!({"user": "I went swimming yesterday", "user_id": "fay"})).await;
-    let chats = w.chats();
+    add(&w, json!({"user": "I went hiking yesterday", "user_id": "fay", "timestamp": "2023-05-08T13:56:00Z"})).await;
+    add(&w, json!({"user": "I went swimming yesterday", "user_id": "fay"})).await;
+    let chats = chats(&w);
     assert!(text_of(&chats[0], 0).contains("took place on 2023-05-08"), "{}", text_of(&chats[0], 0));
     let today = chrono::Utc::now().date_naive().format("%Y-%m-%d").to_string();
     assert!(text_of(&chats[1], 0).contains(&format!("took place on {today}")), "{}", text_of(&chats[1], 0));
@@ -217,7 +178,7 @@ async fn relative_dates_are_grounded_on_the_timestamp() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_additive_mode_makes_one_call_per_add() {
-    let w = World::new(json!({"extraction_mode": "additive"}), json!({})).await;
+    let w = world(json!({"extraction_mode": "additive"}), json!({})).await;
     let served = Arc::new(AtomicUsize::new(0));
     let count = served.clone();
     w.model.on_chat(move |body| {
@@ -227,14 +188,14 @@ async fn the_additive_mode_makes_one_call_per_add() {
         Reply::json(&json!({"facts": [format!("Said: {fact} ({n})")]}))
     });
     for text in ["I like tea", "I like green tea", "I like coffee"] {
-        let reply = w.add(json!({"user": text, "user_id": "gus"})).await;
+        let reply = add(&w, json!({"user": text, "user_id": "gus"})).await;
         let results = reply["results"]["results"].as_array().cloned().unwrap_or_default();
         assert!(results.iter().all(|r| r["event"] == "ADD"), "{reply}");
     }
-    let chats = w.chats();
+    let chats = chats(&w);
     assert_eq!(chats.len(), 3, "one call per add, no decision");
     assert!(chats.iter().all(is_extraction));
     let third = text_of(&chats[2], 1);
     assert!(third.contains("Already remembered") && third.contains("- Said: I like tea (0)"), "{third}");
-    assert_eq!(w.memories("gus").await.len(), 3);
+    assert_eq!(memories(&w, "gus").await.len(), 3);
 }
