@@ -1,13 +1,14 @@
 //! One model call of a write, bounded and repaired: the call has a time budget (the LLM block's
 //! `timeout`, else 30 s, so a sync add's ceiling holds both steps with one repair each); a
-//! runaway answer (one stretch repeated to the token limit) is cut; an answer that cannot be read,
+//! runaway answer (one stretch repeated to the token limit) is cut, and what is left of a list is
+//! closed after its last whole item when that makes it readable; an answer that cannot be read,
 //! or whose items are wrong, is sent back once with what was wrong and the schema; a second
 //! unreadable answer fails the step, quoting it (never read as "nothing to remember").
 
 use super::constants::MODEL_ANSWER_ATTEMPTS;
 use super::service::ServiceError;
 use crate::domain::json_answer::{excerpt, UnreadableAnswer};
-use crate::domain::runaway::find_runaway;
+use crate::domain::runaway::{close_after_cut, find_runaway};
 use crate::ports::llm::{ChatMessage, ChatRequest, Llm, LlmError, Usage};
 use std::time::Duration;
 use tracing::{info, warn};
@@ -57,7 +58,12 @@ pub async fn ask<T>(
         }
         let text = runaway.as_ref().map_or(content.as_str(), |r| r.kept.as_str());
         let last = calls >= MODEL_ANSWER_ATTEMPTS;
-        let trouble = match read(text) {
+        // What is left of a runaway is closed after its last whole item (the rest only repeated it).
+        let reading = match (read(text), runaway.is_some()) {
+            (Err(error), true) => close_after_cut(text).and_then(|closed| read(&closed).ok()).ok_or(error),
+            (reading, _) => reading,
+        };
+        let trouble = match reading {
             Ok((value, problems)) if problems.is_empty() || last => {
                 if !problems.is_empty() {
                     warn!(step, dropped = problems.len(), "model answer items dropped after the repair");

@@ -11,7 +11,8 @@ pub const MIN_COPIES: usize = 4;
 /// A runaway found in an answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Runaway {
-    /// The answer up to the end of the first copy of the repeated stretch.
+    /// The answer up to the end of the second copy of the repeated stretch (so one whole copy
+    /// survives wherever the repetition's phase begins).
     pub kept: String,
     /// Whole copies of the stretch in a row.
     pub copies: usize,
@@ -46,8 +47,51 @@ pub fn find_runaway(answer: &str) -> Option<Runaway> {
         }
     }
     let (start, period, copies) = best?;
-    let end = start + period;
+    let end = start + 2 * period;
     Some(Runaway { kept: chars[..end].iter().collect(), copies, cut_chars: n - end })
+}
+
+/// A JSON text cut off mid-way (what is left of a runaway answer), closed after the last complete
+/// item of a list: `{"facts": ["a", "b", "b` gives `{"facts": ["a", "b"]}`. `None` when no item is complete
+/// (an empty list is never made up) or the text does not start a JSON object or array.
+pub fn close_after_cut(text: &str) -> Option<String> {
+    let start = text.find(['{', '['])?;
+    let body = &text[start..];
+    let mut stack: Vec<char> = Vec::new();
+    let mut in_string = false;
+    let mut escaped = false;
+    // The longest prefix ending with a complete item inside a list or object, and its closers.
+    let mut best: Option<(usize, Vec<char>)> = None;
+    for (i, c) in body.char_indices() {
+        if in_string {
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => in_string = true,
+            '{' => stack.push('}'),
+            '[' => stack.push(']'),
+            '}' | ']' => {
+                if stack.pop() != Some(c) {
+                    return None;
+                }
+                if stack.is_empty() {
+                    return None; // complete already: nothing to close
+                }
+            }
+            // Only between the items of a list: a cut object would lose its other keys.
+            ',' if stack.last() == Some(&']') => best = Some((i, stack.clone())),
+            _ => {}
+        }
+    }
+    let (end, open) = best?;
+    let closers: String = open.iter().rev().collect();
+    Some(format!("{}{closers}", body[..end].trim_end()))
 }
 
 #[cfg(test)]
@@ -58,13 +102,26 @@ mod tests {
     fn a_looping_answer_is_cut_after_its_first_copy() {
         let answer = format!("{{\"facts\": [\"Likes tea\", {}\"Likes t", "\"Has a dog named Rex\", ".repeat(30));
         let runaway = find_runaway(&answer).unwrap();
-        assert_eq!(runaway.kept.matches("Has a dog named Rex").count(), 1, "{}", runaway.kept);
+        assert!((1..=3).contains(&runaway.kept.matches("Has a dog named Rex").count()), "{}", runaway.kept);
         assert!(runaway.kept.starts_with("{\"facts\": [\"Likes tea\""), "{}", runaway.kept);
+        let closed = close_after_cut(&runaway.kept).unwrap();
+        let facts: serde_json::Value = serde_json::from_str(&closed).unwrap();
+        assert!(facts["facts"].as_array().unwrap().contains(&"Has a dog named Rex".into()), "{closed}");
         assert!(runaway.kept.len() < 80, "{}", runaway.kept);
         assert!(runaway.copies >= 29 && runaway.cut_chars > 600, "{runaway:?}");
         let blank = format!("{{\"facts\": [\"Likes tea\"]{}", "\n".repeat(500));
         let runaway = find_runaway(&blank).unwrap();
         assert_eq!(runaway.kept.trim_end(), "{\"facts\": [\"Likes tea\"]", "a loop of line breaks is cut too");
+    }
+
+    #[test]
+    fn cut_json_is_closed_after_its_last_complete_item() {
+        assert_eq!(close_after_cut("{\"facts\": [\"a\", \"b, c\", \"b"), Some("{\"facts\": [\"a\", \"b, c\"]}".into()));
+        let cut = "{\"memory\": [{\"id\": \"0\", \"event\": \"NONE\"}, {\"id\": \"new\", \"te";
+        assert_eq!(close_after_cut(cut), Some("{\"memory\": [{\"id\": \"0\", \"event\": \"NONE\"}]}".into()));
+        for nothing in ["{\"facts\": [\"cut", "{\"facts\": []}", "no json", "{\"a\": 1]"] {
+            assert_eq!(close_after_cut(nothing), None, "{nothing}");
+        }
     }
 
     #[test]
