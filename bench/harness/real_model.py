@@ -178,7 +178,7 @@ def copied_from_prompt(fact: str, system: str, conversation: str) -> bool:
 def start_llama(server: str, gguf: str, alias: str, log_path: str) -> tuple[subprocess.Popen, str]:
     port = free_port()
     log = open(log_path, "ab")
-    proc = subprocess.Popen([server, "-m", gguf, "--host", "127.0.0.1", "--port", str(port), "-t", "2", "-c", "8192",
+    proc = subprocess.Popen([server, "-m", gguf, "--host", "127.0.0.1", "--port", str(port), "-t", "2", "-c", "8192", "-np", "1",
                              "--alias", alias], stdout=log, stderr=log, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     for _ in range(600):
@@ -367,7 +367,8 @@ def render(result: dict) -> str:
             drops = ", ".join(f"{k} {v}" for k, v in sorted(r["facts_dropped_by_screen"].items())) or "0"
             ratio = "–" if r["stored_or_merged_pct_of_kept"] is None else f"{r['stored_or_merged_pct_of_kept']} %"
             lines.append(
-                f"| {target} | {mode} | {r['writes_failed']}/{r['adds']} | {r['writes_silently_empty']} "
+                f"| {target} | {mode} | {r['writes_failed']}/{r['adds']} ({r['past_sync_ceiling']} past the sync "
+                f"ceiling) | {r['writes_silently_empty']} "
                 f"| {r['unreadable_first_try']} ({r['unreadable_first_try_pct']} %) "
                 f"| {r['unreadable_after_repair']} ({r['unreadable_after_repair_pct']} %) | {r['runaways_cut']} "
                 f"| {r['facts_per_turn']} | {drops} | {r['copied_from_prompt_stored_or_kept']} "
