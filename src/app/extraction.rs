@@ -66,7 +66,8 @@ impl MemoryService {
             ask(llm, chat, "fact extraction", self.extraction().call_budget, read).await?;
         let (facts, dropped) = screen.apply(facts);
         for (fact, reason) in &dropped {
-            info!(reason = reason.as_str(), fact = fact.as_str(), "extracted fact dropped");
+            // The reason and the size only: conversation content stays out of the logs (PRIVACY.md).
+            info!(reason = reason.as_str(), chars = fact.as_str().chars().count(), "extracted fact dropped");
         }
         debug!(facts = facts.len(), dropped = dropped.len(), "facts extracted");
         Ok(ExtractedFacts { stage: Stage::Extracted, facts, llm_calls: calls })
