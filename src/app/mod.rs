@@ -8,6 +8,7 @@ pub mod constants;
 pub mod engine;
 pub mod engines;
 pub mod extraction;
+pub mod graph_memory;
 pub mod model_calls;
 pub mod planning;
 pub mod retrieval;

@@ -94,25 +94,7 @@ pub enum StructuredOutput {
     PromptOnly,
 }
 
-/// A function the model may call.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ToolSpec {
-    /// Function name.
-    pub name: String,
-    /// What it is for.
-    pub description: String,
-    /// JSON Schema of its arguments.
-    pub parameters: Value,
-}
-
-/// A function call the model made.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ToolCall {
-    /// Function name.
-    pub name: String,
-    /// Parsed arguments (an object; `{}` when the model sent none).
-    pub arguments: Value,
-}
+pub use crate::domain::model_tools::{ToolCall, ToolSpec};
 
 /// A chat completion request.
 #[derive(Debug, Clone, PartialEq, Default)]

@@ -12,7 +12,7 @@
 //! [`Scope::contains`] does (every identifier the scope sets must be equal).
 
 use super::config::DEFAULT_LABEL;
-use crate::adapters::graph::names::{is_safe_label, RelationType};
+use crate::domain::graph::names::{is_safe_label, RelationType};
 use crate::domain::scope::Scope;
 use neo4rs::{query, BoltType, Query};
 
