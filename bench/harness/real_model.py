@@ -278,6 +278,11 @@ def run_mode(args, target: str, model_url: str, model: str, data: dict, mode: st
         proc.stop()
     with open(log_path, errors="replace") as f:
         log = f.read()
+    os.makedirs(args.calls, exist_ok=True)
+    with open(os.path.join(args.calls, f"{target}-{mode}.jsonl"), "w") as f:
+        for n, a in enumerate(adds):
+            for c in a["calls"]:
+                f.write(json.dumps({"add": n, **{k: v for k, v in c.items() if k != "system"}}) + "\n")
     return summarise(adds, hits_rows, n_stored, log, mode)
 
 
@@ -402,11 +407,16 @@ def main() -> int:
     ap.add_argument("--modes", default=",".join(MODES))
     ap.add_argument("--max-tokens", type=int, default=2000, help="the LLM block's max_tokens (Mem0's default)")
     ap.add_argument("--timeout", type=float, default=60, help="the LLM block's timeout (seconds per request)")
+    ap.add_argument("--limit", type=int, default=0, help="only the first N adds (a quick look; no report)")
+    ap.add_argument("--calls", default=os.path.join(tempfile.gettempdir(), "real_model_calls"),
+                    help="folder of one JSON-lines file per target and mode with every model call (to read answers)")
     ap.add_argument("--out", default=os.path.join(HERE, "../results/real_model.json"))
     ap.add_argument("--report", default=os.path.join(HERE, "../../BENCHMARKS.md"))
     args = ap.parse_args()
     sessions = [int(s) for s in args.sessions.split(",")]
     data = load(os.path.join(args.data, f"{args.conversation}.json"), sessions)
+    if args.limit:
+        data["pairs"] = data["pairs"][:args.limit]
     result = {"when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "machine_cores": os.cpu_count(),
               "conversation": args.conversation, "sessions": args.sessions, "pairs": len(data["pairs"]),
               "questions": len(data["questions"]), "max_tokens": args.max_tokens, "timeout": args.timeout,
@@ -433,6 +443,9 @@ def main() -> int:
             if server is not None:
                 server.terminate()
                 server.wait(10)
+    if args.limit:
+        print(json.dumps(result, indent=1))
+        return 0
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w") as f:
         json.dump(result, f, indent=1)

@@ -92,9 +92,14 @@ impl MemoryService {
             stop: stop_sequences(),
             ..ChatRequest::default()
         };
-        let read = |answer: &str| check_decisions(answer, candidates).map(|c| (c.operations, c.problems));
+        let read = |answer: &str| {
+            check_decisions(answer, candidates).map(|checked| {
+                let problems = checked.problems.clone();
+                (checked, problems)
+            })
+        };
         let answered = ask(llm, chat, "update decision", self.extraction().call_budget, read).await?;
-        Ok((answered.value, answered.calls))
+        Ok((answered.value.covering(fresh, candidates), answered.calls))
     }
 
     /// The stored memories closest to what the fact-role messages say (additive mode).

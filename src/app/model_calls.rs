@@ -91,8 +91,13 @@ pub async fn ask<T>(
 fn repair_request(mut request: ChatRequest, answer: &str, trouble: &str, runaway: bool) -> ChatRequest {
     let shown: String = answer.chars().take(REPAIR_ECHO_CHARS).collect();
     let mut text = format!("Your answer could not be used: {trouble}.");
+    let unfinished = !answer.trim_end().ends_with(['}', ']']);
     if runaway {
         text.push_str(" It repeated itself until it was cut off; give each item once and close the JSON.");
+    } else if unfinished && !answer.trim().is_empty() {
+        // Most likely cut at the token limit: ask for less, and allow a little more.
+        text.push_str(" It stopped before the JSON was complete; give fewer and shorter items, one sentence each.");
+        request.max_tokens = request.max_tokens.map(|limit| limit.saturating_add(limit / 2));
     }
     text.push_str(" Answer again with the corrected JSON only, no other text");
     match request.response_format.schema() {

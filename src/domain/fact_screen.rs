@@ -60,47 +60,73 @@ impl Screen {
         }
     }
 
-    /// Why `fact` must be dropped, if it must.
+    /// Why `fact` must be dropped, if it must (see [`Screen::pass`]).
     pub fn check(&self, fact: &MemoryText) -> Option<DropReason> {
-        let text = fact.as_str().trim();
-        if text.ends_with('?') || text.ends_with('？') {
-            return Some(DropReason::Question);
-        }
-        let fact_words = words(text);
-        if is_greeting(text) {
-            return Some(DropReason::Greeting);
-        }
-        if fact_words.is_empty() {
-            return None;
-        }
-        let share = |set: &HashSet<String>| {
-            fact_words.iter().filter(|w| set.contains(*w)).count() as f64 / fact_words.len() as f64
-        };
-        let in_sources = share(&self.sources);
-        let in_conversation =
-            fact_words.iter().filter(|w| self.sources.contains(*w) || self.context.contains(*w)).count() as f64
-                / fact_words.len() as f64;
-        if share(&self.instructions) >= ECHO_SHARE && in_conversation < GROUNDED_SHARE {
-            return Some(DropReason::CopiedFromPrompt);
-        }
-        if in_sources < GROUNDED_SHARE && share(&self.context) >= ECHO_SHARE {
-            return Some(DropReason::NotFromFactRoles);
-        }
-        None
+        self.pass(fact).err()
     }
 
-    /// The facts kept and the ones dropped with their reason, in order.
+    /// The fact as kept — without the questions it carries ("Went to a support group. How are
+    /// you?" keeps its first sentence) — or why it is dropped.
+    pub fn pass(&self, fact: &MemoryText) -> Result<MemoryText, DropReason> {
+        let statements = without_questions(fact.as_str());
+        if statements.is_empty() {
+            return Err(DropReason::Question);
+        }
+        let text = statements.as_str();
+        if is_greeting(text) {
+            return Err(DropReason::Greeting);
+        }
+        let fact_words = words(text);
+        if !fact_words.is_empty() {
+            let share = |set: &HashSet<String>| {
+                fact_words.iter().filter(|w| set.contains(*w)).count() as f64 / fact_words.len() as f64
+            };
+            let in_conversation =
+                fact_words.iter().filter(|w| self.sources.contains(*w) || self.context.contains(*w)).count() as f64
+                    / fact_words.len() as f64;
+            if share(&self.instructions) >= ECHO_SHARE && in_conversation < GROUNDED_SHARE {
+                return Err(DropReason::CopiedFromPrompt);
+            }
+            if share(&self.sources) < GROUNDED_SHARE && share(&self.context) >= ECHO_SHARE {
+                return Err(DropReason::NotFromFactRoles);
+            }
+        }
+        if statements == fact.as_str() {
+            return Ok(fact.clone());
+        }
+        MemoryText::from_model("fact", &statements).map_err(|_| DropReason::Question)
+    }
+
+    /// The facts kept (questions taken out of them) and the ones dropped with their reason, in order.
     pub fn apply(&self, facts: Vec<MemoryText>) -> (Vec<MemoryText>, Vec<(MemoryText, DropReason)>) {
-        let mut kept = Vec::new();
+        let mut kept: Vec<MemoryText> = Vec::new();
         let mut dropped = Vec::new();
         for fact in facts {
-            match self.check(&fact) {
-                Some(reason) => dropped.push((fact, reason)),
-                None => kept.push(fact),
+            match self.pass(&fact) {
+                Ok(text) if !kept.contains(&text) => kept.push(text),
+                Ok(_) => {}
+                Err(reason) => dropped.push((fact, reason)),
             }
         }
         (kept, dropped)
     }
+}
+
+/// `text` without its questions: the sentences ending with a question mark are left out.
+fn without_questions(text: &str) -> String {
+    let mut kept = String::new();
+    let mut sentence = String::new();
+    for c in text.chars() {
+        sentence.push(c);
+        if matches!(c, '.' | '!' | '?' | '？' | '。' | '！') {
+            if !matches!(c, '?' | '？') {
+                kept.push_str(&sentence);
+            }
+            sentence.clear();
+        }
+    }
+    kept.push_str(&sentence);
+    kept.trim().to_owned()
 }
 
 /// Words that say nothing about whom a fact is about.
@@ -149,6 +175,16 @@ const STOP_WORDS: &[&str] = &[
     "your",
     "you",
 ];
+
+/// Share of the meaningful words of `part` that are also in `whole` (0 when `part` has none).
+pub fn word_share(part: &str, whole: &str) -> f64 {
+    let part = words(part);
+    if part.is_empty() {
+        return 0.0;
+    }
+    let whole: HashSet<String> = words(whole).into_iter().collect();
+    part.iter().filter(|w| whole.contains(*w)).count() as f64 / part.len() as f64
+}
 
 /// The words of `text` that carry meaning: lower case, 3 letters or more, no stop word, cut to
 /// their first 6 characters (so "hiking" and "hikings", "vegetarian" and "vegetarians" match).
@@ -236,6 +272,8 @@ mod tests {
         );
         assert_eq!(screen.check(&fact("Adopted two cats")), None);
         assert_eq!(screen.check(&fact("What are you doing this weekend?")), Some(DropReason::Question));
+        let trimmed = screen.pass(&fact("Adopted two cats last week. How are you? Anything new?")).unwrap();
+        assert_eq!(trimmed.as_str(), "Adopted two cats last week.");
         assert_eq!(screen.check(&fact("Hey, good morning")), Some(DropReason::Greeting));
         assert_eq!(screen.check(&fact("Thanks!")), Some(DropReason::Greeting));
         assert_eq!(screen.check(&fact("Hi there!")), Some(DropReason::Greeting));

@@ -107,16 +107,21 @@ pub fn extraction_prompt(
             format!("{}{}: {}", m.role.as_str(), marker, m.content)
         })
         .collect();
-    let mut user = format!("Conversation:\n{}", lines.join("\n"));
-    if !known.is_empty() {
-        let listed: Vec<String> = known.iter().map(|m| format!("- {}", m.as_str())).collect();
-        user.push_str(&format!(
-            "\n\nAlready remembered (return only facts that are not in this list):\n{}",
-            listed.join("\n")
-        ));
-    }
+    let conversation = format!("Conversation:\n{}", lines.join("\n"));
+    // The stored memories come first: weak models copy what they read last.
+    let user = match known.is_empty() {
+        true => conversation,
+        false => {
+            let listed: Vec<String> = known.iter().map(|m| format!("- {}", m.as_str())).collect();
+            format!("{KNOWN_HEADER}\n{}\n\n{conversation}", listed.join("\n"))
+        }
+    };
     ExtractionPrompt { system, user }
 }
+
+/// The heading of the memories already stored, in the additive mode's prompt.
+pub const KNOWN_HEADER: &str =
+    "Already remembered (never repeat these; write only facts that the conversation below adds):";
 
 fn builtin_instructions(sources: FactSources, today: NaiveDate) -> String {
     let (subject, source) = match (sources.focus, sources.assistant_too) {
@@ -220,7 +225,7 @@ mod tests {
         let both = FactSources { focus: Focus::User, assistant_too: true };
         let both = extraction_prompt(&conv(), both, date, None, &[MemoryText::parse("m", "Likes tea").unwrap()]);
         assert!(both.user.contains("\nassistant: Noted!") && both.system.contains("the assistant's messages"));
-        assert!(both.user.ends_with("Already remembered (return only facts that are not in this list):\n- Likes tea"));
+        assert!(both.user.starts_with(&format!("{KNOWN_HEADER}\n- Likes tea\n\nConversation:\n")), "{}", both.user);
     }
 
     #[test]

@@ -4,8 +4,9 @@
 //! their UUIDs, so the model cannot invent ids; answers naming unknown ids are ignored, and only
 //! memories retrieved from the add's own scope can be updated or deleted.
 
+use super::fact_screen::{word_share, ECHO_SHARE, GROUNDED_SHARE};
 use super::json_answer::{extract_json, UnreadableAnswer};
-use super::memory::{MemoryId, MemoryRecord, MemoryText};
+use super::memory::{ContentHash, MemoryId, MemoryRecord, MemoryText};
 use serde_json::{json, Value};
 use std::collections::HashSet;
 
@@ -129,6 +130,44 @@ pub struct CheckedDecisions {
     /// One line per item dropped for a mistake of the model (an event not in the list, an id not
     /// shown, an UPDATE without text), for a repair request; empty when every item was usable.
     pub problems: Vec<String>,
+    /// The texts the answer gave an event to (whether or not the item was usable).
+    pub mentioned: Vec<MemoryText>,
+}
+
+impl CheckedDecisions {
+    /// The decisions, plus an ADD for every new fact the answer did not cover (weak models answer
+    /// about the stored memories only, or copy them as ADD): a fact is never dropped because the
+    /// model left it out. A fact is covered when an item's text holds most of its words (the
+    /// merged text of an UPDATE, a NONE for a fact already known), when half of its words are those
+    /// of a memory an UPDATE or DELETE replaced, or when it is stored word for word.
+    pub fn covering(self, fresh: &[MemoryText], candidates: &Candidates) -> Vec<Operation> {
+        let mut operations = self.operations;
+        let stored: HashSet<ContentHash> = candidates.records.iter().map(|r| r.hash.clone()).collect();
+        let mut texts: Vec<MemoryText> = self.mentioned;
+        // The memories an UPDATE or DELETE replaced: a fact about the same thing ("No longer has a
+        // cat" for "Has a cat") is what caused it.
+        let mut replaced: Vec<MemoryText> = Vec::new();
+        for op in &operations {
+            match op {
+                Operation::Add { text } => texts.push(text.clone()),
+                Operation::Update { text, previous, .. } => {
+                    texts.push(text.clone());
+                    replaced.push(previous.clone());
+                }
+                Operation::Delete { text, .. } => replaced.push(text.clone()),
+            }
+        }
+        for fact in fresh {
+            let covered = stored.contains(&fact.hash())
+                || texts.iter().any(|t| t.hash() == fact.hash() || word_share(fact.as_str(), t.as_str()) >= ECHO_SHARE)
+                || replaced.iter().any(|t| word_share(fact.as_str(), t.as_str()) >= GROUNDED_SHARE);
+            if !covered {
+                texts.push(fact.clone());
+                operations.push(Operation::Add { text: fact.clone() });
+            }
+        }
+        operations
+    }
 }
 
 /// [`read_decisions`], also naming the mistakes in the items it dropped.
@@ -146,6 +185,7 @@ pub fn check_decisions(answer: &str, candidates: &Candidates) -> Result<CheckedD
     let mut added = HashSet::new();
     let mut operations = Vec::new();
     let mut problems = Vec::new();
+    let mut mentioned = Vec::new();
     for (index, item) in items.into_iter().enumerate() {
         let Some(obj) = item.as_object() else {
             problems.push(format!("item {index} is not an object"));
@@ -155,6 +195,9 @@ pub fn check_decisions(answer: &str, candidates: &Candidates) -> Result<CheckedD
         let text = obj.get("text").and_then(Value::as_str).and_then(|t| MemoryText::from_model("text", t).ok());
         let id = obj.get("id").and_then(id_text);
         let target = id.as_deref().and_then(|id| candidates.get(id));
+        if let (Some(text), "ADD" | "UPDATE" | "DELETE" | "NONE") = (&text, event.as_str()) {
+            mentioned.push(text.clone());
+        }
         match (event.as_str(), text, target) {
             ("ADD", Some(text), _) => {
                 let hash = text.hash();
@@ -180,7 +223,7 @@ pub fn check_decisions(answer: &str, candidates: &Candidates) -> Result<CheckedD
             )),
         }
     }
-    Ok(CheckedDecisions { operations, problems })
+    Ok(CheckedDecisions { operations, problems, mentioned })
 }
 
 fn id_text(value: &Value) -> Option<String> {
@@ -272,6 +315,29 @@ mod tests {
         assert!(read_decisions("no idea", &c).is_err());
         assert!(read_decisions("{\"memory\": \"oops\"}", &c).is_err());
         assert_eq!(read_decisions("{\"memory\": []}", &c), Ok(vec![]));
+    }
+
+    #[test]
+    fn facts_the_answer_left_out_are_added() {
+        let c = Candidates::new([record(1, "Likes tea")]);
+        let fresh =
+            [text("Plays chess"), text("Likes coffee"), text("Likes tea"), text("Has a cat"), text("Drinks green tea")];
+        // Copies the stored memory as ADD, mentions one fact as NONE, leaves the others out.
+        let answer = r#"{"memory": [{"id": "0", "text": "Likes tea", "event": "ADD"},
+            {"id": "new", "text": "Likes coffee", "event": "NONE"}, {"id": "new", "text": "Has a cat", "event": "ADD"},
+            {"id": "0", "text": "Likes tea, drinks green tea every morning", "event": "UPDATE"}]}"#;
+        let ops = check_decisions(answer, &c).unwrap().covering(&fresh, &c);
+        let id = MemoryId::from_uuid(Uuid::from_u128(1));
+        let merged = text("Likes tea, drinks green tea every morning");
+        assert_eq!(
+            ops,
+            vec![
+                Operation::Add { text: text("Has a cat") },
+                Operation::Update { target: id, previous: text("Likes tea"), text: merged },
+                Operation::Add { text: text("Plays chess") },
+            ],
+            "the merged UPDATE covers \"Drinks green tea\""
+        );
     }
 
     #[test]
