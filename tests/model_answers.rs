@@ -210,3 +210,36 @@ async fn the_additive_mode_makes_one_call_per_add() {
     assert!(third.contains("Already remembered") && third.contains("- Said: I like tea (0)"), "{third}");
     assert_eq!(memories(&w, "gus").await.len(), 3);
 }
+
+/// A weak model's decision that copies the stored memory and leaves the new facts out loses none:
+/// the facts it did not mention are added.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn facts_the_decision_leaves_out_are_added() {
+    let w = world(json!({}), json!({})).await;
+    w.model.push_chat(Reply::json(&json!({"facts": ["Likes tea"]})));
+    add(&w, json!({"user": "I like tea", "user_id": "hal"})).await;
+    w.model.push_chat(Reply::json(&json!({"facts": ["Likes coffee", "Plays chess"]})));
+    w.model.push_chat(Reply::json(&json!({"memory": [
+        {"id": "0", "text": "Likes tea", "event": "ADD", "old_memory": "Likes tea"}]})));
+    add(&w, json!({"user": "I like coffee and I play chess", "user_id": "hal"})).await;
+    assert_eq!(memories(&w, "hal").await, vec!["Likes coffee", "Likes tea", "Plays chess"]);
+    assert_eq!(chats(&w).len(), 3, "no repair: the answer was readable, only incomplete");
+}
+
+/// An answer cut at the token limit is repaired once (asking for fewer, shorter items and allowing
+/// more tokens); cut again, its whole items are kept rather than failing the write over the last one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_cut_twice_keeps_its_whole_items() {
+    let w = world(json!({}), json!({})).await;
+    w.model.push_chat(Reply::text("{\"facts\": [\"Likes tea\", \"Plays chess every Sunday with her old friend from"));
+    w.model.push_chat(Reply::text("{\"facts\": [\"Likes tea\", \"Plays chess every Sunday with her"));
+    add(&w, json!({"user": "I like tea. I play chess every Sunday with my old friend from school", "user_id": "ida"}))
+        .await;
+    assert_eq!(memories(&w, "ida").await, vec!["Likes tea"]);
+    let chats = chats(&w);
+    assert_eq!(chats.len(), 2);
+    let ask = text_of(&chats[1], 3);
+    assert!(ask.contains("fewer and shorter items"), "{ask}");
+    let (first, second) = (chats[0]["max_tokens"].as_u64().unwrap(), chats[1]["max_tokens"].as_u64().unwrap());
+    assert_eq!(second, first + first / 2, "the repair may be longer");
+}

@@ -1,7 +1,8 @@
 //! One model call of a write, bounded and repaired: the call has a time budget (the LLM block's
 //! `timeout`, else 30 s, so a sync add's ceiling holds both steps with one repair each); a
 //! runaway answer (one stretch repeated to the token limit) is cut, and what is left of a list is
-//! closed after its last whole item when that makes it readable; an answer that cannot be read,
+//! closed after its last whole item when that makes it readable (an answer cut at the token limit
+//! too, after the repair); an answer that cannot be read,
 //! or whose items are wrong, is sent back once with what was wrong and the schema; a second
 //! unreadable answer fails the step, quoting it (never read as "nothing to remember").
 
@@ -58,9 +59,19 @@ pub async fn ask<T>(
         }
         let text = runaway.as_ref().map_or(content.as_str(), |r| r.kept.as_str());
         let last = calls >= MODEL_ANSWER_ATTEMPTS;
-        // What is left of a runaway is closed after its last whole item (the rest only repeated it).
-        let reading = match (read(text), runaway.is_some()) {
-            (Err(error), true) => close_after_cut(text).and_then(|closed| read(&closed).ok()).ok_or(error),
+        // What is left of a runaway is closed after its last whole item (the rest only repeated it);
+        // so is an answer cut at the token limit once the repair is spent (its whole items kept,
+        // better than failing the write over its last one).
+        let reading = match (read(text), runaway.is_some() || last) {
+            (Err(error), true) => match close_after_cut(text).and_then(|closed| read(&closed).ok()) {
+                Some(reading) => {
+                    if runaway.is_none() {
+                        warn!(step, "model answer cut off; its whole items are kept");
+                    }
+                    Ok(reading)
+                }
+                None => Err(error),
+            },
             (reading, _) => reading,
         };
         let trouble = match reading {

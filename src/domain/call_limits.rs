@@ -6,11 +6,11 @@ pub const MIN_EXTRACTION_TOKENS: u32 = 256;
 /// Most tokens an extraction answer is allowed.
 pub const MAX_EXTRACTION_TOKENS: u32 = 1024;
 /// Fewest tokens a decision answer is allowed.
-pub const MIN_DECISION_TOKENS: u32 = 192;
+pub const MIN_DECISION_TOKENS: u32 = 256;
 /// Most tokens a decision answer is allowed.
 pub const MAX_DECISION_TOKENS: u32 = 4096;
-/// Tokens allowed per decision item (id, event, text, old text).
-pub const TOKENS_PER_DECISION: u32 = 60;
+/// Tokens allowed per decision item (id, event, text, old text; small models indent their JSON).
+pub const TOKENS_PER_DECISION: u32 = 100;
 
 /// Sequences that end an answer: four line breaks in a row never occur in a JSON answer and are
 /// what a grammar-constrained small model emits when it loops on whitespace.
@@ -44,7 +44,7 @@ mod tests {
         assert_eq!(extraction_max_tokens(1500), 564);
         assert_eq!(extraction_max_tokens(1_000_000), MAX_EXTRACTION_TOKENS);
         assert_eq!(decision_max_tokens(1, 0), MIN_DECISION_TOKENS);
-        assert_eq!(decision_max_tokens(3, 10), 13 * 60 + 64);
+        assert_eq!(decision_max_tokens(3, 10), 13 * 100 + 64);
         assert!(decision_max_tokens(4, 10) > decision_max_tokens(3, 10));
         assert_eq!(decision_max_tokens(500, 500), MAX_DECISION_TOKENS);
     }
