@@ -243,3 +243,16 @@ async fn an_answer_cut_twice_keeps_its_whole_items() {
     let (first, second) = (chats[0]["max_tokens"].as_u64().unwrap(), chats[1]["max_tokens"].as_u64().unwrap());
     assert_eq!(second, first + first / 2, "the repair may be longer");
 }
+
+/// A model that loops inside one fact twice keeps that fact, up to its first copy, instead of
+/// failing the write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fact_that_loops_twice_is_kept_once() {
+    let w = world(json!({}), json!({})).await;
+    let looping = format!("{{\"facts\": [\"{}", "Thinks of careers in software and data science. ".repeat(40));
+    w.model.push_chat(Reply::text(&looping));
+    w.model.push_chat(Reply::text(&looping));
+    add(&w, json!({"user": "I think of careers in software and data science", "user_id": "jo"})).await;
+    assert_eq!(memories(&w, "jo").await, vec!["Thinks of careers in software and data science."]);
+    assert_eq!(chats(&w).len(), 2, "one repair, then the first copy is kept");
+}

@@ -380,6 +380,9 @@ def render(result: dict) -> str:
                 f"| {r['facts_kept']} → {r['stored_or_merged']} ({ratio}) | {r['memories_stored']} "
                 f"| {r['add_s']['p50']} / {r['add_s']['p95']} s | {r['llm_calls_per_add']} "
                 f"| {r['tokens_per_add']['prompt']}+{r['tokens_per_add']['completion']} | {r['recall_at_10']} % |")
+    notes = os.path.join(HERE, "../results/real_model_notes.md")
+    if os.path.exists(notes):
+        lines += ["", open(notes).read().strip()]
     lines += ["", "<!-- real-model:end -->"]
     return "\n".join(lines) + "\n"
 
@@ -393,6 +396,12 @@ def write_section(path: str, section: str):
         text = text.rstrip("\n") + "\n\n" + section
     with open(path, "w") as f:
         f.write(text)
+
+
+def rerender(out: str, report: str):
+    """BENCHMARKS.md's section again from saved results (after editing the notes)."""
+    with open(out) as f:
+        write_section(report, render(json.load(f)))
 
 
 def main() -> int:

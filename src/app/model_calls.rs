@@ -9,7 +9,7 @@
 use super::constants::MODEL_ANSWER_ATTEMPTS;
 use super::service::ServiceError;
 use crate::domain::json_answer::{excerpt, UnreadableAnswer};
-use crate::domain::runaway::{close_after_cut, find_runaway};
+use crate::domain::runaway::{close_after_cut, close_open_string, find_runaway};
 use crate::ports::llm::{ChatMessage, ChatRequest, Llm, LlmError, Usage};
 use std::time::Duration;
 use tracing::{info, warn};
@@ -63,7 +63,13 @@ pub async fn ask<T>(
         // so is an answer cut at the token limit once the repair is spent (its whole items kept,
         // better than failing the write over its last one).
         let reading = match (read(text), runaway.is_some() || last) {
-            (Err(error), true) => match close_after_cut(text).and_then(|closed| read(&closed).ok()) {
+            (Err(error), true) => match close_after_cut(text)
+                .and_then(|closed| read(&closed).ok())
+                // A runaway inside one item, once the repair is spent: that item up to its first copy.
+                .or_else(|| {
+                    let once = runaway.as_ref().filter(|_| last).map(|r| r.once.as_str())?;
+                    close_open_string(once).and_then(|closed| read(&closed).ok())
+                }) {
                 Some(reading) => {
                     if runaway.is_none() {
                         warn!(step, "model answer cut off; its whole items are kept");

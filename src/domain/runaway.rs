@@ -14,6 +14,8 @@ pub struct Runaway {
     /// The answer up to the end of the second copy of the repeated stretch (so one whole copy
     /// survives wherever the repetition's phase begins).
     pub kept: String,
+    /// The answer up to the end of the first copy only.
+    pub once: String,
     /// Whole copies of the stretch in a row.
     pub copies: usize,
     /// Characters cut off.
@@ -48,7 +50,50 @@ pub fn find_runaway(answer: &str) -> Option<Runaway> {
     }
     let (start, period, copies) = best?;
     let end = start + 2 * period;
-    Some(Runaway { kept: chars[..end].iter().collect(), copies, cut_chars: n - end })
+    Some(Runaway {
+        kept: chars[..end].iter().collect(),
+        once: chars[..start + period].iter().collect(),
+        copies,
+        cut_chars: n - end,
+    })
+}
+
+/// A JSON text cut off inside a string item of a list (a model repeating itself within one fact),
+/// closed there: `{"facts": ["Likes tea. Likes tea. Li` gives `{"facts": ["Likes tea. Likes tea. Li"]}`.
+/// `None` when the text does not end inside a string that is an item of a list.
+pub fn close_open_string(text: &str) -> Option<String> {
+    let start = text.find(['{', '['])?;
+    let body = text[start..].trim_end();
+    let mut stack: Vec<char> = Vec::new();
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut string_in_list = false;
+    for c in body.chars() {
+        if in_string {
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => {
+                in_string = true;
+                string_in_list = stack.last() == Some(&']');
+            }
+            '{' => stack.push('}'),
+            '[' => stack.push(']'),
+            '}' | ']' if stack.pop() != Some(c) => return None,
+            _ => {}
+        }
+    }
+    if !in_string || !string_in_list || escaped {
+        return None;
+    }
+    let closers: String = stack.iter().rev().collect();
+    Some(format!("{}\"{closers}", body.trim_end()))
 }
 
 /// A JSON text cut off mid-way (what is left of a runaway answer), closed after the last complete
@@ -122,6 +167,19 @@ mod tests {
         for nothing in ["{\"facts\": [\"cut", "{\"facts\": []}", "no json", "{\"a\": 1]"] {
             assert_eq!(close_after_cut(nothing), None, "{nothing}");
         }
+    }
+
+    #[test]
+    fn a_list_cut_inside_a_string_item_is_closed_there() {
+        let text = "{\"facts\": [\"Likes tea\", \"Thinks of jobs. Thinks of";
+        assert_eq!(close_open_string(text), Some("{\"facts\": [\"Likes tea\", \"Thinks of jobs. Thinks of\"]}".into()));
+        assert_eq!(close_open_string("{\"memory\": [{\"id\": \"0\", \"text\": \"Lik"), None, "an object's value");
+        assert_eq!(close_open_string("{\"facts\": [\"done\"]}"), None);
+        let looping = format!("{{\"facts\": [\"{}", "Melanie thinks of careers in software and data. ".repeat(20));
+        let runaway = find_runaway(&looping).unwrap();
+        let closed = close_open_string(&runaway.once).unwrap();
+        let facts: serde_json::Value = serde_json::from_str(&closed).unwrap();
+        assert_eq!(facts["facts"][0].as_str().unwrap().matches("Melanie thinks").count(), 1, "{closed}");
     }
 
     #[test]
