@@ -1,6 +1,8 @@
 //! Runaway answers: a model that loops repeats one stretch of text until the token limit. The
 //! repetition is found and cut, so the answer can be read or sent back for repair without its tail.
 
+use super::json_answer::JsonLexer;
+
 /// Shortest repeated stretch considered (shorter ones are ordinary: `"a", "a"`, spaces).
 pub const MIN_PERIOD: usize = 8;
 /// Longest repeated stretch looked for.
@@ -65,35 +67,22 @@ pub fn close_open_string(text: &str) -> Option<String> {
     let start = text.find(['{', '['])?;
     let body = text[start..].trim_end();
     let mut stack: Vec<char> = Vec::new();
-    let mut in_string = false;
-    let mut escaped = false;
+    let mut lexer = JsonLexer::default();
     let mut string_in_list = false;
     for c in body.chars() {
-        if in_string {
-            match (escaped, c) {
-                (true, _) => escaped = false,
-                (false, '\\') => escaped = true,
-                (false, '"') => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match c {
-            '"' => {
-                in_string = true;
-                string_in_list = stack.last() == Some(&']');
-            }
-            '{' => stack.push('}'),
-            '[' => stack.push(']'),
-            '}' | ']' if stack.pop() != Some(c) => return None,
+        match lexer.outside(c) {
+            Some('"') => string_in_list = stack.last() == Some(&']'),
+            Some('{') => stack.push('}'),
+            Some('[') => stack.push(']'),
+            Some(close @ ('}' | ']')) if stack.pop() != Some(close) => return None,
             _ => {}
         }
     }
-    if !in_string || !string_in_list || escaped {
+    if !lexer.inside_string() || !string_in_list {
         return None;
     }
     let closers: String = stack.iter().rev().collect();
-    Some(format!("{}\"{closers}", body.trim_end()))
+    Some(format!("{body}\"{closers}"))
 }
 
 /// A JSON text cut off mid-way (what is left of a runaway answer), closed after the last complete
@@ -103,34 +92,17 @@ pub fn close_after_cut(text: &str) -> Option<String> {
     let start = text.find(['{', '['])?;
     let body = &text[start..];
     let mut stack: Vec<char> = Vec::new();
-    let mut in_string = false;
-    let mut escaped = false;
-    // The longest prefix ending with a complete item inside a list or object, and its closers.
+    let mut lexer = JsonLexer::default();
+    // The longest prefix ending with a complete item of a list, and its closers.
     let mut best: Option<(usize, Vec<char>)> = None;
     for (i, c) in body.char_indices() {
-        if in_string {
-            match (escaped, c) {
-                (true, _) => escaped = false,
-                (false, '\\') => escaped = true,
-                (false, '"') => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match c {
-            '"' => in_string = true,
-            '{' => stack.push('}'),
-            '[' => stack.push(']'),
-            '}' | ']' => {
-                if stack.pop() != Some(c) {
-                    return None;
-                }
-                if stack.is_empty() {
-                    return None; // complete already: nothing to close
-                }
-            }
+        match lexer.outside(c) {
+            Some('{') => stack.push('}'),
+            Some('[') => stack.push(']'),
+            // (The guard pops the bracket it closes.) A mismatch, or complete already: nothing to close.
+            Some(close @ ('}' | ']')) if stack.pop() != Some(close) || stack.is_empty() => return None,
             // Only between the items of a list: a cut object would lose its other keys.
-            ',' if stack.last() == Some(&']') => best = Some((i, stack.clone())),
+            Some(',') if stack.last() == Some(&']') => best = Some((i, stack.clone())),
             _ => {}
         }
     }
