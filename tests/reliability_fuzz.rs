@@ -986,6 +986,7 @@ fn provider_responses_never_panic() {
                 messages: vec![ChatMessage::user("hi")],
                 response_format: ResponseFormat::JsonObject,
                 tools: Vec::new(),
+                ..ChatRequest::default()
             };
             let answer = chat.chat(request).await;
             // An HTTP 200 without any choice (an error body, not JSON, another shape) is transient.

@@ -341,6 +341,7 @@ async fn run_checks(engine: &Engine) -> Vec<CheckResult> {
             messages: vec![ChatMessage::user("Reply with the JSON object {\"ok\": true} and nothing else.")],
             response_format: ResponseFormat::JsonObject,
             tools: Vec::new(),
+            ..ChatRequest::default()
         };
         Some(result(credentials::LLM, llm.chat(request).await.err().map(|e| e.to_string())))
     };

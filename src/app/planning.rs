@@ -3,28 +3,26 @@
 //! half-way is finished by applying the same plan again: every step is idempotent (inserts and
 //! history rows by fixed ids, updates overwrite, deletes ignore what is gone).
 
-use super::constants::{CANDIDATES_PER_FACT, MODEL_ANSWER_ATTEMPTS};
+use super::constants::CANDIDATES_PER_FACT;
 use super::service::{MemoryService, ServiceError};
-use crate::domain::facts::{extraction_prompt, read_facts, Focus};
+use crate::domain::extraction_settings::ExtractionMode;
 use crate::domain::graph::GraphPlan;
 use crate::domain::history::HistoryEntry;
-use crate::domain::json_answer::UnreadableAnswer;
 use crate::domain::memory::{ContentHash, MemoryError, MemoryId, MemoryRecord, MemoryText};
 use crate::domain::message::Role;
 use crate::domain::operations::{
     AddReport, AddRequest, ChangeEvent, DeleteAllReport, MemoryChange, MemoryRef, UpdateRequest, WriteCommand,
 };
-use crate::domain::reconcile::{decision_prompt, read_decisions, Candidates, Operation};
+use crate::domain::reconcile::{Candidates, Operation};
 use crate::domain::scope::Scope;
 use crate::ports::embedder::EmbedPurpose;
-use crate::ports::llm::{ChatMessage, ChatRequest, Llm, ResponseFormat};
 use crate::ports::vector_store::{ListQuery, VectorQuery};
 use chrono::Utc;
 use futures::future::try_join_all;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 use uuid::Uuid;
 
 /// One decided change to the vector store.
@@ -263,30 +261,12 @@ impl MemoryService {
         Ok((changes, unchanged, 0))
     }
 
-    /// infer=true, step one: the facts of the conversation.
+    /// infer=true, step one: the facts of the conversation (see [`super::extraction`]).
     async fn extract_facts(&self, request: &AddRequest) -> Result<ExtractedFacts, ServiceError> {
         let Some(llm) = self.backends().llm.clone() else {
             return Err(ServiceError::Internal("fact extraction without a model".into()));
         };
-        let focus = Focus::for_add(
-            request.scope.user_id().is_some(),
-            request.scope.agent_id().is_some(),
-            &request.conversation,
-        );
-        let prompt = extraction_prompt(
-            &request.conversation,
-            focus,
-            request.observed_at.unwrap_or_else(Utc::now).date_naive(),
-            self.prompts().fact_extraction.as_deref(),
-        );
-        let request_facts = ChatRequest {
-            messages: vec![ChatMessage::system(prompt.system), ChatMessage::user(prompt.user)],
-            response_format: ResponseFormat::JsonObject,
-            tools: Vec::new(),
-        };
-        let (facts, llm_calls) = ask(llm.as_ref(), &request_facts, "fact extraction", read_facts).await?;
-        debug!(facts = facts.len(), "facts extracted");
-        Ok(ExtractedFacts { stage: Stage::Extracted, facts, llm_calls })
+        self.extract_with(llm.as_ref(), request).await
     }
 
     /// infer=true, step two: hash dedup, then reconciliation (skipped when nothing related is stored).
@@ -311,21 +291,12 @@ impl MemoryService {
             return Ok((Vec::new(), unchanged, llm_calls));
         }
         let vectors = self.embed(fresh.iter().map(MemoryText::as_str), EmbedPurpose::Add).await?;
-        let candidates = self.candidates(&request.scope, &vectors).await?;
-        let operations = if candidates.is_empty() {
-            fresh.iter().cloned().map(|text| Operation::Add { text }).collect()
-        } else {
-            let prompt = decision_prompt(&candidates, &fresh, self.prompts().update_memory.as_deref());
-            let request_decisions = ChatRequest {
-                messages: vec![ChatMessage::user(prompt)],
-                response_format: ResponseFormat::JsonObject,
-                tools: Vec::new(),
-            };
-            let read = |answer: &str| read_decisions(answer, &candidates);
-            let (operations, calls) = ask(llm.as_ref(), &request_decisions, "update decision", read).await?;
-            llm_calls += calls;
-            operations
+        let candidates = match self.extraction().mode {
+            ExtractionMode::TwoPass => self.candidates(&request.scope, &vectors).await?,
+            ExtractionMode::Additive => Candidates::default(),
         };
+        let (operations, calls) = self.decide_with(llm.as_ref(), &candidates, &fresh).await?;
+        llm_calls += calls;
         let known: HashMap<ContentHash, Vec<f32>> = fresh.iter().map(MemoryText::hash).zip(vectors).collect();
         let changes = self.changes_for(request, &candidates, operations, known).await?;
         Ok((changes, unchanged, llm_calls))
@@ -608,29 +579,6 @@ pub enum SavedStep {
     Extracted(ExtractedFacts),
     /// The whole plan, ready to apply (boxed: it is much larger than the facts).
     Planned(Box<WritePlan>),
-}
-
-/// Asks the model and reads its answer with `read`; an unreadable answer is asked again, up to
-/// [`MODEL_ANSWER_ATTEMPTS`] calls, then the step fails quoting the last answer (never read as
-/// "nothing"). Returns what was read and the calls made.
-async fn ask<T>(
-    llm: &dyn Llm,
-    request: &ChatRequest,
-    step: &'static str,
-    read: impl Fn(&str) -> Result<T, UnreadableAnswer>,
-) -> Result<(T, u32), ServiceError> {
-    let mut attempts = 0;
-    loop {
-        attempts += 1;
-        let answer = llm.chat(request.clone()).await?;
-        match read(answer.content.as_deref().unwrap_or("")) {
-            Ok(value) => return Ok((value, attempts)),
-            Err(answer) if attempts >= MODEL_ANSWER_ATTEMPTS => {
-                return Err(ServiceError::UnreadableAnswer { step, attempts, answer })
-            }
-            Err(answer) => warn!(step, attempt = attempts, error = %answer, "unreadable model answer; asking again"),
-        }
-    }
 }
 
 fn history_row(change: &PlannedChange) -> HistoryEntry {

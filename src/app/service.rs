@@ -2,6 +2,7 @@
 //! delete_all, history. No runtime policy here (see `api`); writes are in `planning`; every call runs to completion.
 
 use super::graph_memory::GraphMemory;
+use crate::domain::extraction_settings::ExtractionSettings;
 use crate::domain::fusion::ScoreParts;
 use crate::domain::history::{self, HistoryEntry};
 use crate::domain::json_answer::UnreadableAnswer;
@@ -78,6 +79,7 @@ pub struct MemoryService {
     backends: Backends,
     prompts: Prompts,
     graph: Option<GraphMemory>,
+    extraction: ExtractionSettings,
 }
 
 impl MemoryService {
@@ -88,7 +90,18 @@ impl MemoryService {
             (Some(graph), Some(llm)) => Some(GraphMemory::new(graph.clone(), llm.clone(), backends.embedder.clone())),
             _ => None,
         };
-        Self { backends, prompts, graph }
+        Self { backends, prompts, graph, extraction: ExtractionSettings::default() }
+    }
+
+    /// The same service with the write path's model settings (from the LLM block).
+    pub fn with_extraction(mut self, extraction: ExtractionSettings) -> Self {
+        self.extraction = extraction;
+        self
+    }
+
+    /// The write path's model settings.
+    pub fn extraction(&self) -> &ExtractionSettings {
+        &self.extraction
     }
 
     /// Graph memory, when configured.

@@ -1,5 +1,19 @@
 //! The chat providers that speak OpenAI's `/chat/completions` through a base URL, with Mem0's defaults.
 
+use crate::ports::llm::StructuredOutput;
+
+/// How far a provider's `/chat/completions` can hold an answer to a schema: `json_schema` for
+/// OpenAI and the servers that implement it (OpenRouter, xAI, Together, vLLM, LM Studio, LiteLLM,
+/// and llama.cpp's or Ollama's OpenAI endpoints reached as `openai` with a base URL); JSON mode only
+/// for DeepSeek, MiniMax and Groq (schemas on some models only); nothing for Sarvam.
+pub fn structured_output(provider: &ChatProvider) -> StructuredOutput {
+    match provider.name {
+        "deepseek" | "minimax" | "groq" => StructuredOutput::JsonMode,
+        "sarvam" => StructuredOutput::PromptOnly,
+        _ => StructuredOutput::Schema,
+    }
+}
+
 /// Request quirks of a provider.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flavour {
