@@ -262,9 +262,6 @@ pub struct AddOutputs {
     pub updated: usize,
     /// Memories deleted.
     pub deleted: usize,
-    /// True when this add repeated one received within the idempotency window: nothing new
-    /// was written and the answer is the first write's.
-    pub duplicate: bool,
     /// The scope written.
     pub scope: ScopeOutput,
 }
