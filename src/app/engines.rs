@@ -53,6 +53,7 @@ impl EngineRegistry {
         let prompts = Prompts {
             fact_extraction: credentials.custom_fact_extraction_prompt.clone(),
             update_memory: credentials.custom_update_memory_prompt.clone(),
+            language: credentials.language.clone(),
         };
         let engine = Arc::new(Engine::new(MemoryService::new(backends, prompts), Admission::new(self.queue_capacity)));
         if engines.len() >= MAX_ENGINES {

@@ -213,7 +213,8 @@ impl MemoryService {
             focus,
             request.observed_at.unwrap_or_else(Utc::now).date_naive(),
             self.prompts().fact_extraction.as_deref(),
-        );
+        )
+        .in_language(self.prompts().language.as_deref());
         let request_facts = ChatRequest {
             messages: vec![ChatMessage::system(prompt.system), ChatMessage::user(prompt.user)],
             response_format: ResponseFormat::JsonObject,
