@@ -296,6 +296,7 @@ fn expected_parameters(tool: &str) -> Vec<(&'static str, &'static str, &'static 
                 ("infer", "boolean", "form", false),
                 ("timestamp", "string", "llm", false),
                 ("expiration_date", "string", "llm", false),
+                ("idempotency_key", "string", "llm", false),
                 ("output_format", "select", "form", false),
             ],
         ]

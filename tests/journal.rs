@@ -25,6 +25,7 @@ fn add(user: &str, text: &str) -> WriteCommand {
         actor_id: None,
         observed_at: None,
         expires_at: None,
+        idempotency_key: None,
     })
 }
 

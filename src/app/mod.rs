@@ -8,6 +8,7 @@ pub mod constants;
 pub mod engine;
 pub mod engines;
 pub mod planning;
+pub mod repeats;
 pub mod retrieval;
 pub mod service;
 pub mod writer;

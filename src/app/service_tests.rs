@@ -164,6 +164,7 @@ fn add_request(user: &str) -> AddRequest {
         actor_id: None,
         observed_at: None,
         expires_at: None,
+        idempotency_key: None,
     }
 }
 

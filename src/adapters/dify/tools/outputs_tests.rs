@@ -217,3 +217,14 @@ async fn a_given_user_id_is_used_unless_bound_and_without_end_user_it_is_require
     assert_error(&reply, "user_id is required", json!([]));
     assert!(api.seen().is_empty());
 }
+
+#[tokio::test]
+async fn idempotency_key_reaches_the_engine_and_is_checked() {
+    let api = FakeApi::default();
+    script(&api.add, Ok(WriteOutcome::Accepted(write_id())));
+    call(&api, "add_memory", json!({"user": "I like tea", "user_id": "alice", "idempotency_key": " m-1 "})).await;
+    let Seen::Add(request) = api.only_seen() else { panic!("expected an add") };
+    assert_eq!(request.idempotency_key.as_deref(), Some("m-1"));
+    let reply = call(&api, "add_memory", json!({"user": "hi", "user_id": "alice", "idempotency_key": "k".repeat(201)})).await;
+    assert!(reply.is_error() && reply.text.contains("idempotency_key"), "{}", reply.text);
+}

@@ -167,6 +167,7 @@ pub fn add(params: &Params<'_>, binding: Binding<'_>) -> Result<AddInput, InputE
     let infer = params.boolean("infer")?.unwrap_or(true);
     let observed_at = params.timestamp("timestamp")?;
     let expires_at = params.expiration("expiration_date")?;
+    let idempotency_key = idempotency_key(params)?;
     let conversation = Conversation::from_turn(user.as_deref().unwrap_or(""), assistant.as_deref());
     if conversation.is_empty() {
         return Ok(AddInput::Skip(used));
@@ -180,6 +181,7 @@ pub fn add(params: &Params<'_>, binding: Binding<'_>) -> Result<AddInput, InputE
         actor_id: None,
         observed_at,
         expires_at,
+        idempotency_key,
     };
     Ok(AddInput::Add(Box::new(request), source))
 }
@@ -268,6 +270,24 @@ pub fn update(params: &Params<'_>, binding: Binding<'_>) -> Result<UpdateRequest
 /// Parses `delete_all_memories`: the scope to wipe (`user_id`, else the Dify end user).
 pub fn delete_all(params: &Params<'_>, binding: Binding<'_>) -> Result<ScopeUsed, InputError> {
     Ids::read(params, binding)?.user_scope(binding)
+}
+
+/// Longest `idempotency_key` accepted.
+const MAX_IDEMPOTENCY_KEY_CHARS: usize = 200;
+
+/// `idempotency_key` of an add: trimmed, at most [`MAX_IDEMPOTENCY_KEY_CHARS`] characters.
+fn idempotency_key(params: &Params<'_>) -> Result<Option<String>, InputError> {
+    let Some(raw) = params.text("idempotency_key")? else { return Ok(None) };
+    let key = raw.trim();
+    if key.chars().count() > MAX_IDEMPOTENCY_KEY_CHARS || key.contains('\0') {
+        return Err(ParamError::WrongType {
+            name: "idempotency_key",
+            expected: "a text of at most 200 characters",
+            got: format!("{} characters", key.chars().count()),
+        }
+        .into());
+    }
+    Ok(Some(key.to_owned()))
 }
 
 fn metadata(params: &Params<'_>) -> Result<Metadata, InputError> {
