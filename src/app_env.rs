@@ -177,4 +177,13 @@ mod tests {
         assert!(settings(&[("MEM0_DIFY_SEARCH_TIMEOUT_SECS", "-1")]).is_err());
         assert!(settings(&[("MEM0_DIFY_SEARCH_TIMEOUT_SECS", "NaN")]).is_err());
     }
+
+    #[test]
+    fn the_repeat_window_is_read_and_zero_turns_it_off() {
+        assert_eq!(settings(&[]).unwrap().repeat_window, Duration::from_secs(120));
+        assert_eq!(settings(&[("MEM0_DIFY_REPEAT_WINDOW_SECS", "30")]).unwrap().repeat_window, Duration::from_secs(30));
+        assert_eq!(settings(&[("MEM0_DIFY_REPEAT_WINDOW_SECS", "0")]).unwrap().repeat_window, Duration::ZERO);
+        let err = settings(&[("MEM0_DIFY_REPEAT_WINDOW_SECS", "later")]).unwrap_err();
+        assert!(err.to_string().starts_with("MEM0_DIFY_REPEAT_WINDOW_SECS=\"later\""), "{err}");
+    }
 }
