@@ -252,7 +252,9 @@ fn provider_declares_the_credentials_of_the_domain() {
         assert_eq!(creds[name]["required"], false, "{name}");
         assert_eq!(creds[name]["default"], default, "{name} default");
     }
-    for name in [credentials::CUSTOM_FACT_EXTRACTION_PROMPT, credentials::CUSTOM_UPDATE_MEMORY_PROMPT, credentials::LANGUAGE] {
+    for name in
+        [credentials::CUSTOM_FACT_EXTRACTION_PROMPT, credentials::CUSTOM_UPDATE_MEMORY_PROMPT, credentials::LANGUAGE]
+    {
         assert_eq!(creds[name]["type"], "text-input", "{name}");
         assert_eq!(creds[name]["required"], false, "{name}");
     }

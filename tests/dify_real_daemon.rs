@@ -80,7 +80,10 @@ fn check_tool_chunks(tool: &str, chunks: &[Value]) -> Value {
     let texts = chunks[1..].iter().take_while(|c| c["type"] == "text").count();
     assert!(texts >= 1, "{tool}: {chunks:#?}");
     let variables = &chunks[1 + texts..];
-    assert!(variables.iter().all(|c| c["type"] == "variable" && c["message"]["stream"] == false), "{tool}: {chunks:#?}");
+    assert!(
+        variables.iter().all(|c| c["type"] == "variable" && c["message"]["stream"] == false),
+        "{tool}: {chunks:#?}"
+    );
     check_variables_against_output_schema(tool, variables);
     let object = chunks[0]["message"]["json_object"].clone();
     assert_eq!(object["status"], "SUCCESS", "{tool}: {object}");

@@ -91,8 +91,10 @@ fn assert_variables_match_output_schema(tool: &str, variables: &serde_json::Map<
     let sent: Vec<&String> = variables.keys().collect();
     assert_eq!(sent, declared, "{tool}: variables sent and outputs declared");
     let validator = jsonschema::validator_for(schema).unwrap();
-    let errors: Vec<String> =
-        validator.iter_errors(&Value::Object(variables.clone())).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+    let errors: Vec<String> = validator
+        .iter_errors(&Value::Object(variables.clone()))
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
     assert!(errors.is_empty(), "{tool}: outputs violate the output_schema: {errors:?}");
 }
 
@@ -171,7 +173,10 @@ async fn scenario_failures(d: &DaemonSide) {
     );
     assert_eq!(object["status"], "ERROR", "{object}");
     assert_variables_match_output_schema("search_memory", &variables);
-    assert_eq!((&variables["status"], &variables["count"], &variables["context"]), (&json!("ERROR"), &json!(0), &json!("")));
+    assert_eq!(
+        (&variables["status"], &variables["count"], &variables["context"]),
+        (&json!("ERROR"), &json!(0), &json!(""))
+    );
     // bad input: the same
     let (_, _, variables) = tool_reply_with_variables(
         &d.call(invoke("add_memory", json!({"user": "hi", "user_id": ["x"]}), credentials(false))).await,

@@ -658,7 +658,11 @@ fn with_key(text: &str, key: &str) -> AddRequest {
 
 #[tokio::test]
 async fn a_repeated_sync_add_answers_the_first_write_and_stores_nothing_new() {
-    let world = Arc::new(World::new(vec![Ok(facts(&["Likes tea"])), Ok(facts(&["Likes tea"]))], Duration::ZERO, Duration::ZERO));
+    let world = Arc::new(World::new(
+        vec![Ok(facts(&["Likes tea"])), Ok(facts(&["Likes tea"]))],
+        Duration::ZERO,
+        Duration::ZERO,
+    ));
     let app = start(world.clone());
     let creds = credentials(false);
     let WriteOutcome::Done(first) = app.add(&creds, add("I like tea")).await.unwrap() else { panic!("sync add") };
@@ -710,7 +714,8 @@ async fn without_a_window_or_after_a_failure_the_same_add_is_written_again() {
     let WriteOutcome::Accepted(b) = app.add(&creds, add("I like tea")).await.unwrap() else { panic!() };
     assert_ne!(a, b);
 
-    let script = vec![Err(LlmError::Unauthorized { status: 401, message: "bad key".into() }), Ok(facts(&["Likes tea"]))];
+    let script =
+        vec![Err(LlmError::Unauthorized { status: 401, message: "bad key".into() }), Ok(facts(&["Likes tea"]))];
     let world = Arc::new(World::new(script, Duration::ZERO, Duration::ZERO));
     let app = start(world.clone());
     let WriteOutcome::Accepted(failed) = app.add(&creds, add("I like tea")).await.unwrap() else { panic!() };

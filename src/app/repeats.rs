@@ -84,7 +84,8 @@ mod tests {
         assert_eq!(key(&add("alice", "I like tea", Some("m-1"))), key(&add("alice", "Other words", Some("m-1"))));
         assert_ne!(key(&add("alice", "I like tea", Some("m-1"))), key(&add("alice", "I like tea", Some("m-2"))));
         assert_ne!(key(&add("alice", "I like tea", Some("m-1"))), key(&add("bob", "I like tea", Some("m-1"))));
-        let delete_all = WriteCommand::DeleteAll(Scope::parse(Some("alice"), None, None).unwrap_or_else(|e| panic!("{e}")));
+        let delete_all =
+            WriteCommand::DeleteAll(Scope::parse(Some("alice"), None, None).unwrap_or_else(|e| panic!("{e}")));
         assert_eq!(repeat_key(&delete_all), None);
     }
 

@@ -660,8 +660,12 @@ async fn add_in_language(input: &'static str, facts: &'static [&'static str], fo
 #[tokio::test]
 async fn chinese_and_japanese_conversations_give_memories_in_their_language_intact() {
     add_in_language("我是素食者，在上海当护士。", &["是素食者", "在上海当护士"], None).await;
-    add_in_language("私はベジタリアンで、東京で看護師をしています。", &["ベジタリアンである", "東京で看護師をしている"], None)
-        .await;
+    add_in_language(
+        "私はベジタリアンで、東京で看護師をしています。",
+        &["ベジタリアンである", "東京で看護師をしている"],
+        None,
+    )
+    .await;
 }
 
 #[tokio::test]

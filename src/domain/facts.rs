@@ -173,8 +173,11 @@ mod tests {
         assert_eq!(plain.clone().in_language(Some("  ")), plain);
         let forced = plain.clone().in_language(Some("English"));
         assert!(forced.system.starts_with(&plain.system));
-        assert!(forced.system.ends_with("Language: write every fact in English, whatever language the conversation uses."));
-        let custom = extraction_prompt(&conversation, Focus::User, today, Some("Extract facts as JSON")).in_language(Some("日本語"));
+        assert!(forced
+            .system
+            .ends_with("Language: write every fact in English, whatever language the conversation uses."));
+        let custom = extraction_prompt(&conversation, Focus::User, today, Some("Extract facts as JSON"))
+            .in_language(Some("日本語"));
         assert!(custom.system.contains("write every fact in 日本語"), "{}", custom.system);
     }
 

@@ -7,8 +7,8 @@
 use super::backwards::{with_caller, BackwardsRouter, CallerSession};
 use super::line_writer::{Closed, LineSender};
 use super::protocol::{
-    json_chunk, split_text_for_lines, text_chunk, variable_chunk, ErrorPayload, InboundMessage, LineLimit, OutboundEvent, RequestData,
-    SessionMessage,
+    json_chunk, split_text_for_lines, text_chunk, variable_chunk, ErrorPayload, InboundMessage, LineLimit,
+    OutboundEvent, RequestData, SessionMessage,
 };
 use super::tools::{invoke_tool, TOOL_NAMES};
 use crate::domain::credentials::CredentialSet;

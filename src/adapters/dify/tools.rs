@@ -30,11 +30,11 @@ use crate::adapters::dify::constants::{
 use crate::domain::credentials::CredentialSet;
 use crate::domain::operations::MemoryRef;
 use crate::ports::memory_api::{ApiError, InvokeContext, MemoryApi, WriteId, WriteOutcome};
-pub use outputs::{ToolOutputs, Variable};
 use outputs::{
     AddOutputs, Degradation, GetOutputs, HistoryOutputs, HitOutput, ListOutputs, MemoryOutput, ScopeOutput,
     ScopeSource, SearchOutputs, Status, WriteOutputs, WriteStatusOutputs, STATE_DONE, STATE_SKIPPED,
 };
+pub use outputs::{ToolOutputs, Variable};
 use params::Params;
 use reply::JsonReply;
 use requests::{AddInput, Binding, InputError, ScopeUsed};
@@ -384,8 +384,12 @@ impl Call<'_> {
         }
         let messages = ref_json(&request.target, extra);
         Ok(match self.api.update(self.credentials, request).await? {
-            WriteOutcome::Accepted(id) => Pending::new(messages, &UPDATE_ACCEPT_RESULT, "memory update", &id, false).write(),
-            WriteOutcome::Running(id) => Pending::new(messages, &UPDATE_ACCEPT_RESULT, "memory update", &id, true).write(),
+            WriteOutcome::Accepted(id) => {
+                Pending::new(messages, &UPDATE_ACCEPT_RESULT, "memory update", &id, false).write()
+            }
+            WriteOutcome::Running(id) => {
+                Pending::new(messages, &UPDATE_ACCEPT_RESULT, "memory update", &id, true).write()
+            }
             WriteOutcome::Done(record) => {
                 let mut results = Map::new();
                 results.insert("message".into(), Value::String(UPDATE_DONE_MESSAGE.into()));
@@ -406,7 +410,9 @@ impl Call<'_> {
             WriteOutcome::Accepted(id) => {
                 Pending::new(messages, &DELETE_ACCEPT_RESULT, "memory deletion", &id, false).write()
             }
-            WriteOutcome::Running(id) => Pending::new(messages, &DELETE_ACCEPT_RESULT, "memory deletion", &id, true).write(),
+            WriteOutcome::Running(id) => {
+                Pending::new(messages, &DELETE_ACCEPT_RESULT, "memory deletion", &id, true).write()
+            }
             WriteOutcome::Done(id) => ToolReply {
                 json: JsonReply::success(messages, json!({"message": DELETE_DONE_MESSAGE, "id": id.to_string()}))
                     .into_value(),
@@ -534,7 +540,8 @@ impl Pending {
 
     /// The reply of an update / delete / delete_all.
     fn write(self) -> ToolReply {
-        let outputs = WriteOutputs { state: self.state.into(), write_id: self.write_id.clone(), ..WriteOutputs::default() };
+        let outputs =
+            WriteOutputs { state: self.state.into(), write_id: self.write_id.clone(), ..WriteOutputs::default() };
         self.reply(ToolOutputs::Write(outputs))
     }
 }

@@ -34,6 +34,9 @@ fn assert_outputs_match_schema(tool: &str, reply: &ToolReply) {
     assert!(validator.is_valid(&Value::Object(all)), "{tool}: outputs as a whole");
 }
 
+/// Scripts the fake engine for one case.
+type Setup = Box<dyn Fn(&FakeApi)>;
+
 fn variable(reply: &ToolReply, name: &str) -> Value {
     reply.outputs.variables().into_iter().find(|v| v.name == name).map(|v| v.value).unwrap_or(Value::Null)
 }
@@ -57,65 +60,119 @@ async fn schema_validation_catches_a_wrong_output() {
 async fn every_tool_outputs_match_the_schema_on_success_error_and_degraded_paths() {
     let alice = json!({"user_id": "alice"});
     let by_id = json!({"memory_id": ID, "user_id": "alice"});
-    let change = MemoryChange { id: mid(ID), memory: "Likes tea".into(), event: ChangeEvent::Add, previous_memory: None };
-    let cases: Vec<(&str, Value, Box<dyn Fn(&FakeApi)>)> = vec![
-        ("add_memory", json!({"user": "I like tea", "user_id": "alice"}), Box::new(move |api: &FakeApi| {
-            script(&api.add, Ok(WriteOutcome::Done(AddReport { results: vec![change.clone()], ..AddReport::default() })))
-        })),
-        ("add_memory", json!({"user": "I like tea", "user_id": "alice"}), Box::new(|api: &FakeApi| {
-            script(&api.add, Ok(WriteOutcome::Accepted(write_id())))
-        })),
-        ("add_memory", json!({"user": "I like tea", "user_id": "alice"}), Box::new(|api: &FakeApi| {
-            script(&api.add, Ok(WriteOutcome::Running(write_id())))
-        })),
+    let change =
+        MemoryChange { id: mid(ID), memory: "Likes tea".into(), event: ChangeEvent::Add, previous_memory: None };
+    let cases: Vec<(&str, Value, Setup)> = vec![
+        (
+            "add_memory",
+            json!({"user": "I like tea", "user_id": "alice"}),
+            Box::new(move |api: &FakeApi| {
+                script(
+                    &api.add,
+                    Ok(WriteOutcome::Done(AddReport { results: vec![change.clone()], ..AddReport::default() })),
+                )
+            }),
+        ),
+        (
+            "add_memory",
+            json!({"user": "I like tea", "user_id": "alice"}),
+            Box::new(|api: &FakeApi| script(&api.add, Ok(WriteOutcome::Accepted(write_id())))),
+        ),
+        (
+            "add_memory",
+            json!({"user": "I like tea", "user_id": "alice"}),
+            Box::new(|api: &FakeApi| script(&api.add, Ok(WriteOutcome::Running(write_id())))),
+        ),
         ("add_memory", json!({"user": " ", "user_id": "alice"}), Box::new(|_: &FakeApi| {})),
-        ("search_memory", json!({"query": "tea", "user_id": "alice"}), Box::new(|api: &FakeApi| {
-            let report = SearchReport { results: vec![hit(ID, "Likes tea", 0.9, None)], relations: None, graph_degraded: None };
-            script(&api.search, Ok(ReadOutcome::complete(report)))
-        })),
-        ("search_memory", json!({"query": "tea", "user_id": "alice"}), Box::new(|api: &FakeApi| {
-            script(&api.search, Ok(ReadOutcome { value: SearchReport::default(), degraded: degraded() }))
-        })),
-        ("get_all_memories", alice.clone(), Box::new(|api: &FakeApi| {
-            let report = ListReport { results: vec![alice_record()], ..ListReport::default() };
-            script(&api.get_all, Ok(ReadOutcome::complete(report)))
-        })),
-        ("get_all_memories", alice.clone(), Box::new(|api: &FakeApi| {
-            script(&api.get_all, Ok(ReadOutcome { value: ListReport::default(), degraded: degraded() }))
-        })),
-        ("get_memory", by_id.clone(), Box::new(|api: &FakeApi| {
-            script(&api.get, Ok(ReadOutcome::complete(Some(alice_record()))))
-        })),
-        ("get_memory", by_id.clone(), Box::new(|api: &FakeApi| {
-            script(&api.get, Ok(ReadOutcome { value: None, degraded: degraded() }))
-        })),
-        ("get_memory_history", by_id.clone(), Box::new(|api: &FakeApi| {
-            script(&api.history, Ok(ReadOutcome::complete(vec![history_row()])))
-        })),
-        ("get_memory_history", by_id.clone(), Box::new(|api: &FakeApi| {
-            script(&api.history, Ok(ReadOutcome { value: vec![], degraded: degraded() }))
-        })),
-        ("update_memory", json!({"memory_id": ID, "text": "Likes tea", "user_id": "alice"}), Box::new(|api: &FakeApi| {
-            script(&api.update, Ok(WriteOutcome::Done(alice_record())))
-        })),
-        ("update_memory", json!({"memory_id": ID, "text": "Likes tea"}), Box::new(|api: &FakeApi| {
-            script(&api.update, Ok(WriteOutcome::Accepted(write_id())))
-        })),
-        ("delete_memory", by_id.clone(), Box::new(|api: &FakeApi| {
-            script(&api.delete, Ok(WriteOutcome::Done(mid(ID))))
-        })),
-        ("delete_all_memories", alice.clone(), Box::new(|api: &FakeApi| {
-            script(&api.delete_all, Ok(WriteOutcome::Running(write_id())))
-        })),
-        ("get_write_status", json!({"write_id": "w-1"}), Box::new(|api: &FakeApi| {
-            script(&api.write_status, Ok(Some(WriteState::Applied { result: json!([{"id": ID}]) })))
-        })),
-        ("get_write_status", json!({"write_id": "w-1"}), Box::new(|api: &FakeApi| {
-            script(&api.write_status, Ok(Some(WriteState::Failed { error: "boom".into(), attempts: 3 })))
-        })),
-        ("get_write_status", json!({"write_id": "w-1"}), Box::new(|api: &FakeApi| {
-            script(&api.write_status, Ok(None))
-        })),
+        (
+            "search_memory",
+            json!({"query": "tea", "user_id": "alice"}),
+            Box::new(|api: &FakeApi| {
+                let report = SearchReport {
+                    results: vec![hit(ID, "Likes tea", 0.9, None)],
+                    relations: None,
+                    graph_degraded: None,
+                };
+                script(&api.search, Ok(ReadOutcome::complete(report)))
+            }),
+        ),
+        (
+            "search_memory",
+            json!({"query": "tea", "user_id": "alice"}),
+            Box::new(|api: &FakeApi| {
+                script(&api.search, Ok(ReadOutcome { value: SearchReport::default(), degraded: degraded() }))
+            }),
+        ),
+        (
+            "get_all_memories",
+            alice.clone(),
+            Box::new(|api: &FakeApi| {
+                let report = ListReport { results: vec![alice_record()], ..ListReport::default() };
+                script(&api.get_all, Ok(ReadOutcome::complete(report)))
+            }),
+        ),
+        (
+            "get_all_memories",
+            alice.clone(),
+            Box::new(|api: &FakeApi| {
+                script(&api.get_all, Ok(ReadOutcome { value: ListReport::default(), degraded: degraded() }))
+            }),
+        ),
+        (
+            "get_memory",
+            by_id.clone(),
+            Box::new(|api: &FakeApi| script(&api.get, Ok(ReadOutcome::complete(Some(alice_record()))))),
+        ),
+        (
+            "get_memory",
+            by_id.clone(),
+            Box::new(|api: &FakeApi| script(&api.get, Ok(ReadOutcome { value: None, degraded: degraded() }))),
+        ),
+        (
+            "get_memory_history",
+            by_id.clone(),
+            Box::new(|api: &FakeApi| script(&api.history, Ok(ReadOutcome::complete(vec![history_row()])))),
+        ),
+        (
+            "get_memory_history",
+            by_id.clone(),
+            Box::new(|api: &FakeApi| script(&api.history, Ok(ReadOutcome { value: vec![], degraded: degraded() }))),
+        ),
+        (
+            "update_memory",
+            json!({"memory_id": ID, "text": "Likes tea", "user_id": "alice"}),
+            Box::new(|api: &FakeApi| script(&api.update, Ok(WriteOutcome::Done(alice_record())))),
+        ),
+        (
+            "update_memory",
+            json!({"memory_id": ID, "text": "Likes tea"}),
+            Box::new(|api: &FakeApi| script(&api.update, Ok(WriteOutcome::Accepted(write_id())))),
+        ),
+        (
+            "delete_memory",
+            by_id.clone(),
+            Box::new(|api: &FakeApi| script(&api.delete, Ok(WriteOutcome::Done(mid(ID))))),
+        ),
+        (
+            "delete_all_memories",
+            alice.clone(),
+            Box::new(|api: &FakeApi| script(&api.delete_all, Ok(WriteOutcome::Running(write_id())))),
+        ),
+        (
+            "get_write_status",
+            json!({"write_id": "w-1"}),
+            Box::new(|api: &FakeApi| {
+                script(&api.write_status, Ok(Some(WriteState::Applied { result: json!([{"id": ID}]) })))
+            }),
+        ),
+        (
+            "get_write_status",
+            json!({"write_id": "w-1"}),
+            Box::new(|api: &FakeApi| {
+                script(&api.write_status, Ok(Some(WriteState::Failed { error: "boom".into(), attempts: 3 })))
+            }),
+        ),
+        ("get_write_status", json!({"write_id": "w-1"}), Box::new(|api: &FakeApi| script(&api.write_status, Ok(None)))),
     ];
     for (tool, params, setup) in cases {
         let api = FakeApi::default();
@@ -127,7 +184,8 @@ async fn every_tool_outputs_match_the_schema_on_success_error_and_degraded_paths
     // Errors: bad input and an engine failure, for every tool; every output is present, empty.
     for tool in TOOL_NAMES {
         let api = FakeApi::default(); // nothing scripted: the engine answers an error
-        let params = json!({"user_id": "alice", "memory_id": ID, "write_id": "w-1", "query": "q", "user": "u", "text": "t"});
+        let params =
+            json!({"user_id": "alice", "memory_id": ID, "write_id": "w-1", "query": "q", "user": "u", "text": "t"});
         let failed = call(&api, tool, params).await;
         assert!(failed.is_error(), "{tool}: {}", failed.text);
         assert_outputs_match_schema(tool, &failed);
@@ -144,8 +202,11 @@ async fn search_outputs_a_bounded_context_most_relevant_first() {
     let api = FakeApi::default();
     let mut second = hit(ID2, "Lives in Lisbon", 0.4, None);
     second.record.observed_at = Some(Utc.with_ymd_and_hms(2024, 5, 8, 13, 56, 0).unwrap());
-    let report =
-        SearchReport { results: vec![hit(ID, "Likes green tea", 0.9, None), second], relations: None, graph_degraded: None };
+    let report = SearchReport {
+        results: vec![hit(ID, "Likes green tea", 0.9, None), second],
+        relations: None,
+        graph_degraded: None,
+    };
     script(&api.search, Ok(ReadOutcome::complete(report.clone())));
     let reply = call(&api, "search_memory", json!({"query": "tea", "user_id": "alice"})).await;
     assert_eq!(variable(&reply, "context"), "- [2025-01-02] Likes green tea\n- [2024-05-08] Lives in Lisbon");
@@ -159,7 +220,8 @@ async fn search_outputs_a_bounded_context_most_relevant_first() {
     assert_eq!(variable(&reply, "count"), 2, "the bound cuts the context, not the memories");
 
     for bad in [json!(10), json!(2.5), json!("lots")] {
-        let reply = call(&api, "search_memory", json!({"query": "tea", "user_id": "alice", "max_context_chars": bad})).await;
+        let reply =
+            call(&api, "search_memory", json!({"query": "tea", "user_id": "alice", "max_context_chars": bad})).await;
         assert!(reply.is_error() && reply.text.contains("max_context_chars"), "{}", reply.text);
     }
 }
@@ -186,11 +248,7 @@ async fn without_user_id_the_memories_are_the_dify_end_users() {
         // delete_all_memories declares no scope output; its text says it.
         let expected_scope = (tool != "delete_all_memories")
             .then(|| json!({"user_id": "eve", "agent_id": "helper", "run_id": "", "source": "dify_end_user"}));
-        assert_eq!(
-            Some(variable(&reply, "scope")).filter(|v| !v.is_null()),
-            expected_scope,
-            "{tool}"
-        );
+        assert_eq!(Some(variable(&reply, "scope")).filter(|v| !v.is_null()), expected_scope, "{tool}");
         assert!(reply.text.contains("the Dify end user of this call (user_id eve)"), "{tool}: {}", reply.text);
     }
 }
@@ -199,7 +257,8 @@ async fn without_user_id_the_memories_are_the_dify_end_users() {
 async fn a_given_user_id_is_used_unless_bound_and_without_end_user_it_is_required() {
     let api = FakeApi::default();
     script(&api.search, Ok(ReadOutcome::complete(SearchReport::default())));
-    let reply = call_as(&api, &creds(), &end_user("eve"), "search_memory", json!({"query": "q", "user_id": "alice"})).await;
+    let reply =
+        call_as(&api, &creds(), &end_user("eve"), "search_memory", json!({"query": "q", "user_id": "alice"})).await;
     let Seen::Search(request) = api.only_seen() else { panic!("expected a search") };
     assert_eq!(request.scope, scope(Some("alice"), None, None));
     assert_eq!(variable(&reply, "scope")["source"], "parameters");
@@ -207,7 +266,9 @@ async fn a_given_user_id_is_used_unless_bound_and_without_end_user_it_is_require
 
     let api = FakeApi::default();
     script(&api.search, Ok(ReadOutcome::complete(SearchReport::default())));
-    let reply = call_as(&api, &bound_creds(), &end_user("eve"), "search_memory", json!({"query": "q", "user_id": "alice"})).await;
+    let reply =
+        call_as(&api, &bound_creds(), &end_user("eve"), "search_memory", json!({"query": "q", "user_id": "alice"}))
+            .await;
     let Seen::Search(request) = api.only_seen() else { panic!("expected a search") };
     assert_eq!(request.scope, scope(Some("eve"), None, None), "bound: a given user_id is ignored");
     assert_eq!(variable(&reply, "scope")["source"], "dify_end_user");
@@ -225,6 +286,7 @@ async fn idempotency_key_reaches_the_engine_and_is_checked() {
     call(&api, "add_memory", json!({"user": "I like tea", "user_id": "alice", "idempotency_key": " m-1 "})).await;
     let Seen::Add(request) = api.only_seen() else { panic!("expected an add") };
     assert_eq!(request.idempotency_key.as_deref(), Some("m-1"));
-    let reply = call(&api, "add_memory", json!({"user": "hi", "user_id": "alice", "idempotency_key": "k".repeat(201)})).await;
+    let reply =
+        call(&api, "add_memory", json!({"user": "hi", "user_id": "alice", "idempotency_key": "k".repeat(201)})).await;
     assert!(reply.is_error() && reply.text.contains("idempotency_key"), "{}", reply.text);
 }
