@@ -438,7 +438,7 @@ async fn run_checks(engine: &Engine) -> Vec<CheckResult> {
     let store = async { result(credentials::VECTOR_STORE, engine.ready().await.err().map(|e| e.to_string())) };
     let graph = async {
         let graph = backends.graph.as_ref()?;
-        Some(result(credentials::GRAPH_STORE, graph.ensure_ready().await.err().map(|e| e.to_string())))
+        Some(result(credentials::GRAPH_STORE, graph.store.ensure_ready().await.err().map(|e| e.to_string())))
     };
     let reranker = async {
         let reranker = backends.reranker.as_ref()?;

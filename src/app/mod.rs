@@ -7,6 +7,7 @@ pub mod apply_error;
 pub mod constants;
 pub mod engine;
 pub mod engines;
+pub mod graph_memory;
 pub mod planning;
 pub mod repeats;
 pub mod retrieval;

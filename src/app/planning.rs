@@ -6,6 +6,7 @@
 use super::constants::{CANDIDATES_PER_FACT, MODEL_ANSWER_ATTEMPTS};
 use super::service::{MemoryService, ServiceError};
 use crate::domain::facts::{extraction_prompt, read_facts, Focus};
+use crate::domain::graph::GraphPlan;
 use crate::domain::history::HistoryEntry;
 use crate::domain::json_answer::UnreadableAnswer;
 use crate::domain::memory::{ContentHash, MemoryError, MemoryId, MemoryRecord, MemoryText};
@@ -65,6 +66,9 @@ pub enum PlanKind {
         transcript: String,
         /// LLM calls spent planning.
         llm_calls: u32,
+        /// The graph part of the add (plans journaled before it existed plan it when resumed).
+        #[serde(default)]
+        graph: GraphStep,
     },
     /// An update of one memory.
     Update,
@@ -72,6 +76,40 @@ pub enum PlanKind {
     Delete,
     /// Delete everything in a scope (applied directly; naturally idempotent).
     DeleteAll,
+}
+
+/// Where the graph part of an add stands. It is planned once the vector part is applied (so a
+/// graph outage never holds vector memories back) and journaled before it is applied, so a
+/// replay never asks the model again.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum GraphStep {
+    /// Still to plan: the model has not been asked yet.
+    #[default]
+    Pending,
+    /// Nothing to do: no graph memory configured, or nothing to read.
+    Skipped,
+    /// Decided; applied with the vector changes.
+    Planned {
+        /// The decision.
+        plan: GraphPlan,
+    },
+    /// Could not be decided for good: the vector part is applied and the add reports the graph
+    /// part as degraded with this reason.
+    Failed {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// What a graph failure does to the write it belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GraphFailure {
+    /// A transient failure fails the write, which is retried later from its journaled plan.
+    Retry,
+    /// Any failure is reported as degraded; the vector part is applied (last attempt, or a
+    /// caller waiting for the outcome now).
+    Degrade,
 }
 
 /// A write decided and ready to apply.
@@ -88,17 +126,44 @@ pub struct WritePlan {
 }
 
 impl MemoryService {
-    /// Plans and applies a write; returns its JSON result.
+    /// Plans and applies a write; returns its JSON result. Graph failures are reported as
+    /// degraded (nothing retries this write later).
     pub async fn execute(&self, command: &WriteCommand) -> Result<Value, ServiceError> {
-        let plan = self.plan(command).await?;
-        self.apply(&plan).await
+        let mut plan = self.plan(command).await?;
+        self.apply_changes(&plan).await?;
+        self.plan_graph(&mut plan, GraphFailure::Degrade).await?;
+        self.finish(&plan, GraphFailure::Degrade).await
     }
 
     /// Remembers a conversation (plan and apply in one go).
     pub async fn add(&self, request: AddRequest) -> Result<AddReport, ServiceError> {
-        let plan = self.plan_add(&request).await?;
-        let value = self.apply(&plan).await?;
+        let value = self.execute(&WriteCommand::Add(request)).await?;
         serde_json::from_value(value).map_err(|e| ServiceError::Internal(e.to_string()))
+    }
+
+    /// Plans the graph part of an add whose graph step is pending. Returns whether the plan
+    /// changed (and so must be journaled again). A transient failure fails the call under
+    /// [`GraphFailure::Retry`]; any other failure is kept in the plan as [`GraphStep::Failed`].
+    pub async fn plan_graph(&self, plan: &mut WritePlan, on_failure: GraphFailure) -> Result<bool, ServiceError> {
+        let PlanKind::Add { transcript, graph: step @ GraphStep::Pending, .. } = &mut plan.kind else {
+            return Ok(false);
+        };
+        *step = match self.graph() {
+            Some(graph) if !transcript.trim().is_empty() => match graph.plan(transcript, &plan.scope).await {
+                Ok(decided) if decided.is_empty() => GraphStep::Skipped,
+                Ok(decided) => GraphStep::Planned { plan: decided },
+                Err(e) if e.is_transient() && on_failure == GraphFailure::Retry => {
+                    warn!(error = %e, "graph memory could not be planned; the write will be retried");
+                    return Err(e.into());
+                }
+                Err(e) => {
+                    warn!(error = %e, "graph memory could not be planned; vector memories are written");
+                    GraphStep::Failed { reason: e.to_string() }
+                }
+            },
+            _ => GraphStep::Skipped,
+        };
+        Ok(true)
     }
 
     /// The first step of an add that asks the model for facts, when it has one: the facts, to be
@@ -120,7 +185,7 @@ impl MemoryService {
         match (command, extracted) {
             (WriteCommand::Add(request), Some(extracted)) => {
                 let planned = self.plan_facts(request, extracted).await?;
-                Ok(add_plan(request, planned))
+                Ok(add_plan(request, planned, self.graph().is_some()))
             }
             _ => self.plan(command).await,
         }
@@ -151,7 +216,7 @@ impl MemoryService {
         } else {
             self.plan_verbatim(request).await?
         };
-        Ok(add_plan(request, planned))
+        Ok(add_plan(request, planned, self.graph().is_some()))
     }
 
     /// infer=false: every message becomes a memory (an identical text already stored is NONE).
@@ -359,8 +424,9 @@ impl MemoryService {
         })
     }
 
-    /// Applies a plan; safe to repeat. Returns the write's JSON result.
-    pub async fn apply(&self, plan: &WritePlan) -> Result<Value, ServiceError> {
+    /// Applies a plan's vector changes and history rows; safe to repeat. The rest of the write
+    /// (its graph part, or a scope's deletion) is done by [`Self::finish`].
+    pub async fn apply_changes(&self, plan: &WritePlan) -> Result<(), ServiceError> {
         let store = &self.backends().vector_store;
         let inserts: Vec<(MemoryRecord, Vec<f32>)> = plan
             .changes
@@ -385,25 +451,22 @@ impl MemoryService {
         if !plan.history.is_empty() {
             self.backends().history.append(&plan.history).await?;
         }
+        Ok(())
+    }
+
+    /// Finishes a write whose changes are applied and whose graph step is decided (see
+    /// [`Self::plan_graph`]): applies the graph part or deletes the scope; safe to repeat.
+    /// Returns the write's JSON result.
+    pub async fn finish(&self, plan: &WritePlan, on_graph_failure: GraphFailure) -> Result<Value, ServiceError> {
         let results: Vec<MemoryChange> = plan.changes.iter().map(report_row).collect();
         match &plan.kind {
-            PlanKind::Add { unchanged, transcript, llm_calls } => {
+            PlanKind::Add { unchanged, llm_calls, graph, .. } => {
                 let mut report = AddReport {
                     results: unchanged.iter().cloned().chain(results).collect(),
                     llm_calls: *llm_calls,
                     ..AddReport::default()
                 };
-                if let Some(graph) = &self.backends().graph {
-                    if !transcript.is_empty() {
-                        match graph.add(transcript, &plan.scope).await {
-                            Ok(changes) => report.relations = Some(changes),
-                            Err(e) => {
-                                warn!(error = %e, "graph memory failed; vector memories were written");
-                                report.graph_degraded = Some(e.to_string());
-                            }
-                        }
-                    }
-                }
+                self.apply_graph(graph, &plan.scope, on_graph_failure, &mut report).await?;
                 info!(changes = plan.changes.len(), llm_calls, "add applied");
                 to_json(&report)
             }
@@ -417,6 +480,46 @@ impl MemoryService {
             },
             PlanKind::DeleteAll => to_json(&self.delete_all(&plan.scope).await?),
         }
+    }
+
+    /// Applies the graph part of an add into its report. A transient failure fails the write
+    /// under [`GraphFailure::Retry`] (its vector part, already applied, is applied again
+    /// harmlessly on the retry); otherwise failures are reported as degraded.
+    async fn apply_graph(
+        &self,
+        step: &GraphStep,
+        scope: &Scope,
+        on_failure: GraphFailure,
+        report: &mut AddReport,
+    ) -> Result<(), ServiceError> {
+        let graph = match (step, self.graph()) {
+            (GraphStep::Planned { plan }, Some(graph)) => graph.apply(plan, scope),
+            (GraphStep::Failed { reason }, _) => {
+                report.graph_degraded = Some(reason.clone());
+                return Ok(());
+            }
+            (GraphStep::Pending, Some(_)) => {
+                return Err(ServiceError::Internal("the graph part of the add was not planned".into()))
+            }
+            // Planned while graph memory was configured, resumed without it: nothing to write to.
+            (GraphStep::Planned { .. }, None) => {
+                report.graph_degraded = Some("graph memory is no longer configured".into());
+                return Ok(());
+            }
+            (GraphStep::Skipped | GraphStep::Pending, None) | (GraphStep::Skipped, Some(_)) => return Ok(()),
+        };
+        match graph.await {
+            Ok(changes) => report.relations = Some(changes),
+            Err(e) if e.is_transient() && on_failure == GraphFailure::Retry => {
+                warn!(error = %e, "graph memory failed; the write will be retried");
+                return Err(e.into());
+            }
+            Err(e) => {
+                warn!(error = %e, "graph memory failed; vector memories were written");
+                report.graph_degraded = Some(e.to_string());
+            }
+        }
+        Ok(())
     }
 
     /// Deletes every memory inside the scope (each recorded in its history) and the scope's
@@ -447,7 +550,7 @@ impl MemoryService {
             }
         }
         deleted += store.delete_scope(scope).await?;
-        if let Some(graph) = &self.backends().graph {
+        if let Some(graph) = self.graph() {
             graph.delete_scope(scope).await?;
         }
         info!(deleted, "scope deleted");
@@ -458,12 +561,22 @@ impl MemoryService {
 type Planned = (Vec<PlannedChange>, Vec<MemoryChange>, u32);
 
 /// The plan of an add from its planned changes.
-fn add_plan(request: &AddRequest, (changes, unchanged, llm_calls): Planned) -> WritePlan {
+fn add_plan(request: &AddRequest, (changes, unchanged, llm_calls): Planned, graph_configured: bool) -> WritePlan {
     let transcript = request.conversation.transcript();
     let history = changes.iter().map(history_row).collect();
+    // (the graph step is decided by `MemoryService::plan_graph`, journaled before any apply)
     WritePlan {
         scope: request.scope.clone(),
-        kind: PlanKind::Add { unchanged, transcript, llm_calls },
+        kind: PlanKind::Add {
+            graph: if graph_configured && !transcript.trim().is_empty() {
+                GraphStep::Pending
+            } else {
+                GraphStep::Skipped
+            },
+            unchanged,
+            transcript,
+            llm_calls,
+        },
         changes,
         history,
     }
@@ -494,8 +607,8 @@ pub struct ExtractedFacts {
 pub enum SavedStep {
     /// Facts extracted; planning resumes at the update decision.
     Extracted(ExtractedFacts),
-    /// The whole plan, ready to apply.
-    Planned(WritePlan),
+    /// The whole plan, ready to apply (boxed: it is much larger than the facts).
+    Planned(Box<WritePlan>),
 }
 
 /// Asks the model and reads its answer with `read`; an unreadable answer is asked again, up to

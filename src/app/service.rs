@@ -1,6 +1,7 @@
 //! The memory use cases over one set of backends: add, search, get, get_all, update, delete,
 //! delete_all, history. No runtime policy here (see `api`); writes are in `planning`; every call runs to completion.
 
+use super::graph_memory::GraphMemory;
 use crate::domain::fusion::ScoreParts;
 use crate::domain::history::{self, HistoryEntry};
 use crate::domain::json_answer::UnreadableAnswer;
@@ -78,12 +79,23 @@ pub struct Prompts {
 pub struct MemoryService {
     backends: Backends,
     prompts: Prompts,
+    graph: Option<GraphMemory>,
 }
 
 impl MemoryService {
-    /// A service over `backends`.
+    /// A service over `backends`. Graph memory, when configured, decides with the service's
+    /// model and embedder (no model: no graph memory; the backend factory refuses that setup).
     pub fn new(backends: Backends, prompts: Prompts) -> Self {
-        Self { backends, prompts }
+        let graph = match (&backends.graph, &backends.llm) {
+            (Some(graph), Some(llm)) => Some(GraphMemory::new(graph.clone(), llm.clone(), backends.embedder.clone())),
+            _ => None,
+        };
+        Self { backends, prompts, graph }
+    }
+
+    /// Graph memory, when configured.
+    pub fn graph(&self) -> Option<&GraphMemory> {
+        self.graph.as_ref()
     }
 
     /// The backends.
@@ -122,7 +134,7 @@ impl MemoryService {
     /// The scope's memories most similar to the query, reranked when asked and configured.
     pub async fn search(&self, request: SearchRequest) -> Result<SearchReport, ServiceError> {
         let graph = async {
-            match &self.backends.graph {
+            match &self.graph {
                 Some(g) => Some(g.search(request.query.as_str(), &request.scope, request.limit.get()).await),
                 None => None,
             }
@@ -173,7 +185,7 @@ impl MemoryService {
             ListQuery { scope: request.scope.clone(), filter: request.filter.clone(), limit: request.limit.get() };
         let memories = store.list(&query);
         let graph = async {
-            match &self.backends.graph {
+            match &self.graph {
                 Some(g) => Some(g.list(&request.scope, request.limit.get()).await),
                 None => None,
             }

@@ -2,7 +2,8 @@
 
 use super::service::{MemoryService, Prompts, ServiceError};
 use crate::domain::fusion::Retrieval;
-use crate::domain::graph::{GraphChanges, Relation};
+use crate::domain::graph::resolve::EntityMatch;
+use crate::domain::graph::{GraphChanges, GraphPlan, GraphSettings, Relation, StoredRelation};
 use crate::domain::history::{HistoryEntry, HistoryEvent};
 use crate::domain::memory::{ContentHash, MemoryId, MemoryRecord, MemoryText, Metadata, ScoredMemory, Similarity};
 use crate::domain::message::Conversation;
@@ -13,7 +14,7 @@ use crate::domain::operations::{
 use crate::domain::scope::Scope;
 use crate::ports::backends::Backends;
 use crate::ports::embedder::{EmbedError, EmbedPurpose, Embedder};
-use crate::ports::graph_store::GraphStore;
+use crate::ports::graph_store::{GraphBackend, GraphStore};
 use crate::ports::history_store::HistoryStore;
 use crate::ports::journal::{ClaimedWrite, WriteJournal};
 use crate::ports::llm::{ChatRequest, ChatResponse, Llm, LlmError};
@@ -98,8 +99,26 @@ mockall::mock! {
     #[async_trait]
     impl GraphStore for Graph {
         async fn ensure_ready(&self) -> Result<(), StoreError>;
-        async fn add(&self, text: &str, scope: &Scope) -> Result<GraphChanges, StoreError>;
-        async fn search(&self, query: &str, scope: &Scope, limit: usize) -> Result<Vec<Relation>, StoreError>;
+        async fn similar_entities(
+            &self,
+            scope: &Scope,
+            vectors: &[Vec<f32>],
+            threshold: f64,
+        ) -> Result<Vec<EntityMatch>, StoreError>;
+        async fn relations_touching(
+            &self,
+            scope: &Scope,
+            names: &[String],
+            limit: usize,
+        ) -> Result<Vec<StoredRelation>, StoreError>;
+        async fn apply(&self, plan: &GraphPlan, scope: &Scope) -> Result<GraphChanges, StoreError>;
+        async fn relations_near(
+            &self,
+            scope: &Scope,
+            vectors: &[Vec<f32>],
+            threshold: f64,
+            limit: usize,
+        ) -> Result<Vec<Relation>, StoreError>;
         async fn list(&self, scope: &Scope, limit: usize) -> Result<Vec<Relation>, StoreError>;
         async fn delete_scope(&self, scope: &Scope) -> Result<(), StoreError>;
     }
@@ -149,7 +168,7 @@ fn service(llm: MockLlm, store: MockStore, history: MockHistory, graph: Option<M
         vector_store: Arc::new(store),
         history: Arc::new(history),
         journal: Arc::new(MockJournal::new()),
-        graph: graph.map(|g| Arc::new(g) as Arc<dyn GraphStore>),
+        graph: graph.map(|g| GraphBackend { store: Arc::new(g), settings: GraphSettings::default() }),
         reranker: None,
     };
     MemoryService::new(backends, Prompts::default())
@@ -314,7 +333,9 @@ async fn infer_false_stores_the_messages_as_given() {
 #[tokio::test]
 async fn a_graph_failure_keeps_the_vector_write_and_reports_degraded() {
     let mut llm = MockLlm::new();
-    llm.expect_chat().returning(|_| answer(json!({"facts": ["Likes tea"]})));
+    // one answer read by both readers: the facts, and the relations of the graph extraction
+    let relations = json!([{"source": "alice", "relationship": "likes", "destination": "tea"}]);
+    llm.expect_chat().returning(move |_| answer(json!({"facts": ["Likes tea"], "relations": relations})));
     let mut store = MockStore::new();
     store.expect_find_by_hash().returning(|_, _| Ok(vec![]));
     store.expect_search().returning(|_| Ok(vec![]));
@@ -322,9 +343,9 @@ async fn a_graph_failure_keeps_the_vector_write_and_reports_degraded() {
     let mut history = MockHistory::new();
     history.expect_append().returning(|_| Ok(()));
     let mut graph = MockGraph::new();
-    graph
-        .expect_add()
-        .returning(|_, _| Err(StoreError::Unavailable { store: "graph store", message: "connection refused".into() }));
+    graph.expect_similar_entities().returning(|_, _, _| {
+        Err(StoreError::Unavailable { store: "graph store", message: "connection refused".into() })
+    });
     let report = service(llm, store, history, Some(graph)).add(add_request("I like tea")).await.unwrap();
     assert_eq!(report.results.len(), 1);
     assert!(report.graph_degraded.unwrap().contains("connection refused"));

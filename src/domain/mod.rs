@@ -11,6 +11,7 @@ pub mod json_answer;
 pub mod lexical;
 pub mod memory;
 pub mod message;
+pub mod model_tools;
 pub mod operations;
 pub mod reconcile;
 pub mod scope;

@@ -2,7 +2,6 @@
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use std::time::Duration;
 
 /// Who a chat message is from.
@@ -48,25 +47,7 @@ pub enum ResponseFormat {
     JsonObject,
 }
 
-/// A function the model may call.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ToolSpec {
-    /// Function name.
-    pub name: String,
-    /// What it is for.
-    pub description: String,
-    /// JSON Schema of its arguments.
-    pub parameters: Value,
-}
-
-/// A function call the model made.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ToolCall {
-    /// Function name.
-    pub name: String,
-    /// Parsed arguments (an object; `{}` when the model sent none).
-    pub arguments: Value,
-}
+pub use crate::domain::model_tools::{ToolCall, ToolSpec};
 
 /// A chat completion request.
 #[derive(Debug, Clone, PartialEq, Default)]
