@@ -184,14 +184,20 @@ impl MemoryApp {
             return Ok(Repeat::New(fresh()));
         };
         let not_accepted = |e: &dyn std::fmt::Display| ApiError::Backend(format!("the write was not accepted: {e}"));
-        engine.ready().await.map_err(|e| not_accepted(&e))?;
-        let journal = &engine.service().backends().journal;
-        for id in [previous, current.clone()] {
-            match journal.status(&id).await.map_err(|e| not_accepted(&e))? {
-                None => {}
-                Some(WriteState::Failed { .. }) if id == current => return Ok(Repeat::New(fresh())),
-                Some(WriteState::Failed { .. }) => {}
-                Some(_) => {
+        let look = async {
+            engine.ready().await.map_err(|e| not_accepted(&e))?;
+            let journal = &engine.service().backends().journal;
+            journal.recorded(&[previous, current.clone()]).await.map_err(|e| not_accepted(&e))
+        };
+        // Bounded like the accept that follows.
+        let known = tokio::time::timeout(self.settings.timeouts.get, look)
+            .await
+            .map_err(|_| not_accepted(&"the write journal did not answer in time"))??;
+        for (id, state) in known {
+            match state {
+                WriteState::Failed { .. } if id == current => return Ok(Repeat::New(fresh())),
+                WriteState::Failed { .. } => {}
+                _ => {
                     info!(write = %id.0, "the same add was received again within the repeat window");
                     return Ok(Repeat::Of(id));
                 }
