@@ -171,7 +171,12 @@ impl WriteJournal for FakeJournal {
         Ok(())
     }
     async fn record(&self, id: &WriteId, key: &str, command: &WriteCommand) -> Result<(), StoreError> {
-        self.0.lock().unwrap().push(JournalRow {
+        let mut rows = self.0.lock().unwrap();
+        // As the real journals: an id already recorded changes nothing.
+        if rows.iter().any(|r| r.id == *id) {
+            return Ok(());
+        }
+        rows.push(JournalRow {
             id: id.clone(),
             key: key.to_owned(),
             command: command.clone(),
@@ -458,6 +463,7 @@ fn add(text: &str) -> AddRequest {
         actor_id: None,
         observed_at: None,
         expires_at: None,
+        idempotency_key: None,
     }
 }
 
@@ -728,6 +734,81 @@ async fn concurrent_adds_of_one_fact_store_one_memory() {
         task.await.unwrap();
     }
     assert_eq!(world.store.rows.lock().unwrap().len(), 1);
+}
+
+// ---------------------------------------------------------------- retries applied once
+
+fn with_key(text: &str, key: &str) -> AddRequest {
+    AddRequest { idempotency_key: Some(key.into()), ..add(text) }
+}
+
+#[tokio::test]
+async fn a_repeated_sync_add_answers_the_first_write_and_stores_nothing_new() {
+    let world = Arc::new(World::new(
+        vec![Ok(facts(&["Likes tea"])), Ok(facts(&["Likes tea"]))],
+        Duration::ZERO,
+        Duration::ZERO,
+    ));
+    let app = start(world.clone());
+    let creds = credentials(false);
+    let WriteOutcome::Done(first) = app.add(&creds, add("I like tea")).await.unwrap() else { panic!("sync add") };
+    let WriteOutcome::Done(again) = app.add(&creds, add("I like tea")).await.unwrap() else { panic!("sync add") };
+    assert_eq!(again, first, "the repeat answers the first write's result");
+    assert_eq!(first.results[0].event, crate::domain::operations::ChangeEvent::Add);
+    assert_eq!(world.llm.calls.load(Ordering::SeqCst), 1, "the model is not asked again");
+    assert_eq!(world.store.rows.lock().unwrap().len(), 1);
+    assert_eq!(world.journal.0.lock().unwrap().len(), 1, "one write in the journal");
+}
+
+#[tokio::test]
+async fn a_repeated_async_add_answers_the_first_write_id() {
+    let world = Arc::new(World::new(vec![Ok(facts(&["Likes tea"]))], Duration::ZERO, Duration::ZERO));
+    let app = start(world.clone());
+    let creds = credentials(true);
+    let WriteOutcome::Accepted(first) = app.add(&creds, add("I like tea")).await.unwrap() else { panic!() };
+    let WriteOutcome::Accepted(again) = app.add(&creds, add("I like tea")).await.unwrap() else { panic!() };
+    assert_eq!(again, first);
+    assert!(matches!(wait_for(&app, &creds, &first).await, WriteState::Applied { .. }));
+    // once applied, still the same write
+    let WriteOutcome::Accepted(later) = app.add(&creds, add("I like tea")).await.unwrap() else { panic!() };
+    assert_eq!(later, first);
+    assert_eq!(world.journal.0.lock().unwrap().len(), 1);
+    // another user's identical add is its own write
+    let bob = AddRequest { scope: Scope::parse(Some("bob"), None, None).unwrap(), ..add("I like tea") };
+    let WriteOutcome::Accepted(other) = app.add(&creds, bob).await.unwrap() else { panic!() };
+    assert_ne!(other, first);
+}
+
+#[tokio::test]
+async fn the_idempotency_key_decides_what_is_a_repeat() {
+    let world = Arc::new(World::new(vec![], Duration::from_secs(5), Duration::ZERO));
+    let app = start(world.clone());
+    let creds = credentials(true);
+    let WriteOutcome::Accepted(a) = app.add(&creds, with_key("I like tea", "turn-1")).await.unwrap() else { panic!() };
+    let WriteOutcome::Accepted(b) = app.add(&creds, with_key("I like tea!", "turn-1")).await.unwrap() else { panic!() };
+    let WriteOutcome::Accepted(c) = app.add(&creds, with_key("I like tea", "turn-2")).await.unwrap() else { panic!() };
+    assert_eq!(a, b, "same key: a repeat, whatever the words");
+    assert_ne!(a, c, "another key: another write");
+}
+
+#[tokio::test]
+async fn without_a_window_or_after_a_failure_the_same_add_is_written_again() {
+    let world = Arc::new(World::new(vec![], Duration::from_secs(5), Duration::ZERO));
+    let app = MemoryApp::start(world.clone(), AppSettings { repeat_window: Duration::ZERO, ..settings() });
+    let creds = credentials(true);
+    let WriteOutcome::Accepted(a) = app.add(&creds, add("I like tea")).await.unwrap() else { panic!() };
+    let WriteOutcome::Accepted(b) = app.add(&creds, add("I like tea")).await.unwrap() else { panic!() };
+    assert_ne!(a, b);
+
+    let script =
+        vec![Err(LlmError::Unauthorized { status: 401, message: "bad key".into() }), Ok(facts(&["Likes tea"]))];
+    let world = Arc::new(World::new(script, Duration::ZERO, Duration::ZERO));
+    let app = start(world.clone());
+    let WriteOutcome::Accepted(failed) = app.add(&creds, add("I like tea")).await.unwrap() else { panic!() };
+    assert!(matches!(wait_for(&app, &creds, &failed).await, WriteState::Failed { .. }));
+    let WriteOutcome::Accepted(retry) = app.add(&creds, add("I like tea")).await.unwrap() else { panic!() };
+    assert_ne!(retry, failed, "a retry of a failed add is written again");
+    assert!(matches!(wait_for(&app, &creds, &retry).await, WriteState::Applied { .. }));
 }
 
 /// The graph extraction answer: alice likes tea.

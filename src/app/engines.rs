@@ -54,6 +54,7 @@ impl EngineRegistry {
         let prompts = Prompts {
             fact_extraction: credentials.custom_fact_extraction_prompt.clone(),
             update_memory: credentials.custom_update_memory_prompt.clone(),
+            language: credentials.language.clone(),
         };
         let extraction = match &credentials.llm {
             Some(block) => ExtractionSettings::from_config(&block.config)

@@ -52,7 +52,8 @@ impl MemoryService {
             request.observed_at.unwrap_or_else(Utc::now).date_naive(),
             self.prompts().fact_extraction.as_deref(),
             &known,
-        );
+        )
+        .in_language(self.prompts().language.as_deref());
         let screen = sources.screen(&request.conversation, &prompt.system);
         let chat = ChatRequest {
             messages: vec![ChatMessage::system(prompt.system), ChatMessage::user(prompt.user)],

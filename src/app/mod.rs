@@ -11,6 +11,7 @@ pub mod extraction;
 pub mod graph_memory;
 pub mod model_calls;
 pub mod planning;
+pub mod repeats;
 pub mod retrieval;
 pub mod service;
 pub mod writer;

@@ -72,6 +72,8 @@ pub struct Prompts {
     pub fact_extraction: Option<String>,
     /// Replaces the update decision instructions.
     pub update_memory: Option<String>,
+    /// The language extracted facts are written in (`language`), when forced.
+    pub language: Option<String>,
 }
 
 /// The memory use cases over one set of backends.

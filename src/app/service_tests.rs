@@ -183,6 +183,7 @@ fn add_request(user: &str) -> AddRequest {
         actor_id: None,
         observed_at: None,
         expires_at: None,
+        idempotency_key: None,
     }
 }
 
@@ -637,4 +638,58 @@ async fn an_update_sets_a_new_expiration_and_keeps_the_old_one_otherwise() {
         };
         service(MockLlm::new(), store, history, None).execute(&WriteCommand::Update(request)).await.unwrap();
     }
+}
+
+/// A model that answers the extraction with `facts` after checking the prompt: the conversation
+/// reaches it intact and the instructions ask for the language (`forced`, else the conversation's).
+fn model_answering(input: &'static str, facts: &'static [&'static str], forced: Option<&'static str>) -> MockLlm {
+    let mut llm = MockLlm::new();
+    llm.expect_chat()
+        .withf(move |request| {
+            let system = &request.messages[0].content;
+            let asks = match forced {
+                Some(language) => system.contains(&format!("write every fact in {language}")),
+                None => system.contains("Write each fact in the language the user used"),
+            };
+            asks && request.messages[1].content.contains(input)
+        })
+        .times(1)
+        .returning(move |_| answer(json!({ "facts": facts })));
+    llm
+}
+
+/// Adds `input` through a service whose store takes exactly `facts` as written.
+async fn add_in_language(input: &'static str, facts: &'static [&'static str], forced: Option<&'static str>) {
+    let mut store = MockStore::new();
+    store.expect_find_by_hash().returning(|_, _| Ok(vec![]));
+    store.expect_search().returning(|_| Ok(vec![]));
+    store
+        .expect_insert()
+        .withf(move |items| items.iter().map(|(r, _)| r.text.as_str()).eq(facts.iter().copied()))
+        .times(1)
+        .returning(|_| Ok(()));
+    let mut history = MockHistory::new();
+    history.expect_append().returning(|_| Ok(()));
+    let service = service(model_answering(input, facts, forced), store, history, None);
+    let prompts = Prompts { language: forced.map(str::to_owned), ..Prompts::default() };
+    let service = MemoryService::new(service.backends().clone(), prompts);
+    let report = service.add(add_request(input)).await.unwrap();
+    let memories: Vec<&str> = report.results.iter().map(|c| c.memory.as_str()).collect();
+    assert_eq!(memories, facts);
+}
+
+#[tokio::test]
+async fn chinese_and_japanese_conversations_give_memories_in_their_language_intact() {
+    add_in_language("我是素食者，在上海当护士。", &["是素食者", "在上海当护士"], None).await;
+    add_in_language(
+        "私はベジタリアンで、東京で看護師をしています。",
+        &["ベジタリアンである", "東京で看護師をしている"],
+        None,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_language_setting_forces_the_language_of_the_memories() {
+    add_in_language("我是素食者。", &["Is vegetarian"], Some("English")).await;
 }

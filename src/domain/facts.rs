@@ -82,6 +82,20 @@ pub struct ExtractionPrompt {
     pub user: String,
 }
 
+impl ExtractionPrompt {
+    /// Forces the language of the facts (the `language` setting): one instruction appended to
+    /// the system message, after the built-in or custom instructions, so it holds for both.
+    /// `None` leaves the prompt as is (the facts keep the conversation's language).
+    pub fn in_language(mut self, language: Option<&str>) -> Self {
+        if let Some(language) = language.map(str::trim).filter(|l| !l.is_empty()) {
+            self.system.push_str(&format!(
+                "\nLanguage: write every fact in {language}, whatever language the conversation uses."
+            ));
+        }
+        self
+    }
+}
+
 /// Builds the extraction prompt. `custom` replaces the built-in instructions entirely
 /// (Mem0's `custom_fact_extraction_prompt`); a JSON reminder is appended when it lacks one.
 /// `today` is the date the conversation took place (its `timestamp`, else today). The messages
@@ -207,6 +221,23 @@ mod tests {
 
     fn conv() -> Conversation {
         Conversation::new(vec![Message::new(Role::User, "I'm vegetarian"), Message::new(Role::Assistant, "Noted!")])
+    }
+
+    #[test]
+    fn a_forced_language_is_one_added_instruction_for_builtin_and_custom_prompts() {
+        let conversation = Conversation::from_turn("我是素食者", None);
+        let today = NaiveDate::from_ymd_opt(2024, 5, 8).unwrap_or_default();
+        let plain = extraction_prompt(&conversation, FactSources::user(), today, None, &[]);
+        assert_eq!(plain.clone().in_language(None), plain);
+        assert_eq!(plain.clone().in_language(Some("  ")), plain);
+        let forced = plain.clone().in_language(Some("English"));
+        assert!(forced.system.starts_with(&plain.system));
+        assert!(forced
+            .system
+            .ends_with("Language: write every fact in English, whatever language the conversation uses."));
+        let custom = extraction_prompt(&conversation, FactSources::user(), today, Some("Extract facts as JSON"), &[])
+            .in_language(Some("日本語"));
+        assert!(custom.system.contains("write every fact in 日本語"), "{}", custom.system);
     }
 
     #[test]

@@ -22,6 +22,11 @@ pub fn still_running(what: &str, id: &WriteId) -> String {
     )
 }
 
+/// The line saying the memories are the Dify end user's (no `user_id` was given, or bound).
+pub fn end_user_scope(user_id: &str) -> String {
+    format!("Scope: the memories of the Dify end user of this call (user_id {user_id}).")
+}
+
 /// An add with nothing to remember.
 pub fn skipped() -> String {
     "Skipped memory addition for empty messages.".into()

@@ -84,8 +84,12 @@ fn metadata_json(metadata: &Metadata) -> Value {
 }
 
 /// A score rounded to six decimals, so `0.87` does not print as `0.8700000047683716`.
+pub fn round_score(score: f32) -> f64 {
+    (f64::from(score) * 1e6).round() / 1e6
+}
+
 fn score_json(score: f32) -> Value {
-    json!((f64::from(score) * 1e6).round() / 1e6)
+    json!(round_score(score))
 }
 
 /// A memory as get / get_all / update show it: `id, memory, metadata, created_at, updated_at`.
