@@ -4,11 +4,11 @@
 use crate::domain::memory::ScoredMemory;
 
 /// `max_context_chars` when the parameter is not given.
-pub const DEFAULT_MAX_CONTEXT_CHARS: usize = 2_000;
+pub(super) const DEFAULT_MAX_CONTEXT_CHARS: usize = 2_000;
 /// Smallest `max_context_chars` accepted.
-pub const MIN_MAX_CONTEXT_CHARS: usize = 50;
+pub(super) const MIN_MAX_CONTEXT_CHARS: usize = 50;
 /// Largest `max_context_chars` accepted.
-pub const MAX_MAX_CONTEXT_CHARS: usize = 100_000;
+pub(super) const MAX_MAX_CONTEXT_CHARS: usize = 100_000;
 /// What ends a line cut to fit the bound.
 const CUT_MARK: char = '…';
 
@@ -16,7 +16,7 @@ const CUT_MARK: char = '…';
 /// Each line carries the date of the memory: when the conversation happened (`observed_at`) if
 /// known, else when it was stored. Lines are whole; only a first line longer than the bound is
 /// cut (ending in `…`), so the block is never empty while there are hits.
-pub fn context_block(hits: &[ScoredMemory], max_chars: usize) -> String {
+pub(super) fn context_block(hits: &[ScoredMemory], max_chars: usize) -> String {
     let mut block = String::new();
     let mut used = 0usize;
     for hit in hits {

@@ -15,13 +15,13 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 /// `state` of a write reply: applied before the answer.
-pub const STATE_DONE: &str = "done";
+pub(super) const STATE_DONE: &str = "done";
 /// `state` of a write reply: recorded, applied in the background.
-pub const STATE_ACCEPTED: &str = "accepted";
+pub(super) const STATE_ACCEPTED: &str = "accepted";
 /// `state` of a write reply: a sync write still running past its ceiling.
-pub const STATE_RUNNING: &str = "running";
+pub(super) const STATE_RUNNING: &str = "running";
 /// `state` of an add with nothing to remember.
-pub const STATE_SKIPPED: &str = "skipped";
+pub(super) const STATE_SKIPPED: &str = "skipped";
 
 /// One variable message: a root-level workflow variable and its value.
 #[derive(Debug, Clone, PartialEq)]

@@ -31,7 +31,7 @@ const FILTERS_SHAPE: &str = "a JSON object such as {\"category\": \"food\"}";
 
 /// Why the parameters of a call were rejected. Every message names the parameter.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum InputError {
+pub(super) enum InputError {
     /// A parameter is missing or of the wrong kind.
     #[error(transparent)]
     Param(#[from] ParamError),
@@ -57,7 +57,7 @@ pub enum InputError {
 
 /// The identity of one call: the Dify end user, and whether it is bound to `user_id`.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Binding<'a> {
+pub(super) struct Binding<'a> {
     /// The Dify end user of the call, when the daemon named one.
     pub end_user: Option<&'a str>,
     /// `bind_user_to_dify_user` is on: the end user replaces `user_id` and id-based tools
@@ -67,7 +67,7 @@ pub struct Binding<'a> {
 
 impl<'a> Binding<'a> {
     /// The identity of a call by `end_user` (blank = none), bound under `bind_user_to_dify_user`.
-    pub fn new(bind_user_to_dify_user: bool, end_user: Option<&'a str>) -> Self {
+    pub(super) fn new(bind_user_to_dify_user: bool, end_user: Option<&'a str>) -> Self {
         Self { end_user: end_user.filter(|u| !u.trim().is_empty()), bound: bind_user_to_dify_user }
     }
 
@@ -79,7 +79,7 @@ impl<'a> Binding<'a> {
 
 /// The user / agent / run ids of a call, after binding.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Ids {
+pub(super) struct Ids {
     user_id: Option<EntityId>,
     agent_id: Option<EntityId>,
     run_id: Option<EntityId>,
@@ -88,7 +88,7 @@ pub struct Ids {
 
 /// A scope and where its user came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScopeUsed {
+pub(super) struct ScopeUsed {
     /// The scope.
     pub scope: Scope,
     /// `parameters` or `dify_end_user`.
@@ -97,7 +97,7 @@ pub struct ScopeUsed {
 
 impl Ids {
     /// Reads `user_id`, `agent_id`, `run_id` (blank = not given) and applies the binding.
-    pub fn read(params: &Params<'_>, binding: Binding<'_>) -> Result<Self, InputError> {
+    pub(super) fn read(params: &Params<'_>, binding: Binding<'_>) -> Result<Self, InputError> {
         let id = |name: &'static str| -> Result<Option<EntityId>, InputError> {
             Ok(EntityId::parse_optional(name, params.text(name)?.as_deref())?)
         };
@@ -110,7 +110,7 @@ impl Ids {
 
     /// A scope that must name a user (the tools that list, search, add or wipe a scope): the
     /// `user_id` given, else the Dify end user of the call.
-    pub fn user_scope(mut self, binding: Binding<'_>) -> Result<ScopeUsed, InputError> {
+    pub(super) fn user_scope(mut self, binding: Binding<'_>) -> Result<ScopeUsed, InputError> {
         if self.user_id.is_none() {
             self.user_id = binding.end_user_id()?;
             self.source = ScopeSource::DifyEndUser;
@@ -122,7 +122,7 @@ impl Ids {
     }
 
     /// The optional scope of an id-based tool: `None` when no id is given.
-    pub fn optional_scope(self) -> Result<Option<Scope>, InputError> {
+    pub(super) fn optional_scope(self) -> Result<Option<Scope>, InputError> {
         if self.user_id.is_none() && self.agent_id.is_none() && self.run_id.is_none() {
             return Ok(None);
         }
@@ -131,7 +131,7 @@ impl Ids {
 
     /// The owner an id-based tool checks: optional, except under `bind_user_to_dify_user`, where
     /// a lookup by id is always confined to an owner (the end user, else the `user_id` given).
-    pub fn owner_scope(self, binding: Binding<'_>) -> Result<Option<Scope>, InputError> {
+    pub(super) fn owner_scope(self, binding: Binding<'_>) -> Result<Option<Scope>, InputError> {
         match self.optional_scope()? {
             None if binding.bound => Err(InputError::OwnerRequired),
             scope => Ok(scope),
@@ -140,13 +140,13 @@ impl Ids {
 }
 
 /// The scope's ids as a JSON object (`{"user_id": …, "agent_id": …}`), as replies echo them.
-pub fn scope_json(scope: &Scope) -> Map<String, Value> {
+pub(super) fn scope_json(scope: &Scope) -> Map<String, Value> {
     scope.pairs().map(|(key, id)| (key.to_owned(), Value::String(id.as_str().to_owned()))).collect()
 }
 
 /// What an add call asks for.
 #[derive(Debug, Clone, PartialEq)]
-pub enum AddInput {
+pub(super) enum AddInput {
     /// Nothing but blank messages: skip without asking the engine.
     Skip(ScopeUsed),
     /// A conversation to remember, and where its user came from.
@@ -154,7 +154,7 @@ pub enum AddInput {
 }
 
 /// Parses `add_memory`: `user`, `assistant`, ids, `metadata`, `infer`, `timestamp`.
-pub fn add(params: &Params<'_>, binding: Binding<'_>) -> Result<AddInput, InputError> {
+pub(super) fn add(params: &Params<'_>, binding: Binding<'_>) -> Result<AddInput, InputError> {
     let user = params.text("user")?;
     let assistant = params.text("assistant")?;
     // One limit for memory text, whether the model extracts facts or not (never a silent skip).
@@ -187,7 +187,7 @@ pub fn add(params: &Params<'_>, binding: Binding<'_>) -> Result<AddInput, InputE
 }
 
 /// Parses `search_memory`: `query`, ids, `filters`, `top_k`, `threshold`, `rerank`, `retrieval`, `explain`.
-pub fn search(params: &Params<'_>, binding: Binding<'_>) -> Result<(SearchRequest, ScopeSource), InputError> {
+pub(super) fn search(params: &Params<'_>, binding: Binding<'_>) -> Result<(SearchRequest, ScopeSource), InputError> {
     let query = Query::parse(&params.required_text("query")?)?;
     let ScopeUsed { scope, source } = Ids::read(params, binding)?.user_scope(binding)?;
     let (filter, _) = filters(params)?;
@@ -209,7 +209,7 @@ pub fn search(params: &Params<'_>, binding: Binding<'_>) -> Result<(SearchReques
 }
 
 /// Parses `max_context_chars` of `search_memory`: a whole number within bounds, else the default.
-pub fn max_context_chars(params: &Params<'_>) -> Result<usize, InputError> {
+pub(super) fn max_context_chars(params: &Params<'_>) -> Result<usize, InputError> {
     use super::context::{DEFAULT_MAX_CONTEXT_CHARS, MAX_MAX_CONTEXT_CHARS, MIN_MAX_CONTEXT_CHARS};
     let Some(value) = params.number("max_context_chars")? else { return Ok(DEFAULT_MAX_CONTEXT_CHARS) };
     let range = MIN_MAX_CONTEXT_CHARS as f64..=MAX_MAX_CONTEXT_CHARS as f64;
@@ -226,7 +226,7 @@ pub fn max_context_chars(params: &Params<'_>) -> Result<usize, InputError> {
 
 /// A get_all request and the filter JSON it was parsed from (echoed in replies).
 #[derive(Debug, Clone, PartialEq)]
-pub struct ListInput {
+pub(super) struct ListInput {
     /// The validated request.
     pub request: ListRequest,
     /// The filters as given (parsed JSON), when any.
@@ -236,7 +236,7 @@ pub struct ListInput {
 }
 
 /// Parses `get_all_memories`: ids, `limit`, `filters`.
-pub fn list(params: &Params<'_>, binding: Binding<'_>) -> Result<ListInput, InputError> {
+pub(super) fn list(params: &Params<'_>, binding: Binding<'_>) -> Result<ListInput, InputError> {
     let ScopeUsed { scope, source } = Ids::read(params, binding)?.user_scope(binding)?;
     let (filter, filters_json) = filters(params)?;
     let limit = limit(params, "limit", LIST_DEFAULT_LIMIT)?;
@@ -245,21 +245,21 @@ pub fn list(params: &Params<'_>, binding: Binding<'_>) -> Result<ListInput, Inpu
 }
 
 /// Parses the `memory_id` and optional ids of get / delete / history.
-pub fn memory_ref(params: &Params<'_>, binding: Binding<'_>) -> Result<MemoryRef, InputError> {
+pub(super) fn memory_ref(params: &Params<'_>, binding: Binding<'_>) -> Result<MemoryRef, InputError> {
     let id = MemoryId::parse(&params.required_text("memory_id")?)?;
     let scope = Ids::read(params, binding)?.owner_scope(binding)?;
     Ok(MemoryRef { id, scope })
 }
 
 /// Parses `get_write_status`: `write_id` and the optional owner (always set under binding).
-pub fn write_ref(params: &Params<'_>, binding: Binding<'_>) -> Result<WriteRef, InputError> {
+pub(super) fn write_ref(params: &Params<'_>, binding: Binding<'_>) -> Result<WriteRef, InputError> {
     let id = WriteId(params.required_text("write_id")?.trim().to_owned());
     let scope = Ids::read(params, binding)?.owner_scope(binding)?;
     Ok(WriteRef { id, scope })
 }
 
 /// Parses `update_memory`: `memory_id`, `text`, optional `metadata` and ids.
-pub fn update(params: &Params<'_>, binding: Binding<'_>) -> Result<UpdateRequest, InputError> {
+pub(super) fn update(params: &Params<'_>, binding: Binding<'_>) -> Result<UpdateRequest, InputError> {
     let target = memory_ref(params, binding)?;
     let text = MemoryText::parse("text", &params.required_text("text")?)?;
     let metadata = metadata(params)?;
@@ -268,7 +268,7 @@ pub fn update(params: &Params<'_>, binding: Binding<'_>) -> Result<UpdateRequest
 }
 
 /// Parses `delete_all_memories`: the scope to wipe (`user_id`, else the Dify end user).
-pub fn delete_all(params: &Params<'_>, binding: Binding<'_>) -> Result<ScopeUsed, InputError> {
+pub(super) fn delete_all(params: &Params<'_>, binding: Binding<'_>) -> Result<ScopeUsed, InputError> {
     Ids::read(params, binding)?.user_scope(binding)
 }
 

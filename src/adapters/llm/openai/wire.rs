@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 
 /// Sampling parameters sent to non-reasoning models.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Sampling {
+pub(crate) struct Sampling {
     /// `temperature`.
     pub temperature: f64,
     /// `top_p`.
@@ -20,7 +20,7 @@ pub struct Sampling {
 
 /// Everything about the body that comes from configuration rather than the request.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct BodyTemplate {
+pub(crate) struct BodyTemplate {
     /// `model`; `None` when OpenRouter `models` replace it.
     pub model: Option<String>,
     /// Sampling parameters; `None` for reasoning models (Mem0 sends them none).
@@ -42,7 +42,7 @@ pub struct BodyTemplate {
 
 impl BodyTemplate {
     /// The JSON body for one request.
-    pub fn body(&self, request: &ChatRequest) -> Value {
+    pub(crate) fn body(&self, request: &ChatRequest) -> Value {
         let mut body = Map::new();
         if let Some(model) = &self.model {
             body.insert("model".into(), json!(model));
@@ -111,7 +111,7 @@ impl BodyTemplate {
 
 /// A `/chat/completions` answer (only the fields used).
 #[derive(Debug, Deserialize)]
-pub struct Completion {
+pub(crate) struct Completion {
     #[serde(default)]
     choices: Option<Vec<Choice>>,
     #[serde(default)]
@@ -146,7 +146,7 @@ struct WireUsage {
 impl Completion {
     /// The port's response: first choice's text and tool calls (arguments parsed), and usage.
     /// `redact` cleans any provider text that ends up in an error.
-    pub fn into_response(self, redact: impl Fn(&str) -> String) -> Result<ChatResponse, LlmError> {
+    pub(crate) fn into_response(self, redact: impl Fn(&str) -> String) -> Result<ChatResponse, LlmError> {
         let choice = match self.choices.and_then(|c| c.into_iter().next()) {
             Some(choice) => choice,
             None => {

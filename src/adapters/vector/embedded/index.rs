@@ -102,7 +102,7 @@ impl Index {
 
     /// The stored (unit) vector of a memory.
     #[cfg(test)]
-    pub fn vector_of(&self, id: MemoryId) -> Option<&[f32]> {
+    pub(super) fn vector_of(&self, id: MemoryId) -> Option<&[f32]> {
         self.by_id.get(&id).map(|&slot| self.vector(slot))
     }
 
