@@ -370,15 +370,21 @@ async fn similar_entity_is_merged_not_duplicated(server: Server) {
     h.store.delete_scope(&scope).await.unwrap();
 }
 
-async fn contradicted_relation_is_removed(server: Server) {
-    let Some(h) = harness(server).await else { return };
+/// A fresh user who lives in Paris and likes tea, with the model scripted for "I moved to
+/// Berlin." (extracted, then contradicting `lives_in paris`).
+async fn lives_in_paris_then_moves(h: &Harness) -> (String, Scope) {
     let alice = unique("alice");
     let scope = user(&alice);
     h.llm.extracts("I live in Paris and like tea.", &[(&alice, "lives_in", "Paris"), (&alice, "likes", "tea")]);
     h.store.add("I live in Paris and like tea.", &scope).await.unwrap();
-
     h.llm.extracts("I moved to Berlin.", &[(&alice, "lives_in", "Berlin")]);
     h.llm.deletes_lines_containing(&["lives_in -- paris"]);
+    (alice, scope)
+}
+
+async fn contradicted_relation_is_removed(server: Server) {
+    let Some(h) = harness(server).await else { return };
+    let (alice, scope) = lives_in_paris_then_moves(&h).await;
     let changes = h.store.add("I moved to Berlin.", &scope).await.unwrap();
     assert_eq!(changes.deleted_entities, vec![rel(&alice, "lives_in", "paris")]);
     assert_eq!(changes.added_entities, vec![rel(&alice, "lives_in", "berlin")]);
@@ -394,13 +400,7 @@ async fn contradicted_relation_is_removed(server: Server) {
 /// failure): the plan survives JSON, and applying it again asks no model and changes nothing.
 async fn a_journaled_plan_applies_the_same_however_often(server: Server) {
     let Some(h) = harness(server).await else { return };
-    let alice = unique("alice");
-    let scope = user(&alice);
-    h.llm.extracts("I live in Paris and like tea.", &[(&alice, "lives_in", "Paris"), (&alice, "likes", "tea")]);
-    h.store.add("I live in Paris and like tea.", &scope).await.unwrap();
-
-    h.llm.extracts("I moved to Berlin.", &[(&alice, "lives_in", "Berlin")]);
-    h.llm.deletes_lines_containing(&["lives_in -- paris"]);
+    let (alice, scope) = lives_in_paris_then_moves(&h).await;
     let plan = h.store.plan("I moved to Berlin.", &scope).await.unwrap();
     assert_eq!(plan.llm_calls, 2);
     assert_eq!(plan.merge, vec![rel(&alice, "lives_in", "berlin")]);
