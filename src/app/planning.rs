@@ -64,7 +64,8 @@ pub enum PlanKind {
         transcript: String,
         /// LLM calls spent planning.
         llm_calls: u32,
-        /// The graph part of the add (plans journaled before it existed plan it when resumed).
+        /// The graph part of the add (a plan journaled by an older version has none: its graph
+        /// part is planned when the write is resumed).
         #[serde(default)]
         graph: GraphStep,
     },
@@ -87,7 +88,7 @@ pub enum GraphStep {
     Pending,
     /// Nothing to do: no graph memory configured, or nothing to read.
     Skipped,
-    /// Decided; applied with the vector changes.
+    /// Decided; applied once the vector changes are.
     Planned {
         /// The decision.
         plan: GraphPlan,
