@@ -1,5 +1,5 @@
 //! Outbound port: the store of graph memory (entities and relations per scope). It stores and
-//! looks up; deciding what a text changes is the app's (`crate::app::graph_memory`).
+//! looks up; deciding what a text changes is the app ring's graph memory use case.
 
 use super::store::StoreError;
 use crate::domain::graph::resolve::EntityMatch;

@@ -1,7 +1,7 @@
 //! Graph memory: entities and the relations between them, and the pure logic of its use case —
 //! the model calls and their readers ([`extraction`]), entity resolution ([`resolve`]), name and
 //! relation rules ([`names`]) and the BM25 rerank of found relations ([`bm25`]). The app plans
-//! with them (`crate::app::graph_memory`); a `GraphStore` only stores and looks up.
+//! with them (the graph memory use case of the app ring); a `GraphStore` only stores and looks up.
 
 pub mod bm25;
 pub mod extraction;
