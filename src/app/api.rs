@@ -19,6 +19,7 @@ use crate::domain::operations::{
 use crate::domain::scope::Scope;
 use crate::ports::backends::BackendFactory;
 use crate::ports::embedder::EmbedPurpose;
+use crate::ports::journal::{NewWrite, Recorded};
 use crate::ports::llm::{ChatMessage, ChatRequest, ResponseFormat};
 use crate::ports::memory_api::{
     ApiError, CheckResult, Degraded, MemoryApi, ReadOutcome, WriteId, WriteOutcome, WriteRef, WriteState,
@@ -39,12 +40,30 @@ const SYNC_BUSY_RETRY: Duration = Duration::from_millis(20);
 /// How often a repeated sync add looks in the journal for the first write's outcome.
 const REPEAT_POLL: Duration = Duration::from_millis(25);
 
-/// Whether an add repeats an earlier write.
-enum Repeat {
-    /// A new write, to be recorded under this id.
+/// The ids of a write about to be accepted: the id it is recorded under, and those under which
+/// the same add was recorded if it was received before within the repeat window (the window
+/// before first).
+struct WriteIds {
+    id: WriteId,
+    repeat_of: Vec<WriteId>,
+}
+
+/// What an accept did.
+enum Accepted {
+    /// Recorded a new write under this id.
     New(WriteId),
-    /// The same add as write `id`, recorded within the repeat window.
-    Of(WriteId),
+    /// Recorded nothing: the same add is write `id`, recorded within the repeat window.
+    Repeat(WriteId),
+}
+
+/// A new write id.
+fn fresh_id() -> WriteId {
+    WriteId(Uuid::new_v4().to_string())
+}
+
+/// The error of a write the journal did not take.
+fn not_accepted(cause: &dyn std::fmt::Display) -> ApiError {
+    ApiError::Backend(format!("the write was not accepted: {cause}"))
 }
 
 /// Tunables of the application (defaults from the guide).
@@ -119,31 +138,38 @@ impl MemoryApp {
         // models lent only for the duration of this call cannot serve a background writer
         if !engine.service().backends().bound_to_call() {
             let deadline = tokio::time::Instant::now() + ceiling;
-            let id = match self.earlier_write(&engine, &command).await? {
-                Repeat::Of(id) => return self.repeated(&engine, id, credentials.async_mode, deadline).await,
-                Repeat::New(id) => id,
-            };
+            let ids = self.write_ids(&command);
             if credentials.async_mode {
-                return self.accept(&engine, &command, &id).await.map(|()| WriteOutcome::Accepted(id));
+                return match self.accept(&engine, &command, &ids).await? {
+                    Accepted::New(id) | Accepted::Repeat(id) => Ok(WriteOutcome::Accepted(id)),
+                };
             }
             // Sync mode: journaled like an accepted write and applied by the writer, this call
             // waiting for the outcome up to the ceiling; past it the answer is the write id and
             // "still running" — the write goes on, it is never reported failed and then done.
             // A sync caller waits for a place in the journal (as it waited for a write slot) until
             // its ceiling, rather than being told "busy" at once.
-            let outcome = engine.writer().outcome_of(&id);
-            loop {
-                match self.accept(&engine, &command, &id).await {
-                    Ok(()) => break,
+            let outcome = engine.writer().outcome_of(&ids.id);
+            let accepted = loop {
+                match self.accept(&engine, &command, &ids).await {
+                    Ok(accepted) => break accepted,
                     Err(ApiError::Busy(_)) if tokio::time::Instant::now() < deadline => {
                         tokio::time::sleep(SYNC_BUSY_RETRY).await;
                     }
                     Err(e) => {
-                        engine.writer().forget(&id);
+                        engine.writer().forget(&ids.id);
                         return Err(e);
                     }
                 }
-            }
+            };
+            let id = match accepted {
+                Accepted::New(id) if id == ids.id => id,
+                // A repeat, or a new write under another id: followed in the journal.
+                Accepted::New(id) | Accepted::Repeat(id) => {
+                    engine.writer().forget(&ids.id);
+                    return self.repeated(&engine, id, deadline).await;
+                }
+            };
             return match tokio::time::timeout_at(deadline, outcome).await {
                 Ok(Ok(Ok(value))) => serde_json::from_value(value)
                     .map(WriteOutcome::Done)
@@ -151,7 +177,7 @@ impl MemoryApp {
                 Ok(Ok(Err(e))) => Err(e.not_found.map_or(ApiError::Backend(e.message), ApiError::NotFound)),
                 // Another caller of the same add (a concurrent repeat) now waits in our place:
                 // follow the write in the journal.
-                Ok(Err(_)) => self.repeated(&engine, id, false, deadline).await,
+                Ok(Err(_)) => self.repeated(&engine, id, deadline).await,
                 Err(_) => {
                     engine.writer().forget(&id);
                     info!(write = %id.0, ?ceiling, "sync write still running past its ceiling");
@@ -172,52 +198,24 @@ impl MemoryApp {
         }
     }
 
-    /// The id of a new write, or the write this add repeats (same add within the repeat window,
-    /// found in the journal, so also when another process recorded it). A repeat of a write that
-    /// failed is not one: it is written again.
-    async fn earlier_write(&self, engine: &Engine, command: &WriteCommand) -> Result<Repeat, ApiError> {
-        let fresh = || WriteId(Uuid::new_v4().to_string());
+    /// The ids of `command`: an add that can repeat an earlier one has the id derived from it
+    /// for the current window (the same in every process), other writes a fresh one.
+    fn write_ids(&self, command: &WriteCommand) -> WriteIds {
         let now_ms = chrono::Utc::now().timestamp_millis();
-        let Some([current, previous]) =
-            repeat_key(command).and_then(|key| repeat_ids(&key, self.settings.repeat_window, now_ms))
-        else {
-            return Ok(Repeat::New(fresh()));
-        };
-        let not_accepted = |e: &dyn std::fmt::Display| ApiError::Backend(format!("the write was not accepted: {e}"));
-        let look = async {
-            engine.ready().await.map_err(|e| not_accepted(&e))?;
-            let journal = &engine.service().backends().journal;
-            journal.recorded(&[previous, current.clone()]).await.map_err(|e| not_accepted(&e))
-        };
-        // Bounded like the accept that follows.
-        let known = tokio::time::timeout(self.settings.timeouts.get, look)
-            .await
-            .map_err(|_| not_accepted(&"the write journal did not answer in time"))??;
-        for (id, state) in known {
-            match state {
-                WriteState::Failed { .. } if id == current => return Ok(Repeat::New(fresh())),
-                WriteState::Failed { .. } => {}
-                _ => {
-                    info!(write = %id.0, "the same add was received again within the repeat window");
-                    return Ok(Repeat::Of(id));
-                }
-            }
+        match repeat_key(command).and_then(|key| repeat_ids(&key, self.settings.repeat_window, now_ms)) {
+            Some([current, previous]) => WriteIds { id: current.clone(), repeat_of: vec![previous, current] },
+            None => WriteIds { id: fresh_id(), repeat_of: Vec::new() },
         }
-        Ok(Repeat::New(current))
     }
 
-    /// The answer to a repeat of write `id`: accepted in async mode; in sync mode its outcome
-    /// once the journal has it (whichever process applies it), or "still running" at `deadline`.
+    /// The outcome of a sync add that repeats write `id`: its result once the journal has it
+    /// (whichever process applies it), or "still running" at `deadline`.
     async fn repeated<T: DeserializeOwned>(
         &self,
         engine: &Engine,
         id: WriteId,
-        async_mode: bool,
         deadline: tokio::time::Instant,
     ) -> Result<WriteOutcome<T>, ApiError> {
-        if async_mode {
-            return Ok(WriteOutcome::Accepted(id));
-        }
         let journal = &engine.service().backends().journal;
         loop {
             match journal.status(&id).await {
@@ -233,9 +231,39 @@ impl MemoryApp {
         }
     }
 
-    /// Records a write durably and wakes the engine's writer; nothing is acknowledged unrecorded.
-    async fn accept(&self, engine: &Engine, command: &WriteCommand, id: &WriteId) -> Result<(), ApiError> {
-        let not_accepted = |e: &dyn std::fmt::Display| ApiError::Backend(format!("the write was not accepted: {e}"));
+    /// Records a write durably and wakes the engine's writer, unless it repeats an earlier
+    /// write (same add within the repeat window, also when another process recorded it); a
+    /// repeat of a write that failed is not one: it is recorded again under a fresh id. Nothing
+    /// is acknowledged unrecorded.
+    async fn accept(&self, engine: &Engine, command: &WriteCommand, ids: &WriteIds) -> Result<Accepted, ApiError> {
+        let write = NewWrite { id: &ids.id, repeat_of: &ids.repeat_of, ordering_key: &command.ordering_key(), command };
+        let accepted = match self.admit(engine, write).await? {
+            Recorded::New => Accepted::New(ids.id.clone()),
+            Recorded::Repeat(id) => Accepted::Repeat(id),
+            // The id is taken: by a write that failed, or by the same add recorded a moment ago
+            // by another caller.
+            Recorded::IdTaken => match engine.service().backends().journal.status(&ids.id).await {
+                Ok(Some(WriteState::Failed { .. })) => {
+                    let id = fresh_id();
+                    match self.admit(engine, NewWrite { id: &id, repeat_of: &[], ..write }).await? {
+                        Recorded::New => Accepted::New(id),
+                        _ => return Err(not_accepted(&"a fresh write id was already taken")),
+                    }
+                }
+                Ok(Some(_)) => Accepted::Repeat(ids.id.clone()),
+                Ok(None) => return Err(not_accepted(&"the journal holds the write id but not its write")),
+                Err(e) => return Err(not_accepted(&e)),
+            },
+        };
+        match &accepted {
+            Accepted::New(_) => engine.writer().wake(),
+            Accepted::Repeat(id) => info!(write = %id.0, "the same add was received again within the repeat window"),
+        }
+        Ok(accepted)
+    }
+
+    /// One journal call recording `write` (or finding its repeat), bounded like a read.
+    async fn admit(&self, engine: &Engine, write: NewWrite<'_>) -> Result<Recorded, ApiError> {
         let ready = tokio::time::timeout(self.settings.timeouts.get, engine.ready()).await;
         match ready {
             Err(_) => return Err(not_accepted(&"the memory store did not answer in time")),
@@ -245,15 +273,13 @@ impl MemoryApp {
         let journal = &engine.service().backends().journal;
         // The engine's count bounds the journal: a hard bound for this process, and at most the
         // writes other processes accepted since its last count can overshoot it.
-        let record = engine.admission().record(journal.as_ref(), id, command);
+        let record = engine.admission().record(journal.as_ref(), write);
         match tokio::time::timeout(self.settings.timeouts.get, record).await {
-            Err(_) => return Err(not_accepted(&"the write journal did not answer in time")),
-            Ok(Err(AdmitError::Busy(waiting))) => return Err(ApiError::Busy(waiting as usize)),
-            Ok(Err(AdmitError::Journal(e))) => return Err(not_accepted(&e)),
-            Ok(Ok(())) => {}
+            Err(_) => Err(not_accepted(&"the write journal did not answer in time")),
+            Ok(Err(AdmitError::Busy(waiting))) => Err(ApiError::Busy(waiting as usize)),
+            Ok(Err(AdmitError::Journal(e))) => Err(not_accepted(&e)),
+            Ok(Ok(recorded)) => Ok(recorded),
         }
-        engine.writer().wake();
-        Ok(())
     }
 
     /// A read bounded by `ceiling`: on timeout or backend failure, the empty default, marked degraded.

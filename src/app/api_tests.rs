@@ -20,7 +20,7 @@ use crate::ports::backends::{BackendFactory, Backends, BuildError};
 use crate::ports::embedder::{EmbedError, EmbedPurpose, Embedder};
 use crate::ports::graph_store::{GraphBackend, GraphStore};
 use crate::ports::history_store::HistoryStore;
-use crate::ports::journal::{ClaimedWrite, WriteJournal};
+use crate::ports::journal::{ClaimedWrite, NewWrite, Recorded, WriteJournal};
 use crate::ports::llm::ToolCall;
 use crate::ports::llm::{ChatRequest, ChatResponse, Llm, LlmError};
 use crate::ports::memory_api::{ApiError, MemoryApi, WriteId, WriteOutcome, WriteRef, WriteState};
@@ -151,7 +151,7 @@ impl HistoryStore for FakeHistory {
 
 /// An in-memory journal with the port's claim semantics (clock-based leases).
 #[derive(Default)]
-struct FakeJournal(Mutex<Vec<JournalRow>>);
+pub(super) struct FakeJournal(Mutex<Vec<JournalRow>>);
 
 #[derive(Clone)]
 struct JournalRow {
@@ -170,23 +170,30 @@ impl WriteJournal for FakeJournal {
     async fn ensure_ready(&self) -> Result<(), StoreError> {
         Ok(())
     }
-    async fn record(&self, id: &WriteId, key: &str, command: &WriteCommand) -> Result<(), StoreError> {
+    async fn record(&self, write: NewWrite<'_>) -> Result<Recorded, StoreError> {
         let mut rows = self.0.lock().unwrap();
-        // As the real journals: an id already recorded changes nothing.
-        if rows.iter().any(|r| r.id == *id) {
-            return Ok(());
+        // As the real journals: the first of the repeats that did not fail, else the insert;
+        // an id already recorded changes nothing.
+        let failed = |row: &JournalRow| matches!(row.state, WriteState::Failed { .. });
+        for earlier in write.repeat_of {
+            if rows.iter().any(|r| r.id == *earlier && !failed(r)) {
+                return Ok(Recorded::Repeat(earlier.clone()));
+            }
+        }
+        if rows.iter().any(|r| r.id == *write.id) {
+            return Ok(Recorded::IdTaken);
         }
         rows.push(JournalRow {
-            id: id.clone(),
-            key: key.to_owned(),
-            command: command.clone(),
+            id: write.id.clone(),
+            key: write.ordering_key.to_owned(),
+            command: write.command.clone(),
             plan: None,
             attempts: 0,
             state: WriteState::Pending { attempts: 0, last_error: None },
             due: Instant::now(),
             leased_until: None,
         });
-        Ok(())
+        Ok(Recorded::New)
     }
     async fn claim(&self, max: usize, lease: Duration) -> Result<Vec<ClaimedWrite>, StoreError> {
         let now = Instant::now();
@@ -586,7 +593,13 @@ async fn writes_left_by_a_dead_process_count_against_the_capacity() {
     let world = Arc::new(World::new(vec![], Duration::from_secs(5), Duration::ZERO));
     for i in 0..2 {
         let command = WriteCommand::Add(add(&format!("left {i}")));
-        world.journal.record(&WriteId(format!("left-{i}")), &command.ordering_key(), &command).await.unwrap();
+        let id = WriteId(format!("left-{i}"));
+        let key = command.ordering_key();
+        world
+            .journal
+            .record(NewWrite { id: &id, repeat_of: &[], ordering_key: &key, command: &command })
+            .await
+            .unwrap();
     }
     let app = start(world.clone());
     let creds = credentials(true);
@@ -692,7 +705,8 @@ async fn writes_left_in_the_journal_by_a_dead_process_are_resumed() {
     let world = Arc::new(World::new(vec![Ok(facts(&["Likes tea"]))], Duration::ZERO, Duration::ZERO));
     let id = WriteId("left-behind".into());
     let command = WriteCommand::Add(add("I like tea"));
-    world.journal.record(&id, &command.ordering_key(), &command).await.unwrap();
+    let key = command.ordering_key();
+    world.journal.record(NewWrite { id: &id, repeat_of: &[], ordering_key: &key, command: &command }).await.unwrap();
     let app = start(world.clone());
     let creds = credentials(true);
     // Any call creates the engine, whose writer finds the write.
@@ -809,6 +823,20 @@ async fn without_a_window_or_after_a_failure_the_same_add_is_written_again() {
     let WriteOutcome::Accepted(retry) = app.add(&creds, add("I like tea")).await.unwrap() else { panic!() };
     assert_ne!(retry, failed, "a retry of a failed add is written again");
     assert!(matches!(wait_for(&app, &creds, &retry).await, WriteState::Applied { .. }));
+}
+
+#[tokio::test]
+async fn a_sync_retry_of_a_failed_add_is_written_again_and_answered() {
+    let script =
+        vec![Err(LlmError::Unauthorized { status: 401, message: "bad key".into() }), Ok(facts(&["Likes tea"]))];
+    let world = Arc::new(World::new(script, Duration::ZERO, Duration::ZERO));
+    let app = start(world.clone());
+    assert!(app.add(&credentials(false), add("I like tea")).await.is_err(), "the first add fails");
+    let WriteOutcome::Done(retry) = app.add(&credentials(false), add("I like tea")).await.unwrap() else {
+        panic!("the retry is applied within the ceiling")
+    };
+    assert_eq!(retry.results.len(), 1);
+    assert_eq!(world.journal.0.lock().unwrap().len(), 2, "the failed write and its retry");
 }
 
 /// The graph extraction answer: alice likes tea.
