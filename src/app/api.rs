@@ -14,7 +14,7 @@ use crate::domain::history::HistoryEntry;
 use crate::domain::memory::{MemoryId, MemoryRecord};
 use crate::domain::operations::{
     AddReport, AddRequest, DeleteAllReport, ListReport, ListRequest, MemoryRef, SearchReport, SearchRequest,
-    UpdateRequest, WriteCommand,
+    UpdateRequest, WriteCommand, WriteResult,
 };
 use crate::domain::scope::Scope;
 use crate::ports::backends::BackendFactory;
@@ -26,6 +26,7 @@ use crate::ports::memory_api::{
 };
 use async_trait::async_trait;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -54,6 +55,68 @@ enum Accepted {
     New(WriteId),
     /// Recorded nothing: the same add is write `id`, recorded within the repeat window.
     Repeat(WriteId),
+}
+
+/// The typed answer of a write operation: taken from the result of a write applied here, or
+/// read from the journal, where the result is kept as the sync call answers it (a repeat applied
+/// by whichever process).
+trait WriteAnswer: DeserializeOwned {
+    /// The answer, when `result` is one of this operation's.
+    fn from_result(result: WriteResult) -> Option<Self>;
+
+    /// The answer kept in the journal.
+    fn from_journal(result: Value) -> Option<Self> {
+        serde_json::from_value(result).ok()
+    }
+}
+
+impl WriteAnswer for AddReport {
+    fn from_result(result: WriteResult) -> Option<Self> {
+        if let WriteResult::Add(report) = result {
+            Some(report)
+        } else {
+            None
+        }
+    }
+}
+
+impl WriteAnswer for MemoryRecord {
+    fn from_result(result: WriteResult) -> Option<Self> {
+        if let WriteResult::Update(record) = result {
+            Some(record)
+        } else {
+            None
+        }
+    }
+}
+
+impl WriteAnswer for MemoryId {
+    fn from_result(result: WriteResult) -> Option<Self> {
+        if let WriteResult::Delete { id } = result {
+            Some(id)
+        } else {
+            None
+        }
+    }
+
+    fn from_journal(result: Value) -> Option<Self> {
+        result.get("id").and_then(Value::as_str).and_then(|id| MemoryId::parse(id).ok())
+    }
+}
+
+impl WriteAnswer for DeleteAllReport {
+    fn from_result(result: WriteResult) -> Option<Self> {
+        if let WriteResult::DeleteAll(report) = result {
+            Some(report)
+        } else {
+            None
+        }
+    }
+}
+
+/// The answer of an applied write, or an error when it is another operation's.
+fn answer<T: WriteAnswer>(result: WriteResult) -> Result<T, ApiError> {
+    T::from_result(result).ok_or_else(|| ApiError::Backend("the write answered another operation's result".into()))
 }
 
 /// A new write id.
@@ -125,7 +188,7 @@ impl MemoryApp {
 
     /// A write: in async mode recorded in the journal and acknowledged at once; in sync mode, or
     /// when a model is reachable only during this call, applied within the ceiling.
-    async fn write<T: DeserializeOwned>(
+    async fn write<T: WriteAnswer>(
         &self,
         credentials: &CredentialSet,
         command: WriteCommand,
@@ -171,9 +234,7 @@ impl MemoryApp {
                 }
             };
             return match tokio::time::timeout_at(deadline, outcome).await {
-                Ok(Ok(Ok(value))) => serde_json::from_value(value)
-                    .map(WriteOutcome::Done)
-                    .map_err(|e| ApiError::Backend(format!("unexpected result: {e}"))),
+                Ok(Ok(Ok(result))) => answer(result).map(WriteOutcome::Done),
                 Ok(Ok(Err(e))) => Err(e.not_found.map_or(ApiError::Backend(e.message), ApiError::NotFound)),
                 // Another caller of the same add (a concurrent repeat) now waits in our place:
                 // follow the write in the journal.
@@ -192,9 +253,7 @@ impl MemoryApp {
         match tokio::time::timeout(ceiling, run).await {
             Err(_) => Err(ApiError::Timeout { operation: "write", after: ceiling }),
             Ok(Err(e)) => Err(e.not_found.map_or(ApiError::Backend(e.message), ApiError::NotFound)),
-            Ok(Ok(value)) => serde_json::from_value(value)
-                .map(WriteOutcome::Done)
-                .map_err(|e| ApiError::Backend(format!("unexpected result: {e}"))),
+            Ok(Ok(result)) => answer(result).map(WriteOutcome::Done),
         }
     }
 
@@ -210,7 +269,7 @@ impl MemoryApp {
 
     /// The outcome of a sync add that repeats write `id`: its result once the journal has it
     /// (whichever process applies it), or "still running" at `deadline`.
-    async fn repeated<T: DeserializeOwned>(
+    async fn repeated<T: WriteAnswer>(
         &self,
         engine: &Engine,
         id: WriteId,
@@ -220,9 +279,9 @@ impl MemoryApp {
         loop {
             match journal.status(&id).await {
                 Ok(Some(WriteState::Applied { result })) => {
-                    return serde_json::from_value(result)
+                    return T::from_journal(result)
                         .map(WriteOutcome::Done)
-                        .map_err(|e| ApiError::Backend(format!("unexpected result: {e}")));
+                        .ok_or_else(|| ApiError::Backend("the journal holds an unreadable result".into()));
                 }
                 Ok(Some(WriteState::Failed { error, .. })) => return Err(ApiError::Backend(error)),
                 Ok(_) | Err(_) if tokio::time::Instant::now() >= deadline => return Ok(WriteOutcome::Running(id)),
@@ -355,16 +414,7 @@ impl MemoryApi for MemoryApp {
     }
 
     async fn delete(&self, credentials: &CredentialSet, target: MemoryRef) -> Result<WriteOutcome<MemoryId>, ApiError> {
-        match self.write::<serde_json::Value>(credentials, WriteCommand::Delete(target)).await? {
-            WriteOutcome::Accepted(id) => Ok(WriteOutcome::Accepted(id)),
-            WriteOutcome::Running(id) => Ok(WriteOutcome::Running(id)),
-            WriteOutcome::Done(value) => value
-                .get("id")
-                .and_then(|v| v.as_str())
-                .and_then(|id| MemoryId::parse(id).ok())
-                .map(WriteOutcome::Done)
-                .ok_or_else(|| ApiError::Backend("unexpected delete result".into())),
-        }
+        self.write(credentials, WriteCommand::Delete(target)).await
     }
 
     async fn delete_all(
