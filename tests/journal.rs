@@ -43,7 +43,7 @@ async fn record_unless_repeated(
     command: &WriteCommand,
 ) -> Recorded {
     let key = command.ordering_key();
-    journal.record(NewWrite { id, repeat_of, ordering_key: &key, command }).await.unwrap()
+    journal.record(NewWrite { id, repeat_of, ordering_key: &key, command, held_for: None }).await.unwrap()
 }
 
 const LEASE: Duration = Duration::from_secs(60);

@@ -225,7 +225,7 @@ mod tests {
     }
 
     fn new_write<'a>(id: &'a WriteId, command: &'a WriteCommand, repeat_of: &'a [WriteId]) -> NewWrite<'a> {
-        NewWrite { id, repeat_of, ordering_key: "alice", command }
+        NewWrite { id, repeat_of, ordering_key: "alice", command, held_for: None }
     }
 
     fn id(n: usize) -> WriteId {

@@ -8,7 +8,7 @@ use super::engine::Engine;
 use super::engines::EngineRegistry;
 use super::repeats::{repeat_ids, repeat_key, DEFAULT_REPEAT_WINDOW};
 use super::service::ServiceError;
-use super::writes::{apply_now, WriterTiming};
+use super::writes::{apply_now, kept_result, WriterTiming};
 use crate::domain::credentials::{self, CredentialSet};
 use crate::domain::history::HistoryEntry;
 use crate::domain::memory::{MemoryId, MemoryRecord};
@@ -45,8 +45,17 @@ const REPEAT_POLL: Duration = Duration::from_millis(25);
 /// the same add was recorded if it was received before within the repeat window (the window
 /// before first).
 struct WriteIds {
-    id: WriteId,
+    /// The ids to record it under, tried in order while the one tried is taken by a write that
+    /// failed (a fresh id after the last).
+    ids: Vec<WriteId>,
     repeat_of: Vec<WriteId>,
+}
+
+impl WriteIds {
+    /// The id it is recorded under unless that one is taken.
+    fn first(&self) -> &WriteId {
+        &self.ids[0]
+    }
 }
 
 /// What an accept did.
@@ -198,59 +207,87 @@ impl MemoryApp {
         }
         let engine = self.engine(credentials).await?;
         let ceiling = self.settings.timeouts.sync_write;
+        let deadline = tokio::time::Instant::now() + ceiling;
+        let ids = self.write_ids(&command);
         // models lent only for the duration of this call cannot serve a background writer
-        if !engine.service().backends().bound_to_call() {
-            let deadline = tokio::time::Instant::now() + ceiling;
-            let ids = self.write_ids(&command);
-            if credentials.async_mode {
-                return match self.accept(&engine, &command, &ids).await? {
-                    Accepted::New(id) | Accepted::Repeat(id) => Ok(WriteOutcome::Accepted(id)),
-                };
-            }
-            // Sync mode: journaled like an accepted write and applied by the writer, this call
-            // waiting for the outcome up to the ceiling; past it the answer is the write id and
-            // "still running" — the write goes on, it is never reported failed and then done.
-            // A sync caller waits for a place in the journal (as it waited for a write slot) until
-            // its ceiling, rather than being told "busy" at once.
-            let outcome = engine.writer().outcome_of(&ids.id);
-            let accepted = loop {
-                match self.accept(&engine, &command, &ids).await {
-                    Ok(accepted) => break accepted,
-                    Err(ApiError::Busy(_)) if tokio::time::Instant::now() < deadline => {
-                        tokio::time::sleep(SYNC_BUSY_RETRY).await;
-                    }
-                    Err(e) => {
-                        engine.writer().forget(&ids.id);
-                        return Err(e);
-                    }
-                }
-            };
-            let id = match accepted {
-                Accepted::New(id) if id == ids.id => id,
-                // A repeat, or a new write under another id: followed in the journal.
-                Accepted::New(id) | Accepted::Repeat(id) => {
-                    engine.writer().forget(&ids.id);
-                    return self.repeated(&engine, id, deadline).await;
-                }
-            };
-            return match tokio::time::timeout_at(deadline, outcome).await {
-                Ok(Ok(Ok(result))) => answer(result).map(WriteOutcome::Done),
-                Ok(Ok(Err(e))) => Err(e.not_found.map_or(ApiError::Backend(e.message), ApiError::NotFound)),
-                // Another caller of the same add (a concurrent repeat) now waits in our place:
-                // follow the write in the journal.
-                Ok(Err(_)) => self.repeated(&engine, id, deadline).await,
-                Err(_) => {
-                    engine.writer().forget(&id);
-                    info!(write = %id.0, ?ceiling, "sync write still running past its ceiling");
-                    Ok(WriteOutcome::Running(id))
-                }
+        if engine.service().backends().bound_to_call() {
+            return self.apply_in_call(&engine, &command, &ids, deadline).await;
+        }
+        if credentials.async_mode {
+            return match self.accept(&engine, &command, &ids, None).await? {
+                Accepted::New(id) | Accepted::Repeat(id) => Ok(WriteOutcome::Accepted(id)),
             };
         }
+        // Sync mode: journaled like an accepted write and applied by the writer, this call
+        // waiting for the outcome up to the ceiling; past it the answer is the write id and
+        // "still running" — the write goes on, it is never reported failed and then done.
+        // A sync caller waits for a place in the journal (as it waited for a write slot) until
+        // its ceiling, rather than being told "busy" at once.
+        let outcome = engine.writer().outcome_of(ids.first());
+        let accepted = loop {
+            match self.accept(&engine, &command, &ids, None).await {
+                Ok(accepted) => break accepted,
+                Err(ApiError::Busy(_)) if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(SYNC_BUSY_RETRY).await;
+                }
+                Err(e) => {
+                    engine.writer().forget(ids.first());
+                    return Err(e);
+                }
+            }
+        };
+        let id = match accepted {
+            Accepted::New(id) if id == *ids.first() => id,
+            // A repeat, or a new write under another id: followed in the journal.
+            Accepted::New(id) | Accepted::Repeat(id) => {
+                engine.writer().forget(ids.first());
+                return self.repeated(&engine, id, deadline).await;
+            }
+        };
+        match tokio::time::timeout_at(deadline, outcome).await {
+            Ok(Ok(Ok(result))) => answer(result).map(WriteOutcome::Done),
+            Ok(Ok(Err(e))) => Err(e.not_found.map_or(ApiError::Backend(e.message), ApiError::NotFound)),
+            // Another caller of the same add (a concurrent repeat) now waits in our place:
+            // follow the write in the journal.
+            Ok(Err(_)) => self.repeated(&engine, id, deadline).await,
+            Err(_) => {
+                engine.writer().forget(&id);
+                info!(write = %id.0, ?ceiling, "sync write still running past its ceiling");
+                Ok(WriteOutcome::Running(id))
+            }
+        }
+    }
+
+    /// A write whose models are lent for this call only: applied in the calling task within the
+    /// ceiling. It is recorded in the journal first, held by this call (leased: no writer claims
+    /// it), so that a repeat of the same add finds it, and then finished with its outcome.
+    async fn apply_in_call<T: WriteAnswer>(
+        &self,
+        engine: &Engine,
+        command: &WriteCommand,
+        ids: &WriteIds,
+        deadline: tokio::time::Instant,
+    ) -> Result<WriteOutcome<T>, ApiError> {
+        let ceiling = self.settings.timeouts.sync_write;
+        let id = match self.accept(engine, command, ids, Some(ceiling.saturating_mul(2))).await? {
+            Accepted::New(id) => id,
+            Accepted::Repeat(id) => return self.repeated(engine, id, deadline).await,
+        };
         let run = async {
             let _slot = self.write_slots.acquire().await;
-            apply_now(&engine, &command).await
+            apply_now(engine, command).await
         };
-        match tokio::time::timeout(ceiling, run).await {
+        let outcome = tokio::time::timeout_at(deadline, run).await;
+        let state = match &outcome {
+            Ok(Ok(result)) => WriteState::Applied { result: kept_result(result) },
+            Ok(Err(e)) => WriteState::Failed { error: e.message.clone(), attempts: 1 },
+            Err(_) => WriteState::Failed { error: format!("the write did not finish within {ceiling:?}"), attempts: 1 },
+        };
+        let journal = &engine.service().backends().journal;
+        if let Err(e) = engine.admission().finish(journal.as_ref(), &id, &state).await {
+            warn!(write = %id.0, error = %e, "could not record the outcome of a write applied in its call");
+        }
+        match outcome {
             Err(_) => Err(ApiError::Timeout { operation: "write", after: ceiling }),
             Ok(Err(e)) => Err(e.not_found.map_or(ApiError::Backend(e.message), ApiError::NotFound)),
             Ok(Ok(result)) => answer(result).map(WriteOutcome::Done),
@@ -262,8 +299,8 @@ impl MemoryApp {
     fn write_ids(&self, command: &WriteCommand) -> WriteIds {
         let now_ms = chrono::Utc::now().timestamp_millis();
         match repeat_key(command).and_then(|key| repeat_ids(&key, self.settings.repeat_window, now_ms)) {
-            Some([current, previous]) => WriteIds { id: current.clone(), repeat_of: vec![previous, current] },
-            None => WriteIds { id: fresh_id(), repeat_of: Vec::new() },
+            Some(repeat) => WriteIds { ids: vec![repeat.current, repeat.retry], repeat_of: repeat.earlier.to_vec() },
+            None => WriteIds { ids: vec![fresh_id()], repeat_of: Vec::new() },
         }
     }
 
@@ -294,26 +331,37 @@ impl MemoryApp {
     /// write (same add within the repeat window, also when another process recorded it); a
     /// repeat of a write that failed is not one: it is recorded again under a fresh id. Nothing
     /// is acknowledged unrecorded.
-    async fn accept(&self, engine: &Engine, command: &WriteCommand, ids: &WriteIds) -> Result<Accepted, ApiError> {
-        let write = NewWrite { id: &ids.id, repeat_of: &ids.repeat_of, ordering_key: &command.ordering_key(), command };
-        let accepted = match self.admit(engine, write).await? {
-            Recorded::New => Accepted::New(ids.id.clone()),
-            Recorded::Repeat(id) => Accepted::Repeat(id),
-            // The id is taken: by a write that failed, or by the same add recorded a moment ago
-            // by another caller.
-            Recorded::IdTaken => match engine.service().backends().journal.status(&ids.id).await {
-                Ok(Some(WriteState::Failed { .. })) => {
-                    let id = fresh_id();
-                    match self.admit(engine, NewWrite { id: &id, repeat_of: &[], ..write }).await? {
-                        Recorded::New => Accepted::New(id),
-                        _ => return Err(not_accepted(&"a fresh write id was already taken")),
-                    }
-                }
-                Ok(Some(_)) => Accepted::Repeat(ids.id.clone()),
-                Ok(None) => return Err(not_accepted(&"the journal holds the write id but not its write")),
-                Err(e) => return Err(not_accepted(&e)),
-            },
-        };
+    /// `held_for`: see [`NewWrite::held_for`].
+    async fn accept(
+        &self,
+        engine: &Engine,
+        command: &WriteCommand,
+        ids: &WriteIds,
+        held_for: Option<Duration>,
+    ) -> Result<Accepted, ApiError> {
+        let ordering_key = command.ordering_key();
+        let fresh = fresh_id();
+        let mut accepted = None;
+        for (n, id) in ids.ids.iter().chain([&fresh]).enumerate() {
+            // The repeats are looked for once: a later id is tried only after the one before
+            // it was found taken by a write that failed.
+            let repeat_of = if n == 0 { &ids.repeat_of[..] } else { &[] };
+            let write = NewWrite { id, repeat_of, ordering_key: &ordering_key, command, held_for };
+            match self.admit(engine, write).await? {
+                Recorded::New => accepted = Some(Accepted::New(id.clone())),
+                Recorded::Repeat(earlier) => accepted = Some(Accepted::Repeat(earlier)),
+                // Taken: by a write that failed (the next id is tried), or by the same add
+                // recorded a moment ago by another caller.
+                Recorded::IdTaken => match engine.service().backends().journal.status(id).await {
+                    Ok(Some(WriteState::Failed { .. })) => continue,
+                    Ok(Some(_)) => accepted = Some(Accepted::Repeat(id.clone())),
+                    Ok(None) => return Err(not_accepted(&"the journal holds the write id but not its write")),
+                    Err(e) => return Err(not_accepted(&e)),
+                },
+            }
+            break;
+        }
+        let accepted = accepted.ok_or_else(|| not_accepted(&"every id of the write was taken"))?;
         match &accepted {
             Accepted::New(_) => engine.writer().wake(),
             Accepted::Repeat(id) => info!(write = %id.0, "the same add was received again within the repeat window"),

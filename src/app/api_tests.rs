@@ -191,7 +191,7 @@ impl WriteJournal for FakeJournal {
             attempts: 0,
             state: WriteState::Pending { attempts: 0, last_error: None },
             due: Instant::now(),
-            leased_until: None,
+            leased_until: write.held_for.map(|held| Instant::now() + held),
         });
         Ok(Recorded::New)
     }
@@ -597,7 +597,7 @@ async fn writes_left_by_a_dead_process_count_against_the_capacity() {
         let key = command.ordering_key();
         world
             .journal
-            .record(NewWrite { id: &id, repeat_of: &[], ordering_key: &key, command: &command })
+            .record(NewWrite { id: &id, repeat_of: &[], ordering_key: &key, command: &command, held_for: None })
             .await
             .unwrap();
     }
@@ -697,7 +697,35 @@ async fn with_a_model_lent_for_the_call_async_writes_run_in_the_calling_task() {
     assert_eq!(world.store.rows.lock().unwrap().len(), 1);
     assert_eq!(world.llm.calls.load(Ordering::SeqCst), 1);
     assert_eq!(world.llm.calls_outside_caller.load(Ordering::SeqCst), 0, "the model was called outside the call");
-    assert!(world.journal.0.lock().unwrap().is_empty(), "nothing was left for a background writer");
+    let rows = world.journal.0.lock().unwrap().clone();
+    assert_eq!(rows.len(), 1, "the write is in the journal, for its repeats");
+    assert!(matches!(rows[0].state, WriteState::Applied { .. }), "nothing was left for a background writer");
+}
+
+#[tokio::test]
+async fn with_a_model_lent_for_the_call_a_repeated_add_is_applied_once() {
+    let script = vec![
+        Err(LlmError::Unauthorized { status: 401, message: "bad key".into() }),
+        Ok(facts(&["Likes tea"])),
+        Ok(facts(&["Likes tea"])),
+    ];
+    let mut world = World::new(script, Duration::ZERO, Duration::ZERO);
+    Arc::get_mut(&mut world.llm).unwrap().bound = true;
+    let world = Arc::new(world);
+    let app = start(world.clone());
+    let creds = credentials(true);
+    assert!(IN_CALL.scope((), app.add(&creds, add("I like tea"))).await.is_err(), "the first add fails");
+    let WriteOutcome::Done(first) = IN_CALL.scope((), app.add(&creds, add("I like tea"))).await.unwrap() else {
+        panic!("a retry of a failed add is applied")
+    };
+    let WriteOutcome::Done(again) = IN_CALL.scope((), app.add(&creds, add("I like tea"))).await.unwrap() else {
+        panic!("a repeat answers the first write's result")
+    };
+    assert_eq!(again, first);
+    assert_eq!(world.llm.calls.load(Ordering::SeqCst), 2, "the model is not asked for the repeat");
+    assert_eq!(world.store.rows.lock().unwrap().len(), 1);
+    let states: Vec<WriteState> = world.journal.0.lock().unwrap().iter().map(|r| r.state.clone()).collect();
+    assert!(matches!(states[..], [WriteState::Failed { .. }, WriteState::Applied { .. }]), "{states:?}");
 }
 
 #[tokio::test]
@@ -706,7 +734,11 @@ async fn writes_left_in_the_journal_by_a_dead_process_are_resumed() {
     let id = WriteId("left-behind".into());
     let command = WriteCommand::Add(add("I like tea"));
     let key = command.ordering_key();
-    world.journal.record(NewWrite { id: &id, repeat_of: &[], ordering_key: &key, command: &command }).await.unwrap();
+    world
+        .journal
+        .record(NewWrite { id: &id, repeat_of: &[], ordering_key: &key, command: &command, held_for: None })
+        .await
+        .unwrap();
     let app = start(world.clone());
     let creds = credentials(true);
     // Any call creates the engine, whose writer finds the write.
@@ -836,6 +868,10 @@ async fn a_sync_retry_of_a_failed_add_is_written_again_and_answered() {
         panic!("the retry is applied within the ceiling")
     };
     assert_eq!(retry.results.len(), 1);
+    let WriteOutcome::Done(again) = app.add(&credentials(false), add("I like tea")).await.unwrap() else {
+        panic!("a repeat of the retry answers at once")
+    };
+    assert_eq!(again, retry, "the retry's own repeats find it");
     assert_eq!(world.journal.0.lock().unwrap().len(), 2, "the failed write and its retry");
 }
 

@@ -32,6 +32,14 @@ pub async fn apply_now(engine: &Engine, command: &WriteCommand) -> Result<WriteR
     Ok(engine.service().execute(command).await?)
 }
 
+/// The result of an applied write as the journal keeps it: as the sync call answers it.
+pub(super) fn kept_result(result: &WriteResult) -> Value {
+    serde_json::to_value(result).unwrap_or_else(|e| {
+        error!(error = %e, "the result of an applied write cannot be kept in the journal");
+        Value::Null
+    })
+}
+
 /// Timing of a writer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WriterTiming {
@@ -164,12 +172,8 @@ async fn apply_claimed(engine: &Engine, claimed: &ClaimedWrite, timing: WriterTi
     let recorded = match outcome {
         Ok(result) => {
             info!(attempt, "accepted write applied");
-            // The journal keeps the result as the sync call answers it.
-            let kept = serde_json::to_value(&result).unwrap_or_else(|e| {
-                error!(error = %e, "the result of an applied write cannot be kept in the journal");
-                Value::Null
-            });
-            let recorded = admission.finish(journal.as_ref(), &claimed.id, &WriteState::Applied { result: kept }).await;
+            let kept = WriteState::Applied { result: kept_result(&result) };
+            let recorded = admission.finish(journal.as_ref(), &claimed.id, &kept).await;
             writer.deliver(&claimed.id, Ok(result));
             recorded
         }

@@ -37,6 +37,10 @@ pub struct NewWrite<'a> {
     pub ordering_key: &'a str,
     /// What to do.
     pub command: &'a WriteCommand,
+    /// `Some`: the write is applied by its caller, who holds it this long (recorded leased, so
+    /// no writer claims it meanwhile; claimable once the lease expires, as a write left by a
+    /// process that died). `None`: left to the writers.
+    pub held_for: Option<Duration>,
 }
 
 /// What recording a write found.

@@ -128,8 +128,9 @@ impl WriteJournal for PostgresJournal {
         let sql = format!(
             "WITH earlier AS (SELECT id FROM {t} WHERE id = ANY($4) AND state <> 'failed' \
                               ORDER BY array_position($4, id) LIMIT 1), \
-                  inserted AS (INSERT INTO {t} (id, ordering_key, command) \
-                               SELECT $1, $2, $3 WHERE NOT EXISTS (SELECT 1 FROM earlier) \
+                  inserted AS (INSERT INTO {t} (id, ordering_key, command, lease_until) \
+                               SELECT $1, $2, $3, now() + make_interval(secs => $5::float8) \
+                               WHERE NOT EXISTS (SELECT 1 FROM earlier) \
                                ON CONFLICT (id) DO NOTHING RETURNING id) \
              SELECT (SELECT id FROM earlier), EXISTS (SELECT 1 FROM inserted)",
             t = self.table
@@ -137,8 +138,9 @@ impl WriteJournal for PostgresJournal {
         let repeat_of: Vec<&str> = write.repeat_of.iter().map(|id| id.0.as_str()).collect();
         // Prepared once per connection: an accept is then one round trip.
         let statement = client.prepare_cached(&sql).await.map_err(pg)?;
+        let held_for: Option<f64> = write.held_for.map(|d| d.as_secs_f64());
         let row = client
-            .query_one(&statement, &[&write.id.0, &write.ordering_key, &command, &repeat_of])
+            .query_one(&statement, &[&write.id.0, &write.ordering_key, &command, &repeat_of, &held_for])
             .await
             .map_err(pg)?;
         Ok(match (row.get::<_, Option<String>>(0), row.get::<_, bool>(1)) {

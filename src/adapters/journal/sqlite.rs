@@ -121,6 +121,7 @@ impl WriteJournal for SqliteJournal {
         let (id, key, command) =
             (write.id.0.clone(), write.ordering_key.to_owned(), json_text(write.command).map_err(to_store_error)?);
         let repeat_of: Vec<String> = write.repeat_of.iter().map(|id| id.0.clone()).collect();
+        let held_ms: Option<i64> = write.held_for.map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
         // One call on the connection: the earlier recording of the same add if one did not
         // fail, else the insert (a conflict on the id inserts nothing).
         self.with(move |c| {
@@ -134,9 +135,9 @@ impl WriteJournal for SqliteJournal {
             }
             let now = now_ms();
             let inserted = c.execute(
-                "INSERT INTO write_journal (id, ordering_key, command, due_at, created_at) VALUES (?1, ?2, ?3, ?4, ?4)
-                 ON CONFLICT(id) DO NOTHING",
-                params![id, key, command, now],
+                "INSERT INTO write_journal (id, ordering_key, command, due_at, created_at, lease_until)
+                 VALUES (?1, ?2, ?3, ?4, ?4, ?5) ON CONFLICT(id) DO NOTHING",
+                params![id, key, command, now, held_ms.map(|ms| now.saturating_add(ms))],
             )?;
             Ok(if inserted == 1 { Recorded::New } else { Recorded::IdTaken })
         })
