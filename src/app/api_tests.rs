@@ -165,6 +165,15 @@ struct JournalRow {
     leased_until: Option<Instant>,
 }
 
+impl FakeJournal {
+    /// Records `command` as a process that died would have left it: pending, for any writer.
+    async fn leave(&self, id: &WriteId, command: &WriteCommand) {
+        let key = command.ordering_key();
+        let write = NewWrite { id, repeat_of: &[], ordering_key: &key, command, held_for: None };
+        assert_eq!(self.record(write).await.unwrap(), Recorded::New);
+    }
+}
+
 #[async_trait]
 impl WriteJournal for FakeJournal {
     async fn ensure_ready(&self) -> Result<(), StoreError> {
@@ -594,12 +603,7 @@ async fn writes_left_by_a_dead_process_count_against_the_capacity() {
     for i in 0..2 {
         let command = WriteCommand::Add(add(&format!("left {i}")));
         let id = WriteId(format!("left-{i}"));
-        let key = command.ordering_key();
-        world
-            .journal
-            .record(NewWrite { id: &id, repeat_of: &[], ordering_key: &key, command: &command, held_for: None })
-            .await
-            .unwrap();
+        world.journal.leave(&id, &command).await;
     }
     let app = start(world.clone());
     let creds = credentials(true);
@@ -733,12 +737,7 @@ async fn writes_left_in_the_journal_by_a_dead_process_are_resumed() {
     let world = Arc::new(World::new(vec![Ok(facts(&["Likes tea"]))], Duration::ZERO, Duration::ZERO));
     let id = WriteId("left-behind".into());
     let command = WriteCommand::Add(add("I like tea"));
-    let key = command.ordering_key();
-    world
-        .journal
-        .record(NewWrite { id: &id, repeat_of: &[], ordering_key: &key, command: &command, held_for: None })
-        .await
-        .unwrap();
+    world.journal.leave(&id, &command).await;
     let app = start(world.clone());
     let creds = credentials(true);
     // Any call creates the engine, whose writer finds the write.
