@@ -33,7 +33,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
 use tracing::{info, warn};
-use uuid::Uuid;
 
 /// How often a sync write that found the journal full tries again for a place.
 const SYNC_BUSY_RETRY: Duration = Duration::from_millis(20);
@@ -128,9 +127,9 @@ fn answer<T: WriteAnswer>(result: WriteResult) -> Result<T, ApiError> {
     T::from_result(result).ok_or_else(|| ApiError::Backend("the write answered another operation's result".into()))
 }
 
-/// A new write id.
-fn fresh_id() -> WriteId {
-    WriteId(Uuid::new_v4().to_string())
+/// A new write id from the engine's id source.
+fn fresh_id(engine: &Engine) -> WriteId {
+    WriteId(engine.service().backends().ids.new_id().to_string())
 }
 
 /// The error of a write the journal did not take.
@@ -208,7 +207,7 @@ impl MemoryApp {
         let engine = self.engine(credentials).await?;
         let ceiling = self.settings.timeouts.sync_write;
         let deadline = tokio::time::Instant::now() + ceiling;
-        let ids = self.write_ids(&command);
+        let ids = self.write_ids(&engine, &command);
         // models lent only for the duration of this call cannot serve a background writer
         if engine.service().backends().bound_to_call() {
             return self.apply_in_call(&engine, &command, &ids, deadline).await;
@@ -296,11 +295,11 @@ impl MemoryApp {
 
     /// The ids of `command`: an add that can repeat an earlier one has the id derived from it
     /// for the current window (the same in every process), other writes a fresh one.
-    fn write_ids(&self, command: &WriteCommand) -> WriteIds {
-        let now_ms = chrono::Utc::now().timestamp_millis();
+    fn write_ids(&self, engine: &Engine, command: &WriteCommand) -> WriteIds {
+        let now_ms = engine.service().backends().clock.now().timestamp_millis();
         match repeat_key(command).and_then(|key| repeat_ids(&key, self.settings.repeat_window, now_ms)) {
             Some(repeat) => WriteIds { ids: vec![repeat.current, repeat.retry], repeat_of: repeat.earlier.to_vec() },
-            None => WriteIds { ids: vec![fresh_id()], repeat_of: Vec::new() },
+            None => WriteIds { ids: vec![fresh_id(engine)], repeat_of: Vec::new() },
         }
     }
 
@@ -340,7 +339,7 @@ impl MemoryApp {
         held_for: Option<Duration>,
     ) -> Result<Accepted, ApiError> {
         let ordering_key = command.ordering_key();
-        let fresh = fresh_id();
+        let fresh = fresh_id(engine);
         let mut accepted = None;
         for (n, id) in ids.ids.iter().chain([&fresh]).enumerate() {
             // The repeats are looked for once: a later id is tried only after the one before

@@ -17,6 +17,7 @@ use crate::domain::operations::{
 };
 use crate::domain::scope::Scope;
 use crate::ports::backends::{BackendFactory, Backends, BuildError};
+use crate::ports::clock::{Clock, IdSource};
 use crate::ports::embedder::{EmbedError, EmbedPurpose, Embedder};
 use crate::ports::graph_store::{GraphBackend, GraphStore};
 use crate::ports::history_store::HistoryStore;
@@ -146,6 +147,38 @@ impl HistoryStore for FakeHistory {
     }
     async fn history(&self, id: MemoryId) -> Result<Vec<HistoryEntry>, StoreError> {
         Ok(self.0.lock().unwrap().iter().filter(|r| r.memory_id == id).cloned().collect())
+    }
+}
+
+/// A clock stopped when it is made, and ids counted from 1: what a write plans is the same every
+/// time it is planned from the same start.
+pub(super) struct TestClock {
+    now: chrono::DateTime<chrono::Utc>,
+    next: std::sync::atomic::AtomicU64,
+}
+
+impl TestClock {
+    /// Stopped at `now`, ids from 1.
+    pub(super) fn starting_at(now: chrono::DateTime<chrono::Utc>) -> Self {
+        Self { now, next: std::sync::atomic::AtomicU64::new(1) }
+    }
+}
+
+impl Default for TestClock {
+    fn default() -> Self {
+        Self::starting_at(chrono::Utc::now())
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.now
+    }
+}
+
+impl IdSource for TestClock {
+    fn new_id(&self) -> uuid::Uuid {
+        uuid::Uuid::from_u128(u128::from(self.next.fetch_add(1, Ordering::SeqCst)))
     }
 }
 
@@ -399,6 +432,8 @@ struct World {
     journal: Arc<FakeJournal>,
     llm: Arc<ScriptedLlm>,
     graph: Option<Arc<FakeGraph>>,
+    /// One clock for every engine built: ids never repeat across them.
+    clock: Arc<TestClock>,
 }
 
 impl World {
@@ -414,6 +449,7 @@ impl World {
                 calls_outside_caller: AtomicUsize::new(0),
             }),
             graph: None,
+            clock: Arc::new(TestClock::default()),
         }
     }
 
@@ -438,6 +474,8 @@ impl BackendFactory for World {
                 .clone()
                 .map(|g| GraphBackend { store: g, settings: GraphSettings { threshold: 0.9999, custom_prompt: None } }),
             reranker: None,
+            clock: self.clock.clone(),
+            ids: self.clock.clone(),
         })
     }
 }

@@ -23,7 +23,6 @@ use futures::future::try_join_all;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use tracing::{info, warn};
-use uuid::Uuid;
 
 /// One decided change to the vector store.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -186,7 +185,7 @@ impl MemoryService {
         match (command, extracted) {
             (WriteCommand::Add(request), Some(extracted)) => {
                 let planned = self.plan_facts(request, extracted).await?;
-                Ok(add_plan(request, planned, self.graph().is_some()))
+                Ok(self.add_plan(request, planned))
             }
             _ => self.plan(command).await,
         }
@@ -217,7 +216,7 @@ impl MemoryService {
         } else {
             self.plan_verbatim(request).await?
         };
-        Ok(add_plan(request, planned, self.graph().is_some()))
+        Ok(self.add_plan(request, planned))
     }
 
     /// infer=false: every message becomes a memory (an identical text already stored is NONE).
@@ -247,13 +246,13 @@ impl MemoryService {
             return Ok((Vec::new(), unchanged, 0));
         }
         let vectors = self.embed(texts.iter().map(|(t, _)| t.as_str()), EmbedPurpose::Add).await?;
-        let now = Utc::now();
+        let now = self.now();
         let changes = texts
             .into_iter()
             .zip(vectors)
             .map(|((text, role), vector)| {
                 let mut record =
-                    MemoryRecord::new(new_id(), text, request.metadata.clone(), request.scope.clone(), now)
+                    MemoryRecord::new(self.new_memory_id(), text, request.metadata.clone(), request.scope.clone(), now)
                         .observed(request.observed_at)
                         .expiring(request.expires_at);
                 record.role = Some(role.as_str().to_owned());
@@ -343,16 +342,21 @@ impl MemoryService {
             known.extend(missing.iter().map(MemoryText::hash).zip(vectors));
         }
         let stored: HashMap<MemoryId, &MemoryRecord> = candidates.records().iter().map(|r| (r.id, r)).collect();
-        let now = Utc::now();
+        let now = self.now();
         let mut changes = Vec::new();
         for operation in operations {
             match operation {
                 Operation::Add { text } => {
                     let vector = known.get(&text.hash()).cloned().unwrap_or_default();
-                    let record =
-                        MemoryRecord::new(new_id(), text, request.metadata.clone(), request.scope.clone(), now)
-                            .observed(request.observed_at)
-                            .expiring(request.expires_at);
+                    let record = MemoryRecord::new(
+                        self.new_memory_id(),
+                        text,
+                        request.metadata.clone(),
+                        request.scope.clone(),
+                        now,
+                    )
+                    .observed(request.observed_at)
+                    .expiring(request.expires_at);
                     changes.push(PlannedChange::Insert { record, vector });
                 }
                 Operation::Update { target, previous, text } => {
@@ -374,14 +378,14 @@ impl MemoryService {
     async fn plan_update(&self, request: &UpdateRequest) -> Result<WritePlan, ServiceError> {
         let old = self.get(&request.target).await?.ok_or(ServiceError::NotFound(request.target.id))?;
         let record = old
-            .revised(request.text.clone(), &request.metadata, Utc::now())
+            .revised(request.text.clone(), &request.metadata, self.now())
             .expiring(request.expires_at.or(old.expires_at));
         let vector = self.embed(std::iter::once(record.text.as_str()), EmbedPurpose::Update).await?.pop();
         let change = PlannedChange::Update { record, vector, previous: old.text.clone() };
         Ok(WritePlan {
             scope: old.scope.clone(),
             kind: PlanKind::Update,
-            history: vec![history_row(&change)],
+            history: vec![self.history_row(&change)],
             changes: vec![change],
         })
     }
@@ -392,7 +396,7 @@ impl MemoryService {
         Ok(WritePlan {
             scope: old.scope,
             kind: PlanKind::Delete,
-            history: vec![history_row(&change)],
+            history: vec![self.history_row(&change)],
             changes: vec![change],
         })
     }
@@ -507,11 +511,12 @@ impl MemoryService {
             if page.is_empty() {
                 break;
             }
-            let now = Utc::now();
+            let now = self.now();
             let history: Vec<HistoryEntry> = page
                 .iter()
                 .map(|r| {
-                    HistoryEntry::deleted(Uuid::new_v4(), r.id, r.text.clone(), r.created_at, now).owned_by(&r.scope)
+                    let id = self.backends().ids.new_id();
+                    HistoryEntry::deleted(id, r.id, r.text.clone(), r.created_at, now).owned_by(&r.scope)
                 })
                 .collect();
             self.backends().history.append(&history).await?;
@@ -529,31 +534,67 @@ impl MemoryService {
         info!(deleted, "scope deleted");
         Ok(DeleteAllReport { deleted })
     }
+
+    /// The plan of an add from its planned changes.
+    fn add_plan(&self, request: &AddRequest, (changes, unchanged, llm_calls): Planned) -> WritePlan {
+        let graph_configured = self.graph().is_some();
+        let transcript = request.conversation.transcript();
+        let history = changes.iter().map(|change| self.history_row(change)).collect();
+        // (the graph step is decided by `MemoryService::plan_graph`, journaled before any apply)
+        WritePlan {
+            scope: request.scope.clone(),
+            kind: PlanKind::Add {
+                graph: if graph_configured && !transcript.trim().is_empty() {
+                    GraphStep::Pending
+                } else {
+                    GraphStep::Skipped
+                },
+                unchanged,
+                transcript,
+                llm_calls,
+            },
+            changes,
+            history,
+        }
+    }
+
+    /// The history row of a planned change, with its id fixed.
+    fn history_row(&self, change: &PlannedChange) -> HistoryEntry {
+        let id = self.backends().ids.new_id();
+        let row = match change {
+            PlannedChange::Insert { record, .. } => {
+                HistoryEntry::added(id, record.id, record.text.clone(), record.created_at)
+            }
+            PlannedChange::Update { record, previous, .. } => HistoryEntry::updated(
+                id,
+                record.id,
+                previous.clone(),
+                record.text.clone(),
+                record.created_at,
+                record.updated_at,
+            ),
+            PlannedChange::Delete { record } => {
+                HistoryEntry::deleted(id, record.id, record.text.clone(), record.created_at, self.now())
+            }
+        };
+        let (PlannedChange::Insert { record, .. }
+        | PlannedChange::Update { record, .. }
+        | PlannedChange::Delete { record, .. }) = change;
+        row.owned_by(&record.scope)
+    }
+
+    /// The time stamped on what a write creates.
+    fn now(&self) -> chrono::DateTime<Utc> {
+        self.backends().clock.now()
+    }
+
+    /// The id of a new memory.
+    fn new_memory_id(&self) -> MemoryId {
+        MemoryId::from_uuid(self.backends().ids.new_id())
+    }
 }
 
 type Planned = (Vec<PlannedChange>, Vec<MemoryChange>, u32);
-
-/// The plan of an add from its planned changes.
-fn add_plan(request: &AddRequest, (changes, unchanged, llm_calls): Planned, graph_configured: bool) -> WritePlan {
-    let transcript = request.conversation.transcript();
-    let history = changes.iter().map(history_row).collect();
-    // (the graph step is decided by `MemoryService::plan_graph`, journaled before any apply)
-    WritePlan {
-        scope: request.scope.clone(),
-        kind: PlanKind::Add {
-            graph: if graph_configured && !transcript.trim().is_empty() {
-                GraphStep::Pending
-            } else {
-                GraphStep::Skipped
-            },
-            unchanged,
-            transcript,
-            llm_calls,
-        },
-        changes,
-        history,
-    }
-}
 
 /// The marker of a journaled step that is not a whole plan yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -584,30 +625,6 @@ pub enum SavedStep {
     Planned(Box<WritePlan>),
 }
 
-fn history_row(change: &PlannedChange) -> HistoryEntry {
-    let id = Uuid::new_v4();
-    let row = match change {
-        PlannedChange::Insert { record, .. } => {
-            HistoryEntry::added(id, record.id, record.text.clone(), record.created_at)
-        }
-        PlannedChange::Update { record, previous, .. } => HistoryEntry::updated(
-            id,
-            record.id,
-            previous.clone(),
-            record.text.clone(),
-            record.created_at,
-            record.updated_at,
-        ),
-        PlannedChange::Delete { record } => {
-            HistoryEntry::deleted(id, record.id, record.text.clone(), record.created_at, Utc::now())
-        }
-    };
-    let (PlannedChange::Insert { record, .. }
-    | PlannedChange::Update { record, .. }
-    | PlannedChange::Delete { record, .. }) = change;
-    row.owned_by(&record.scope)
-}
-
 fn report_row(change: &PlannedChange) -> MemoryChange {
     match change {
         PlannedChange::Insert { record, .. } => change_of(record, ChangeEvent::Add, None),
@@ -627,8 +644,4 @@ fn change(id: MemoryId, text: &MemoryText, event: ChangeEvent, previous: Option<
         event,
         previous_memory: previous.map(|p| p.as_str().to_owned()),
     }
-}
-
-fn new_id() -> MemoryId {
-    MemoryId::from_uuid(Uuid::new_v4())
 }

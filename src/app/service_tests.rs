@@ -1,6 +1,7 @@
 //! Unit tests of the memory use cases with mocked ports.
 
-use super::api_tests::FakeJournal;
+use super::api_tests::{FakeJournal, TestClock};
+use super::planning::PlannedChange;
 use super::service::{MemoryService, Prompts, ServiceError};
 use crate::domain::fusion::Retrieval;
 use crate::domain::graph::resolve::EntityMatch;
@@ -14,6 +15,7 @@ use crate::domain::operations::{
 };
 use crate::domain::scope::Scope;
 use crate::ports::backends::Backends;
+use crate::ports::clock::Clock;
 use crate::ports::embedder::{EmbedError, EmbedPurpose, Embedder};
 use crate::ports::graph_store::{GraphBackend, GraphStore};
 use crate::ports::history_store::HistoryStore;
@@ -145,12 +147,9 @@ fn embedder() -> MockEmbedder {
 fn service(llm: MockLlm, store: MockStore, history: MockHistory, graph: Option<MockGraph>) -> MemoryService {
     let backends = Backends {
         llm: Some(Arc::new(llm)),
-        embedder: Arc::new(embedder()),
-        vector_store: Arc::new(store),
         history: Arc::new(history),
-        journal: Arc::new(FakeJournal::default()),
         graph: graph.map(|g| GraphBackend { store: Arc::new(g), settings: GraphSettings::default() }),
-        reranker: None,
+        ..search_backends(store)
     };
     MemoryService::new(backends, Prompts::default())
 }
@@ -393,15 +392,7 @@ async fn search_applies_threshold_and_reranker() {
         .expect_rerank()
         .withf(|_, docs, top| docs.len() == 2 && *top == 2)
         .returning(|_, _, _| Ok(vec![RerankHit { index: 1, score: 0.99 }, RerankHit { index: 0, score: 0.5 }]));
-    let backends = Backends {
-        llm: None,
-        embedder: Arc::new(embedder()),
-        vector_store: Arc::new(store),
-        history: Arc::new(MockHistory::new()),
-        journal: Arc::new(FakeJournal::default()),
-        graph: None,
-        reranker: Some(Arc::new(reranker)),
-    };
+    let backends = Backends { reranker: Some(Arc::new(reranker)), ..search_backends(store) };
     let request = SearchRequest {
         query: Query::parse("drinks").unwrap(),
         scope: alice(),
@@ -434,6 +425,7 @@ fn search_request(query: &str, retrieval: Retrieval, explain: bool) -> SearchReq
 }
 
 fn search_backends(store: MockStore) -> Backends {
+    let clock = Arc::new(TestClock::default());
     Backends {
         llm: None,
         embedder: Arc::new(embedder()),
@@ -442,6 +434,8 @@ fn search_backends(store: MockStore) -> Backends {
         journal: Arc::new(FakeJournal::default()),
         graph: None,
         reranker: None,
+        clock: clock.clone(),
+        ids: clock,
     }
 }
 
@@ -543,6 +537,25 @@ async fn verbatim_adds_keep_the_timestamp_too() {
     let store = store_expecting_one_insert_observed_at(observed);
     let request = AddRequest { observed_at: Some(observed), infer: false, ..add_request("Caroline: hi Mel!") };
     service(MockLlm::new(), store, appending_history(), None).add(request).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_plan_takes_its_time_and_ids_from_the_injected_clock_and_id_source() {
+    let clock = Arc::new(TestClock::default());
+    let plan = |clock: Arc<TestClock>| async move {
+        let mut store = MockStore::new();
+        store.expect_find_by_hash().returning(|_, _| Ok(vec![]));
+        let backends = Backends { clock: clock.clone(), ids: clock, ..search_backends(store) };
+        let request = AddRequest { infer: false, ..add_request("Caroline: I adopted a dog") };
+        MemoryService::new(backends, Prompts::default()).plan(&WriteCommand::Add(request)).await.unwrap()
+    };
+    let first = plan(clock.clone()).await;
+    let [PlannedChange::Insert { record, .. }] = &first.changes[..] else { panic!("one insert: {first:?}") };
+    assert_eq!(record.id, MemoryId::from_uuid(Uuid::from_u128(1)), "the first id of the source");
+    assert_eq!(record.created_at, clock.now());
+    assert_eq!(first.history[0].id, Uuid::from_u128(2));
+    let again = plan(Arc::new(TestClock::starting_at(clock.now()))).await;
+    assert_eq!(again, first, "the same start plans the same write");
 }
 
 /// A store where nothing is stored yet and exactly one memory observed at `observed` is inserted.
