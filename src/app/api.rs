@@ -328,8 +328,9 @@ impl MemoryApp {
 
     /// Records a write durably and wakes the engine's writer, unless it repeats an earlier
     /// write (same add within the repeat window, also when another process recorded it); a
-    /// repeat of a write that failed is not one: it is recorded again under a fresh id. Nothing
-    /// is acknowledged unrecorded.
+    /// repeat of a write that failed is not one: it is recorded again under its next id (the
+    /// window's retry id, then a fresh one). Nothing is acknowledged unrecorded.
+    ///
     /// `held_for`: see [`NewWrite::held_for`].
     async fn accept(
         &self,
