@@ -100,7 +100,7 @@ pub fn plugin_source_root(scratch: &Path) -> PathBuf {
     std::fs::create_dir_all(&staged).expect("mkdir staged");
     let declared = root.join("manifest.yaml").is_file();
     for item in
-        ["manifest.yaml", "provider", "tools", "_assets", "PRIVACY.md", "README.md", "main.py", "requirements.txt"]
+        ["manifest.yaml", "provider", "tools", "group", "endpoints", "_assets", "PRIVACY.md", "README.md", "main.py", "requirements.txt"]
     {
         let from_root = root.join(item);
         let declaration_item = !matches!(item, "README.md" | "main.py" | "requirements.txt");

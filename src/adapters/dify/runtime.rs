@@ -1,7 +1,8 @@
 //! Session dispatch: one request in, stream chunks and exactly one terminator out.
 //!
 //! Implemented actions (type `tool`): `validate_tool_credentials`, `invoke_tool`,
-//! `get_tool_runtime_parameters` (none). Anything else gets an `error` naming what is supported,
+//! `get_tool_runtime_parameters` (none); type `endpoint`: `invoke_endpoint` (the memory console,
+//! `super::endpoint`). Anything else gets an `error` naming what is supported,
 //! then `end`. Failures never escape a session: errors, timeouts and panics all become `error` + `end`.
 
 use super::backwards::{with_caller, BackwardsRouter, CallerSession};
@@ -10,7 +11,9 @@ use super::protocol::{
     json_chunk, split_text_for_lines, text_chunk, ErrorPayload, InboundMessage, LineLimit, OutboundEvent, RequestData,
     SessionMessage,
 };
+use super::endpoint::invoke_endpoint;
 use super::tools::{invoke_tool, TOOL_NAMES};
+use crate::adapters::console::Console;
 use crate::domain::credentials::CredentialSet;
 use crate::ports::memory_api::{InvokeContext, MemoryApi};
 use futures::FutureExt;
@@ -22,7 +25,7 @@ use tokio::sync::Semaphore;
 
 /// The `(type, action)` pairs this runtime answers.
 pub const SUPPORTED_ACTIONS: &[&str] =
-    &["tool/validate_tool_credentials", "tool/invoke_tool", "tool/get_tool_runtime_parameters"];
+    &["tool/validate_tool_credentials", "tool/invoke_tool", "tool/get_tool_runtime_parameters", "endpoint/invoke_endpoint"];
 
 /// Error type Dify shows for bad provider credentials (the SDK's name).
 pub const CREDENTIAL_ERROR: &str = "ToolProviderCredentialValidationError";
@@ -34,6 +37,7 @@ pub struct Dispatcher {
     request_timeout: Duration,
     workers: Semaphore,
     backwards: Arc<BackwardsRouter>,
+    console: Console,
 }
 
 impl Dispatcher {
@@ -41,11 +45,12 @@ impl Dispatcher {
     /// at most `max_workers` sessions at once.
     pub fn new(api: Arc<dyn MemoryApi>, limit: LineLimit, request_timeout: Duration, max_workers: usize) -> Self {
         Self {
-            api,
+            api: api.clone(),
             limit,
             request_timeout,
             workers: Semaphore::new(max_workers.max(1)),
             backwards: Arc::new(BackwardsRouter::new()),
+            console: Console::new(api.clone()),
         }
     }
 
@@ -103,6 +108,12 @@ impl Dispatcher {
             ("tool", "validate_tool_credentials") => self.validate(&data, session).await,
             ("tool", "invoke_tool") => self.invoke(&data, session).await,
             ("tool", "get_tool_runtime_parameters") => session.stream(json!({"parameters": []})).await,
+            ("endpoint", "invoke_endpoint") => {
+                for chunk in invoke_endpoint(&self.console, &data.raw_http_request, &data.settings).await? {
+                    session.stream(chunk).await?;
+                }
+                Ok(())
+            }
             (kind, action) => Err(ErrorPayload::new(
                 "NotImplementedError",
                 format!(
