@@ -99,9 +99,18 @@ pub fn plugin_source_root(scratch: &Path) -> PathBuf {
     let staged = scratch.join("staged-plugin");
     std::fs::create_dir_all(&staged).expect("mkdir staged");
     let declared = root.join("manifest.yaml").is_file();
-    for item in
-        ["manifest.yaml", "provider", "tools", "group", "endpoints", "_assets", "PRIVACY.md", "README.md", "main.py", "requirements.txt"]
-    {
+    for item in [
+        "manifest.yaml",
+        "provider",
+        "tools",
+        "group",
+        "endpoints",
+        "_assets",
+        "PRIVACY.md",
+        "README.md",
+        "main.py",
+        "requirements.txt",
+    ] {
         let from_root = root.join(item);
         let declaration_item = !matches!(item, "README.md" | "main.py" | "requirements.txt");
         let source = if from_root.exists() && (declared || !declaration_item) {

@@ -216,7 +216,8 @@ impl Call<'_> {
     async fn update(&self, id: &str) -> Answer {
         let target = self.target(id)?;
         let body = self.body_json()?;
-        let text = body.get("text").and_then(Value::as_str).ok_or_else(|| Failure::bad("text: a string is required"))?;
+        let text =
+            body.get("text").and_then(Value::as_str).ok_or_else(|| Failure::bad("text: a string is required"))?;
         let text = MemoryText::parse("text", text).map_err(Failure::bad)?;
         let metadata = match body.get("metadata") {
             None | Some(Value::Null) => Metadata::default(),
@@ -274,8 +275,7 @@ impl Call<'_> {
     /// The scope's memories with their history, one JSON object per line.
     async fn export(&self) -> Answer {
         let scope = self.scope()?;
-        let request =
-            ListRequest { scope: scope.clone(), filter: None, limit: self.limit(1000)?, show_expired: true };
+        let request = ListRequest { scope: scope.clone(), filter: None, limit: self.limit(1000)?, show_expired: true };
         let report = complete(self.api.get_all(self.credentials, request).await?)?;
         let mut out = Vec::new();
         for record in &report.results {

@@ -634,9 +634,8 @@ fn config_list_json(raw: Value, path: &str, section: &str) -> Result<Value, Decl
     };
     let mut out = Vec::new();
     for (key, value) in entries {
-        let c: CredentialYaml = serde_json::from_value(value).map_err(|e| {
-            invalid(path, &format!("{section}.{}", key.clone().unwrap_or_default()), &e.to_string())
-        })?;
+        let c: CredentialYaml = serde_json::from_value(value)
+            .map_err(|e| invalid(path, &format!("{section}.{}", key.clone().unwrap_or_default()), &e.to_string()))?;
         let name = key.or(c.name.clone()).unwrap_or_default();
         let field = format!("{section}.{name}");
         if name.is_empty() {

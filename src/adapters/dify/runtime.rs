@@ -6,12 +6,12 @@
 //! then `end`. Failures never escape a session: errors, timeouts and panics all become `error` + `end`.
 
 use super::backwards::{with_caller, BackwardsRouter, CallerSession};
+use super::endpoint::invoke_endpoint;
 use super::line_writer::{Closed, LineSender};
 use super::protocol::{
     json_chunk, split_text_for_lines, text_chunk, ErrorPayload, InboundMessage, LineLimit, OutboundEvent, RequestData,
     SessionMessage,
 };
-use super::endpoint::invoke_endpoint;
 use super::tools::{invoke_tool, TOOL_NAMES};
 use crate::adapters::console::Console;
 use crate::domain::credentials::CredentialSet;
@@ -24,8 +24,12 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 
 /// The `(type, action)` pairs this runtime answers.
-pub const SUPPORTED_ACTIONS: &[&str] =
-    &["tool/validate_tool_credentials", "tool/invoke_tool", "tool/get_tool_runtime_parameters", "endpoint/invoke_endpoint"];
+pub const SUPPORTED_ACTIONS: &[&str] = &[
+    "tool/validate_tool_credentials",
+    "tool/invoke_tool",
+    "tool/get_tool_runtime_parameters",
+    "endpoint/invoke_endpoint",
+];
 
 /// Error type Dify shows for bad provider credentials (the SDK's name).
 pub const CREDENTIAL_ERROR: &str = "ToolProviderCredentialValidationError";
