@@ -19,6 +19,7 @@
 //! | `MEM0_DIFY_HISTORY_TIMEOUT_SECS` | 30 | history ceiling |
 //! | `MEM0_DIFY_SYNC_WRITE_TIMEOUT_SECS` | 120 | ceiling of a write in sync mode |
 //! | `MEM0_DIFY_VALIDATE_TIMEOUT_SECS` | 25 | ceiling of credential validation |
+//! | `MEM0_DIFY_REPEAT_WINDOW_SECS` | 120 | the same add (same scope and messages, or `idempotency_key`) received again within it is answered with the first write, not written again; `0` turns it off |
 
 use mem0_dify::app::api::AppSettings;
 use std::collections::HashMap;
@@ -97,6 +98,10 @@ pub fn app_settings_from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Resu
     t.history = secs("MEM0_DIFY_HISTORY_TIMEOUT_SECS", t.history)?;
     t.sync_write = secs("MEM0_DIFY_SYNC_WRITE_TIMEOUT_SECS", t.sync_write)?;
     t.validate = secs("MEM0_DIFY_VALIDATE_TIMEOUT_SECS", t.validate)?;
+    settings.repeat_window = match get("MEM0_DIFY_REPEAT_WINDOW_SECS").as_deref() {
+        Some("0") => Duration::ZERO,
+        _ => secs("MEM0_DIFY_REPEAT_WINDOW_SECS", settings.repeat_window)?,
+    };
     Ok(settings)
 }
 
@@ -171,5 +176,14 @@ mod tests {
         assert!(matches!(err, EnvError::RenewalNotShorter { .. }), "{err}");
         assert!(settings(&[("MEM0_DIFY_SEARCH_TIMEOUT_SECS", "-1")]).is_err());
         assert!(settings(&[("MEM0_DIFY_SEARCH_TIMEOUT_SECS", "NaN")]).is_err());
+    }
+
+    #[test]
+    fn the_repeat_window_is_read_and_zero_turns_it_off() {
+        assert_eq!(settings(&[]).unwrap().repeat_window, Duration::from_secs(120));
+        assert_eq!(settings(&[("MEM0_DIFY_REPEAT_WINDOW_SECS", "30")]).unwrap().repeat_window, Duration::from_secs(30));
+        assert_eq!(settings(&[("MEM0_DIFY_REPEAT_WINDOW_SECS", "0")]).unwrap().repeat_window, Duration::ZERO);
+        let err = settings(&[("MEM0_DIFY_REPEAT_WINDOW_SECS", "later")]).unwrap_err();
+        assert!(err.to_string().starts_with("MEM0_DIFY_REPEAT_WINDOW_SECS=\"later\""), "{err}");
     }
 }

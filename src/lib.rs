@@ -4,7 +4,7 @@
 //! [`app`] the use cases and runtime policies, [`adapters`] the implementations (including the
 //! Dify plugin runtime). Only `main.rs` wires adapters into the application.
 
-#![warn(missing_docs)]
+#![warn(missing_docs, unreachable_pub)]
 
 pub mod adapters;
 pub mod app;

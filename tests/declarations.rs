@@ -252,7 +252,9 @@ fn provider_declares_the_credentials_of_the_domain() {
         assert_eq!(creds[name]["required"], false, "{name}");
         assert_eq!(creds[name]["default"], default, "{name} default");
     }
-    for name in [credentials::CUSTOM_FACT_EXTRACTION_PROMPT, credentials::CUSTOM_UPDATE_MEMORY_PROMPT] {
+    for name in
+        [credentials::CUSTOM_FACT_EXTRACTION_PROMPT, credentials::CUSTOM_UPDATE_MEMORY_PROMPT, credentials::LANGUAGE]
+    {
         assert_eq!(creds[name]["type"], "text-input", "{name}");
         assert_eq!(creds[name]["required"], false, "{name}");
     }
@@ -283,27 +285,27 @@ fn tool_files_are_exactly_the_listed_tools() {
 /// parameters (seed-plugin.md §3) plus our additions (`infer`, `threshold`, `rerank`, the
 /// optional scope of the id-based tools, `metadata` of update).
 fn expected_parameters(tool: &str) -> Vec<(&'static str, &'static str, &'static str, bool)> {
-    let required_scope =
-        [("user_id", "string", "llm", true), ("agent_id", "string", "llm", false), ("run_id", "string", "llm", false)];
+    // user_id is optional everywhere: the scope tools default to the Dify end user of the call.
     let optional_scope =
         [("user_id", "string", "llm", false), ("agent_id", "string", "llm", false), ("run_id", "string", "llm", false)];
     let memory_id = ("memory_id", "string", "llm", true);
     match tool {
         "add_memory" => [
             vec![("user", "string", "llm", true), ("assistant", "string", "llm", false)],
-            required_scope.to_vec(),
+            optional_scope.to_vec(),
             vec![
                 ("metadata", "string", "llm", false),
                 ("infer", "boolean", "form", false),
                 ("timestamp", "string", "llm", false),
                 ("expiration_date", "string", "llm", false),
+                ("idempotency_key", "string", "llm", false),
                 ("output_format", "select", "form", false),
             ],
         ]
         .concat(),
         "search_memory" => [
             vec![("query", "string", "llm", true)],
-            required_scope.to_vec(),
+            optional_scope.to_vec(),
             vec![
                 ("filters", "string", "llm", false),
                 ("top_k", "number", "llm", false),
@@ -311,12 +313,13 @@ fn expected_parameters(tool: &str) -> Vec<(&'static str, &'static str, &'static 
                 ("rerank", "boolean", "form", false),
                 ("retrieval", "select", "form", false),
                 ("explain", "boolean", "form", false),
+                ("max_context_chars", "number", "form", false),
                 ("show_expired", "boolean", "form", false),
             ],
         ]
         .concat(),
         "get_all_memories" => [
-            required_scope.to_vec(),
+            optional_scope.to_vec(),
             vec![
                 ("limit", "number", "llm", false),
                 ("filters", "string", "llm", false),
@@ -331,7 +334,7 @@ fn expected_parameters(tool: &str) -> Vec<(&'static str, &'static str, &'static 
             vec![("expiration_date", "string", "llm", false)],
         ]
         .concat(),
-        "delete_all_memories" => required_scope.to_vec(),
+        "delete_all_memories" => optional_scope.to_vec(),
         "get_write_status" => [vec![("write_id", "string", "llm", true)], optional_scope.to_vec()].concat(),
         other => panic!("no expectation for {other}"),
     }
@@ -343,6 +346,7 @@ fn expected_default(tool: &str, parameter: &str) -> Option<Value> {
         ("add_memory", "infer") | ("search_memory", "rerank") => Some(Value::Bool(true)),
         ("add_memory", "output_format") => Some("v1.1".into()),
         ("search_memory", "top_k") => Some(5.into()),
+        ("search_memory", "max_context_chars") => Some(2000.into()),
         ("search_memory", "retrieval") => Some("hybrid".into()),
         ("search_memory", "explain") | ("search_memory" | "get_all_memories", "show_expired") => {
             Some(Value::Bool(false))
@@ -444,6 +448,25 @@ fn every_tool_satisfies_the_daemon_and_matches_the_python_plugin() {
         let expected = expected_parameters(tool);
         assert_eq!(declared, expected, "{file}: parameters (name, type, form, required)");
         assert_eq!(t["extra"]["python"]["source"], LAUNCHER, "{file}: extra.python.source");
+        check_output_schema(&t["output_schema"], &file);
+    }
+}
+
+/// Every tool declares its typed outputs: a JSON Schema object whose properties each have a
+/// type (the tool layer's tests check that the variables sent match it exactly).
+fn check_output_schema(schema: &Value, file: &str) {
+    assert_eq!(schema["type"], "object", "{file}: output_schema.type");
+    let properties = obj(&schema["properties"], &format!("{file} output_schema.properties"));
+    assert!(properties.contains_key("status") && properties.contains_key("error"), "{file}: status and error outputs");
+    for (name, property) in properties {
+        let ty = text(&property["type"], &format!("{file} output {name} type"));
+        assert!(
+            ["string", "integer", "number", "boolean", "array", "object"].contains(&ty),
+            "{file}: output {name} type {ty}"
+        );
+        if ty == "array" {
+            assert!(property["items"].is_object(), "{file}: output {name} items");
+        }
     }
 }
 

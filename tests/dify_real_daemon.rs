@@ -70,14 +70,41 @@ fn broken_credentials() -> Value {
     c
 }
 
-/// Checks a tool's chunks (json, then text) and returns the JSON object.
+/// Checks a tool's chunks (json, then text, then one variable per output the packaged tool
+/// declares in its `output_schema`, each valid against it) and returns the JSON object. The
+/// daemon relays what it accepted: the declarations with `output_schema` were loaded and the
+/// variable messages passed its ToolInvokeMessage schema.
 fn check_tool_chunks(tool: &str, chunks: &[Value]) -> Value {
     assert!(chunks.len() >= 2, "{tool}: expected a json and a text message, got {chunks:#?}");
     assert_eq!(chunks[0]["type"], "json", "{tool}: {chunks:#?}");
-    assert!(chunks[1..].iter().all(|c| c["type"] == "text"), "{tool}: {chunks:#?}");
+    let texts = chunks[1..].iter().take_while(|c| c["type"] == "text").count();
+    assert!(texts >= 1, "{tool}: {chunks:#?}");
+    let variables = &chunks[1 + texts..];
+    assert!(
+        variables.iter().all(|c| c["type"] == "variable" && c["message"]["stream"] == false),
+        "{tool}: {chunks:#?}"
+    );
+    check_variables_against_output_schema(tool, variables);
     let object = chunks[0]["message"]["json_object"].clone();
     assert_eq!(object["status"], "SUCCESS", "{tool}: {object}");
     object
+}
+
+/// The variables of a reply are exactly the outputs of the packaged `tools/<tool>.yaml`, each
+/// valid against its schema.
+fn check_variables_against_output_schema(tool: &str, variables: &[Value]) {
+    let yaml = std::fs::read_to_string(packaged_plugin().dir.join("tools").join(format!("{tool}.yaml"))).unwrap();
+    let declaration: Value = serde_norway::from_str(&yaml).unwrap();
+    let schema = &declaration["output_schema"];
+    let declared: Vec<&String> = schema["properties"].as_object().expect("output_schema.properties").keys().collect();
+    let sent: Vec<&str> = variables.iter().map(|v| v["message"]["variable_name"].as_str().unwrap()).collect();
+    assert_eq!(sent, declared, "{tool}: variables sent and outputs declared");
+    let all: serde_json::Map<String, Value> = variables
+        .iter()
+        .map(|v| (v["message"]["variable_name"].as_str().unwrap().to_owned(), v["message"]["variable_value"].clone()))
+        .collect();
+    let validator = jsonschema::validator_for(schema).unwrap();
+    assert!(validator.is_valid(&Value::Object(all)), "{tool}: variables violate the output_schema");
 }
 
 // ---------------------------------------------------------------- (a) local runtime: plugin run

@@ -37,8 +37,16 @@ fn validate(creds: Value) -> Value {
 }
 
 /// The tool reply: the JSON message's object and the concatenated text, after checking the
-/// JSON → text(s) → end sequence.
+/// JSON → text(s) → variable(s) → end sequence.
 fn tool_reply(messages: &[Value]) -> (Value, String) {
+    let (object, text, _) = tool_reply_with_variables(messages);
+    (object, text)
+}
+
+/// [`tool_reply`] and the variable messages (name → value), each in the exact shape of the SDK's
+/// `create_variable_message`: `{"type": "variable", "message": {"variable_name", "variable_value",
+/// "stream": false}, "meta": null}`.
+fn tool_reply_with_variables(messages: &[Value]) -> (Value, String, serde_json::Map<String, Value>) {
     assert!(messages.len() >= 3, "expected json, text, end; got {messages:#?}");
     assert_eq!(messages.last().unwrap()["type"], "end");
     let chunks: Vec<&Value> = messages[..messages.len() - 1].iter().map(|m| &m["data"]).collect();
@@ -49,11 +57,45 @@ fn tool_reply(messages: &[Value]) -> (Value, String) {
         assert!(object.get(key).is_some(), "json message lacks {key}: {object}");
     }
     let mut text = String::new();
+    let mut variables = serde_json::Map::new();
     for chunk in &chunks[1..] {
-        assert_eq!(chunk["type"], "text", "{chunk}");
-        text.push_str(chunk["message"]["text"].as_str().unwrap());
+        match chunk["type"].as_str() {
+            Some("text") => {
+                assert!(variables.is_empty(), "text after a variable: {chunk}");
+                text.push_str(chunk["message"]["text"].as_str().unwrap());
+            }
+            Some("variable") => {
+                let keys: Vec<&str> = chunk.as_object().unwrap().keys().map(String::as_str).collect();
+                assert_eq!(keys, ["type", "message", "meta"], "{chunk}");
+                assert_eq!(chunk["meta"], Value::Null, "{chunk}");
+                let message = chunk["message"].as_object().unwrap();
+                let keys: Vec<&str> = message.keys().map(String::as_str).collect();
+                assert_eq!(keys, ["variable_name", "variable_value", "stream"], "{chunk}");
+                assert_eq!(message["stream"], false, "{chunk}");
+                let name = message["variable_name"].as_str().unwrap().to_owned();
+                assert!(variables.insert(name, message["variable_value"].clone()).is_none(), "repeated: {chunk}");
+            }
+            _ => panic!("unexpected chunk {chunk}"),
+        }
     }
-    (object, text)
+    (object, text, variables)
+}
+
+/// Asserts that `variables` are exactly the outputs `tools/<tool>.yaml` of the packaged plugin
+/// declares, each valid against its schema.
+fn assert_variables_match_output_schema(tool: &str, variables: &serde_json::Map<String, Value>) {
+    let yaml = std::fs::read_to_string(packaged_plugin().dir.join("tools").join(format!("{tool}.yaml"))).unwrap();
+    let declaration: Value = serde_norway::from_str(&yaml).unwrap();
+    let schema = &declaration["output_schema"];
+    let declared: Vec<&String> = schema["properties"].as_object().unwrap().keys().collect();
+    let sent: Vec<&String> = variables.keys().collect();
+    assert_eq!(sent, declared, "{tool}: variables sent and outputs declared");
+    let validator = jsonschema::validator_for(schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&Value::Object(variables.clone()))
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{tool}: outputs violate the output_schema: {errors:?}");
 }
 
 fn failure(messages: &[Value]) -> Value {
@@ -105,8 +147,11 @@ async fn scenario_validate(d: &DaemonSide) {
 
 async fn scenario_every_tool(d: &DaemonSide) {
     for (tool, params) in successful_tool_calls() {
-        let (object, text) = tool_reply(&d.call(invoke(tool, params, credentials(false))).await);
+        let (object, text, variables) =
+            tool_reply_with_variables(&d.call(invoke(tool, params, credentials(false))).await);
         assert_eq!(object["status"], "SUCCESS", "{tool}: {object}");
+        assert_variables_match_output_schema(tool, &variables);
+        assert_eq!(variables["status"], "SUCCESS", "{tool}");
         assert!(!text.is_empty(), "{tool}: empty text message");
         if matches!(tool, "search_memory" | "get_all_memories" | "get_memory") {
             assert!(object["results"].to_string().contains(KNOWN_MEMORY_ID), "{tool}: {object}");
@@ -121,11 +166,23 @@ async fn scenario_every_tool(d: &DaemonSide) {
 }
 
 async fn scenario_failures(d: &DaemonSide) {
-    // a failing backend: the tool answers with status ERROR (json, text, end), no protocol error
-    let (object, text) = tool_reply(
+    // a failing backend: the tool answers with status ERROR (json, text, variables, end), no
+    // protocol error; every declared output is present, empty
+    let (object, text, variables) = tool_reply_with_variables(
         &d.call(invoke("search_memory", json!({"query": "tea", "user_id": "fail"}), credentials(false))).await,
     );
     assert_eq!(object["status"], "ERROR", "{object}");
+    assert_variables_match_output_schema("search_memory", &variables);
+    assert_eq!(
+        (&variables["status"], &variables["count"], &variables["context"]),
+        (&json!("ERROR"), &json!(0), &json!(""))
+    );
+    // bad input: the same
+    let (_, _, variables) = tool_reply_with_variables(
+        &d.call(invoke("add_memory", json!({"user": "hi", "user_id": ["x"]}), credentials(false))).await,
+    );
+    assert_variables_match_output_schema("add_memory", &variables);
+    assert_eq!(variables["status"], "ERROR");
     assert!(
         object.to_string().contains("fake backend failure") || text.contains("fake backend failure"),
         "{object} {text}"

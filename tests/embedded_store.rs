@@ -443,10 +443,10 @@ async fn acknowledged_writes_survive_kill_9() {
 }
 
 #[tokio::test]
-async fn lexical_search_is_scoped_and_ranked() {
+async fn keeps_the_store_contract() {
     let dir = tempfile::tempdir().unwrap();
     let store = EmbeddedVectorStore::new(config(&dir.path().join("m.db"), store_scenarios::DIMS));
-    store_scenarios::lexical_search_is_scoped_and_ranked(&store).await;
+    store_scenarios::all(&store).await;
 }
 
 #[tokio::test]

@@ -10,11 +10,12 @@
 
 use async_trait::async_trait;
 use mem0_dify::adapters::graph::neo4j::{from_block, Deadlines, Neo4jConfig, Neo4jGraphStore};
+use mem0_dify::app::graph_memory::GraphMemory;
 use mem0_dify::domain::credentials::{ProviderBlock, GRAPH_STORE};
-use mem0_dify::domain::graph::Relation;
+use mem0_dify::domain::graph::{GraphPlan, Relation};
 use mem0_dify::domain::scope::Scope;
 use mem0_dify::ports::embedder::{EmbedError, EmbedPurpose, Embedder};
-use mem0_dify::ports::graph_store::GraphStore;
+use mem0_dify::ports::graph_store::GraphBackend;
 use mem0_dify::ports::llm::{ChatRequest, ChatResponse, Llm, LlmError, ToolCall};
 use mem0_dify::ports::store::StoreError;
 use serde_json::{json, Value};
@@ -87,8 +88,15 @@ fn config_for(target: &Target, extra: Value) -> Neo4jConfig {
     from_block(&block).unwrap()
 }
 
+/// Graph memory over a Bolt store built from `config`, deciding with `llm` and the trigram embedder.
+fn graph_memory(config: Neo4jConfig, llm: &Arc<ScriptedLlm>, deadlines: Deadlines) -> GraphMemory {
+    let settings = config.settings();
+    let store = Arc::new(Neo4jGraphStore::new(config).with_deadlines(deadlines));
+    GraphMemory::new(GraphBackend { store, settings }, llm.clone(), Arc::new(TrigramEmbedder))
+}
+
 struct Harness {
-    store: Neo4jGraphStore,
+    store: GraphMemory,
     llm: Arc<ScriptedLlm>,
     graph: neo4rs::Graph,
 }
@@ -96,9 +104,9 @@ struct Harness {
 async fn harness(server: Server) -> Option<Harness> {
     let target = server.target()?;
     let llm = Arc::new(ScriptedLlm::default());
-    let store = Neo4jGraphStore::new(config_for(&target, json!({})), llm.clone(), Arc::new(TrigramEmbedder))
-        .with_deadlines(Deadlines { connect: Duration::from_secs(5), statement: Duration::from_secs(30) });
-    store.ensure_ready().await.unwrap();
+    let deadlines = Deadlines { connect: Duration::from_secs(5), statement: Duration::from_secs(30) };
+    let store = graph_memory(config_for(&target, json!({})), &llm, deadlines);
+    store.store().ensure_ready().await.unwrap();
     let graph = neo4rs::Graph::connect(
         neo4rs::ConfigBuilder::default()
             .uri(target.url.as_str())
@@ -362,15 +370,21 @@ async fn similar_entity_is_merged_not_duplicated(server: Server) {
     h.store.delete_scope(&scope).await.unwrap();
 }
 
-async fn contradicted_relation_is_removed(server: Server) {
-    let Some(h) = harness(server).await else { return };
+/// A fresh user who lives in Paris and likes tea, with the model scripted for "I moved to
+/// Berlin." (extracted, then contradicting `lives_in paris`).
+async fn lives_in_paris_then_moves(h: &Harness) -> (String, Scope) {
     let alice = unique("alice");
     let scope = user(&alice);
     h.llm.extracts("I live in Paris and like tea.", &[(&alice, "lives_in", "Paris"), (&alice, "likes", "tea")]);
     h.store.add("I live in Paris and like tea.", &scope).await.unwrap();
-
     h.llm.extracts("I moved to Berlin.", &[(&alice, "lives_in", "Berlin")]);
     h.llm.deletes_lines_containing(&["lives_in -- paris"]);
+    (alice, scope)
+}
+
+async fn contradicted_relation_is_removed(server: Server) {
+    let Some(h) = harness(server).await else { return };
+    let (alice, scope) = lives_in_paris_then_moves(&h).await;
     let changes = h.store.add("I moved to Berlin.", &scope).await.unwrap();
     assert_eq!(changes.deleted_entities, vec![rel(&alice, "lives_in", "paris")]);
     assert_eq!(changes.added_entities, vec![rel(&alice, "lives_in", "berlin")]);
@@ -379,6 +393,34 @@ async fn contradicted_relation_is_removed(server: Server) {
         sorted(h.store.list(&scope, 100).await.unwrap()),
         vec![rel(&alice, "likes", "tea"), rel(&alice, "lives_in", "berlin")]
     );
+    h.store.delete_scope(&scope).await.unwrap();
+}
+
+/// The write path journals a graph plan and may apply it more than once (a retry after a
+/// failure): the plan survives JSON, and applying it again asks no model and changes nothing.
+async fn a_journaled_plan_applies_the_same_however_often(server: Server) {
+    let Some(h) = harness(server).await else { return };
+    let (alice, scope) = lives_in_paris_then_moves(&h).await;
+    let plan = h.store.plan("I moved to Berlin.", &scope).await.unwrap();
+    assert_eq!(plan.llm_calls, 2);
+    assert_eq!(plan.merge, vec![rel(&alice, "lives_in", "berlin")]);
+    assert_eq!(plan.remove.iter().map(|r| r.relation()).collect::<Vec<_>>(), vec![rel(&alice, "lives_in", "paris")]);
+    let nothing_written = sorted(h.store.list(&scope, 100).await.unwrap());
+    assert_eq!(nothing_written, vec![rel(&alice, "likes", "tea"), rel(&alice, "lives_in", "paris")]);
+
+    let journaled: GraphPlan = serde_json::from_value(serde_json::to_value(&plan).unwrap()).unwrap();
+    let first = h.store.apply(&journaled, &scope).await.unwrap();
+    let nodes = h.nodes_of(&alice).await;
+    let again = h.store.apply(&journaled, &scope).await.unwrap();
+    assert_eq!(first, again, "a replay reports the same changes");
+    assert_eq!(first.deleted_entities, vec![rel(&alice, "lives_in", "paris")]);
+    assert_eq!(first.added_entities, vec![rel(&alice, "lives_in", "berlin")]);
+    assert_eq!(h.nodes_of(&alice).await, nodes, "a replay creates no node");
+    assert_eq!(
+        sorted(h.store.list(&scope, 100).await.unwrap()),
+        vec![rel(&alice, "likes", "tea"), rel(&alice, "lives_in", "berlin")]
+    );
+    assert_eq!(h.llm.calls(), 3, "applying asks no model");
     h.store.delete_scope(&scope).await.unwrap();
 }
 
@@ -546,8 +588,7 @@ async fn unreachable_server_is_unavailable_promptly(server: Server) {
     ];
     for (what, target, limit, kind) in cases {
         let llm = Arc::new(ScriptedLlm::default());
-        let store = Neo4jGraphStore::new(config_for(&target, json!({})), llm.clone(), Arc::new(TrigramEmbedder))
-            .with_deadlines(deadlines);
+        let store = graph_memory(config_for(&target, json!({})), &llm, deadlines);
         let started = Instant::now();
         let err = store.add("I live in Paris.", &user("alice")).await.unwrap_err();
         let took = started.elapsed();
@@ -568,12 +609,11 @@ async fn server_going_down_is_unavailable_promptly(server: Server) {
     let upstream = target.url.trim_start_matches("bolt://").to_owned();
     let proxy = Proxy::start(upstream).await;
     let llm = Arc::new(ScriptedLlm::default());
-    let store = Neo4jGraphStore::new(
+    let store = graph_memory(
         config_for(&Target { url: format!("bolt://127.0.0.1:{}", proxy.port), ..clone_target(&target) }, json!({})),
-        llm.clone(),
-        Arc::new(TrigramEmbedder),
-    )
-    .with_deadlines(Deadlines { connect: Duration::from_secs(5), statement: Duration::from_secs(20) });
+        &llm,
+        Deadlines { connect: Duration::from_secs(5), statement: Duration::from_secs(20) },
+    );
     let alice = unique("alice");
     h_add(&store, &llm, &alice).await;
 
@@ -587,11 +627,11 @@ async fn server_going_down_is_unavailable_promptly(server: Server) {
     assert!(matches!(err, StoreError::Unavailable { .. }), "{err}");
 
     // Clean up through a healthy store.
-    let healthy = Neo4jGraphStore::new(config_for(&target, json!({})), llm.clone(), Arc::new(TrigramEmbedder));
+    let healthy = graph_memory(config_for(&target, json!({})), &llm, Deadlines::default());
     healthy.delete_scope(&user(&alice)).await.unwrap();
 }
 
-async fn h_add(store: &Neo4jGraphStore, llm: &ScriptedLlm, alice: &str) {
+async fn h_add(store: &GraphMemory, llm: &ScriptedLlm, alice: &str) {
     h_llm_extracts_once(llm);
     let changes = store.add("I live in Paris.", &user(alice)).await.unwrap();
     assert_eq!(changes.added_entities.len(), 1);
@@ -667,6 +707,7 @@ macro_rules! on_both_servers {
 
 on_both_servers!(
     entities_and_relations_are_stored_per_scope,
+    a_journaled_plan_applies_the_same_however_often,
     similar_entity_is_merged_not_duplicated,
     contradicted_relation_is_removed,
     search_returns_relations_reranked_by_bm25,

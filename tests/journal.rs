@@ -25,6 +25,7 @@ fn add(user: &str, text: &str) -> WriteCommand {
         actor_id: None,
         observed_at: None,
         expires_at: None,
+        idempotency_key: None,
     })
 }
 
@@ -202,4 +203,33 @@ async fn no_double_claims(open: Opener) {
         }
     }
     assert_eq!(seen.len(), 200);
+}
+
+/// `recorded`: the states of the known ids among those asked, in the order asked; recording an
+/// id twice keeps one write (what lets processes deriving the same id for a repeat agree).
+async fn recorded_ids_and_repeated_records(open: Opener) {
+    let journal = open();
+    let first = record(journal.as_ref(), "repeat-a", &add("u1", "I like tea")).await;
+    let second = record(journal.as_ref(), "repeat-b", &add("u1", "I like cake")).await;
+    record(journal.as_ref(), "repeat-a", &add("u1", "I like tea")).await;
+    assert_eq!(journal.unfinished().await.unwrap(), 2, "an id recorded twice is one write");
+    let unknown = WriteId("repeat-none".into());
+    let known = journal.recorded(&[unknown.clone(), second.clone(), first.clone()]).await.unwrap();
+    let ids: Vec<&WriteId> = known.iter().map(|(id, _)| id).collect();
+    assert_eq!(ids, vec![&second, &first]);
+    assert!(known.iter().all(|(_, state)| matches!(state, WriteState::Pending { .. })));
+    assert!(journal.recorded(&[unknown]).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn sqlite_tells_recorded_ids() {
+    let (_dir, open) = sqlite_opener();
+    recorded_ids_and_repeated_records(open).await;
+}
+
+#[tokio::test]
+async fn postgres_tells_recorded_ids() {
+    if let Some(open) = postgres_opener() {
+        recorded_ids_and_repeated_records(open).await;
+    }
 }

@@ -258,6 +258,39 @@ async fn async_writes_are_accepted_then_applied(store: Store) {
     assert_eq!(texts(&all), vec!["Plays the violin"]);
 }
 
+/// The scripted model answers facts in the conversation's language: the extraction prompt asks
+/// for that language, and Chinese and Japanese memories are stored and found intact. The
+/// `language` credential adds an instruction forcing one.
+async fn conversations_keep_their_language(store: Store) {
+    let Some(mut w) = World::new(store, false).await else { return };
+    w.add_new_facts();
+    for (user, input, facts) in [
+        ("li", "我是素食者，在上海当护士。", ["是素食者", "在上海当护士"]),
+        ("sato", "私はベジタリアンで、東京で看護師をしています。", ["ベジタリアンである", "東京で看護師をしている"]),
+    ] {
+        w.facts(&facts);
+        let before = w.chat_calls();
+        let reply = w.call("add_memory", json!({"user": input, "user_id": user})).await;
+        assert_eq!(reply["status"], "SUCCESS", "{reply}");
+        let extraction = &w.llm.chat_requests()[before].body;
+        let system = extraction["messages"][0]["content"].as_str().unwrap();
+        assert!(system.contains("Write each fact in the language the user used"), "{system}");
+        assert!(extraction["messages"][1]["content"].as_str().unwrap().contains(input));
+        let mut expected: Vec<String> = facts.iter().map(|f| f.to_string()).collect();
+        expected.sort();
+        assert_eq!(texts(&w.call("get_all_memories", json!({"user_id": user})).await), expected);
+        let found = w.call("search_memory", json!({"query": facts[1], "user_id": user})).await;
+        assert!(found["results"].to_string().contains(facts[1]), "{found}");
+    }
+    w.credentials.insert("language".into(), json!("English"));
+    w.facts(&["Is vegetarian"]);
+    let before = w.chat_calls();
+    let reply = w.call("add_memory", json!({"user": "我是素食者。", "user_id": "wang"})).await;
+    assert_eq!(reply["status"], "SUCCESS", "{reply}");
+    let system = w.llm.chat_requests()[before].body["messages"][0]["content"].as_str().unwrap().to_owned();
+    assert!(system.contains("write every fact in English, whatever language the conversation uses"), "{system}");
+}
+
 macro_rules! on_every_store {
     ($($scenario:ident),*) => {
         mod pgvector {
@@ -275,5 +308,6 @@ on_every_store!(
     add_update_delete_and_history,
     scopes_never_mix,
     concurrent_adds_store_one_memory,
-    async_writes_are_accepted_then_applied
+    async_writes_are_accepted_then_applied,
+    conversations_keep_their_language
 );

@@ -48,7 +48,11 @@ fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
 }
 
 fn ask(response_format: ResponseFormat) -> ChatRequest {
-    ChatRequest { messages: vec![ChatMessage::system(SYSTEM), ChatMessage::user(USER)], response_format, tools: vec![] }
+    ChatRequest {
+        messages: vec![ChatMessage::system(SYSTEM), ChatMessage::user(USER)],
+        response_format,
+        ..ChatRequest::default()
+    }
 }
 
 fn entity_tool() -> ToolSpec {

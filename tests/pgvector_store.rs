@@ -827,12 +827,13 @@ async fn index_options_follow_the_config() {
     }
 }
 
+/// The behaviour every vector store shows (`support/store_scenarios.rs`), keyword search included.
 #[tokio::test]
-async fn lexical_search_is_scoped_and_ranked() {
+async fn keeps_the_store_contract() {
     let Some(url) = pg_url() else { return };
-    let collection = unique_collection("lexical");
+    let collection = unique_collection("contract");
     let store = store(&url, &collection, store_scenarios::DIMS);
-    store_scenarios::lexical_search_is_scoped_and_ranked(&store).await;
+    store_scenarios::all(&store).await;
     drop_table(&url, &collection).await;
 }
 

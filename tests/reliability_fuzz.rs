@@ -29,13 +29,13 @@ use mem0_dify::adapters::dify::salvage::salvage_request_session;
 use mem0_dify::adapters::dify::tools::{invoke_tool, TOOL_NAMES};
 use mem0_dify::adapters::embedder::openai::OpenAiEmbedder;
 use mem0_dify::adapters::factory::DefaultBackendFactory;
-use mem0_dify::adapters::graph::names::RelationType;
-use mem0_dify::adapters::graph::neo4j::prompts::{parse_deletions, parse_extraction, parse_query_entities};
 use mem0_dify::adapters::llm::openai::OpenAiChat;
 use mem0_dify::adapters::vector::embedded::{EmbeddedConfig, EmbeddedVectorStore};
 use mem0_dify::domain::credentials::{strip_code_fence, CredentialSet, ProviderBlock, CREDENTIAL_NAMES};
 use mem0_dify::domain::facts::{parse_facts, read_facts};
 use mem0_dify::domain::filter::Filter;
+use mem0_dify::domain::graph::extraction::{parse_deletions, parse_extraction, parse_query_entities, ModelAnswer};
+use mem0_dify::domain::graph::names::RelationType;
 use mem0_dify::domain::history::HistoryEntry;
 use mem0_dify::domain::json_answer::{extract_json, EXCERPT_CHARS};
 use mem0_dify::domain::memory::{MemoryId, MemoryRecord, MemoryText, Metadata};
@@ -907,6 +907,7 @@ fn graph_tool_calls_never_panic_and_relation_names_stay_cypher_safe() {
     let response = (proptest::option::of(json_text()), proptest::collection::vec(call, 0..4))
         .prop_map(|(content, tool_calls)| ChatResponse { content, tool_calls, usage: None });
     check("graph_answers", 2000, (response, 0usize..20, nasty_string()), |(response, count, relation)| {
+        let response = ModelAnswer { content: response.content.as_deref(), tool_calls: &response.tool_calls };
         let extraction = parse_extraction(&response);
         for triple in &extraction.relations {
             let cypher = triple.relation.cypher();
@@ -985,6 +986,7 @@ fn provider_responses_never_panic() {
                 messages: vec![ChatMessage::user("hi")],
                 response_format: ResponseFormat::JsonObject,
                 tools: Vec::new(),
+                ..ChatRequest::default()
             };
             let answer = chat.chat(request).await;
             // An HTTP 200 without any choice (an error body, not JSON, another shape) is transient.

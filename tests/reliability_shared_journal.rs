@@ -139,3 +139,55 @@ async fn writes_waiting_for_a_slot_keep_their_lease() {
     }
     println!("slot waits: {WRITES} slow writes over 2 processes with 1 slot each and a 0.6 s lease: each planned once, applied once");
 }
+
+/// A retried add (the same turn for the same user) reaching the OTHER process sharing the journal
+/// within the repeat window answers the first write's id and writes nothing again; an add without
+/// `user_id` belongs to the Dify end user of the call and is found by that end user only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_add_on_another_process_is_applied_once_and_end_users_are_the_default() {
+    use reliability::FACT_PREFIX;
+    use serde_json::json;
+    let Some(run) = PgRun::start("repeat", Duration::from_millis(40)).await else { return };
+    let PgRun { creds, db, .. } = &run;
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let mut plugins = [Plugin::spawn(dirs[0].path(), WRITER_ENV), Plugin::spawn(dirs[1].path(), WRITER_ENV)];
+
+    let first = plugins[0].accept_fact("repeat-user", 0, creds).await;
+    let again = plugins[1].accept_fact("repeat-user", 0, creds).await;
+    assert_eq!(again, first, "the repeat on the other process answers the first write id");
+    db.wait_until_finished(Duration::from_secs(60)).await;
+    let later = plugins[1].accept_fact("repeat-user", 0, creds).await;
+    assert_eq!(later, first, "still the first write once applied");
+    // A different turn of the same user is a write of its own.
+    let other = plugins[1].accept_fact("repeat-user", 1, creds).await;
+    assert_ne!(other, first);
+
+    // No user_id: the end user of the call.
+    let note = fact("eve-end-user", 0);
+    let params = json!({"user": format!("{FACT_PREFIX}{note}")});
+    let added = plugins[0].call_as("add_memory", params, creds, "eve-end-user").await;
+    assert!(added.accepted(), "{added:?}");
+    assert!(added.text.contains("the Dify end user of this call (user_id eve-end-user)"), "{}", added.text);
+
+    let rows = db.wait_until_finished(Duration::from_secs(60)).await;
+    assert_eq!(rows.len(), 3, "one journal row per distinct add: {rows:?}");
+    assert!(rows.iter().all(|r| r.state == "applied"), "{rows:?}");
+    let counts = db.memory_counts().await;
+    assert_eq!(counts.get(&fact("repeat-user", 0)), Some(&1), "{counts:?}");
+    let memories = db.memories().await;
+    assert!(memories.contains(&("eve-end-user".to_owned(), note.clone())), "{memories:?}");
+
+    let search = |end_user: &'static str| {
+        let plugin = &plugins[1];
+        let creds = creds.clone();
+        async move { plugin.call_as("get_all_memories", json!({}), &creds, end_user).await }
+    };
+    let own = search("eve-end-user").await;
+    assert!(own.json["results"].to_string().contains(&note), "{:?}", own.json);
+    let stranger = search("mallory").await;
+    assert!(stranger.ok(), "{stranger:?}");
+    assert!(!stranger.json["results"].to_string().contains(&note), "another end user sees it: {:?}", stranger.json);
+    for plugin in &mut plugins {
+        plugin.stop(Duration::from_secs(30)).await;
+    }
+}

@@ -21,10 +21,9 @@ use crate::adapters::vector::pgvector::{self, PgVectorStore};
 use crate::domain::credentials::{self, CredentialSet, ProviderBlock};
 use crate::ports::backends::{BackendFactory, Backends, BuildError};
 use crate::ports::embedder::Embedder;
-use crate::ports::graph_store::GraphStore;
+use crate::ports::graph_store::GraphBackend;
 use crate::ports::history_store::HistoryStore;
 use crate::ports::journal::WriteJournal;
-use crate::ports::llm::Llm;
 use crate::ports::vector_store::VectorStore;
 use async_trait::async_trait;
 use std::path::{Path, PathBuf};
@@ -74,7 +73,7 @@ impl BackendFactory for DefaultBackendFactory {
         };
         let storage = self.storage(credentials.vector_store.as_ref(), embedder.dimensions())?;
         let graph = match &credentials.graph_store {
-            Some(block) => Some(build_graph(block, llm.clone(), embedder.clone())?),
+            Some(block) => Some(build_graph(block, llm.is_some())?),
             None => None,
         };
         let reranker = match &credentials.reranker {
@@ -170,19 +169,18 @@ impl DefaultBackendFactory {
     }
 }
 
-fn build_graph(
-    block: &ProviderBlock,
-    llm: Option<Arc<dyn Llm>>,
-    embedder: Arc<dyn Embedder>,
-) -> Result<Arc<dyn GraphStore>, BuildError> {
+fn build_graph(block: &ProviderBlock, llm_configured: bool) -> Result<GraphBackend, BuildError> {
     if block.provider != "neo4j" {
         return Err(unknown(block, &["neo4j"]));
     }
-    let llm = llm.ok_or_else(|| BuildError::Config {
-        field: block.field,
-        message: format!("graph memory extracts entities with the LLM: configure {} too", credentials::LLM),
-    })?;
-    Ok(Arc::new(Neo4jGraphStore::new(neo4j::from_block(block)?, llm, embedder)))
+    if !llm_configured {
+        return Err(BuildError::Config {
+            field: block.field,
+            message: format!("graph memory extracts entities with the LLM: configure {} too", credentials::LLM),
+        });
+    }
+    let config = neo4j::from_block(block)?;
+    Ok(GraphBackend { settings: config.settings(), store: Arc::new(Neo4jGraphStore::new(config)) })
 }
 
 fn unknown(block: &ProviderBlock, supported: &[&str]) -> BuildError {

@@ -202,6 +202,7 @@ mod tests {
             actor_id: None,
             observed_at: None,
             expires_at: None,
+            idempotency_key: None,
         })
     }
 

@@ -6,6 +6,7 @@ use super::admission::AdmitError;
 use super::constants::{Timeouts, MAX_CONCURRENT_MEM_ADDS, MAX_CONCURRENT_READS, MAX_PENDING_WRITES};
 use super::engine::Engine;
 use super::engines::EngineRegistry;
+use super::repeats::{repeat_ids, repeat_key, DEFAULT_REPEAT_WINDOW};
 use super::service::ServiceError;
 use super::writes::{apply_now, WriterTiming};
 use crate::domain::credentials::{self, CredentialSet};
@@ -35,6 +36,17 @@ use uuid::Uuid;
 /// How often a sync write that found the journal full tries again for a place.
 const SYNC_BUSY_RETRY: Duration = Duration::from_millis(20);
 
+/// How often a repeated sync add looks in the journal for the first write's outcome.
+const REPEAT_POLL: Duration = Duration::from_millis(25);
+
+/// Whether an add repeats an earlier write.
+enum Repeat {
+    /// A new write, to be recorded under this id.
+    New(WriteId),
+    /// The same add as write `id`, recorded within the repeat window.
+    Of(WriteId),
+}
+
 /// Tunables of the application (defaults from the guide).
 #[derive(Debug, Clone, Copy)]
 pub struct AppSettings {
@@ -48,6 +60,8 @@ pub struct AppSettings {
     pub queue_capacity: usize,
     /// Lease, renewal, poll and retry policy of the background writers.
     pub writer: WriterTiming,
+    /// How long the same add counts as a repeat, answered with the first write (zero: off).
+    pub repeat_window: Duration,
 }
 
 impl Default for AppSettings {
@@ -58,6 +72,7 @@ impl Default for AppSettings {
             read_concurrency: MAX_CONCURRENT_READS,
             queue_capacity: MAX_PENDING_WRITES,
             writer: WriterTiming::default(),
+            repeat_window: DEFAULT_REPEAT_WINDOW,
         }
     }
 }
@@ -103,7 +118,11 @@ impl MemoryApp {
         let ceiling = self.settings.timeouts.sync_write;
         // models lent only for the duration of this call cannot serve a background writer
         if !engine.service().backends().bound_to_call() {
-            let id = WriteId(Uuid::new_v4().to_string());
+            let deadline = tokio::time::Instant::now() + ceiling;
+            let id = match self.earlier_write(&engine, &command).await? {
+                Repeat::Of(id) => return self.repeated(&engine, id, credentials.async_mode, deadline).await,
+                Repeat::New(id) => id,
+            };
             if credentials.async_mode {
                 return self.accept(&engine, &command, &id).await.map(|()| WriteOutcome::Accepted(id));
             }
@@ -112,7 +131,6 @@ impl MemoryApp {
             // "still running" — the write goes on, it is never reported failed and then done.
             // A sync caller waits for a place in the journal (as it waited for a write slot) until
             // its ceiling, rather than being told "busy" at once.
-            let deadline = tokio::time::Instant::now() + ceiling;
             let outcome = engine.writer().outcome_of(&id);
             loop {
                 match self.accept(&engine, &command, &id).await {
@@ -131,7 +149,10 @@ impl MemoryApp {
                     .map(WriteOutcome::Done)
                     .map_err(|e| ApiError::Backend(format!("unexpected result: {e}"))),
                 Ok(Ok(Err(e))) => Err(e.not_found.map_or(ApiError::Backend(e.message), ApiError::NotFound)),
-                Ok(Err(_)) | Err(_) => {
+                // Another caller of the same add (a concurrent repeat) now waits in our place:
+                // follow the write in the journal.
+                Ok(Err(_)) => self.repeated(&engine, id, false, deadline).await,
+                Err(_) => {
                     engine.writer().forget(&id);
                     info!(write = %id.0, ?ceiling, "sync write still running past its ceiling");
                     Ok(WriteOutcome::Running(id))
@@ -148,6 +169,67 @@ impl MemoryApp {
             Ok(Ok(value)) => serde_json::from_value(value)
                 .map(WriteOutcome::Done)
                 .map_err(|e| ApiError::Backend(format!("unexpected result: {e}"))),
+        }
+    }
+
+    /// The id of a new write, or the write this add repeats (same add within the repeat window,
+    /// found in the journal, so also when another process recorded it). A repeat of a write that
+    /// failed is not one: it is written again.
+    async fn earlier_write(&self, engine: &Engine, command: &WriteCommand) -> Result<Repeat, ApiError> {
+        let fresh = || WriteId(Uuid::new_v4().to_string());
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let Some([current, previous]) =
+            repeat_key(command).and_then(|key| repeat_ids(&key, self.settings.repeat_window, now_ms))
+        else {
+            return Ok(Repeat::New(fresh()));
+        };
+        let not_accepted = |e: &dyn std::fmt::Display| ApiError::Backend(format!("the write was not accepted: {e}"));
+        let look = async {
+            engine.ready().await.map_err(|e| not_accepted(&e))?;
+            let journal = &engine.service().backends().journal;
+            journal.recorded(&[previous, current.clone()]).await.map_err(|e| not_accepted(&e))
+        };
+        // Bounded like the accept that follows.
+        let known = tokio::time::timeout(self.settings.timeouts.get, look)
+            .await
+            .map_err(|_| not_accepted(&"the write journal did not answer in time"))??;
+        for (id, state) in known {
+            match state {
+                WriteState::Failed { .. } if id == current => return Ok(Repeat::New(fresh())),
+                WriteState::Failed { .. } => {}
+                _ => {
+                    info!(write = %id.0, "the same add was received again within the repeat window");
+                    return Ok(Repeat::Of(id));
+                }
+            }
+        }
+        Ok(Repeat::New(current))
+    }
+
+    /// The answer to a repeat of write `id`: accepted in async mode; in sync mode its outcome
+    /// once the journal has it (whichever process applies it), or "still running" at `deadline`.
+    async fn repeated<T: DeserializeOwned>(
+        &self,
+        engine: &Engine,
+        id: WriteId,
+        async_mode: bool,
+        deadline: tokio::time::Instant,
+    ) -> Result<WriteOutcome<T>, ApiError> {
+        if async_mode {
+            return Ok(WriteOutcome::Accepted(id));
+        }
+        let journal = &engine.service().backends().journal;
+        loop {
+            match journal.status(&id).await {
+                Ok(Some(WriteState::Applied { result })) => {
+                    return serde_json::from_value(result)
+                        .map(WriteOutcome::Done)
+                        .map_err(|e| ApiError::Backend(format!("unexpected result: {e}")));
+                }
+                Ok(Some(WriteState::Failed { error, .. })) => return Err(ApiError::Backend(error)),
+                Ok(_) | Err(_) if tokio::time::Instant::now() >= deadline => return Ok(WriteOutcome::Running(id)),
+                Ok(_) | Err(_) => tokio::time::sleep(REPEAT_POLL).await,
+            }
         }
     }
 
@@ -341,6 +423,7 @@ async fn run_checks(engine: &Engine) -> Vec<CheckResult> {
             messages: vec![ChatMessage::user("Reply with the JSON object {\"ok\": true} and nothing else.")],
             response_format: ResponseFormat::JsonObject,
             tools: Vec::new(),
+            ..ChatRequest::default()
         };
         Some(result(credentials::LLM, llm.chat(request).await.err().map(|e| e.to_string())))
     };
@@ -362,7 +445,7 @@ async fn run_checks(engine: &Engine) -> Vec<CheckResult> {
     let store = async { result(credentials::VECTOR_STORE, engine.ready().await.err().map(|e| e.to_string())) };
     let graph = async {
         let graph = backends.graph.as_ref()?;
-        Some(result(credentials::GRAPH_STORE, graph.ensure_ready().await.err().map(|e| e.to_string())))
+        Some(result(credentials::GRAPH_STORE, graph.store.ensure_ready().await.err().map(|e| e.to_string())))
     };
     let reranker = async {
         let reranker = backends.reranker.as_ref()?;

@@ -6,6 +6,9 @@ use super::constants::Timeouts;
 use super::writes::WriterTiming;
 use crate::domain::credentials::CredentialSet;
 use crate::domain::filter::Filter;
+use crate::domain::graph::extraction::EXTRACT_TOOL;
+use crate::domain::graph::resolve::EntityMatch;
+use crate::domain::graph::{GraphChanges, GraphPlan, GraphSettings, Relation, StoredRelation};
 use crate::domain::history::{HistoryEntry, HistoryEvent};
 use crate::domain::memory::{ContentHash, MemoryId, MemoryRecord, ScoredMemory, Similarity};
 use crate::domain::message::Conversation;
@@ -15,8 +18,10 @@ use crate::domain::operations::{
 use crate::domain::scope::Scope;
 use crate::ports::backends::{BackendFactory, Backends, BuildError};
 use crate::ports::embedder::{EmbedError, EmbedPurpose, Embedder};
+use crate::ports::graph_store::{GraphBackend, GraphStore};
 use crate::ports::history_store::HistoryStore;
 use crate::ports::journal::{ClaimedWrite, WriteJournal};
+use crate::ports::llm::ToolCall;
 use crate::ports::llm::{ChatRequest, ChatResponse, Llm, LlmError};
 use crate::ports::memory_api::{ApiError, MemoryApi, WriteId, WriteOutcome, WriteRef, WriteState};
 use crate::ports::store::StoreError;
@@ -166,7 +171,12 @@ impl WriteJournal for FakeJournal {
         Ok(())
     }
     async fn record(&self, id: &WriteId, key: &str, command: &WriteCommand) -> Result<(), StoreError> {
-        self.0.lock().unwrap().push(JournalRow {
+        let mut rows = self.0.lock().unwrap();
+        // As the real journals: an id already recorded changes nothing.
+        if rows.iter().any(|r| r.id == *id) {
+            return Ok(());
+        }
+        rows.push(JournalRow {
             id: id.clone(),
             key: key.to_owned(),
             command: command.clone(),
@@ -298,10 +308,81 @@ impl Embedder for WordEmbedder {
     }
 }
 
+/// A graph store whose entity lookups and writes answer scripted outcomes (the last one
+/// repeats), counting the calls; it holds nothing.
+#[derive(Default)]
+struct FakeGraph {
+    lookups: Mutex<Vec<Result<(), StoreError>>>,
+    applies: Mutex<Vec<Result<(), StoreError>>>,
+    lookup_calls: AtomicUsize,
+    apply_calls: AtomicUsize,
+}
+
+impl FakeGraph {
+    fn new(lookups: Vec<Result<(), StoreError>>, applies: Vec<Result<(), StoreError>>) -> Self {
+        Self { lookups: Mutex::new(lookups), applies: Mutex::new(applies), ..Self::default() }
+    }
+}
+
+/// The next scripted outcome; the last one is kept for every later call.
+fn next_of<T: Clone>(script: &Mutex<Vec<T>>) -> T {
+    let mut script = script.lock().unwrap();
+    if script.len() > 1 {
+        script.remove(0)
+    } else {
+        script.first().cloned().expect("a scripted outcome")
+    }
+}
+
+#[async_trait]
+impl GraphStore for FakeGraph {
+    async fn ensure_ready(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+    async fn similar_entities(
+        &self,
+        _scope: &Scope,
+        _vectors: &[Vec<f32>],
+        _threshold: f64,
+    ) -> Result<Vec<EntityMatch>, StoreError> {
+        self.lookup_calls.fetch_add(1, Ordering::SeqCst);
+        next_of(&self.lookups).map(|()| vec![])
+    }
+    async fn relations_touching(
+        &self,
+        _scope: &Scope,
+        _names: &[String],
+        _limit: usize,
+    ) -> Result<Vec<StoredRelation>, StoreError> {
+        Ok(vec![])
+    }
+    async fn apply(&self, plan: &GraphPlan, _scope: &Scope) -> Result<GraphChanges, StoreError> {
+        self.apply_calls.fetch_add(1, Ordering::SeqCst);
+        next_of(&self.applies)?;
+        Ok(GraphChanges { added_entities: plan.merge.clone(), deleted_entities: vec![] })
+    }
+    async fn relations_near(
+        &self,
+        _scope: &Scope,
+        _vectors: &[Vec<f32>],
+        _threshold: f64,
+        _limit: usize,
+    ) -> Result<Vec<Relation>, StoreError> {
+        Ok(vec![])
+    }
+    async fn list(&self, _scope: &Scope, _limit: usize) -> Result<Vec<Relation>, StoreError> {
+        Ok(vec![])
+    }
+    async fn delete_scope(&self, _scope: &Scope) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
 struct World {
     store: Arc<FakeStore>,
     journal: Arc<FakeJournal>,
     llm: Arc<ScriptedLlm>,
+    graph: Option<Arc<FakeGraph>>,
 }
 
 impl World {
@@ -316,7 +397,13 @@ impl World {
                 bound: false,
                 calls_outside_caller: AtomicUsize::new(0),
             }),
+            graph: None,
         }
+    }
+
+    fn with_graph(mut self, graph: FakeGraph) -> Self {
+        self.graph = Some(Arc::new(graph));
+        self
     }
 }
 
@@ -329,7 +416,11 @@ impl BackendFactory for World {
             vector_store: self.store.clone(),
             history: Arc::new(FakeHistory::default()),
             journal: self.journal.clone(),
-            graph: None,
+            // the word embedder makes any two short names alike: only identical ones are the same entity
+            graph: self
+                .graph
+                .clone()
+                .map(|g| GraphBackend { store: g, settings: GraphSettings { threshold: 0.9999, custom_prompt: None } }),
             reranker: None,
         })
     }
@@ -372,6 +463,7 @@ fn add(text: &str) -> AddRequest {
         actor_id: None,
         observed_at: None,
         expires_at: None,
+        idempotency_key: None,
     }
 }
 
@@ -642,4 +734,206 @@ async fn concurrent_adds_of_one_fact_store_one_memory() {
         task.await.unwrap();
     }
     assert_eq!(world.store.rows.lock().unwrap().len(), 1);
+}
+
+// ---------------------------------------------------------------- retries applied once
+
+fn with_key(text: &str, key: &str) -> AddRequest {
+    AddRequest { idempotency_key: Some(key.into()), ..add(text) }
+}
+
+#[tokio::test]
+async fn a_repeated_sync_add_answers_the_first_write_and_stores_nothing_new() {
+    let world = Arc::new(World::new(
+        vec![Ok(facts(&["Likes tea"])), Ok(facts(&["Likes tea"]))],
+        Duration::ZERO,
+        Duration::ZERO,
+    ));
+    let app = start(world.clone());
+    let creds = credentials(false);
+    let WriteOutcome::Done(first) = app.add(&creds, add("I like tea")).await.unwrap() else { panic!("sync add") };
+    let WriteOutcome::Done(again) = app.add(&creds, add("I like tea")).await.unwrap() else { panic!("sync add") };
+    assert_eq!(again, first, "the repeat answers the first write's result");
+    assert_eq!(first.results[0].event, crate::domain::operations::ChangeEvent::Add);
+    assert_eq!(world.llm.calls.load(Ordering::SeqCst), 1, "the model is not asked again");
+    assert_eq!(world.store.rows.lock().unwrap().len(), 1);
+    assert_eq!(world.journal.0.lock().unwrap().len(), 1, "one write in the journal");
+}
+
+#[tokio::test]
+async fn a_repeated_async_add_answers_the_first_write_id() {
+    let world = Arc::new(World::new(vec![Ok(facts(&["Likes tea"]))], Duration::ZERO, Duration::ZERO));
+    let app = start(world.clone());
+    let creds = credentials(true);
+    let WriteOutcome::Accepted(first) = app.add(&creds, add("I like tea")).await.unwrap() else { panic!() };
+    let WriteOutcome::Accepted(again) = app.add(&creds, add("I like tea")).await.unwrap() else { panic!() };
+    assert_eq!(again, first);
+    assert!(matches!(wait_for(&app, &creds, &first).await, WriteState::Applied { .. }));
+    // once applied, still the same write
+    let WriteOutcome::Accepted(later) = app.add(&creds, add("I like tea")).await.unwrap() else { panic!() };
+    assert_eq!(later, first);
+    assert_eq!(world.journal.0.lock().unwrap().len(), 1);
+    // another user's identical add is its own write
+    let bob = AddRequest { scope: Scope::parse(Some("bob"), None, None).unwrap(), ..add("I like tea") };
+    let WriteOutcome::Accepted(other) = app.add(&creds, bob).await.unwrap() else { panic!() };
+    assert_ne!(other, first);
+}
+
+#[tokio::test]
+async fn the_idempotency_key_decides_what_is_a_repeat() {
+    let world = Arc::new(World::new(vec![], Duration::from_secs(5), Duration::ZERO));
+    let app = start(world.clone());
+    let creds = credentials(true);
+    let WriteOutcome::Accepted(a) = app.add(&creds, with_key("I like tea", "turn-1")).await.unwrap() else { panic!() };
+    let WriteOutcome::Accepted(b) = app.add(&creds, with_key("I like tea!", "turn-1")).await.unwrap() else { panic!() };
+    let WriteOutcome::Accepted(c) = app.add(&creds, with_key("I like tea", "turn-2")).await.unwrap() else { panic!() };
+    assert_eq!(a, b, "same key: a repeat, whatever the words");
+    assert_ne!(a, c, "another key: another write");
+}
+
+#[tokio::test]
+async fn without_a_window_or_after_a_failure_the_same_add_is_written_again() {
+    let world = Arc::new(World::new(vec![], Duration::from_secs(5), Duration::ZERO));
+    let app = MemoryApp::start(world.clone(), AppSettings { repeat_window: Duration::ZERO, ..settings() });
+    let creds = credentials(true);
+    let WriteOutcome::Accepted(a) = app.add(&creds, add("I like tea")).await.unwrap() else { panic!() };
+    let WriteOutcome::Accepted(b) = app.add(&creds, add("I like tea")).await.unwrap() else { panic!() };
+    assert_ne!(a, b);
+
+    let script =
+        vec![Err(LlmError::Unauthorized { status: 401, message: "bad key".into() }), Ok(facts(&["Likes tea"]))];
+    let world = Arc::new(World::new(script, Duration::ZERO, Duration::ZERO));
+    let app = start(world.clone());
+    let WriteOutcome::Accepted(failed) = app.add(&creds, add("I like tea")).await.unwrap() else { panic!() };
+    assert!(matches!(wait_for(&app, &creds, &failed).await, WriteState::Failed { .. }));
+    let WriteOutcome::Accepted(retry) = app.add(&creds, add("I like tea")).await.unwrap() else { panic!() };
+    assert_ne!(retry, failed, "a retry of a failed add is written again");
+    assert!(matches!(wait_for(&app, &creds, &retry).await, WriteState::Applied { .. }));
+}
+
+/// The graph extraction answer: alice likes tea.
+fn graph_extraction() -> ChatResponse {
+    let arguments = json!({
+        "entities": [{"name": "alice", "type": "person"}, {"name": "tea", "type": "drink"}],
+        "relations": [{"source": "alice", "relationship": "likes", "destination": "tea"}]
+    });
+    ChatResponse { tool_calls: vec![ToolCall { name: EXTRACT_TOOL.into(), arguments }], ..ChatResponse::default() }
+}
+
+fn alice_likes_tea() -> Vec<Relation> {
+    vec![Relation { source: "alice".into(), relationship: "likes".into(), destination: "tea".into() }]
+}
+
+fn graph_down() -> StoreError {
+    StoreError::Unavailable { store: "graph store", message: "connection refused".into() }
+}
+
+/// Settings whose writer retries after 10 ms, at most 3 attempts.
+fn quick_retries() -> AppSettings {
+    let mut settings = settings();
+    settings.writer.retry_base = Duration::from_millis(10);
+    settings.writer.max_attempts = 3;
+    settings
+}
+
+async fn applied_add(world: &Arc<World>, settings: AppSettings) -> AddReport {
+    let app = MemoryApp::start(world.clone(), settings);
+    let creds = credentials(true);
+    let WriteOutcome::Accepted(id) = app.add(&creds, add("I like tea")).await.unwrap() else { panic!("accepted") };
+    let WriteState::Applied { result } = wait_for(&app, &creds, &id).await else { panic!("not applied") };
+    serde_json::from_value(result).unwrap()
+}
+
+#[tokio::test]
+async fn a_transient_graph_write_failure_is_retried_from_the_journaled_plan() {
+    let graph = FakeGraph::new(vec![Ok(())], vec![Err(graph_down()), Ok(())]);
+    let script = vec![Ok(facts(&["Likes tea"])), Ok(graph_extraction())];
+    let world = Arc::new(World::new(script, Duration::ZERO, Duration::ZERO).with_graph(graph));
+    let report = applied_add(&world, quick_retries()).await;
+    let graph = world.graph.as_ref().unwrap();
+    assert_eq!(report.relations.unwrap().added_entities, alice_likes_tea());
+    assert!(report.graph_degraded.is_none());
+    // planned once (the model asked once for the facts and once for the graph), applied twice
+    assert_eq!(graph.lookup_calls.load(Ordering::SeqCst), 1);
+    assert_eq!(graph.apply_calls.load(Ordering::SeqCst), 2);
+    assert_eq!(world.llm.calls.load(Ordering::SeqCst), 2);
+    assert_eq!(world.store.rows.lock().unwrap().len(), 1, "the vector part applied again stays one memory");
+}
+
+#[tokio::test]
+async fn a_transient_graph_planning_failure_resumes_after_the_vector_decision() {
+    let graph = FakeGraph::new(vec![Err(graph_down()), Ok(())], vec![Ok(())]);
+    let script = vec![Ok(facts(&["Likes tea"])), Ok(graph_extraction()), Ok(graph_extraction())];
+    let world = Arc::new(World::new(script, Duration::ZERO, Duration::ZERO).with_graph(graph));
+    let report = applied_add(&world, quick_retries()).await;
+    let graph = world.graph.as_ref().unwrap();
+    assert_eq!(report.relations.unwrap().added_entities, alice_likes_tea());
+    assert!(report.graph_degraded.is_none());
+    assert_eq!(graph.lookup_calls.load(Ordering::SeqCst), 2);
+    // the facts once; the graph extraction again, as its planning had not finished
+    assert_eq!(world.llm.calls.load(Ordering::SeqCst), 3, "the facts were not asked for again");
+}
+
+#[tokio::test]
+async fn a_graph_that_stays_down_ends_the_write_applied_and_degraded() {
+    let graph = FakeGraph::new(vec![Ok(())], vec![Err(graph_down())]);
+    let script = vec![Ok(facts(&["Likes tea"])), Ok(graph_extraction())];
+    let world = Arc::new(World::new(script, Duration::ZERO, Duration::ZERO).with_graph(graph));
+    let report = applied_add(&world, quick_retries()).await;
+    assert!(report.graph_degraded.unwrap().contains("connection refused"));
+    assert_eq!(report.results.len(), 1);
+    assert_eq!(world.graph.as_ref().unwrap().apply_calls.load(Ordering::SeqCst), 3, "every attempt was used");
+    assert_eq!(world.llm.calls.load(Ordering::SeqCst), 2, "the model is asked once however often it is applied");
+    assert_eq!(world.store.rows.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_permanent_graph_failure_is_reported_at_once_and_not_retried() {
+    let graph = FakeGraph::new(vec![Ok(())], vec![Ok(())]);
+    let refused = LlmError::Unauthorized { status: 401, message: "bad key".into() };
+    let script = vec![Ok(facts(&["Likes tea"])), Err(refused)];
+    let world = Arc::new(World::new(script, Duration::ZERO, Duration::ZERO).with_graph(graph));
+    let report = applied_add(&world, quick_retries()).await;
+    assert!(report.graph_degraded.unwrap().contains("401"));
+    let graph = world.graph.as_ref().unwrap();
+    assert_eq!((graph.lookup_calls.load(Ordering::SeqCst), graph.apply_calls.load(Ordering::SeqCst)), (0, 0));
+    assert_eq!(world.llm.calls.load(Ordering::SeqCst), 2);
+    assert_eq!(world.store.rows.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_sync_add_reports_a_graph_failure_as_degraded_with_its_memories() {
+    let graph = FakeGraph::new(vec![Ok(())], vec![Err(graph_down())]);
+    let script = vec![Ok(facts(&["Likes tea"])), Ok(graph_extraction())];
+    let world = Arc::new(World::new(script, Duration::ZERO, Duration::ZERO).with_graph(graph));
+    let app = MemoryApp::start(world.clone(), quick_retries());
+    let WriteOutcome::Done(report) = app.add(&credentials(false), add("I like tea")).await.unwrap() else {
+        panic!("sync add")
+    };
+    assert_eq!(report.results.len(), 1);
+    assert!(report.graph_degraded.unwrap().contains("connection refused"));
+    assert_eq!(world.graph.as_ref().unwrap().apply_calls.load(Ordering::SeqCst), 1, "a waiting caller is not kept");
+}
+
+#[tokio::test]
+async fn vector_memories_do_not_wait_for_a_graph_that_is_down() {
+    let graph = FakeGraph::new(vec![Err(graph_down())], vec![Ok(())]);
+    let script = vec![Ok(facts(&["Likes tea"])), Ok(graph_extraction())];
+    let world = Arc::new(World::new(script, Duration::ZERO, Duration::ZERO).with_graph(graph));
+    let mut slow_retries = quick_retries();
+    slow_retries.writer.retry_base = Duration::from_secs(30);
+    let app = MemoryApp::start(world.clone(), slow_retries);
+    let creds = credentials(true);
+    let WriteOutcome::Accepted(id) = app.add(&creds, add("I like tea")).await.unwrap() else { panic!("accepted") };
+    for _ in 0..400 {
+        if let Some(WriteState::Pending { attempts: 1.., .. }) =
+            app.write_status(&creds, WriteRef { id: id.clone(), scope: None }).await.unwrap()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let status = app.write_status(&creds, WriteRef { id, scope: None }).await.unwrap();
+    assert!(matches!(status, Some(WriteState::Pending { attempts: 1, .. })), "{status:?}");
+    assert_eq!(world.store.rows.lock().unwrap().len(), 1, "the memory is stored while the graph is retried");
 }

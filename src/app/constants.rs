@@ -33,9 +33,10 @@ pub const WRITE_RETRY_MAX_DELAY: Duration = Duration::from_secs(60);
 /// Candidates retrieved per fact for the update decision (as Mem0).
 pub const CANDIDATES_PER_FACT: usize = 5;
 
-/// Calls of one planning step (fact extraction, update decision) while the model's answer cannot be
-/// read; then the write fails, quoting the answer.
-pub const MODEL_ANSWER_ATTEMPTS: u32 = 3;
+/// Calls of one planning step (fact extraction, update decision): the first, and one repair request
+/// carrying the parse error and the schema while the answer cannot be read; then the write fails,
+/// quoting the answer.
+pub const MODEL_ANSWER_ATTEMPTS: u32 = 2;
 /// Engines (distinct credential sets) kept open at once; the least recently used is closed.
 pub const MAX_ENGINES: usize = 16;
 /// Accepted-write outcomes remembered for `write_status`.

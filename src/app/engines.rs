@@ -6,7 +6,8 @@ use super::constants::MAX_ENGINES;
 use super::engine::Engine;
 use super::service::{MemoryService, Prompts};
 use super::writes::{run_writer, WriterTiming};
-use crate::domain::credentials::CredentialSet;
+use crate::domain::credentials::{CredentialSet, LLM};
+use crate::domain::extraction_settings::ExtractionSettings;
 use crate::ports::backends::{BackendFactory, BuildError};
 use std::sync::Arc;
 use std::time::Duration;
@@ -53,8 +54,15 @@ impl EngineRegistry {
         let prompts = Prompts {
             fact_extraction: credentials.custom_fact_extraction_prompt.clone(),
             update_memory: credentials.custom_update_memory_prompt.clone(),
+            language: credentials.language.clone(),
         };
-        let engine = Arc::new(Engine::new(MemoryService::new(backends, prompts), Admission::new(self.queue_capacity)));
+        let extraction = match &credentials.llm {
+            Some(block) => ExtractionSettings::from_config(&block.config)
+                .map_err(|message| BuildError::Config { field: LLM, message })?,
+            None => ExtractionSettings::default(),
+        };
+        let service = MemoryService::new(backends, prompts).with_extraction(extraction);
+        let engine = Arc::new(Engine::new(service, Admission::new(self.queue_capacity)));
         if engines.len() >= MAX_ENGINES {
             let (_, evicted) = engines.remove(0);
             // Its unfinished writes stay in its journal and resume when it is used again.

@@ -3,27 +3,26 @@
 //! half-way is finished by applying the same plan again: every step is idempotent (inserts and
 //! history rows by fixed ids, updates overwrite, deletes ignore what is gone).
 
-use super::constants::{CANDIDATES_PER_FACT, MODEL_ANSWER_ATTEMPTS};
+use super::constants::CANDIDATES_PER_FACT;
 use super::service::{MemoryService, ServiceError};
-use crate::domain::facts::{extraction_prompt, read_facts, Focus};
+use crate::domain::extraction_settings::ExtractionMode;
+use crate::domain::graph::GraphPlan;
 use crate::domain::history::HistoryEntry;
-use crate::domain::json_answer::UnreadableAnswer;
 use crate::domain::memory::{ContentHash, MemoryError, MemoryId, MemoryRecord, MemoryText};
 use crate::domain::message::Role;
 use crate::domain::operations::{
     AddReport, AddRequest, ChangeEvent, DeleteAllReport, MemoryChange, MemoryRef, UpdateRequest, WriteCommand,
 };
-use crate::domain::reconcile::{decision_prompt, read_decisions, Candidates, Operation};
+use crate::domain::reconcile::{Candidates, Operation};
 use crate::domain::scope::Scope;
 use crate::ports::embedder::EmbedPurpose;
-use crate::ports::llm::{ChatMessage, ChatRequest, Llm, ResponseFormat};
 use crate::ports::vector_store::{ListQuery, VectorQuery};
 use chrono::Utc;
 use futures::future::try_join_all;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 use uuid::Uuid;
 
 /// One decided change to the vector store.
@@ -65,6 +64,10 @@ pub enum PlanKind {
         transcript: String,
         /// LLM calls spent planning.
         llm_calls: u32,
+        /// The graph part of the add (a plan journaled by an older version has none: its graph
+        /// part is planned when the write is resumed).
+        #[serde(default)]
+        graph: GraphStep,
     },
     /// An update of one memory.
     Update,
@@ -72,6 +75,40 @@ pub enum PlanKind {
     Delete,
     /// Delete everything in a scope (applied directly; naturally idempotent).
     DeleteAll,
+}
+
+/// Where the graph part of an add stands. It is planned once the vector part is applied (so a
+/// graph outage never holds vector memories back) and journaled before it is applied, so a
+/// replay never asks the model again.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum GraphStep {
+    /// Still to plan: the model has not been asked yet.
+    #[default]
+    Pending,
+    /// Nothing to do: no graph memory configured, or nothing to read.
+    Skipped,
+    /// Decided; applied once the vector changes are.
+    Planned {
+        /// The decision.
+        plan: GraphPlan,
+    },
+    /// Could not be decided for good: the vector part is applied and the add reports the graph
+    /// part as degraded with this reason.
+    Failed {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// What a graph failure does to the write it belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GraphFailure {
+    /// A transient failure fails the write, which is retried later from its journaled plan.
+    Retry,
+    /// Any failure is reported as degraded; the vector part is applied (last attempt, or a
+    /// caller waiting for the outcome now).
+    Degrade,
 }
 
 /// A write decided and ready to apply.
@@ -88,17 +125,44 @@ pub struct WritePlan {
 }
 
 impl MemoryService {
-    /// Plans and applies a write; returns its JSON result.
+    /// Plans and applies a write; returns its JSON result. Graph failures are reported as
+    /// degraded (nothing retries this write later).
     pub async fn execute(&self, command: &WriteCommand) -> Result<Value, ServiceError> {
-        let plan = self.plan(command).await?;
-        self.apply(&plan).await
+        let mut plan = self.plan(command).await?;
+        self.apply_changes(&plan).await?;
+        self.plan_graph(&mut plan, GraphFailure::Degrade).await?;
+        self.finish(&plan, GraphFailure::Degrade).await
     }
 
     /// Remembers a conversation (plan and apply in one go).
     pub async fn add(&self, request: AddRequest) -> Result<AddReport, ServiceError> {
-        let plan = self.plan_add(&request).await?;
-        let value = self.apply(&plan).await?;
+        let value = self.execute(&WriteCommand::Add(request)).await?;
         serde_json::from_value(value).map_err(|e| ServiceError::Internal(e.to_string()))
+    }
+
+    /// Plans the graph part of an add whose graph step is pending. Returns whether the plan
+    /// changed (and so must be journaled again). A transient failure fails the call under
+    /// [`GraphFailure::Retry`]; any other failure is kept in the plan as [`GraphStep::Failed`].
+    pub async fn plan_graph(&self, plan: &mut WritePlan, on_failure: GraphFailure) -> Result<bool, ServiceError> {
+        let PlanKind::Add { transcript, graph: step @ GraphStep::Pending, .. } = &mut plan.kind else {
+            return Ok(false);
+        };
+        *step = match self.graph() {
+            Some(graph) if !transcript.trim().is_empty() => match graph.plan(transcript, &plan.scope).await {
+                Ok(decided) if decided.is_empty() => GraphStep::Skipped,
+                Ok(decided) => GraphStep::Planned { plan: decided },
+                Err(e) if e.is_transient() && on_failure == GraphFailure::Retry => {
+                    warn!(error = %e, "graph memory could not be planned; the write will be retried");
+                    return Err(e.into());
+                }
+                Err(e) => {
+                    warn!(error = %e, "graph memory could not be planned; vector memories are written");
+                    GraphStep::Failed { reason: e.to_string() }
+                }
+            },
+            _ => GraphStep::Skipped,
+        };
+        Ok(true)
     }
 
     /// The first step of an add that asks the model for facts, when it has one: the facts, to be
@@ -120,7 +184,7 @@ impl MemoryService {
         match (command, extracted) {
             (WriteCommand::Add(request), Some(extracted)) => {
                 let planned = self.plan_facts(request, extracted).await?;
-                Ok(add_plan(request, planned))
+                Ok(add_plan(request, planned, self.graph().is_some()))
             }
             _ => self.plan(command).await,
         }
@@ -151,7 +215,7 @@ impl MemoryService {
         } else {
             self.plan_verbatim(request).await?
         };
-        Ok(add_plan(request, planned))
+        Ok(add_plan(request, planned, self.graph().is_some()))
     }
 
     /// infer=false: every message becomes a memory (an identical text already stored is NONE).
@@ -198,30 +262,12 @@ impl MemoryService {
         Ok((changes, unchanged, 0))
     }
 
-    /// infer=true, step one: the facts of the conversation.
+    /// infer=true, step one: the facts of the conversation (see [`super::extraction`]).
     async fn extract_facts(&self, request: &AddRequest) -> Result<ExtractedFacts, ServiceError> {
         let Some(llm) = self.backends().llm.clone() else {
             return Err(ServiceError::Internal("fact extraction without a model".into()));
         };
-        let focus = Focus::for_add(
-            request.scope.user_id().is_some(),
-            request.scope.agent_id().is_some(),
-            &request.conversation,
-        );
-        let prompt = extraction_prompt(
-            &request.conversation,
-            focus,
-            request.observed_at.unwrap_or_else(Utc::now).date_naive(),
-            self.prompts().fact_extraction.as_deref(),
-        );
-        let request_facts = ChatRequest {
-            messages: vec![ChatMessage::system(prompt.system), ChatMessage::user(prompt.user)],
-            response_format: ResponseFormat::JsonObject,
-            tools: Vec::new(),
-        };
-        let (facts, llm_calls) = ask(llm.as_ref(), &request_facts, "fact extraction", read_facts).await?;
-        debug!(facts = facts.len(), "facts extracted");
-        Ok(ExtractedFacts { stage: Stage::Extracted, facts, llm_calls })
+        self.extract_with(llm.as_ref(), request).await
     }
 
     /// infer=true, step two: hash dedup, then reconciliation (skipped when nothing related is stored).
@@ -246,21 +292,12 @@ impl MemoryService {
             return Ok((Vec::new(), unchanged, llm_calls));
         }
         let vectors = self.embed(fresh.iter().map(MemoryText::as_str), EmbedPurpose::Add).await?;
-        let candidates = self.candidates(&request.scope, &vectors).await?;
-        let operations = if candidates.is_empty() {
-            fresh.iter().cloned().map(|text| Operation::Add { text }).collect()
-        } else {
-            let prompt = decision_prompt(&candidates, &fresh, self.prompts().update_memory.as_deref());
-            let request_decisions = ChatRequest {
-                messages: vec![ChatMessage::user(prompt)],
-                response_format: ResponseFormat::JsonObject,
-                tools: Vec::new(),
-            };
-            let read = |answer: &str| read_decisions(answer, &candidates);
-            let (operations, calls) = ask(llm.as_ref(), &request_decisions, "update decision", read).await?;
-            llm_calls += calls;
-            operations
+        let candidates = match self.extraction().mode {
+            ExtractionMode::TwoPass => self.candidates(&request.scope, &vectors).await?,
+            ExtractionMode::Additive => Candidates::default(),
         };
+        let (operations, calls) = self.decide_with(llm.as_ref(), &candidates, &fresh).await?;
+        llm_calls += calls;
         let known: HashMap<ContentHash, Vec<f32>> = fresh.iter().map(MemoryText::hash).zip(vectors).collect();
         let changes = self.changes_for(request, &candidates, operations, known).await?;
         Ok((changes, unchanged, llm_calls))
@@ -358,8 +395,9 @@ impl MemoryService {
         })
     }
 
-    /// Applies a plan; safe to repeat. Returns the write's JSON result.
-    pub async fn apply(&self, plan: &WritePlan) -> Result<Value, ServiceError> {
+    /// Applies a plan's vector changes and history rows; safe to repeat. The rest of the write
+    /// (its graph part, or a scope's deletion) is done by [`Self::finish`].
+    pub async fn apply_changes(&self, plan: &WritePlan) -> Result<(), ServiceError> {
         let store = &self.backends().vector_store;
         let inserts: Vec<(MemoryRecord, Vec<f32>)> = plan
             .changes
@@ -384,25 +422,22 @@ impl MemoryService {
         if !plan.history.is_empty() {
             self.backends().history.append(&plan.history).await?;
         }
+        Ok(())
+    }
+
+    /// Finishes a write whose changes are applied and whose graph step is decided (see
+    /// [`Self::plan_graph`]): applies the graph part or deletes the scope; safe to repeat.
+    /// Returns the write's JSON result.
+    pub async fn finish(&self, plan: &WritePlan, on_graph_failure: GraphFailure) -> Result<Value, ServiceError> {
         let results: Vec<MemoryChange> = plan.changes.iter().map(report_row).collect();
         match &plan.kind {
-            PlanKind::Add { unchanged, transcript, llm_calls } => {
+            PlanKind::Add { unchanged, llm_calls, graph, .. } => {
                 let mut report = AddReport {
                     results: unchanged.iter().cloned().chain(results).collect(),
                     llm_calls: *llm_calls,
                     ..AddReport::default()
                 };
-                if let Some(graph) = &self.backends().graph {
-                    if !transcript.is_empty() {
-                        match graph.add(transcript, &plan.scope).await {
-                            Ok(changes) => report.relations = Some(changes),
-                            Err(e) => {
-                                warn!(error = %e, "graph memory failed; vector memories were written");
-                                report.graph_degraded = Some(e.to_string());
-                            }
-                        }
-                    }
-                }
+                self.apply_graph(graph, &plan.scope, on_graph_failure, &mut report).await?;
                 info!(changes = plan.changes.len(), llm_calls, "add applied");
                 to_json(&report)
             }
@@ -416,6 +451,46 @@ impl MemoryService {
             },
             PlanKind::DeleteAll => to_json(&self.delete_all(&plan.scope).await?),
         }
+    }
+
+    /// Applies the graph part of an add into its report. A transient failure fails the write
+    /// under [`GraphFailure::Retry`] (its vector part, already applied, is applied again
+    /// harmlessly on the retry); otherwise failures are reported as degraded.
+    async fn apply_graph(
+        &self,
+        step: &GraphStep,
+        scope: &Scope,
+        on_failure: GraphFailure,
+        report: &mut AddReport,
+    ) -> Result<(), ServiceError> {
+        let graph = match (step, self.graph()) {
+            (GraphStep::Planned { plan }, Some(graph)) => graph.apply(plan, scope),
+            (GraphStep::Failed { reason }, _) => {
+                report.graph_degraded = Some(reason.clone());
+                return Ok(());
+            }
+            (GraphStep::Pending, Some(_)) => {
+                return Err(ServiceError::Internal("the graph part of the add was not planned".into()))
+            }
+            // Planned while graph memory was configured, resumed without it: nothing to write to.
+            (GraphStep::Planned { .. }, None) => {
+                report.graph_degraded = Some("graph memory is no longer configured".into());
+                return Ok(());
+            }
+            (GraphStep::Skipped | GraphStep::Pending, None) | (GraphStep::Skipped, Some(_)) => return Ok(()),
+        };
+        match graph.await {
+            Ok(changes) => report.relations = Some(changes),
+            Err(e) if e.is_transient() && on_failure == GraphFailure::Retry => {
+                warn!(error = %e, "graph memory failed; the write will be retried");
+                return Err(e.into());
+            }
+            Err(e) => {
+                warn!(error = %e, "graph memory failed; vector memories were written");
+                report.graph_degraded = Some(e.to_string());
+            }
+        }
+        Ok(())
     }
 
     /// Deletes every memory inside the scope (each recorded in its history) and the scope's
@@ -446,7 +521,7 @@ impl MemoryService {
             }
         }
         deleted += store.delete_scope(scope).await?;
-        if let Some(graph) = &self.backends().graph {
+        if let Some(graph) = self.graph() {
             graph.delete_scope(scope).await?;
         }
         info!(deleted, "scope deleted");
@@ -457,12 +532,22 @@ impl MemoryService {
 type Planned = (Vec<PlannedChange>, Vec<MemoryChange>, u32);
 
 /// The plan of an add from its planned changes.
-fn add_plan(request: &AddRequest, (changes, unchanged, llm_calls): Planned) -> WritePlan {
+fn add_plan(request: &AddRequest, (changes, unchanged, llm_calls): Planned, graph_configured: bool) -> WritePlan {
     let transcript = request.conversation.transcript();
     let history = changes.iter().map(history_row).collect();
+    // (the graph step is decided by `MemoryService::plan_graph`, journaled before any apply)
     WritePlan {
         scope: request.scope.clone(),
-        kind: PlanKind::Add { unchanged, transcript, llm_calls },
+        kind: PlanKind::Add {
+            graph: if graph_configured && !transcript.trim().is_empty() {
+                GraphStep::Pending
+            } else {
+                GraphStep::Skipped
+            },
+            unchanged,
+            transcript,
+            llm_calls,
+        },
         changes,
         history,
     }
@@ -493,31 +578,8 @@ pub struct ExtractedFacts {
 pub enum SavedStep {
     /// Facts extracted; planning resumes at the update decision.
     Extracted(ExtractedFacts),
-    /// The whole plan, ready to apply.
-    Planned(WritePlan),
-}
-
-/// Asks the model and reads its answer with `read`; an unreadable answer is asked again, up to
-/// [`MODEL_ANSWER_ATTEMPTS`] calls, then the step fails quoting the last answer (never read as
-/// "nothing"). Returns what was read and the calls made.
-async fn ask<T>(
-    llm: &dyn Llm,
-    request: &ChatRequest,
-    step: &'static str,
-    read: impl Fn(&str) -> Result<T, UnreadableAnswer>,
-) -> Result<(T, u32), ServiceError> {
-    let mut attempts = 0;
-    loop {
-        attempts += 1;
-        let answer = llm.chat(request.clone()).await?;
-        match read(answer.content.as_deref().unwrap_or("")) {
-            Ok(value) => return Ok((value, attempts)),
-            Err(answer) if attempts >= MODEL_ANSWER_ATTEMPTS => {
-                return Err(ServiceError::UnreadableAnswer { step, attempts, answer })
-            }
-            Err(answer) => warn!(step, attempt = attempts, error = %answer, "unreadable model answer; asking again"),
-        }
-    }
+    /// The whole plan, ready to apply (boxed: it is much larger than the facts).
+    Planned(Box<WritePlan>),
 }
 
 fn history_row(change: &PlannedChange) -> HistoryEntry {

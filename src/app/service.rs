@@ -1,6 +1,8 @@
 //! The memory use cases over one set of backends: add, search, get, get_all, update, delete,
 //! delete_all, history. No runtime policy here (see `api`); writes are in `planning`; every call runs to completion.
 
+use super::graph_memory::GraphMemory;
+use crate::domain::extraction_settings::ExtractionSettings;
 use crate::domain::fusion::ScoreParts;
 use crate::domain::history::{self, HistoryEntry};
 use crate::domain::json_answer::UnreadableAnswer;
@@ -70,18 +72,43 @@ pub struct Prompts {
     pub fact_extraction: Option<String>,
     /// Replaces the update decision instructions.
     pub update_memory: Option<String>,
+    /// The language extracted facts are written in (`language`), when forced.
+    pub language: Option<String>,
 }
 
 /// The memory use cases over one set of backends.
 pub struct MemoryService {
     backends: Backends,
     prompts: Prompts,
+    graph: Option<GraphMemory>,
+    extraction: ExtractionSettings,
 }
 
 impl MemoryService {
-    /// A service over `backends`.
+    /// A service over `backends`. Graph memory, when configured, decides with the service's
+    /// model and embedder (no model: no graph memory; the backend factory refuses that setup).
     pub fn new(backends: Backends, prompts: Prompts) -> Self {
-        Self { backends, prompts }
+        let graph = match (&backends.graph, &backends.llm) {
+            (Some(graph), Some(llm)) => Some(GraphMemory::new(graph.clone(), llm.clone(), backends.embedder.clone())),
+            _ => None,
+        };
+        Self { backends, prompts, graph, extraction: ExtractionSettings::default() }
+    }
+
+    /// The same service with the write path's model settings (from the LLM block).
+    pub fn with_extraction(mut self, extraction: ExtractionSettings) -> Self {
+        self.extraction = extraction;
+        self
+    }
+
+    /// The write path's model settings.
+    pub fn extraction(&self) -> &ExtractionSettings {
+        &self.extraction
+    }
+
+    /// Graph memory, when configured.
+    pub fn graph(&self) -> Option<&GraphMemory> {
+        self.graph.as_ref()
     }
 
     /// The backends.
@@ -120,7 +147,7 @@ impl MemoryService {
     /// The scope's memories most similar to the query, reranked when asked and configured.
     pub async fn search(&self, request: SearchRequest) -> Result<SearchReport, ServiceError> {
         let graph = async {
-            match &self.backends.graph {
+            match &self.graph {
                 Some(g) => Some(g.search(request.query.as_str(), &request.scope, request.limit.get()).await),
                 None => None,
             }
@@ -171,7 +198,7 @@ impl MemoryService {
             ListQuery { scope: request.scope.clone(), filter: request.filter.clone(), limit: request.limit.get() };
         let memories = store.list(&query);
         let graph = async {
-            match &self.backends.graph {
+            match &self.graph {
                 Some(g) => Some(g.list(&request.scope, request.limit.get()).await),
                 None => None,
             }

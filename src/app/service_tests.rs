@@ -2,7 +2,8 @@
 
 use super::service::{MemoryService, Prompts, ServiceError};
 use crate::domain::fusion::Retrieval;
-use crate::domain::graph::{GraphChanges, Relation};
+use crate::domain::graph::resolve::EntityMatch;
+use crate::domain::graph::{GraphChanges, GraphPlan, GraphSettings, Relation, StoredRelation};
 use crate::domain::history::{HistoryEntry, HistoryEvent};
 use crate::domain::memory::{ContentHash, MemoryId, MemoryRecord, MemoryText, Metadata, ScoredMemory, Similarity};
 use crate::domain::message::Conversation;
@@ -13,7 +14,7 @@ use crate::domain::operations::{
 use crate::domain::scope::Scope;
 use crate::ports::backends::Backends;
 use crate::ports::embedder::{EmbedError, EmbedPurpose, Embedder};
-use crate::ports::graph_store::GraphStore;
+use crate::ports::graph_store::{GraphBackend, GraphStore};
 use crate::ports::history_store::HistoryStore;
 use crate::ports::journal::{ClaimedWrite, WriteJournal};
 use crate::ports::llm::{ChatRequest, ChatResponse, Llm, LlmError};
@@ -98,8 +99,26 @@ mockall::mock! {
     #[async_trait]
     impl GraphStore for Graph {
         async fn ensure_ready(&self) -> Result<(), StoreError>;
-        async fn add(&self, text: &str, scope: &Scope) -> Result<GraphChanges, StoreError>;
-        async fn search(&self, query: &str, scope: &Scope, limit: usize) -> Result<Vec<Relation>, StoreError>;
+        async fn similar_entities(
+            &self,
+            scope: &Scope,
+            vectors: &[Vec<f32>],
+            threshold: f64,
+        ) -> Result<Vec<EntityMatch>, StoreError>;
+        async fn relations_touching(
+            &self,
+            scope: &Scope,
+            names: &[String],
+            limit: usize,
+        ) -> Result<Vec<StoredRelation>, StoreError>;
+        async fn apply(&self, plan: &GraphPlan, scope: &Scope) -> Result<GraphChanges, StoreError>;
+        async fn relations_near(
+            &self,
+            scope: &Scope,
+            vectors: &[Vec<f32>],
+            threshold: f64,
+            limit: usize,
+        ) -> Result<Vec<Relation>, StoreError>;
         async fn list(&self, scope: &Scope, limit: usize) -> Result<Vec<Relation>, StoreError>;
         async fn delete_scope(&self, scope: &Scope) -> Result<(), StoreError>;
     }
@@ -149,7 +168,7 @@ fn service(llm: MockLlm, store: MockStore, history: MockHistory, graph: Option<M
         vector_store: Arc::new(store),
         history: Arc::new(history),
         journal: Arc::new(MockJournal::new()),
-        graph: graph.map(|g| Arc::new(g) as Arc<dyn GraphStore>),
+        graph: graph.map(|g| GraphBackend { store: Arc::new(g), settings: GraphSettings::default() }),
         reranker: None,
     };
     MemoryService::new(backends, Prompts::default())
@@ -164,6 +183,7 @@ fn add_request(user: &str) -> AddRequest {
         actor_id: None,
         observed_at: None,
         expires_at: None,
+        idempotency_key: None,
     }
 }
 
@@ -313,7 +333,9 @@ async fn infer_false_stores_the_messages_as_given() {
 #[tokio::test]
 async fn a_graph_failure_keeps_the_vector_write_and_reports_degraded() {
     let mut llm = MockLlm::new();
-    llm.expect_chat().returning(|_| answer(json!({"facts": ["Likes tea"]})));
+    // one answer read by both readers: the facts, and the relations of the graph extraction
+    let relations = json!([{"source": "alice", "relationship": "likes", "destination": "tea"}]);
+    llm.expect_chat().returning(move |_| answer(json!({"facts": ["Likes tea"], "relations": relations})));
     let mut store = MockStore::new();
     store.expect_find_by_hash().returning(|_, _| Ok(vec![]));
     store.expect_search().returning(|_| Ok(vec![]));
@@ -322,8 +344,8 @@ async fn a_graph_failure_keeps_the_vector_write_and_reports_degraded() {
     history.expect_append().returning(|_| Ok(()));
     let mut graph = MockGraph::new();
     graph
-        .expect_add()
-        .returning(|_, _| Err(StoreError::Unavailable { store: "graph store", message: "connection refused".into() }));
+        .expect_ensure_ready()
+        .returning(|| Err(StoreError::Unavailable { store: "graph store", message: "connection refused".into() }));
     let report = service(llm, store, history, Some(graph)).add(add_request("I like tea")).await.unwrap();
     assert_eq!(report.results.len(), 1);
     assert!(report.graph_degraded.unwrap().contains("connection refused"));
@@ -616,4 +638,58 @@ async fn an_update_sets_a_new_expiration_and_keeps_the_old_one_otherwise() {
         };
         service(MockLlm::new(), store, history, None).execute(&WriteCommand::Update(request)).await.unwrap();
     }
+}
+
+/// A model that answers the extraction with `facts` after checking the prompt: the conversation
+/// reaches it intact and the instructions ask for the language (`forced`, else the conversation's).
+fn model_answering(input: &'static str, facts: &'static [&'static str], forced: Option<&'static str>) -> MockLlm {
+    let mut llm = MockLlm::new();
+    llm.expect_chat()
+        .withf(move |request| {
+            let system = &request.messages[0].content;
+            let asks = match forced {
+                Some(language) => system.contains(&format!("write every fact in {language}")),
+                None => system.contains("Write each fact in the language the user used"),
+            };
+            asks && request.messages[1].content.contains(input)
+        })
+        .times(1)
+        .returning(move |_| answer(json!({ "facts": facts })));
+    llm
+}
+
+/// Adds `input` through a service whose store takes exactly `facts` as written.
+async fn add_in_language(input: &'static str, facts: &'static [&'static str], forced: Option<&'static str>) {
+    let mut store = MockStore::new();
+    store.expect_find_by_hash().returning(|_, _| Ok(vec![]));
+    store.expect_search().returning(|_| Ok(vec![]));
+    store
+        .expect_insert()
+        .withf(move |items| items.iter().map(|(r, _)| r.text.as_str()).eq(facts.iter().copied()))
+        .times(1)
+        .returning(|_| Ok(()));
+    let mut history = MockHistory::new();
+    history.expect_append().returning(|_| Ok(()));
+    let service = service(model_answering(input, facts, forced), store, history, None);
+    let prompts = Prompts { language: forced.map(str::to_owned), ..Prompts::default() };
+    let service = MemoryService::new(service.backends().clone(), prompts);
+    let report = service.add(add_request(input)).await.unwrap();
+    let memories: Vec<&str> = report.results.iter().map(|c| c.memory.as_str()).collect();
+    assert_eq!(memories, facts);
+}
+
+#[tokio::test]
+async fn chinese_and_japanese_conversations_give_memories_in_their_language_intact() {
+    add_in_language("我是素食者，在上海当护士。", &["是素食者", "在上海当护士"], None).await;
+    add_in_language(
+        "私はベジタリアンで、東京で看護師をしています。",
+        &["ベジタリアンである", "東京で看護師をしている"],
+        None,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_language_setting_forces_the_language_of_the_memories() {
+    add_in_language("我是素食者。", &["Is vegetarian"], Some("English")).await;
 }

@@ -8,7 +8,7 @@ use super::constants::{
     WRITE_RETRY_MAX_DELAY,
 };
 use super::engine::Engine;
-use super::planning::{SavedStep, WritePlan};
+use super::planning::{GraphFailure, SavedStep, WritePlan};
 use super::service::ServiceError;
 use super::writer::{lock, Writer};
 use crate::domain::operations::WriteCommand;
@@ -152,7 +152,11 @@ async fn apply_claimed(engine: &Engine, claimed: &ClaimedWrite, timing: WriterTi
     let outcome = {
         let lock = engine.scope_lock(&claimed.command.ordering_key());
         let _guard = lock.lock().await;
-        plan_and_apply(engine, claimed).await
+        // A transient graph failure is retried while attempts remain and nobody waits for the
+        // outcome now; otherwise the graph part is reported as degraded.
+        let retried = claimed.attempts + 1 < timing.max_attempts && !engine.writer().awaited(&claimed.id);
+        let on_graph_failure = if retried { GraphFailure::Retry } else { GraphFailure::Degrade };
+        plan_and_apply(engine, claimed, on_graph_failure).await
     };
     let attempt = claimed.attempts + 1;
     let admission = engine.admission();
@@ -189,9 +193,14 @@ async fn apply_claimed(engine: &Engine, claimed: &ClaimedWrite, timing: WriterTi
 
 /// Resumes a write from the last step its journal holds: a whole plan is applied as is; facts
 /// already extracted go straight to the update decision (a later failure never costs them, and the
-/// model is not asked for them again); otherwise the write is planned from the start. Each step is
-/// journaled before the next one runs.
-async fn plan_and_apply(engine: &Engine, claimed: &ClaimedWrite) -> Result<Value, ApplyError> {
+/// model is not asked for them again); otherwise the write is planned from the start. The vector
+/// changes are applied (again, harmlessly, on a retry) before the graph part of an add is planned,
+/// so a graph outage never holds them back. Each decision is journaled before it is applied.
+async fn plan_and_apply(
+    engine: &Engine,
+    claimed: &ClaimedWrite,
+    on_graph_failure: GraphFailure,
+) -> Result<Value, ApplyError> {
     let service = engine.service();
     let saved: Option<SavedStep> = match &claimed.plan {
         Some(saved) => Some(serde_json::from_value(saved.clone()).map_err(|e| ApplyError {
@@ -201,11 +210,11 @@ async fn plan_and_apply(engine: &Engine, claimed: &ClaimedWrite) -> Result<Value
         })?),
         None => None,
     };
-    let plan: WritePlan = match saved {
-        Some(SavedStep::Planned(plan)) => plan,
+    let mut plan: WritePlan = match saved {
+        Some(SavedStep::Planned(plan)) => *plan,
         Some(SavedStep::Extracted(facts)) => {
             let plan = service.plan_from(&claimed.command, Some(&facts)).await?;
-            save_step(engine, claimed, &SavedStep::Planned(plan.clone())).await?;
+            save_step(engine, claimed, &SavedStep::Planned(Box::new(plan.clone()))).await?;
             plan
         }
         None => {
@@ -214,11 +223,15 @@ async fn plan_and_apply(engine: &Engine, claimed: &ClaimedWrite) -> Result<Value
                 save_step(engine, claimed, &SavedStep::Extracted(facts.clone())).await?;
             }
             let plan = service.plan_from(&claimed.command, extracted.as_ref()).await?;
-            save_step(engine, claimed, &SavedStep::Planned(plan.clone())).await?;
+            save_step(engine, claimed, &SavedStep::Planned(Box::new(plan.clone()))).await?;
             plan
         }
     };
-    Ok(service.apply(&plan).await?)
+    service.apply_changes(&plan).await?;
+    if service.plan_graph(&mut plan, on_graph_failure).await? {
+        save_step(engine, claimed, &SavedStep::Planned(Box::new(plan.clone()))).await?;
+    }
+    Ok(service.finish(&plan, on_graph_failure).await?)
 }
 
 async fn save_step(engine: &Engine, claimed: &ClaimedWrite, step: &SavedStep) -> Result<(), ServiceError> {

@@ -18,6 +18,7 @@ pub const CREDENTIAL_NAMES: &[&str] = &[
     ASYNC_MODE,
     CUSTOM_FACT_EXTRACTION_PROMPT,
     CUSTOM_UPDATE_MEMORY_PROMPT,
+    LANGUAGE,
     BIND_USER_TO_DIFY_USER,
 ];
 /// LLM block.
@@ -36,6 +37,8 @@ pub const ASYNC_MODE: &str = "async_mode";
 pub const CUSTOM_FACT_EXTRACTION_PROMPT: &str = "custom_fact_extraction_prompt";
 /// Replacement for the built-in update decision prompt.
 pub const CUSTOM_UPDATE_MEMORY_PROMPT: &str = "custom_update_memory_prompt";
+/// Optional language every extracted memory is written in (default: the conversation's own).
+pub const LANGUAGE: &str = "language";
 /// When true, `user_id` is always the Dify end user of the request.
 pub const BIND_USER_TO_DIFY_USER: &str = "bind_user_to_dify_user";
 /// The blocks Dify requires (`required: true` in the provider YAML). Without them the command line
@@ -179,6 +182,9 @@ pub struct CredentialSet {
     pub custom_fact_extraction_prompt: Option<String>,
     /// `custom_update_memory_prompt`.
     pub custom_update_memory_prompt: Option<String>,
+    /// `language`: when set, extracted memories are written in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
     /// `async_mode` (default true).
     #[serde(skip)]
     pub async_mode: bool,
@@ -202,6 +208,7 @@ impl CredentialSet {
             reranker: block(RERANKER)?,
             custom_fact_extraction_prompt: prompt(map, CUSTOM_FACT_EXTRACTION_PROMPT)?,
             custom_update_memory_prompt: prompt(map, CUSTOM_UPDATE_MEMORY_PROMPT)?,
+            language: prompt(map, LANGUAGE)?,
             async_mode: switch(map, ASYNC_MODE, true)?,
             bind_user_to_dify_user: switch(map, BIND_USER_TO_DIFY_USER, false)?,
         })

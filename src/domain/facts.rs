@@ -1,5 +1,6 @@
 //! Pass one of an add: the fact extraction prompt and the parser of its answer.
 
+use super::fact_screen::Screen;
 use super::json_answer::{extract_json, UnreadableAnswer};
 use super::memory::MemoryText;
 use super::message::{Conversation, Role};
@@ -16,6 +17,48 @@ pub enum Focus {
     User,
     /// Facts about the assistant, from its own messages (agent memory: an agent scope without a user).
     Agent,
+}
+
+/// Whose messages facts are taken from, and about whom.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FactSources {
+    /// About whom.
+    pub focus: Focus,
+    /// With [`Focus::User`], the assistant's messages are sources too (`fact_roles` holds it);
+    /// otherwise they are context only.
+    pub assistant_too: bool,
+}
+
+impl FactSources {
+    /// The user's messages only.
+    pub fn user() -> Self {
+        Self { focus: Focus::User, assistant_too: false }
+    }
+
+    /// True when facts may come from `role`'s messages.
+    pub fn takes(self, role: Role) -> bool {
+        match (self.focus, role) {
+            (Focus::User, Role::User) | (Focus::Agent, Role::Assistant) => true,
+            (Focus::User, Role::Assistant) => self.assistant_too,
+            _ => false,
+        }
+    }
+
+    /// The screen that drops facts copied from `instructions` or taken from other roles' messages.
+    pub fn screen(self, conversation: &Conversation, instructions: &str) -> Screen {
+        let spoken = conversation.messages().iter().filter(|m| m.role != Role::System);
+        let (sources, context): (Vec<_>, Vec<_>) = spoken.partition(|m| self.takes(m.role));
+        Screen::new(
+            instructions,
+            sources.iter().map(|m| m.content.as_str()),
+            context.iter().map(|m| m.content.as_str()),
+        )
+    }
+
+    /// Characters of the source messages (sizes the answer's token limit).
+    pub fn source_chars(self, conversation: &Conversation) -> usize {
+        conversation.messages().iter().filter(|m| self.takes(m.role)).map(|m| m.content.chars().count()).sum()
+    }
 }
 
 impl Focus {
@@ -39,38 +82,66 @@ pub struct ExtractionPrompt {
     pub user: String,
 }
 
+impl ExtractionPrompt {
+    /// Forces the language of the facts (the `language` setting): one instruction appended to
+    /// the system message, after the built-in or custom instructions, so it holds for both.
+    /// `None` leaves the prompt as is (the facts keep the conversation's language).
+    pub fn in_language(mut self, language: Option<&str>) -> Self {
+        if let Some(language) = language.map(str::trim).filter(|l| !l.is_empty()) {
+            self.system.push_str(&format!(
+                "\nLanguage: write every fact in {language}, whatever language the conversation uses."
+            ));
+        }
+        self
+    }
+}
+
 /// Builds the extraction prompt. `custom` replaces the built-in instructions entirely
 /// (Mem0's `custom_fact_extraction_prompt`); a JSON reminder is appended when it lacks one.
+/// `today` is the date the conversation took place (its `timestamp`, else today). The messages
+/// of roles facts are not taken from are marked "(context only)". `known` memories (the additive
+/// mode's related memories) are listed as already remembered, not to be repeated.
 pub fn extraction_prompt(
     conversation: &Conversation,
-    focus: Focus,
+    sources: FactSources,
     today: NaiveDate,
     custom: Option<&str>,
+    known: &[MemoryText],
 ) -> ExtractionPrompt {
     let system = match custom {
         Some(text) => ensure_json_reminder(text),
-        None => builtin_instructions(focus, today),
-    };
-    let speaker = match focus {
-        Focus::User => Role::User,
-        Focus::Agent => Role::Assistant,
+        None => builtin_instructions(sources, today),
     };
     let lines: Vec<String> = conversation
         .messages()
         .iter()
         .filter(|m| m.role != Role::System)
         .map(|m| {
-            let marker = if m.role == speaker { "" } else { " (context only)" };
+            let marker = if sources.takes(m.role) { "" } else { " (context only)" };
             format!("{}{}: {}", m.role.as_str(), marker, m.content)
         })
         .collect();
-    ExtractionPrompt { system, user: format!("Conversation:\n{}", lines.join("\n")) }
+    let conversation = format!("Conversation:\n{}", lines.join("\n"));
+    // The stored memories come first: weak models copy what they read last.
+    let user = match known.is_empty() {
+        true => conversation,
+        false => {
+            let listed: Vec<String> = known.iter().map(|m| format!("- {}", m.as_str())).collect();
+            format!("{KNOWN_HEADER}\n{}\n\n{conversation}", listed.join("\n"))
+        }
+    };
+    ExtractionPrompt { system, user }
 }
 
-fn builtin_instructions(focus: Focus, today: NaiveDate) -> String {
-    let (subject, source) = match focus {
-        Focus::User => ("the user", "the user's own messages"),
-        Focus::Agent => ("the assistant", "the assistant's own messages"),
+/// The heading of the memories already stored, in the additive mode's prompt.
+pub const KNOWN_HEADER: &str =
+    "Already remembered (never repeat these; write only facts that the conversation below adds):";
+
+fn builtin_instructions(sources: FactSources, today: NaiveDate) -> String {
+    let (subject, source) = match (sources.focus, sources.assistant_too) {
+        (Focus::User, false) => ("the user", "the user's own messages"),
+        (Focus::User, true) => ("the user", "the user's and the assistant's messages"),
+        (Focus::Agent, _) => ("the assistant", "the assistant's own messages"),
     };
     format!(
         "You keep long-term memory for a personal assistant. Read the conversation and write down the \
@@ -78,11 +149,13 @@ durable facts it reveals about {subject}: identity, preferences and dislikes, pl
 relationships, health, work and studies, habits, possessions, places, important dates.\n\
 Rules:\n\
 - Use only {source}; other messages are context to understand them.\n\
-- One self-contained fact per item, short, in the third person without the name of {subject} \
-(\"Is vegetarian\", \"Works as a nurse in Lisbon\").\n\
+- One self-contained fact per item, short, in the third person without the name of {subject}; \
+each fact says something the conversation says, never words of these instructions.\n\
 - Write each fact in the language {subject} used.\n\
-- Resolve relative dates against today's date, {today}.\n\
-- Skip greetings, small talk, questions without information, and anything only true for a moment.\n\
+- The conversation took place on {today}: write relative dates (\"yesterday\", \"last week\", \
+\"next month\") as dates counted from that day.\n\
+- Skip greetings, thanks, small talk, questions, and anything only true for a moment; \
+never write a question as a fact.\n\
 - When there is nothing worth remembering, return an empty list.\n\
 Answer with JSON only, exactly in this form: {{\"facts\": [\"fact one\", \"fact two\"]}}",
         today = today.format("%Y-%m-%d")
@@ -151,24 +224,58 @@ mod tests {
     }
 
     #[test]
+    fn a_forced_language_is_one_added_instruction_for_builtin_and_custom_prompts() {
+        let conversation = Conversation::from_turn("我是素食者", None);
+        let today = NaiveDate::from_ymd_opt(2024, 5, 8).unwrap_or_default();
+        let plain = extraction_prompt(&conversation, FactSources::user(), today, None, &[]);
+        assert_eq!(plain.clone().in_language(None), plain);
+        assert_eq!(plain.clone().in_language(Some("  ")), plain);
+        let forced = plain.clone().in_language(Some("English"));
+        assert!(forced.system.starts_with(&plain.system));
+        assert!(forced
+            .system
+            .ends_with("Language: write every fact in English, whatever language the conversation uses."));
+        let custom = extraction_prompt(&conversation, FactSources::user(), today, Some("Extract facts as JSON"), &[])
+            .in_language(Some("日本語"));
+        assert!(custom.system.contains("write every fact in 日本語"), "{}", custom.system);
+    }
+
+    #[test]
     fn prompt_knows_the_date_language_rule_and_json() {
-        let p = extraction_prompt(&conv(), Focus::User, NaiveDate::from_ymd_opt(2026, 11, 26).unwrap(), None);
-        assert!(p.system.contains("2026-11-26"));
+        let date = NaiveDate::from_ymd_opt(2026, 11, 26).unwrap();
+        let p = extraction_prompt(&conv(), FactSources::user(), date, None, &[]);
+        assert!(p.system.contains("took place on 2026-11-26"));
         assert!(p.system.contains("language"));
         assert!(p.system.contains("{\"facts\""));
         assert!(p.user.contains("user: I'm vegetarian"));
         assert!(p.user.contains("assistant (context only): Noted!"));
-        let agent = extraction_prompt(&conv(), Focus::Agent, NaiveDate::MIN, None);
+        let agent = FactSources { focus: Focus::Agent, assistant_too: false };
+        let agent = extraction_prompt(&conv(), agent, NaiveDate::MIN, None, &[]);
         assert!(agent.system.contains("about the assistant"));
         assert!(agent.user.contains("user (context only)"));
+        let both = FactSources { focus: Focus::User, assistant_too: true };
+        let both = extraction_prompt(&conv(), both, date, None, &[MemoryText::parse("m", "Likes tea").unwrap()]);
+        assert!(both.user.contains("\nassistant: Noted!") && both.system.contains("the assistant's messages"));
+        assert!(both.user.starts_with(&format!("{KNOWN_HEADER}\n- Likes tea\n\nConversation:\n")), "{}", both.user);
+    }
+
+    #[test]
+    fn the_builtin_prompt_has_no_example_fact_to_copy() {
+        let p = extraction_prompt(&conv(), FactSources::user(), NaiveDate::MIN, None, &[]);
+        let screen = FactSources::user().screen(&Conversation::from_turn("I play chess", None), &p.system);
+        for copied in ["fact one", "Fact two", "durable facts", "identity, preferences and dislikes"] {
+            let fact = MemoryText::parse("f", copied).unwrap();
+            assert!(screen.check(&fact).is_some(), "{copied} passes the screen");
+        }
+        assert_eq!(screen.check(&MemoryText::parse("f", "Plays chess").unwrap()), None);
     }
 
     #[test]
     fn custom_prompt_replaces_the_builtin_and_gets_a_json_reminder() {
-        let p = extraction_prompt(&conv(), Focus::User, NaiveDate::MIN, Some("Only list food habits."));
+        let p = extraction_prompt(&conv(), FactSources::user(), NaiveDate::MIN, Some("Only list food habits."), &[]);
         assert!(p.system.starts_with("Only list food habits."));
         assert!(p.system.contains("JSON"));
-        let p = extraction_prompt(&conv(), Focus::User, NaiveDate::MIN, Some("Return json."));
+        let p = extraction_prompt(&conv(), FactSources::user(), NaiveDate::MIN, Some("Return json."), &[]);
         assert_eq!(p.system, "Return json.");
     }
 

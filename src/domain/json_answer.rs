@@ -66,26 +66,48 @@ fn fenced_blocks(text: &str) -> impl Iterator<Item = &str> {
     first.into_iter().chain(last)
 }
 
+/// Reads JSON text one character at a time, telling the characters outside strings (where
+/// brackets and commas mean structure) from those inside.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JsonLexer {
+    in_string: bool,
+    escaped: bool,
+}
+
+impl JsonLexer {
+    /// Feeds `c`; returns it when it is outside a string (a string's opening quote included),
+    /// `None` inside one (its closing quote included).
+    pub fn outside(&mut self, c: char) -> Option<char> {
+        if self.in_string {
+            match (self.escaped, c) {
+                (true, _) => self.escaped = false,
+                (false, '\\') => self.escaped = true,
+                (false, '"') => self.in_string = false,
+                _ => {}
+            }
+            return None;
+        }
+        if c == '"' {
+            self.in_string = true;
+        }
+        Some(c)
+    }
+
+    /// True inside a string, after a complete character (not right after a backslash).
+    pub fn inside_string(&self) -> bool {
+        self.in_string && !self.escaped
+    }
+}
+
 /// Every balanced bracketed span starting at an opening `{` or `[`, in order of appearance.
 fn balanced_candidates(text: &str) -> impl Iterator<Item = &str> {
     text.char_indices().filter(|(_, c)| *c == '{' || *c == '[').filter_map(move |(start, _)| {
         let mut depth = 0usize;
-        let mut in_string = false;
-        let mut escaped = false;
+        let mut lexer = JsonLexer::default();
         for (offset, c) in text[start..].char_indices() {
-            if in_string {
-                match (escaped, c) {
-                    (true, _) => escaped = false,
-                    (false, '\\') => escaped = true,
-                    (false, '"') => in_string = false,
-                    _ => {}
-                }
-                continue;
-            }
-            match c {
-                '"' => in_string = true,
-                '{' | '[' => depth += 1,
-                '}' | ']' => {
+            match lexer.outside(c) {
+                Some('{' | '[') => depth += 1,
+                Some('}' | ']') => {
                     depth = depth.checked_sub(1)?;
                     if depth == 0 {
                         return Some(&text[start..start + offset + c.len_utf8()]);

@@ -55,6 +55,10 @@ pub struct AddRequest {
     /// When the memories written expire (`expiration_date`), when given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The caller's id of this add (`idempotency_key`): adds of one scope with the same key
+    /// within the repeat window are applied once. Without it, the same messages count as a repeat.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
 }
 
 /// A validated search query text.

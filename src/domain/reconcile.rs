@@ -4,10 +4,14 @@
 //! their UUIDs, so the model cannot invent ids; answers naming unknown ids are ignored, and only
 //! memories retrieved from the add's own scope can be updated or deleted.
 
+use super::fact_screen::{word_share, ECHO_SHARE, GROUNDED_SHARE};
 use super::json_answer::{extract_json, UnreadableAnswer};
-use super::memory::{MemoryId, MemoryRecord, MemoryText};
+use super::memory::{ContentHash, MemoryId, MemoryRecord, MemoryText};
 use serde_json::{json, Value};
 use std::collections::HashSet;
+
+/// The id a decision gives a new fact.
+pub const NEW_ID: &str = "new";
 
 /// Memories retrieved for an add, numbered for the model.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -115,6 +119,59 @@ pub const DECISIONS_SHAPE: &str = "{\"memory\": [...]}";
 /// Like [`parse_decisions`], but an answer with no decision list at all is an error quoting its
 /// start (the extracted facts must not be dropped as if the model had decided nothing).
 pub fn read_decisions(answer: &str, candidates: &Candidates) -> Result<Vec<Operation>, UnreadableAnswer> {
+    check_decisions(answer, candidates).map(|checked| checked.operations)
+}
+
+/// Decisions read, with what was wrong in the items that were dropped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckedDecisions {
+    /// The usable decisions.
+    pub operations: Vec<Operation>,
+    /// One line per item dropped for a mistake of the model (an event not in the list, an id not
+    /// shown, an UPDATE without text), for a repair request; empty when every item was usable.
+    pub problems: Vec<String>,
+    /// The texts the answer gave an event to (whether or not the item was usable).
+    pub mentioned: Vec<MemoryText>,
+}
+
+impl CheckedDecisions {
+    /// The decisions, plus an ADD for every new fact the answer did not cover (weak models answer
+    /// about the stored memories only, or copy them as ADD): a fact is never dropped because the
+    /// model left it out. A fact is covered when an item's text holds most of its words (the
+    /// merged text of an UPDATE, a NONE for a fact already known), when half of its words are those
+    /// of a memory an UPDATE or DELETE replaced, or when it is stored word for word.
+    pub fn covering(self, fresh: &[MemoryText], candidates: &Candidates) -> Vec<Operation> {
+        let mut operations = self.operations;
+        let stored: HashSet<ContentHash> = candidates.records.iter().map(|r| r.hash.clone()).collect();
+        let mut texts: Vec<MemoryText> = self.mentioned;
+        // The memories an UPDATE or DELETE replaced: a fact about the same thing ("No longer has a
+        // cat" for "Has a cat") is what caused it.
+        let mut replaced: Vec<MemoryText> = Vec::new();
+        for op in &operations {
+            match op {
+                Operation::Add { text } => texts.push(text.clone()),
+                Operation::Update { text, previous, .. } => {
+                    texts.push(text.clone());
+                    replaced.push(previous.clone());
+                }
+                Operation::Delete { text, .. } => replaced.push(text.clone()),
+            }
+        }
+        for fact in fresh {
+            let covered = stored.contains(&fact.hash())
+                || texts.iter().any(|t| t.hash() == fact.hash() || word_share(fact.as_str(), t.as_str()) >= ECHO_SHARE)
+                || replaced.iter().any(|t| word_share(fact.as_str(), t.as_str()) >= GROUNDED_SHARE);
+            if !covered {
+                texts.push(fact.clone());
+                operations.push(Operation::Add { text: fact.clone() });
+            }
+        }
+        operations
+    }
+}
+
+/// [`read_decisions`], also naming the mistakes in the items it dropped.
+pub fn check_decisions(answer: &str, candidates: &Candidates) -> Result<CheckedDecisions, UnreadableAnswer> {
     let items = match extract_json(answer) {
         Some(Value::Object(mut map)) => match map.remove("memory") {
             Some(Value::Array(items)) => items,
@@ -127,11 +184,20 @@ pub fn read_decisions(answer: &str, candidates: &Candidates) -> Result<Vec<Opera
     let mut touched = HashSet::new();
     let mut added = HashSet::new();
     let mut operations = Vec::new();
-    for item in items {
-        let Some(obj) = item.as_object() else { continue };
+    let mut problems = Vec::new();
+    let mut mentioned = Vec::new();
+    for (index, item) in items.into_iter().enumerate() {
+        let Some(obj) = item.as_object() else {
+            problems.push(format!("item {index} is not an object"));
+            continue;
+        };
         let event = obj.get("event").and_then(Value::as_str).unwrap_or("").trim().to_ascii_uppercase();
         let text = obj.get("text").and_then(Value::as_str).and_then(|t| MemoryText::from_model("text", t).ok());
-        let target = obj.get("id").and_then(id_text).and_then(|id| candidates.get(&id));
+        let id = obj.get("id").and_then(id_text);
+        let target = id.as_deref().and_then(|id| candidates.get(id));
+        if let (Some(text), "ADD" | "UPDATE" | "DELETE" | "NONE") = (&text, event.as_str()) {
+            mentioned.push(text.clone());
+        }
         match (event.as_str(), text, target) {
             ("ADD", Some(text), _) => {
                 let hash = text.hash();
@@ -145,10 +211,19 @@ pub fn read_decisions(answer: &str, candidates: &Candidates) -> Result<Vec<Opera
             ("DELETE", _, Some(record)) if touched.insert(record.id) => {
                 operations.push(Operation::Delete { target: record.id, text: record.text.clone() });
             }
-            _ => {}
+            ("UPDATE" | "DELETE", _, None) => problems.push(format!(
+                "item {index}: {event} of id {} which is not one of the stored memories' ids (0 to {})",
+                id.as_deref().map_or("(none)".to_owned(), |i| format!("{i:?}")),
+                candidates.len().saturating_sub(1)
+            )),
+            ("ADD" | "UPDATE", None, _) => problems.push(format!("item {index}: {event} without a text")),
+            ("UPDATE" | "DELETE" | "NONE", _, _) => {}
+            (other, _, _) => problems.push(format!(
+                "item {index}: event {other:?} is not one of ADD, UPDATE, DELETE, NONE (one event per item)"
+            )),
         }
     }
-    Ok(operations)
+    Ok(CheckedDecisions { operations, problems, mentioned })
 }
 
 fn id_text(value: &Value) -> Option<String> {
@@ -240,5 +315,42 @@ mod tests {
         assert!(read_decisions("no idea", &c).is_err());
         assert!(read_decisions("{\"memory\": \"oops\"}", &c).is_err());
         assert_eq!(read_decisions("{\"memory\": []}", &c), Ok(vec![]));
+    }
+
+    #[test]
+    fn facts_the_answer_left_out_are_added() {
+        let c = Candidates::new([record(1, "Likes tea")]);
+        let fresh =
+            [text("Plays chess"), text("Likes coffee"), text("Likes tea"), text("Has a cat"), text("Drinks green tea")];
+        // Copies the stored memory as ADD, mentions one fact as NONE, leaves the others out.
+        let answer = r#"{"memory": [{"id": "0", "text": "Likes tea", "event": "ADD"},
+            {"id": "new", "text": "Likes coffee", "event": "NONE"}, {"id": "new", "text": "Has a cat", "event": "ADD"},
+            {"id": "0", "text": "Likes tea, drinks green tea every morning", "event": "UPDATE"}]}"#;
+        let ops = check_decisions(answer, &c).unwrap().covering(&fresh, &c);
+        let id = MemoryId::from_uuid(Uuid::from_u128(1));
+        let merged = text("Likes tea, drinks green tea every morning");
+        assert_eq!(
+            ops,
+            vec![
+                Operation::Add { text: text("Has a cat") },
+                Operation::Update { target: id, previous: text("Likes tea"), text: merged },
+                Operation::Add { text: text("Plays chess") },
+            ],
+            "the merged UPDATE covers \"Drinks green tea\""
+        );
+    }
+
+    #[test]
+    fn mistakes_are_named_for_a_repair() {
+        let c = Candidates::new([record(1, "Likes tea")]);
+        let answer = r#"{"memory": [{"id": "0", "text": "Likes green tea", "event": "UPDATE"},
+            {"id": "4", "text": "x", "event": "UPDATE"}, {"id": "new", "text": "y", "event": "ADD|UPDATE|DELETE|NONE"},
+            {"id": "0", "text": "Likes tea", "event": "NONE"}]}"#;
+        let checked = check_decisions(answer, &c).unwrap();
+        assert_eq!(checked.operations.len(), 1);
+        assert_eq!(checked.problems.len(), 2, "{:?}", checked.problems);
+        assert!(checked.problems[0].contains("\"4\" which is not one of the stored memories' ids (0 to 0)"));
+        assert!(checked.problems[1].contains("\"ADD|UPDATE|DELETE|NONE\" is not one of"));
+        assert!(check_decisions("{\"memory\": []}", &c).unwrap().problems.is_empty());
     }
 }

@@ -1,7 +1,7 @@
 //! Outbound port: turning credentials into connected backends.
 
 use super::{
-    embedder::Embedder, graph_store::GraphStore, history_store::HistoryStore, journal::WriteJournal, llm::Llm,
+    embedder::Embedder, graph_store::GraphBackend, history_store::HistoryStore, journal::WriteJournal, llm::Llm,
     reranker::Reranker, vector_store::VectorStore,
 };
 use crate::domain::credentials::CredentialSet;
@@ -21,8 +21,8 @@ pub struct Backends {
     pub history: Arc<dyn HistoryStore>,
     /// The journal of accepted writes (kept beside the memories).
     pub journal: Arc<dyn WriteJournal>,
-    /// Graph memory, when configured.
-    pub graph: Option<Arc<dyn GraphStore>>,
+    /// Graph memory, when configured (it needs `llm`).
+    pub graph: Option<GraphBackend>,
     /// The reranker, when configured.
     pub reranker: Option<Arc<dyn Reranker>>,
 }

@@ -1,25 +1,63 @@
-//! Outbound port: graph memory (entities and relations per scope).
+//! Outbound port: the store of graph memory (entities and relations per scope). It stores and
+//! looks up; deciding what a text changes is the app ring's graph memory use case.
 
 use super::store::StoreError;
-use crate::domain::graph::{GraphChanges, Relation};
+use crate::domain::graph::resolve::EntityMatch;
+use crate::domain::graph::{GraphChanges, GraphPlan, GraphSettings, Relation, StoredRelation};
 use crate::domain::scope::Scope;
 use async_trait::async_trait;
+use std::sync::Arc;
 
-/// A graph memory.
+/// A graph memory store.
 #[async_trait]
 pub trait GraphStore: Send + Sync + 'static {
     /// Checks the server is reachable and prepares indexes.
     async fn ensure_ready(&self) -> Result<(), StoreError>;
 
-    /// Extracts entities and relations from `text` and merges them into the scope's graph.
-    async fn add(&self, text: &str, scope: &Scope) -> Result<GraphChanges, StoreError>;
+    /// Existing entities of exactly `scope` whose name embedding has a cosine similarity of at
+    /// least `threshold` with one of `vectors`; each match names the index of its vector.
+    async fn similar_entities(
+        &self,
+        scope: &Scope,
+        vectors: &[Vec<f32>],
+        threshold: f64,
+    ) -> Result<Vec<EntityMatch>, StoreError>;
 
-    /// The scope's relations most relevant to the query.
-    async fn search(&self, query: &str, scope: &Scope, limit: usize) -> Result<Vec<Relation>, StoreError>;
+    /// At most `limit` relations visible from `scope` that touch one of the entities `names`.
+    async fn relations_touching(
+        &self,
+        scope: &Scope,
+        names: &[String],
+        limit: usize,
+    ) -> Result<Vec<StoredRelation>, StoreError>;
+
+    /// Applies a plan to the scope's graph in one transaction; applying it again changes
+    /// nothing more. Reports the plan's relations (those removed are gone afterwards, whether or
+    /// not this call removed them).
+    async fn apply(&self, plan: &GraphPlan, scope: &Scope) -> Result<GraphChanges, StoreError>;
+
+    /// At least `limit` relations visible from `scope` whose entities' name embeddings have a
+    /// cosine similarity of at least `threshold` with one of `vectors`, most similar first.
+    async fn relations_near(
+        &self,
+        scope: &Scope,
+        vectors: &[Vec<f32>],
+        threshold: f64,
+        limit: usize,
+    ) -> Result<Vec<Relation>, StoreError>;
 
     /// The scope's relations.
     async fn list(&self, scope: &Scope, limit: usize) -> Result<Vec<Relation>, StoreError>;
 
     /// Removes the scope's nodes and relations, and nothing else.
     async fn delete_scope(&self, scope: &Scope) -> Result<(), StoreError>;
+}
+
+/// Graph memory as configured: its store and how it decides.
+#[derive(Clone)]
+pub struct GraphBackend {
+    /// Where entities and relations live.
+    pub store: Arc<dyn GraphStore>,
+    /// Threshold and custom extraction rule.
+    pub settings: GraphSettings,
 }

@@ -53,6 +53,19 @@ pub trait WriteJournal: Send + Sync + 'static {
     /// The state of a write, if the journal knows it.
     async fn status(&self, id: &WriteId) -> Result<Option<WriteState>, StoreError>;
 
+    /// The states of those of `ids` the journal knows, in the order of `ids` (the check that an
+    /// add repeats an earlier write, made before an accept: journals answer it like an accept,
+    /// without waiting for the background writers' connections, where they can).
+    async fn recorded(&self, ids: &[WriteId]) -> Result<Vec<(WriteId, WriteState)>, StoreError> {
+        let mut known = Vec::new();
+        for id in ids {
+            if let Some(state) = self.status(id).await? {
+                known.push((id.clone(), state));
+            }
+        }
+        Ok(known)
+    }
+
     /// The command of a write, if the journal knows it (to check whose write it is).
     async fn command(&self, id: &WriteId) -> Result<Option<WriteCommand>, StoreError>;
 

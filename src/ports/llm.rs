@@ -36,37 +36,65 @@ impl ChatMessage {
     pub fn user(content: impl Into<String>) -> Self {
         Self { role: ChatRole::User, content: content.into() }
     }
+
+    /// A message of the model (an earlier answer shown back to it).
+    pub fn assistant(content: impl Into<String>) -> Self {
+        Self { role: ChatRole::Assistant, content: content.into() }
+    }
 }
 
 /// How the model must answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub enum ResponseFormat {
     /// Free text.
     #[default]
     Text,
     /// A JSON object (OpenAI `json_object` mode or the provider's equivalent).
     JsonObject,
+    /// A JSON object following a schema, enforced by the provider where it can (OpenAI-style
+    /// `json_schema`, Ollama's `format`, a forced tool, Gemini's `responseSchema`); a provider that
+    /// cannot falls back to [`ResponseFormat::JsonObject`], and the answer is read tolerantly anyway.
+    JsonSchema(AnswerSchema),
 }
 
-/// A function the model may call.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ToolSpec {
-    /// Function name.
-    pub name: String,
-    /// What it is for.
-    pub description: String,
-    /// JSON Schema of its arguments.
-    pub parameters: Value,
+impl ResponseFormat {
+    /// True when the answer must be JSON (with or without a schema).
+    pub fn wants_json(&self) -> bool {
+        !matches!(self, ResponseFormat::Text)
+    }
+
+    /// The schema asked for, if any.
+    pub fn schema(&self) -> Option<&AnswerSchema> {
+        match self {
+            ResponseFormat::JsonSchema(schema) => Some(schema),
+            _ => None,
+        }
+    }
 }
 
-/// A function call the model made.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ToolCall {
-    /// Function name.
+/// A named JSON Schema an answer must follow.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnswerSchema {
+    /// A short name (`facts`, `memory_decisions`): letters, digits, `_` and `-` only, as OpenAI asks.
     pub name: String,
-    /// Parsed arguments (an object; `{}` when the model sent none).
-    pub arguments: Value,
+    /// The schema: an object type, `additionalProperties: false` and every property required at
+    /// every level (what OpenAI's strict mode demands).
+    pub schema: Value,
 }
+
+/// How a provider can be held to a schema (see [`ResponseFormat::JsonSchema`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StructuredOutput {
+    /// The schema is sent and enforced by the provider.
+    Schema,
+    /// Only JSON mode: the answer is JSON, its shape is asked for in the prompt.
+    #[default]
+    JsonMode,
+    /// Neither: JSON is asked for in the prompt only.
+    PromptOnly,
+}
+
+pub use crate::domain::model_tools::{ToolCall, ToolSpec};
 
 /// A chat completion request.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -77,6 +105,18 @@ pub struct ChatRequest {
     pub response_format: ResponseFormat,
     /// Functions offered; when non-empty the model is asked to call one.
     pub tools: Vec<ToolSpec>,
+    /// Most tokens of this answer (sized to the task); the configured `max_tokens` stays the
+    /// ceiling: the smaller one is sent.
+    pub max_tokens: Option<u32>,
+    /// Sequences that end the answer where the provider takes them.
+    pub stop: Vec<String>,
+}
+
+impl ChatRequest {
+    /// The token limit to send: the request's, never above the configured one.
+    pub fn token_limit(&self, configured: u32) -> u32 {
+        self.max_tokens.map_or(configured, |wanted| wanted.clamp(1, configured))
+    }
 }
 
 /// Token counts reported by the provider.

@@ -2,6 +2,9 @@
 //! tests: round trips, scope isolation, similarity order and scores, filters that agree with the
 //! domain's [`Filter::matches`], newest-first listings, hash lookups, scope deletion.
 //!
+//! Run by every vector store's tests (embedded, pgvector, Qdrant, Pinecone) through [`all`]; the
+//! keyword scenario only where the store keeps a lexical index.
+//!
 //! Every scenario uses fresh user ids, so scenarios can share one collection. Vectors are the fake
 //! OpenAI server's hashed bag-of-words embeddings of the texts (`DIMS` values).
 
@@ -354,4 +357,7 @@ pub async fn all(store: &dyn VectorStore) {
     list_is_newest_first(store).await;
     find_by_hash_stays_in_scope(store).await;
     delete_scope_deletes_only_the_scope(store).await;
+    if store.keeps_lexical_index() {
+        lexical_search_is_scoped_and_ranked(store).await;
+    }
 }

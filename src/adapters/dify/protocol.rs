@@ -199,6 +199,12 @@ pub fn json_chunk(object: &Value) -> Value {
     json!({"type": "json", "message": {"json_object": object}, "meta": null})
 }
 
+/// A `variable` ToolInvokeMessage (§5.1) setting the root-level workflow variable `name` to
+/// `value` (`stream: false`: any JSON value), as the SDK's `create_variable_message` sends it.
+pub fn variable_chunk(name: &str, value: &Value) -> Value {
+    json!({"type": "variable", "message": {"variable_name": name, "variable_value": value, "stream": false}, "meta": null})
+}
+
 /// The longest line the daemon accepts from this plugin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LineLimit {

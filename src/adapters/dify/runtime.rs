@@ -9,8 +9,8 @@ use super::backwards::{with_caller, BackwardsRouter, CallerSession};
 use super::endpoint::invoke_endpoint;
 use super::line_writer::{Closed, LineSender};
 use super::protocol::{
-    json_chunk, split_text_for_lines, text_chunk, ErrorPayload, InboundMessage, LineLimit, OutboundEvent, RequestData,
-    SessionMessage,
+    json_chunk, split_text_for_lines, text_chunk, variable_chunk, ErrorPayload, InboundMessage, LineLimit,
+    OutboundEvent, RequestData, SessionMessage,
 };
 use super::tools::{invoke_tool, TOOL_NAMES};
 use crate::adapters::console::Console;
@@ -155,7 +155,11 @@ impl Dispatcher {
         let ctx = InvokeContext { end_user: Some(data.user_id.trim()).filter(|u| !u.is_empty()).map(str::to_owned) };
         let reply = invoke_tool(self.api.as_ref(), &credentials, &data.tool, &data.tool_parameters, &ctx).await;
         session.stream(json_chunk(&reply.json)).await?;
-        session.stream_text(&reply.text).await
+        session.stream_text(&reply.text).await?;
+        for variable in reply.outputs.variables() {
+            session.stream(variable_chunk(&variable.name, &variable.value)).await?;
+        }
+        Ok(())
     }
 }
 

@@ -16,6 +16,8 @@
 //!
 //! Parameters the tools do not declare are ignored (an agent's LLM sometimes adds some).
 
+mod context;
+mod outputs;
 mod params;
 mod render;
 mod reply;
@@ -28,9 +30,14 @@ use crate::adapters::dify::constants::{
 use crate::domain::credentials::CredentialSet;
 use crate::domain::operations::MemoryRef;
 use crate::ports::memory_api::{ApiError, InvokeContext, MemoryApi, WriteId, WriteOutcome};
+use outputs::{
+    AddOutputs, Degradation, GetOutputs, HistoryOutputs, HitOutput, ListOutputs, MemoryOutput, ScopeOutput,
+    ScopeSource, SearchOutputs, Status, WriteOutputs, WriteStatusOutputs, STATE_DONE, STATE_SKIPPED,
+};
+pub use outputs::{ToolOutputs, Variable};
 use params::Params;
 use reply::JsonReply;
-use requests::{AddInput, Binding, InputError};
+use requests::{AddInput, Binding, InputError, ScopeUsed};
 use serde_json::{json, Map, Value};
 
 /// The names of the tools, in the order the provider lists them: the guide's eight plus
@@ -47,13 +54,16 @@ pub const TOOL_NAMES: [&str; 9] = [
     "get_write_status",
 ];
 
-/// What a tool call answers: the JSON message, then the text message, in that order.
+/// What a tool call answers: the JSON message, the text message, then one variable message per
+/// output the tool declares, in that order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ToolReply {
     /// `{"status", "messages", "results"}` plus `relations` / `write_id` / `degraded` when relevant.
     pub json: Value,
     /// A readable summary of the same outcome.
     pub text: String,
+    /// The typed outputs (the tool's `output_schema`).
+    pub outputs: ToolOutputs,
 }
 
 impl ToolReply {
@@ -135,6 +145,24 @@ impl Tool {
         }
     }
 
+    /// The outputs of a call that failed with `message`: every output present, empty.
+    fn failed_outputs(self, message: &str) -> ToolOutputs {
+        let status = Status::failed(message);
+        match self {
+            Tool::AddMemory => ToolOutputs::Add(AddOutputs { status, ..AddOutputs::default() }),
+            Tool::SearchMemory => ToolOutputs::Search(SearchOutputs { status, ..SearchOutputs::default() }),
+            Tool::GetAllMemories => ToolOutputs::List(ListOutputs { status, ..ListOutputs::default() }),
+            Tool::GetMemory => ToolOutputs::Get(GetOutputs { status, ..GetOutputs::default() }),
+            Tool::GetMemoryHistory => ToolOutputs::History(HistoryOutputs { status, ..HistoryOutputs::default() }),
+            Tool::UpdateMemory | Tool::DeleteMemory | Tool::DeleteAllMemories => {
+                ToolOutputs::Write(WriteOutputs { status, ..WriteOutputs::default() })
+            }
+            Tool::GetWriteStatus => {
+                ToolOutputs::WriteStatus(WriteStatusOutputs { status, ..WriteStatusOutputs::default() })
+            }
+        }
+    }
+
     /// The `results` of an error reply: `[]` for tools that return lists, `{}` for the others.
     fn empty_results(self) -> Value {
         match self {
@@ -193,7 +221,7 @@ fn unknown_tool(name: &str) -> ToolReply {
         name.chars().take(80).collect::<String>(),
         TOOL_NAMES.join(", ")
     );
-    ToolReply { json: JsonReply::error(&message, json!([])).into_value(), text: message }
+    ToolReply { json: JsonReply::error(&message, json!([])).into_value(), text: message, outputs: ToolOutputs::None }
 }
 
 fn failed(tool: Tool, failure: &Failure) -> ToolReply {
@@ -205,6 +233,7 @@ fn failed(tool: Tool, failure: &Failure) -> ToolReply {
     ToolReply {
         json: JsonReply::error(&message, tool.empty_results()).into_value(),
         text: render::failed(tool.action(), &message),
+        outputs: tool.failed_outputs(&message),
     }
 }
 
@@ -220,17 +249,29 @@ type Outcome = Result<ToolReply, Failure>;
 
 impl Call<'_> {
     async fn add(&self) -> Outcome {
-        let request = match requests::add(&self.params, self.binding)? {
-            AddInput::Skip => {
+        let (request, source) = match requests::add(&self.params, self.binding)? {
+            AddInput::Skip(used) => {
+                let scope = ScopeOutput::new(&used.scope, used.source);
                 let json = JsonReply::success(json!([]), results_of(&ADD_SKIP_RESULT)).into_value();
-                return Ok(ToolReply { json, text: render::skipped() });
+                let outputs = AddOutputs { state: STATE_SKIPPED.into(), ..AddOutputs::default() };
+                let reply = ToolReply { json, text: render::skipped(), outputs: ToolOutputs::Add(outputs) };
+                return Ok(with_scope(reply, scope));
             }
-            AddInput::Add(request) => *request,
+            AddInput::Add(request, source) => (*request, source),
         };
+        let scope = ScopeOutput::new(&request.scope, source);
         let messages = reply::conversation_json(&request.conversation);
-        Ok(match self.api.add(self.credentials, request).await? {
-            WriteOutcome::Accepted(id) => pending_reply(messages, &ADD_ACCEPT_RESULT, "memory addition", &id, false),
-            WriteOutcome::Running(id) => pending_reply(messages, &ADD_ACCEPT_RESULT, "memory addition", &id, true),
+        let reply = match self.api.add(self.credentials, request).await? {
+            WriteOutcome::Accepted(id) => {
+                let pending = Pending::new(messages, &ADD_ACCEPT_RESULT, "memory addition", &id, false);
+                let outputs = AddOutputs { state: pending.state.into(), write_id: id.0, ..AddOutputs::default() };
+                pending.reply(ToolOutputs::Add(outputs))
+            }
+            WriteOutcome::Running(id) => {
+                let pending = Pending::new(messages, &ADD_ACCEPT_RESULT, "memory addition", &id, true);
+                let outputs = AddOutputs { state: pending.state.into(), write_id: id.0, ..AddOutputs::default() };
+                pending.reply(ToolOutputs::Add(outputs))
+            }
             WriteOutcome::Done(report) => {
                 let changes = report.results.iter().map(reply::change_item).collect();
                 let relations = report.relations.as_ref().map(reply::graph_changes_json);
@@ -240,30 +281,45 @@ impl Call<'_> {
                         .graph_degraded(report.graph_degraded.as_deref())
                         .into_value(),
                     text: render::added(&report),
+                    outputs: ToolOutputs::Add(AddOutputs::done(&report)),
                 }
             }
-        })
+        };
+        Ok(with_scope(reply, scope))
     }
 
     async fn search(&self) -> Outcome {
-        let request = requests::search(&self.params, self.binding)?;
+        let (request, source) = requests::search(&self.params, self.binding)?;
+        let max_context_chars = requests::max_context_chars(&self.params)?;
+        let scope = ScopeOutput::new(&request.scope, source);
         let query = request.query.as_str().to_owned();
         let outcome = self.api.search(self.credentials, request).await?;
         let report = &outcome.value;
         let hits = report.results.iter().map(reply::scored_item).collect();
         let relations = report.relations.as_deref().map(reply::relations_json);
-        Ok(ToolReply {
+        let outputs = SearchOutputs {
+            status: Status::default(),
+            memories: report.results.iter().map(HitOutput::new).collect(),
+            context: context::context_block(&report.results, max_context_chars),
+            count: report.results.len(),
+            degradation: Degradation::of(outcome.degraded.as_ref()),
+            scope: ScopeOutput::default(),
+        };
+        let reply = ToolReply {
             json: JsonReply::success(Value::String(query.clone()), Value::Array(hits))
                 .relations(relations)
                 .graph_degraded(report.graph_degraded.as_deref())
                 .degraded(outcome.degraded.as_ref())
                 .into_value(),
             text: render::searched(&query, &report.results, report.relations.as_deref(), outcome.degraded.as_ref()),
-        })
+            outputs: ToolOutputs::Search(outputs),
+        };
+        Ok(with_scope(reply, scope))
     }
 
     async fn get_all(&self) -> Outcome {
         let input = requests::list(&self.params, self.binding)?;
+        let scope = ScopeOutput::new(&input.request.scope, input.source);
         let mut messages = requests::scope_json(&input.request.scope);
         messages.insert("limit".into(), json!(input.request.limit.get()));
         if let Some(filters) = input.filters_json {
@@ -273,14 +329,23 @@ impl Call<'_> {
         let report = &outcome.value;
         let items = report.results.iter().map(|r| Value::Object(reply::memory_item(r))).collect();
         let relations = report.relations.as_deref().map(reply::relations_json);
-        Ok(ToolReply {
+        let outputs = ListOutputs {
+            status: Status::default(),
+            memories: report.results.iter().map(MemoryOutput::new).collect(),
+            count: report.results.len(),
+            degradation: Degradation::of(outcome.degraded.as_ref()),
+            scope: ScopeOutput::default(),
+        };
+        let reply = ToolReply {
             json: JsonReply::success(Value::Object(messages), Value::Array(items))
                 .relations(relations)
                 .graph_degraded(report.graph_degraded.as_deref())
                 .degraded(outcome.degraded.as_ref())
                 .into_value(),
             text: render::listed(&report.results, report.relations.as_deref(), outcome.degraded.as_ref()),
-        })
+            outputs: ToolOutputs::List(outputs),
+        };
+        Ok(with_scope(reply, scope))
     }
 
     async fn get(&self) -> Outcome {
@@ -291,11 +356,20 @@ impl Call<'_> {
             (_, Some(degraded)) => Ok(ToolReply {
                 json: JsonReply::success(messages, json!({})).degraded(Some(&degraded)).into_value(),
                 text: render::get_degraded(&target.id, &degraded),
+                outputs: ToolOutputs::Get(GetOutputs {
+                    degradation: Degradation::of(Some(&degraded)),
+                    ..GetOutputs::default()
+                }),
             }),
             // The engine confines lookups to the scope; checking again costs nothing.
             (Some(record), None) if target.admits(&record) => Ok(ToolReply {
                 json: JsonReply::success(messages, Value::Object(reply::memory_item(&record))).into_value(),
                 text: render::details(&record),
+                outputs: ToolOutputs::Get(GetOutputs {
+                    memory: MemoryOutput::new(&record),
+                    found: true,
+                    ..GetOutputs::default()
+                }),
             }),
             (_, None) => Err(ApiError::NotFound(target.id).into()),
         }
@@ -310,8 +384,12 @@ impl Call<'_> {
         }
         let messages = ref_json(&request.target, extra);
         Ok(match self.api.update(self.credentials, request).await? {
-            WriteOutcome::Accepted(id) => pending_reply(messages, &UPDATE_ACCEPT_RESULT, "memory update", &id, false),
-            WriteOutcome::Running(id) => pending_reply(messages, &UPDATE_ACCEPT_RESULT, "memory update", &id, true),
+            WriteOutcome::Accepted(id) => {
+                Pending::new(messages, &UPDATE_ACCEPT_RESULT, "memory update", &id, false).write()
+            }
+            WriteOutcome::Running(id) => {
+                Pending::new(messages, &UPDATE_ACCEPT_RESULT, "memory update", &id, true).write()
+            }
             WriteOutcome::Done(record) => {
                 let mut results = Map::new();
                 results.insert("message".into(), Value::String(UPDATE_DONE_MESSAGE.into()));
@@ -319,6 +397,7 @@ impl Call<'_> {
                 ToolReply {
                     json: JsonReply::success(messages, Value::Object(results)).into_value(),
                     text: render::updated(&record),
+                    outputs: write_done(),
                 }
             }
         })
@@ -328,26 +407,32 @@ impl Call<'_> {
         let target = requests::memory_ref(&self.params, self.binding)?;
         let messages = ref_json(&target, Map::new());
         Ok(match self.api.delete(self.credentials, target).await? {
-            WriteOutcome::Accepted(id) => pending_reply(messages, &DELETE_ACCEPT_RESULT, "memory deletion", &id, false),
-            WriteOutcome::Running(id) => pending_reply(messages, &DELETE_ACCEPT_RESULT, "memory deletion", &id, true),
+            WriteOutcome::Accepted(id) => {
+                Pending::new(messages, &DELETE_ACCEPT_RESULT, "memory deletion", &id, false).write()
+            }
+            WriteOutcome::Running(id) => {
+                Pending::new(messages, &DELETE_ACCEPT_RESULT, "memory deletion", &id, true).write()
+            }
             WriteOutcome::Done(id) => ToolReply {
                 json: JsonReply::success(messages, json!({"message": DELETE_DONE_MESSAGE, "id": id.to_string()}))
                     .into_value(),
                 text: render::deleted(&id),
+                outputs: write_done(),
             },
         })
     }
 
     async fn delete_all(&self) -> Outcome {
-        let scope = requests::delete_all(&self.params, self.binding)?;
-        let filters = Value::Object(requests::scope_json(&scope));
+        let ScopeUsed { scope: wiped, source } = requests::delete_all(&self.params, self.binding)?;
+        let scope = ScopeOutput::new(&wiped, source);
+        let filters = Value::Object(requests::scope_json(&wiped));
         let messages = json!({ "filters": filters });
-        Ok(match self.api.delete_all(self.credentials, scope).await? {
+        let reply = match self.api.delete_all(self.credentials, wiped).await? {
             WriteOutcome::Accepted(id) => {
-                pending_reply(messages, &DELETE_ALL_ACCEPT_RESULT, "batch memory deletion", &id, false)
+                Pending::new(messages, &DELETE_ALL_ACCEPT_RESULT, "batch memory deletion", &id, false).write()
             }
             WriteOutcome::Running(id) => {
-                pending_reply(messages, &DELETE_ALL_ACCEPT_RESULT, "batch memory deletion", &id, true)
+                Pending::new(messages, &DELETE_ALL_ACCEPT_RESULT, "batch memory deletion", &id, true).write()
             }
             WriteOutcome::Done(report) => ToolReply {
                 json: JsonReply::success(
@@ -356,8 +441,10 @@ impl Call<'_> {
                 )
                 .into_value(),
                 text: render::deleted_all(&filters.to_string(), report.deleted),
+                outputs: write_done(),
             },
-        })
+        };
+        Ok(with_scope(reply, scope))
     }
 
     async fn history(&self) -> Outcome {
@@ -365,9 +452,16 @@ impl Call<'_> {
         let messages = ref_json(&target, Map::new());
         let outcome = self.api.history(self.credentials, target.clone()).await?;
         let rows = outcome.value.iter().map(reply::history_item).collect();
+        let outputs = HistoryOutputs {
+            status: Status::default(),
+            history: outcome.value.iter().map(outputs::HistoryOutput::new).collect(),
+            count: outcome.value.len(),
+            degradation: Degradation::of(outcome.degraded.as_ref()),
+        };
         Ok(ToolReply {
             json: JsonReply::success(messages, Value::Array(rows)).degraded(outcome.degraded.as_ref()).into_value(),
             text: render::history(&target.id, &outcome.value, outcome.degraded.as_ref()),
+            outputs: ToolOutputs::History(outputs),
         })
     }
 }
@@ -383,32 +477,76 @@ impl Call<'_> {
             return Ok(ToolReply {
                 json: JsonReply::error(&message, json!({})).into_value(),
                 text: render::failed("get write status", &message),
+                outputs: Tool::GetWriteStatus.failed_outputs(&message),
             });
         };
         let results = serde_json::to_value(&state).unwrap_or(Value::Null);
         Ok(ToolReply {
             json: JsonReply::success(messages, results).into_value(),
             text: render::write_state(&id, &state),
+            outputs: ToolOutputs::WriteStatus(WriteStatusOutputs::of(&state)),
         })
     }
 }
 
-/// `{"memory_id": …, <scope ids>, <extra>}`: the `messages` of the id-based tools.
-/// The reply of a write that is recorded but not done: accepted in async mode, or a sync write
-/// still running past its ceiling (`"still_running": true`). Either way it carries the write id.
-fn pending_reply(messages: Value, accepted: &Value, what: &str, id: &WriteId, running: bool) -> ToolReply {
-    let mut json = JsonReply::success(messages, results_of(accepted)).write_id(id).into_value();
-    let text = if running {
-        if let Some(map) = json.as_object_mut() {
-            map.insert("still_running".into(), Value::Bool(true));
-        }
-        render::still_running(what, id)
-    } else {
-        render::accepted(what, id)
-    };
-    ToolReply { json, text }
+/// The outputs of an update / delete / delete_all done before the answer.
+fn write_done() -> ToolOutputs {
+    ToolOutputs::Write(WriteOutputs { state: STATE_DONE.into(), ..WriteOutputs::default() })
 }
 
+/// Says which scope a call used: the `scope` output, and a line of the text when the memories
+/// are the Dify end user's (no `user_id` was given, or bound). The JSON message keeps the shapes
+/// of the Python plugin.
+fn with_scope(mut reply: ToolReply, scope: ScopeOutput) -> ToolReply {
+    if scope.source == ScopeSource::DifyEndUser {
+        reply.text.push('\n');
+        reply.text.push_str(&render::end_user_scope(&scope.user_id));
+    }
+    match &mut reply.outputs {
+        ToolOutputs::Add(o) => o.scope = scope,
+        ToolOutputs::Search(o) => o.scope = scope,
+        ToolOutputs::List(o) => o.scope = scope,
+        _ => {}
+    }
+    reply
+}
+
+/// A write that is recorded but not done: accepted in async mode, or a sync write still running
+/// past its ceiling (`"still_running": true`). Either way the reply carries the write id.
+struct Pending {
+    json: Value,
+    text: String,
+    state: &'static str,
+    write_id: String,
+}
+
+impl Pending {
+    fn new(messages: Value, accepted: &Value, what: &str, id: &WriteId, running: bool) -> Self {
+        let mut json = JsonReply::success(messages, results_of(accepted)).write_id(id).into_value();
+        let (text, state) = if running {
+            if let Some(map) = json.as_object_mut() {
+                map.insert("still_running".into(), Value::Bool(true));
+            }
+            (render::still_running(what, id), outputs::STATE_RUNNING)
+        } else {
+            (render::accepted(what, id), outputs::STATE_ACCEPTED)
+        };
+        Self { json, text, state, write_id: id.0.clone() }
+    }
+
+    fn reply(self, outputs: ToolOutputs) -> ToolReply {
+        ToolReply { json: self.json, text: self.text, outputs }
+    }
+
+    /// The reply of an update / delete / delete_all.
+    fn write(self) -> ToolReply {
+        let outputs =
+            WriteOutputs { state: self.state.into(), write_id: self.write_id.clone(), ..WriteOutputs::default() };
+        self.reply(ToolOutputs::Write(outputs))
+    }
+}
+
+/// `{"memory_id": …, <scope ids>, <extra>}`: the `messages` of the id-based tools.
 fn ref_json(target: &MemoryRef, extra: Map<String, Value>) -> Value {
     let mut map = Map::new();
     map.insert("memory_id".into(), Value::String(target.id.to_string()));

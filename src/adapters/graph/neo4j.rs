@@ -1,40 +1,27 @@
-//! Graph memory on a Bolt server (Neo4j 5, ArcadeDB's Bolt plugin) through `neo4rs`.
-//!
-//! An add costs one LLM call (entities and relations together), plus one more only when the
-//! involved entities already have other relations (the contradiction check); Mem0 1.x makes three.
-//! It makes one embedding call for all entity names, and writes in one Bolt transaction.
+//! The graph store on a Bolt server (Neo4j 5, ArcadeDB's Bolt plugin) through `neo4rs`: entity
+//! lookups by name embedding, relation reads, and a plan written in one Bolt transaction. The
+//! model calls and decisions are the app's (`crate::app::graph_memory`).
 
 mod bolt;
 pub mod config;
 mod cypher;
-pub mod prompts;
-mod resolve;
 
 pub use bolt::Deadlines;
 pub use config::{from_block, Neo4jConfig};
 
-use crate::adapters::graph::bm25;
-use crate::domain::graph::{GraphChanges, Relation};
+use crate::domain::graph::names::RelationType;
+use crate::domain::graph::resolve::EntityMatch;
+use crate::domain::graph::{GraphChanges, GraphPlan, Relation, StoredRelation};
 use crate::domain::scope::Scope;
-use crate::ports::embedder::{EmbedPurpose, Embedder};
 use crate::ports::graph_store::GraphStore;
-use crate::ports::llm::{ChatRequest, ChatResponse, Llm};
 use crate::ports::store::StoreError;
 use async_trait::async_trait;
 use bolt::{column, fetch, fetch_in, within, within_retrying, STORE};
 use cypher::{scoped, Statements, COSINE_PROBE};
 use neo4rs::{query, BoltType, Graph};
-use prompts::{ExtractedEntity, Extraction, Triple};
-use resolve::Candidate;
-use std::collections::{BTreeSet, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::collections::HashMap;
 use tokio::sync::OnceCell;
 
-/// Most existing relations shown to the contradiction check.
-const MAX_INVOLVED_RELATIONS: i64 = 100;
-/// Fewest candidate relations a search reranks.
-const MIN_SEARCH_CANDIDATES: usize = 100;
 /// Nodes deleted per statement by `delete_scope`.
 const DELETE_BATCH: i64 = 1000;
 
@@ -69,44 +56,28 @@ struct Connection {
     scale: CosineScale,
 }
 
-/// Graph memory over Bolt.
+/// The graph store over Bolt.
 pub struct Neo4jGraphStore {
     config: Neo4jConfig,
     statements: Statements,
-    llm: Arc<dyn Llm>,
-    embedder: Arc<dyn Embedder>,
     deadlines: Deadlines,
     connection: OnceCell<Connection>,
-    llm_calls: AtomicU64,
 }
 
 impl Neo4jGraphStore {
     /// A store for a validated configuration. Nothing is contacted until the first call.
-    pub fn new(config: Neo4jConfig, llm: Arc<dyn Llm>, embedder: Arc<dyn Embedder>) -> Self {
+    pub fn new(config: Neo4jConfig) -> Self {
         let statements = Statements::new(&config.label).unwrap_or_else(|| {
             tracing::warn!(label = %config.label, "unsafe graph label ignored; using {}", config::DEFAULT_LABEL);
             Statements::default()
         });
-        Self {
-            config,
-            statements,
-            llm,
-            embedder,
-            deadlines: Deadlines::default(),
-            connection: OnceCell::new(),
-            llm_calls: AtomicU64::new(0),
-        }
+        Self { config, statements, deadlines: Deadlines::default(), connection: OnceCell::new() }
     }
 
     /// Replaces the default deadlines (5 s to connect, 30 s per statement or transaction).
     pub fn with_deadlines(mut self, deadlines: Deadlines) -> Self {
         self.deadlines = deadlines;
         self
-    }
-
-    /// LLM calls this store has made since it was built.
-    pub fn llm_calls(&self) -> u64 {
-        self.llm_calls.load(Ordering::Relaxed)
     }
 
     /// Connects, learns the cosine scale and creates the indexes, once.
@@ -141,48 +112,97 @@ impl Neo4jGraphStore {
             .await
     }
 
-    async fn chat(&self, request: ChatRequest, purpose: &str) -> Result<ChatResponse, StoreError> {
-        self.llm_calls.fetch_add(1, Ordering::Relaxed);
-        self.llm.chat(request).await.map_err(|e| {
-            let message = format!("the {purpose} call to the LLM failed: {e}");
-            if e.is_transient() {
-                StoreError::Unavailable { store: STORE, message }
-            } else {
-                StoreError::Rejected { store: STORE, message }
+    /// Deletes the plan's removals and merges its relations in one transaction (retried on a
+    /// transient failure; repeating it changes nothing more).
+    async fn write(&self, conn: &Connection, scope: &Scope, plan: &GraphPlan) -> Result<GraphChanges, StoreError> {
+        let adding = plan
+            .merge
+            .iter()
+            .map(|r| {
+                let relation = RelationType::parse(&r.relationship).ok_or_else(|| StoreError::Corrupt {
+                    store: STORE,
+                    message: format!("the planned relationship {:?} is not a valid type", r.relationship),
+                })?;
+                Ok((r, relation))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let nodes: HashMap<&str, (&str, &[f32])> =
+            plan.nodes.iter().map(|n| (n.name.as_str(), (n.entity_type.as_str(), n.embedding.as_slice()))).collect();
+        let doomed = &plan.remove;
+        let now = chrono::Utc::now().timestamp_millis();
+        let work = || async {
+            let mut txn = conn.graph.start_txn().await?;
+            for relation in doomed {
+                let statement = query(&self.statements.delete_relation())
+                    .param("source", relation.source.as_str())
+                    .param("source_scope", relation.source_scope.as_str())
+                    .param("destination", relation.destination.as_str())
+                    .param("destination_scope", relation.destination_scope.as_str())
+                    .param("type", relation.relation_type.as_str());
+                fetch_in(&mut txn, statement).await?;
             }
-        })
-    }
-
-    async fn embed(&self, texts: &[String], purpose: EmbedPurpose) -> Result<Vec<Vec<f32>>, StoreError> {
-        let vectors = self.embedder.embed(texts, purpose).await.map_err(|e| {
-            let message = format!("embedding entity names failed: {e}");
-            if e.is_transient() {
-                StoreError::Unavailable { store: STORE, message }
-            } else {
-                StoreError::Rejected { store: STORE, message }
+            let mut added = Vec::new();
+            for (triple, relation) in &adding {
+                let (source_type, source_embedding) = nodes.get(triple.source.as_str()).copied().unwrap_or_default();
+                let (destination_type, destination_embedding) =
+                    nodes.get(triple.destination.as_str()).copied().unwrap_or_default();
+                let statement = scoped(&self.statements.merge_relation(scope, relation), scope)
+                    .param("source", triple.source.as_str())
+                    .param("source_type", source_type)
+                    .param("source_embedding", source_embedding.to_vec())
+                    .param("destination", triple.destination.as_str())
+                    .param("destination_type", destination_type)
+                    .param("destination_embedding", destination_embedding.to_vec())
+                    .param("relationship", relation.display())
+                    .param("now", now);
+                added.push(fetch_in(&mut txn, statement).await?);
             }
-        })?;
-        let dims = self.embedder.dimensions();
-        if vectors.len() != texts.len() || vectors.iter().any(|v| v.len() != dims) {
-            return Err(StoreError::Rejected {
-                store: STORE,
-                message: format!(
-                    "the embedder returned {} vectors for {} names (expected {dims} floats each)",
-                    vectors.len(),
-                    texts.len()
-                ),
-            });
+            txn.commit().await?;
+            Ok(added)
+        };
+        let added = within_retrying(self.deadlines.statement, "writing the graph transaction", work).await?;
+        // Removals are reported as planned: after the commit each is gone, also when a replay
+        // of the same plan finds it already removed.
+        let mut changes = GraphChanges {
+            deleted_entities: doomed.iter().map(StoredRelation::relation).collect(),
+            ..Default::default()
+        };
+        for rows in &added {
+            for row in rows {
+                changes.added_entities.push(relation_of(row)?);
+            }
         }
-        Ok(vectors)
+        Ok(changes)
+    }
+}
+
+fn relation_of(row: &neo4rs::Row) -> Result<Relation, StoreError> {
+    Ok(Relation {
+        source: column(row, "source")?,
+        relationship: column(row, "relationship")?,
+        destination: column(row, "destination")?,
+    })
+}
+
+/// A count or index as a Bolt integer (saturating; counts here never come near `i64::MAX`).
+fn count_param(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+#[async_trait]
+impl GraphStore for Neo4jGraphStore {
+    async fn ensure_ready(&self) -> Result<(), StoreError> {
+        self.connection().await.map(|_| ())
     }
 
-    /// Existing nodes of exactly `scope` similar to each entity.
-    async fn similar_nodes(
+    async fn similar_entities(
         &self,
-        conn: &Connection,
         scope: &Scope,
         vectors: &[Vec<f32>],
-    ) -> Result<Vec<Candidate>, StoreError> {
+        threshold: f64,
+    ) -> Result<Vec<EntityMatch>, StoreError> {
+        let Some(dims) = vectors.first().map(Vec::len) else { return Ok(Vec::new()) };
+        let conn = self.connection().await?;
         let entities: Vec<BoltType> = vectors
             .iter()
             .enumerate()
@@ -195,13 +215,13 @@ impl Neo4jGraphStore {
             .collect();
         let statement = scoped(&self.statements.similar_nodes(), scope)
             .param("entities", entities)
-            .param("dims", count_param(self.embedder.dimensions()))
-            .param("min_score", conn.scale.to_server(self.config.threshold));
+            .param("dims", count_param(dims))
+            .param("min_score", conn.scale.to_server(threshold));
         let rows = within(self.deadlines.statement, "finding similar entities", fetch(&conn.graph, statement)).await?;
         rows.iter()
             .map(|row| {
                 let key: i64 = column(row, "key")?;
-                Ok(Candidate {
+                Ok(EntityMatch {
                     key: usize::try_from(key).unwrap_or(usize::MAX),
                     name: column(row, "name")?,
                     score: conn.scale.to_cosine(column(row, "score")?),
@@ -210,243 +230,69 @@ impl Neo4jGraphStore {
             .collect()
     }
 
-    /// Existing relations visible from `scope` that touch `names`, minus those being re-added.
-    async fn involved_relations(
+    async fn relations_touching(
         &self,
-        conn: &Connection,
         scope: &Scope,
-        names: Vec<String>,
-        adding: &[Triple],
+        names: &[String],
+        limit: usize,
     ) -> Result<Vec<StoredRelation>, StoreError> {
+        if names.is_empty() || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let conn = self.connection().await?;
         let statement = scoped(&self.statements.involved_relations(scope), scope)
-            .param("names", names)
-            .param("limit", MAX_INVOLVED_RELATIONS);
+            .param("names", names.to_vec())
+            .param("limit", count_param(limit));
         let rows =
             within(self.deadlines.statement, "reading existing relations", fetch(&conn.graph, statement)).await?;
-        let key = scope.key();
-        let mut stored = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let relation = StoredRelation {
-                source: column(row, "source")?,
-                source_scope: column(row, "source_scope")?,
-                cypher_type: column(row, "type")?,
-                relationship: column(row, "relationship")?,
-                destination: column(row, "destination")?,
-                destination_scope: column(row, "destination_scope")?,
-            };
-            let re_added = relation.source_scope == key
-                && relation.destination_scope == key
-                && adding.iter().any(|t| {
-                    t.source == relation.source
-                        && t.destination == relation.destination
-                        && t.relation.cypher() == relation.cypher_type
-                });
-            if !re_added {
-                stored.push(relation);
-            }
-        }
-        Ok(stored)
+        rows.iter()
+            .map(|row| {
+                Ok(StoredRelation {
+                    source: column(row, "source")?,
+                    source_scope: column(row, "source_scope")?,
+                    relation_type: column(row, "type")?,
+                    relationship: column(row, "relationship")?,
+                    destination: column(row, "destination")?,
+                    destination_scope: column(row, "destination_scope")?,
+                })
+            })
+            .collect()
     }
 
-    /// Asks the LLM which `existing` relations the new text contradicts.
-    async fn contradicted(
-        &self,
-        text: &str,
-        existing: Vec<StoredRelation>,
-        adding: &[Triple],
-    ) -> Result<Vec<StoredRelation>, StoreError> {
-        let listed: Vec<(String, String, String)> =
-            existing.iter().map(|r| (r.source.clone(), r.relationship.clone(), r.destination.clone())).collect();
-        let request = prompts::deletion_request(text, &listed, adding);
-        let response = self.chat(request, "graph contradiction check").await?;
-        let picked = prompts::parse_deletions(&response, existing.len());
-        Ok(existing.into_iter().enumerate().filter(|(i, _)| picked.contains(i)).map(|(_, r)| r).collect())
-    }
-
-    /// Deletes `doomed` and merges `adding` in one transaction.
-    async fn write(
-        &self,
-        conn: &Connection,
-        scope: &Scope,
-        doomed: &[StoredRelation],
-        adding: &[Triple],
-        nodes: &HashMap<String, (String, Vec<f32>)>,
-    ) -> Result<GraphChanges, StoreError> {
-        let now = chrono::Utc::now().timestamp_millis();
-        let work = || async {
-            let mut txn = conn.graph.start_txn().await?;
-            let mut deleted = Vec::new();
-            for relation in doomed {
-                let statement = query(&self.statements.delete_relation())
-                    .param("source", relation.source.as_str())
-                    .param("source_scope", relation.source_scope.as_str())
-                    .param("destination", relation.destination.as_str())
-                    .param("destination_scope", relation.destination_scope.as_str())
-                    .param("type", relation.cypher_type.as_str());
-                let rows = fetch_in(&mut txn, statement).await?;
-                deleted.push(rows.first().and_then(|r| r.get::<i64>("deleted").ok()).unwrap_or(0) > 0);
-            }
-            let mut added = Vec::new();
-            for triple in adding {
-                let (source_type, source_embedding) = nodes.get(&triple.source).cloned().unwrap_or_default();
-                let (destination_type, destination_embedding) =
-                    nodes.get(&triple.destination).cloned().unwrap_or_default();
-                let statement = scoped(&self.statements.merge_relation(scope, &triple.relation), scope)
-                    .param("source", triple.source.as_str())
-                    .param("source_type", source_type)
-                    .param("source_embedding", source_embedding)
-                    .param("destination", triple.destination.as_str())
-                    .param("destination_type", destination_type)
-                    .param("destination_embedding", destination_embedding)
-                    .param("relationship", triple.relation.display())
-                    .param("now", now);
-                added.push(fetch_in(&mut txn, statement).await?);
-            }
-            txn.commit().await?;
-            Ok((deleted, added))
-        };
-        let (deleted, added) = within_retrying(self.deadlines.statement, "writing the graph transaction", work).await?;
-        let mut changes = GraphChanges::default();
-        for (relation, gone) in doomed.iter().zip(deleted) {
-            if gone {
-                changes.deleted_entities.push(Relation {
-                    source: relation.source.clone(),
-                    relationship: relation.relationship.clone(),
-                    destination: relation.destination.clone(),
-                });
-            }
-        }
-        for rows in &added {
-            for row in rows {
-                changes.added_entities.push(relation_of(row)?);
-            }
-        }
-        Ok(changes)
-    }
-}
-
-/// An existing relation as the contradiction check sees it.
-#[derive(Debug, Clone)]
-struct StoredRelation {
-    source: String,
-    source_scope: String,
-    cypher_type: String,
-    relationship: String,
-    destination: String,
-    destination_scope: String,
-}
-
-fn relation_of(row: &neo4rs::Row) -> Result<Relation, StoreError> {
-    Ok(Relation {
-        source: column(row, "source")?,
-        relationship: column(row, "relationship")?,
-        destination: column(row, "destination")?,
-    })
-}
-
-/// The type and embedding each written node gets when it is created: those of the entity
-/// bearing the node's name, else of the first entity resolved to it.
-fn node_properties(
-    entities: &[ExtractedEntity],
-    vectors: &[Vec<f32>],
-    canonical: &[String],
-) -> HashMap<String, (String, Vec<f32>)> {
-    let mut nodes: HashMap<String, (String, Vec<f32>)> = HashMap::new();
-    for ((entity, vector), name) in entities.iter().zip(vectors).zip(canonical) {
-        if entity.name == *name || !nodes.contains_key(name) {
-            nodes.insert(name.clone(), (entity.entity_type.clone(), vector.clone()));
-        }
-    }
-    nodes
-}
-
-/// A count or index as a Bolt integer (saturating; counts here never come near `i64::MAX`).
-fn count_param(n: usize) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-/// The entity the model uses for "I", "me", "my": the user id, as in Mem0 (`user` without one).
-fn self_name(scope: &Scope) -> String {
-    scope
-        .user_id()
-        .and_then(|id| crate::adapters::graph::names::entity_name(id.as_str()))
-        .unwrap_or_else(|| "user".to_owned())
-}
-
-#[async_trait]
-impl GraphStore for Neo4jGraphStore {
-    async fn ensure_ready(&self) -> Result<(), StoreError> {
-        self.connection().await.map(|_| ())
-    }
-
-    async fn add(&self, text: &str, scope: &Scope) -> Result<GraphChanges, StoreError> {
-        let text = text.trim();
-        if text.is_empty() {
+    async fn apply(&self, plan: &GraphPlan, scope: &Scope) -> Result<GraphChanges, StoreError> {
+        if plan.is_empty() {
             return Ok(GraphChanges::default());
         }
         let conn = self.connection().await?;
-        let request = prompts::extraction_request(text, &self_name(scope), self.config.custom_prompt.as_deref());
-        let Extraction { entities, relations } =
-            prompts::parse_extraction(&self.chat(request, "graph extraction").await?);
-        let mut llm_calls = 1;
-        if relations.is_empty() {
-            tracing::debug!(llm_calls, "graph add: no relations extracted");
-            return Ok(GraphChanges::default());
-        }
-        let names: Vec<String> = entities.iter().map(|e| e.name.clone()).collect();
-        let vectors = self.embed(&names, EmbedPurpose::Add).await?;
-        let found = self.similar_nodes(conn, scope, &vectors).await?;
-        let canonical = resolve::canonical_names(&entities, &vectors, &found, self.config.threshold);
-        let adding = resolve::rewrite(&relations, &entities, &canonical);
-        let nodes = node_properties(&entities, &vectors, &canonical);
-        let involved: BTreeSet<String> =
-            adding.iter().flat_map(|t| [t.source.clone(), t.destination.clone()]).collect();
-        let existing = self.involved_relations(conn, scope, involved.into_iter().collect(), &adding).await?;
-        let doomed = if existing.is_empty() {
-            Vec::new()
-        } else {
-            llm_calls += 1;
-            self.contradicted(text, existing, &adding).await?
-        };
-        let changes = self.write(conn, scope, &doomed, &adding, &nodes).await?;
+        let changes = self.write(conn, scope, plan).await?;
         tracing::debug!(
-            llm_calls,
             added = changes.added_entities.len(),
             deleted = changes.deleted_entities.len(),
-            "graph add"
+            "graph plan applied"
         );
         Ok(changes)
     }
 
-    async fn search(&self, query_text: &str, scope: &Scope, limit: usize) -> Result<Vec<Relation>, StoreError> {
-        let query_text = query_text.trim();
-        if query_text.is_empty() || limit == 0 {
+    async fn relations_near(
+        &self,
+        scope: &Scope,
+        vectors: &[Vec<f32>],
+        threshold: f64,
+        limit: usize,
+    ) -> Result<Vec<Relation>, StoreError> {
+        let Some(dims) = vectors.first().map(Vec::len) else { return Ok(Vec::new()) };
+        if limit == 0 {
             return Ok(Vec::new());
         }
         let conn = self.connection().await?;
-        let request = prompts::query_entities_request(query_text, &self_name(scope));
-        let names = prompts::parse_query_entities(&self.chat(request, "graph query entity").await?);
-        if names.is_empty() {
-            return Ok(Vec::new());
-        }
-        let vectors = self.embed(&names, EmbedPurpose::Search).await?;
-        let queries: Vec<BoltType> = vectors.into_iter().map(BoltType::from).collect();
+        let queries: Vec<BoltType> = vectors.iter().cloned().map(BoltType::from).collect();
         let statement = scoped(&self.statements.search_relations(scope), scope)
             .param("queries", queries)
-            .param("dims", count_param(self.embedder.dimensions()))
-            .param("min_score", conn.scale.to_server(self.config.threshold))
-            .param("limit", count_param(limit.max(MIN_SEARCH_CANDIDATES)));
+            .param("dims", count_param(dims))
+            .param("min_score", conn.scale.to_server(threshold))
+            .param("limit", count_param(limit));
         let rows = within(self.deadlines.statement, "searching relations", fetch(&conn.graph, statement)).await?;
-        let candidates: Vec<Relation> = rows.iter().map(relation_of).collect::<Result<_, _>>()?;
-        let documents: Vec<Vec<String>> = candidates
-            .iter()
-            .map(|r| bm25::tokenize(&format!("{} {} {}", r.source, r.relationship, r.destination)))
-            .collect();
-        let scores = bm25::scores(&documents, &bm25::tokenize(query_text));
-        let mut order: Vec<usize> = (0..candidates.len()).collect();
-        // Stable: equal BM25 scores keep the server's order (most similar entity first).
-        order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
-        Ok(order.into_iter().take(limit).map(|i| candidates[i].clone()).collect())
+        rows.iter().map(relation_of).collect()
     }
 
     async fn list(&self, scope: &Scope, limit: usize) -> Result<Vec<Relation>, StoreError> {
@@ -485,11 +331,5 @@ mod tests {
         assert_eq!(CosineScale::Normalized.to_server(0.7), 0.85);
         assert!((CosineScale::Normalized.to_cosine(0.85) - 0.7).abs() < 1e-12);
         assert_eq!(CosineScale::Raw.to_server(0.7), 0.7);
-    }
-
-    #[test]
-    fn self_name_is_the_user() {
-        assert_eq!(self_name(&Scope::parse(Some("Alice Smith"), None, None).unwrap()), "alice_smith");
-        assert_eq!(self_name(&Scope::parse(None, Some("bot"), None).unwrap()), "user");
     }
 }

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 /// The stored columns of one history row, as read.
-pub struct StoredRow {
+pub(super) struct StoredRow {
     /// `id`.
     pub id: Uuid,
     /// `memory_id`.
@@ -35,7 +35,7 @@ pub struct StoredRow {
 
 impl StoredRow {
     /// The entry; the error names the row and the column.
-    pub fn into_entry(self) -> Result<HistoryEntry, String> {
+    pub(super) fn into_entry(self) -> Result<HistoryEntry, String> {
         let id = self.id;
         let event = self
             .event
@@ -67,12 +67,12 @@ impl StoredRow {
 }
 
 /// Parses a timestamp column stored as text.
-pub fn text_time(raw: Option<String>) -> Option<DateTime<Utc>> {
+pub(super) fn text_time(raw: Option<String>) -> Option<DateTime<Utc>> {
     raw.as_deref().and_then(parse_stored_timestamp)
 }
 
 /// The `user_id`, `agent_id` and `run_id` columns of a row about a memory of `owner`.
-pub fn owner_columns(owner: Option<&Scope>) -> [Option<String>; 3] {
+pub(super) fn owner_columns(owner: Option<&Scope>) -> [Option<String>; 3] {
     let id = |value: Option<&crate::domain::scope::EntityId>| value.map(|v| v.as_str().to_owned());
     match owner {
         Some(scope) => [id(scope.user_id()), id(scope.agent_id()), id(scope.run_id())],

@@ -77,7 +77,7 @@ fn rule(scope: ProxyScope, url: &str, what: &str) -> Result<ProxyRule, String> {
 }
 
 /// The reqwest proxy for a rule.
-pub fn to_reqwest(rule: &ProxyRule) -> Result<reqwest::Proxy, String> {
+pub(super) fn to_reqwest(rule: &ProxyRule) -> Result<reqwest::Proxy, String> {
     let built = match rule.scope {
         ProxyScope::All => reqwest::Proxy::all(&rule.url),
         ProxyScope::Http => reqwest::Proxy::http(&rule.url),

@@ -243,6 +243,25 @@ impl WriteJournal for PostgresJournal {
         }))
     }
 
+    async fn recorded(&self, ids: &[WriteId]) -> Result<Vec<(WriteId, WriteState)>, StoreError> {
+        // One round trip on the accept pool: this check comes before an accept.
+        let client = self.client_of(&self.accept_pool).await?;
+        let wanted: Vec<&str> = ids.iter().map(|id| id.0.as_str()).collect();
+        let sql =
+            format!("SELECT id, state, attempts, last_error, result::text FROM {} WHERE id = ANY($1)", self.table);
+        let statement = client.prepare_cached(&sql).await.map_err(pg)?;
+        let rows = client.query(&statement, &[&wanted]).await.map_err(pg)?;
+        let mut known: Vec<(WriteId, WriteState)> = rows
+            .iter()
+            .map(|r| {
+                let attempts: i32 = r.get(2);
+                (WriteId(r.get(0)), state_of(r.get::<_, &str>(1), attempts.max(0) as u32, r.get(3), r.get(4)))
+            })
+            .collect();
+        known.sort_by_key(|(id, _)| ids.iter().position(|wanted| wanted == id));
+        Ok(known)
+    }
+
     async fn command(&self, id: &WriteId) -> Result<Option<WriteCommand>, StoreError> {
         let client = self.client().await?;
         let row = client

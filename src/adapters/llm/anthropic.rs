@@ -8,15 +8,17 @@
 //! (Mem0's rule: not to Sonnet 5+ or Opus 4.7+, unless `enable_sampling_parameters` says otherwise).
 //!
 //! JSON mode, which the API lacks, is a forced call of a `json_answer` tool whose input is the answer:
-//! the reply's content is that input as JSON text. Offered tools are forced with `tool_choice: any`,
-//! and `tool_use` blocks become tool calls.
+//! the reply's content is that input as JSON text; an answer schema is that tool's `input_schema`
+//! (any object with `structured_output: "json_object"`). Offered tools are forced with
+//! `tool_choice: any`, and `tool_use` blocks become tool calls. A request's smaller token limit is
+//! sent as `max_tokens`, its stop sequences that are not only whitespace as `stop_sequences`.
 
-use super::base::{allowed_keys, cut_off, tool_call, usable, BaseKeys, Conversation};
+use super::base::{allowed_keys, cut_off, tool_call, usable, visible_stops, BaseKeys, Conversation};
 use crate::adapters::config::{self, check_keys, config_error, missing_key, secret_or_env, Env, HttpKeys, ProcessEnv};
 use crate::adapters::http::{join_url, secret_header, HttpClient, RetryPolicy};
 use crate::domain::credentials::ProviderBlock;
 use crate::ports::backends::BuildError;
-use crate::ports::llm::{ChatRequest, ChatResponse, Llm, LlmError, ResponseFormat, Usage};
+use crate::ports::llm::{ChatRequest, ChatResponse, Llm, LlmError, StructuredOutput, Usage};
 use async_trait::async_trait;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use secrecy::ExposeSecret;
@@ -50,6 +52,7 @@ pub struct AnthropicChat {
     model: String,
     max_tokens: u32,
     temperature: Option<f64>,
+    structured: StructuredOutput,
     http: HttpClient,
 }
 
@@ -85,6 +88,7 @@ impl AnthropicChat {
             headers,
             max_tokens: base.max_tokens(),
             temperature: sampling.then(|| base.temperature()),
+            structured: base.structured(StructuredOutput::Schema),
             model,
             http,
         })
@@ -106,7 +110,11 @@ impl AnthropicChat {
             .collect();
         let mut body = Map::new();
         body.insert("model".into(), json!(self.model));
-        body.insert("max_tokens".into(), json!(self.max_tokens));
+        body.insert("max_tokens".into(), json!(request.token_limit(self.max_tokens)));
+        let stops = visible_stops(request);
+        if !stops.is_empty() {
+            body.insert("stop_sequences".into(), json!(stops));
+        }
         if let Some(system) = conversation.system {
             body.insert("system".into(), json!(system));
         }
@@ -122,12 +130,16 @@ impl AnthropicChat {
                 .collect();
             body.insert("tools".into(), Value::Array(tools));
             body.insert("tool_choice".into(), json!({"type": "any"}));
-        } else if request.response_format == ResponseFormat::JsonObject {
+        } else if request.response_format.wants_json() {
+            let schema = match request.response_format.schema() {
+                Some(schema) if self.structured == StructuredOutput::Schema => schema.schema.clone(),
+                _ => json!({"type": "object", "additionalProperties": true}),
+            };
             body.insert(
                 "tools".into(),
                 json!([{"name": JSON_TOOL,
                         "description": "Give your complete answer: the JSON object the instructions ask for.",
-                        "input_schema": {"type": "object", "additionalProperties": true}}]),
+                        "input_schema": schema}]),
             );
             body.insert("tool_choice".into(), json!({"type": "tool", "name": JSON_TOOL}));
         }
@@ -138,7 +150,7 @@ impl AnthropicChat {
 #[async_trait]
 impl Llm for AnthropicChat {
     async fn chat(&self, request: ChatRequest) -> Result<ChatResponse, LlmError> {
-        let json_tool = request.tools.is_empty() && request.response_format == ResponseFormat::JsonObject;
+        let json_tool = request.tools.is_empty() && request.response_format.wants_json();
         let answer: Message = self.http.post_json(&self.url, &self.headers, &self.body(&request)).await?;
         let redactor = self.http.redactor();
         answer

@@ -7,17 +7,22 @@
 //! (accepted; Converse needs no per-family shaping) and ours: `aws_bedrock_base_url` (else
 //! `AWS_ENDPOINT_URL_BEDROCK_RUNTIME`). `aws_profile` is refused (see [`crate::adapters::vendors::aws`]).
 //! `top_p` is sent only when set (as Mem0: some models refuse it beside `temperature`). Converse has
-//! no JSON mode: Mem0's "Please respond with valid JSON only." is added to the system text. Offered
+//! no JSON mode: Mem0's "Please respond with valid JSON only." is added to the system text, with the
+//! answer schema when one is asked for (the answer is then read tolerantly). A request's smaller token
+//! limit is sent as `maxTokens`, its stop sequences as `stopSequences`. Offered
 //! tools are forced (`toolChoice: any`) on the families that allow it (Anthropic, Amazon Nova, Mistral
 //! Large) and offered otherwise.
 
-use super::base::{allowed_keys, cut_off, tool_call, usable, BaseKeys, Conversation, JSON_INSTRUCTION};
+use super::base::JSON_INSTRUCTION;
+use super::base::{
+    allowed_keys, cut_off, schema_instruction, tool_call, usable, visible_stops, BaseKeys, Conversation,
+};
 use crate::adapters::config::{self, check_keys, config_error, Env, HttpKeys, ProcessEnv};
 use crate::adapters::http::{HttpClient, RetryPolicy, JSON};
 use crate::adapters::vendors::aws::{self, encode_segment, AwsAccess};
 use crate::domain::credentials::ProviderBlock;
 use crate::ports::backends::BuildError;
-use crate::ports::llm::{ChatRequest, ChatResponse, Llm, LlmError, ResponseFormat, Usage};
+use crate::ports::llm::{ChatRequest, ChatResponse, Llm, LlmError, Usage};
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -103,10 +108,14 @@ impl BedrockChat {
             .iter()
             .map(|t| json!({"role": if t.from_user { "user" } else { "assistant" }, "content": [{"text": t.text}]}))
             .collect();
-        let json_mode = request.response_format == ResponseFormat::JsonObject && request.tools.is_empty();
+        let json_mode = request.response_format.wants_json() && request.tools.is_empty();
+        let instruction = match request.response_format.schema() {
+            Some(schema) => schema_instruction(&schema.schema),
+            None => JSON_INSTRUCTION.to_owned(),
+        };
         let system = match (conversation.system, json_mode) {
-            (Some(system), true) => Some(format!("{system}\n\n{JSON_INSTRUCTION}")),
-            (None, true) => Some(JSON_INSTRUCTION.to_owned()),
+            (Some(system), true) => Some(format!("{system}\n\n{instruction}")),
+            (None, true) => Some(instruction),
             (system, false) => system,
         };
         let mut body = Map::new();
@@ -114,7 +123,13 @@ impl BedrockChat {
         if let Some(system) = system {
             body.insert("system".into(), json!([{"text": system}]));
         }
-        body.insert("inferenceConfig".into(), self.inference.clone());
+        let mut inference = self.inference.clone();
+        inference["maxTokens"] = json!(request.token_limit(self.max_tokens));
+        let stops = visible_stops(request);
+        if !stops.is_empty() {
+            inference["stopSequences"] = json!(stops);
+        }
+        body.insert("inferenceConfig".into(), inference);
         if !request.tools.is_empty() {
             let tools: Vec<Value> = request
                 .tools

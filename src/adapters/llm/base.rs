@@ -4,8 +4,9 @@
 
 use crate::adapters::config::{self, config_error, non_blank};
 use crate::domain::credentials::{strip_code_fence, ProviderBlock};
+use crate::domain::extraction_settings::{self, ExtractionSettings, SchemaUse};
 use crate::ports::backends::BuildError;
-use crate::ports::llm::{ChatMessage, ChatResponse, ChatRole, LlmError, ToolCall};
+use crate::ports::llm::{ChatMessage, ChatRequest, ChatResponse, ChatRole, LlmError, StructuredOutput, ToolCall};
 use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -37,8 +38,11 @@ pub fn usable(response: ChatResponse) -> Result<ChatResponse, LlmError> {
 }
 
 /// Keys every chat provider accepts: Mem0's `BaseLlmConfig` plus the shared HTTP keys (`timeout`,
-/// `max_retries` are ours).
+/// `max_retries` are ours) and the write path's ([`extraction_settings::KEYS`]).
 pub const BASE_KEYS: &[&str] = &[
+    extraction_settings::EXTRACTION_MODE,
+    extraction_settings::FACT_ROLES,
+    extraction_settings::STRUCTURED_OUTPUT,
     "model",
     "api_key",
     "temperature",
@@ -83,14 +87,28 @@ pub struct BaseKeys {
     pub reasoning_effort: Option<String>,
     /// `is_reasoning_model`.
     pub is_reasoning_model: Option<bool>,
+    /// The write path's settings ([`extraction_settings::KEYS`]), checked here so that a bad value
+    /// is refused when the block is built.
+    #[serde(skip)]
+    pub extraction: ExtractionSettings,
 }
 
 impl BaseKeys {
     /// Reads and range-checks the keys.
     pub fn from_block(block: &ProviderBlock) -> Result<Self, BuildError> {
-        let keys: Self = config::deserialize(block)?;
+        let mut keys: Self = config::deserialize(block)?;
         keys.check(block)?;
+        keys.extraction = write_path_settings(block)?;
         Ok(keys)
+    }
+
+    /// How answers meant to follow a schema are asked for: what the provider `supports`, lowered to
+    /// JSON mode when `structured_output` is `"json_object"`.
+    pub fn structured(&self, supports: StructuredOutput) -> StructuredOutput {
+        match (self.extraction.schema_use, supports) {
+            (SchemaUse::JsonObject, StructuredOutput::Schema) => StructuredOutput::JsonMode,
+            (_, supports) => supports,
+        }
     }
 
     fn check(&self, block: &ProviderBlock) -> Result<(), BuildError> {
@@ -129,6 +147,21 @@ impl BaseKeys {
     pub fn max_tokens(&self) -> u32 {
         self.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS)
     }
+}
+
+/// The write path's settings of an LLM block, checked (an error names the key).
+pub fn write_path_settings(block: &ProviderBlock) -> Result<ExtractionSettings, BuildError> {
+    ExtractionSettings::from_config(&block.config).map_err(|message| config_error(block, message))
+}
+
+/// The stop sequences of a request that hold more than whitespace (some APIs refuse the others).
+pub fn visible_stops(request: &ChatRequest) -> Vec<String> {
+    request.stop.iter().filter(|s| !s.trim().is_empty()).cloned().collect()
+}
+
+/// The system text that describes the schema to a model the provider cannot hold to it.
+pub fn schema_instruction(schema: &Value) -> String {
+    format!("{JSON_INSTRUCTION} The JSON must follow this JSON Schema: {schema}")
 }
 
 /// One turn of a conversation whose system text was taken out.

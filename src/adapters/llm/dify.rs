@@ -1,13 +1,18 @@
 //! The `dify` chat model: one backwards invocation of type `llm` per chat (the request body the
 //! Python SDK's `LLMInvocation` sends; the answer is a stream of `LLMResultChunk`s).
+//!
+//! The invocation has no JSON or schema mode: an answer schema asked for is described in a last system
+//! message (the answer is read tolerantly). A request's smaller token limit replaces `max_tokens` in
+//! `completion_params`, and its stop sequences are sent as `stop`.
 
-use super::base::{WireToolCall, DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE};
+use super::base::{schema_instruction, write_path_settings, WireToolCall, DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE};
 use crate::adapters::config::{self, check_keys, config_error};
 use crate::adapters::dify::backwards::current_caller;
 pub use crate::adapters::dify::models::PROVIDERS;
 use crate::adapters::dify::models::{DifyModel, MODEL_KEYS};
 use crate::adapters::dify::protocol::null_as_default;
 use crate::domain::credentials::ProviderBlock;
+use crate::domain::extraction_settings;
 use crate::ports::backends::BuildError;
 use crate::ports::llm::{ChatRequest, ChatResponse, Llm, LlmError, ToolCall, Usage};
 use async_trait::async_trait;
@@ -42,8 +47,9 @@ impl DifyChat {
     /// Reads a `dify` block: [`MODEL_KEYS`] and [`KEYS`]. `temperature` (default 0.1, Mem0's),
     /// `max_tokens` (default 2000) and `top_p` go into `completion_params` unless it sets them.
     pub fn from_block(block: &ProviderBlock) -> Result<Self, BuildError> {
-        let allowed: Vec<&str> = MODEL_KEYS.iter().chain(KEYS).copied().collect();
+        let allowed: Vec<&str> = MODEL_KEYS.iter().chain(KEYS).chain(extraction_settings::KEYS).copied().collect();
         check_keys(block, &allowed)?;
+        write_path_settings(block)?;
         let model = DifyModel::from_block(block, "gpt-4o-mini")?;
         let keys: ChatKeys = config::deserialize(block)?;
         let mode = config::non_blank(keys.mode).unwrap_or_else(|| "chat".to_owned());
@@ -62,8 +68,19 @@ impl DifyChat {
 
     /// The `request` of the `llm` invocation for one chat.
     fn request(&self, chat: &ChatRequest) -> Value {
-        let messages: Vec<Value> =
+        let mut messages: Vec<Value> =
             chat.messages.iter().map(|m| json!({"role": m.role, "content": m.content, "name": null})).collect();
+        if let Some(schema) = chat.response_format.schema() {
+            messages.push(json!({"role": "system", "content": schema_instruction(&schema.schema), "name": null}));
+        }
+        let mut completion_params = self.completion_params.clone();
+        if let (Some(wanted), Some(configured)) =
+            (chat.max_tokens, completion_params.get("max_tokens").and_then(Value::as_u64))
+        {
+            let configured = u32::try_from(configured).unwrap_or(u32::MAX);
+            completion_params.insert("max_tokens".into(), json!(wanted.clamp(1, configured)));
+        }
+        let stop = (!chat.stop.is_empty()).then(|| chat.stop.clone());
         let tools = (!chat.tools.is_empty()).then(|| {
             chat.tools
                 .iter()
@@ -75,10 +92,10 @@ impl DifyChat {
             "model": self.model.model,
             "model_type": "llm",
             "mode": self.mode,
-            "completion_params": self.completion_params,
+            "completion_params": completion_params,
             "prompt_messages": messages,
             "tools": tools,
-            "stop": null,
+            "stop": stop,
             "stream": false,
         })
     }
@@ -195,6 +212,7 @@ mod tests {
             messages: vec![ChatMessage::system("be brief"), ChatMessage::user("hi")],
             response_format: ResponseFormat::JsonObject,
             tools: vec![ToolSpec { name: "f".into(), description: "d".into(), parameters: json!({"type": "object"}) }],
+            ..ChatRequest::default()
         };
         assert_eq!(
             chat.request(&request),

@@ -6,16 +6,19 @@
 //! `GOOGLE_GEMINI_BASE_URL`), `vertex_credentials_json` (the service account key or its path; else
 //! `GOOGLE_APPLICATION_CREDENTIALS`) and `vertexai_base_url`. `api_key` falls back to `GOOGLE_API_KEY`,
 //! then `GEMINI_API_KEY`. System messages become `systemInstruction`; `temperature`, `top_p` and
-//! `max_tokens` go in `generationConfig`; JSON mode is `responseMimeType: application/json`; offered
-//! tools become function declarations with calling mode `ANY`.
+//! `max_tokens` go in `generationConfig` (a request's smaller token limit as `maxOutputTokens`, its
+//! stop sequences as `stopSequences`); JSON mode is `responseMimeType: application/json`, and an
+//! answer schema is also sent as `responseSchema` (Gemini's OpenAPI subset: upper-case types, no
+//! `additionalProperties`; JSON mode alone with `structured_output: "json_object"`); offered tools
+//! become function declarations with calling mode `ANY`.
 
-use super::base::{allowed_keys, cut_off, tool_call, usable, BaseKeys, Conversation};
+use super::base::{allowed_keys, cut_off, tool_call, usable, visible_stops, BaseKeys, Conversation};
 use crate::adapters::config::{self, check_keys, config_error, Env, HttpKeys, ProcessEnv};
 use crate::adapters::http::{HttpClient, HttpError, RetryPolicy};
 use crate::adapters::vendors::google::{GeminiApi, Vertex, GEMINI_BASE_URL_KEY, VERTEX_KEYS};
 use crate::domain::credentials::ProviderBlock;
 use crate::ports::backends::BuildError;
-use crate::ports::llm::{ChatRequest, ChatResponse, Llm, LlmError, ResponseFormat, ToolSpec, Usage};
+use crate::ports::llm::{ChatRequest, ChatResponse, Llm, LlmError, StructuredOutput, ToolSpec, Usage};
 use async_trait::async_trait;
 use reqwest::header::HeaderMap;
 use serde::Deserialize;
@@ -46,6 +49,7 @@ pub struct GeminiChat {
     url: String,
     generation: Value,
     max_tokens: u32,
+    structured: StructuredOutput,
     http: HttpClient,
 }
 
@@ -82,7 +86,8 @@ impl GeminiChat {
         };
         let generation =
             json!({"temperature": base.temperature(), "topP": base.top_p(), "maxOutputTokens": base.max_tokens()});
-        Ok(Self { target, url, generation, max_tokens: base.max_tokens(), http })
+        let structured = base.structured(StructuredOutput::Schema);
+        Ok(Self { target, url, generation, max_tokens: base.max_tokens(), structured, http })
     }
 
     /// Replaces the retry policy (tests use fast backoffs), the token exchange's included.
@@ -113,8 +118,18 @@ impl GeminiChat {
             body.insert("systemInstruction".into(), json!({"parts": [{"text": system}]}));
         }
         let mut generation = self.generation.clone();
-        if request.response_format == ResponseFormat::JsonObject && request.tools.is_empty() {
+        generation["maxOutputTokens"] = json!(request.token_limit(self.max_tokens));
+        let stops = visible_stops(request);
+        if !stops.is_empty() {
+            generation["stopSequences"] = json!(stops);
+        }
+        if request.response_format.wants_json() && request.tools.is_empty() {
             generation["responseMimeType"] = json!("application/json");
+            if let Some(schema) =
+                request.response_format.schema().filter(|_| self.structured == StructuredOutput::Schema)
+            {
+                generation["responseSchema"] = response_schema(&schema.schema);
+            }
         }
         body.insert("generationConfig".into(), generation);
         if !request.tools.is_empty() {
@@ -162,6 +177,23 @@ fn gemini_schema(schema: &Value) -> Value {
         ),
         Value::Array(items) => Value::Array(items.iter().map(gemini_schema).collect()),
         other => other.clone(),
+    }
+}
+
+/// An answer schema in Gemini's `responseSchema` form: [`gemini_schema`] with the type names upper
+/// case (`OBJECT`, `STRING`, …) as its OpenAPI subset spells them.
+fn response_schema(schema: &Value) -> Value {
+    match gemini_schema(schema) {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| match (k.as_str(), &v) {
+                    ("type", Value::String(t)) => (k, json!(t.to_ascii_uppercase())),
+                    _ => (k, response_schema(&v)),
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(response_schema).collect()),
+        other => other,
     }
 }
 

@@ -4,7 +4,10 @@
 //! else `http://localhost:11434`) and `num_ctx`; `api_key` (else `OLLAMA_API_KEY`) is sent as a bearer
 //! token when set. As in Mem0: `temperature`, `top_p` and `max_tokens` (as `num_predict`) go in
 //! `options`; JSON mode is `format: "json"` plus "Please respond with valid JSON only." appended to the
-//! last user message; tools are offered in OpenAI's shape (Ollama cannot be forced to call one).
+//! last user message, and an answer schema goes in `format` itself (Ollama's structured outputs; JSON
+//! mode with `structured_output: "json_object"`); a request's smaller token limit becomes
+//! `num_predict` and its stop sequences `options.stop`; tools are offered in OpenAI's shape (Ollama
+//! cannot be forced to call one).
 
 use super::base::{allowed_keys, cut_off, usable, BaseKeys, WireToolCall, JSON_INSTRUCTION};
 use crate::adapters::config::{self, check_keys, config_error, Env, HttpKeys, ProcessEnv};
@@ -12,7 +15,7 @@ use crate::adapters::http::{join_url, HttpClient, RetryPolicy};
 use crate::adapters::vendors::ollama::{OllamaServer, BASE_URL_KEY};
 use crate::domain::credentials::ProviderBlock;
 use crate::ports::backends::BuildError;
-use crate::ports::llm::{ChatRequest, ChatResponse, ChatRole, Llm, LlmError, ResponseFormat, Usage};
+use crate::ports::llm::{ChatRequest, ChatResponse, ChatRole, Llm, LlmError, StructuredOutput, Usage};
 use async_trait::async_trait;
 use reqwest::header::HeaderMap;
 use serde::Deserialize;
@@ -39,6 +42,7 @@ pub struct OllamaChat {
     model: String,
     options: Value,
     max_tokens: u32,
+    structured: StructuredOutput,
     http: HttpClient,
 }
 
@@ -68,6 +72,7 @@ impl OllamaChat {
             model: base.model_or(DEFAULT_MODEL),
             options,
             max_tokens: base.max_tokens(),
+            structured: base.structured(StructuredOutput::Schema),
         })
     }
 
@@ -82,8 +87,12 @@ impl OllamaChat {
             request.messages.iter().map(|m| json!({"role": m.role, "content": m.content})).collect();
         let mut body = Map::new();
         body.insert("model".into(), json!(self.model));
-        if request.response_format == ResponseFormat::JsonObject {
-            body.insert("format".into(), json!("json"));
+        if request.response_format.wants_json() {
+            let format = match request.response_format.schema() {
+                Some(schema) if self.structured == StructuredOutput::Schema => schema.schema.clone(),
+                _ => json!("json"),
+            };
+            body.insert("format".into(), format);
             match (request.messages.last(), messages.last_mut()) {
                 (Some(last), Some(wire)) if last.role == ChatRole::User => {
                     wire["content"] = json!(format!("{}\n\n{JSON_INSTRUCTION}", last.content));
@@ -93,7 +102,12 @@ impl OllamaChat {
         }
         body.insert("messages".into(), Value::Array(messages));
         body.insert("stream".into(), json!(false));
-        body.insert("options".into(), self.options.clone());
+        let mut options = self.options.clone();
+        options["num_predict"] = json!(request.token_limit(self.max_tokens));
+        if !request.stop.is_empty() {
+            options["stop"] = json!(request.stop);
+        }
+        body.insert("options".into(), options);
         if !request.tools.is_empty() {
             let tools: Vec<Value> = request
                 .tools
@@ -176,8 +190,9 @@ mod tests {
         let chat = OllamaChat::from_block_with_env(&block, &HashMap::new()).unwrap();
         let request = ChatRequest {
             messages: vec![ChatMessage::system("s"), ChatMessage::user("u")],
-            response_format: ResponseFormat::JsonObject,
+            response_format: crate::ports::llm::ResponseFormat::JsonObject,
             tools: vec![],
+            ..ChatRequest::default()
         };
         let body = chat.body(&request);
         assert_eq!(body["messages"][1]["content"], "u\n\nPlease respond with valid JSON only.");

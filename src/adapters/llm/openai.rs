@@ -28,7 +28,7 @@ use crate::adapters::config::{or_env, string_key, ProcessEnv};
 use crate::adapters::http::{bearer, join_url, HttpClient, RetryPolicy};
 use crate::domain::credentials::ProviderBlock;
 use crate::ports::backends::BuildError;
-use crate::ports::llm::{ChatRequest, ChatResponse, Llm, LlmError};
+use crate::ports::llm::{ChatRequest, ChatResponse, Llm, LlmError, StructuredOutput};
 use async_trait::async_trait;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
@@ -237,8 +237,8 @@ fn check_values(block: &ProviderBlock, keys: &Keys) -> Result<(), BuildError> {
     Ok(())
 }
 
-/// The body template of a plain OpenAI-compatible endpoint: the model, and Mem0's sampling parameters
-/// unless it is a reasoning model (then `reasoning_effort`, if set).
+/// The body template of a plain OpenAI-compatible endpoint: the model, Mem0's sampling parameters
+/// unless it is a reasoning model (then `reasoning_effort`, if set), and schemas sent as `json_schema`.
 pub(crate) fn standard_template(base: &BaseKeys, model: &str) -> BodyTemplate {
     let reasoning = base.is_reasoning_model.unwrap_or_else(|| is_reasoning_model(model));
     BodyTemplate {
@@ -250,6 +250,7 @@ pub(crate) fn standard_template(base: &BaseKeys, model: &str) -> BodyTemplate {
             max_completion_tokens: uses_max_completion_tokens(model),
         }),
         reasoning_effort: non_blank(base.reasoning_effort.clone()),
+        structured: base.structured(StructuredOutput::Schema),
         ..BodyTemplate::default()
     }
 }
@@ -277,6 +278,7 @@ fn body_template(provider: &ChatProvider, base: &BaseKeys, keys: &Keys, model: &
             providers::Flavour::Sarvam => true,
             _ => false,
         },
+        structured: base.structured(providers::structured_output(provider)),
         ..standard
     }
 }

@@ -164,6 +164,7 @@ impl LlmReranker {
             messages: vec![ChatMessage::system(self.system_prompt.clone()), ChatMessage::user(user)],
             response_format: if self.json_mode { ResponseFormat::JsonObject } else { ResponseFormat::Text },
             tools: Vec::new(),
+            ..ChatRequest::default()
         };
         let answer = self.llm.chat(request).await?;
         Ok(read_score(answer.content.as_deref().unwrap_or_default()))

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 /// Why a parameter value was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ParamError {
+pub(super) enum ParamError {
     /// A required parameter was absent or blank.
     #[error("{0} is required")]
     Missing(&'static str),
@@ -35,13 +35,13 @@ pub enum ParamError {
 
 /// The parameters of one tool call.
 #[derive(Debug, Clone, Copy)]
-pub struct Params<'a> {
+pub(super) struct Params<'a> {
     map: &'a Map<String, Value>,
 }
 
 impl<'a> Params<'a> {
     /// Wraps the `tool_parameters` object of a call.
-    pub fn new(map: &'a Map<String, Value>) -> Self {
+    pub(super) fn new(map: &'a Map<String, Value>) -> Self {
         Self { map }
     }
 
@@ -56,7 +56,7 @@ impl<'a> Params<'a> {
 
     /// A text parameter. Numbers are accepted and written out (an id such as `42` may arrive
     /// as a number); objects, lists and booleans are rejected. The text is returned untrimmed.
-    pub fn text(&self, name: &'static str) -> Result<Option<String>, ParamError> {
+    pub(super) fn text(&self, name: &'static str) -> Result<Option<String>, ParamError> {
         match self.given(name) {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
@@ -66,13 +66,13 @@ impl<'a> Params<'a> {
     }
 
     /// A text parameter that must be given.
-    pub fn required_text(&self, name: &'static str) -> Result<String, ParamError> {
+    pub(super) fn required_text(&self, name: &'static str) -> Result<String, ParamError> {
         self.text(name)?.ok_or(ParamError::Missing(name))
     }
 
     /// A point in time: an RFC 3339 text (`2024-05-08T13:56:00Z`, any offset) or Unix seconds
     /// (a number or numeric text, fractions allowed).
-    pub fn timestamp(&self, name: &'static str) -> Result<Option<chrono::DateTime<chrono::Utc>>, ParamError> {
+    pub(super) fn timestamp(&self, name: &'static str) -> Result<Option<chrono::DateTime<chrono::Utc>>, ParamError> {
         const EXPECTED: &str = "an RFC 3339 time such as \"2024-05-08T13:56:00Z\" or Unix seconds";
         let Some(value) = self.given(name) else { return Ok(None) };
         if let Value::String(s) = value {
@@ -94,7 +94,7 @@ impl<'a> Params<'a> {
 
     /// An expiration date: a calendar date `YYYY-MM-DD` (expires when that day, UTC, is over), or a
     /// point in time as [`Params::timestamp`] reads it.
-    pub fn expiration(&self, name: &'static str) -> Result<Option<chrono::DateTime<chrono::Utc>>, ParamError> {
+    pub(super) fn expiration(&self, name: &'static str) -> Result<Option<chrono::DateTime<chrono::Utc>>, ParamError> {
         const EXPECTED: &str = "a date such as \"2026-12-31\", an RFC 3339 time or Unix seconds";
         if let Some(Value::String(s)) = self.given(name) {
             if let Ok(day) = chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d") {
@@ -111,7 +111,7 @@ impl<'a> Params<'a> {
     }
 
     /// A finite number, given as a JSON number or a numeric string.
-    pub fn number(&self, name: &'static str) -> Result<Option<f64>, ParamError> {
+    pub(super) fn number(&self, name: &'static str) -> Result<Option<f64>, ParamError> {
         let Some(value) = self.given(name) else { return Ok(None) };
         let parsed = match value {
             Value::Number(n) => n.as_f64(),
@@ -126,7 +126,7 @@ impl<'a> Params<'a> {
 
     /// A boolean: `true`/`false`, `1`/`0`, or the strings `true false 1 0 yes no on off`
     /// in any case.
-    pub fn boolean(&self, name: &'static str) -> Result<Option<bool>, ParamError> {
+    pub(super) fn boolean(&self, name: &'static str) -> Result<Option<bool>, ParamError> {
         let Some(value) = self.given(name) else { return Ok(None) };
         let parsed = match value {
             Value::Bool(b) => Some(*b),
@@ -144,7 +144,7 @@ impl<'a> Params<'a> {
 
     /// A JSON parameter given either as a JSON text or as an already parsed value.
     /// `expected` describes the accepted shape for the error message.
-    pub fn json(&self, name: &'static str, expected: &'static str) -> Result<Option<Value>, ParamError> {
+    pub(super) fn json(&self, name: &'static str, expected: &'static str) -> Result<Option<Value>, ParamError> {
         match self.given(name) {
             None => Ok(None),
             Some(Value::String(text)) => serde_json::from_str::<Value>(text.trim())
@@ -160,7 +160,7 @@ fn wrong(name: &'static str, expected: &'static str, got: &Value) -> ParamError 
 }
 
 /// A short rendering of a value for error messages (at most 60 characters).
-pub fn describe(value: &Value) -> String {
+pub(super) fn describe(value: &Value) -> String {
     let text = match value {
         Value::Object(_) => return "an object".into(),
         Value::Array(_) => return "a list".into(),

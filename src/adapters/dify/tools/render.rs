@@ -9,12 +9,12 @@ use crate::ports::memory_api::{Degraded, WriteId};
 use std::fmt::Write;
 
 /// "… has been accepted (write id …)." for an async write of `what` ("memory addition", …).
-pub fn accepted(what: &str, id: &WriteId) -> String {
+pub(super) fn accepted(what: &str, id: &WriteId) -> String {
     format!("Asynchronous {what} has been accepted (write id {}).", id.0)
 }
 
 /// A sync write still running past its ceiling.
-pub fn still_running(what: &str, id: &WriteId) -> String {
+pub(super) fn still_running(what: &str, id: &WriteId) -> String {
     format!(
         "The {what} is still running after the time allowed for a synchronous call; it goes on in the \
          background (write id {}; get_write_status tells its outcome).",
@@ -22,13 +22,18 @@ pub fn still_running(what: &str, id: &WriteId) -> String {
     )
 }
 
+/// The line saying the memories are the Dify end user's (no `user_id` was given, or bound).
+pub(super) fn end_user_scope(user_id: &str) -> String {
+    format!("Scope: the memories of the Dify end user of this call (user_id {user_id}).")
+}
+
 /// An add with nothing to remember.
-pub fn skipped() -> String {
+pub(super) fn skipped() -> String {
     "Skipped memory addition for empty messages.".into()
 }
 
 /// A synchronous add: one line per memory touched.
-pub fn added(report: &AddReport) -> String {
+pub(super) fn added(report: &AddReport) -> String {
     let mut text = String::from("Memory added synchronously.");
     if report.results.is_empty() {
         text.push_str(" No new facts were found.");
@@ -51,7 +56,7 @@ pub fn added(report: &AddReport) -> String {
 }
 
 /// Search results, best first.
-pub fn searched(
+pub(super) fn searched(
     query: &str,
     hits: &[ScoredMemory],
     relations: Option<&[Relation]>,
@@ -74,7 +79,7 @@ pub fn searched(
 }
 
 /// A listing of a scope.
-pub fn listed(records: &[MemoryRecord], relations: Option<&[Relation]>, degraded: Option<&Degraded>) -> String {
+pub(super) fn listed(records: &[MemoryRecord], relations: Option<&[Relation]>, degraded: Option<&Degraded>) -> String {
     let mut text = match degraded {
         Some(d) => format!("Listing degraded ({}); found 0 memories.", d.reason),
         None => format!("Found {} memories", records.len()),
@@ -94,7 +99,7 @@ pub fn listed(records: &[MemoryRecord], relations: Option<&[Relation]>, degraded
 }
 
 /// One memory's details.
-pub fn details(record: &MemoryRecord) -> String {
+pub(super) fn details(record: &MemoryRecord) -> String {
     let mut text = format!("Memory Details:\nID: {}\nMemory: {}", record.id, record.text);
     metadata_line(&mut text, "", &record.metadata);
     let _ = write!(
@@ -107,27 +112,27 @@ pub fn details(record: &MemoryRecord) -> String {
 }
 
 /// A get that timed out or failed (not the same as "not found").
-pub fn get_degraded(id: &MemoryId, degraded: &Degraded) -> String {
+pub(super) fn get_degraded(id: &MemoryId, degraded: &Degraded) -> String {
     format!("Getting memory {id} degraded ({}); the memory could not be read right now.", degraded.reason)
 }
 
 /// A synchronous update.
-pub fn updated(record: &MemoryRecord) -> String {
+pub(super) fn updated(record: &MemoryRecord) -> String {
     format!("Memory {} updated to '{}' successfully!", record.id, record.text)
 }
 
 /// A synchronous delete.
-pub fn deleted(id: &MemoryId) -> String {
+pub(super) fn deleted(id: &MemoryId) -> String {
     format!("Memory {id} deleted successfully!")
 }
 
 /// A synchronous delete_all of `filters` (the scope as JSON).
-pub fn deleted_all(filters: &str, count: u64) -> String {
+pub(super) fn deleted_all(filters: &str, count: u64) -> String {
     format!("All memories deleted successfully with filters: {filters} ({count} deleted).")
 }
 
 /// A memory's history, oldest first.
-pub fn history(id: &MemoryId, entries: &[HistoryEntry], degraded: Option<&Degraded>) -> String {
+pub(super) fn history(id: &MemoryId, entries: &[HistoryEntry], degraded: Option<&Degraded>) -> String {
     let mut text = match degraded {
         Some(d) => format!("History of memory {id} degraded ({}); found 0 history records.", d.reason),
         None => format!("Found {} history records for memory {id}", entries.len()),
@@ -145,7 +150,7 @@ pub fn history(id: &MemoryId, entries: &[HistoryEntry], degraded: Option<&Degrad
 }
 
 /// A failed call: "Failed to <action>: <why>".
-pub fn failed(action: &str, why: &str) -> String {
+pub(super) fn failed(action: &str, why: &str) -> String {
     format!("Failed to {action}: {why}")
 }
 
@@ -165,7 +170,10 @@ fn relation_lines(text: &mut String, relations: Option<&[Relation]>) {
 }
 
 /// "Write <id>: applied / pending (attempt n, last error) / failed: reason".
-pub fn write_state(id: &crate::ports::memory_api::WriteId, state: &crate::ports::memory_api::WriteState) -> String {
+pub(super) fn write_state(
+    id: &crate::ports::memory_api::WriteId,
+    state: &crate::ports::memory_api::WriteState,
+) -> String {
     use crate::ports::memory_api::WriteState;
     match state {
         WriteState::Applied { .. } => format!("Write {} has been applied.", id.0),

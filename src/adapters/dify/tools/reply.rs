@@ -11,22 +11,22 @@ use crate::ports::memory_api::{Degraded, WriteId};
 use serde_json::{json, Map, Value};
 
 /// `status` of a reply that did what was asked (possibly degraded or accepted).
-pub const SUCCESS: &str = "SUCCESS";
+pub(super) const SUCCESS: &str = "SUCCESS";
 /// `status` of a reply that failed.
-pub const ERROR: &str = "ERROR";
+pub(super) const ERROR: &str = "ERROR";
 
 /// Builder of the JSON message of a reply, keys in the documented order.
 #[derive(Debug, Clone, PartialEq)]
-pub struct JsonReply(Map<String, Value>);
+pub(super) struct JsonReply(Map<String, Value>);
 
 impl JsonReply {
     /// `{"status": "SUCCESS", "messages": messages, "results": results}`.
-    pub fn success(messages: Value, results: Value) -> Self {
+    pub(super) fn success(messages: Value, results: Value) -> Self {
         Self::new(SUCCESS, messages, results)
     }
 
     /// `{"status": "ERROR", "messages": message, "results": empty}`.
-    pub fn error(message: &str, empty_results: Value) -> Self {
+    pub(super) fn error(message: &str, empty_results: Value) -> Self {
         Self::new(ERROR, Value::String(message.to_owned()), empty_results)
     }
 
@@ -39,13 +39,13 @@ impl JsonReply {
     }
 
     /// Adds `write_id` (an accepted async write).
-    pub fn write_id(mut self, id: &WriteId) -> Self {
+    pub(super) fn write_id(mut self, id: &WriteId) -> Self {
         self.0.insert("write_id".into(), Value::String(id.0.clone()));
         self
     }
 
     /// Adds `degraded: {"reason": …}` when the read was degraded.
-    pub fn degraded(mut self, degraded: Option<&Degraded>) -> Self {
+    pub(super) fn degraded(mut self, degraded: Option<&Degraded>) -> Self {
         if let Some(d) = degraded {
             self.0.insert("degraded".into(), json!({ "reason": d.reason }));
         }
@@ -53,7 +53,7 @@ impl JsonReply {
     }
 
     /// Adds `relations` when graph memory returned some.
-    pub fn relations(mut self, relations: Option<Value>) -> Self {
+    pub(super) fn relations(mut self, relations: Option<Value>) -> Self {
         if let Some(r) = relations {
             self.0.insert("relations".into(), r);
         }
@@ -61,7 +61,7 @@ impl JsonReply {
     }
 
     /// Adds `graph_degraded: {"reason": …}` when graph memory failed beside a complete vector result.
-    pub fn graph_degraded(mut self, reason: Option<&str>) -> Self {
+    pub(super) fn graph_degraded(mut self, reason: Option<&str>) -> Self {
         if let Some(reason) = reason {
             self.0.insert("graph_degraded".into(), json!({ "reason": reason }));
         }
@@ -69,7 +69,7 @@ impl JsonReply {
     }
 
     /// The finished JSON object.
-    pub fn into_value(self) -> Value {
+    pub(super) fn into_value(self) -> Value {
         Value::Object(self.0)
     }
 }
@@ -84,12 +84,16 @@ fn metadata_json(metadata: &Metadata) -> Value {
 }
 
 /// A score rounded to six decimals, so `0.87` does not print as `0.8700000047683716`.
+pub(super) fn round_score(score: f32) -> f64 {
+    (f64::from(score) * 1e6).round() / 1e6
+}
+
 fn score_json(score: f32) -> Value {
-    json!((f64::from(score) * 1e6).round() / 1e6)
+    json!(round_score(score))
 }
 
 /// A memory as get / get_all / update show it: `id, memory, metadata, created_at, updated_at`.
-pub fn memory_item(record: &MemoryRecord) -> Map<String, Value> {
+pub(super) fn memory_item(record: &MemoryRecord) -> Map<String, Value> {
     let mut map = Map::new();
     map.insert("id".into(), Value::String(record.id.to_string()));
     map.insert("memory".into(), Value::String(record.text.as_str().to_owned()));
@@ -111,7 +115,7 @@ fn observed_item(map: &mut Map<String, Value>, record: &MemoryRecord) {
 }
 
 /// A search hit: `id, memory, score, metadata, created_at, updated_at` (+ `rerank_score`).
-pub fn scored_item(hit: &ScoredMemory) -> Value {
+pub(super) fn scored_item(hit: &ScoredMemory) -> Value {
     let record = &hit.record;
     let mut map = Map::new();
     map.insert("id".into(), Value::String(record.id.to_string()));
@@ -146,7 +150,7 @@ fn explain_json(parts: &ScoreParts) -> Value {
 }
 
 /// One change of a synchronous add: `id, memory, event` (+ `previous_memory` for UPDATE).
-pub fn change_item(change: &MemoryChange) -> Value {
+pub(super) fn change_item(change: &MemoryChange) -> Value {
     let mut map = Map::new();
     map.insert("id".into(), Value::String(change.id.to_string()));
     map.insert("memory".into(), Value::String(change.memory.clone()));
@@ -158,7 +162,7 @@ pub fn change_item(change: &MemoryChange) -> Value {
 }
 
 /// `ADD`, `UPDATE`, `DELETE` or `NONE`.
-pub fn event_name(change: &MemoryChange) -> &'static str {
+pub(super) fn event_name(change: &MemoryChange) -> &'static str {
     use crate::domain::operations::ChangeEvent;
     match change.event {
         ChangeEvent::Add => "ADD",
@@ -170,7 +174,7 @@ pub fn event_name(change: &MemoryChange) -> &'static str {
 
 /// A history row: `id, memory_id, old_memory, new_memory, event, created_at, updated_at,
 /// is_deleted, actor_id, role` (Mem0's history columns).
-pub fn history_item(entry: &HistoryEntry) -> Value {
+pub(super) fn history_item(entry: &HistoryEntry) -> Value {
     let text = |t: &Option<crate::domain::memory::MemoryText>| {
         t.as_ref().map_or(Value::Null, |t| Value::String(t.as_str().to_owned()))
     };
@@ -189,7 +193,7 @@ pub fn history_item(entry: &HistoryEntry) -> Value {
 }
 
 /// A graph relation: `{"source", "relationship", "destination"}`.
-pub fn relation_item(relation: &Relation) -> Value {
+pub(super) fn relation_item(relation: &Relation) -> Value {
     json!({
         "source": relation.source,
         "relationship": relation.relationship,
@@ -198,12 +202,12 @@ pub fn relation_item(relation: &Relation) -> Value {
 }
 
 /// Relations found by a search or listing.
-pub fn relations_json(relations: &[Relation]) -> Value {
+pub(super) fn relations_json(relations: &[Relation]) -> Value {
     Value::Array(relations.iter().map(relation_item).collect())
 }
 
 /// The graph changes of an add: `{"added_entities": [...], "deleted_entities": [...]}`.
-pub fn graph_changes_json(changes: &GraphChanges) -> Value {
+pub(super) fn graph_changes_json(changes: &GraphChanges) -> Value {
     json!({
         "added_entities": relations_json(&changes.added_entities),
         "deleted_entities": relations_json(&changes.deleted_entities),
@@ -211,11 +215,11 @@ pub fn graph_changes_json(changes: &GraphChanges) -> Value {
 }
 
 /// Characters of one input a reply repeats; the rest is cut, with [`echo`]'s marker.
-pub const ECHO_CHARS: usize = 2_000;
+pub(super) const ECHO_CHARS: usize = 2_000;
 
 /// An input as a reply repeats it: whole up to [`ECHO_CHARS`] characters, else its start and a
 /// marker saying how long it was (a reply never grows with the input).
-pub fn echo(text: &str) -> Value {
+pub(super) fn echo(text: &str) -> Value {
     let mut chars = text.chars();
     let head: String = chars.by_ref().take(ECHO_CHARS).collect();
     match chars.next() {
@@ -225,7 +229,7 @@ pub fn echo(text: &str) -> Value {
 }
 
 /// A JSON input (metadata) as a reply repeats it: as is when short, else [`echo`] of its text.
-pub fn echo_json(value: &Value) -> Value {
+pub(super) fn echo_json(value: &Value) -> Value {
     let text = value.to_string();
     if text.chars().count() <= ECHO_CHARS {
         value.clone()
@@ -235,7 +239,7 @@ pub fn echo_json(value: &Value) -> Value {
 }
 
 /// The messages of an add as `[{"role", "content"}]`, each content cut by [`echo`].
-pub fn conversation_json(conversation: &Conversation) -> Value {
+pub(super) fn conversation_json(conversation: &Conversation) -> Value {
     Value::Array(
         conversation
             .messages()

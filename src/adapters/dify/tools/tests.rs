@@ -1249,3 +1249,6 @@ async fn under_binding_a_lookup_by_id_always_names_an_owner() {
     script(&api.get, Ok(ReadOutcome::complete(Some(alice_record()))));
     assert!(!call(&api, "get_memory", json!({"memory_id": ID})).await.is_error());
 }
+
+#[path = "outputs_tests.rs"]
+mod outputs_tests;

@@ -9,12 +9,12 @@ use std::path::{Path, PathBuf};
 use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 
 /// Files a model directory must hold.
-pub const REQUIRED_FILES: &[&str] = &["config.json", "tokenizer.json", "model.safetensors"];
+pub(super) const REQUIRED_FILES: &[&str] = &["config.json", "tokenizer.json", "model.safetensors"];
 /// Longest input in tokens when the directory does not say (sentence-transformers' value for MiniLM).
-pub const DEFAULT_MAX_SEQ_LENGTH: usize = 256;
+pub(super) const DEFAULT_MAX_SEQ_LENGTH: usize = 256;
 
 /// A loaded model.
-pub struct SentenceModel {
+pub(super) struct SentenceModel {
     model: BertModel,
     tokenizer: Tokenizer,
     hidden_size: usize,
@@ -23,7 +23,7 @@ pub struct SentenceModel {
 
 impl SentenceModel {
     /// Loads the model in `dir`; the error names the directory and what is missing or wrong.
-    pub fn load(dir: &Path) -> Result<Self, String> {
+    pub(super) fn load(dir: &Path) -> Result<Self, String> {
         let missing: Vec<&str> = REQUIRED_FILES.iter().copied().filter(|f| !dir.join(f).is_file()).collect();
         if !missing.is_empty() {
             return Err(format!(
@@ -49,12 +49,12 @@ impl SentenceModel {
     }
 
     /// The size of the vectors.
-    pub fn hidden_size(&self) -> usize {
+    pub(super) fn hidden_size(&self) -> usize {
         self.hidden_size
     }
 
     /// Embeds one batch of texts (padded to the longest of them).
-    pub fn embed_batch(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, String> {
+    pub(super) fn embed_batch(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, String> {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
@@ -108,7 +108,7 @@ fn max_seq_length(dir: &Path) -> usize {
 }
 
 /// The hidden size a model directory declares, if its `config.json` can be read.
-pub fn declared_hidden_size(dir: &Path) -> Option<usize> {
+pub(super) fn declared_hidden_size(dir: &Path) -> Option<usize> {
     let bytes = std::fs::read(dir.join("config.json")).ok()?;
     let value: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
     value.get("hidden_size")?.as_u64().and_then(|n| usize::try_from(n).ok())

@@ -9,7 +9,7 @@ use std::time::Duration;
 use crate::ports::store::StoreError;
 
 /// The store name used in errors.
-pub const STORE: &str = "graph store";
+pub(super) const STORE: &str = "graph store";
 /// Connections the pool may open.
 const MAX_CONNECTIONS: usize = 8;
 
@@ -31,7 +31,7 @@ impl Default for Deadlines {
 /// Builds the driver's connection pool. neo4rs connects lazily, so this does no I/O; the first
 /// statement does, and it must run under a deadline (against some servers a wrong password makes
 /// the driver retry forever instead of failing).
-pub async fn open(config: &Neo4jConfig) -> Result<Graph, StoreError> {
+pub(super) async fn open(config: &Neo4jConfig) -> Result<Graph, StoreError> {
     let driver_config = ConfigBuilder::default()
         .uri(config.url.as_str())
         .user(config.username.as_str())
@@ -46,7 +46,7 @@ pub async fn open(config: &Neo4jConfig) -> Result<Graph, StoreError> {
 }
 
 /// Runs `work` under `deadline`, mapping driver errors and the timeout to [`StoreError`].
-pub async fn within<T>(
+pub(super) async fn within<T>(
     deadline: Duration,
     what: &str,
     work: impl Future<Output = Result<T, neo4rs::Error>>,
@@ -75,7 +75,7 @@ const RETRY_PAUSE: Duration = Duration::from_millis(50);
 /// Runs the transaction `work` makes under `deadline` (each attempt), trying it again when the
 /// server reports a transient failure (e.g. a deadlock between concurrent writers: the server
 /// asks for a retry), as the official drivers' managed transactions do.
-pub async fn within_retrying<T, F, Fut>(deadline: Duration, what: &str, work: F) -> Result<T, StoreError>
+pub(super) async fn within_retrying<T, F, Fut>(deadline: Duration, what: &str, work: F) -> Result<T, StoreError>
 where
     F: Fn() -> Fut,
     Fut: Future<Output = Result<T, neo4rs::Error>>,
@@ -97,7 +97,7 @@ where
 
 /// True for a server failure the server itself calls transient (`Neo.TransientError.*`), whether
 /// the driver reports it as a typed error or inside an unexpected reply (e.g. to `COMMIT`).
-pub fn is_transient_failure(error: &neo4rs::Error) -> bool {
+pub(super) fn is_transient_failure(error: &neo4rs::Error) -> bool {
     match error {
         neo4rs::Error::Neo4j(e) => matches!(e.kind(), Neo4jErrorKind::Transient),
         other => other.to_string().contains("Neo.TransientError."),
@@ -109,7 +109,7 @@ pub fn is_transient_failure(error: &neo4rs::Error) -> bool {
 /// An explicit transaction on purpose: `Graph::execute` retries failed connection attempts
 /// (refused connections, bad credentials) with backoff for up to a minute, so a down server
 /// would only surface at the deadline; a transaction fails at once with the real cause.
-pub async fn fetch(graph: &Graph, statement: Query) -> Result<Vec<Row>, neo4rs::Error> {
+pub(super) async fn fetch(graph: &Graph, statement: Query) -> Result<Vec<Row>, neo4rs::Error> {
     let mut txn = graph.start_txn().await?;
     let rows = fetch_in(&mut txn, statement).await?;
     txn.commit().await?;
@@ -117,7 +117,7 @@ pub async fn fetch(graph: &Graph, statement: Query) -> Result<Vec<Row>, neo4rs::
 }
 
 /// Runs a statement inside `txn` and collects its rows.
-pub async fn fetch_in(txn: &mut Txn, statement: Query) -> Result<Vec<Row>, neo4rs::Error> {
+pub(super) async fn fetch_in(txn: &mut Txn, statement: Query) -> Result<Vec<Row>, neo4rs::Error> {
     let mut stream = txn.execute(statement).await?;
     let mut rows = Vec::new();
     while let Some(row) = stream.next(txn.handle()).await? {
@@ -127,7 +127,7 @@ pub async fn fetch_in(txn: &mut Txn, statement: Query) -> Result<Vec<Row>, neo4r
 }
 
 /// Reads column `key` of `row`, or reports the stored data as unreadable.
-pub fn column<T: serde::de::DeserializeOwned>(row: &Row, key: &str) -> Result<T, StoreError> {
+pub(super) fn column<T: serde::de::DeserializeOwned>(row: &Row, key: &str) -> Result<T, StoreError> {
     row.get::<T>(key).map_err(|e| StoreError::Corrupt {
         store: STORE,
         message: format!("column {key:?} of a graph row cannot be read: {e}"),
@@ -136,7 +136,7 @@ pub fn column<T: serde::de::DeserializeOwned>(row: &Row, key: &str) -> Result<T,
 
 /// Classifies a driver error: transport and transient server errors are `Unavailable`,
 /// authentication, unknown databases and statement errors are `Rejected`.
-pub fn map_error(what: &str, error: &neo4rs::Error) -> StoreError {
+pub(super) fn map_error(what: &str, error: &neo4rs::Error) -> StoreError {
     let message = format!("{what}: {}", describe(error));
     match error {
         neo4rs::Error::IOError { .. } | neo4rs::Error::ConnectionError => {

@@ -1,7 +1,8 @@
 //! The `local_graph_db_json` block for Neo4j: Mem0's keys, validated.
 
-use crate::adapters::graph::names::is_safe_label;
 use crate::domain::credentials::ProviderBlock;
+use crate::domain::graph::names::is_safe_label;
+use crate::domain::graph::GraphSettings;
 use crate::ports::backends::BuildError;
 use serde_json::{Map, Value};
 use std::fmt;
@@ -13,8 +14,7 @@ pub const ALLOWED_KEYS: &[&str] =
     &["url", "username", "password", "database", "base_label", "threshold", "custom_prompt"];
 /// Mem0's base label, used when `base_label` is absent or `true`.
 pub const DEFAULT_LABEL: &str = "__Entity__";
-/// Mem0 1.x's default node-merge cosine threshold.
-pub const DEFAULT_THRESHOLD: f64 = 0.7;
+pub use crate::domain::graph::DEFAULT_THRESHOLD;
 /// The database neo4rs selects when none is named (Neo4j's default database).
 pub const DEFAULT_DATABASE: &str = "neo4j";
 /// URL schemes the Bolt driver understands.
@@ -37,6 +37,13 @@ pub struct Neo4jConfig {
     pub threshold: f64,
     /// An extra rule appended to the extraction prompt.
     pub custom_prompt: Option<String>,
+}
+
+impl Neo4jConfig {
+    /// How graph memory decides with this block (the store itself only stores and looks up).
+    pub fn settings(&self) -> GraphSettings {
+        GraphSettings { threshold: self.threshold, custom_prompt: self.custom_prompt.clone() }
+    }
 }
 
 impl fmt::Debug for Neo4jConfig {

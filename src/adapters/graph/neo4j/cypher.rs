@@ -12,17 +12,17 @@
 //! [`Scope::contains`] does (every identifier the scope sets must be equal).
 
 use super::config::DEFAULT_LABEL;
-use crate::adapters::graph::names::{is_safe_label, RelationType};
+use crate::domain::graph::names::{is_safe_label, RelationType};
 use crate::domain::scope::Scope;
 use neo4rs::{query, BoltType, Query};
 
 /// Statement that tells raw cosine (−1 for opposite vectors, ArcadeDB) from Neo4j's
 /// normalized `(1 + cos) / 2` (0 for opposite vectors).
-pub const COSINE_PROBE: &str = "RETURN vector.similarity.cosine([1.0, 0.0], [-1.0, 0.0]) AS opposite";
+pub(super) const COSINE_PROBE: &str = "RETURN vector.similarity.cosine([1.0, 0.0], [-1.0, 0.0]) AS opposite";
 
 /// Builds the statements for one node label.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Statements {
+pub(super) struct Statements {
     label: String,
 }
 
@@ -35,12 +35,12 @@ impl Default for Statements {
 
 impl Statements {
     /// Statements for nodes labelled `label`; `None` unless [`is_safe_label`] holds.
-    pub fn new(label: &str) -> Option<Self> {
+    pub(super) fn new(label: &str) -> Option<Self> {
         is_safe_label(label).then(|| Self { label: label.to_owned() })
     }
 
     /// `CREATE INDEX … IF NOT EXISTS` statements for the properties reads and writes filter on.
-    pub fn indexes(&self) -> Vec<String> {
+    pub(super) fn indexes(&self) -> Vec<String> {
         let prefix = format!("mem0_{}", self.label.to_ascii_lowercase());
         ["scope_key", "user_id"]
             .iter()
@@ -52,7 +52,7 @@ impl Statements {
 
     /// For each `$entities` row `{key, embedding}`, the nodes of exactly `$scope_key` whose
     /// embedding (of `$dims` floats) scores at least `$min_score`. Columns: key, name, score.
-    pub fn similar_nodes(&self) -> String {
+    pub(super) fn similar_nodes(&self) -> String {
         format!(
             "UNWIND $entities AS entity \
              MATCH (n:`{label}`) WHERE n.scope_key = $scope_key AND n.embedding IS NOT NULL \
@@ -66,7 +66,7 @@ impl Statements {
 
     /// Relations visible from `scope` that touch a node named in `$names`, at most `$limit`.
     /// Columns: source, source_scope, type, relationship, destination, destination_scope.
-    pub fn involved_relations(&self, scope: &Scope) -> String {
+    pub(super) fn involved_relations(&self, scope: &Scope) -> String {
         format!(
             "MATCH (n:`{label}`)-[r]->(m:`{label}`) WHERE {n_scope} AND {m_scope} \
              AND (n.name IN $names OR m.name IN $names) \
@@ -82,7 +82,7 @@ impl Statements {
 
     /// Deletes the relation of type `$type` from `($source, $source_scope)` to
     /// `($destination, $destination_scope)`. Column: deleted.
-    pub fn delete_relation(&self) -> String {
+    pub(super) fn delete_relation(&self) -> String {
         format!(
             "MATCH (n:`{label}` {{name: $source, scope_key: $source_scope}})-[r]->\
              (m:`{label}` {{name: $destination, scope_key: $destination_scope}}) \
@@ -95,7 +95,7 @@ impl Statements {
     /// source, source_type, source_embedding, destination, destination_type,
     /// destination_embedding, relationship, scope_key, now, and the scope's identifiers.
     /// Columns: source, relationship, destination.
-    pub fn merge_relation(&self, scope: &Scope, relation: &RelationType) -> String {
+    pub(super) fn merge_relation(&self, scope: &Scope, relation: &RelationType) -> String {
         let on_create = |var: &str| {
             let mut sets = vec![
                 format!("{var}.entity_type = ${var}_type"),
@@ -127,7 +127,7 @@ impl Statements {
     /// Relations visible from `scope` touching a node whose embedding scores at least
     /// `$min_score` against one of the `$queries` vectors (of `$dims` floats), best first, at
     /// most `$limit`. Columns: source, relationship, destination, score.
-    pub fn search_relations(&self, scope: &Scope) -> String {
+    pub(super) fn search_relations(&self, scope: &Scope) -> String {
         format!(
             "UNWIND $queries AS query \
              MATCH (n:`{label}`) WHERE {n_scope} AND n.embedding IS NOT NULL AND size(n.embedding) = $dims \
@@ -144,7 +144,7 @@ impl Statements {
 
     /// Relations visible from `scope`, newest first, at most `$limit`.
     /// Columns: source, relationship, destination.
-    pub fn list_relations(&self, scope: &Scope) -> String {
+    pub(super) fn list_relations(&self, scope: &Scope) -> String {
         format!(
             "MATCH (n:`{label}`)-[r]->(m:`{label}`) WHERE {n_scope} AND {m_scope} \
              RETURN n.name AS source, coalesce(r.relationship, type(r)) AS relationship, m.name AS destination, \
@@ -157,7 +157,7 @@ impl Statements {
     }
 
     /// Detaches and deletes up to `$batch` nodes visible from `scope`. Column: deleted.
-    pub fn delete_scope_batch(&self, scope: &Scope) -> String {
+    pub(super) fn delete_scope_batch(&self, scope: &Scope) -> String {
         format!(
             "MATCH (n:`{label}`) WHERE {n_scope} WITH n LIMIT $batch DETACH DELETE n RETURN count(*) AS deleted",
             label = self.label,
@@ -172,7 +172,7 @@ fn contains(var: &str, scope: &Scope) -> String {
 }
 
 /// A query with the scope's identifiers (and its exact key) bound as parameters.
-pub fn scoped(text: &str, scope: &Scope) -> Query {
+pub(super) fn scoped(text: &str, scope: &Scope) -> Query {
     scope
         .pairs()
         .fold(query(text), |q, (key, value)| q.param(key, value.as_str()))

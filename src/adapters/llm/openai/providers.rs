@@ -1,5 +1,19 @@
 //! The chat providers that speak OpenAI's `/chat/completions` through a base URL, with Mem0's defaults.
 
+use crate::ports::llm::StructuredOutput;
+
+/// How far a provider's `/chat/completions` can hold an answer to a schema: `json_schema` for
+/// OpenAI and the servers that implement it (OpenRouter, xAI, Together, vLLM, LM Studio, LiteLLM,
+/// and llama.cpp's or Ollama's OpenAI endpoints reached as `openai` with a base URL); JSON mode only
+/// for DeepSeek, MiniMax and Groq (schemas on some models only); nothing for Sarvam.
+pub(super) fn structured_output(provider: &ChatProvider) -> StructuredOutput {
+    match provider.name {
+        "deepseek" | "minimax" | "groq" => StructuredOutput::JsonMode,
+        "sarvam" => StructuredOutput::PromptOnly,
+        _ => StructuredOutput::Schema,
+    }
+}
+
 /// Request quirks of a provider.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flavour {
@@ -60,7 +74,7 @@ const OPENAI: ChatProvider = ChatProvider {
 };
 
 /// OpenRouter, also used by `openai` when only `OPENROUTER_API_KEY` is available (as Mem0 does).
-pub const OPENROUTER: ChatProvider = ChatProvider {
+pub(super) const OPENROUTER: ChatProvider = ChatProvider {
     name: "openrouter",
     default_model: "openai/gpt-5-mini",
     base_url_key: "openrouter_base_url",
@@ -74,7 +88,7 @@ pub const OPENROUTER: ChatProvider = ChatProvider {
 };
 
 /// Every supported provider.
-pub const ALL: &[ChatProvider] = &[
+pub(super) const ALL: &[ChatProvider] = &[
     OPENAI,
     ChatProvider { name: "openai_structured", ..OPENAI },
     OPENROUTER,
@@ -189,12 +203,12 @@ pub const ALL: &[ChatProvider] = &[
 ];
 
 /// The provider with this name.
-pub fn find(name: &str) -> Option<&'static ChatProvider> {
+pub(super) fn find(name: &str) -> Option<&'static ChatProvider> {
     ALL.iter().find(|p| p.name == name)
 }
 
 /// The keys a provider accepts.
-pub fn allowed_keys(provider: &ChatProvider) -> Vec<&'static str> {
+pub(super) fn allowed_keys(provider: &ChatProvider) -> Vec<&'static str> {
     crate::adapters::llm::base::allowed_keys(provider.extra_keys)
 }
 

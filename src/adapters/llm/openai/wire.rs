@@ -1,13 +1,13 @@
 //! The `/chat/completions` wire format: building the request body, reading the answer.
 
 use crate::adapters::llm::base::WireToolCall;
-use crate::ports::llm::{ChatRequest, ChatResponse, LlmError, ResponseFormat, Usage};
+use crate::ports::llm::{ChatRequest, ChatResponse, LlmError, ResponseFormat, StructuredOutput, Usage};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 /// Sampling parameters sent to non-reasoning models.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Sampling {
+pub(crate) struct Sampling {
     /// `temperature`.
     pub temperature: f64,
     /// `top_p`.
@@ -20,7 +20,7 @@ pub struct Sampling {
 
 /// Everything about the body that comes from configuration rather than the request.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct BodyTemplate {
+pub(crate) struct BodyTemplate {
     /// `model`; `None` when OpenRouter `models` replace it.
     pub model: Option<String>,
     /// Sampling parameters; `None` for reasoning models (Mem0 sends them none).
@@ -35,11 +35,14 @@ pub struct BodyTemplate {
     pub fixed_response_format: Option<Value>,
     /// Drop JSON mode (Groq `compound*` models reject it).
     pub json_mode_unsupported: bool,
+    /// Whether a schema asked for is sent as `{"type": "json_schema", …}` (OpenAI, vLLM's guided
+    /// decoding, llama.cpp's grammar, LM Studio, Ollama's OpenAI endpoint) or as JSON mode.
+    pub structured: StructuredOutput,
 }
 
 impl BodyTemplate {
     /// The JSON body for one request.
-    pub fn body(&self, request: &ChatRequest) -> Value {
+    pub(crate) fn body(&self, request: &ChatRequest) -> Value {
         let mut body = Map::new();
         if let Some(model) = &self.model {
             body.insert("model".into(), json!(model));
@@ -51,11 +54,15 @@ impl BodyTemplate {
             body.insert("temperature".into(), json!(s.temperature));
             body.insert("top_p".into(), json!(s.top_p));
             let key = if s.max_completion_tokens { "max_completion_tokens" } else { "max_tokens" };
-            body.insert(key.into(), json!(s.max_tokens));
+            body.insert(key.into(), json!(request.token_limit(s.max_tokens)));
+            if !request.stop.is_empty() {
+                // At most 4, as OpenAI allows; reasoning models (no sampling) refuse `stop` at all.
+                body.insert("stop".into(), json!(request.stop.iter().take(4).collect::<Vec<_>>()));
+            }
         } else if let Some(effort) = &self.reasoning_effort {
             body.insert("reasoning_effort".into(), json!(effort));
         }
-        if let Some(format) = self.response_format(request.response_format) {
+        if let Some(format) = self.response_format(&request.response_format) {
             body.insert("response_format".into(), format);
         }
         if !request.tools.is_empty() {
@@ -80,27 +87,31 @@ impl BodyTemplate {
         Value::Object(body)
     }
 
-    fn response_format(&self, wanted: ResponseFormat) -> Option<Value> {
+    fn response_format(&self, wanted: &ResponseFormat) -> Option<Value> {
         if let Some(fixed) = &self.fixed_response_format {
             return Some(fixed.clone());
         }
         match wanted {
-            ResponseFormat::JsonObject if self.json_mode_unsupported => {
+            ResponseFormat::Text => None,
+            _ if self.json_mode_unsupported => {
                 tracing::warn!(
                     model = self.model.as_deref().unwrap_or(""),
                     "the model does not support JSON mode; asking for JSON in the prompt only"
                 );
                 None
             }
-            ResponseFormat::JsonObject => Some(json!({"type": "json_object"})),
-            ResponseFormat::Text => None,
+            ResponseFormat::JsonSchema(schema) if self.structured == StructuredOutput::Schema => Some(json!({
+                "type": "json_schema",
+                "json_schema": {"name": schema.name, "strict": true, "schema": schema.schema},
+            })),
+            ResponseFormat::JsonObject | ResponseFormat::JsonSchema(_) => Some(json!({"type": "json_object"})),
         }
     }
 }
 
 /// A `/chat/completions` answer (only the fields used).
 #[derive(Debug, Deserialize)]
-pub struct Completion {
+pub(crate) struct Completion {
     #[serde(default)]
     choices: Option<Vec<Choice>>,
     #[serde(default)]
@@ -135,7 +146,7 @@ struct WireUsage {
 impl Completion {
     /// The port's response: first choice's text and tool calls (arguments parsed), and usage.
     /// `redact` cleans any provider text that ends up in an error.
-    pub fn into_response(self, redact: impl Fn(&str) -> String) -> Result<ChatResponse, LlmError> {
+    pub(crate) fn into_response(self, redact: impl Fn(&str) -> String) -> Result<ChatResponse, LlmError> {
         let choice = match self.choices.and_then(|c| c.into_iter().next()) {
             Some(choice) => choice,
             None => {
@@ -204,6 +215,7 @@ mod tests {
             messages: vec![ChatMessage::system("s"), ChatMessage::user("u")],
             response_format: ResponseFormat::JsonObject,
             tools: vec![],
+            ..ChatRequest::default()
         };
         assert_eq!(
             template.body(&request),
@@ -224,6 +236,7 @@ mod tests {
             messages: vec![ChatMessage::user("u")],
             response_format: ResponseFormat::Text,
             tools: vec![ToolSpec { name: "f".into(), description: "d".into(), parameters: json!({"type": "object"}) }],
+            ..ChatRequest::default()
         };
         let body = template.body(&request);
         assert_eq!(body["max_completion_tokens"], 2000);
@@ -244,6 +257,32 @@ mod tests {
         assert_eq!(fixed.body(&request)["response_format"], json!({"type": "json_schema"}));
         let groq = BodyTemplate { json_mode_unsupported: true, ..BodyTemplate::default() };
         assert!(groq.body(&request).get("response_format").is_none());
+    }
+
+    #[test]
+    fn schemas_are_sent_where_supported_with_the_task_sized_limit_and_stops() {
+        use crate::ports::llm::AnswerSchema;
+        let schema = json!({"type": "object", "properties": {"facts": {"type": "array", "items": {"type": "string"}}},
+            "required": ["facts"], "additionalProperties": false});
+        let request = ChatRequest {
+            response_format: ResponseFormat::JsonSchema(AnswerSchema { name: "facts".into(), schema: schema.clone() }),
+            max_tokens: Some(300),
+            stop: vec!["\n\n\n\n".into()],
+            ..ChatRequest::default()
+        };
+        let sampling = Sampling { temperature: 0.1, top_p: 0.1, max_tokens: 2000, max_completion_tokens: false };
+        let template =
+            BodyTemplate { sampling: Some(sampling), structured: StructuredOutput::Schema, ..BodyTemplate::default() };
+        let body = template.body(&request);
+        assert_eq!(
+            body["response_format"],
+            json!({"type": "json_schema", "json_schema": {"name": "facts", "strict": true, "schema": schema}})
+        );
+        assert_eq!((body["max_tokens"].clone(), body["stop"].clone()), (json!(300), json!(["\n\n\n\n"])));
+        let json_mode = BodyTemplate { structured: StructuredOutput::JsonMode, ..template.clone() };
+        assert_eq!(json_mode.body(&request)["response_format"], json!({"type": "json_object"}));
+        let small = BodyTemplate { sampling: Some(Sampling { max_tokens: 100, ..sampling }), ..template };
+        assert_eq!(small.body(&request)["max_tokens"], 100, "the configured max_tokens stays the ceiling");
     }
 
     #[test]

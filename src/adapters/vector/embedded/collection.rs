@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock, RwLockRea
 use tracing::info;
 
 /// A collection open in this process.
-pub struct OpenCollection {
+pub(super) struct OpenCollection {
     path: PathBuf,
     name: String,
     dims: usize,
@@ -42,7 +42,7 @@ fn registry() -> &'static Registry {
 
 impl OpenCollection {
     /// Opens the configured collection, or shares the one this process already has open.
-    pub fn open(config: &EmbeddedConfig) -> Result<Arc<Self>, StoreError> {
+    pub(super) fn open(config: &EmbeddedConfig) -> Result<Arc<Self>, StoreError> {
         let path = file_path(&config.path)?;
         let key = (path.clone(), config.collection_name.clone());
         let mut open = lock(registry());
@@ -83,19 +83,19 @@ impl OpenCollection {
     }
 
     /// The collection's name.
-    pub fn name(&self) -> &str {
+    pub(super) fn name(&self) -> &str {
         &self.name
     }
 
     /// Reads the index, first catching up with commits made elsewhere.
-    pub fn read<T>(&self, f: impl FnOnce(&Index) -> T) -> Result<T, StoreError> {
+    pub(super) fn read<T>(&self, f: impl FnOnce(&Index) -> T) -> Result<T, StoreError> {
         self.refresh()?;
         Ok(f(&read(&self.synced).index))
     }
 
     /// Runs a query on the reader connection beside the index (the lexical search), after
     /// catching up with commits made elsewhere.
-    pub fn read_sql<T>(
+    pub(super) fn read_sql<T>(
         &self,
         f: impl FnOnce(&Connection, &Index) -> Result<T, rusqlite::Error>,
     ) -> Result<T, StoreError> {
@@ -105,7 +105,10 @@ impl OpenCollection {
     }
 
     /// Runs a write in one transaction holding SQLite's write lock; `f` sees the up-to-date index.
-    pub fn write<T>(&self, f: impl FnOnce(&Connection, &Index) -> Result<T, rusqlite::Error>) -> Result<T, StoreError> {
+    pub(super) fn write<T>(
+        &self,
+        f: impl FnOnce(&Connection, &Index) -> Result<T, rusqlite::Error>,
+    ) -> Result<T, StoreError> {
         let sql = |e| sql_error(&self.path, e);
         let mut conn = lock(&self.writer);
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;

@@ -27,7 +27,7 @@ pub const DEFAULT_COLLECTION: &str = "mem0";
 /// The default vector size (all-MiniLM-L6-v2, the local embedder).
 pub const DEFAULT_DIMS: usize = 384;
 /// Longest collection name accepted.
-pub const MAX_COLLECTION_NAME_LEN: usize = 255;
+pub(super) const MAX_COLLECTION_NAME_LEN: usize = 255;
 
 /// Where and how the embedded store keeps its memories.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -19,7 +19,7 @@ use tracing::warn;
 use uuid::Uuid;
 
 /// The store's name in errors.
-pub const STORE: &str = "embedded vector store";
+pub(super) const STORE: &str = "embedded vector store";
 /// The schema version written to `PRAGMA user_version` (2: the lexical index).
 const SCHEMA_VERSION: i64 = 2;
 /// How long a call waits for another connection's write lock.
@@ -66,7 +66,7 @@ CREATE VIRTUAL TABLE IF NOT EXISTS lexical USING fts5 (
 
 /// An index with the position in the change log it reflects.
 #[derive(Debug)]
-pub struct Synced {
+pub(super) struct Synced {
     /// The memories.
     pub index: Index,
     /// The last change applied (-1: nothing loaded yet).
@@ -75,13 +75,13 @@ pub struct Synced {
 
 impl Synced {
     /// An index that has loaded nothing yet.
-    pub fn unloaded(dims: usize) -> Self {
+    pub(super) fn unloaded(dims: usize) -> Self {
         Self { index: Index::new(dims), cursor: -1 }
     }
 }
 
 /// Turns a SQLite error into a store error naming the file.
-pub fn sql_error(path: &Path, error: rusqlite::Error) -> StoreError {
+pub(super) fn sql_error(path: &Path, error: rusqlite::Error) -> StoreError {
     let message = format!("{}: {error}", path.display());
     match error.sqlite_error_code() {
         Some(
@@ -94,7 +94,7 @@ pub fn sql_error(path: &Path, error: rusqlite::Error) -> StoreError {
 }
 
 /// Opens (creating if needed) the file and prepares the schema and the collection.
-pub fn open(path: &Path, collection: &str, dims: usize) -> Result<Connection, StoreError> {
+pub(super) fn open(path: &Path, collection: &str, dims: usize) -> Result<Connection, StoreError> {
     let conn = Connection::open(path).map_err(|e| sql_error(path, e))?;
     prepare(conn, collection, dims).map_err(|e| match e {
         Prepare::Sql(e) => sql_error(path, e),
@@ -145,19 +145,24 @@ fn prepare(mut conn: Connection, collection: &str, dims: usize) -> Result<Connec
 }
 
 /// The vector size a collection was created with.
-pub fn collection_dims(conn: &Connection, collection: &str) -> Result<Option<usize>, rusqlite::Error> {
+pub(super) fn collection_dims(conn: &Connection, collection: &str) -> Result<Option<usize>, rusqlite::Error> {
     let dims: Option<i64> =
         conn.query_row("SELECT dims FROM collections WHERE name = ?1", [collection], |row| row.get(0)).optional()?;
     Ok(dims.map(|d| d.max(0) as usize))
 }
 
 /// The connection's change counter: it moves whenever another connection commits.
-pub fn data_version(conn: &Connection) -> Result<i64, rusqlite::Error> {
+pub(super) fn data_version(conn: &Connection) -> Result<i64, rusqlite::Error> {
     conn.query_row("PRAGMA data_version", [], |row| row.get(0))
 }
 
 /// Brings `synced` up to date with the file. Run inside a transaction for a consistent view.
-pub fn catch_up(conn: &Connection, collection: &str, dims: usize, synced: &mut Synced) -> Result<(), rusqlite::Error> {
+pub(super) fn catch_up(
+    conn: &Connection,
+    collection: &str,
+    dims: usize,
+    synced: &mut Synced,
+) -> Result<(), rusqlite::Error> {
     let latest: i64 = conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM changes", [], |row| row.get(0))?;
     if latest == synced.cursor {
         return Ok(());
@@ -243,7 +248,11 @@ fn decode_row(id: MemoryId, blob: &[u8], body: &str, dims: usize, vector: &mut V
 }
 
 /// Writes memories (insert or overwrite); vectors are normalised here.
-pub fn upsert(conn: &Connection, collection: &str, items: &[(MemoryRecord, Vec<f32>)]) -> Result<(), rusqlite::Error> {
+pub(super) fn upsert(
+    conn: &Connection,
+    collection: &str,
+    items: &[(MemoryRecord, Vec<f32>)],
+) -> Result<(), rusqlite::Error> {
     let mut stmt = conn.prepare_cached(
         "INSERT INTO memories (collection, id, vector, payload) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (collection, id) DO UPDATE SET vector = excluded.vector, payload = excluded.payload",
@@ -263,7 +272,7 @@ pub fn upsert(conn: &Connection, collection: &str, items: &[(MemoryRecord, Vec<f
 }
 
 /// Replaces a memory's payload and, when given, its vector; false when it does not exist.
-pub fn update(
+pub(super) fn update(
     conn: &Connection,
     collection: &str,
     record: &MemoryRecord,
@@ -290,7 +299,7 @@ pub fn update(
 }
 
 /// Deletes memories by id; returns how many existed.
-pub fn delete(conn: &Connection, collection: &str, ids: &[MemoryId]) -> Result<u64, rusqlite::Error> {
+pub(super) fn delete(conn: &Connection, collection: &str, ids: &[MemoryId]) -> Result<u64, rusqlite::Error> {
     let mut stmt = conn.prepare_cached("DELETE FROM memories WHERE collection = ?1 AND id = ?2")?;
     let mut deleted = 0u64;
     for id in ids {

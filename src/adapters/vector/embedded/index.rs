@@ -13,7 +13,7 @@ use std::collections::{BTreeSet, BinaryHeap, HashMap, HashSet};
 /// Memories live in numbered slots; the vectors of all slots sit in one contiguous array, and
 /// the per-identifier sets are ordered by slot, so a scan walks memory in order.
 #[derive(Debug)]
-pub struct Index {
+pub(super) struct Index {
     dims: usize,
     records: Vec<Option<MemoryRecord>>,
     vectors: Vec<f32>,
@@ -26,7 +26,7 @@ pub struct Index {
 
 impl Index {
     /// An empty index of `dims`-dimensional vectors.
-    pub fn new(dims: usize) -> Self {
+    pub(super) fn new(dims: usize) -> Self {
         Self {
             dims,
             records: Vec::new(),
@@ -40,12 +40,12 @@ impl Index {
     }
 
     /// How many memories it holds.
-    pub fn count(&self) -> usize {
+    pub(super) fn count(&self) -> usize {
         self.by_id.len()
     }
 
     /// Adds or replaces a memory; `vector` (of the index's size, already unit length) is copied.
-    pub fn upsert(&mut self, record: MemoryRecord, vector: &[f32]) {
+    pub(super) fn upsert(&mut self, record: MemoryRecord, vector: &[f32]) {
         debug_assert_eq!(vector.len(), self.dims);
         self.remove(record.id);
         let slot = match self.free.pop() {
@@ -73,7 +73,7 @@ impl Index {
     }
 
     /// Removes a memory; false when it was not there.
-    pub fn remove(&mut self, id: MemoryId) -> bool {
+    pub(super) fn remove(&mut self, id: MemoryId) -> bool {
         let Some(slot) = self.by_id.remove(&id) else { return false };
         let Some(old) = self.records[slot as usize].take() else { return false };
         let scope = &old.scope;
@@ -96,13 +96,13 @@ impl Index {
     }
 
     /// One memory by id.
-    pub fn get(&self, id: MemoryId) -> Option<&MemoryRecord> {
+    pub(super) fn get(&self, id: MemoryId) -> Option<&MemoryRecord> {
         self.by_id.get(&id).and_then(|&slot| self.record(slot))
     }
 
     /// The stored (unit) vector of a memory.
     #[cfg(test)]
-    pub fn vector_of(&self, id: MemoryId) -> Option<&[f32]> {
+    pub(super) fn vector_of(&self, id: MemoryId) -> Option<&[f32]> {
         self.by_id.get(&id).map(|&slot| self.vector(slot))
     }
 
@@ -138,12 +138,18 @@ impl Index {
     }
 
     /// The ids of the memories inside the scope.
-    pub fn ids_in_scope(&self, scope: &Scope) -> Vec<MemoryId> {
+    pub(super) fn ids_in_scope(&self, scope: &Scope) -> Vec<MemoryId> {
         self.in_scope(scope).map(|(_, r)| r.id).collect()
     }
 
     /// The `limit` memories of the scope most similar to the unit vector `query`, best first.
-    pub fn search(&self, query: &[f32], scope: &Scope, filter: Option<&Filter>, limit: usize) -> Vec<ScoredMemory> {
+    pub(super) fn search(
+        &self,
+        query: &[f32],
+        scope: &Scope,
+        filter: Option<&Filter>,
+        limit: usize,
+    ) -> Vec<ScoredMemory> {
         if limit == 0 {
             return Vec::new();
         }
@@ -175,7 +181,7 @@ impl Index {
 
     /// A memory by id with its cosine similarity to the unit vector `query`, when it is inside
     /// the scope and matches the filter.
-    pub fn scored(
+    pub(super) fn scored(
         &self,
         id: MemoryId,
         query: &[f32],
@@ -191,7 +197,7 @@ impl Index {
     }
 
     /// The scope's memories matching the filter, newest first, at most `limit`.
-    pub fn list(&self, scope: &Scope, filter: Option<&Filter>, limit: usize) -> Vec<MemoryRecord> {
+    pub(super) fn list(&self, scope: &Scope, filter: Option<&Filter>, limit: usize) -> Vec<MemoryRecord> {
         let mut found: Vec<&MemoryRecord> =
             self.in_scope(scope).map(|(_, r)| r).filter(|r| filter.is_none_or(|f| f.matches(r))).collect();
         found.sort_unstable_by(|a, b| newest_first(a, b));
@@ -199,7 +205,7 @@ impl Index {
     }
 
     /// The scope's memories whose text has one of the hashes.
-    pub fn find_by_hash(&self, scope: &Scope, hashes: &[ContentHash]) -> Vec<MemoryRecord> {
+    pub(super) fn find_by_hash(&self, scope: &Scope, hashes: &[ContentHash]) -> Vec<MemoryRecord> {
         if hashes.is_empty() {
             return Vec::new();
         }
@@ -243,7 +249,7 @@ fn newest_first(a: &MemoryRecord, b: &MemoryRecord) -> Ordering {
 }
 
 /// Scales a vector to unit length in place (an all-zero vector stays zero).
-pub fn normalize(vector: &mut [f32]) {
+pub(super) fn normalize(vector: &mut [f32]) {
     let norm = dot(vector, vector).sqrt();
     if norm > 0.0 && norm.is_finite() {
         vector.iter_mut().for_each(|x| *x /= norm);
@@ -251,7 +257,7 @@ pub fn normalize(vector: &mut [f32]) {
 }
 
 /// The dot product, with eight accumulators so the compiler can vectorise it.
-pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+pub(super) fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut lanes = [0.0f32; 8];
     let (a_chunks, b_chunks) = (a.chunks_exact(8), b.chunks_exact(8));
     let tail: f32 = a_chunks.remainder().iter().zip(b_chunks.remainder()).map(|(x, y)| x * y).sum();

@@ -42,7 +42,7 @@ fn owner_of(collection: &str, scope: &Scope) -> Vec<String> {
 }
 
 /// Writes (or rewrites) the lexical row of a memory.
-pub fn index(conn: &Connection, collection: &str, record: &MemoryRecord) -> Result<(), rusqlite::Error> {
+pub(super) fn index(conn: &Connection, collection: &str, record: &MemoryRecord) -> Result<(), rusqlite::Error> {
     let row: i64 = conn
         .prepare_cached(
             "INSERT INTO lexical_rows (collection, id) VALUES (?1, ?2)
@@ -59,7 +59,7 @@ pub fn index(conn: &Connection, collection: &str, record: &MemoryRecord) -> Resu
 }
 
 /// Removes the lexical row of a memory (nothing when it has none).
-pub fn remove(conn: &Connection, collection: &str, id: MemoryId) -> Result<(), rusqlite::Error> {
+pub(super) fn remove(conn: &Connection, collection: &str, id: MemoryId) -> Result<(), rusqlite::Error> {
     let row: Option<i64> = conn
         .prepare_cached("DELETE FROM lexical_rows WHERE collection = ?1 AND id = ?2 RETURNING row")?
         .query_row(params![collection, id.to_string()], |r| r.get(0))
@@ -71,7 +71,7 @@ pub fn remove(conn: &Connection, collection: &str, id: MemoryId) -> Result<(), r
 }
 
 /// Indexes every memory of the file (the upgrade of a file written before the lexical index).
-pub fn index_all(conn: &Connection) -> Result<(), rusqlite::Error> {
+pub(super) fn index_all(conn: &Connection) -> Result<(), rusqlite::Error> {
     let mut stmt = conn.prepare("SELECT collection, id, payload FROM memories")?;
     let mut rows = stmt.query([])?;
     let mut indexed = 0u64;
@@ -92,7 +92,7 @@ pub fn index_all(conn: &Connection) -> Result<(), rusqlite::Error> {
 
 /// The ids of the scope's memories sharing a term with the query, best first, with their BM25
 /// (higher is better). At most `limit`.
-pub fn search(
+pub(super) fn search(
     conn: &Connection,
     collection: &str,
     scope: &Scope,

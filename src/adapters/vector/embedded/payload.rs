@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use std::borrow::Cow;
 
 /// Encodes a memory's fields (everything but the id, which is its own column).
-pub fn encode(record: &MemoryRecord) -> String {
+pub(super) fn encode(record: &MemoryRecord) -> String {
     let mut map = Map::new();
     let mut put = |key: &str, value: Value| {
         map.insert(key.to_owned(), value);
@@ -66,7 +66,7 @@ struct Stored<'a> {
 }
 
 /// Decodes a stored memory; the error says which field is wrong.
-pub fn decode(id: MemoryId, payload: &str) -> Result<MemoryRecord, String> {
+pub(super) fn decode(id: MemoryId, payload: &str) -> Result<MemoryRecord, String> {
     let stored: Stored<'_> = serde_json::from_str(payload).map_err(|e| format!("payload is not readable: {e}"))?;
     let entity = |key: &'static str, value: &Option<Cow<'_, str>>| {
         EntityId::parse_optional(key, value.as_deref()).map_err(|e| format!("payload {key:?} is invalid: {e}"))
@@ -99,12 +99,12 @@ pub fn decode(id: MemoryId, payload: &str) -> Result<MemoryRecord, String> {
 }
 
 /// A vector as little-endian f32 bytes.
-pub fn vector_to_blob(vector: &[f32]) -> Vec<u8> {
+pub(super) fn vector_to_blob(vector: &[f32]) -> Vec<u8> {
     vector.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
 
 /// Reads a vector back from little-endian f32 bytes into `out`; false when it is not `dims` floats.
-pub fn blob_to_vector(blob: &[u8], dims: usize, out: &mut Vec<f32>) -> bool {
+pub(super) fn blob_to_vector(blob: &[u8], dims: usize, out: &mut Vec<f32>) -> bool {
     if blob.len() != dims * 4 {
         return false;
     }

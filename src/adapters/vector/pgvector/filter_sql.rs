@@ -16,7 +16,7 @@ fn hidden_key(field: &str) -> bool {
 }
 
 /// `payload->>'user_id' = $n AND …` for every identifier the scope sets (matches the scope indexes).
-pub fn scope_sql(scope: &Scope, params: &mut Params) -> String {
+pub(super) fn scope_sql(scope: &Scope, params: &mut Params) -> String {
     let parts: Vec<String> = scope
         .pairs()
         .map(|(key, id)| format!("(payload->>'{key}') = {}", params.push(id.as_str().to_owned())))
@@ -25,7 +25,7 @@ pub fn scope_sql(scope: &Scope, params: &mut Params) -> String {
 }
 
 /// The filter as a boolean SQL expression.
-pub fn filter_sql(filter: &Filter, params: &mut Params) -> String {
+pub(super) fn filter_sql(filter: &Filter, params: &mut Params) -> String {
     match filter {
         Filter::And(all) if all.is_empty() => "TRUE".into(),
         Filter::Or(any) if any.is_empty() => "FALSE".into(),

@@ -22,7 +22,7 @@ const MIGRATE_CHUNK: i64 = 1000;
 const MAX_POSITION: usize = 16_383;
 
 /// The tsvector literal of a text: `'term':1,4 'other':2` (terms are letters and digits only).
-pub fn tsvector_literal(text: &str) -> String {
+pub(super) fn tsvector_literal(text: &str) -> String {
     let mut positions: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     for (i, term) in lexical::terms(text).into_iter().enumerate() {
         positions.entry(term).or_default().push((i + 1).min(MAX_POSITION));
@@ -38,7 +38,7 @@ pub fn tsvector_literal(text: &str) -> String {
 }
 
 /// The tsquery literal matching any of the terms: `'a' | 'b'`.
-pub fn tsquery_literal(terms: &[String]) -> String {
+pub(super) fn tsquery_literal(terms: &[String]) -> String {
     terms.iter().map(|t| format!("'{}'", escape(t))).collect::<Vec<_>>().join(" | ")
 }
 
@@ -47,7 +47,7 @@ fn escape(term: &str) -> String {
 }
 
 /// Adds the column and its GIN index when missing, then fills it for rows without it.
-pub async fn prepare(tx: &Transaction<'_>, table: &str, index_name: &str) -> Result<u64, tokio_postgres::Error> {
+pub(super) async fn prepare(tx: &Transaction<'_>, table: &str, index_name: &str) -> Result<u64, tokio_postgres::Error> {
     tx.batch_execute(&format!(
         "ALTER TABLE {table} ADD COLUMN IF NOT EXISTS lexical tsvector; \
          CREATE INDEX IF NOT EXISTS {index_name} ON {table} USING gin (lexical)"

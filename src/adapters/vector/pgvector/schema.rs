@@ -29,7 +29,7 @@ pub struct Capabilities {
 }
 
 /// Makes sure the extension, table and indexes exist and the table's dimension is the configured one.
-pub async fn prepare(tx: &Transaction<'_>, config: &PgVectorConfig) -> Result<Capabilities, StoreError> {
+pub(super) async fn prepare(tx: &Transaction<'_>, config: &PgVectorConfig) -> Result<Capabilities, StoreError> {
     let pg = |e: tokio_postgres::Error| from_pg(STORE, &e);
     ddl::lock(tx).await.map_err(pg)?;
     let version = match extension_version(tx, "vector").await? {

@@ -37,19 +37,19 @@ pub const ALLOWED_KEYS: &[&str] = &[
 pub const EXTRA_PARAMS_KEYS: &[&str] = &["host", "additional_headers", "source_tag", "proxy_url", "pool_threads"];
 
 /// The control plane when neither `extra_params.host` nor `PINECONE_CONTROLLER_HOST` is set.
-pub const DEFAULT_CONTROLLER_URL: &str = "https://api.pinecone.io";
+pub(super) const DEFAULT_CONTROLLER_URL: &str = "https://api.pinecone.io";
 /// Mem0's index name.
-pub const DEFAULT_INDEX_NAME: &str = "mem0";
+pub(super) const DEFAULT_INDEX_NAME: &str = "mem0";
 /// Mem0's `embedding_model_dims`.
-pub const DEFAULT_DIMS: usize = 1536;
+pub(super) const DEFAULT_DIMS: usize = 1536;
 /// Mem0's `batch_size` (vectors per upsert).
-pub const DEFAULT_BATCH_SIZE: usize = 100;
+pub(super) const DEFAULT_BATCH_SIZE: usize = 100;
 /// Pinecone's limit of vectors per upsert.
-pub const MAX_BATCH_SIZE: usize = 1000;
+pub(super) const MAX_BATCH_SIZE: usize = 1000;
 /// Pinecone's largest dense dimension.
-pub const MAX_DIMS: usize = 20_000;
+pub(super) const MAX_DIMS: usize = 20_000;
 /// Longest index name Pinecone accepts.
-pub const MAX_INDEX_NAME_LEN: usize = 45;
+pub(super) const MAX_INDEX_NAME_LEN: usize = 45;
 
 /// How Pinecone compares vectors (`metric`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -35,7 +35,7 @@ pub struct IndexInfo {
 }
 
 /// Requests to the control plane for one index.
-pub struct ControlPlane<'a> {
+pub(super) struct ControlPlane<'a> {
     /// The block.
     pub config: &'a PineconeConfig,
     /// The shared client.
@@ -46,7 +46,7 @@ pub struct ControlPlane<'a> {
 
 impl ControlPlane<'_> {
     /// Finds or creates the index and waits until it serves; checks its type and dimension.
-    pub async fn prepare(&self, polling: ReadyPolling) -> Result<IndexInfo, StoreError> {
+    pub(super) async fn prepare(&self, polling: ReadyPolling) -> Result<IndexInfo, StoreError> {
         let name = &self.config.index_name;
         let mut model = self.describe().await?;
         if model.is_none() {
@@ -130,7 +130,7 @@ impl ControlPlane<'_> {
 
 /// The data-plane base URL of a described host: as given when it has a scheme, else with the
 /// control plane's scheme (`https` for Pinecone, `http` for a local emulator).
-pub fn data_url(host: &str, controller_url: &str) -> String {
+pub(super) fn data_url(host: &str, controller_url: &str) -> String {
     if host.starts_with("http://") || host.starts_with("https://") {
         return host.trim_end_matches('/').to_owned();
     }

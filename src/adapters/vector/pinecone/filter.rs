@@ -4,7 +4,7 @@ use crate::adapters::vector::pushdown::{Bounds, Pushdown, Scalar};
 use serde_json::{json, Map, Value};
 
 /// The filter Pinecone evaluates for a pushdown.
-pub fn to_filter(pushdown: &Pushdown) -> Value {
+pub(super) fn to_filter(pushdown: &Pushdown) -> Value {
     match pushdown {
         Pushdown::All(parts) if parts.len() == 1 => to_filter(&parts[0]),
         Pushdown::All(parts) => json!({ "$and": parts.iter().map(to_filter).collect::<Vec<_>>() }),

@@ -10,7 +10,7 @@ pub const API_VERSION: &str = "2025-10";
 
 /// An index as `GET /indexes/{name}` describes it.
 #[derive(Debug, Clone, Deserialize)]
-pub struct IndexModel {
+pub(super) struct IndexModel {
     /// Vector size (absent for sparse indexes).
     #[serde(default)]
     pub dimension: Option<usize>,
@@ -28,7 +28,7 @@ pub struct IndexModel {
 
 /// `status` of an index.
 #[derive(Debug, Clone, Deserialize)]
-pub struct IndexStatus {
+pub(super) struct IndexStatus {
     /// True when the index serves requests.
     pub ready: bool,
     /// `Initializing`, `Ready`, `InitializationFailed`, …
@@ -37,7 +37,7 @@ pub struct IndexStatus {
 
 /// `POST /indexes`.
 #[derive(Debug, Serialize)]
-pub struct CreateIndex<'a> {
+pub(super) struct CreateIndex<'a> {
     /// Index name.
     pub name: &'a str,
     /// Vector size.
@@ -54,7 +54,7 @@ pub struct CreateIndex<'a> {
 
 /// One record to upsert.
 #[derive(Debug, Serialize)]
-pub struct UpsertVector<'a> {
+pub(super) struct UpsertVector<'a> {
     /// Record id (the memory's UUID).
     pub id: String,
     /// Dense values.
@@ -65,7 +65,7 @@ pub struct UpsertVector<'a> {
 
 /// `POST /vectors/upsert`.
 #[derive(Debug, Serialize)]
-pub struct Upsert<'a> {
+pub(super) struct Upsert<'a> {
     /// Records.
     pub vectors: Vec<UpsertVector<'a>>,
     /// Namespace (omitted: the default one).
@@ -76,7 +76,7 @@ pub struct Upsert<'a> {
 /// `POST /query`.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Query<'a> {
+pub(super) struct Query<'a> {
     /// Query vector.
     pub vector: &'a [f32],
     /// Matches wanted.
@@ -95,7 +95,7 @@ pub struct Query<'a> {
 
 /// The answer to a query.
 #[derive(Debug, Deserialize)]
-pub struct QueryAnswer {
+pub(super) struct QueryAnswer {
     /// Best first.
     #[serde(default)]
     pub matches: Vec<Match>,
@@ -103,7 +103,7 @@ pub struct QueryAnswer {
 
 /// One query match.
 #[derive(Debug, Deserialize)]
-pub struct Match {
+pub(super) struct Match {
     /// Record id.
     pub id: String,
     /// Similarity (cosine, dot product) or squared distance (euclidean).
@@ -116,7 +116,7 @@ pub struct Match {
 
 /// A record as fetched.
 #[derive(Debug, Deserialize)]
-pub struct Record {
+pub(super) struct Record {
     /// Dense values.
     #[serde(default)]
     pub values: Vec<f32>,
@@ -127,7 +127,7 @@ pub struct Record {
 
 /// The answer to `GET /vectors/fetch` and `POST /vectors/fetch_by_metadata`.
 #[derive(Debug, Deserialize)]
-pub struct FetchAnswer {
+pub(super) struct FetchAnswer {
     /// Found records by id (missing ids are simply absent).
     #[serde(default)]
     pub vectors: HashMap<String, Record>,
@@ -138,7 +138,7 @@ pub struct FetchAnswer {
 
 /// A page token.
 #[derive(Debug, Deserialize)]
-pub struct Pagination {
+pub(super) struct Pagination {
     /// Token of the next page.
     #[serde(default)]
     pub next: Option<String>,
@@ -147,7 +147,7 @@ pub struct Pagination {
 /// `POST /vectors/fetch_by_metadata`.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct FetchByMetadata<'a> {
+pub(super) struct FetchByMetadata<'a> {
     /// Metadata filter.
     pub filter: &'a Value,
     /// Namespace.
@@ -162,7 +162,7 @@ pub struct FetchByMetadata<'a> {
 
 /// `POST /vectors/delete` by ids.
 #[derive(Debug, Serialize)]
-pub struct DeleteIds<'a> {
+pub(super) struct DeleteIds<'a> {
     /// Record ids.
     pub ids: &'a [String],
     /// Namespace.
@@ -172,7 +172,7 @@ pub struct DeleteIds<'a> {
 
 /// Mem0's payload as Pinecone metadata, which holds only strings, numbers, booleans and lists of
 /// strings: `null` values are dropped (Pinecone's advice), anything else is refused naming the key.
-pub fn to_metadata(payload: Value) -> Result<Map<String, Value>, String> {
+pub(super) fn to_metadata(payload: Value) -> Result<Map<String, Value>, String> {
     let Value::Object(map) = payload else { return Err("the payload is not a JSON object".into()) };
     let mut metadata = Map::new();
     for (key, value) in map {
@@ -194,7 +194,7 @@ pub fn to_metadata(payload: Value) -> Result<Map<String, Value>, String> {
 
 /// Pinecone metadata read back as Mem0's payload. Pinecone keeps every number as a float (`3` comes
 /// back as `3.0`); whole numbers are turned back into integers so what was written reads back equal.
-pub fn from_metadata(metadata: Option<Map<String, Value>>) -> Value {
+pub(super) fn from_metadata(metadata: Option<Map<String, Value>>) -> Value {
     let mut map = metadata.unwrap_or_default();
     for value in map.values_mut() {
         if let Some(f) = value.as_f64().filter(|f| value.is_f64() && f.fract() == 0.0 && f.abs() < 9.0e15) {

@@ -32,13 +32,13 @@ pub const ALLOWED_KEYS: &[&str] = &[
 ];
 
 /// Mem0's collection name.
-pub const DEFAULT_COLLECTION: &str = "mem0";
+pub(super) const DEFAULT_COLLECTION: &str = "mem0";
 /// Mem0's `embedding_model_dims`.
-pub const DEFAULT_DIMS: usize = 1536;
+pub(super) const DEFAULT_DIMS: usize = 1536;
 /// Qdrant's REST port.
-pub const DEFAULT_PORT: u16 = 6333;
+pub(super) const DEFAULT_PORT: u16 = 6333;
 /// Qdrant's largest vector size.
-pub const MAX_DIMS: usize = 65_536;
+pub(super) const MAX_DIMS: usize = 65_536;
 
 /// A checked `qdrant` block.
 #[derive(Debug, Clone)]

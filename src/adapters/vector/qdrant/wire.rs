@@ -6,14 +6,14 @@ use serde_json::{json, Map, Value};
 
 /// Every answer wraps its result.
 #[derive(Debug, Deserialize)]
-pub struct Envelope<T> {
+pub(super) struct Envelope<T> {
     /// The result.
     pub result: T,
 }
 
 /// `GET /collections/{name}`.
 #[derive(Debug, Deserialize)]
-pub struct CollectionInfo {
+pub(super) struct CollectionInfo {
     /// Configuration.
     pub config: CollectionConfig,
     /// Payload indexes by field.
@@ -23,14 +23,14 @@ pub struct CollectionInfo {
 
 /// `config` of a collection.
 #[derive(Debug, Deserialize)]
-pub struct CollectionConfig {
+pub(super) struct CollectionConfig {
     /// Parameters.
     pub params: CollectionParams,
 }
 
 /// `config.params` of a collection.
 #[derive(Debug, Deserialize)]
-pub struct CollectionParams {
+pub(super) struct CollectionParams {
     /// `{"size", "distance"}` for the unnamed vector, or named vectors.
     #[serde(default)]
     pub vectors: Value,
@@ -38,7 +38,7 @@ pub struct CollectionParams {
 
 impl CollectionParams {
     /// Size and distance of the unnamed (default) vector Mem0 uses; `None` for named vectors only.
-    pub fn default_vector(&self) -> Option<(usize, String)> {
+    pub(super) fn default_vector(&self) -> Option<(usize, String)> {
         let size = self.vectors.get("size")?.as_u64()?;
         let distance = self.vectors.get("distance")?.as_str()?.to_owned();
         Some((usize::try_from(size).ok()?, distance))
@@ -47,7 +47,7 @@ impl CollectionParams {
 
 /// A point as query, scroll and retrieve return it.
 #[derive(Debug, Deserialize)]
-pub struct Point {
+pub(super) struct Point {
     /// A UUID string or an integer.
     pub id: Value,
     /// The payload, when asked for.
@@ -60,7 +60,7 @@ pub struct Point {
 
 impl Point {
     /// The id as text.
-    pub fn id_text(&self) -> String {
+    pub(super) fn id_text(&self) -> String {
         match &self.id {
             Value::String(s) => s.clone(),
             other => other.to_string(),
@@ -68,14 +68,14 @@ impl Point {
     }
 
     /// The payload (empty when absent).
-    pub fn payload_value(&mut self) -> Value {
+    pub(super) fn payload_value(&mut self) -> Value {
         Value::Object(self.payload.take().unwrap_or_default())
     }
 }
 
 /// `POST /points/query`.
 #[derive(Debug, Deserialize)]
-pub struct QueryResult {
+pub(super) struct QueryResult {
     /// Best first.
     #[serde(default)]
     pub points: Vec<Point>,
@@ -83,7 +83,7 @@ pub struct QueryResult {
 
 /// `POST /points/scroll`.
 #[derive(Debug, Deserialize)]
-pub struct ScrollResult {
+pub(super) struct ScrollResult {
     /// A page of points.
     #[serde(default)]
     pub points: Vec<Point>,
@@ -94,14 +94,14 @@ pub struct ScrollResult {
 
 /// `POST /points/count`.
 #[derive(Debug, Deserialize)]
-pub struct CountResult {
+pub(super) struct CountResult {
     /// Matching points.
     pub count: u64,
 }
 
 /// The body creating Mem0's collection: the unnamed dense vector with cosine distance, and (as Mem0 2.x
 /// does) an IDF sparse slot `bm25` for Mem0's keyword search.
-pub fn create_collection(dims: usize, on_disk: bool) -> Value {
+pub(super) fn create_collection(dims: usize, on_disk: bool) -> Value {
     json!({
         "vectors": {"size": dims, "distance": "Cosine", "on_disk": on_disk},
         "sparse_vectors": {"bm25": {"modifier": "idf"}},
@@ -110,7 +110,7 @@ pub fn create_collection(dims: usize, on_disk: bool) -> Value {
 
 /// A [`Pushdown`] as a Qdrant filter (`must` / `should` of field conditions). Numbers compare by
 /// range so integers and floats match alike.
-pub fn to_filter(pushdown: &Pushdown) -> Value {
+pub(super) fn to_filter(pushdown: &Pushdown) -> Value {
     match pushdown {
         Pushdown::All(parts) => json!({ "must": parts.iter().map(to_filter).collect::<Vec<_>>() }),
         Pushdown::Any(parts) => json!({ "should": parts.iter().map(to_filter).collect::<Vec<_>>() }),

@@ -4,11 +4,11 @@
 //! similar existing node at or above the threshold, else to an entity extracted earlier in the
 //! same add that is similar enough, else to a new node of its own name.
 
-use super::prompts::{ExtractedEntity, Triple};
+use super::extraction::{ExtractedEntity, Triple};
 
-/// An existing node the server found similar to entity number `key`.
+/// An existing node the store found similar to entity number `key`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Candidate {
+pub struct EntityMatch {
     /// Index of the extracted entity.
     pub key: usize,
     /// The node's name.
@@ -21,7 +21,7 @@ pub struct Candidate {
 pub fn canonical_names(
     entities: &[ExtractedEntity],
     vectors: &[Vec<f32>],
-    found: &[Candidate],
+    found: &[EntityMatch],
     threshold: f64,
 ) -> Vec<String> {
     let mut names: Vec<String> = Vec::with_capacity(entities.len());
@@ -94,7 +94,7 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::adapters::graph::names::RelationType;
+    use crate::domain::graph::names::RelationType;
 
     fn entity(name: &str) -> ExtractedEntity {
         ExtractedEntity { name: name.into(), entity_type: "person".into() }
@@ -105,11 +105,11 @@ mod tests {
         let entities = vec![entity("alice"), entity("alice_smith"), entity("bob"), entity("bobby"), entity("carol")];
         let vectors = vec![vec![1.0, 0.0], vec![0.9, 0.1], vec![0.0, 1.0], vec![0.05, 1.0], vec![-1.0, 0.0]];
         let found = vec![
-            Candidate { key: 0, name: "alicia".into(), score: 0.99 },
-            Candidate { key: 0, name: "alice".into(), score: 0.98 },
-            Candidate { key: 1, name: "alice".into(), score: 0.8 },
-            Candidate { key: 1, name: "al".into(), score: 0.9 },
-            Candidate { key: 4, name: "dave".into(), score: 0.5 },
+            EntityMatch { key: 0, name: "alicia".into(), score: 0.99 },
+            EntityMatch { key: 0, name: "alice".into(), score: 0.98 },
+            EntityMatch { key: 1, name: "alice".into(), score: 0.8 },
+            EntityMatch { key: 1, name: "al".into(), score: 0.9 },
+            EntityMatch { key: 4, name: "dave".into(), score: 0.5 },
         ];
         let names = canonical_names(&entities, &vectors, &found, 0.7);
         assert_eq!(names, vec!["alice", "al", "bob", "bob", "carol"]);

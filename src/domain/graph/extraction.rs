@@ -1,13 +1,13 @@
-//! The graph LLM calls: prompts, tool schemas and the tolerant readers of their answers.
+//! The graph model calls: prompts, tool schemas and the tolerant readers of their answers.
 //!
-//! An add makes one call that returns entities and relations together ([`extraction_request`]);
+//! An add makes one call that returns entities and relations together ([`extraction_prompt`]);
 //! only when existing relations of the involved entities exist does it make a second call
-//! ([`deletion_request`]) deciding which of them the new facts contradict. A search makes one
-//! call ([`query_entities_request`]).
+//! ([`deletion_prompt`]) deciding which of them the new facts contradict. A search makes one
+//! call ([`query_entities_prompt`]).
 
-use crate::adapters::graph::names::{display_type, entity_name, RelationType};
+use super::names::{display_type, entity_name, RelationType};
 use crate::domain::json_answer::extract_json;
-use crate::ports::llm::{ChatMessage, ChatRequest, ChatResponse, ToolSpec};
+use crate::domain::model_tools::{ToolCall, ToolSpec};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
@@ -49,8 +49,28 @@ pub struct Extraction {
     pub relations: Vec<Triple>,
 }
 
-/// The extraction request: one call returning entities and relations.
-pub fn extraction_request(text: &str, self_name: &str, custom_prompt: Option<&str>) -> ChatRequest {
+/// One graph call: instructions, the input, and the function the model must call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GraphPrompt {
+    /// The system message.
+    pub system: String,
+    /// The user message.
+    pub user: String,
+    /// The function offered.
+    pub tool: ToolSpec,
+}
+
+/// A model's answer as the readers take it: its text and its function calls.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ModelAnswer<'a> {
+    /// The text answer, if any.
+    pub content: Option<&'a str>,
+    /// The function calls, if any.
+    pub tool_calls: &'a [ToolCall],
+}
+
+/// The extraction call: entities and relations together.
+pub fn extraction_prompt(text: &str, self_name: &str, custom_prompt: Option<&str>) -> GraphPrompt {
     let mut system = format!(
         "You turn a conversation excerpt into a knowledge graph. Call the function {EXTRACT_TOOL} exactly once.\n\
          - entities: every person, organisation, place, object, event or concept the text states a fact about, \
@@ -69,15 +89,11 @@ pub fn extraction_request(text: &str, self_name: &str, custom_prompt: Option<&st
         system.push_str("\n6. ");
         system.push_str(extra);
     }
-    ChatRequest {
-        messages: vec![ChatMessage::system(system), ChatMessage::user(text)],
-        tools: vec![extraction_tool()],
-        ..ChatRequest::default()
-    }
+    GraphPrompt { system, user: text.to_owned(), tool: extraction_tool() }
 }
 
-/// The deletion request: which `existing` relations (numbered from 1) the new text contradicts.
-pub fn deletion_request(text: &str, existing: &[(String, String, String)], added: &[Triple]) -> ChatRequest {
+/// The deletion call: which `existing` relations (numbered from 1) the new text contradicts.
+pub fn deletion_prompt(text: &str, existing: &[(String, String, String)], added: &[Triple]) -> GraphPrompt {
     let system = format!(
         "You keep a knowledge graph up to date. You get the existing relations of some entities, numbered, \
          and new information. Call the function {DELETE_TOOL} with the numbers of the existing relations that \
@@ -101,25 +117,17 @@ pub fn deletion_request(text: &str, existing: &[(String, String, String)], added
             user.push_str(&format!("- {} -- {} -- {}\n", t.source, t.relation.display(), t.destination));
         }
     }
-    ChatRequest {
-        messages: vec![ChatMessage::system(system), ChatMessage::user(user)],
-        tools: vec![deletion_tool()],
-        ..ChatRequest::default()
-    }
+    GraphPrompt { system, user, tool: deletion_tool() }
 }
 
-/// The search request: the entities a query is about.
-pub fn query_entities_request(query: &str, self_name: &str) -> ChatRequest {
+/// The search call: the entities a query is about.
+pub fn query_entities_prompt(query: &str, self_name: &str) -> GraphPrompt {
     let system = format!(
         "List the entities (people, organisations, places, things, concepts) a search query is about by calling \
          the function {QUERY_TOOL}. When the query refers to the speaker (I, me, my), include \"{self_name}\". \
          Do not answer the query."
     );
-    ChatRequest {
-        messages: vec![ChatMessage::system(system), ChatMessage::user(query)],
-        tools: vec![query_tool()],
-        ..ChatRequest::default()
-    }
+    GraphPrompt { system, user: query.to_owned(), tool: query_tool() }
 }
 
 /// Schema of [`EXTRACT_TOOL`].
@@ -178,7 +186,7 @@ pub fn query_tool() -> ToolSpec {
 
 /// Reads the extraction answer. Relation endpoints missing from the entity list are added with
 /// the type [`DEFAULT_ENTITY_TYPE`]; malformed items, self-loops and duplicates are dropped.
-pub fn parse_extraction(response: &ChatResponse) -> Extraction {
+pub fn parse_extraction(response: &ModelAnswer<'_>) -> Extraction {
     let mut typed: Vec<ExtractedEntity> = Vec::new();
     let mut relations: Vec<Triple> = Vec::new();
     for args in arguments(response, EXTRACT_TOOL) {
@@ -223,7 +231,7 @@ pub fn parse_extraction(response: &ChatResponse) -> Extraction {
 }
 
 /// Reads the deletion answer: valid 1-based numbers turned into 0-based indexes below `count`.
-pub fn parse_deletions(response: &ChatResponse, count: usize) -> BTreeSet<usize> {
+pub fn parse_deletions(response: &ModelAnswer<'_>, count: usize) -> BTreeSet<usize> {
     let mut picked = BTreeSet::new();
     for args in arguments(response, DELETE_TOOL) {
         for item in array(&args, &["ids", "relations"]) {
@@ -244,7 +252,7 @@ pub fn parse_deletions(response: &ChatResponse, count: usize) -> BTreeSet<usize>
 }
 
 /// Reads the query entity answer: normalized names, each once.
-pub fn parse_query_entities(response: &ChatResponse) -> Vec<String> {
+pub fn parse_query_entities(response: &ModelAnswer<'_>) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
     for args in arguments(response, QUERY_TOOL) {
         for item in array(&args, &["entities"]) {
@@ -262,7 +270,7 @@ pub fn parse_query_entities(response: &ChatResponse) -> Vec<String> {
 
 /// The argument objects of the calls to `tool` (any call when none has that name), or the JSON
 /// object in the text answer when the model answered without calling a tool.
-fn arguments(response: &ChatResponse, tool: &str) -> Vec<Value> {
+fn arguments(response: &ModelAnswer<'_>, tool: &str) -> Vec<Value> {
     let named: Vec<Value> =
         response.tool_calls.iter().filter(|c| c.name == tool).map(|c| c.arguments.clone()).collect();
     if !named.is_empty() {
@@ -271,7 +279,7 @@ fn arguments(response: &ChatResponse, tool: &str) -> Vec<Value> {
     if !response.tool_calls.is_empty() {
         return response.tool_calls.iter().map(|c| c.arguments.clone()).collect();
     }
-    response.content.as_deref().and_then(extract_json).filter(Value::is_object).into_iter().collect()
+    response.content.and_then(extract_json).filter(Value::is_object).into_iter().collect()
 }
 
 fn array<'a>(args: &'a Value, keys: &[&str]) -> &'a [Value] {
@@ -285,10 +293,13 @@ fn text(item: &Value, keys: &[&str]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ports::llm::ToolCall;
 
-    fn call(name: &str, arguments: Value) -> ChatResponse {
-        ChatResponse { tool_calls: vec![ToolCall { name: name.into(), arguments }], ..ChatResponse::default() }
+    fn call(name: &str, arguments: Value) -> Vec<ToolCall> {
+        vec![ToolCall { name: name.into(), arguments }]
+    }
+
+    fn calls(calls: &[ToolCall]) -> ModelAnswer<'_> {
+        ModelAnswer { content: None, tool_calls: calls }
     }
 
     #[test]
@@ -307,7 +318,7 @@ mod tests {
                 ]
             }),
         );
-        let got = parse_extraction(&response);
+        let got = parse_extraction(&calls(&response));
         let names: Vec<_> = got.entities.iter().map(|e| (e.name.as_str(), e.entity_type.as_str())).collect();
         assert_eq!(names, vec![("alice", "person"), ("paris", "city"), ("acme_corp", DEFAULT_ENTITY_TYPE)]);
         let rels: Vec<_> =
@@ -317,38 +328,33 @@ mod tests {
 
     #[test]
     fn extraction_in_text_answer_is_read() {
-        let response = ChatResponse {
-            content: Some(
-                "```json\n{\"relations\": [{\"source\": \"a\", \"relation\": \"knows\", \"target\": \"b\"}]}\n```"
-                    .into(),
-            ),
-            ..ChatResponse::default()
-        };
+        let text = "```json\n{\"relations\": [{\"source\": \"a\", \"relation\": \"knows\", \"target\": \"b\"}]}\n```";
+        let response = ModelAnswer { content: Some(text), tool_calls: &[] };
         assert_eq!(parse_extraction(&response).relations.len(), 1);
-        assert_eq!(parse_extraction(&ChatResponse::default()), Extraction::default());
+        assert_eq!(parse_extraction(&ModelAnswer::default()), Extraction::default());
     }
 
     #[test]
     fn deletions_keep_valid_numbers_only() {
         let response = call(DELETE_TOOL, json!({"ids": [1, "3", 0, 9, "x", {"id": 2}, 1]}));
-        assert_eq!(parse_deletions(&response, 3).into_iter().collect::<Vec<_>>(), vec![0, 1, 2]);
-        assert!(parse_deletions(&call(DELETE_TOOL, json!({"ids": []})), 3).is_empty());
+        assert_eq!(parse_deletions(&calls(&response), 3).into_iter().collect::<Vec<_>>(), vec![0, 1, 2]);
+        assert!(parse_deletions(&calls(&call(DELETE_TOOL, json!({"ids": []}))), 3).is_empty());
     }
 
     #[test]
     fn query_entities_are_normalized() {
         let response = call(QUERY_TOOL, json!({"entities": ["Alice", {"name": "New York"}, "alice", ""]}));
-        assert_eq!(parse_query_entities(&response), vec!["alice", "new_york"]);
+        assert_eq!(parse_query_entities(&calls(&response)), vec!["alice", "new_york"]);
     }
 
     #[test]
     fn prompts_carry_the_self_name_and_custom_rule() {
-        let request = extraction_request("I live in Paris", "alice", Some("Only record places."));
-        assert!(request.messages[0].content.contains("\"alice\""));
-        assert!(request.messages[0].content.ends_with("6. Only record places."));
-        assert_eq!(request.tools[0].name, EXTRACT_TOOL);
+        let prompt = extraction_prompt("I live in Paris", "alice", Some("Only record places."));
+        assert!(prompt.system.contains("\"alice\""));
+        assert!(prompt.system.ends_with("6. Only record places."));
+        assert_eq!(prompt.tool.name, EXTRACT_TOOL);
         let existing = vec![("alice".to_owned(), "lives_in".to_owned(), "paris".to_owned())];
-        let request = deletion_request("I moved to Berlin", &existing, &[]);
-        assert!(request.messages[1].content.contains("1. alice -- lives_in -- paris"));
+        let prompt = deletion_prompt("I moved to Berlin", &existing, &[]);
+        assert!(prompt.user.contains("1. alice -- lives_in -- paris"));
     }
 }
