@@ -15,7 +15,7 @@ use crate::domain::message::Conversation;
 use crate::domain::operations::{
     AddReport, AddRequest, Limit, ListRequest, MemoryRef, Query, SearchRequest, WriteCommand,
 };
-use crate::domain::scope::Scope;
+use crate::domain::scope::{count_by_owner, Scope, ScopeCount};
 use crate::ports::backends::{BackendFactory, Backends, BuildError};
 use crate::ports::embedder::{EmbedError, EmbedPurpose, Embedder};
 use crate::ports::graph_store::{GraphBackend, GraphStore};
@@ -125,6 +125,10 @@ impl VectorStore for FakeStore {
         rows.retain(|(r, _)| !scope.contains(&r.scope));
         Ok((before - rows.len()) as u64)
     }
+    async fn scopes(&self) -> Result<Vec<ScopeCount>, StoreError> {
+        let rows = self.rows.lock().unwrap();
+        Ok(count_by_owner(rows.iter().map(|(r, _)| &r.scope)))
+    }
 }
 
 #[derive(Default)]
@@ -146,6 +150,12 @@ impl HistoryStore for FakeHistory {
     }
     async fn history(&self, id: MemoryId) -> Result<Vec<HistoryEntry>, StoreError> {
         Ok(self.0.lock().unwrap().iter().filter(|r| r.memory_id == id).cloned().collect())
+    }
+    async fn erase(&self, scope: &Scope, memory_ids: &[MemoryId]) -> Result<u64, StoreError> {
+        let mut rows = self.0.lock().unwrap();
+        let before = rows.len();
+        rows.retain(|r| !memory_ids.contains(&r.memory_id) && !r.owner.as_ref().is_some_and(|o| scope.contains(o)));
+        Ok((before - rows.len()) as u64)
     }
 }
 
@@ -246,6 +256,12 @@ impl WriteJournal for FakeJournal {
     }
     async fn unfinished(&self) -> Result<u64, StoreError> {
         Ok(self.0.lock().unwrap().iter().filter(|r| matches!(r.state, WriteState::Pending { .. })).count() as u64)
+    }
+    async fn forget(&self, scope: &Scope, memory_ids: &[MemoryId]) -> Result<u64, StoreError> {
+        let mut rows = self.0.lock().unwrap();
+        let before = rows.len();
+        rows.retain(|r| matches!(r.state, WriteState::Pending { .. }) || !r.command.concerns(scope, memory_ids));
+        Ok((before - rows.len()) as u64)
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod http;
+pub mod lines;
 pub mod page;
 pub mod present;
 pub mod routes;

@@ -6,13 +6,15 @@
 
 use super::access::{key_of, AccessGuard, Denied};
 use super::http::{HttpRequest, HttpResponse};
+use super::lines::{read_lines, to_line, LineError};
 use super::page;
 use super::present::{history_json, memory_json, scored_json};
 use crate::domain::credentials::CredentialSet;
 use crate::domain::memory::{MemoryId, MemoryText, Metadata};
 use crate::domain::operations::{Limit, ListRequest, MemoryRef, Query, SearchRequest, UpdateRequest};
 use crate::domain::scope::Scope;
-use crate::ports::memory_api::{ApiError, Degraded, MemoryApi, ReadOutcome, WriteOutcome};
+use crate::ports::memory_admin::{EraseReceipt, ImportReport, MemoryAdmin};
+use crate::ports::memory_api::{ApiError, Degraded, ReadOutcome, WriteOutcome};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Instant;
@@ -37,15 +39,15 @@ impl std::fmt::Debug for ConsoleAccess {
     }
 }
 
-/// The console: the memory API and the failed-key counter.
+/// The console: the memory application's use cases and the failed-key counter.
 pub struct Console {
-    api: Arc<dyn MemoryApi>,
+    api: Arc<dyn MemoryAdmin>,
     guard: AccessGuard,
 }
 
 impl Console {
     /// A console over `api`.
-    pub fn new(api: Arc<dyn MemoryApi>) -> Self {
+    pub fn new(api: Arc<dyn MemoryAdmin>) -> Self {
         Self { api, guard: AccessGuard::new() }
     }
 
@@ -75,6 +77,7 @@ impl Console {
         let call = Call { api: self.api.as_ref(), credentials: &credentials, request };
         let segments: Vec<&str> = route.split('/').filter(|s| !s.is_empty()).collect();
         let result = match (request.method.as_str(), segments.as_slice()) {
+            ("GET", ["scopes"]) => call.scopes().await,
             ("GET", ["memories"]) => call.list().await,
             ("GET", ["search"]) => call.search().await,
             ("GET", ["memories", id]) => call.get(id).await,
@@ -83,9 +86,18 @@ impl Console {
             ("GET", ["memories", id, "history"]) => call.history(id).await,
             ("POST", ["erase"]) => call.erase().await,
             ("GET", ["export"]) => call.export().await,
-            (_, ["memories"] | ["search"] | ["memories", _] | ["memories", _, "history"] | ["erase"] | ["export"]) => {
-                Err(Failure::new(405, "method_not_allowed", format!("{} is not allowed on {}", request.method, path)))
-            }
+            ("POST", ["import"]) => call.import().await,
+            (
+                _,
+                ["scopes"]
+                | ["memories"]
+                | ["search"]
+                | ["memories", _]
+                | ["memories", _, "history"]
+                | ["erase"]
+                | ["export"]
+                | ["import"],
+            ) => Err(Failure::new(405, "method_not_allowed", format!("{} is not allowed on {}", request.method, path))),
             _ => Err(Failure::new(404, "not_found", format!("no such API route: {} {}", request.method, path))),
         };
         result.unwrap_or_else(|f| HttpResponse::error(f.status, f.code, f.message))
@@ -138,7 +150,7 @@ type Answer = Result<HttpResponse, Failure>;
 
 /// One API call: the engine, its credentials and the request.
 struct Call<'a> {
-    api: &'a dyn MemoryApi,
+    api: &'a dyn MemoryAdmin,
     credentials: &'a CredentialSet,
     request: &'a HttpRequest,
 }
@@ -146,6 +158,14 @@ struct Call<'a> {
 impl Call<'_> {
     fn param(&self, name: &str) -> Option<&str> {
         self.request.query.get(name).map(String::as_str).filter(|v| !v.trim().is_empty())
+    }
+
+    /// The scope named by `user_id`, `agent_id`, `run_id`, or `None` when none is given.
+    fn optional_scope(&self) -> Result<Option<Scope>, Failure> {
+        if ["user_id", "agent_id", "run_id"].iter().all(|name| self.param(name).is_none()) {
+            return Ok(None);
+        }
+        self.scope().map(Some)
     }
 
     /// The scope named by `user_id`, `agent_id`, `run_id` (at least one).
@@ -245,50 +265,77 @@ impl Call<'_> {
         Ok(HttpResponse::json(200, &json!({"history": items})))
     }
 
-    /// Erases the scope's memories and graph; the body must be `{"confirm": true}`.
+    /// Every owner with memories, with how many.
+    async fn scopes(&self) -> Answer {
+        let counts = self.api.scopes(self.credentials).await?;
+        let items: Vec<Value> = counts
+            .iter()
+            .map(|c| {
+                let mut item = scope_json(&c.scope);
+                item["memories"] = json!(c.memories);
+                item
+            })
+            .collect();
+        Ok(HttpResponse::json(200, &json!({"scopes": items})))
+    }
+
+    /// Erases the scope entirely; the body must be `{"confirm": true}`.
     async fn erase(&self) -> Answer {
         let scope = self.scope()?;
         let body = self.body_json()?;
         if body.get("confirm") != Some(&Value::Bool(true)) {
             return Err(Failure::bad("confirm: must be true to erase a scope"));
         }
-        let started = chrono::Utc::now();
-        match self.api.delete_all(self.credentials, scope.clone()).await? {
-            WriteOutcome::Done(report) => {
-                let receipt = json!({
-                    "receipt": {
-                        "scope": scope_json(&scope),
-                        "memories_deleted": report.deleted,
-                        "graph": "deleted when graph memory is configured",
-                        "history": "kept: Mem0's delete_all keeps history rows (see docs/console.md)",
-                        "started_at": crate::domain::memory::format_timestamp(&started),
-                        "finished_at": crate::domain::memory::format_timestamp(&chrono::Utc::now()),
-                    }
-                });
-                tracing::info!(deleted = report.deleted, "console erased a scope");
-                Ok(HttpResponse::json(200, &receipt))
-            }
-            WriteOutcome::Accepted(w) | WriteOutcome::Running(w) => Ok(still_running(&w.0)),
-        }
+        let receipt = self.api.erase(self.credentials, scope).await?;
+        Ok(HttpResponse::json(200, &json!({"receipt": receipt_json(&receipt)})))
     }
 
-    /// The scope's memories with their history, one JSON object per line.
+    /// The scope's memories (every owner's without a scope) with their history, one JSON object
+    /// per line.
     async fn export(&self) -> Answer {
-        let scope = self.scope()?;
-        let request = ListRequest { scope: scope.clone(), filter: None, limit: self.limit(1000)?, show_expired: true };
-        let report = complete(self.api.get_all(self.credentials, request).await?)?;
+        let scope = self.optional_scope()?;
+        let memories = self.api.export(self.credentials, scope).await?;
         let mut out = Vec::new();
-        for record in &report.results {
-            let target = MemoryRef { id: record.id, scope: Some(scope.clone()) };
-            let history = complete(self.api.history(self.credentials, target).await?)?;
-            let mut line = memory_json(record);
-            line["history"] = Value::Array(history.iter().map(history_json).collect());
-            out.extend_from_slice(line.to_string().as_bytes());
+        for memory in &memories {
+            out.extend_from_slice(to_line(memory).as_bytes());
             out.push(b'\n');
         }
         Ok(HttpResponse::new(200, "application/x-ndjson; charset=utf-8", out)
             .with_header("Content-Disposition", "attachment; filename=\"memories.jsonl\""))
     }
+
+    /// Imports JSON Lines as export writes them, line by line; the whole body is checked before
+    /// anything is stored. Stopped at the first line that fails, naming it (lines before it are
+    /// stored: importing the file again finishes the job).
+    async fn import(&self) -> Answer {
+        let lines = read_lines(&self.request.body).map_err(|e| match e {
+            LineError::TooLong { .. } => Failure::new(413, "line_too_long", e),
+            LineError::Invalid { .. } => Failure::bad(e),
+        })?;
+        let mut report = ImportReport::default();
+        for (line, memory) in lines {
+            let rows = memory.history.len();
+            let outcome = self.api.import(self.credentials, memory).await.map_err(|e| {
+                let failure = Failure::from(e);
+                Failure::new(failure.status, failure.code, format!("line {line}: {}", failure.message))
+            })?;
+            report.count(outcome, rows);
+        }
+        let body = json!({"imported": {"stored": report.stored, "unchanged": report.unchanged, "history_rows": report.history_rows}});
+        Ok(HttpResponse::json(200, &body))
+    }
+}
+
+fn receipt_json(receipt: &EraseReceipt) -> Value {
+    json!({
+        "scope": scope_json(&receipt.scope),
+        "memories_deleted": receipt.memories,
+        "history_rows_deleted": receipt.history_rows,
+        "journal_entries_deleted": receipt.journal_entries,
+        "graph_erased": receipt.graph_erased,
+        "started_at": crate::domain::memory::format_timestamp(&receipt.started_at),
+        "finished_at": crate::domain::memory::format_timestamp(&receipt.finished_at),
+    })
 }
 
 fn scope_json(scope: &Scope) -> Value {

@@ -6,13 +6,14 @@
 //! then `end`. Failures never escape a session: errors, timeouts and panics all become `error` + `end`.
 
 use super::backwards::{with_caller, BackwardsRouter, CallerSession};
-use super::endpoint::invoke_endpoint;
+use super::endpoint::{chunks, invoke_endpoint};
 use super::line_writer::{Closed, LineSender};
 use super::protocol::{
     json_chunk, split_text_for_lines, text_chunk, variable_chunk, ErrorPayload, InboundMessage, LineLimit,
     OutboundEvent, RequestData, SessionMessage,
 };
 use super::tools::{invoke_tool, TOOL_NAMES};
+use crate::adapters::console::http::HttpResponse;
 use crate::adapters::console::Console;
 use crate::domain::credentials::CredentialSet;
 use crate::ports::memory_api::{InvokeContext, MemoryApi};
@@ -41,7 +42,7 @@ pub struct Dispatcher {
     request_timeout: Duration,
     workers: Semaphore,
     backwards: Arc<BackwardsRouter>,
-    console: Console,
+    console: Option<Console>,
 }
 
 impl Dispatcher {
@@ -54,8 +55,14 @@ impl Dispatcher {
             request_timeout,
             workers: Semaphore::new(max_workers.max(1)),
             backwards: Arc::new(BackwardsRouter::new()),
-            console: Console::new(api.clone()),
+            console: None,
         }
+    }
+
+    /// This dispatcher answering endpoint calls with `console` (without one, they get a 503).
+    pub fn with_console(mut self, console: Console) -> Self {
+        self.console = Some(console);
+        self
     }
 
     /// Where replies to backwards invocations (`backwards_response` lines) go.
@@ -113,7 +120,14 @@ impl Dispatcher {
             ("tool", "invoke_tool") => self.invoke(&data, session).await,
             ("tool", "get_tool_runtime_parameters") => session.stream(json!({"parameters": []})).await,
             ("endpoint", "invoke_endpoint") => {
-                for chunk in invoke_endpoint(&self.console, &data.raw_http_request, &data.settings).await? {
+                let Some(console) = &self.console else {
+                    let response = HttpResponse::error(503, "not_configured", "this runtime serves no console");
+                    for chunk in chunks(&response) {
+                        session.stream(chunk).await?;
+                    }
+                    return Ok(());
+                };
+                for chunk in invoke_endpoint(console, &data.raw_http_request, &data.settings).await? {
                     session.stream(chunk).await?;
                 }
                 Ok(())

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use std::path::Path;
 
 /// The HTTP methods an endpoint may declare.
-pub const ENDPOINT_METHODS: &[&str] = &["HEAD", "GET", "POST", "PUT", "DELETE", "OPTIONS"];
+pub(super) const ENDPOINT_METHODS: &[&str] = &["HEAD", "GET", "POST", "PUT", "DELETE", "OPTIONS"];
 
 #[derive(Debug, Deserialize)]
 struct GroupYaml {
