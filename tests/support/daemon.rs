@@ -141,13 +141,18 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
-/// Builds the package once per test process and extracts it like the daemon.
+/// Builds the package of [`plugin_binary`] once per test process and extracts it like the daemon.
 pub fn packaged_plugin() -> &'static PackagedPlugin {
     static PLUGIN: OnceLock<PackagedPlugin> = OnceLock::new();
-    PLUGIN.get_or_init(|| {
+    PLUGIN.get_or_init(|| package_binary(&plugin_binary()))
+}
+
+/// Packages `plugin` (a runtime binary) with the plugin files and extracts it like the daemon.
+pub fn package_binary(plugin: &Path) -> PackagedPlugin {
+    {
         let scratch = tempfile::Builder::new().prefix("mem0-dify-daemon-").tempdir().expect("tempdir").keep();
         let binary = scratch.join("mem0-dify");
-        std::fs::copy(plugin_binary(), &binary).expect("copy plugin binary");
+        std::fs::copy(plugin, &binary).expect("copy plugin binary");
         // debug builds carry symbols; strip like the release build does (keeps the package small)
         let _ = std::process::Command::new("strip").arg(&binary).status();
         let source_root = plugin_source_root(&scratch);
@@ -157,7 +162,7 @@ pub fn packaged_plugin() -> &'static PackagedPlugin {
         let dir = scratch.join("cwd").join(author).join(rest.replace(':', "-"));
         extract_like_the_daemon(&package, &dir);
         PackagedPlugin { dir, package, report, source_root }
-    })
+    }
 }
 
 /// Extracts every entry with mode 0644 (the daemon keeps no execute bits); fails on directory entries.
@@ -409,9 +414,13 @@ pub struct StdioPlugin {
 impl StdioPlugin {
     /// Starts the packaged plugin with extra environment.
     pub fn start(env: &[(&str, &str)]) -> Self {
-        let plugin = packaged_plugin();
+        Self::start_in(&packaged_plugin().dir, env)
+    }
+
+    /// Starts the plugin extracted in `dir` with extra environment.
+    pub fn start_in(dir: &Path, env: &[(&str, &str)]) -> Self {
         let started = Instant::now();
-        let mut child = launch(&plugin.dir, env);
+        let mut child = launch(dir, env);
         let stdout = child.stdout.take().expect("stdout");
         let stdin = child.stdin.take().expect("stdin");
         let stderr = Arc::new(Mutex::new(String::new()));
