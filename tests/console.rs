@@ -12,6 +12,8 @@
 mod daemon;
 #[path = "support/fake_openai.rs"]
 mod fake_openai;
+#[path = "support/not_run.rs"]
+mod not_run;
 
 use fake_openai::FakeOpenAi;
 use serde_json::{json, Value};
@@ -300,19 +302,16 @@ async fn every_route_through_the_daemons_endpoint_invocation() {
     unset.send("GET", "/", None, b"").await.expect(200);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_route_through_mem0_dify_console() {
-    let model = FakeOpenAi::start().await;
-    model.set_embedding_dims(DIMS);
-    let data = tempfile::tempdir().unwrap();
-    let credentials = data.path().join("credentials.json");
-    std::fs::write(&credentials, engine(&model, data.path()).to_string()).unwrap();
+/// `mem0-dify console` over a fresh data directory: the way in, and the credentials file.
+async fn start_console(model: &FakeOpenAi, data: &Path) -> (Way, std::path::PathBuf) {
+    let credentials = data.join("credentials.json");
+    std::fs::write(&credentials, engine(model, data).to_string()).unwrap();
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_mem0-dify"))
         .args(["console", "--credentials"])
         .arg(&credentials)
         .args(["--listen", "127.0.0.1:0"])
         .env("MEM0_DIFY_CONSOLE_KEY", KEY)
-        .env("MEM0_DIFY_DATA_DIR", data.path())
+        .env("MEM0_DIFY_DATA_DIR", data)
         .stdout(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
@@ -321,8 +320,98 @@ async fn every_route_through_mem0_dify_console() {
     let first = tokio::time::timeout(Duration::from_secs(60), stdout.next_line()).await.expect("listening line");
     let first = first.unwrap().expect("a line");
     let address = first.trim_start_matches("console listening on http://").trim_end_matches('/').to_owned();
-    let way = Way::Direct { address, _child: child };
+    (Way::Direct { address, _child: child }, credentials)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_through_mem0_dify_console() {
+    let model = FakeOpenAi::start().await;
+    model.set_embedding_dims(DIMS);
+    let data = tempfile::tempdir().unwrap();
+    let (way, _) = start_console(&model, data.path()).await;
     scenario(&way).await;
+}
+
+/// A Mem0 `history.db` made by the real mem0ai package at the seed's version
+/// (`scripts/mem0-history/`), and what was done to make it.
+fn mem0_history_db(dir: &Path) -> Result<(std::path::PathBuf, Value), String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/mem0-history");
+    let install = std::process::Command::new(root.join("install.sh")).output().map_err(|e| e.to_string())?;
+    if !install.status.success() {
+        return Err(format!("install.sh failed: {}", String::from_utf8_lossy(&install.stderr)));
+    }
+    let python = String::from_utf8_lossy(&install.stdout).trim().to_owned();
+    let file = dir.join("history.db");
+    let made = std::process::Command::new(python)
+        .arg(root.join("make_history_db.py"))
+        .arg(&file)
+        .arg(dir)
+        .output()
+        .map_err(|e| e.to_string())?;
+    assert!(made.status.success(), "make_history_db.py failed: {}", String::from_utf8_lossy(&made.stderr));
+    let report: Value = serde_json::from_slice(&made.stdout).expect("the generator's JSON report");
+    assert_eq!(report["mem0ai"], "1.0.1", "the seed's mem0ai version");
+    Ok((file, report))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imports_a_history_db_made_by_mem0ai() {
+    let scratch = tempfile::tempdir().unwrap();
+    let (file, report) = match mem0_history_db(scratch.path()) {
+        Ok(made) => made,
+        Err(reason) => return not_run::not_run("imports_a_history_db_made_by_mem0ai", &reason),
+    };
+    let model = FakeOpenAi::start().await;
+    model.set_embedding_dims(DIMS);
+    let data = tempfile::tempdir().unwrap();
+    let (way, credentials) = start_console(&model, data.path()).await;
+    // the Python plugin's memories are read where they are; here they are brought in by import
+    let memories = report["memories"].as_array().unwrap();
+    let kept: Vec<Value> = memories
+        .iter()
+        .filter(|m| m["deleted"] == false)
+        .map(|m| {
+            let mut l = line(m["id"].as_str().unwrap(), m["user_id"].as_str().unwrap(), m["text"].as_str().unwrap(), 1);
+            l["history"] = json!([]);
+            l
+        })
+        .collect();
+    way.send("POST", "/api/import", Some(KEY), &jsonl(&kept)).await.expect(200);
+
+    // the command line
+    let cli = std::process::Command::new(env!("CARGO_BIN_EXE_mem0-dify"))
+        .arg("import-mem0-history")
+        .arg(&file)
+        .arg("--credentials")
+        .arg(&credentials)
+        .env("MEM0_DIFY_DATA_DIR", data.path())
+        .output()
+        .expect("run import-mem0-history");
+    let stdout = String::from_utf8_lossy(&cli.stdout);
+    assert!(cli.status.success(), "{stdout}{}", String::from_utf8_lossy(&cli.stderr));
+    assert!(stdout.starts_with("5 history rows imported"), "{stdout}");
+
+    // Mem0's rows are the memory's history here, shown to its owner
+    let moved = &memories[1];
+    let target = format!("/api/memories/{}/history?user_id=alice", moved["id"].as_str().unwrap());
+    let history = way.get(&target).await.expect(200).json();
+    let rows: Vec<(String, Value)> = history["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| (h["event"].as_str().unwrap().to_owned(), h["new_memory"].clone()))
+        .collect();
+    assert_eq!(rows, [("ADD".into(), json!("Lives in Paris")), ("UPDATE".into(), json!("Lives in Berlin"))]);
+    way.get(&format!("/api/memories/{}/history?user_id=bob", moved["id"].as_str().unwrap())).await.expect(404);
+
+    // the console route with the same file: nothing doubles
+    let bytes = std::fs::read(&file).unwrap();
+    let again = way.send("POST", "/api/import-mem0-history", Some(KEY), &bytes).await.expect(200).json();
+    assert_eq!(again["imported"]["history_rows"], 5, "{again}");
+    let history = way.get(&target).await.expect(200).json();
+    assert_eq!(history["history"].as_array().unwrap().len(), 2, "{history}");
+    // not a history.db
+    way.send("POST", "/api/import-mem0-history", Some(KEY), b"not sqlite").await.expect(400);
 }
 
 #[tokio::test]

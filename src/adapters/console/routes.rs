@@ -9,6 +9,7 @@ use super::http::{HttpRequest, HttpResponse};
 use super::lines::{read_lines, to_line, LineError};
 use super::page;
 use super::present::{history_json, memory_json, scored_json};
+use crate::adapters::history::read_mem0_history;
 use crate::domain::credentials::CredentialSet;
 use crate::domain::memory::{MemoryId, MemoryText, Metadata};
 use crate::domain::operations::{Limit, ListRequest, MemoryRef, Query, SearchRequest, UpdateRequest};
@@ -87,6 +88,7 @@ impl Console {
             ("POST", ["erase"]) => call.erase().await,
             ("GET", ["export"]) => call.export().await,
             ("POST", ["import"]) => call.import().await,
+            ("POST", ["import-mem0-history"]) => call.import_mem0_history().await,
             (
                 _,
                 ["scopes"]
@@ -96,7 +98,8 @@ impl Console {
                 | ["memories", _, "history"]
                 | ["erase"]
                 | ["export"]
-                | ["import"],
+                | ["import"]
+                | ["import-mem0-history"],
             ) => Err(Failure::new(405, "method_not_allowed", format!("{} is not allowed on {}", request.method, path))),
             _ => Err(Failure::new(404, "not_found", format!("no such API route: {} {}", request.method, path))),
         };
@@ -323,6 +326,28 @@ impl Call<'_> {
         }
         let body = json!({"imported": {"stored": report.stored, "unchanged": report.unchanged, "history_rows": report.history_rows}});
         Ok(HttpResponse::json(200, &body))
+    }
+}
+
+impl Call<'_> {
+    /// Imports the change history of a Mem0 `history.db` sent as the body.
+    async fn import_mem0_history(&self) -> Answer {
+        if self.request.body.is_empty() {
+            return Err(Failure::bad("the body must be a Mem0 history.db file"));
+        }
+        let path = std::env::temp_dir().join(format!("mem0-dify-history-{}.db", uuid::Uuid::new_v4().simple()));
+        let body = self.request.body.clone();
+        let read = tokio::task::spawn_blocking(move || {
+            std::fs::write(&path, body).map_err(|e| format!("cannot keep the upload: {e}"))?;
+            let rows = read_mem0_history(&path).map_err(|e| e.to_string());
+            let _ = std::fs::remove_file(&path);
+            rows
+        })
+        .await
+        .map_err(|e| Failure::new(500, "internal", e))?;
+        let rows = read.map_err(Failure::bad)?;
+        let offered = self.api.import_history(self.credentials, rows).await?;
+        Ok(HttpResponse::json(200, &json!({"imported": {"history_rows": offered}})))
     }
 }
 

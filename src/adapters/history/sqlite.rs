@@ -280,11 +280,19 @@ pub fn read_mem0_history(path: &Path) -> Result<Vec<HistoryEntry>, StoreError> {
             message: format!("{} has no history table: it is not a Mem0 history.db", path.display()),
         });
     }
-    // Older Mem0 versions lack some columns: read NULL in their place.
-    let column =
-        |name: &str| if columns.iter().any(|c| c == name) { name.to_owned() } else { format!("NULL AS {name}") };
+    // Older Mem0 versions lack some columns: read NULL in their place. Mem0 (1.0.x) writes its
+    // DELETE rows without dates: such a row takes the latest date of its memory's other rows
+    // (the delete came after them).
+    let column = |name: &str| match name {
+        _ if !columns.iter().any(|c| c == name) => format!("NULL AS {name}"),
+        "created_at" => "COALESCE(created_at, updated_at, (SELECT MAX(COALESCE(o.updated_at, o.created_at)) \
+            FROM history o WHERE o.memory_id = history.memory_id)) AS created_at"
+            .to_owned(),
+        _ => name.to_owned(),
+    };
     let list: Vec<String> = COLUMNS.split(',').map(|c| column(c.trim())).collect();
-    let select = format!("SELECT {} FROM history ORDER BY julianday(created_at) ASC, rowid ASC", list.join(", "));
+    // rows are appended as things happen: the file's order is the history's
+    let select = format!("SELECT {} FROM history ORDER BY rowid ASC", list.join(", "));
     select_rows(&connection, &select, &[])
 }
 
