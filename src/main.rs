@@ -12,6 +12,7 @@ use mem0_dify::adapters::dify::{
 use mem0_dify::adapters::factory::DefaultBackendFactory;
 use mem0_dify::adapters::history::read_mem0_history;
 use mem0_dify::app::api::MemoryApp;
+use mem0_dify::domain::credentials::CredentialSet;
 use mem0_dify::ports::memory_admin::MemoryAdmin;
 use mem0_dify::ports::memory_api::MemoryApi;
 use std::net::SocketAddr;
@@ -116,6 +117,14 @@ fn start_app() -> Result<Arc<MemoryApp>, app_env::EnvError> {
     Ok(Arc::new(MemoryApp::start(Arc::new(DefaultBackendFactory::from_env()), settings)))
 }
 
+/// The credentials of `--credentials` (or the zero-setup defaults) and the started application;
+/// the exit code of the failure, reported, when either cannot be had.
+fn credentials_and_app(path: Option<&std::path::Path>) -> Result<(CredentialSet, Arc<MemoryApp>), ExitCode> {
+    let credentials = cli::read_credentials(path).map_err(|e| fail(&e))?;
+    let app = start_app().map_err(|e| fail(&e))?;
+    Ok((credentials, app))
+}
+
 async fn run(command: Command) -> ExitCode {
     match command {
         Command::Serve => {
@@ -160,13 +169,9 @@ async fn run(command: Command) -> ExitCode {
             }
         }
         Command::Validate { credentials } => {
-            let credentials = match cli::read_credentials(credentials.as_deref()) {
-                Ok(c) => c,
-                Err(e) => return fail(&e),
-            };
-            let app = match start_app() {
-                Ok(app) => app,
-                Err(e) => return fail(&e),
+            let (credentials, app) = match credentials_and_app(credentials.as_deref()) {
+                Ok(started) => started,
+                Err(code) => return code,
             };
             match cli::validate(app.as_ref(), &credentials).await {
                 Ok((checks, ok)) => {
@@ -193,13 +198,9 @@ async fn run(command: Command) -> ExitCode {
                     console::access::MIN_KEY_LEN
                 ));
             }
-            let credentials = match cli::read_credentials(credentials.as_deref()) {
-                Ok(c) => c,
-                Err(e) => return fail(&e),
-            };
-            let app = match start_app() {
-                Ok(app) => app,
-                Err(e) => return fail(&e),
+            let (credentials, app) = match credentials_and_app(credentials.as_deref()) {
+                Ok(started) => started,
+                Err(code) => return code,
             };
             let listener = match console::server::bind(listen, allow_remote).await {
                 Ok(listener) => listener,
@@ -218,17 +219,13 @@ async fn run(command: Command) -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::ImportMem0History { file, credentials } => {
-            let credentials = match cli::read_credentials(credentials.as_deref()) {
-                Ok(c) => c,
-                Err(e) => return fail(&e),
-            };
             let rows = match read_mem0_history(&file) {
                 Ok(rows) => rows,
                 Err(e) => return fail(&e),
             };
-            let app = match start_app() {
-                Ok(app) => app,
-                Err(e) => return fail(&e),
+            let (credentials, app) = match credentials_and_app(credentials.as_deref()) {
+                Ok(started) => started,
+                Err(code) => return code,
             };
             let outcome = app.import_history(&credentials, rows).await;
             app.shutdown(CALL_DRAIN_DEADLINE).await;
