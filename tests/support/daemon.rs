@@ -469,6 +469,8 @@ pub struct Registration {
     pub manifest: Value,
     /// `tool_declaration.data`.
     pub tools: Value,
+    /// `endpoint_declaration.data` (the endpoint groups), `Null` when none was sent.
+    pub endpoints: Value,
     /// Assets by file name, reassembled.
     pub assets: HashMap<String, Vec<u8>>,
     /// When `end` arrived.
@@ -508,6 +510,7 @@ impl TcpDaemon {
             order: Vec::new(),
             manifest: Value::Null,
             tools: Value::Null,
+            endpoints: Value::Null,
             assets: HashMap::new(),
             ended_at: Instant::now(),
         };
@@ -550,6 +553,7 @@ impl TcpDaemon {
                 }
                 "manifest_declaration" => reg.manifest = data.clone(),
                 "tool_declaration" => reg.tools = data.clone(),
+                "endpoint_declaration" => reg.endpoints = data.clone(),
                 "asset_chunk" => {
                     use base64::Engine;
                     let bytes = base64::engine::general_purpose::STANDARD
