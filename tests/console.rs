@@ -1,8 +1,9 @@
 //! The memory console's REST API (docs/console.md) end to end, on the built `mem0-dify` binary,
 //! reached two ways with the same scenario:
 //! - through the stand-in daemon's endpoint invocation (`invoke_endpoint` with the hex of the
-//!   HTTP request, the endpoint's settings carrying the key and the engine), the binary packaged
-//!   and started as the daemon starts it (`tests/support/daemon.rs`);
+//!   HTTP request, the endpoint's settings carrying the key and the engine) over the runtime's
+//!   stdio (`tests/support/daemon.rs`; the built binary runs `serve` as the launcher execs it:
+//!   a debug build is over the package size limit);
 //! - through `mem0-dify console --credentials FILE --listen 127.0.0.1:PORT`.
 //!
 //! The engine: the embedded store and SQLite history/journal in a fresh data directory, the fake
@@ -286,9 +287,10 @@ async fn every_route_through_the_daemons_endpoint_invocation() {
     let model = FakeOpenAi::start().await;
     model.set_embedding_dims(DIMS);
     let data = tempfile::tempdir().unwrap();
-    let plugin = daemon::package_binary(Path::new(env!("CARGO_BIN_EXE_mem0-dify")));
+    // the built binary as the launcher runs it (a debug build is too large to package)
     let data_dir = data.path().to_string_lossy().into_owned();
-    let running = daemon::StdioPlugin::start_in(&plugin.dir, &[("MEM0_DIFY_DATA_DIR", &data_dir)]);
+    let binary = Path::new(env!("CARGO_BIN_EXE_mem0-dify"));
+    let running = daemon::StdioPlugin::start_binary(binary, &[("MEM0_DIFY_DATA_DIR", &data_dir)]);
     let mut settings = engine(&model, data.path());
     settings["console_access_key"] = json!(KEY);
     let way = Way::Daemon { plugin: running, settings };

@@ -12,6 +12,7 @@ use crate::domain::memory::{ContentHash, MemoryError, MemoryId, MemoryRecord, Me
 use crate::domain::message::Role;
 use crate::domain::operations::{
     AddReport, AddRequest, ChangeEvent, DeleteAllReport, MemoryChange, MemoryRef, UpdateRequest, WriteCommand,
+    WriteResult,
 };
 use crate::domain::reconcile::{Candidates, Operation};
 use crate::domain::scope::Scope;
@@ -20,7 +21,6 @@ use crate::ports::vector_store::{ListQuery, VectorQuery};
 use chrono::Utc;
 use futures::future::try_join_all;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 use std::collections::HashMap;
 use tracing::{info, warn};
 use uuid::Uuid;
@@ -125,9 +125,9 @@ pub struct WritePlan {
 }
 
 impl MemoryService {
-    /// Plans and applies a write; returns its JSON result. Graph failures are reported as
-    /// degraded (nothing retries this write later).
-    pub async fn execute(&self, command: &WriteCommand) -> Result<Value, ServiceError> {
+    /// Plans and applies a write; returns its result. Graph failures are reported as degraded
+    /// (nothing retries this write later).
+    pub async fn execute(&self, command: &WriteCommand) -> Result<WriteResult, ServiceError> {
         let mut plan = self.plan(command).await?;
         self.apply_changes(&plan).await?;
         self.plan_graph(&mut plan, GraphFailure::Degrade).await?;
@@ -136,8 +136,10 @@ impl MemoryService {
 
     /// Remembers a conversation (plan and apply in one go).
     pub async fn add(&self, request: AddRequest) -> Result<AddReport, ServiceError> {
-        let value = self.execute(&WriteCommand::Add(request)).await?;
-        serde_json::from_value(value).map_err(|e| ServiceError::Internal(e.to_string()))
+        match self.execute(&WriteCommand::Add(request)).await? {
+            WriteResult::Add(report) => Ok(report),
+            other => Err(ServiceError::Internal(format!("an add answered {other:?}"))),
+        }
     }
 
     /// Plans the graph part of an add whose graph step is pending. Returns whether the plan
@@ -427,8 +429,8 @@ impl MemoryService {
 
     /// Finishes a write whose changes are applied and whose graph step is decided (see
     /// [`Self::plan_graph`]): applies the graph part or deletes the scope; safe to repeat.
-    /// Returns the write's JSON result.
-    pub async fn finish(&self, plan: &WritePlan, on_graph_failure: GraphFailure) -> Result<Value, ServiceError> {
+    /// Returns the write's result.
+    pub async fn finish(&self, plan: &WritePlan, on_graph_failure: GraphFailure) -> Result<WriteResult, ServiceError> {
         let results: Vec<MemoryChange> = plan.changes.iter().map(report_row).collect();
         match &plan.kind {
             PlanKind::Add { unchanged, llm_calls, graph, .. } => {
@@ -439,17 +441,17 @@ impl MemoryService {
                 };
                 self.apply_graph(graph, &plan.scope, on_graph_failure, &mut report).await?;
                 info!(changes = plan.changes.len(), llm_calls, "add applied");
-                to_json(&report)
+                Ok(WriteResult::Add(report))
             }
             PlanKind::Update => match plan.changes.first() {
-                Some(PlannedChange::Update { record, .. }) => to_json(record),
+                Some(PlannedChange::Update { record, .. }) => Ok(WriteResult::Update(record.clone())),
                 _ => Err(ServiceError::Internal("update plan without its change".into())),
             },
             PlanKind::Delete => match plan.changes.first() {
-                Some(PlannedChange::Delete { record }) => Ok(json!({"id": record.id})),
+                Some(PlannedChange::Delete { record }) => Ok(WriteResult::Delete { id: record.id }),
                 _ => Err(ServiceError::Internal("delete plan without its change".into())),
             },
-            PlanKind::DeleteAll => to_json(&self.delete_all(&plan.scope).await?),
+            PlanKind::DeleteAll => Ok(WriteResult::DeleteAll(self.delete_all(&plan.scope).await?)),
         }
     }
 
@@ -629,8 +631,4 @@ fn change(id: MemoryId, text: &MemoryText, event: ChangeEvent, previous: Option<
 
 fn new_id() -> MemoryId {
     MemoryId::from_uuid(Uuid::new_v4())
-}
-
-fn to_json<T: Serialize>(value: &T) -> Result<Value, ServiceError> {
-    serde_json::to_value(value).map_err(|e| ServiceError::Internal(e.to_string()))
 }

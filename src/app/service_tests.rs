@@ -1,5 +1,6 @@
 //! Unit tests of the memory use cases with mocked ports.
 
+use super::api_tests::FakeJournal;
 use super::service::{MemoryService, Prompts, ServiceError};
 use crate::domain::fusion::Retrieval;
 use crate::domain::graph::resolve::EntityMatch;
@@ -16,9 +17,7 @@ use crate::ports::backends::Backends;
 use crate::ports::embedder::{EmbedError, EmbedPurpose, Embedder};
 use crate::ports::graph_store::{GraphBackend, GraphStore};
 use crate::ports::history_store::HistoryStore;
-use crate::ports::journal::{ClaimedWrite, WriteJournal};
 use crate::ports::llm::{ChatRequest, ChatResponse, Llm, LlmError};
-use crate::ports::memory_api::{WriteId, WriteState};
 use crate::ports::reranker::{RerankError, RerankHit, Reranker};
 use crate::ports::store::StoreError;
 use crate::ports::vector_store::{LexicalHit, LexicalQuery, ListQuery, VectorQuery, VectorStore};
@@ -28,7 +27,6 @@ use mockall::predicate::*;
 use mockall::Sequence;
 use serde_json::json;
 use std::sync::Arc;
-use std::time::Duration;
 use uuid::Uuid;
 
 mockall::mock! {
@@ -76,24 +74,6 @@ mockall::mock! {
         async fn append(&self, entries: &[HistoryEntry]) -> Result<(), StoreError>;
         async fn history(&self, id: MemoryId) -> Result<Vec<HistoryEntry>, StoreError>;
         async fn erase(&self, scope: &Scope, memory_ids: &[MemoryId]) -> Result<u64, StoreError>;
-    }
-}
-
-mockall::mock! {
-    pub Journal {}
-    #[async_trait]
-    impl WriteJournal for Journal {
-        async fn ensure_ready(&self) -> Result<(), StoreError>;
-        async fn record(&self, id: &WriteId, ordering_key: &str, command: &WriteCommand) -> Result<(), StoreError>;
-        async fn claim(&self, max: usize, lease: Duration) -> Result<Vec<ClaimedWrite>, StoreError>;
-        async fn extend(&self, ids: &[WriteId], lease: Duration) -> Result<(), StoreError>;
-        async fn save_plan(&self, id: &WriteId, plan: &serde_json::Value) -> Result<(), StoreError>;
-        async fn finish(&self, id: &WriteId, outcome: &WriteState) -> Result<(), StoreError>;
-        async fn retry_later(&self, id: &WriteId, error: &str, delay: Duration) -> Result<(), StoreError>;
-        async fn status(&self, id: &WriteId) -> Result<Option<WriteState>, StoreError>;
-        async fn command(&self, id: &WriteId) -> Result<Option<WriteCommand>, StoreError>;
-        async fn unfinished(&self) -> Result<u64, StoreError>;
-        async fn forget(&self, scope: &Scope, memory_ids: &[MemoryId]) -> Result<u64, StoreError>;
     }
 }
 
@@ -170,7 +150,7 @@ fn service(llm: MockLlm, store: MockStore, history: MockHistory, graph: Option<M
         embedder: Arc::new(embedder()),
         vector_store: Arc::new(store),
         history: Arc::new(history),
-        journal: Arc::new(MockJournal::new()),
+        journal: Arc::new(FakeJournal::default()),
         graph: graph.map(|g| GraphBackend { store: Arc::new(g), settings: GraphSettings::default() }),
         reranker: None,
     };
@@ -420,7 +400,7 @@ async fn search_applies_threshold_and_reranker() {
         embedder: Arc::new(embedder()),
         vector_store: Arc::new(store),
         history: Arc::new(MockHistory::new()),
-        journal: Arc::new(MockJournal::new()),
+        journal: Arc::new(FakeJournal::default()),
         graph: None,
         reranker: Some(Arc::new(reranker)),
     };
@@ -461,7 +441,7 @@ fn search_backends(store: MockStore) -> Backends {
         embedder: Arc::new(embedder()),
         vector_store: Arc::new(store),
         history: Arc::new(MockHistory::new()),
-        journal: Arc::new(MockJournal::new()),
+        journal: Arc::new(FakeJournal::default()),
         graph: None,
         reranker: None,
     }

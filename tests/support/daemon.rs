@@ -419,8 +419,23 @@ impl StdioPlugin {
 
     /// Starts the plugin extracted in `dir` with extra environment.
     pub fn start_in(dir: &Path, env: &[(&str, &str)]) -> Self {
+        Self::attach(launch(dir, env))
+    }
+
+    /// Starts a runtime binary directly (`BINARY serve`, as the launcher execs it) with extra
+    /// environment: for binaries too large to package (debug builds).
+    pub fn start_binary(binary: &Path, env: &[(&str, &str)]) -> Self {
+        let mut cmd = Command::new(binary);
+        cmd.arg("serve").env_remove("REMOTE_INSTALL_URL").env("INSTALL_METHOD", "local").env("RUST_LOG", "info");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
+        Self::attach(cmd.spawn().expect("start the runtime binary"))
+    }
+
+    fn attach(mut child: Child) -> Self {
         let started = Instant::now();
-        let mut child = launch(dir, env);
         let stdout = child.stdout.take().expect("stdout");
         let stdin = child.stdin.take().expect("stdin");
         let stderr = Arc::new(Mutex::new(String::new()));
