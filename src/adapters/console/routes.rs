@@ -327,9 +327,7 @@ impl Call<'_> {
         let body = json!({"imported": {"stored": report.stored, "unchanged": report.unchanged, "history_rows": report.history_rows}});
         Ok(HttpResponse::json(200, &body))
     }
-}
 
-impl Call<'_> {
     /// Imports the change history of a Mem0 `history.db` sent as the body.
     async fn import_mem0_history(&self) -> Answer {
         if self.request.body.is_empty() {
