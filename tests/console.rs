@@ -305,7 +305,7 @@ async fn every_route_through_the_daemons_endpoint_invocation() {
 }
 
 /// `mem0-dify console` over a fresh data directory: the way in, and the credentials file.
-async fn start_console(model: &FakeOpenAi, data: &Path) -> (Way, std::path::PathBuf) {
+async fn start_console(model: &FakeOpenAi, data: &Path) -> (Way, std::path::PathBuf, Logs) {
     let credentials = data.join("credentials.json");
     std::fs::write(&credentials, engine(model, data).to_string()).unwrap();
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_mem0-dify"))
@@ -315,23 +315,42 @@ async fn start_console(model: &FakeOpenAi, data: &Path) -> (Way, std::path::Path
         .env("MEM0_DIFY_CONSOLE_KEY", KEY)
         .env("MEM0_DIFY_DATA_DIR", data)
         .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .env("RUST_LOG", "info")
         .kill_on_drop(true)
         .spawn()
         .expect("start mem0-dify console");
+    let logs = Logs::default();
+    tokio::spawn(daemon::collect_stderr(child.stderr.take().unwrap(), logs.clone()));
     let mut stdout = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
     let first = tokio::time::timeout(Duration::from_secs(60), stdout.next_line()).await.expect("listening line");
     let first = first.unwrap().expect("a line");
     let address = first.trim_start_matches("console listening on http://").trim_end_matches('/').to_owned();
-    (Way::Direct { address, _child: child }, credentials)
+    (Way::Direct { address, _child: child }, credentials, logs)
 }
+
+/// What a process wrote to stderr so far.
+type Logs = std::sync::Arc<std::sync::Mutex<String>>;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_through_mem0_dify_console() {
     let model = FakeOpenAi::start().await;
     model.set_embedding_dims(DIMS);
     let data = tempfile::tempdir().unwrap();
-    let (way, _) = start_console(&model, data.path()).await;
+    let (way, _, logs) = start_console(&model, data.path()).await;
     scenario(&way).await;
+    // wrong keys: refused, then rate-limited; logged without the key
+    let wrong = "wrong-key-wrong-key-123";
+    let mut statuses = Vec::new();
+    for _ in 0..12 {
+        statuses.push(way.send("GET", "/api/scopes", Some(wrong), b"").await.status);
+    }
+    assert!(statuses.contains(&401) && statuses.ends_with(&[429, 429]), "{statuses:?}");
+    let limited = way.get("/api/scopes").await.expect(429);
+    assert!(limited.headers.contains_key("retry-after"), "{:?}", limited.headers);
+    let logs = logs.lock().unwrap().clone();
+    assert!(logs.contains("wrong access key"), "{logs}");
+    assert!(!logs.contains(wrong) && !logs.contains(KEY), "a key reached the log");
 }
 
 /// A Mem0 `history.db` made by the real mem0ai package at the seed's version
@@ -366,7 +385,7 @@ async fn imports_a_history_db_made_by_mem0ai() {
     let model = FakeOpenAi::start().await;
     model.set_embedding_dims(DIMS);
     let data = tempfile::tempdir().unwrap();
-    let (way, credentials) = start_console(&model, data.path()).await;
+    let (way, credentials, _) = start_console(&model, data.path()).await;
     // the Python plugin's memories are read where they are; here they are brought in by import
     let memories = report["memories"].as_array().unwrap();
     let kept: Vec<Value> = memories
