@@ -7,6 +7,8 @@
 //!     return our results.
 //! (c) the same server relays the plugin's backwards invocations (the `dify` model provider) to a
 //!     stand-in of Dify's inner API (`tests/support/dify_workspace.rs`) and back.
+//! (d) after (c), the memory console: an endpoint set up through the daemon's API (settings
+//!     encrypted through the stand-in inner API) answers through the daemon's own `/e/{hook}` route.
 //! The packaged binary of (a) and (b) serves the fake engine of `tests/support/fake_api.rs`; (c)
 //! runs the real engine binary.
 //! Without the daemon's variables these tests fail, unless `MEM0_SKIP_SERVICE_TESTS=1`.
@@ -266,6 +268,13 @@ impl Daemon {
         (status, response.text().await.unwrap_or_default())
     }
 
+    async fn get(&self, path: &str) -> (u16, String) {
+        let response =
+            self.http.get(format!("{}{path}", self.url)).header("X-Api-Key", &self.key).send().await.expect("daemon");
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap_or_default())
+    }
+
     /// The daemon of the environment's variables.
     fn from_env(env: &HashMap<&'static str, String>) -> Self {
         Self {
@@ -491,5 +500,49 @@ async fn real_daemon_relays_the_workspace_models_to_the_dify_provider() {
         "(c) passed: validation, add and search with the workspace's models relayed by the daemon ({} inner API calls)",
         calls.len()
     );
+
+    // (d) the memory console: an endpoint set up through the daemon's API (its secret settings
+    // encrypted and decrypted by the inner API), reached through the daemon's own `/e/` route
+    let (status, listed) = daemon.get(&format!("/plugin/{tenant}/management/list?page=1&page_size=10")).await;
+    assert_eq!(status, 200, "{listed}");
+    let identifier = find_string(&serde_json::from_str(&listed).unwrap(), "plugin_unique_identifier", plugin_id)
+        .unwrap_or_else(|| panic!("the debugging installation is listed: {listed}"));
+    let access_key = "console-key-0123456789";
+    let mut settings = workspace::credentials(false);
+    settings["console_access_key"] = json!(access_key);
+    settings["async_mode"] = json!(false);
+    let setup = json!({"plugin_unique_identifier": identifier, "user_id": "dify-user-1", "name": "memory console",
+        "settings": settings});
+    let (status, body) = daemon.post(&format!("/plugin/{tenant}/endpoint/setup"), None, setup).await;
+    assert!(status == 200 && serde_json::from_str::<Value>(&body).unwrap()["code"] == 0, "endpoint setup: {body}");
+    let (_, endpoints) = daemon.get(&format!("/plugin/{tenant}/endpoint/list?page=1&page_size=10")).await;
+    let hook = find_string(&serde_json::from_str(&endpoints).unwrap(), "hook_id", "")
+        .unwrap_or_else(|| panic!("the endpoint is listed: {endpoints}"));
+    let console = |path: &str, key: &str| {
+        daemon.http.get(format!("{}/e/{hook}/api/{path}", daemon.url)).header("X-Console-Key", key.to_owned()).send()
+    };
+    let refused = console("scopes", "wrong-key-0123456789").await.expect("daemon");
+    assert_eq!(refused.status().as_u16(), 401, "a wrong key is refused through the daemon");
+    let answered = console("scopes", access_key).await.expect("daemon");
+    assert_eq!(answered.status().as_u16(), 200);
+    let scopes: Value = answered.json().await.expect("JSON");
+    assert!(scopes.to_string().contains("alice"), "alice's memory is listed through the daemon's route: {scopes}");
+    let encrypted = inner.calls().iter().filter(|c| c.route == "encrypt").count();
+    assert!(encrypted >= 2, "the daemon encrypted the settings and decrypted them for the call");
+    eprintln!("(d) passed: the memory console endpoint set up and reached through the daemon's /e/ route");
     child.kill().await.ok();
+}
+
+/// The first string at `key` anywhere in `value` that contains `containing`.
+fn find_string(value: &Value, key: &str, containing: &str) -> Option<String> {
+    match value {
+        Value::Object(map) => map
+            .get(key)
+            .and_then(Value::as_str)
+            .filter(|s| s.contains(containing))
+            .map(str::to_owned)
+            .or_else(|| map.values().find_map(|v| find_string(v, key, containing))),
+        Value::Array(items) => items.iter().find_map(|v| find_string(v, key, containing)),
+        _ => None,
+    }
 }

@@ -95,6 +95,7 @@ impl FakeInnerApi {
         let app = Router::new()
             .route("/inner/api/invoke/llm", post(llm))
             .route("/inner/api/invoke/text-embedding", post(text_embedding))
+            .route("/inner/api/invoke/encrypt", post(encrypt))
             .with_state(ctx);
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -152,6 +153,15 @@ async fn llm(State(ctx): State<Ctx>, headers: HeaderMap, body: Bytes) -> Respons
 async fn text_embedding(State(ctx): State<Ctx>, headers: HeaderMap, body: Bytes) -> Response {
     match accept(&ctx, &headers, "text-embedding", &body) {
         Ok(request) => axum::Json(json!({"data": embedding_result(&request), "error": ""})).into_response(),
+        Err(refusal) => refusal.into_response(),
+    }
+}
+
+/// Dify's encryption of endpoint settings, stood in for: the data back as given (encrypt and
+/// decrypt alike), as `{"data": {"data": …}}`.
+async fn encrypt(State(ctx): State<Ctx>, headers: HeaderMap, body: Bytes) -> Response {
+    match accept(&ctx, &headers, "encrypt", &body) {
+        Ok(request) => axum::Json(json!({"data": {"data": request["data"]}, "error": ""})).into_response(),
         Err(refusal) => refusal.into_response(),
     }
 }
