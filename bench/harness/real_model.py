@@ -76,8 +76,11 @@ def load(path: str, sessions: list[int]) -> dict:
 class Recorder:
     """An HTTP proxy in front of the model server that records every chat call."""
 
-    def __init__(self, upstream: str):
+    def __init__(self, upstream: str, timeout: float):
         self.upstream = upstream.rstrip("/")
+        # The proxy gives up when the plugin does: an upstream request left running would hold
+        # llama-server's single slot, so every later call would wait behind it and time out too.
+        self.timeout = timeout
         self.calls: list[dict] = []
         self.lock = threading.Lock()
         recorder = self
@@ -92,12 +95,13 @@ class Recorder:
                 headers = {k: v for k, v in self.headers.items() if k.lower() in ("content-type", "authorization")}
                 started = time.perf_counter()
                 try:
-                    with urllib.request.urlopen(urllib.request.Request(url, body, headers), timeout=900) as r:
+                    with urllib.request.urlopen(urllib.request.Request(url, body, headers),
+                                                timeout=recorder.timeout) as r:
                         status, answer = r.status, r.read()
                 except urllib.error.HTTPError as e:
                     status, answer = e.code, e.read()
-                except OSError as e:
-                    status, answer = 502, json.dumps({"error": str(e)}).encode()
+                except (OSError, TimeoutError) as e:
+                    status, answer = 504, json.dumps({"error": str(e)}).encode()
                 recorder.record(body, status, answer, time.perf_counter() - started)
                 self.send_response(status)
                 self.send_header("content-type", "application/json")
@@ -450,6 +454,8 @@ def main() -> int:
                     help="folder of one JSON-lines file per target and mode with every model call (to read answers)")
     ap.add_argument("--out", default=os.path.join(HERE, "../results/real_model.json"))
     ap.add_argument("--report", default=os.path.join(HERE, "../../BENCHMARKS.md"))
+    ap.add_argument("--merge", action="store_true",
+                    help="keep the other targets already in --out (one run per model, one report)")
     args = ap.parse_args()
     sessions = [int(s) for s in args.sessions.split(",")]
     data = load(os.path.join(args.data, f"{args.conversation}.json"), sessions)
@@ -468,7 +474,7 @@ def main() -> int:
                                                                                       f"llama-{name}.log"))
             else:
                 url = where
-            recorder = Recorder(url)
+            recorder = Recorder(url, args.timeout + 1)
             result["targets"][name] = {}
             loads = [os.getloadavg()[1]]
             for mode in args.modes.split(","):
@@ -489,6 +495,12 @@ def main() -> int:
         print(json.dumps(result, indent=1))
         return 0
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    if args.merge and os.path.exists(args.out):
+        with open(args.out) as f:
+            before = json.load(f)
+        result["targets"] = {**before.get("targets", {}), **result["targets"]}
+        result["load_avg"] = {**before.get("load_avg", {}), **result["load_avg"]}
+        result["when"] = f"{before.get('when')} and {result['when']}"
     with open(args.out, "w") as f:
         json.dump(result, f, indent=1)
     write_section(args.report, render(result))

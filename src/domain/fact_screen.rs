@@ -298,7 +298,7 @@ mod tests {
         let copy = fact("Caroline is keen on counseling or working in mental health");
         assert_eq!(screen.check(&copy), Some(DropReason::AlreadyRemembered));
         assert_eq!(screen.check(&fact("Plays the violin and runs")), Some(DropReason::AlreadyRemembered));
-        assert!(screen.all_remembered(&[copy.clone()]));
+        assert!(screen.all_remembered(std::slice::from_ref(&copy)));
         let new = fact("Asked whether the lake sunrise painting is Melanie's own");
         assert_eq!(screen.check(&new), None);
         assert!(!screen.all_remembered(&[copy.clone(), new]));

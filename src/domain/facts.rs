@@ -276,8 +276,8 @@ mod tests {
     fn remembered_memories_close_the_system_message_after_any_language_rule() {
         let date = NaiveDate::from_ymd_opt(2026, 11, 26).unwrap_or_default();
         let tea = MemoryText::parse("m", "Likes tea").unwrap();
-        let p =
-            extraction_prompt(&conv(), FactSources::user(), date, None, &[tea.clone()]).in_language(Some("English"));
+        let p = extraction_prompt(&conv(), FactSources::user(), date, None, std::slice::from_ref(&tea))
+            .in_language(Some("English"));
         let system = p.system();
         assert!(system.starts_with(&p.instructions), "{system}");
         assert!(
