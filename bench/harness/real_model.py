@@ -455,7 +455,7 @@ def main() -> int:
     ap.add_argument("--out", default=os.path.join(HERE, "../results/real_model.json"))
     ap.add_argument("--report", default=os.path.join(HERE, "../../BENCHMARKS.md"))
     ap.add_argument("--merge", action="store_true",
-                    help="keep the other targets already in --out (one run per model, one report)")
+                    help="keep the other targets and modes already in --out (one run per model or mode, one report)")
     args = ap.parse_args()
     sessions = [int(s) for s in args.sessions.split(",")]
     data = load(os.path.join(args.data, f"{args.conversation}.json"), sessions)
@@ -485,7 +485,7 @@ def main() -> int:
                 print(f"[real_model] {name} {mode}: {json.dumps(result['targets'][name][mode])}", file=sys.stderr)
                 loads.append(os.getloadavg()[1])
             # 5-minute load averages around each mode: the machine is shared, so latencies depend on it.
-            result["load_avg"][name] = [round(x, 2) for x in loads]
+            result["load_avg"][f"{name} ({args.modes})"] = [round(x, 2) for x in loads]
             recorder.stop()
         finally:
             if server is not None:
@@ -498,7 +498,10 @@ def main() -> int:
     if args.merge and os.path.exists(args.out):
         with open(args.out) as f:
             before = json.load(f)
-        result["targets"] = {**before.get("targets", {}), **result["targets"]}
+        targets = before.get("targets", {})
+        for name, modes in result["targets"].items():
+            targets[name] = {**targets.get(name, {}), **modes}
+        result["targets"] = targets
         result["load_avg"] = {**before.get("load_avg", {}), **result["load_avg"]}
         result["when"] = f"{before.get('when')} and {result['when']}"
     with open(args.out, "w") as f:
