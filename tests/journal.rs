@@ -10,7 +10,7 @@ use mem0_dify::domain::credentials::ProviderBlock;
 use mem0_dify::domain::message::Conversation;
 use mem0_dify::domain::operations::{AddRequest, WriteCommand};
 use mem0_dify::domain::scope::Scope;
-use mem0_dify::ports::journal::WriteJournal;
+use mem0_dify::ports::journal::{NewWrite, Recorded, WriteJournal};
 use mem0_dify::ports::memory_api::{WriteId, WriteState};
 use serde_json::json;
 use std::collections::HashSet;
@@ -31,8 +31,19 @@ fn add(user: &str, text: &str) -> WriteCommand {
 
 async fn record(journal: &dyn WriteJournal, id: &str, command: &WriteCommand) -> WriteId {
     let id = WriteId(id.to_owned());
-    journal.record(&id, &command.ordering_key(), command).await.unwrap();
+    let recorded = record_unless_repeated(journal, &id, &[], command).await;
+    assert_eq!(recorded, Recorded::New, "{id:?} was recorded");
     id
+}
+
+async fn record_unless_repeated(
+    journal: &dyn WriteJournal,
+    id: &WriteId,
+    repeat_of: &[WriteId],
+    command: &WriteCommand,
+) -> Recorded {
+    let key = command.ordering_key();
+    journal.record(NewWrite { id, repeat_of, ordering_key: &key, command, held_for: None }).await.unwrap()
 }
 
 const LEASE: Duration = Duration::from_secs(60);
@@ -121,8 +132,8 @@ async fn postgres_accepts_do_not_wait_for_the_connections_the_writers_hold() {
         let command = add("alice", &format!("fact {n}"));
         let id = WriteId(format!("accept-{n}"));
         let recorded =
-            tokio::time::timeout(Duration::from_secs(5), journal.record(&id, &command.ordering_key(), &command)).await;
-        assert!(matches!(recorded, Ok(Ok(()))), "accept {n} waited for the store's pool: {recorded:?}");
+            tokio::time::timeout(Duration::from_secs(5), record_unless_repeated(&journal, &id, &[], &command)).await;
+        assert_eq!(recorded, Ok(Recorded::New), "accept {n} waited for the store's pool");
     }
     drop(held);
     assert_eq!(journal.unfinished().await.unwrap(), 5);
@@ -136,7 +147,7 @@ async fn order_and_durability(open: Opener) {
     let a2 = record(journal, "a2", &add("alice", "two")).await;
     let b1 = record(journal, "b1", &add("bob", "three")).await;
     // Recording the same id twice is harmless.
-    record(journal, "a1", &add("alice", "one")).await;
+    assert_eq!(record_unless_repeated(journal, &a1, &[], &add("alice", "one")).await, Recorded::IdTaken);
     assert_eq!(journal.unfinished().await.unwrap(), 3);
 
     let claimed: Vec<WriteId> = journal.claim(10, LEASE).await.unwrap().into_iter().map(|c| c.id).collect();
@@ -205,20 +216,34 @@ async fn no_double_claims(open: Opener) {
     assert_eq!(seen.len(), 200);
 }
 
-/// `recorded`: the states of the known ids among those asked, in the order asked; recording an
-/// id twice keeps one write (what lets processes deriving the same id for a repeat agree).
+/// A record finds the first earlier recording of the same add that did not fail and then
+/// records nothing; an id recorded twice keeps one write (what lets processes deriving the same
+/// id for a repeat agree), and a taken id is told.
 async fn recorded_ids_and_repeated_records(open: Opener) {
     let journal = open();
-    let first = record(journal.as_ref(), "repeat-a", &add("u1", "I like tea")).await;
-    let second = record(journal.as_ref(), "repeat-b", &add("u1", "I like cake")).await;
-    record(journal.as_ref(), "repeat-a", &add("u1", "I like tea")).await;
+    let journal = journal.as_ref();
+    let tea = add("u1", "I like tea");
+    let first = record(journal, "repeat-a", &tea).await;
+    let second = record(journal, "repeat-b", &add("u1", "I like cake")).await;
+    let failed = record(journal, "repeat-failed", &tea).await;
+    journal.finish(&failed, &WriteState::Failed { error: "bad key".into(), attempts: 1 }).await.unwrap();
+    assert_eq!(record_unless_repeated(journal, &first, &[], &tea).await, Recorded::IdTaken);
     assert_eq!(journal.unfinished().await.unwrap(), 2, "an id recorded twice is one write");
+
     let unknown = WriteId("repeat-none".into());
-    let known = journal.recorded(&[unknown.clone(), second.clone(), first.clone()]).await.unwrap();
-    let ids: Vec<&WriteId> = known.iter().map(|(id, _)| id).collect();
-    assert_eq!(ids, vec![&second, &first]);
-    assert!(known.iter().all(|(_, state)| matches!(state, WriteState::Pending { .. })));
-    assert!(journal.recorded(&[unknown]).await.unwrap().is_empty());
+    let found = record_unless_repeated(
+        journal,
+        &unknown,
+        &[failed.clone(), unknown.clone(), second.clone(), first.clone()],
+        &tea,
+    )
+    .await;
+    assert_eq!(found, Recorded::Repeat(second), "the first known one that did not fail, in the order given");
+    assert_eq!(journal.status(&unknown).await.unwrap(), None, "a repeat records nothing");
+
+    assert_eq!(record_unless_repeated(journal, &failed, std::slice::from_ref(&failed), &tea).await, Recorded::IdTaken);
+    assert_eq!(record_unless_repeated(journal, &unknown, &[failed], &tea).await, Recorded::New);
+    assert_eq!(journal.unfinished().await.unwrap(), 3);
 }
 
 #[tokio::test]

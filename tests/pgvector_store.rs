@@ -888,3 +888,66 @@ async fn a_table_created_before_the_lexical_index_gains_it_and_keeps_every_memor
     }
     drop_table(&url, &collection).await;
 }
+
+/// Keyword search matches a small scope row by row and a large one (over 2,000 memories) through
+/// the keyword index; both find the same memories, confined to the scope and the filter. A vector
+/// search of an empty scope, or of a filter that keeps nothing, finds nothing (the statement that
+/// counts the scope still answers).
+#[tokio::test]
+async fn keyword_search_of_small_and_large_scopes_and_empty_vector_searches() {
+    use mem0_dify::domain::lexical::query_terms;
+    use mem0_dify::ports::vector_store::LexicalQuery;
+    let Some(url) = pg_url() else { return };
+    let collection = unique_collection("lexical_sizes");
+    let store = store(&url, &collection, DIMS);
+    let mut vectors = Vectors::new(7);
+    let (small, large) = (scope(Some("small"), None, None), scope(Some("large"), None, None));
+    let mut expected = std::collections::HashMap::new();
+    for (owner, size) in [(&small, 40usize), (&large, 2_600)] {
+        let mut rows = Vec::new();
+        for n in 0..size {
+            let kayak = n % 100 == 7;
+            let text =
+                if kayak { format!("Paddles a red kayak on lake {n}") } else { format!("Reads novel number {n}") };
+            let parity = if n % 2 == 0 { "even" } else { "odd" };
+            let memory = record(owner, &text, json!({ "parity": parity }), n as i64);
+            if kayak {
+                expected
+                    .entry(owner.user_id().map(|u| u.as_str().to_owned()))
+                    .or_insert_with(Vec::new)
+                    .push((memory.id, parity));
+            }
+            rows.push((memory, vectors.next(DIMS)));
+        }
+        for chunk in rows.chunks(500) {
+            store.insert(chunk).await.unwrap();
+        }
+    }
+    let odd = Filter::parse(&json!({"parity": "odd"})).unwrap();
+    for owner in [&small, &large] {
+        let wanted = &expected[&owner.user_id().map(|u| u.as_str().to_owned())];
+        for filter in [None, Some(odd.clone())] {
+            let query = LexicalQuery {
+                terms: query_terms("who has a kayak?"),
+                vector: vectors.next(DIMS),
+                scope: owner.clone(),
+                filter: filter.clone(),
+                limit: 100,
+            };
+            let hits = store.lexical_search(&query).await.unwrap();
+            let found: BTreeSet<MemoryId> = hits.iter().map(|h| h.record.id).collect();
+            let want: BTreeSet<MemoryId> =
+                wanted.iter().filter(|(_, parity)| filter.is_none() || *parity == "odd").map(|(id, _)| *id).collect();
+            assert!(!want.is_empty());
+            assert_eq!(found, want, "{owner:?} filter {filter:?}");
+        }
+    }
+    let nobody = scope(Some("nobody"), None, None);
+    assert!(store.search(&search_query(&vectors.next(DIMS), &nobody, None, 5)).await.unwrap().is_empty());
+    let none = Filter::parse(&json!({"parity": "none"})).unwrap();
+    assert!(store.search(&search_query(&vectors.next(DIMS), &small, Some(none), 5)).await.unwrap().is_empty());
+    let exact_before = store.search_stats().exact;
+    assert_eq!(store.search(&search_query(&vectors.next(DIMS), &small, None, 5)).await.unwrap().len(), 5);
+    assert_eq!(store.search_stats().exact, exact_before + 1, "a small scope is searched exactly");
+    drop_table(&url, &collection).await;
+}

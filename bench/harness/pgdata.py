@@ -41,8 +41,12 @@ def count_rows(conn, table: str) -> int:
 
 
 def drop(conn, table: str) -> None:
+    """Drops a collection with what mem0-dify keeps beside it (its write journal and history), so that
+    every run starts from nothing: a journal left by an earlier run would answer the same adds as
+    repeats (issue 15's repeat window) instead of writing them."""
     with conn.cursor() as cur:
-        cur.execute(f'DROP TABLE IF EXISTS "{table}" CASCADE')
+        for name in (table, f"{table}_journal", f"{table}_history"):
+            cur.execute(f'DROP TABLE IF EXISTS "{name}" CASCADE')
 
 
 def backends(conn) -> int:

@@ -15,6 +15,7 @@ use crate::adapters::history::sqlite::SqliteHistoryStore;
 use crate::adapters::journal::postgres::PostgresJournal;
 use crate::adapters::journal::sqlite::SqliteJournal;
 use crate::adapters::rerank::{self, llm_reranker};
+use crate::adapters::system_clock::SystemClock;
 use crate::adapters::vector;
 use crate::adapters::vector::embedded::{self, EmbeddedConfig, EmbeddedVectorStore};
 use crate::adapters::vector::pgvector::{self, PgVectorStore};
@@ -94,6 +95,8 @@ impl BackendFactory for DefaultBackendFactory {
             journal: storage.journal,
             graph,
             reranker,
+            clock: Arc::new(SystemClock),
+            ids: Arc::new(SystemClock),
         })
     }
 }

@@ -14,5 +14,6 @@ pub mod llm;
 pub mod postgres;
 pub mod rerank;
 pub mod stored_time;
+pub mod system_clock;
 pub mod vector;
 pub mod vendors;

@@ -11,8 +11,7 @@
 //! writes of this process: a place is reserved before the insert and kept when the insert fails
 //! or is abandoned (the insert may have landed; the next count corrects it).
 
-use crate::domain::operations::WriteCommand;
-use crate::ports::journal::WriteJournal;
+use crate::ports::journal::{NewWrite, Recorded, WriteJournal};
 use crate::ports::memory_api::{WriteId, WriteState};
 use crate::ports::store::StoreError;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -54,18 +53,14 @@ impl Admission {
         self.counted.load(Ordering::SeqCst).then(|| self.pending.load(Ordering::SeqCst))
     }
 
-    /// Durably records `command` in `journal` if the capacity allows it, else answers
+    /// Durably records `write` in `journal` if the capacity allows it, else answers
     /// [`AdmitError::Busy`]; counts the journal first when not counted yet or full by the count.
-    pub async fn record(
-        &self,
-        journal: &dyn WriteJournal,
-        id: &WriteId,
-        command: &WriteCommand,
-    ) -> Result<(), AdmitError> {
+    /// A write the journal did not record (a repeat, a taken id) gives its place back.
+    pub async fn record(&self, journal: &dyn WriteJournal, write: NewWrite<'_>) -> Result<Recorded, AdmitError> {
         {
             let _shared = self.gate.read().await;
             if self.counted.load(Ordering::SeqCst) && self.reserve() {
-                return Ok(journal.record(id, &command.ordering_key(), command).await?);
+                return self.recorded(journal.record(write).await);
             }
         }
         let _alone = self.gate.write().await;
@@ -73,7 +68,17 @@ impl Admission {
         if !self.reserve() {
             return Err(AdmitError::Busy(waiting));
         }
-        Ok(journal.record(id, &command.ordering_key(), command).await?)
+        self.recorded(journal.record(write).await)
+    }
+
+    /// Keeps the place reserved for a write the journal recorded (or may have: on an error the
+    /// next count corrects it) and frees it for one it did not.
+    fn recorded(&self, outcome: Result<Recorded, StoreError>) -> Result<Recorded, AdmitError> {
+        let recorded = outcome?;
+        if recorded != Recorded::New {
+            self.release();
+        }
+        Ok(recorded)
     }
 
     /// Records the final outcome of a write in `journal`; its place is freed once recorded.
@@ -86,7 +91,7 @@ impl Admission {
         let _shared = self.gate.read().await;
         journal.finish(id, outcome).await?;
         if !matches!(outcome, WriteState::Pending { .. }) {
-            let _ = self.pending.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+            self.release();
         }
         Ok(())
     }
@@ -113,6 +118,11 @@ impl Admission {
         Ok(waiting)
     }
 
+    /// Frees a place.
+    fn release(&self) {
+        let _ = self.pending.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+    }
+
     /// Takes a place if one is free.
     fn reserve(&self) -> bool {
         self.pending.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| (n < self.capacity).then_some(n + 1)).is_ok()
@@ -124,6 +134,7 @@ mod tests {
     use super::*;
     use crate::domain::message::Conversation;
     use crate::domain::operations::AddRequest;
+    use crate::domain::operations::WriteCommand;
     use crate::domain::scope::Scope;
     use crate::ports::journal::ClaimedWrite;
     use async_trait::async_trait;
@@ -157,13 +168,20 @@ mod tests {
         async fn ensure_ready(&self) -> Result<(), StoreError> {
             Ok(())
         }
-        async fn record(&self, id: &WriteId, _key: &str, _command: &WriteCommand) -> Result<(), StoreError> {
+        async fn record(&self, write: NewWrite<'_>) -> Result<Recorded, StoreError> {
             tokio::time::sleep(self.insert_delay).await;
             if self.failing.load(Ordering::SeqCst) {
                 return Err(StoreError::Unavailable { store: "test journal", message: "down".into() });
             }
-            self.pending.lock().unwrap().insert(id.0.clone(), true);
-            Ok(())
+            let mut rows = self.pending.lock().unwrap();
+            if let Some(earlier) = write.repeat_of.iter().find(|id| rows.contains_key(&id.0)) {
+                return Ok(Recorded::Repeat(earlier.clone()));
+            }
+            if rows.contains_key(&write.id.0) {
+                return Ok(Recorded::IdTaken);
+            }
+            rows.insert(write.id.0.clone(), true);
+            Ok(Recorded::New)
         }
         async fn claim(&self, _max: usize, _lease: Duration) -> Result<Vec<ClaimedWrite>, StoreError> {
             Ok(Vec::new())
@@ -206,6 +224,10 @@ mod tests {
         })
     }
 
+    fn new_write<'a>(id: &'a WriteId, command: &'a WriteCommand, repeat_of: &'a [WriteId]) -> NewWrite<'a> {
+        NewWrite { id, repeat_of, ordering_key: "alice", command, held_for: None }
+    }
+
     fn id(n: usize) -> WriteId {
         WriteId(format!("w{n}"))
     }
@@ -220,7 +242,7 @@ mod tests {
         let admission = Admission::new(10);
         assert_eq!(admission.pending(), None);
         for n in 0..3 {
-            admission.record(&rows, &id(n), &command()).await.unwrap();
+            admission.record(&rows, new_write(&id(n), &command(), &[])).await.unwrap();
         }
         assert_eq!(admission.pending(), Some(3));
         admission.finish(&rows, &id(0), &applied()).await.unwrap();
@@ -232,14 +254,26 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_write_the_journal_did_not_record_gives_its_place_back() {
+        let rows = Rows::default();
+        let admission = Admission::new(10);
+        admission.record(&rows, new_write(&id(0), &command(), &[])).await.unwrap();
+        let repeat = admission.record(&rows, new_write(&id(1), &command(), &[id(0)])).await.unwrap();
+        assert_eq!(repeat, Recorded::Repeat(id(0)));
+        let taken = admission.record(&rows, new_write(&id(0), &command(), &[])).await.unwrap();
+        assert_eq!(taken, Recorded::IdTaken);
+        assert_eq!(admission.pending(), Some(1), "only the write recorded holds a place");
+    }
+
+    #[tokio::test]
     async fn a_resumed_journal_is_counted_before_the_first_accept() {
         let rows = Rows::default();
         for n in 0..3 {
             rows.elsewhere(&format!("left-{n}"), true);
         }
         let admission = Admission::new(4);
-        admission.record(&rows, &id(0), &command()).await.unwrap();
-        assert!(matches!(admission.record(&rows, &id(1), &command()).await, Err(AdmitError::Busy(4))));
+        admission.record(&rows, new_write(&id(0), &command(), &[])).await.unwrap();
+        assert!(matches!(admission.record(&rows, new_write(&id(1), &command(), &[])).await, Err(AdmitError::Busy(4))));
         assert_eq!(rows.unfinished_now(), 4);
         assert_eq!(admission.pending(), Some(4));
     }
@@ -248,9 +282,12 @@ mod tests {
     async fn a_failed_insert_keeps_its_place_until_the_next_count() {
         let rows = Rows::default();
         let admission = Admission::new(10);
-        admission.record(&rows, &id(0), &command()).await.unwrap();
+        admission.record(&rows, new_write(&id(0), &command(), &[])).await.unwrap();
         rows.failing.store(true, Ordering::SeqCst);
-        assert!(matches!(admission.record(&rows, &id(1), &command()).await, Err(AdmitError::Journal(_))));
+        assert!(matches!(
+            admission.record(&rows, new_write(&id(1), &command(), &[])).await,
+            Err(AdmitError::Journal(_))
+        ));
         // The insert may have landed although it failed: the count errs on the full side.
         assert_eq!(admission.pending(), Some(2));
         assert_eq!(admission.recount(&rows).await.unwrap(), 1);
@@ -261,12 +298,12 @@ mod tests {
     async fn a_full_count_asks_the_journal_so_writes_finished_elsewhere_free_places() {
         let rows = Rows::default();
         let admission = Admission::new(2);
-        admission.record(&rows, &id(0), &command()).await.unwrap();
-        admission.record(&rows, &id(1), &command()).await.unwrap();
-        assert!(matches!(admission.record(&rows, &id(2), &command()).await, Err(AdmitError::Busy(2))));
+        admission.record(&rows, new_write(&id(0), &command(), &[])).await.unwrap();
+        admission.record(&rows, new_write(&id(1), &command(), &[])).await.unwrap();
+        assert!(matches!(admission.record(&rows, new_write(&id(2), &command(), &[])).await, Err(AdmitError::Busy(2))));
         // Another process sharing the journal applied one of them.
         rows.elsewhere("w0", false);
-        admission.record(&rows, &id(3), &command()).await.unwrap();
+        admission.record(&rows, new_write(&id(3), &command(), &[])).await.unwrap();
         assert_eq!(admission.pending(), Some(2));
         assert_eq!(rows.unfinished_now(), 2);
     }
@@ -275,11 +312,11 @@ mod tests {
     async fn a_recount_sees_writes_accepted_elsewhere() {
         let rows = Rows::default();
         let admission = Admission::new(3);
-        admission.record(&rows, &id(0), &command()).await.unwrap();
+        admission.record(&rows, new_write(&id(0), &command(), &[])).await.unwrap();
         rows.elsewhere("other-1", true);
         rows.elsewhere("other-2", true);
         assert_eq!(admission.recount(&rows).await.unwrap(), 3);
-        assert!(matches!(admission.record(&rows, &id(1), &command()).await, Err(AdmitError::Busy(3))));
+        assert!(matches!(admission.record(&rows, new_write(&id(1), &command(), &[])).await, Err(AdmitError::Busy(3))));
     }
 
     #[tokio::test]
@@ -289,7 +326,7 @@ mod tests {
         admission.recount(rows.as_ref()).await.unwrap();
         let accept = {
             let (rows, admission) = (rows.clone(), admission.clone());
-            tokio::spawn(async move { admission.record(rows.as_ref(), &id(0), &command()).await })
+            tokio::spawn(async move { admission.record(rows.as_ref(), new_write(&id(0), &command(), &[])).await })
         };
         tokio::time::sleep(Duration::from_millis(50)).await;
         assert!(admission.recount_if_idle(rows.as_ref()).await.is_none());
@@ -305,7 +342,7 @@ mod tests {
         let admission = Arc::new(Admission::new(CAPACITY));
         // Two already finished places are freed while the accepts run; recounts run among them.
         for n in 0..2 {
-            admission.record(rows.as_ref(), &id(1000 + n), &command()).await.unwrap();
+            admission.record(rows.as_ref(), new_write(&id(1000 + n), &command(), &[])).await.unwrap();
         }
         let mut tasks = Vec::new();
         for n in 0..60 {
@@ -315,8 +352,8 @@ mod tests {
                     20 | 40 => admission.finish(rows.as_ref(), &id(1000 + n / 20 - 1), &applied()).await.map(|_| None),
                     n if n % 14 == 0 => admission.recount(rows.as_ref()).await.map(|_| None),
                     n if n % 7 == 0 => admission.recount_if_idle(rows.as_ref()).await.transpose().map(|_| None),
-                    n => match admission.record(rows.as_ref(), &id(n), &command()).await {
-                        Ok(()) => Ok(Some(true)),
+                    n => match admission.record(rows.as_ref(), new_write(&id(n), &command(), &[])).await {
+                        Ok(recorded) => Ok(Some(recorded == Recorded::New)),
                         Err(AdmitError::Busy(_)) => Ok(Some(false)),
                         Err(AdmitError::Journal(e)) => Err(e),
                     },

@@ -8,30 +8,31 @@ use super::engine::Engine;
 use super::engines::EngineRegistry;
 use super::repeats::{repeat_ids, repeat_key, DEFAULT_REPEAT_WINDOW};
 use super::service::ServiceError;
-use super::writes::{apply_now, WriterTiming};
+use super::writes::{apply_now, kept_result, WriterTiming};
 use crate::domain::credentials::{self, CredentialSet};
 use crate::domain::history::HistoryEntry;
 use crate::domain::memory::{MemoryId, MemoryRecord};
 use crate::domain::operations::{
     AddReport, AddRequest, DeleteAllReport, ListReport, ListRequest, MemoryRef, SearchReport, SearchRequest,
-    UpdateRequest, WriteCommand,
+    UpdateRequest, WriteCommand, WriteResult,
 };
 use crate::domain::scope::Scope;
 use crate::ports::backends::BackendFactory;
 use crate::ports::embedder::EmbedPurpose;
+use crate::ports::journal::{NewWrite, Recorded};
 use crate::ports::llm::{ChatMessage, ChatRequest, ResponseFormat};
 use crate::ports::memory_api::{
     ApiError, CheckResult, Degraded, MemoryApi, ReadOutcome, WriteId, WriteOutcome, WriteRef, WriteState,
 };
 use async_trait::async_trait;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
 use tracing::{info, warn};
-use uuid::Uuid;
 
 /// How often a sync write that found the journal full tries again for a place.
 const SYNC_BUSY_RETRY: Duration = Duration::from_millis(20);
@@ -39,12 +40,101 @@ const SYNC_BUSY_RETRY: Duration = Duration::from_millis(20);
 /// How often a repeated sync add looks in the journal for the first write's outcome.
 const REPEAT_POLL: Duration = Duration::from_millis(25);
 
-/// Whether an add repeats an earlier write.
-enum Repeat {
-    /// A new write, to be recorded under this id.
+/// The ids of a write about to be accepted: the id it is recorded under, and those under which
+/// the same add was recorded if it was received before within the repeat window (the window
+/// before first).
+struct WriteIds {
+    /// The ids to record it under, tried in order while the one tried is taken by a write that
+    /// failed (a fresh id after the last).
+    ids: Vec<WriteId>,
+    repeat_of: Vec<WriteId>,
+}
+
+impl WriteIds {
+    /// The id it is recorded under unless that one is taken.
+    fn first(&self) -> &WriteId {
+        &self.ids[0]
+    }
+}
+
+/// What an accept did.
+enum Accepted {
+    /// Recorded a new write under this id.
     New(WriteId),
-    /// The same add as write `id`, recorded within the repeat window.
-    Of(WriteId),
+    /// Recorded nothing: the same add is write `id`, recorded within the repeat window.
+    Repeat(WriteId),
+}
+
+/// The typed answer of a write operation: taken from the result of a write applied here, or
+/// read from the journal, where the result is kept as the sync call answers it (a repeat applied
+/// by whichever process).
+trait WriteAnswer: DeserializeOwned {
+    /// The answer, when `result` is one of this operation's.
+    fn from_result(result: WriteResult) -> Option<Self>;
+
+    /// The answer kept in the journal.
+    fn from_journal(result: Value) -> Option<Self> {
+        serde_json::from_value(result).ok()
+    }
+}
+
+impl WriteAnswer for AddReport {
+    fn from_result(result: WriteResult) -> Option<Self> {
+        if let WriteResult::Add(report) = result {
+            Some(report)
+        } else {
+            None
+        }
+    }
+}
+
+impl WriteAnswer for MemoryRecord {
+    fn from_result(result: WriteResult) -> Option<Self> {
+        if let WriteResult::Update(record) = result {
+            Some(record)
+        } else {
+            None
+        }
+    }
+}
+
+impl WriteAnswer for MemoryId {
+    fn from_result(result: WriteResult) -> Option<Self> {
+        if let WriteResult::Delete { id } = result {
+            Some(id)
+        } else {
+            None
+        }
+    }
+
+    fn from_journal(result: Value) -> Option<Self> {
+        result.get("id").and_then(Value::as_str).and_then(|id| MemoryId::parse(id).ok())
+    }
+}
+
+impl WriteAnswer for DeleteAllReport {
+    fn from_result(result: WriteResult) -> Option<Self> {
+        if let WriteResult::DeleteAll(report) = result {
+            Some(report)
+        } else {
+            None
+        }
+    }
+}
+
+/// The answer of an applied write, or an error when it is another operation's.
+fn answer<T: WriteAnswer>(result: WriteResult) -> Result<T, ApiError> {
+    T::from_result(result).ok_or_else(|| ApiError::Backend("the write answered another operation's result".into()))
+}
+
+/// A new write id from the engine's id source.
+fn fresh_id(engine: &Engine) -> WriteId {
+    WriteId(engine.service().backends().ids.new_id().to_string())
+}
+
+/// The error of a write the journal did not take.
+fn not_accepted(cause: &dyn std::fmt::Display) -> ApiError {
+    ApiError::Backend(format!("the write was not accepted: {cause}"))
 }
 
 /// Tunables of the application (defaults from the guide).
@@ -106,7 +196,7 @@ impl MemoryApp {
 
     /// A write: in async mode recorded in the journal and acknowledged at once; in sync mode, or
     /// when a model is reachable only during this call, applied within the ceiling.
-    async fn write<T: DeserializeOwned>(
+    async fn write<T: WriteAnswer>(
         &self,
         credentials: &CredentialSet,
         command: WriteCommand,
@@ -116,115 +206,118 @@ impl MemoryApp {
         }
         let engine = self.engine(credentials).await?;
         let ceiling = self.settings.timeouts.sync_write;
+        let deadline = tokio::time::Instant::now() + ceiling;
+        let ids = self.write_ids(&engine, &command);
         // models lent only for the duration of this call cannot serve a background writer
-        if !engine.service().backends().bound_to_call() {
-            let deadline = tokio::time::Instant::now() + ceiling;
-            let id = match self.earlier_write(&engine, &command).await? {
-                Repeat::Of(id) => return self.repeated(&engine, id, credentials.async_mode, deadline).await,
-                Repeat::New(id) => id,
-            };
-            if credentials.async_mode {
-                return self.accept(&engine, &command, &id).await.map(|()| WriteOutcome::Accepted(id));
-            }
-            // Sync mode: journaled like an accepted write and applied by the writer, this call
-            // waiting for the outcome up to the ceiling; past it the answer is the write id and
-            // "still running" — the write goes on, it is never reported failed and then done.
-            // A sync caller waits for a place in the journal (as it waited for a write slot) until
-            // its ceiling, rather than being told "busy" at once.
-            let outcome = engine.writer().outcome_of(&id);
-            loop {
-                match self.accept(&engine, &command, &id).await {
-                    Ok(()) => break,
-                    Err(ApiError::Busy(_)) if tokio::time::Instant::now() < deadline => {
-                        tokio::time::sleep(SYNC_BUSY_RETRY).await;
-                    }
-                    Err(e) => {
-                        engine.writer().forget(&id);
-                        return Err(e);
-                    }
-                }
-            }
-            return match tokio::time::timeout_at(deadline, outcome).await {
-                Ok(Ok(Ok(value))) => serde_json::from_value(value)
-                    .map(WriteOutcome::Done)
-                    .map_err(|e| ApiError::Backend(format!("unexpected result: {e}"))),
-                Ok(Ok(Err(e))) => Err(e.not_found.map_or(ApiError::Backend(e.message), ApiError::NotFound)),
-                // Another caller of the same add (a concurrent repeat) now waits in our place:
-                // follow the write in the journal.
-                Ok(Err(_)) => self.repeated(&engine, id, false, deadline).await,
-                Err(_) => {
-                    engine.writer().forget(&id);
-                    info!(write = %id.0, ?ceiling, "sync write still running past its ceiling");
-                    Ok(WriteOutcome::Running(id))
-                }
+        if engine.service().backends().bound_to_call() {
+            return self.apply_in_call(&engine, &command, &ids, deadline).await;
+        }
+        if credentials.async_mode {
+            return match self.accept(&engine, &command, &ids, None).await? {
+                Accepted::New(id) | Accepted::Repeat(id) => Ok(WriteOutcome::Accepted(id)),
             };
         }
+        // Sync mode: journaled like an accepted write and applied by the writer, this call
+        // waiting for the outcome up to the ceiling; past it the answer is the write id and
+        // "still running" — the write goes on, it is never reported failed and then done.
+        // A sync caller waits for a place in the journal (as it waited for a write slot) until
+        // its ceiling, rather than being told "busy" at once.
+        let outcome = engine.writer().outcome_of(ids.first());
+        let accepted = loop {
+            match self.accept(&engine, &command, &ids, None).await {
+                Ok(accepted) => break accepted,
+                Err(ApiError::Busy(_)) if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(SYNC_BUSY_RETRY).await;
+                }
+                Err(e) => {
+                    engine.writer().forget(ids.first());
+                    return Err(e);
+                }
+            }
+        };
+        let id = match accepted {
+            Accepted::New(id) if id == *ids.first() => id,
+            // A repeat, or a new write under another id: followed in the journal.
+            Accepted::New(id) | Accepted::Repeat(id) => {
+                engine.writer().forget(ids.first());
+                return self.repeated(&engine, id, deadline).await;
+            }
+        };
+        match tokio::time::timeout_at(deadline, outcome).await {
+            Ok(Ok(Ok(result))) => answer(result).map(WriteOutcome::Done),
+            Ok(Ok(Err(e))) => Err(e.not_found.map_or(ApiError::Backend(e.message), ApiError::NotFound)),
+            // Another caller of the same add (a concurrent repeat) now waits in our place:
+            // follow the write in the journal.
+            Ok(Err(_)) => self.repeated(&engine, id, deadline).await,
+            Err(_) => {
+                engine.writer().forget(&id);
+                info!(write = %id.0, ?ceiling, "sync write still running past its ceiling");
+                Ok(WriteOutcome::Running(id))
+            }
+        }
+    }
+
+    /// A write whose models are lent for this call only: applied in the calling task within the
+    /// ceiling. It is recorded in the journal first, held by this call (leased: no writer claims
+    /// it), so that a repeat of the same add finds it, and then finished with its outcome.
+    async fn apply_in_call<T: WriteAnswer>(
+        &self,
+        engine: &Engine,
+        command: &WriteCommand,
+        ids: &WriteIds,
+        deadline: tokio::time::Instant,
+    ) -> Result<WriteOutcome<T>, ApiError> {
+        let ceiling = self.settings.timeouts.sync_write;
+        let id = match self.accept(engine, command, ids, Some(ceiling.saturating_mul(2))).await? {
+            Accepted::New(id) => id,
+            Accepted::Repeat(id) => return self.repeated(engine, id, deadline).await,
+        };
         let run = async {
             let _slot = self.write_slots.acquire().await;
-            apply_now(&engine, &command).await
+            apply_now(engine, command).await
         };
-        match tokio::time::timeout(ceiling, run).await {
+        let outcome = tokio::time::timeout_at(deadline, run).await;
+        let state = match &outcome {
+            Ok(Ok(result)) => WriteState::Applied { result: kept_result(result) },
+            Ok(Err(e)) => WriteState::Failed { error: e.message.clone(), attempts: 1 },
+            Err(_) => WriteState::Failed { error: format!("the write did not finish within {ceiling:?}"), attempts: 1 },
+        };
+        let journal = &engine.service().backends().journal;
+        if let Err(e) = engine.admission().finish(journal.as_ref(), &id, &state).await {
+            warn!(write = %id.0, error = %e, "could not record the outcome of a write applied in its call");
+        }
+        match outcome {
             Err(_) => Err(ApiError::Timeout { operation: "write", after: ceiling }),
             Ok(Err(e)) => Err(e.not_found.map_or(ApiError::Backend(e.message), ApiError::NotFound)),
-            Ok(Ok(value)) => serde_json::from_value(value)
-                .map(WriteOutcome::Done)
-                .map_err(|e| ApiError::Backend(format!("unexpected result: {e}"))),
+            Ok(Ok(result)) => answer(result).map(WriteOutcome::Done),
         }
     }
 
-    /// The id of a new write, or the write this add repeats (same add within the repeat window,
-    /// found in the journal, so also when another process recorded it). A repeat of a write that
-    /// failed is not one: it is written again.
-    async fn earlier_write(&self, engine: &Engine, command: &WriteCommand) -> Result<Repeat, ApiError> {
-        let fresh = || WriteId(Uuid::new_v4().to_string());
-        let now_ms = chrono::Utc::now().timestamp_millis();
-        let Some([current, previous]) =
-            repeat_key(command).and_then(|key| repeat_ids(&key, self.settings.repeat_window, now_ms))
-        else {
-            return Ok(Repeat::New(fresh()));
-        };
-        let not_accepted = |e: &dyn std::fmt::Display| ApiError::Backend(format!("the write was not accepted: {e}"));
-        let look = async {
-            engine.ready().await.map_err(|e| not_accepted(&e))?;
-            let journal = &engine.service().backends().journal;
-            journal.recorded(&[previous, current.clone()]).await.map_err(|e| not_accepted(&e))
-        };
-        // Bounded like the accept that follows.
-        let known = tokio::time::timeout(self.settings.timeouts.get, look)
-            .await
-            .map_err(|_| not_accepted(&"the write journal did not answer in time"))??;
-        for (id, state) in known {
-            match state {
-                WriteState::Failed { .. } if id == current => return Ok(Repeat::New(fresh())),
-                WriteState::Failed { .. } => {}
-                _ => {
-                    info!(write = %id.0, "the same add was received again within the repeat window");
-                    return Ok(Repeat::Of(id));
-                }
-            }
+    /// The ids of `command`: an add that can repeat an earlier one has the id derived from it
+    /// for the current window (the same in every process), other writes a fresh one.
+    fn write_ids(&self, engine: &Engine, command: &WriteCommand) -> WriteIds {
+        let now_ms = engine.service().backends().clock.now().timestamp_millis();
+        match repeat_key(command).and_then(|key| repeat_ids(&key, self.settings.repeat_window, now_ms)) {
+            Some(repeat) => WriteIds { ids: vec![repeat.current, repeat.retry], repeat_of: repeat.earlier.to_vec() },
+            None => WriteIds { ids: vec![fresh_id(engine)], repeat_of: Vec::new() },
         }
-        Ok(Repeat::New(current))
     }
 
-    /// The answer to a repeat of write `id`: accepted in async mode; in sync mode its outcome
-    /// once the journal has it (whichever process applies it), or "still running" at `deadline`.
-    async fn repeated<T: DeserializeOwned>(
+    /// The outcome of a sync add that repeats write `id`: its result once the journal has it
+    /// (whichever process applies it), or "still running" at `deadline`.
+    async fn repeated<T: WriteAnswer>(
         &self,
         engine: &Engine,
         id: WriteId,
-        async_mode: bool,
         deadline: tokio::time::Instant,
     ) -> Result<WriteOutcome<T>, ApiError> {
-        if async_mode {
-            return Ok(WriteOutcome::Accepted(id));
-        }
         let journal = &engine.service().backends().journal;
         loop {
             match journal.status(&id).await {
                 Ok(Some(WriteState::Applied { result })) => {
-                    return serde_json::from_value(result)
+                    return T::from_journal(result)
                         .map(WriteOutcome::Done)
-                        .map_err(|e| ApiError::Backend(format!("unexpected result: {e}")));
+                        .ok_or_else(|| ApiError::Backend("the journal holds an unreadable result".into()));
                 }
                 Ok(Some(WriteState::Failed { error, .. })) => return Err(ApiError::Backend(error)),
                 Ok(_) | Err(_) if tokio::time::Instant::now() >= deadline => return Ok(WriteOutcome::Running(id)),
@@ -233,9 +326,51 @@ impl MemoryApp {
         }
     }
 
-    /// Records a write durably and wakes the engine's writer; nothing is acknowledged unrecorded.
-    async fn accept(&self, engine: &Engine, command: &WriteCommand, id: &WriteId) -> Result<(), ApiError> {
-        let not_accepted = |e: &dyn std::fmt::Display| ApiError::Backend(format!("the write was not accepted: {e}"));
+    /// Records a write durably and wakes the engine's writer, unless it repeats an earlier
+    /// write (same add within the repeat window, also when another process recorded it); a
+    /// repeat of a write that failed is not one: it is recorded again under its next id (the
+    /// window's retry id, then a fresh one). Nothing is acknowledged unrecorded.
+    ///
+    /// `held_for`: see [`NewWrite::held_for`].
+    async fn accept(
+        &self,
+        engine: &Engine,
+        command: &WriteCommand,
+        ids: &WriteIds,
+        held_for: Option<Duration>,
+    ) -> Result<Accepted, ApiError> {
+        let ordering_key = command.ordering_key();
+        let fresh = fresh_id(engine);
+        let mut accepted = None;
+        for (n, id) in ids.ids.iter().chain([&fresh]).enumerate() {
+            // The repeats are looked for once: a later id is tried only after the one before
+            // it was found taken by a write that failed.
+            let repeat_of = if n == 0 { &ids.repeat_of[..] } else { &[] };
+            let write = NewWrite { id, repeat_of, ordering_key: &ordering_key, command, held_for };
+            match self.admit(engine, write).await? {
+                Recorded::New => accepted = Some(Accepted::New(id.clone())),
+                Recorded::Repeat(earlier) => accepted = Some(Accepted::Repeat(earlier)),
+                // Taken: by a write that failed (the next id is tried), or by the same add
+                // recorded a moment ago by another caller.
+                Recorded::IdTaken => match engine.service().backends().journal.status(id).await {
+                    Ok(Some(WriteState::Failed { .. })) => continue,
+                    Ok(Some(_)) => accepted = Some(Accepted::Repeat(id.clone())),
+                    Ok(None) => return Err(not_accepted(&"the journal holds the write id but not its write")),
+                    Err(e) => return Err(not_accepted(&e)),
+                },
+            }
+            break;
+        }
+        let accepted = accepted.ok_or_else(|| not_accepted(&"every id of the write was taken"))?;
+        match &accepted {
+            Accepted::New(_) => engine.writer().wake(),
+            Accepted::Repeat(id) => info!(write = %id.0, "the same add was received again within the repeat window"),
+        }
+        Ok(accepted)
+    }
+
+    /// One journal call recording `write` (or finding its repeat), bounded like a read.
+    async fn admit(&self, engine: &Engine, write: NewWrite<'_>) -> Result<Recorded, ApiError> {
         let ready = tokio::time::timeout(self.settings.timeouts.get, engine.ready()).await;
         match ready {
             Err(_) => return Err(not_accepted(&"the memory store did not answer in time")),
@@ -245,15 +380,13 @@ impl MemoryApp {
         let journal = &engine.service().backends().journal;
         // The engine's count bounds the journal: a hard bound for this process, and at most the
         // writes other processes accepted since its last count can overshoot it.
-        let record = engine.admission().record(journal.as_ref(), id, command);
+        let record = engine.admission().record(journal.as_ref(), write);
         match tokio::time::timeout(self.settings.timeouts.get, record).await {
-            Err(_) => return Err(not_accepted(&"the write journal did not answer in time")),
-            Ok(Err(AdmitError::Busy(waiting))) => return Err(ApiError::Busy(waiting as usize)),
-            Ok(Err(AdmitError::Journal(e))) => return Err(not_accepted(&e)),
-            Ok(Ok(())) => {}
+            Err(_) => Err(not_accepted(&"the write journal did not answer in time")),
+            Ok(Err(AdmitError::Busy(waiting))) => Err(ApiError::Busy(waiting as usize)),
+            Ok(Err(AdmitError::Journal(e))) => Err(not_accepted(&e)),
+            Ok(Ok(recorded)) => Ok(recorded),
         }
-        engine.writer().wake();
-        Ok(())
     }
 
     /// A read bounded by `ceiling`: on timeout or backend failure, the empty default, marked degraded.
@@ -329,16 +462,7 @@ impl MemoryApi for MemoryApp {
     }
 
     async fn delete(&self, credentials: &CredentialSet, target: MemoryRef) -> Result<WriteOutcome<MemoryId>, ApiError> {
-        match self.write::<serde_json::Value>(credentials, WriteCommand::Delete(target)).await? {
-            WriteOutcome::Accepted(id) => Ok(WriteOutcome::Accepted(id)),
-            WriteOutcome::Running(id) => Ok(WriteOutcome::Running(id)),
-            WriteOutcome::Done(value) => value
-                .get("id")
-                .and_then(|v| v.as_str())
-                .and_then(|id| MemoryId::parse(id).ok())
-                .map(WriteOutcome::Done)
-                .ok_or_else(|| ApiError::Backend("unexpected delete result".into())),
-        }
+        self.write(credentials, WriteCommand::Delete(target)).await
     }
 
     async fn delete_all(

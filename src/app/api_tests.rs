@@ -17,10 +17,11 @@ use crate::domain::operations::{
 };
 use crate::domain::scope::Scope;
 use crate::ports::backends::{BackendFactory, Backends, BuildError};
+use crate::ports::clock::{Clock, IdSource};
 use crate::ports::embedder::{EmbedError, EmbedPurpose, Embedder};
 use crate::ports::graph_store::{GraphBackend, GraphStore};
 use crate::ports::history_store::HistoryStore;
-use crate::ports::journal::{ClaimedWrite, WriteJournal};
+use crate::ports::journal::{ClaimedWrite, NewWrite, Recorded, WriteJournal};
 use crate::ports::llm::ToolCall;
 use crate::ports::llm::{ChatRequest, ChatResponse, Llm, LlmError};
 use crate::ports::memory_api::{ApiError, MemoryApi, WriteId, WriteOutcome, WriteRef, WriteState};
@@ -149,9 +150,41 @@ impl HistoryStore for FakeHistory {
     }
 }
 
+/// A clock stopped when it is made, and ids counted from 1: what a write plans is the same every
+/// time it is planned from the same start.
+pub(super) struct TestClock {
+    now: chrono::DateTime<chrono::Utc>,
+    next: std::sync::atomic::AtomicU64,
+}
+
+impl TestClock {
+    /// Stopped at `now`, ids from 1.
+    pub(super) fn starting_at(now: chrono::DateTime<chrono::Utc>) -> Self {
+        Self { now, next: std::sync::atomic::AtomicU64::new(1) }
+    }
+}
+
+impl Default for TestClock {
+    fn default() -> Self {
+        Self::starting_at(chrono::Utc::now())
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.now
+    }
+}
+
+impl IdSource for TestClock {
+    fn new_id(&self) -> uuid::Uuid {
+        uuid::Uuid::from_u128(u128::from(self.next.fetch_add(1, Ordering::SeqCst)))
+    }
+}
+
 /// An in-memory journal with the port's claim semantics (clock-based leases).
 #[derive(Default)]
-struct FakeJournal(Mutex<Vec<JournalRow>>);
+pub(super) struct FakeJournal(Mutex<Vec<JournalRow>>);
 
 #[derive(Clone)]
 struct JournalRow {
@@ -165,28 +198,44 @@ struct JournalRow {
     leased_until: Option<Instant>,
 }
 
+impl FakeJournal {
+    /// Records `command` as a process that died would have left it: pending, for any writer.
+    async fn leave(&self, id: &WriteId, command: &WriteCommand) {
+        let key = command.ordering_key();
+        let write = NewWrite { id, repeat_of: &[], ordering_key: &key, command, held_for: None };
+        assert_eq!(self.record(write).await.unwrap(), Recorded::New);
+    }
+}
+
 #[async_trait]
 impl WriteJournal for FakeJournal {
     async fn ensure_ready(&self) -> Result<(), StoreError> {
         Ok(())
     }
-    async fn record(&self, id: &WriteId, key: &str, command: &WriteCommand) -> Result<(), StoreError> {
+    async fn record(&self, write: NewWrite<'_>) -> Result<Recorded, StoreError> {
         let mut rows = self.0.lock().unwrap();
-        // As the real journals: an id already recorded changes nothing.
-        if rows.iter().any(|r| r.id == *id) {
-            return Ok(());
+        // As the real journals: the first of the repeats that did not fail, else the insert;
+        // an id already recorded changes nothing.
+        let failed = |row: &JournalRow| matches!(row.state, WriteState::Failed { .. });
+        for earlier in write.repeat_of {
+            if rows.iter().any(|r| r.id == *earlier && !failed(r)) {
+                return Ok(Recorded::Repeat(earlier.clone()));
+            }
+        }
+        if rows.iter().any(|r| r.id == *write.id) {
+            return Ok(Recorded::IdTaken);
         }
         rows.push(JournalRow {
-            id: id.clone(),
-            key: key.to_owned(),
-            command: command.clone(),
+            id: write.id.clone(),
+            key: write.ordering_key.to_owned(),
+            command: write.command.clone(),
             plan: None,
             attempts: 0,
             state: WriteState::Pending { attempts: 0, last_error: None },
             due: Instant::now(),
-            leased_until: None,
+            leased_until: write.held_for.map(|held| Instant::now() + held),
         });
-        Ok(())
+        Ok(Recorded::New)
     }
     async fn claim(&self, max: usize, lease: Duration) -> Result<Vec<ClaimedWrite>, StoreError> {
         let now = Instant::now();
@@ -383,6 +432,8 @@ struct World {
     journal: Arc<FakeJournal>,
     llm: Arc<ScriptedLlm>,
     graph: Option<Arc<FakeGraph>>,
+    /// One clock for every engine built: ids never repeat across them.
+    clock: Arc<TestClock>,
 }
 
 impl World {
@@ -398,6 +449,7 @@ impl World {
                 calls_outside_caller: AtomicUsize::new(0),
             }),
             graph: None,
+            clock: Arc::new(TestClock::default()),
         }
     }
 
@@ -422,6 +474,8 @@ impl BackendFactory for World {
                 .clone()
                 .map(|g| GraphBackend { store: g, settings: GraphSettings { threshold: 0.9999, custom_prompt: None } }),
             reranker: None,
+            clock: self.clock.clone(),
+            ids: self.clock.clone(),
         })
     }
 }
@@ -586,7 +640,8 @@ async fn writes_left_by_a_dead_process_count_against_the_capacity() {
     let world = Arc::new(World::new(vec![], Duration::from_secs(5), Duration::ZERO));
     for i in 0..2 {
         let command = WriteCommand::Add(add(&format!("left {i}")));
-        world.journal.record(&WriteId(format!("left-{i}")), &command.ordering_key(), &command).await.unwrap();
+        let id = WriteId(format!("left-{i}"));
+        world.journal.leave(&id, &command).await;
     }
     let app = start(world.clone());
     let creds = credentials(true);
@@ -684,7 +739,35 @@ async fn with_a_model_lent_for_the_call_async_writes_run_in_the_calling_task() {
     assert_eq!(world.store.rows.lock().unwrap().len(), 1);
     assert_eq!(world.llm.calls.load(Ordering::SeqCst), 1);
     assert_eq!(world.llm.calls_outside_caller.load(Ordering::SeqCst), 0, "the model was called outside the call");
-    assert!(world.journal.0.lock().unwrap().is_empty(), "nothing was left for a background writer");
+    let rows = world.journal.0.lock().unwrap().clone();
+    assert_eq!(rows.len(), 1, "the write is in the journal, for its repeats");
+    assert!(matches!(rows[0].state, WriteState::Applied { .. }), "nothing was left for a background writer");
+}
+
+#[tokio::test]
+async fn with_a_model_lent_for_the_call_a_repeated_add_is_applied_once() {
+    let script = vec![
+        Err(LlmError::Unauthorized { status: 401, message: "bad key".into() }),
+        Ok(facts(&["Likes tea"])),
+        Ok(facts(&["Likes tea"])),
+    ];
+    let mut world = World::new(script, Duration::ZERO, Duration::ZERO);
+    Arc::get_mut(&mut world.llm).unwrap().bound = true;
+    let world = Arc::new(world);
+    let app = start(world.clone());
+    let creds = credentials(true);
+    assert!(IN_CALL.scope((), app.add(&creds, add("I like tea"))).await.is_err(), "the first add fails");
+    let WriteOutcome::Done(first) = IN_CALL.scope((), app.add(&creds, add("I like tea"))).await.unwrap() else {
+        panic!("a retry of a failed add is applied")
+    };
+    let WriteOutcome::Done(again) = IN_CALL.scope((), app.add(&creds, add("I like tea"))).await.unwrap() else {
+        panic!("a repeat answers the first write's result")
+    };
+    assert_eq!(again, first);
+    assert_eq!(world.llm.calls.load(Ordering::SeqCst), 2, "the model is not asked for the repeat");
+    assert_eq!(world.store.rows.lock().unwrap().len(), 1);
+    let states: Vec<WriteState> = world.journal.0.lock().unwrap().iter().map(|r| r.state.clone()).collect();
+    assert!(matches!(states[..], [WriteState::Failed { .. }, WriteState::Applied { .. }]), "{states:?}");
 }
 
 #[tokio::test]
@@ -692,7 +775,7 @@ async fn writes_left_in_the_journal_by_a_dead_process_are_resumed() {
     let world = Arc::new(World::new(vec![Ok(facts(&["Likes tea"]))], Duration::ZERO, Duration::ZERO));
     let id = WriteId("left-behind".into());
     let command = WriteCommand::Add(add("I like tea"));
-    world.journal.record(&id, &command.ordering_key(), &command).await.unwrap();
+    world.journal.leave(&id, &command).await;
     let app = start(world.clone());
     let creds = credentials(true);
     // Any call creates the engine, whose writer finds the write.
@@ -809,6 +892,24 @@ async fn without_a_window_or_after_a_failure_the_same_add_is_written_again() {
     let WriteOutcome::Accepted(retry) = app.add(&creds, add("I like tea")).await.unwrap() else { panic!() };
     assert_ne!(retry, failed, "a retry of a failed add is written again");
     assert!(matches!(wait_for(&app, &creds, &retry).await, WriteState::Applied { .. }));
+}
+
+#[tokio::test]
+async fn a_sync_retry_of_a_failed_add_is_written_again_and_answered() {
+    let script =
+        vec![Err(LlmError::Unauthorized { status: 401, message: "bad key".into() }), Ok(facts(&["Likes tea"]))];
+    let world = Arc::new(World::new(script, Duration::ZERO, Duration::ZERO));
+    let app = start(world.clone());
+    assert!(app.add(&credentials(false), add("I like tea")).await.is_err(), "the first add fails");
+    let WriteOutcome::Done(retry) = app.add(&credentials(false), add("I like tea")).await.unwrap() else {
+        panic!("the retry is applied within the ceiling")
+    };
+    assert_eq!(retry.results.len(), 1);
+    let WriteOutcome::Done(again) = app.add(&credentials(false), add("I like tea")).await.unwrap() else {
+        panic!("a repeat of the retry answers at once")
+    };
+    assert_eq!(again, retry, "the retry's own repeats find it");
+    assert_eq!(world.journal.0.lock().unwrap().len(), 2, "the failed write and its retry");
 }
 
 /// The graph extraction answer: alice likes tea.

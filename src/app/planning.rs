@@ -12,6 +12,7 @@ use crate::domain::memory::{ContentHash, MemoryError, MemoryId, MemoryRecord, Me
 use crate::domain::message::Role;
 use crate::domain::operations::{
     AddReport, AddRequest, ChangeEvent, DeleteAllReport, MemoryChange, MemoryRef, UpdateRequest, WriteCommand,
+    WriteResult,
 };
 use crate::domain::reconcile::{Candidates, Operation};
 use crate::domain::scope::Scope;
@@ -20,10 +21,8 @@ use crate::ports::vector_store::{ListQuery, VectorQuery};
 use chrono::Utc;
 use futures::future::try_join_all;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 use std::collections::HashMap;
 use tracing::{info, warn};
-use uuid::Uuid;
 
 /// One decided change to the vector store.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -125,9 +124,9 @@ pub struct WritePlan {
 }
 
 impl MemoryService {
-    /// Plans and applies a write; returns its JSON result. Graph failures are reported as
-    /// degraded (nothing retries this write later).
-    pub async fn execute(&self, command: &WriteCommand) -> Result<Value, ServiceError> {
+    /// Plans and applies a write; returns its result. Graph failures are reported as degraded
+    /// (nothing retries this write later).
+    pub async fn execute(&self, command: &WriteCommand) -> Result<WriteResult, ServiceError> {
         let mut plan = self.plan(command).await?;
         self.apply_changes(&plan).await?;
         self.plan_graph(&mut plan, GraphFailure::Degrade).await?;
@@ -136,8 +135,10 @@ impl MemoryService {
 
     /// Remembers a conversation (plan and apply in one go).
     pub async fn add(&self, request: AddRequest) -> Result<AddReport, ServiceError> {
-        let value = self.execute(&WriteCommand::Add(request)).await?;
-        serde_json::from_value(value).map_err(|e| ServiceError::Internal(e.to_string()))
+        match self.execute(&WriteCommand::Add(request)).await? {
+            WriteResult::Add(report) => Ok(report),
+            other => Err(ServiceError::Internal(format!("an add answered {other:?}"))),
+        }
     }
 
     /// Plans the graph part of an add whose graph step is pending. Returns whether the plan
@@ -184,7 +185,7 @@ impl MemoryService {
         match (command, extracted) {
             (WriteCommand::Add(request), Some(extracted)) => {
                 let planned = self.plan_facts(request, extracted).await?;
-                Ok(add_plan(request, planned, self.graph().is_some()))
+                Ok(self.add_plan(request, planned))
             }
             _ => self.plan(command).await,
         }
@@ -215,7 +216,7 @@ impl MemoryService {
         } else {
             self.plan_verbatim(request).await?
         };
-        Ok(add_plan(request, planned, self.graph().is_some()))
+        Ok(self.add_plan(request, planned))
     }
 
     /// infer=false: every message becomes a memory (an identical text already stored is NONE).
@@ -245,13 +246,13 @@ impl MemoryService {
             return Ok((Vec::new(), unchanged, 0));
         }
         let vectors = self.embed(texts.iter().map(|(t, _)| t.as_str()), EmbedPurpose::Add).await?;
-        let now = Utc::now();
+        let now = self.now();
         let changes = texts
             .into_iter()
             .zip(vectors)
             .map(|((text, role), vector)| {
                 let mut record =
-                    MemoryRecord::new(new_id(), text, request.metadata.clone(), request.scope.clone(), now)
+                    MemoryRecord::new(self.new_memory_id(), text, request.metadata.clone(), request.scope.clone(), now)
                         .observed(request.observed_at)
                         .expiring(request.expires_at);
                 record.role = Some(role.as_str().to_owned());
@@ -341,16 +342,21 @@ impl MemoryService {
             known.extend(missing.iter().map(MemoryText::hash).zip(vectors));
         }
         let stored: HashMap<MemoryId, &MemoryRecord> = candidates.records().iter().map(|r| (r.id, r)).collect();
-        let now = Utc::now();
+        let now = self.now();
         let mut changes = Vec::new();
         for operation in operations {
             match operation {
                 Operation::Add { text } => {
                     let vector = known.get(&text.hash()).cloned().unwrap_or_default();
-                    let record =
-                        MemoryRecord::new(new_id(), text, request.metadata.clone(), request.scope.clone(), now)
-                            .observed(request.observed_at)
-                            .expiring(request.expires_at);
+                    let record = MemoryRecord::new(
+                        self.new_memory_id(),
+                        text,
+                        request.metadata.clone(),
+                        request.scope.clone(),
+                        now,
+                    )
+                    .observed(request.observed_at)
+                    .expiring(request.expires_at);
                     changes.push(PlannedChange::Insert { record, vector });
                 }
                 Operation::Update { target, previous, text } => {
@@ -372,14 +378,14 @@ impl MemoryService {
     async fn plan_update(&self, request: &UpdateRequest) -> Result<WritePlan, ServiceError> {
         let old = self.get(&request.target).await?.ok_or(ServiceError::NotFound(request.target.id))?;
         let record = old
-            .revised(request.text.clone(), &request.metadata, Utc::now())
+            .revised(request.text.clone(), &request.metadata, self.now())
             .expiring(request.expires_at.or(old.expires_at));
         let vector = self.embed(std::iter::once(record.text.as_str()), EmbedPurpose::Update).await?.pop();
         let change = PlannedChange::Update { record, vector, previous: old.text.clone() };
         Ok(WritePlan {
             scope: old.scope.clone(),
             kind: PlanKind::Update,
-            history: vec![history_row(&change)],
+            history: vec![self.history_row(&change)],
             changes: vec![change],
         })
     }
@@ -390,7 +396,7 @@ impl MemoryService {
         Ok(WritePlan {
             scope: old.scope,
             kind: PlanKind::Delete,
-            history: vec![history_row(&change)],
+            history: vec![self.history_row(&change)],
             changes: vec![change],
         })
     }
@@ -427,8 +433,8 @@ impl MemoryService {
 
     /// Finishes a write whose changes are applied and whose graph step is decided (see
     /// [`Self::plan_graph`]): applies the graph part or deletes the scope; safe to repeat.
-    /// Returns the write's JSON result.
-    pub async fn finish(&self, plan: &WritePlan, on_graph_failure: GraphFailure) -> Result<Value, ServiceError> {
+    /// Returns the write's result.
+    pub async fn finish(&self, plan: &WritePlan, on_graph_failure: GraphFailure) -> Result<WriteResult, ServiceError> {
         let results: Vec<MemoryChange> = plan.changes.iter().map(report_row).collect();
         match &plan.kind {
             PlanKind::Add { unchanged, llm_calls, graph, .. } => {
@@ -439,17 +445,17 @@ impl MemoryService {
                 };
                 self.apply_graph(graph, &plan.scope, on_graph_failure, &mut report).await?;
                 info!(changes = plan.changes.len(), llm_calls, "add applied");
-                to_json(&report)
+                Ok(WriteResult::Add(report))
             }
             PlanKind::Update => match plan.changes.first() {
-                Some(PlannedChange::Update { record, .. }) => to_json(record),
+                Some(PlannedChange::Update { record, .. }) => Ok(WriteResult::Update(record.clone())),
                 _ => Err(ServiceError::Internal("update plan without its change".into())),
             },
             PlanKind::Delete => match plan.changes.first() {
-                Some(PlannedChange::Delete { record }) => Ok(json!({"id": record.id})),
+                Some(PlannedChange::Delete { record }) => Ok(WriteResult::Delete { id: record.id }),
                 _ => Err(ServiceError::Internal("delete plan without its change".into())),
             },
-            PlanKind::DeleteAll => to_json(&self.delete_all(&plan.scope).await?),
+            PlanKind::DeleteAll => Ok(WriteResult::DeleteAll(self.delete_all(&plan.scope).await?)),
         }
     }
 
@@ -505,11 +511,12 @@ impl MemoryService {
             if page.is_empty() {
                 break;
             }
-            let now = Utc::now();
+            let now = self.now();
             let history: Vec<HistoryEntry> = page
                 .iter()
                 .map(|r| {
-                    HistoryEntry::deleted(Uuid::new_v4(), r.id, r.text.clone(), r.created_at, now).owned_by(&r.scope)
+                    let id = self.backends().ids.new_id();
+                    HistoryEntry::deleted(id, r.id, r.text.clone(), r.created_at, now).owned_by(&r.scope)
                 })
                 .collect();
             self.backends().history.append(&history).await?;
@@ -527,31 +534,67 @@ impl MemoryService {
         info!(deleted, "scope deleted");
         Ok(DeleteAllReport { deleted })
     }
+
+    /// The plan of an add from its planned changes.
+    fn add_plan(&self, request: &AddRequest, (changes, unchanged, llm_calls): Planned) -> WritePlan {
+        let graph_configured = self.graph().is_some();
+        let transcript = request.conversation.transcript();
+        let history = changes.iter().map(|change| self.history_row(change)).collect();
+        // (the graph step is decided by `MemoryService::plan_graph`, journaled before any apply)
+        WritePlan {
+            scope: request.scope.clone(),
+            kind: PlanKind::Add {
+                graph: if graph_configured && !transcript.trim().is_empty() {
+                    GraphStep::Pending
+                } else {
+                    GraphStep::Skipped
+                },
+                unchanged,
+                transcript,
+                llm_calls,
+            },
+            changes,
+            history,
+        }
+    }
+
+    /// The history row of a planned change, with its id fixed.
+    fn history_row(&self, change: &PlannedChange) -> HistoryEntry {
+        let id = self.backends().ids.new_id();
+        let row = match change {
+            PlannedChange::Insert { record, .. } => {
+                HistoryEntry::added(id, record.id, record.text.clone(), record.created_at)
+            }
+            PlannedChange::Update { record, previous, .. } => HistoryEntry::updated(
+                id,
+                record.id,
+                previous.clone(),
+                record.text.clone(),
+                record.created_at,
+                record.updated_at,
+            ),
+            PlannedChange::Delete { record } => {
+                HistoryEntry::deleted(id, record.id, record.text.clone(), record.created_at, self.now())
+            }
+        };
+        let (PlannedChange::Insert { record, .. }
+        | PlannedChange::Update { record, .. }
+        | PlannedChange::Delete { record, .. }) = change;
+        row.owned_by(&record.scope)
+    }
+
+    /// The time stamped on what a write creates.
+    fn now(&self) -> chrono::DateTime<Utc> {
+        self.backends().clock.now()
+    }
+
+    /// The id of a new memory.
+    fn new_memory_id(&self) -> MemoryId {
+        MemoryId::from_uuid(self.backends().ids.new_id())
+    }
 }
 
 type Planned = (Vec<PlannedChange>, Vec<MemoryChange>, u32);
-
-/// The plan of an add from its planned changes.
-fn add_plan(request: &AddRequest, (changes, unchanged, llm_calls): Planned, graph_configured: bool) -> WritePlan {
-    let transcript = request.conversation.transcript();
-    let history = changes.iter().map(history_row).collect();
-    // (the graph step is decided by `MemoryService::plan_graph`, journaled before any apply)
-    WritePlan {
-        scope: request.scope.clone(),
-        kind: PlanKind::Add {
-            graph: if graph_configured && !transcript.trim().is_empty() {
-                GraphStep::Pending
-            } else {
-                GraphStep::Skipped
-            },
-            unchanged,
-            transcript,
-            llm_calls,
-        },
-        changes,
-        history,
-    }
-}
 
 /// The marker of a journaled step that is not a whole plan yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -582,30 +625,6 @@ pub enum SavedStep {
     Planned(Box<WritePlan>),
 }
 
-fn history_row(change: &PlannedChange) -> HistoryEntry {
-    let id = Uuid::new_v4();
-    let row = match change {
-        PlannedChange::Insert { record, .. } => {
-            HistoryEntry::added(id, record.id, record.text.clone(), record.created_at)
-        }
-        PlannedChange::Update { record, previous, .. } => HistoryEntry::updated(
-            id,
-            record.id,
-            previous.clone(),
-            record.text.clone(),
-            record.created_at,
-            record.updated_at,
-        ),
-        PlannedChange::Delete { record } => {
-            HistoryEntry::deleted(id, record.id, record.text.clone(), record.created_at, Utc::now())
-        }
-    };
-    let (PlannedChange::Insert { record, .. }
-    | PlannedChange::Update { record, .. }
-    | PlannedChange::Delete { record, .. }) = change;
-    row.owned_by(&record.scope)
-}
-
 fn report_row(change: &PlannedChange) -> MemoryChange {
     match change {
         PlannedChange::Insert { record, .. } => change_of(record, ChangeEvent::Add, None),
@@ -625,12 +644,4 @@ fn change(id: MemoryId, text: &MemoryText, event: ChangeEvent, previous: Option<
         event,
         previous_memory: previous.map(|p| p.as_str().to_owned()),
     }
-}
-
-fn new_id() -> MemoryId {
-    MemoryId::from_uuid(Uuid::new_v4())
-}
-
-fn to_json<T: Serialize>(value: &T) -> Result<Value, ServiceError> {
-    serde_json::to_value(value).map_err(|e| ServiceError::Internal(e.to_string()))
 }

@@ -41,18 +41,34 @@ pub fn repeat_key(command: &WriteCommand) -> Option<String> {
     Some(hex::encode(hash.finalize()))
 }
 
-/// The write ids an add with `key` has in the window holding `now_ms` (Unix milliseconds) and
-/// in the window before: `[current, previous]`. `None` when the window is zero (off).
-pub fn repeat_ids(key: &str, window: Duration, now_ms: i64) -> Option<[WriteId; 2]> {
+/// The write ids of an add that can repeat an earlier one, in the window holding the time asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepeatIds {
+    /// The id it is recorded under.
+    pub current: WriteId,
+    /// The id it is recorded under when the write under `current` failed: a retry of a failed
+    /// add is written again, and its own repeats still find it.
+    pub retry: WriteId,
+    /// The ids of an earlier recording of the same add: the previous window's and its retry,
+    /// then the current window's and its retry.
+    pub earlier: [WriteId; 4],
+}
+
+/// The write ids of an add with `key` at `now_ms` (Unix milliseconds). `None` when the window
+/// is zero (off).
+pub fn repeat_ids(key: &str, window: Duration, now_ms: i64) -> Option<RepeatIds> {
     let window_ms = i64::try_from(window.as_millis()).ok().filter(|w| *w > 0)?;
     let bucket = now_ms.div_euclid(window_ms);
-    let id = |bucket: i64| {
-        let digest = Sha256::digest(format!("{key}/{window_ms}/{bucket}"));
+    let id = |bucket: i64, retry: bool| {
+        let suffix = if retry { "/retry" } else { "" };
+        let digest = Sha256::digest(format!("{key}/{window_ms}/{bucket}{suffix}"));
         let mut bytes = [0u8; 16];
         bytes.copy_from_slice(&digest[..16]);
         WriteId(Uuid::from_bytes(bytes).to_string())
     };
-    Some([id(bucket), id(bucket - 1)])
+    let (current, retry) = (id(bucket, false), id(bucket, true));
+    let earlier = [id(bucket - 1, false), id(bucket - 1, true), current.clone(), retry.clone()];
+    Some(RepeatIds { current, retry, earlier })
 }
 
 #[cfg(test)]
@@ -94,10 +110,15 @@ mod tests {
         let window = Duration::from_secs(60);
         let at = |secs: i64| repeat_ids("k", window, secs * 1000).unwrap_or_else(|| panic!("on"));
         assert_eq!(at(120), at(179));
-        let [current, _] = at(150);
-        let [_, previous] = at(185);
-        assert_eq!(current, previous, "a repeat just past the boundary still finds the first write");
-        assert_ne!(at(150)[0], at(150)[1]);
+        let (now, later) = (at(150), at(185));
+        assert_eq!(
+            later.earlier[..2],
+            [now.current.clone(), now.retry.clone()],
+            "a repeat just past the boundary still finds the first write"
+        );
+        assert_eq!(now.earlier[2..], [now.current.clone(), now.retry.clone()]);
+        assert_ne!(now.current, now.retry);
+        assert_ne!(now.current, later.current);
         assert_eq!(repeat_ids("k", Duration::ZERO, 0), None);
         assert_ne!(repeat_ids("k", window, 0), repeat_ids("other", window, 0));
     }

@@ -158,7 +158,7 @@ impl MemoryService {
             let fetch = if reranker.is_some() { (request.limit.get() * 3).max(20) } else { request.limit.get() };
             let mut found =
                 super::retrieval::retrieve(self.backends.vector_store.as_ref(), &request, vector, fetch).await?;
-            let now = chrono::Utc::now();
+            let now = self.backends.clock.now();
             found.retain(|m| {
                 request.scope.contains(&m.record.scope)
                     && request.filter.as_ref().is_none_or(|f| f.matches(&m.record))
@@ -205,7 +205,7 @@ impl MemoryService {
         };
         let (memories, graph) = futures::join!(memories, graph);
         let mut results = memories?;
-        let now = chrono::Utc::now();
+        let now = self.backends.clock.now();
         results.retain(|r| request.scope.contains(&r.scope) && (request.show_expired || !r.is_expired(now)));
         let mut report = ListReport { results, ..ListReport::default() };
         match graph {

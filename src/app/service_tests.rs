@@ -1,5 +1,7 @@
 //! Unit tests of the memory use cases with mocked ports.
 
+use super::api_tests::{FakeJournal, TestClock};
+use super::planning::PlannedChange;
 use super::service::{MemoryService, Prompts, ServiceError};
 use crate::domain::fusion::Retrieval;
 use crate::domain::graph::resolve::EntityMatch;
@@ -13,12 +15,11 @@ use crate::domain::operations::{
 };
 use crate::domain::scope::Scope;
 use crate::ports::backends::Backends;
+use crate::ports::clock::Clock;
 use crate::ports::embedder::{EmbedError, EmbedPurpose, Embedder};
 use crate::ports::graph_store::{GraphBackend, GraphStore};
 use crate::ports::history_store::HistoryStore;
-use crate::ports::journal::{ClaimedWrite, WriteJournal};
 use crate::ports::llm::{ChatRequest, ChatResponse, Llm, LlmError};
-use crate::ports::memory_api::{WriteId, WriteState};
 use crate::ports::reranker::{RerankError, RerankHit, Reranker};
 use crate::ports::store::StoreError;
 use crate::ports::vector_store::{LexicalHit, LexicalQuery, ListQuery, VectorQuery, VectorStore};
@@ -28,7 +29,6 @@ use mockall::predicate::*;
 use mockall::Sequence;
 use serde_json::json;
 use std::sync::Arc;
-use std::time::Duration;
 use uuid::Uuid;
 
 mockall::mock! {
@@ -74,23 +74,6 @@ mockall::mock! {
         async fn ensure_ready(&self) -> Result<(), StoreError>;
         async fn append(&self, entries: &[HistoryEntry]) -> Result<(), StoreError>;
         async fn history(&self, id: MemoryId) -> Result<Vec<HistoryEntry>, StoreError>;
-    }
-}
-
-mockall::mock! {
-    pub Journal {}
-    #[async_trait]
-    impl WriteJournal for Journal {
-        async fn ensure_ready(&self) -> Result<(), StoreError>;
-        async fn record(&self, id: &WriteId, ordering_key: &str, command: &WriteCommand) -> Result<(), StoreError>;
-        async fn claim(&self, max: usize, lease: Duration) -> Result<Vec<ClaimedWrite>, StoreError>;
-        async fn extend(&self, ids: &[WriteId], lease: Duration) -> Result<(), StoreError>;
-        async fn save_plan(&self, id: &WriteId, plan: &serde_json::Value) -> Result<(), StoreError>;
-        async fn finish(&self, id: &WriteId, outcome: &WriteState) -> Result<(), StoreError>;
-        async fn retry_later(&self, id: &WriteId, error: &str, delay: Duration) -> Result<(), StoreError>;
-        async fn status(&self, id: &WriteId) -> Result<Option<WriteState>, StoreError>;
-        async fn command(&self, id: &WriteId) -> Result<Option<WriteCommand>, StoreError>;
-        async fn unfinished(&self) -> Result<u64, StoreError>;
     }
 }
 
@@ -164,12 +147,9 @@ fn embedder() -> MockEmbedder {
 fn service(llm: MockLlm, store: MockStore, history: MockHistory, graph: Option<MockGraph>) -> MemoryService {
     let backends = Backends {
         llm: Some(Arc::new(llm)),
-        embedder: Arc::new(embedder()),
-        vector_store: Arc::new(store),
         history: Arc::new(history),
-        journal: Arc::new(MockJournal::new()),
         graph: graph.map(|g| GraphBackend { store: Arc::new(g), settings: GraphSettings::default() }),
-        reranker: None,
+        ..search_backends(store)
     };
     MemoryService::new(backends, Prompts::default())
 }
@@ -412,15 +392,7 @@ async fn search_applies_threshold_and_reranker() {
         .expect_rerank()
         .withf(|_, docs, top| docs.len() == 2 && *top == 2)
         .returning(|_, _, _| Ok(vec![RerankHit { index: 1, score: 0.99 }, RerankHit { index: 0, score: 0.5 }]));
-    let backends = Backends {
-        llm: None,
-        embedder: Arc::new(embedder()),
-        vector_store: Arc::new(store),
-        history: Arc::new(MockHistory::new()),
-        journal: Arc::new(MockJournal::new()),
-        graph: None,
-        reranker: Some(Arc::new(reranker)),
-    };
+    let backends = Backends { reranker: Some(Arc::new(reranker)), ..search_backends(store) };
     let request = SearchRequest {
         query: Query::parse("drinks").unwrap(),
         scope: alice(),
@@ -453,14 +425,17 @@ fn search_request(query: &str, retrieval: Retrieval, explain: bool) -> SearchReq
 }
 
 fn search_backends(store: MockStore) -> Backends {
+    let clock = Arc::new(TestClock::default());
     Backends {
         llm: None,
         embedder: Arc::new(embedder()),
         vector_store: Arc::new(store),
         history: Arc::new(MockHistory::new()),
-        journal: Arc::new(MockJournal::new()),
+        journal: Arc::new(FakeJournal::default()),
         graph: None,
         reranker: None,
+        clock: clock.clone(),
+        ids: clock,
     }
 }
 
@@ -562,6 +537,25 @@ async fn verbatim_adds_keep_the_timestamp_too() {
     let store = store_expecting_one_insert_observed_at(observed);
     let request = AddRequest { observed_at: Some(observed), infer: false, ..add_request("Caroline: hi Mel!") };
     service(MockLlm::new(), store, appending_history(), None).add(request).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_plan_takes_its_time_and_ids_from_the_injected_clock_and_id_source() {
+    let clock = Arc::new(TestClock::default());
+    let plan = |clock: Arc<TestClock>| async move {
+        let mut store = MockStore::new();
+        store.expect_find_by_hash().returning(|_, _| Ok(vec![]));
+        let backends = Backends { clock: clock.clone(), ids: clock, ..search_backends(store) };
+        let request = AddRequest { infer: false, ..add_request("Caroline: I adopted a dog") };
+        MemoryService::new(backends, Prompts::default()).plan(&WriteCommand::Add(request)).await.unwrap()
+    };
+    let first = plan(clock.clone()).await;
+    let [PlannedChange::Insert { record, .. }] = &first.changes[..] else { panic!("one insert: {first:?}") };
+    assert_eq!(record.id, MemoryId::from_uuid(Uuid::from_u128(1)), "the first id of the source");
+    assert_eq!(record.created_at, clock.now());
+    assert_eq!(first.history[0].id, Uuid::from_u128(2));
+    let again = plan(Arc::new(TestClock::starting_at(clock.now()))).await;
+    assert_eq!(again, first, "the same start plans the same write");
 }
 
 /// A store where nothing is stored yet and exactly one memory observed at `observed` is inserted.

@@ -2,8 +2,8 @@
 //! has in flight, stop it and wait for what it is applying.
 
 use super::apply_error::ApplyError;
+use crate::domain::operations::WriteResult;
 use crate::ports::memory_api::WriteId;
-use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -21,7 +21,7 @@ pub struct Writer {
     /// Notified whenever a write in flight finishes.
     pub(super) idle: Notify,
     /// Sync callers waiting for the outcome of their write.
-    waiters: Mutex<HashMap<WriteId, oneshot::Sender<Result<Value, ApplyError>>>>,
+    waiters: Mutex<HashMap<WriteId, oneshot::Sender<Result<WriteResult, ApplyError>>>>,
 }
 
 impl Writer {
@@ -37,7 +37,7 @@ impl Writer {
     }
 
     /// The final outcome of write `id` when this process records it (a sync caller waits on it).
-    pub fn outcome_of(&self, id: &WriteId) -> oneshot::Receiver<Result<Value, ApplyError>> {
+    pub fn outcome_of(&self, id: &WriteId) -> oneshot::Receiver<Result<WriteResult, ApplyError>> {
         let (sender, receiver) = oneshot::channel();
         lock(&self.waiters).insert(id.clone(), sender);
         receiver
@@ -54,7 +54,7 @@ impl Writer {
     }
 
     /// Hands the final outcome of write `id` to its waiting caller, if any.
-    pub(super) fn deliver(&self, id: &WriteId, outcome: Result<Value, ApplyError>) {
+    pub(super) fn deliver(&self, id: &WriteId, outcome: Result<WriteResult, ApplyError>) {
         if let Some(sender) = lock(&self.waiters).remove(id) {
             let _ = sender.send(outcome);
         }

@@ -11,7 +11,7 @@ use super::engine::Engine;
 use super::planning::{GraphFailure, SavedStep, WritePlan};
 use super::service::ServiceError;
 use super::writer::{lock, Writer};
-use crate::domain::operations::WriteCommand;
+use crate::domain::operations::{WriteCommand, WriteResult};
 use crate::ports::journal::ClaimedWrite;
 use crate::ports::memory_api::{WriteId, WriteState};
 use serde_json::Value;
@@ -25,11 +25,19 @@ use tracing::{debug, error, info, warn, Instrument};
 pub use super::apply_error::ApplyError;
 
 /// Applies one command now (sync mode), serialized with the other writes of its owner.
-pub async fn apply_now(engine: &Engine, command: &WriteCommand) -> Result<Value, ApplyError> {
+pub async fn apply_now(engine: &Engine, command: &WriteCommand) -> Result<WriteResult, ApplyError> {
     engine.ready().await.map_err(ServiceError::from)?;
     let lock = engine.scope_lock(&command.ordering_key());
     let _guard = lock.lock().await;
     Ok(engine.service().execute(command).await?)
+}
+
+/// The result of an applied write as the journal keeps it: as the sync call answers it.
+pub(super) fn kept_result(result: &WriteResult) -> Value {
+    serde_json::to_value(result).unwrap_or_else(|e| {
+        error!(error = %e, "the result of an applied write cannot be kept in the journal");
+        Value::Null
+    })
 }
 
 /// Timing of a writer.
@@ -164,8 +172,8 @@ async fn apply_claimed(engine: &Engine, claimed: &ClaimedWrite, timing: WriterTi
     let recorded = match outcome {
         Ok(result) => {
             info!(attempt, "accepted write applied");
-            let recorded =
-                admission.finish(journal.as_ref(), &claimed.id, &WriteState::Applied { result: result.clone() }).await;
+            let kept = WriteState::Applied { result: kept_result(&result) };
+            let recorded = admission.finish(journal.as_ref(), &claimed.id, &kept).await;
             writer.deliver(&claimed.id, Ok(result));
             recorded
         }
@@ -200,7 +208,7 @@ async fn plan_and_apply(
     engine: &Engine,
     claimed: &ClaimedWrite,
     on_graph_failure: GraphFailure,
-) -> Result<Value, ApplyError> {
+) -> Result<WriteResult, ApplyError> {
     let service = engine.service();
     let saved: Option<SavedStep> = match &claimed.plan {
         Some(saved) => Some(serde_json::from_value(saved.clone()).map_err(|e| ApplyError {

@@ -312,9 +312,40 @@ pub struct DeleteAllReport {
     pub deleted: u64,
 }
 
+/// What an applied write did: the result its tool answers, whichever way it was applied.
+///
+/// Serialized (untagged) as the synchronous call answers it — an add's report, the updated
+/// memory, `{"id": …}` of the memory deleted, delete_all's report — which is how the journal
+/// keeps it for `get_write_status`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum WriteResult {
+    /// What an add changed.
+    Add(AddReport),
+    /// The memory as updated.
+    Update(MemoryRecord),
+    /// The memory deleted.
+    Delete {
+        /// Its id.
+        id: MemoryId,
+    },
+    /// What delete_all removed.
+    DeleteAll(DeleteAllReport),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_write_result_is_kept_as_the_sync_call_answers_it() {
+        let id = MemoryId::from_uuid(uuid::Uuid::from_u128(7));
+        let json = |result: &WriteResult| serde_json::to_value(result).unwrap_or_default();
+        assert_eq!(json(&WriteResult::Delete { id }), serde_json::json!({"id": id.to_string()}));
+        assert_eq!(json(&WriteResult::DeleteAll(DeleteAllReport { deleted: 3 })), serde_json::json!({"deleted": 3}));
+        let report = AddReport::default();
+        assert_eq!(json(&WriteResult::Add(report.clone())), serde_json::to_value(&report).unwrap_or_default());
+    }
 
     #[test]
     fn a_write_is_visible_to_the_scopes_containing_its_owner() {

@@ -1,5 +1,6 @@
 //! Outbound port: turning credentials into connected backends.
 
+use super::clock::{Clock, IdSource};
 use super::{
     embedder::Embedder, graph_store::GraphBackend, history_store::HistoryStore, journal::WriteJournal, llm::Llm,
     reranker::Reranker, vector_store::VectorStore,
@@ -25,6 +26,10 @@ pub struct Backends {
     pub graph: Option<GraphBackend>,
     /// The reranker, when configured.
     pub reranker: Option<Arc<dyn Reranker>>,
+    /// The time stamped on memories and history rows.
+    pub clock: Arc<dyn Clock>,
+    /// The ids of new memories and history rows.
+    pub ids: Arc<dyn IdSource>,
 }
 
 impl Backends {

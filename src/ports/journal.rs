@@ -25,14 +25,46 @@ pub struct ClaimedWrite {
     pub attempts: u32,
 }
 
+/// A write to record: its id, and the ids under which the same add was recorded if it was
+/// received before within the repeat window (empty for writes that are never deduplicated).
+#[derive(Debug, Clone, Copy)]
+pub struct NewWrite<'a> {
+    /// The id it is recorded under.
+    pub id: &'a WriteId,
+    /// Ids of an earlier recording of the same add, the preferred first.
+    pub repeat_of: &'a [WriteId],
+    /// The owner whose writes are applied in order.
+    pub ordering_key: &'a str,
+    /// What to do.
+    pub command: &'a WriteCommand,
+    /// `Some`: the write is applied by its caller, who holds it this long (recorded leased, so
+    /// no writer claims it meanwhile; claimable once the lease expires, as a write left by a
+    /// process that died). `None`: left to the writers.
+    pub held_for: Option<Duration>,
+}
+
+/// What recording a write found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recorded {
+    /// Recorded now under its id.
+    New,
+    /// Not recorded: the write under this id (one of `repeat_of`, not failed) is the same add.
+    Repeat(WriteId),
+    /// Not recorded: a write is already recorded under its id and was not found among the
+    /// repeats (it failed, or another process recorded it a moment ago).
+    IdTaken,
+}
+
 /// The journal of accepted writes.
 #[async_trait]
 pub trait WriteJournal: Send + Sync + 'static {
     /// Creates the journal's tables if missing.
     async fn ensure_ready(&self) -> Result<(), StoreError>;
 
-    /// Durably records an accepted write (before it is acknowledged).
-    async fn record(&self, id: &WriteId, ordering_key: &str, command: &WriteCommand) -> Result<(), StoreError>;
+    /// Durably records an accepted write (before it is acknowledged) unless it repeats one of
+    /// `write.repeat_of` that did not fail: the look-up and the insert are one journal call, so
+    /// that deduplicating adds costs an accept nothing more than its insert.
+    async fn record(&self, write: NewWrite<'_>) -> Result<Recorded, StoreError>;
 
     /// Claims up to `max` due writes for `lease`, oldest first, never two of one ordering key
     /// and never one whose key has an earlier unfinished write.
@@ -52,19 +84,6 @@ pub trait WriteJournal: Send + Sync + 'static {
 
     /// The state of a write, if the journal knows it.
     async fn status(&self, id: &WriteId) -> Result<Option<WriteState>, StoreError>;
-
-    /// The states of those of `ids` the journal knows, in the order of `ids` (the check that an
-    /// add repeats an earlier write, made before an accept: journals answer it like an accept,
-    /// without waiting for the background writers' connections, where they can).
-    async fn recorded(&self, ids: &[WriteId]) -> Result<Vec<(WriteId, WriteState)>, StoreError> {
-        let mut known = Vec::new();
-        for id in ids {
-            if let Some(state) = self.status(id).await? {
-                known.push((id.clone(), state));
-            }
-        }
-        Ok(known)
-    }
 
     /// The command of a write, if the journal knows it (to check whose write it is).
     async fn command(&self, id: &WriteId) -> Result<Option<WriteCommand>, StoreError>;

@@ -2,6 +2,7 @@
 //! (inbound, [`memory_api::MemoryApi`]). Ports depend only on the domain.
 
 pub mod backends;
+pub mod clock;
 pub mod embedder;
 pub mod graph_store;
 pub mod history_store;

@@ -10,7 +10,7 @@ use crate::adapters::postgres::errors::{from_pg, from_pool};
 use crate::adapters::postgres::identifier::CollectionName;
 use crate::adapters::vector::pgvector::PgVectorStore;
 use crate::domain::operations::WriteCommand;
-use crate::ports::journal::{ClaimedWrite, WriteJournal};
+use crate::ports::journal::{ClaimedWrite, NewWrite, Recorded, WriteJournal};
 use crate::ports::memory_api::{WriteId, WriteState};
 use crate::ports::store::StoreError;
 use async_trait::async_trait;
@@ -119,17 +119,35 @@ impl WriteJournal for PostgresJournal {
         self.client().await.map(|_| ())
     }
 
-    async fn record(&self, id: &WriteId, ordering_key: &str, command: &WriteCommand) -> Result<(), StoreError> {
-        let command =
-            serde_json::to_value(command).map_err(|e| StoreError::Rejected { store: STORE, message: e.to_string() })?;
+    async fn record(&self, write: NewWrite<'_>) -> Result<Recorded, StoreError> {
+        let command = serde_json::to_value(write.command)
+            .map_err(|e| StoreError::Rejected { store: STORE, message: e.to_string() })?;
         let client = self.client_of(&self.accept_pool).await?;
+        // One statement: the earlier recording of the same add if one did not fail, else the
+        // insert (a conflict on the id inserts nothing).
         let sql = format!(
-            "INSERT INTO {} (id, ordering_key, command) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
-            self.table
+            "WITH earlier AS (SELECT id FROM {t} WHERE id = ANY($4) AND state <> 'failed' \
+                              ORDER BY array_position($4, id) LIMIT 1), \
+                  inserted AS (INSERT INTO {t} (id, ordering_key, command, lease_until) \
+                               SELECT $1, $2, $3, now() + make_interval(secs => $5::float8) \
+                               WHERE NOT EXISTS (SELECT 1 FROM earlier) \
+                               ON CONFLICT (id) DO NOTHING RETURNING id) \
+             SELECT (SELECT id FROM earlier), EXISTS (SELECT 1 FROM inserted)",
+            t = self.table
         );
+        let repeat_of: Vec<&str> = write.repeat_of.iter().map(|id| id.0.as_str()).collect();
         // Prepared once per connection: an accept is then one round trip.
         let statement = client.prepare_cached(&sql).await.map_err(pg)?;
-        client.execute(&statement, &[&id.0, &ordering_key, &command]).await.map(|_| ()).map_err(pg)
+        let held_for: Option<f64> = write.held_for.map(|d| d.as_secs_f64());
+        let row = client
+            .query_one(&statement, &[&write.id.0, &write.ordering_key, &command, &repeat_of, &held_for])
+            .await
+            .map_err(pg)?;
+        Ok(match (row.get::<_, Option<String>>(0), row.get::<_, bool>(1)) {
+            (Some(earlier), _) => Recorded::Repeat(WriteId(earlier)),
+            (None, true) => Recorded::New,
+            (None, false) => Recorded::IdTaken,
+        })
     }
 
     async fn claim(&self, max: usize, lease: Duration) -> Result<Vec<ClaimedWrite>, StoreError> {
@@ -241,25 +259,6 @@ impl WriteJournal for PostgresJournal {
             let attempts: i32 = r.get(1);
             state_of(r.get::<_, &str>(0), attempts.max(0) as u32, r.get(2), r.get(3))
         }))
-    }
-
-    async fn recorded(&self, ids: &[WriteId]) -> Result<Vec<(WriteId, WriteState)>, StoreError> {
-        // One round trip on the accept pool: this check comes before an accept.
-        let client = self.client_of(&self.accept_pool).await?;
-        let wanted: Vec<&str> = ids.iter().map(|id| id.0.as_str()).collect();
-        let sql =
-            format!("SELECT id, state, attempts, last_error, result::text FROM {} WHERE id = ANY($1)", self.table);
-        let statement = client.prepare_cached(&sql).await.map_err(pg)?;
-        let rows = client.query(&statement, &[&wanted]).await.map_err(pg)?;
-        let mut known: Vec<(WriteId, WriteState)> = rows
-            .iter()
-            .map(|r| {
-                let attempts: i32 = r.get(2);
-                (WriteId(r.get(0)), state_of(r.get::<_, &str>(1), attempts.max(0) as u32, r.get(3), r.get(4)))
-            })
-            .collect();
-        known.sort_by_key(|(id, _)| ids.iter().position(|wanted| wanted == id));
-        Ok(known)
     }
 
     async fn command(&self, id: &WriteId) -> Result<Option<WriteCommand>, StoreError> {

@@ -5,7 +5,7 @@
 
 use super::rules::{claimable, ClaimCandidate};
 use crate::domain::operations::WriteCommand;
-use crate::ports::journal::{ClaimedWrite, WriteJournal};
+use crate::ports::journal::{ClaimedWrite, NewWrite, Recorded, WriteJournal};
 use crate::ports::memory_api::{WriteId, WriteState};
 use crate::ports::store::StoreError;
 use async_trait::async_trait;
@@ -117,16 +117,29 @@ impl WriteJournal for SqliteJournal {
         .await
     }
 
-    async fn record(&self, id: &WriteId, ordering_key: &str, command: &WriteCommand) -> Result<(), StoreError> {
-        let (id, key, command) = (id.0.clone(), ordering_key.to_owned(), json_text(command).map_err(to_store_error)?);
+    async fn record(&self, write: NewWrite<'_>) -> Result<Recorded, StoreError> {
+        let (id, key, command) =
+            (write.id.0.clone(), write.ordering_key.to_owned(), json_text(write.command).map_err(to_store_error)?);
+        let repeat_of: Vec<String> = write.repeat_of.iter().map(|id| id.0.clone()).collect();
+        let held_ms: Option<i64> = write.held_for.map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        // One call on the connection: the earlier recording of the same add if one did not
+        // fail, else the insert (a conflict on the id inserts nothing).
         self.with(move |c| {
+            for earlier in repeat_of {
+                let state: Option<String> = c
+                    .query_row("SELECT state FROM write_journal WHERE id = ?1", params![earlier], |row| row.get(0))
+                    .optional()?;
+                if state.is_some_and(|state| state != "failed") {
+                    return Ok(Recorded::Repeat(WriteId(earlier)));
+                }
+            }
             let now = now_ms();
-            c.execute(
-                "INSERT INTO write_journal (id, ordering_key, command, due_at, created_at) VALUES (?1, ?2, ?3, ?4, ?4)
-                 ON CONFLICT(id) DO NOTHING",
-                params![id, key, command, now],
-            )
-            .map(|_| ())
+            let inserted = c.execute(
+                "INSERT INTO write_journal (id, ordering_key, command, due_at, created_at, lease_until)
+                 VALUES (?1, ?2, ?3, ?4, ?4, ?5) ON CONFLICT(id) DO NOTHING",
+                params![id, key, command, now, held_ms.map(|ms| now.saturating_add(ms))],
+            )?;
+            Ok(if inserted == 1 { Recorded::New } else { Recorded::IdTaken })
         })
         .await
     }

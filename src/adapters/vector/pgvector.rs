@@ -2,9 +2,10 @@
 //!
 //! Searches never lose a scope's best matches to HNSW post-filtering (Mem0's failure on large
 //! multi-tenant tables): a scope of at most [`SearchTuning::exact_scan_limit`] memories is searched
-//! exactly through the scope indexes; a larger one by an HNSW iterative index scan
-//! (`hnsw.iterative_scan = strict_order`), falling back to the exact scan when the index scan comes
-//! back short.
+//! exactly through the scope indexes, counted and searched in one prepared statement (one round
+//! trip); a larger one by an HNSW iterative index scan (`hnsw.iterative_scan = strict_order`),
+//! falling back to the exact scan when the index scan comes back short. Keyword search is one
+//! statement too: a small scope matched row by row, a large one through the GIN index.
 
 mod config;
 mod filter_sql;
@@ -39,6 +40,9 @@ const INSERT_CHUNK: usize = 500;
 const LEXICAL_MATCHES: usize = 1000;
 /// The scope size BM25 counts up to (its document frequencies saturate beyond).
 const SCOPE_COUNT_CAP: usize = 1_000_000;
+/// Scopes of at most this many memories are matched by keywords row by row, larger ones through
+/// the keyword (GIN) index.
+const LEXICAL_SCOPE_SCAN_LIMIT: usize = 2_000;
 /// pgvector's largest `hnsw.ef_search`.
 const MAX_EF_SEARCH: usize = 1000;
 
@@ -145,17 +149,65 @@ impl PgVectorStore {
         self.pool.get().await.map_err(|e| from_pool(STORE, e))
     }
 
-    /// Exact search: every vector of the scope compared (index scans off, so HNSW cannot
-    /// post-filter; the scope's bitmap index scan or a sequential scan feeds a top-k sort).
+    /// Exact search: every vector of the scope compared (the scope's index feeds a top-k sort
+    /// above a subquery the HNSW index cannot serve), in one statement. With `guard`, the scope is
+    /// counted first in the same statement and nothing is compared when it holds more than
+    /// `guard` memories: `Ok(None)` then (left to the index).
     async fn search_exact(
         &self,
         client: &impl GenericClient,
         query: &VectorQuery,
-    ) -> Result<Vec<ScoredMemory>, StoreError> {
-        client.batch_execute("SET LOCAL enable_indexscan = off").await.map_err(pg)?;
-        self.search_ordered(client, query).await
+        guard: Option<usize>,
+    ) -> Result<Option<Vec<ScoredMemory>>, StoreError> {
+        let mut params = Params::new();
+        let vector = params.push(Vector::from(query.vector.clone()));
+        let condition = self.condition(&query.scope, query.filter.as_ref(), &mut params);
+        let limit = params.push(limit_param(query.limit));
+        // `OFFSET 0` keeps the subquery whole, so the order is a sort, never an index scan.
+        let nearest = format!(
+            "SELECT id, payload, distance FROM (SELECT id, payload, vector <=> {vector} AS distance \
+             FROM {table} WHERE {{guarded}}{condition} OFFSET 0) AS d ORDER BY distance, id LIMIT {limit}",
+            table = self.table
+        );
+        let sql = match guard {
+            None => nearest.replace("{guarded}", ""),
+            Some(guard) => {
+                let scope_only = scope_sql(&query.scope, &mut params);
+                let cap = params.push(limit_param(guard.saturating_add(1)));
+                let guard = params.push(limit_param(guard));
+                format!(
+                    "WITH n AS (SELECT count(*) AS n FROM (SELECT 1 FROM {table} WHERE {scope_only} LIMIT {cap}) AS s) \
+                     SELECT r.id, r.payload, r.distance, n.n FROM n LEFT JOIN LATERAL ({nearest}) AS r ON true",
+                    table = self.table,
+                    nearest = nearest.replace("{guarded}", &format!("n.n <= {guard} AND ")),
+                )
+            }
+        };
+        let rows = query_rows(client, &sql, &params, query.filter.is_none()).await?;
+        if let Some(guard) = guard {
+            let counted: Option<i64> = rows.first().map(|row| row.try_get(3)).transpose().map_err(pg)?.flatten();
+            if counted.and_then(|n| usize::try_from(n).ok()).is_none_or(|n| n > guard) {
+                return Ok(None);
+            }
+        }
+        let mut found = Vec::with_capacity(rows.len());
+        for row in &rows {
+            // The scope's count alone: an empty scope.
+            if row.try_get::<_, Option<Uuid>>(0).map_err(pg)?.is_none() {
+                continue;
+            }
+            let distance: Option<f64> = row.try_get(2).map_err(pg)?;
+            found.push(ScoredMemory {
+                record: record(row)?,
+                score: Similarity::from_cosine_distance(distance.unwrap_or(f64::NAN) as f32),
+                rerank_score: None,
+                parts: None,
+            });
+        }
+        Ok(Some(found))
     }
 
+    /// Search by the ANN index (ordered by distance, so the planner can use it).
     async fn search_ordered(
         &self,
         client: &impl GenericClient,
@@ -182,17 +234,6 @@ impl PgVectorStore {
                 })
             })
             .collect()
-    }
-
-    /// How many memories the scope holds, counting no further than `cap`.
-    async fn scope_size(&self, client: &impl GenericClient, scope: &Scope, cap: usize) -> Result<usize, StoreError> {
-        let mut params = Params::new();
-        let condition = scope_sql(scope, &mut params);
-        let cap = params.push(limit_param(cap));
-        let sql = format!("SELECT count(*) FROM (SELECT 1 FROM {} WHERE {condition} LIMIT {cap}) AS s", self.table);
-        let row = client.query_one(&sql, &params.as_refs()).await.map_err(pg)?;
-        let count: i64 = row.try_get(0).map_err(pg)?;
-        Ok(usize::try_from(count).unwrap_or(0))
     }
 
     fn condition(&self, scope: &Scope, filter: Option<&Filter>, params: &mut Params) -> String {
@@ -261,38 +302,38 @@ impl VectorStore for PgVectorStore {
         }
         let capabilities = self.capabilities().await?;
         let tuning = self.config.search;
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(pg)?;
-        let use_index = match capabilities.ann {
+        let index_usable = match capabilities.ann {
             AnnIndex::None => false,
-            AnnIndex::Hnsw if !capabilities.iterative_scan => false,
-            AnnIndex::Hnsw | AnnIndex::DiskAnn => {
-                self.scope_size(&tx, &query.scope, tuning.exact_scan_limit + 1).await? > tuning.exact_scan_limit
-            }
+            AnnIndex::Hnsw => capabilities.iterative_scan,
+            AnnIndex::DiskAnn => true,
         };
-        let results = if use_index {
-            if capabilities.ann == AnnIndex::Hnsw {
-                let ef_search = tuning.ef_search.max(query.limit).min(MAX_EF_SEARCH);
-                tx.batch_execute(&format!(
-                    "SET LOCAL hnsw.iterative_scan = strict_order; SET LOCAL hnsw.ef_search = {ef_search}; \
-                     SET LOCAL hnsw.max_scan_tuples = {}",
-                    tuning.max_scan_tuples
-                ))
-                .await
-                .map_err(pg)?;
-            }
-            let found = self.search_ordered(&tx, query).await?;
-            if found.len() < query.limit {
-                tracing::debug!(found = found.len(), "index scan came back short; searching the scope exactly");
-                self.stats.index_then_exact.fetch_add(1, Ordering::Relaxed);
-                self.search_exact(&tx, query).await?
-            } else {
-                self.stats.index.fetch_add(1, Ordering::Relaxed);
-                found
-            }
-        } else {
+        let mut client = self.client().await?;
+        // One statement for a scope small enough to compare every vector (or with no usable
+        // index): counted and searched exactly.
+        let guard = index_usable.then_some(tuning.exact_scan_limit);
+        if let Some(found) = self.search_exact(&client, query, guard).await? {
             self.stats.exact.fetch_add(1, Ordering::Relaxed);
-            self.search_exact(&tx, query).await?
+            return Ok(found);
+        }
+        let tx = client.transaction().await.map_err(pg)?;
+        if capabilities.ann == AnnIndex::Hnsw {
+            let ef_search = tuning.ef_search.max(query.limit).min(MAX_EF_SEARCH);
+            tx.batch_execute(&format!(
+                "SET LOCAL hnsw.iterative_scan = strict_order; SET LOCAL hnsw.ef_search = {ef_search}; \
+                 SET LOCAL hnsw.max_scan_tuples = {}",
+                tuning.max_scan_tuples
+            ))
+            .await
+            .map_err(pg)?;
+        }
+        let found = self.search_ordered(&tx, query).await?;
+        let results = if found.len() < query.limit {
+            tracing::debug!(found = found.len(), "index scan came back short; searching the scope exactly");
+            self.stats.index_then_exact.fetch_add(1, Ordering::Relaxed);
+            self.search_exact(&tx, query, None).await?.unwrap_or_default()
+        } else {
+            self.stats.index.fetch_add(1, Ordering::Relaxed);
+            found
         };
         tx.commit().await.map_err(pg)?;
         Ok(results)
@@ -315,15 +356,27 @@ impl VectorStore for PgVectorStore {
         let condition = self.condition(&query.scope, query.filter.as_ref(), &mut params);
         let cap = params.push(limit_param(LEXICAL_MATCHES));
         let count_cap = params.push(limit_param(SCOPE_COUNT_CAP));
-        // One round trip: the scope's matches and (computed once) the scope's size for BM25's IDF.
+        let scan_limit = params.push(limit_param(LEXICAL_SCOPE_SCAN_LIMIT));
+        // One round trip: the scope's size (for BM25's IDF, and to choose how to match) and its
+        // matches. A small scope is matched row by row through the scope's index (`IS TRUE`
+        // keeps the keyword index out: intersecting it costs more than the scope's rows); a
+        // large one through the keyword index.
+        let matches = |scope_is: &str, matching: &str| {
+            format!(
+                "SELECT id, payload, lexical, vector <=> {vector} AS distance, payload->>'data' AS text \
+                 FROM {table} WHERE n.n {scope_is} {scan_limit} AND {condition} AND {matching}",
+                table = self.table
+            )
+        };
         let sql = format!(
-            "SELECT id, payload, vector <=> {vector} AS distance, payload->>'data' AS text, \
-             (SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {scope_only} LIMIT {count_cap}) AS s) AS scope_size \
-             FROM {table} WHERE {condition} AND lexical @@ {tsquery}::text::tsquery \
-             ORDER BY ts_rank(lexical, {tsquery}::text::tsquery) DESC, id LIMIT {cap}",
-            table = self.table
+            "WITH n AS (SELECT count(*) AS n FROM (SELECT 1 FROM {table} WHERE {scope_only} LIMIT {count_cap}) AS s) \
+             SELECT m.id, m.payload, m.distance, m.text, n.n FROM n CROSS JOIN LATERAL ({small} UNION ALL {large}) AS m \
+             ORDER BY ts_rank(m.lexical, {tsquery}::text::tsquery) DESC, m.id LIMIT {cap}",
+            table = self.table,
+            small = matches("<=", &format!("(lexical @@ {tsquery}::text::tsquery) IS TRUE")),
+            large = matches(">", &format!("lexical @@ {tsquery}::text::tsquery")),
         );
-        let rows = client.query(&sql, &params.as_refs()).await.map_err(pg)?;
+        let rows = query_rows(&client, &sql, &params, query.filter.is_none()).await?;
         let mut scope_size = 0i64;
         let mut documents = Vec::with_capacity(rows.len());
         for row in &rows {
@@ -431,6 +484,22 @@ impl VectorStore for PgVectorStore {
 
 fn pg(error: tokio_postgres::Error) -> StoreError {
     from_pg(STORE, &error)
+}
+
+/// Runs `sql`; through a statement prepared once per connection when `cacheable` (its text is
+/// one of a few shapes, not built from a filter).
+async fn query_rows(
+    client: &impl GenericClient,
+    sql: &str,
+    params: &Params,
+    cacheable: bool,
+) -> Result<Vec<Row>, StoreError> {
+    if cacheable {
+        let statement = client.prepare_cached(sql).await.map_err(pg)?;
+        client.query(&statement, &params.as_refs()).await.map_err(pg)
+    } else {
+        client.query(sql, &params.as_refs()).await.map_err(pg)
+    }
 }
 
 fn limit_param(limit: usize) -> i64 {
