@@ -57,13 +57,30 @@ read -r passed failed ignored < <(
   awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1); if ($(i) ~ /^ignored;?$/) g += $(i-1) } }
        END { print p + 0, f + 0, g + 0 }' "$results/log"
 )
+step "browser test (the memory console in headless Chromium)"
+# Counted with the rest: passed, failed, or not run (skipped, never passed) with its reason.
+browser_not_run=0
+set +e
+scripts/browser/run.sh 2>&1 | tee "$results/browser"
+browser_status=${PIPESTATUS[0]}
+set -e
+case $browser_status in
+  0) passed=$((passed + 1)) ;;
+  3) browser_not_run=1 ;;
+  *) failed=$((failed + 1)); status=1 ;;
+esac
+
 not_run=$(wc -l <"$MEM0_TEST_NOT_RUN_FILE")
 if ((not_run > 0)); then
   echo
   echo "Tests that did not run (counted as skipped):"
   sed 's/^/  NOT RUN: /' "$MEM0_TEST_NOT_RUN_FILE"
 fi
+if ((browser_not_run)); then
+  echo
+  grep '^NOT RUN: browser test' "$results/browser" || echo "NOT RUN: browser test"
+fi
 echo
-echo "summary: $((passed - not_run)) passed, $failed failed, $((ignored + not_run)) skipped"
+echo "summary: $((passed - not_run)) passed, $failed failed, $((ignored + not_run + browser_not_run)) skipped"
 rm -rf "$results"
 exit "$status"

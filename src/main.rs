@@ -5,16 +5,24 @@ mod app_env;
 
 use clap::{Parser, Subcommand};
 use mem0_dify::adapters::cli;
+use mem0_dify::adapters::console::{self, Console, ConsoleAccess};
 use mem0_dify::adapters::dify::{
     self, build_package, init_stderr_logging, Arch, RuntimeSettings, CLI_DEFAULT_LOG, SERVE_DEFAULT_LOG,
 };
 use mem0_dify::adapters::factory::DefaultBackendFactory;
+use mem0_dify::adapters::history::read_mem0_history;
 use mem0_dify::app::api::MemoryApp;
+use mem0_dify::domain::credentials::CredentialSet;
+use mem0_dify::ports::memory_admin::MemoryAdmin;
 use mem0_dify::ports::memory_api::MemoryApi;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// The variable holding the access key of `mem0-dify console`.
+const CONSOLE_KEY_VAR: &str = "MEM0_DIFY_CONSOLE_KEY";
 
 /// How long `call` waits for the writes it accepted before exiting.
 const CALL_DRAIN_DEADLINE: Duration = Duration::from_secs(300);
@@ -47,6 +55,28 @@ enum Command {
     /// Check every configured backend for real and report per credential.
     Validate {
         /// A JSON file holding the credentials as Dify sends them.
+        #[arg(long)]
+        credentials: Option<PathBuf>,
+    },
+    /// Serve the memory console (REST API and web page, docs/console.md) over HTTP, outside Dify.
+    /// The access key is read from MEM0_DIFY_CONSOLE_KEY (at least 16 characters).
+    Console {
+        /// A JSON file holding the credentials as Dify sends them; without it, the zero-setup defaults.
+        #[arg(long)]
+        credentials: Option<PathBuf>,
+        /// Where to listen (a loopback address unless --allow-remote).
+        #[arg(long, default_value = "127.0.0.1:8765")]
+        listen: SocketAddr,
+        /// Allow a non-loopback --listen address (the API then travels unencrypted).
+        #[arg(long)]
+        allow_remote: bool,
+    },
+    /// Copy the change history of a Mem0 SQLite history.db (the Python plugin's) into this
+    /// plugin's history store; rows already there are kept. Prints how many rows were offered.
+    ImportMem0History {
+        /// The Mem0 history.db file.
+        file: PathBuf,
+        /// A JSON file holding the credentials as Dify sends them; without it, the zero-setup defaults.
         #[arg(long)]
         credentials: Option<PathBuf>,
     },
@@ -85,6 +115,14 @@ fn main() -> ExitCode {
 fn start_app() -> Result<Arc<MemoryApp>, app_env::EnvError> {
     let settings = app_env::app_settings_from_env()?;
     Ok(Arc::new(MemoryApp::start(Arc::new(DefaultBackendFactory::from_env()), settings)))
+}
+
+/// The credentials of `--credentials` (or the zero-setup defaults) and the started application;
+/// the exit code of the failure, reported, when either cannot be had.
+fn credentials_and_app(path: Option<&std::path::Path>) -> Result<(CredentialSet, Arc<MemoryApp>), ExitCode> {
+    let credentials = cli::read_credentials(path).map_err(|e| fail(&e))?;
+    let app = start_app().map_err(|e| fail(&e))?;
+    Ok((credentials, app))
 }
 
 async fn run(command: Command) -> ExitCode {
@@ -131,13 +169,9 @@ async fn run(command: Command) -> ExitCode {
             }
         }
         Command::Validate { credentials } => {
-            let credentials = match cli::read_credentials(credentials.as_deref()) {
-                Ok(c) => c,
-                Err(e) => return fail(&e),
-            };
-            let app = match start_app() {
-                Ok(app) => app,
-                Err(e) => return fail(&e),
+            let (credentials, app) = match credentials_and_app(credentials.as_deref()) {
+                Ok(started) => started,
+                Err(code) => return code,
             };
             match cli::validate(app.as_ref(), &credentials).await {
                 Ok((checks, ok)) => {
@@ -152,6 +186,53 @@ async fn run(command: Command) -> ExitCode {
                     } else {
                         ExitCode::FAILURE
                     }
+                }
+                Err(e) => fail(&e),
+            }
+        }
+        Command::Console { credentials, listen, allow_remote } => {
+            let key = std::env::var(CONSOLE_KEY_VAR).unwrap_or_default();
+            if key.trim().chars().count() < console::access::MIN_KEY_LEN {
+                return fail(&format!(
+                    "{CONSOLE_KEY_VAR}: an access key of at least {} characters is required",
+                    console::access::MIN_KEY_LEN
+                ));
+            }
+            let (credentials, app) = match credentials_and_app(credentials.as_deref()) {
+                Ok(started) => started,
+                Err(code) => return code,
+            };
+            let listener = match console::server::bind(listen, allow_remote).await {
+                Ok(listener) => listener,
+                Err(e) => return fail(&e),
+            };
+            let address = listener.local_addr().map_or(listen, |a| a);
+            // the line a test or a script waits for
+            println!("console listening on http://{address}/");
+            let access = Arc::new(ConsoleAccess { key: key.trim().to_owned(), credentials });
+            let console = Arc::new(Console::new(app.clone()));
+            tokio::select! {
+                () = console::server::serve(listener, console, access) => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            app.shutdown(CALL_DRAIN_DEADLINE).await;
+            ExitCode::SUCCESS
+        }
+        Command::ImportMem0History { file, credentials } => {
+            let rows = match read_mem0_history(&file) {
+                Ok(rows) => rows,
+                Err(e) => return fail(&e),
+            };
+            let (credentials, app) = match credentials_and_app(credentials.as_deref()) {
+                Ok(started) => started,
+                Err(code) => return code,
+            };
+            let outcome = app.import_history(&credentials, rows).await;
+            app.shutdown(CALL_DRAIN_DEADLINE).await;
+            match outcome {
+                Ok(offered) => {
+                    println!("{offered} history rows imported from {}", file.display());
+                    ExitCode::SUCCESS
                 }
                 Err(e) => fail(&e),
             }

@@ -149,17 +149,21 @@ fn manifest_satisfies_the_daemon() {
     only_keys(resource, &["memory", "permission"], "resource");
     let memory = resource["memory"].as_u64().expect("resource.memory must be a whole number of bytes");
     assert!((64 << 20..=2 << 30).contains(&memory), "resource.memory {memory} is not realistic");
-    // Only the permissions the plugin uses: tools, and the workspace's LLM and embedding models
-    // (the `dify` model provider's backwards invocations).
+    // Only the permissions the plugin uses: tools, its endpoint (the memory console), and the
+    // workspace's LLM and embedding models (the `dify` model provider's backwards invocations).
     let permission = obj(&resource["permission"], "permission");
     let mut requested: Vec<&String> = permission.keys().collect();
     requested.sort();
-    assert_eq!(requested, ["model", "tool"], "only tool and model permissions");
+    assert_eq!(requested, ["endpoint", "model", "tool"], "only tool, endpoint and model permissions");
+    assert_eq!(permission["endpoint"], serde_json::json!({"enabled": true}));
     assert_eq!(permission["tool"], serde_json::json!({"enabled": true}));
     assert_eq!(permission["model"], serde_json::json!({"enabled": true, "llm": true, "text_embedding": true}));
 
     let plugins = obj(&m["plugins"], "plugins");
-    assert_eq!(plugins.keys().collect::<Vec<_>>(), ["tools"], "a tool plugin only");
+    let mut kinds: Vec<&String> = plugins.keys().collect();
+    kinds.sort();
+    assert_eq!(kinds, ["endpoints", "tools"], "tools and the console's endpoint group");
+    assert_eq!(plugins["endpoints"], serde_json::json!(["group/console.yaml"]));
     assert_eq!(plugins["tools"], serde_json::json!(["provider/mem0.yaml"]));
     assert!(root().join("provider/mem0.yaml").is_file());
 

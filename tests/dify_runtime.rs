@@ -233,8 +233,12 @@ async fn scenario_unknown_and_runtime_parameters(d: &DaemonSide) {
         failure(&d.call(json!({"user_id": "u", "type": "model", "action": "invoke_llm", "provider": "x"})).await);
     assert_eq!(error["error_type"], "NotImplementedError");
     assert!(error["message"].as_str().unwrap().contains("invoke_llm"), "{error}");
-    let error = failure(&d.call(json!({"user_id": "", "type": "endpoint", "action": "invoke_endpoint", "raw_http_request": "00", "settings": null})).await);
-    assert_eq!(error["error_type"], "NotImplementedError");
+    // an endpoint call whose bytes are not HTTP is answered as HTTP: 400
+    let answer = d.call(json!({"user_id": "", "type": "endpoint", "action": "invoke_endpoint", "raw_http_request": "00", "settings": null})).await;
+    assert_eq!(answer.len(), 2, "{answer:#?}");
+    assert_eq!(answer[0]["type"], "stream");
+    assert_eq!(answer[0]["data"]["status"], 400, "{answer:#?}");
+    assert_eq!(answer[1]["type"], "end");
     let error = failure(&d.call(json!({"user_id": "u", "type": "tool", "action": "invoke_tool_v2"})).await);
     assert_eq!(error["error_type"], "NotImplementedError");
 
@@ -440,9 +444,18 @@ fn launch_remote_collecting(
 }
 
 fn check_registration(reg: &daemon::Registration) {
-    assert_eq!(reg.order[..3], ["handshake", "manifest_declaration", "tool_declaration"]);
+    assert_eq!(reg.order[..4], ["handshake", "manifest_declaration", "tool_declaration", "endpoint_declaration"]);
     assert_eq!(reg.order.last().unwrap(), "end");
-    assert!(reg.order[3..reg.order.len() - 1].iter().all(|t| t == "asset_chunk"), "{:?}", reg.order);
+    assert!(reg.order[4..reg.order.len() - 1].iter().all(|t| t == "asset_chunk"), "{:?}", reg.order);
+    // the memory console's group: its settings and its routes
+    let groups = reg.endpoints.as_array().expect("endpoint groups");
+    assert_eq!(groups.len(), 1, "{groups:?}");
+    let settings: Vec<&str> =
+        groups[0]["settings"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert!(settings.contains(&"console_access_key"), "{settings:?}");
+    let paths: Vec<&str> =
+        groups[0]["endpoints"].as_array().unwrap().iter().map(|e| e["path"].as_str().unwrap()).collect();
+    assert!(paths.contains(&"/console") && paths.contains(&"/api/<path:rest>"), "{paths:?}");
     // the manifest as the SDK dumps it: every field present
     let keys: Vec<&str> = reg.manifest.as_object().unwrap().keys().map(String::as_str).collect();
     for key in [

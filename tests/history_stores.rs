@@ -72,6 +72,19 @@ async fn keeps_the_history_contract(store: &dyn HistoryStore) {
     let rows = store.history(memory).await.unwrap();
     assert!(rows[4].is_deleted && rows[4].event == HistoryEvent::Delete && rows[4].new_memory.is_none());
     assert!(rows[0].old_memory.is_none() && rows[0].event == HistoryEvent::Add && !rows[0].is_deleted);
+
+    // An erase removes the rows of the memories named and every row owned inside the scope.
+    let bob = Scope::parse(Some("bob-erase"), None, None).unwrap();
+    let kept = HistoryEntry::added(Uuid::new_v4(), MemoryId::from_uuid(Uuid::new_v4()), text("Bob's"), at(1));
+    let kept = kept.owned_by(&bob);
+    store.append(std::slice::from_ref(&kept)).await.unwrap();
+    let alice = Scope::parse(Some("alice"), None, None).unwrap();
+    // the rows of `memory` (some owned by alice, some by no one), and `other`'s by id
+    assert_eq!(store.erase(&alice, &[memory, other]).await.unwrap(), 6);
+    assert!(store.history(memory).await.unwrap().is_empty());
+    assert!(store.history(other).await.unwrap().is_empty());
+    assert_eq!(store.history(kept.memory_id).await.unwrap(), vec![kept.clone()], "another owner's rows stay");
+    assert_eq!(store.erase(&alice, &[memory]).await.unwrap(), 0, "repeating is harmless");
 }
 
 fn pg_vector_store(url: &str, collection: &str) -> PgVectorStore {

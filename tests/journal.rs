@@ -258,3 +258,35 @@ async fn postgres_tells_recorded_ids() {
         recorded_ids_and_repeated_records(open).await;
     }
 }
+
+/// `forget`: an erase removes the finished writes about the scope (or its memories), never a
+/// pending one, never another owner's.
+async fn erase_forgets_finished_writes_of_the_scope(open: Opener) {
+    let journal = open();
+    let done = WriteState::Applied { result: json!({}) };
+    let alice_done = record(journal.as_ref(), "forget-a1", &add("forget-alice", "I like tea")).await;
+    let alice_pending = record(journal.as_ref(), "forget-a2", &add("forget-alice", "I like cake")).await;
+    let bob_done = record(journal.as_ref(), "forget-b1", &add("forget-bob", "I like chess")).await;
+    for id in [&alice_done, &bob_done] {
+        journal.finish(id, &done).await.unwrap();
+    }
+    let alice = Scope::parse(Some("forget-alice"), None, None).unwrap();
+    assert_eq!(journal.forget(&alice, &[]).await.unwrap(), 1);
+    assert_eq!(journal.status(&alice_done).await.unwrap(), None, "a finished write of the scope is gone");
+    assert!(matches!(journal.status(&alice_pending).await.unwrap(), Some(WriteState::Pending { .. })));
+    assert_eq!(journal.status(&bob_done).await.unwrap(), Some(done));
+    assert_eq!(journal.forget(&alice, &[]).await.unwrap(), 0, "repeating is harmless");
+}
+
+#[tokio::test]
+async fn sqlite_erase_forgets_finished_writes_of_the_scope() {
+    let (_dir, open) = sqlite_opener();
+    erase_forgets_finished_writes_of_the_scope(open).await;
+}
+
+#[tokio::test]
+async fn postgres_erase_forgets_finished_writes_of_the_scope() {
+    if let Some(open) = postgres_opener() {
+        erase_forgets_finished_writes_of_the_scope(open).await;
+    }
+}

@@ -2,6 +2,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod data_dir;
 pub mod dify;
 pub mod embedder;

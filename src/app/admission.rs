@@ -132,6 +132,7 @@ impl Admission {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::memory::MemoryId;
     use crate::domain::message::Conversation;
     use crate::domain::operations::AddRequest;
     use crate::domain::operations::WriteCommand;
@@ -208,6 +209,9 @@ mod tests {
         async fn unfinished(&self) -> Result<u64, StoreError> {
             self.counts.fetch_add(1, Ordering::SeqCst);
             Ok(self.unfinished_now())
+        }
+        async fn forget(&self, _: &Scope, _: &[MemoryId]) -> Result<u64, StoreError> {
+            Ok(0)
         }
     }
 

@@ -190,7 +190,7 @@ impl MemoryApp {
         }
     }
 
-    async fn engine(&self, credentials: &CredentialSet) -> Result<Arc<Engine>, ApiError> {
+    pub(super) async fn engine(&self, credentials: &CredentialSet) -> Result<Arc<Engine>, ApiError> {
         self.registry.engine(credentials).await.map_err(|e| ApiError::Configuration(e.to_string()))
     }
 

@@ -15,7 +15,7 @@ use crate::domain::message::Conversation;
 use crate::domain::operations::{
     AddReport, AddRequest, Limit, ListRequest, MemoryRef, Query, SearchRequest, WriteCommand,
 };
-use crate::domain::scope::Scope;
+use crate::domain::scope::{count_by_owner, Scope, ScopeCount};
 use crate::ports::backends::{BackendFactory, Backends, BuildError};
 use crate::ports::clock::{Clock, IdSource};
 use crate::ports::embedder::{EmbedError, EmbedPurpose, Embedder};
@@ -126,6 +126,10 @@ impl VectorStore for FakeStore {
         rows.retain(|(r, _)| !scope.contains(&r.scope));
         Ok((before - rows.len()) as u64)
     }
+    async fn scopes(&self) -> Result<Vec<ScopeCount>, StoreError> {
+        let rows = self.rows.lock().unwrap();
+        Ok(count_by_owner(rows.iter().map(|(r, _)| &r.scope)))
+    }
 }
 
 #[derive(Default)]
@@ -147,6 +151,12 @@ impl HistoryStore for FakeHistory {
     }
     async fn history(&self, id: MemoryId) -> Result<Vec<HistoryEntry>, StoreError> {
         Ok(self.0.lock().unwrap().iter().filter(|r| r.memory_id == id).cloned().collect())
+    }
+    async fn erase(&self, scope: &Scope, memory_ids: &[MemoryId]) -> Result<u64, StoreError> {
+        let mut rows = self.0.lock().unwrap();
+        let before = rows.len();
+        rows.retain(|r| !memory_ids.contains(&r.memory_id) && !r.owner.as_ref().is_some_and(|o| scope.contains(o)));
+        Ok((before - rows.len()) as u64)
     }
 }
 
@@ -295,6 +305,12 @@ impl WriteJournal for FakeJournal {
     }
     async fn unfinished(&self) -> Result<u64, StoreError> {
         Ok(self.0.lock().unwrap().iter().filter(|r| matches!(r.state, WriteState::Pending { .. })).count() as u64)
+    }
+    async fn forget(&self, scope: &Scope, memory_ids: &[MemoryId]) -> Result<u64, StoreError> {
+        let mut rows = self.0.lock().unwrap();
+        let before = rows.len();
+        rows.retain(|r| matches!(r.state, WriteState::Pending { .. }) || !r.command.concerns(scope, memory_ids));
+        Ok((before - rows.len()) as u64)
     }
 }
 
@@ -1037,4 +1053,69 @@ async fn vector_memories_do_not_wait_for_a_graph_that_is_down() {
     let status = app.write_status(&creds, WriteRef { id, scope: None }).await.unwrap();
     assert!(matches!(status, Some(WriteState::Pending { attempts: 1, .. })), "{status:?}");
     assert_eq!(world.store.rows.lock().unwrap().len(), 1, "the memory is stored while the graph is retried");
+}
+
+fn add_for(user: &str, text: &str) -> AddRequest {
+    AddRequest { scope: Scope::parse(Some(user), None, None).unwrap(), ..add(text) }
+}
+
+#[tokio::test]
+async fn an_erase_removes_the_scopes_memories_history_and_journal_and_nothing_else() {
+    use crate::ports::memory_admin::MemoryAdmin;
+    let script = vec![Ok(facts(&["Likes tea"])), Ok(facts(&["Plays chess"]))];
+    let world = Arc::new(World::new(script, Duration::ZERO, Duration::ZERO));
+    let app = start(world.clone());
+    let creds = credentials(false);
+    let WriteOutcome::Done(tea) = app.add(&creds, add("I like tea")).await.unwrap() else { panic!("sync add") };
+    let WriteOutcome::Done(chess) = app.add(&creds, add_for("bob", "I play chess")).await.unwrap() else {
+        panic!("sync add")
+    };
+    let counts = app.scopes(&creds).await.unwrap();
+    assert_eq!(counts.len(), 2, "{counts:?}");
+
+    let receipt = app.erase(&credentials(true), alice()).await.unwrap();
+    assert_eq!((receipt.memories, receipt.history_rows), (1, 2), "{receipt:?}"); // ADD, then the erase's DELETE
+    assert_eq!(receipt.journal_entries, 2, "the add and the erase's delete_all: {receipt:?}");
+    assert!(!receipt.graph_erased);
+    let target = |id, user: &str| MemoryRef { id, scope: Some(Scope::parse(Some(user), None, None).unwrap()) };
+    assert!(matches!(app.history(&creds, target(tea.results[0].id, "alice")).await, Err(ApiError::NotFound(_))));
+    let counts = app.scopes(&creds).await.unwrap();
+    assert_eq!(
+        counts.iter().map(|c| c.scope.clone()).collect::<Vec<_>>(),
+        [Scope::parse(Some("bob"), None, None).unwrap()]
+    );
+    let bob_history = app.history(&creds, target(chess.results[0].id, "bob")).await.unwrap();
+    assert_eq!(bob_history.value.len(), 1, "another scope's history stays");
+    let journal = world.journal.0.lock().unwrap();
+    assert!(journal.iter().all(|row| !row.command.visible_to(&alice())), "no journal entry about alice is left");
+    assert_eq!(journal.len(), 1, "bob's add stays");
+}
+
+#[tokio::test]
+async fn an_import_is_idempotent_and_never_takes_another_owners_id() {
+    use crate::ports::memory_admin::{Imported, MemoryAdmin};
+    let world = Arc::new(World::new(vec![Ok(facts(&["Likes tea"]))], Duration::ZERO, Duration::ZERO));
+    let app = start(world.clone());
+    let creds = credentials(false);
+    app.add(&creds, add("I like tea")).await.unwrap();
+    let exported = app.export(&creds, Some(alice())).await.unwrap();
+    assert_eq!(exported.len(), 1);
+    assert_eq!(exported[0].history.len(), 1);
+    let memory = exported[0].clone();
+    assert_eq!(app.import(&creds, memory.clone()).await.unwrap(), Imported::Unchanged);
+    assert_eq!(app.history(&creds, MemoryRef { id: memory.record.id, scope: None }).await.unwrap().value.len(), 1);
+
+    let mut changed = memory.clone();
+    changed.record.text = crate::domain::memory::MemoryText::parse("memory", "Likes green tea").unwrap();
+    changed.record.hash = changed.record.text.hash();
+    assert_eq!(app.import(&creds, changed.clone()).await.unwrap(), Imported::Stored);
+    assert_eq!(app.import(&creds, changed).await.unwrap(), Imported::Unchanged);
+
+    let mut stolen = memory;
+    stolen.record.scope = Scope::parse(Some("mallory"), None, None).unwrap();
+    assert!(matches!(app.import(&creds, stolen).await, Err(ApiError::InvalidRequest(_))));
+    let rows = world.store.rows.lock().unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].0.scope, alice());
+    assert_eq!(rows[0].0.text.as_str(), "Likes green tea");
 }

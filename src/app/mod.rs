@@ -1,6 +1,7 @@
 //! The application: memory use cases ([`service`]) and the runtime policies of the user's guide
 //! (async accept, timeout degrade, concurrency limits) behind the inbound port ([`api`]).
 
+pub mod admin;
 pub mod admission;
 pub mod api;
 pub mod apply_error;

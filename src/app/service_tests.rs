@@ -13,7 +13,7 @@ use crate::domain::operations::{
     AddRequest, ChangeEvent, Limit, ListRequest, MemoryRef, Query, SearchRequest, Threshold, UpdateRequest,
     WriteCommand,
 };
-use crate::domain::scope::Scope;
+use crate::domain::scope::{Scope, ScopeCount};
 use crate::ports::backends::Backends;
 use crate::ports::clock::Clock;
 use crate::ports::embedder::{EmbedError, EmbedPurpose, Embedder};
@@ -64,6 +64,7 @@ mockall::mock! {
         async fn update(&self, record: &MemoryRecord, vector: Option<Vec<f32>>) -> Result<(), StoreError>;
         async fn delete(&self, id: MemoryId) -> Result<bool, StoreError>;
         async fn delete_scope(&self, scope: &Scope) -> Result<u64, StoreError>;
+        async fn scopes(&self) -> Result<Vec<ScopeCount>, StoreError>;
     }
 }
 
@@ -74,6 +75,7 @@ mockall::mock! {
         async fn ensure_ready(&self) -> Result<(), StoreError>;
         async fn append(&self, entries: &[HistoryEntry]) -> Result<(), StoreError>;
         async fn history(&self, id: MemoryId) -> Result<Vec<HistoryEntry>, StoreError>;
+        async fn erase(&self, scope: &Scope, memory_ids: &[MemoryId]) -> Result<u64, StoreError>;
     }
 }
 

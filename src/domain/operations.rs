@@ -223,6 +223,17 @@ impl WriteCommand {
         owner.is_some_and(|owner| scope.contains(owner))
     }
 
+    /// True when the write is about a memory of `scope` or one of `memory_ids` (what an erase of
+    /// the scope removes from the journal).
+    pub fn concerns(&self, scope: &Scope, memory_ids: &[MemoryId]) -> bool {
+        let target = match self {
+            WriteCommand::Update(request) => Some(request.target.id),
+            WriteCommand::Delete(target) => Some(target.id),
+            WriteCommand::Add(_) | WriteCommand::DeleteAll(_) => None,
+        };
+        self.visible_to(scope) || target.is_some_and(|id| memory_ids.contains(&id))
+    }
+
     /// Writes with the same key are applied one after another, in the order accepted: all
     /// writes of one user (else agent, else run), or of one memory when no scope is given.
     pub fn ordering_key(&self) -> String {

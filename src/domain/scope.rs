@@ -164,6 +164,24 @@ impl Scope {
     }
 }
 
+/// How many memories one owner (an exact user/agent/run combination) has.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScopeCount {
+    /// The owner, exactly as stored.
+    pub scope: Scope,
+    /// Its memories.
+    pub memories: u64,
+}
+
+/// Counts memories per owner, from the owners of the memories one by one; owners sorted by key.
+pub fn count_by_owner<'a>(owners: impl IntoIterator<Item = &'a Scope>) -> Vec<ScopeCount> {
+    let mut counts: std::collections::BTreeMap<String, ScopeCount> = std::collections::BTreeMap::new();
+    for owner in owners {
+        counts.entry(owner.key()).or_insert_with(|| ScopeCount { scope: owner.clone(), memories: 0 }).memories += 1;
+    }
+    counts.into_values().collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,5 +227,17 @@ mod tests {
         let a = Scope::parse(Some("x|a:y"), None, None).unwrap();
         let b = Scope::parse(Some("x"), Some("y"), None).unwrap();
         assert_ne!(a.key(), b.key());
+    }
+
+    #[test]
+    fn owners_are_counted_exactly_once_each() {
+        let alice = Scope::parse(Some("alice"), None, None).unwrap();
+        let alice_bot = Scope::parse(Some("alice"), Some("bot"), None).unwrap();
+        let counts = count_by_owner([&alice, &alice_bot, &alice, &alice]);
+        assert_eq!(counts.len(), 2);
+        let of = |s: &Scope| counts.iter().find(|c| &c.scope == s).map(|c| c.memories);
+        assert_eq!(of(&alice), Some(3));
+        assert_eq!(of(&alice_bot), Some(1));
+        assert!(count_by_owner([]).is_empty());
     }
 }

@@ -7,7 +7,9 @@
 
 use super::memory_api::{WriteId, WriteState};
 use super::store::StoreError;
+use crate::domain::memory::MemoryId;
 use crate::domain::operations::WriteCommand;
+use crate::domain::scope::Scope;
 use async_trait::async_trait;
 use serde_json::Value;
 use std::time::Duration;
@@ -90,4 +92,9 @@ pub trait WriteJournal: Send + Sync + 'static {
 
     /// Writes recorded and not yet finished.
     async fn unfinished(&self) -> Result<u64, StoreError>;
+
+    /// Deletes the finished writes about `scope` or one of `memory_ids` (see
+    /// `WriteCommand::concerns`): what an erased scope said leaves the journal too. Pending
+    /// writes are kept (they are applied, then erased with the next erase). Returns how many.
+    async fn forget(&self, scope: &Scope, memory_ids: &[MemoryId]) -> Result<u64, StoreError>;
 }

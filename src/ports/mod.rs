@@ -8,6 +8,7 @@ pub mod graph_store;
 pub mod history_store;
 pub mod journal;
 pub mod llm;
+pub mod memory_admin;
 pub mod memory_api;
 pub mod reranker;
 pub mod store;

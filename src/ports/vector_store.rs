@@ -3,7 +3,7 @@
 use super::store::StoreError;
 use crate::domain::filter::Filter;
 use crate::domain::memory::{ContentHash, MemoryId, MemoryRecord, ScoredMemory, Similarity};
-use crate::domain::scope::Scope;
+use crate::domain::scope::{Scope, ScopeCount};
 use async_trait::async_trait;
 
 /// A similarity search.
@@ -105,4 +105,7 @@ pub trait VectorStore: Send + Sync + 'static {
 
     /// Deletes every memory inside the scope and nothing else; returns how many.
     async fn delete_scope(&self, scope: &Scope) -> Result<u64, StoreError>;
+
+    /// Every owner (exact user/agent/run combination) that has memories, with how many.
+    async fn scopes(&self) -> Result<Vec<ScopeCount>, StoreError>;
 }

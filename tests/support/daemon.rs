@@ -99,9 +99,18 @@ pub fn plugin_source_root(scratch: &Path) -> PathBuf {
     let staged = scratch.join("staged-plugin");
     std::fs::create_dir_all(&staged).expect("mkdir staged");
     let declared = root.join("manifest.yaml").is_file();
-    for item in
-        ["manifest.yaml", "provider", "tools", "_assets", "PRIVACY.md", "README.md", "main.py", "requirements.txt"]
-    {
+    for item in [
+        "manifest.yaml",
+        "provider",
+        "tools",
+        "group",
+        "endpoints",
+        "_assets",
+        "PRIVACY.md",
+        "README.md",
+        "main.py",
+        "requirements.txt",
+    ] {
         let from_root = root.join(item);
         let declaration_item = !matches!(item, "README.md" | "main.py" | "requirements.txt");
         let source = if from_root.exists() && (declared || !declaration_item) {
@@ -132,13 +141,18 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
-/// Builds the package once per test process and extracts it like the daemon.
+/// Builds the package of [`plugin_binary`] once per test process and extracts it like the daemon.
 pub fn packaged_plugin() -> &'static PackagedPlugin {
     static PLUGIN: OnceLock<PackagedPlugin> = OnceLock::new();
-    PLUGIN.get_or_init(|| {
+    PLUGIN.get_or_init(|| package_binary(&plugin_binary()))
+}
+
+/// Packages `plugin` (a runtime binary) with the plugin files and extracts it like the daemon.
+pub fn package_binary(plugin: &Path) -> PackagedPlugin {
+    {
         let scratch = tempfile::Builder::new().prefix("mem0-dify-daemon-").tempdir().expect("tempdir").keep();
         let binary = scratch.join("mem0-dify");
-        std::fs::copy(plugin_binary(), &binary).expect("copy plugin binary");
+        std::fs::copy(plugin, &binary).expect("copy plugin binary");
         // debug builds carry symbols; strip like the release build does (keeps the package small)
         let _ = std::process::Command::new("strip").arg(&binary).status();
         let source_root = plugin_source_root(&scratch);
@@ -148,7 +162,7 @@ pub fn packaged_plugin() -> &'static PackagedPlugin {
         let dir = scratch.join("cwd").join(author).join(rest.replace(':', "-"));
         extract_like_the_daemon(&package, &dir);
         PackagedPlugin { dir, package, report, source_root }
-    })
+    }
 }
 
 /// Extracts every entry with mode 0644 (the daemon keeps no execute bits); fails on directory entries.
@@ -400,9 +414,28 @@ pub struct StdioPlugin {
 impl StdioPlugin {
     /// Starts the packaged plugin with extra environment.
     pub fn start(env: &[(&str, &str)]) -> Self {
-        let plugin = packaged_plugin();
+        Self::start_in(&packaged_plugin().dir, env)
+    }
+
+    /// Starts the plugin extracted in `dir` with extra environment.
+    pub fn start_in(dir: &Path, env: &[(&str, &str)]) -> Self {
+        Self::attach(launch(dir, env))
+    }
+
+    /// Starts a runtime binary directly (`BINARY serve`, as the launcher execs it) with extra
+    /// environment: for binaries too large to package (debug builds).
+    pub fn start_binary(binary: &Path, env: &[(&str, &str)]) -> Self {
+        let mut cmd = Command::new(binary);
+        cmd.arg("serve").env_remove("REMOTE_INSTALL_URL").env("INSTALL_METHOD", "local").env("RUST_LOG", "info");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
+        Self::attach(cmd.spawn().expect("start the runtime binary"))
+    }
+
+    fn attach(mut child: Child) -> Self {
         let started = Instant::now();
-        let mut child = launch(&plugin.dir, env);
         let stdout = child.stdout.take().expect("stdout");
         let stdin = child.stdin.take().expect("stdin");
         let stderr = Arc::new(Mutex::new(String::new()));
@@ -451,6 +484,8 @@ pub struct Registration {
     pub manifest: Value,
     /// `tool_declaration.data`.
     pub tools: Value,
+    /// `endpoint_declaration.data` (the endpoint groups), `Null` when none was sent.
+    pub endpoints: Value,
     /// Assets by file name, reassembled.
     pub assets: HashMap<String, Vec<u8>>,
     /// When `end` arrived.
@@ -490,6 +525,7 @@ impl TcpDaemon {
             order: Vec::new(),
             manifest: Value::Null,
             tools: Value::Null,
+            endpoints: Value::Null,
             assets: HashMap::new(),
             ended_at: Instant::now(),
         };
@@ -532,6 +568,7 @@ impl TcpDaemon {
                 }
                 "manifest_declaration" => reg.manifest = data.clone(),
                 "tool_declaration" => reg.tools = data.clone(),
+                "endpoint_declaration" => reg.endpoints = data.clone(),
                 "asset_chunk" => {
                     use base64::Engine;
                     let bytes = base64::engine::general_purpose::STANDARD

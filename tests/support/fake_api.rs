@@ -219,3 +219,39 @@ impl MemoryApi for FakeMemoryApi {
         );
     }
 }
+
+/// The fake has no console use cases: each answers that it is not available.
+#[async_trait]
+impl mem0_dify::ports::memory_admin::MemoryAdmin for FakeMemoryApi {
+    async fn scopes(&self, _: &CredentialSet) -> Result<Vec<mem0_dify::domain::scope::ScopeCount>, ApiError> {
+        Err(no_console())
+    }
+    async fn erase(
+        &self,
+        _: &CredentialSet,
+        _: Scope,
+    ) -> Result<mem0_dify::ports::memory_admin::EraseReceipt, ApiError> {
+        Err(no_console())
+    }
+    async fn export(
+        &self,
+        _: &CredentialSet,
+        _: Option<Scope>,
+    ) -> Result<Vec<mem0_dify::ports::memory_admin::PortableMemory>, ApiError> {
+        Err(no_console())
+    }
+    async fn import(
+        &self,
+        _: &CredentialSet,
+        _: mem0_dify::ports::memory_admin::PortableMemory,
+    ) -> Result<mem0_dify::ports::memory_admin::Imported, ApiError> {
+        Err(no_console())
+    }
+    async fn import_history(&self, _: &CredentialSet, _: Vec<HistoryEntry>) -> Result<u64, ApiError> {
+        Err(no_console())
+    }
+}
+
+fn no_console() -> ApiError {
+    ApiError::Configuration("the fake engine has no console".into())
+}

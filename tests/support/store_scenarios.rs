@@ -277,6 +277,35 @@ pub async fn delete_scope_deletes_only_the_scope(store: &dyn VectorStore) {
     assert_eq!(store.delete_scope(&alice).await.unwrap(), 0);
 }
 
+/// The owners listed are exact user/agent/run combinations with their counts; deleted owners
+/// leave the list.
+pub async fn scopes_are_counted_per_owner(store: &dyn VectorStore) {
+    let alice_id = fresh_user("alice");
+    let alice = scope(Some(&alice_id), None, None);
+    let alice_bot = scope(Some(&alice_id), Some("bot"), None);
+    let run_only = scope(None, None, Some(&fresh_user("run")));
+    insert_all(
+        store,
+        &[
+            memory("One", &alice, json!({}), 0),
+            memory("Two", &alice, json!({}), 1),
+            memory("Three", &alice_bot, json!({}), 2),
+            memory("Four", &run_only, json!({}), 3),
+        ],
+    )
+    .await;
+    let counts = store.scopes().await.unwrap();
+    let of = |s: &Scope| counts.iter().filter(|c| &c.scope == s).map(|c| c.memories).collect::<Vec<_>>();
+    assert_eq!(of(&alice), [2], "{counts:?}");
+    assert_eq!(of(&alice_bot), [1]);
+    assert_eq!(of(&run_only), [1]);
+    store.delete_scope(&alice).await.unwrap();
+    let counts = store.scopes().await.unwrap();
+    assert!(!counts.iter().any(|c| c.scope.user_id().is_some_and(|u| u.as_str() == alice_id)), "{counts:?}");
+    assert!(counts.iter().any(|c| c.scope == run_only));
+    store.delete_scope(&run_only).await.unwrap();
+}
+
 /// Keyword search: the memories of the scope (and filter) sharing a query term, best BM25 first.
 pub async fn lexical(
     store: &dyn VectorStore,
@@ -357,6 +386,7 @@ pub async fn all(store: &dyn VectorStore) {
     list_is_newest_first(store).await;
     find_by_hash_stays_in_scope(store).await;
     delete_scope_deletes_only_the_scope(store).await;
+    scopes_are_counted_per_owner(store).await;
     if store.keeps_lexical_index() {
         lexical_search_is_scoped_and_ranked(store).await;
     }

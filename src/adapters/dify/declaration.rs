@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
+mod endpoints;
+
 /// The manifest file name at the plugin root.
 pub const MANIFEST_FILE: &str = "manifest.yaml";
 /// The asset directory at the plugin root.
@@ -321,7 +323,10 @@ pub struct PluginDeclarations {
     pub tool_provider: Value,
     /// The files of `_assets/`, by name.
     pub assets: Vec<Asset>,
-    /// Every declaration file, relative to the root (`/`-separated): manifest, provider, tools, privacy.
+    /// `endpoint_declaration.data`: one `{settings, endpoints}` per endpoint group.
+    pub endpoint_groups: Vec<Value>,
+    /// Every declaration file, relative to the root (`/`-separated): manifest, provider, tools,
+    /// endpoint groups and endpoints, privacy.
     pub files: Vec<String>,
 }
 
@@ -361,6 +366,14 @@ impl PluginDeclarations {
             files.push(tool_path);
         }
         let tool_provider = provider_json(&provider, &manifest, &provider_path, &asset_names, tools)?;
+        let mut endpoint_groups = Vec::new();
+        for (i, group_file) in manifest.plugins.endpoints.iter().enumerate() {
+            let group_path = relative(group_file, MANIFEST_FILE, &format!("plugins.endpoints[{i}]"))?;
+            let (group, group_files) = endpoints::load_group(root, &group_path)?;
+            endpoint_groups.push(group);
+            files.push(group_path);
+            files.extend(group_files);
+        }
         Ok(Self {
             plugin_id: format!("{}/{}", manifest.author, manifest.name),
             version: manifest.version.clone(),
@@ -369,6 +382,7 @@ impl PluginDeclarations {
             manifest: manifest_json(&manifest)?,
             tool_provider,
             assets,
+            endpoint_groups,
             files,
         })
     }
@@ -387,6 +401,9 @@ impl PluginDeclarations {
         };
         push(json!({"type": "manifest_declaration", "data": self.manifest}));
         push(json!({"type": "tool_declaration", "data": [self.tool_provider]}));
+        if !self.endpoint_groups.is_empty() {
+            push(json!({"type": "endpoint_declaration", "data": self.endpoint_groups}));
+        }
         for asset in &self.assets {
             for chunk in asset_chunks(asset) {
                 push(json!({"type": "asset_chunk", "data": chunk}));
@@ -524,10 +541,9 @@ fn check_manifest(m: &ManifestYaml, assets: &[&str]) -> Result<(), DeclarationEr
     if plugins.tools.len() != 1 {
         return Err(invalid(p, "plugins.tools", "must list exactly one tool provider file"));
     }
-    let others =
-        [&plugins.models, &plugins.endpoints, &plugins.agent_strategies, &plugins.datasources, &plugins.triggers];
+    let others = [&plugins.models, &plugins.agent_strategies, &plugins.datasources, &plugins.triggers];
     if others.iter().any(|list| !list.is_empty()) {
-        return Err(invalid(p, "plugins", "may only list tools: this runtime serves tool providers only"));
+        return Err(invalid(p, "plugins", "may only list tools and endpoints: this runtime serves nothing else"));
     }
     if !is_version(&m.meta.version) {
         return Err(invalid(p, "meta.version", "must look like 0.0.1"));
@@ -604,21 +620,26 @@ fn option_json(o: &OptionYaml, with_icon: bool) -> Value {
 fn credentials_json(provider: &ProviderYaml, path: &str) -> Result<Value, DeclarationError> {
     let raw =
         provider.credentials_for_provider.clone().or_else(|| provider.credentials_schema.clone()).unwrap_or(json!([]));
+    config_list_json(raw, path, "credentials_for_provider")
+}
+
+/// A `ProviderConfig` list (provider credentials, endpoint settings) in the SDK's JSON form;
+/// `section` names the YAML key in errors.
+fn config_list_json(raw: Value, path: &str, section: &str) -> Result<Value, DeclarationError> {
     let entries: Vec<(Option<String>, Value)> = match raw {
         Value::Object(map) => map.into_iter().map(|(k, v)| (Some(k), v)).collect(),
         Value::Array(items) => items.into_iter().map(|v| (None, v)).collect(),
         Value::Null => Vec::new(),
-        _ => return Err(invalid(path, "credentials_for_provider", "must be a mapping of name to settings, or a list")),
+        _ => return Err(invalid(path, section, "must be a mapping of name to settings, or a list")),
     };
     let mut out = Vec::new();
     for (key, value) in entries {
-        let c: CredentialYaml = serde_json::from_value(value).map_err(|e| {
-            invalid(path, &format!("credentials_for_provider.{}", key.clone().unwrap_or_default()), &e.to_string())
-        })?;
+        let c: CredentialYaml = serde_json::from_value(value)
+            .map_err(|e| invalid(path, &format!("{section}.{}", key.clone().unwrap_or_default()), &e.to_string()))?;
         let name = key.or(c.name.clone()).unwrap_or_default();
-        let field = format!("credentials_for_provider.{name}");
+        let field = format!("{section}.{name}");
         if name.is_empty() {
-            return Err(invalid(path, "credentials_for_provider", "every credential needs a name"));
+            return Err(invalid(path, section, "every entry needs a name"));
         }
         if !CREDENTIAL_TYPES.contains(&c.kind.as_str()) {
             return Err(invalid(

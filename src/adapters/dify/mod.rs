@@ -7,6 +7,7 @@ pub mod backwards;
 pub mod connection;
 pub mod constants;
 pub mod declaration;
+pub mod endpoint;
 pub mod line_writer;
 pub mod models;
 pub mod package;

@@ -57,6 +57,12 @@ pub struct RequestData {
     /// Tool parameters (`null` → empty).
     #[serde(default, deserialize_with = "null_as_default")]
     pub tool_parameters: Map<String, Value>,
+    /// `invoke_endpoint`: the forwarded HTTP request, hex of its HTTP/1.1 bytes.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub raw_http_request: String,
+    /// `invoke_endpoint`: the endpoint's decrypted settings (`null` → empty).
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub settings: Map<String, Value>,
 }
 
 /// Reads `null` as the type's default (empty string, list or object), as the daemon, written in Go,

@@ -1,16 +1,20 @@
 //! Session dispatch: one request in, stream chunks and exactly one terminator out.
 //!
 //! Implemented actions (type `tool`): `validate_tool_credentials`, `invoke_tool`,
-//! `get_tool_runtime_parameters` (none). Anything else gets an `error` naming what is supported,
+//! `get_tool_runtime_parameters` (none); type `endpoint`: `invoke_endpoint` (the memory console,
+//! `super::endpoint`). Anything else gets an `error` naming what is supported,
 //! then `end`. Failures never escape a session: errors, timeouts and panics all become `error` + `end`.
 
 use super::backwards::{with_caller, BackwardsRouter, CallerSession};
+use super::endpoint::{chunks, invoke_endpoint};
 use super::line_writer::{Closed, LineSender};
 use super::protocol::{
     json_chunk, split_text_for_lines, text_chunk, variable_chunk, ErrorPayload, InboundMessage, LineLimit,
     OutboundEvent, RequestData, SessionMessage,
 };
 use super::tools::{invoke_tool, TOOL_NAMES};
+use crate::adapters::console::http::HttpResponse;
+use crate::adapters::console::Console;
 use crate::domain::credentials::CredentialSet;
 use crate::ports::memory_api::{InvokeContext, MemoryApi};
 use futures::FutureExt;
@@ -21,8 +25,12 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 
 /// The `(type, action)` pairs this runtime answers.
-pub const SUPPORTED_ACTIONS: &[&str] =
-    &["tool/validate_tool_credentials", "tool/invoke_tool", "tool/get_tool_runtime_parameters"];
+pub const SUPPORTED_ACTIONS: &[&str] = &[
+    "tool/validate_tool_credentials",
+    "tool/invoke_tool",
+    "tool/get_tool_runtime_parameters",
+    "endpoint/invoke_endpoint",
+];
 
 /// Error type Dify shows for bad provider credentials (the SDK's name).
 pub const CREDENTIAL_ERROR: &str = "ToolProviderCredentialValidationError";
@@ -34,6 +42,7 @@ pub struct Dispatcher {
     request_timeout: Duration,
     workers: Semaphore,
     backwards: Arc<BackwardsRouter>,
+    console: Option<Console>,
 }
 
 impl Dispatcher {
@@ -41,12 +50,19 @@ impl Dispatcher {
     /// at most `max_workers` sessions at once.
     pub fn new(api: Arc<dyn MemoryApi>, limit: LineLimit, request_timeout: Duration, max_workers: usize) -> Self {
         Self {
-            api,
+            api: api.clone(),
             limit,
             request_timeout,
             workers: Semaphore::new(max_workers.max(1)),
             backwards: Arc::new(BackwardsRouter::new()),
+            console: None,
         }
+    }
+
+    /// This dispatcher answering endpoint calls with `console` (without one, they get a 503).
+    pub fn with_console(mut self, console: Console) -> Self {
+        self.console = Some(console);
+        self
     }
 
     /// Where replies to backwards invocations (`backwards_response` lines) go.
@@ -103,6 +119,19 @@ impl Dispatcher {
             ("tool", "validate_tool_credentials") => self.validate(&data, session).await,
             ("tool", "invoke_tool") => self.invoke(&data, session).await,
             ("tool", "get_tool_runtime_parameters") => session.stream(json!({"parameters": []})).await,
+            ("endpoint", "invoke_endpoint") => {
+                let Some(console) = &self.console else {
+                    let response = HttpResponse::error(503, "not_configured", "this runtime serves no console");
+                    for chunk in chunks(&response) {
+                        session.stream(chunk).await?;
+                    }
+                    return Ok(());
+                };
+                for chunk in invoke_endpoint(console, &data.raw_http_request, &data.settings).await? {
+                    session.stream(chunk).await?;
+                }
+                Ok(())
+            }
             (kind, action) => Err(ErrorPayload::new(
                 "NotImplementedError",
                 format!(

@@ -8,21 +8,25 @@ use super::runtime::Dispatcher;
 use super::runtime_error::RuntimeError;
 use super::settings::{RuntimeSettings, Transport};
 use super::stdio::run_stdio;
-use crate::ports::memory_api::MemoryApi;
+use crate::adapters::console::Console;
+use crate::ports::memory_admin::MemoryAdmin;
 use std::sync::Arc;
 use tokio::sync::watch;
 
 /// Runs the plugin until the daemon closes the connection (stdio) or a stop signal arrives, then
 /// lets running sessions and accepted writes finish within `settings.shutdown_timeout`.
-pub async fn serve(api: Arc<dyn MemoryApi>, settings: RuntimeSettings) -> Result<(), RuntimeError> {
+pub async fn serve(api: Arc<dyn MemoryAdmin>, settings: RuntimeSettings) -> Result<(), RuntimeError> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let signals = spawn_signal_listener(stop_tx)?;
-    let dispatcher = Arc::new(Dispatcher::new(
-        api,
-        LineLimit::new(settings.daemon_line_buffer),
-        settings.request_timeout,
-        settings.max_workers,
-    ));
+    let dispatcher = Arc::new(
+        Dispatcher::new(
+            api.clone(),
+            LineLimit::new(settings.daemon_line_buffer),
+            settings.request_timeout,
+            settings.max_workers,
+        )
+        .with_console(Console::new(api)),
+    );
     let result = match &settings.transport {
         Transport::Stdio => {
             run_stdio(dispatcher, &settings, stop_rx).await;

@@ -3,3 +3,5 @@
 mod entry;
 pub mod postgres;
 pub mod sqlite;
+
+pub use sqlite::read_mem0_history;

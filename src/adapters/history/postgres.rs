@@ -8,6 +8,7 @@ use crate::adapters::postgres::identifier::CollectionName;
 use crate::adapters::vector::pgvector::PgVectorStore;
 use crate::domain::history::HistoryEntry;
 use crate::domain::memory::{MemoryId, MemoryText};
+use crate::domain::scope::Scope;
 use crate::ports::history_store::HistoryStore;
 use crate::ports::store::StoreError;
 use async_trait::async_trait;
@@ -134,6 +135,20 @@ impl HistoryStore for PostgresHistoryStore {
         let statement = client.prepare_cached(&sql).await.map_err(pg)?;
         let rows = client.query(&statement, &[&id.as_uuid()]).await.map_err(pg)?;
         rows.iter().map(entry).collect()
+    }
+
+    async fn erase(&self, scope: &Scope, memory_ids: &[MemoryId]) -> Result<u64, StoreError> {
+        let client = self.client().await?;
+        let ids: Vec<Uuid> = memory_ids.iter().map(MemoryId::as_uuid).collect();
+        let owner: Vec<String> = scope.pairs().map(|(_, id)| id.as_str().to_owned()).collect();
+        let mut condition: Vec<String> = Vec::new();
+        for (n, (key, _)) in scope.pairs().enumerate() {
+            condition.push(format!("{key} = ${}", n + 2));
+        }
+        let sql = format!("DELETE FROM {} WHERE memory_id = ANY($1) OR ({})", self.table, condition.join(" AND "));
+        let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&ids];
+        params.extend(owner.iter().map(|o| o as &(dyn tokio_postgres::types::ToSql + Sync)));
+        client.execute(&sql, &params).await.map_err(pg)
     }
 }
 

@@ -4,6 +4,7 @@
 use super::entry::{owner_columns, text_time, StoredRow};
 use crate::domain::history::HistoryEntry;
 use crate::domain::memory::{format_timestamp, MemoryId, MemoryText};
+use crate::domain::scope::Scope;
 use crate::ports::history_store::HistoryStore;
 use crate::ports::store::StoreError;
 use async_trait::async_trait;
@@ -171,59 +172,128 @@ impl HistoryStore for SqliteHistoryStore {
 
     async fn history(&self, id: MemoryId) -> Result<Vec<HistoryEntry>, StoreError> {
         self.with_connection(move |connection| {
-            let mut select = connection
-                .prepare_cached(
-                    "SELECT id, memory_id, old_memory, new_memory, event, created_at, updated_at, is_deleted, \
-                     actor_id, role, user_id, agent_id, run_id FROM history WHERE memory_id = ?1 \
-                     ORDER BY julianday(updated_at) ASC, rowid ASC",
-                )
-                .map_err(sql)?;
-            let rows = select
-                .query_map([id.to_string()], |r| {
-                    Ok((
-                        r.get::<_, Option<String>>(0)?,
-                        r.get::<_, Option<String>>(2)?,
-                        r.get::<_, Option<String>>(3)?,
-                        r.get::<_, Option<String>>(4)?,
-                        r.get::<_, Option<String>>(5)?,
-                        r.get::<_, Option<String>>(6)?,
-                        r.get::<_, Option<i64>>(7)?,
-                        r.get::<_, Option<String>>(8)?,
-                        r.get::<_, Option<String>>(9)?,
-                        [
-                            r.get::<_, Option<String>>(10)?,
-                            r.get::<_, Option<String>>(11)?,
-                            r.get::<_, Option<String>>(12)?,
-                        ],
-                    ))
-                })
-                .map_err(sql)?;
-            let mut entries = Vec::new();
-            for row in rows {
-                let (row_id, old_memory, new_memory, event, created_at, updated_at, is_deleted, actor_id, role, owner) =
-                    row.map_err(sql)?;
-                let row_id = row_id.as_deref().and_then(|r| Uuid::parse_str(r).ok()).ok_or_else(|| {
-                    StoreError::Corrupt { store: STORE, message: format!("history row id {row_id:?} is not a UUID") }
-                })?;
-                let stored = StoredRow {
-                    id: row_id,
-                    memory_id: id,
-                    old_memory,
-                    new_memory,
-                    event,
-                    created_at: text_time(created_at),
-                    updated_at: text_time(updated_at),
-                    is_deleted: is_deleted.map(|d| d != 0),
-                    actor_id,
-                    role,
-                    owner,
-                };
-                entries.push(stored.into_entry().map_err(|message| StoreError::Corrupt { store: STORE, message })?);
-            }
-            Ok(entries)
+            let select = format!(
+                "SELECT {COLUMNS} FROM history WHERE memory_id = ?1 ORDER BY julianday(updated_at) ASC, rowid ASC"
+            );
+            select_rows(connection, &select, &[&id.to_string()])
         })
         .await
     }
+
+    async fn erase(&self, scope: &Scope, memory_ids: &[MemoryId]) -> Result<u64, StoreError> {
+        let owner: Vec<(&'static str, String)> = scope.pairs().map(|(k, v)| (k, v.as_str().to_owned())).collect();
+        let ids: Vec<String> = memory_ids.iter().map(MemoryId::to_string).collect();
+        self.with_connection(move |connection| {
+            let tx = connection.transaction().map_err(sql)?;
+            let mut removed = 0;
+            for id in &ids {
+                removed += tx.execute("DELETE FROM history WHERE memory_id = ?1", [id]).map_err(sql)?;
+            }
+            let condition: Vec<String> =
+                owner.iter().enumerate().map(|(n, (key, _))| format!("{key} = ?{}", n + 1)).collect();
+            let values: Vec<&String> = owner.iter().map(|(_, v)| v).collect();
+            let delete = format!("DELETE FROM history WHERE {}", condition.join(" AND "));
+            removed += tx.execute(&delete, rusqlite::params_from_iter(values)).map_err(sql)?;
+            tx.commit().map_err(sql)?;
+            Ok(removed as u64)
+        })
+        .await
+    }
+}
+
+/// The columns read back, Mem0's then ours.
+const COLUMNS: &str = "id, memory_id, old_memory, new_memory, event, created_at, updated_at, is_deleted, actor_id, \
+    role, user_id, agent_id, run_id";
+
+/// The rows a `SELECT` of [`COLUMNS`] returns, as entries.
+fn select_rows(
+    connection: &Connection,
+    select: &str,
+    params: &[&dyn rusqlite::ToSql],
+) -> Result<Vec<HistoryEntry>, StoreError> {
+    let mut select = connection.prepare_cached(select).map_err(sql)?;
+    let rows = select
+        .query_map(params, |r| {
+            Ok((
+                [r.get::<_, Option<String>>(0)?, r.get::<_, Option<String>>(1)?],
+                r.get::<_, Option<String>>(2)?,
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, Option<String>>(4)?,
+                r.get::<_, Option<String>>(5)?,
+                r.get::<_, Option<String>>(6)?,
+                r.get::<_, Option<i64>>(7)?,
+                r.get::<_, Option<String>>(8)?,
+                r.get::<_, Option<String>>(9)?,
+                [r.get::<_, Option<String>>(10)?, r.get::<_, Option<String>>(11)?, r.get::<_, Option<String>>(12)?],
+            ))
+        })
+        .map_err(sql)?;
+    let mut entries = Vec::new();
+    for row in rows {
+        let (
+            [row_id, memory_id],
+            old_memory,
+            new_memory,
+            event,
+            created_at,
+            updated_at,
+            is_deleted,
+            actor_id,
+            role,
+            owner,
+        ) = row.map_err(sql)?;
+        let uuid = |what: &str, raw: &Option<String>| {
+            raw.as_deref().and_then(|r| Uuid::parse_str(r).ok()).ok_or_else(|| StoreError::Corrupt {
+                store: STORE,
+                message: format!("history row {what} {raw:?} is not a UUID"),
+            })
+        };
+        let stored = StoredRow {
+            id: uuid("id", &row_id)?,
+            memory_id: MemoryId::from_uuid(uuid("memory_id", &memory_id)?),
+            old_memory,
+            new_memory,
+            event,
+            created_at: text_time(created_at),
+            updated_at: text_time(updated_at),
+            is_deleted: is_deleted.map(|d| d != 0),
+            actor_id,
+            role,
+            owner,
+        };
+        entries.push(stored.into_entry().map_err(|message| StoreError::Corrupt { store: STORE, message })?);
+    }
+    Ok(entries)
+}
+
+/// Every row of a Mem0 `history.db` (opened read-only, left as it is), oldest first.
+pub fn read_mem0_history(path: &Path) -> Result<Vec<HistoryEntry>, StoreError> {
+    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let connection = Connection::open_with_flags(path, flags)
+        .map_err(|e| StoreError::Rejected { store: STORE, message: format!("cannot open {}: {e}", path.display()) })?;
+    let mut statement = connection.prepare("SELECT name FROM pragma_table_info('history')").map_err(sql)?;
+    let columns: Vec<String> =
+        statement.query_map([], |r| r.get(0)).map_err(sql)?.collect::<Result<_, _>>().map_err(sql)?;
+    if columns.is_empty() {
+        return Err(StoreError::Rejected {
+            store: STORE,
+            message: format!("{} has no history table: it is not a Mem0 history.db", path.display()),
+        });
+    }
+    // Older Mem0 versions lack some columns: read NULL in their place. Mem0 (1.0.x) writes its
+    // DELETE rows without dates: such a row takes the latest date of its memory's other rows
+    // (the delete came after them).
+    let column = |name: &str| match name {
+        _ if !columns.iter().any(|c| c == name) => format!("NULL AS {name}"),
+        "created_at" => "COALESCE(created_at, updated_at, (SELECT MAX(COALESCE(o.updated_at, o.created_at)) \
+            FROM history o WHERE o.memory_id = history.memory_id)) AS created_at"
+            .to_owned(),
+        _ => name.to_owned(),
+    };
+    let list: Vec<String> = COLUMNS.split(',').map(|c| column(c.trim())).collect();
+    // rows are appended as things happen: the file's order is the history's
+    let select = format!("SELECT {} FROM history ORDER BY rowid ASC", list.join(", "));
+    select_rows(&connection, &select, &[])
 }
 
 fn sql(error: rusqlite::Error) -> StoreError {

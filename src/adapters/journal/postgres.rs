@@ -4,12 +4,14 @@
 //! Several plugin processes may share it: claims are serialized by a transaction-scoped advisory
 //! lock on the table, so no two processes claim the same write or two writes of one owner.
 
-use super::rules::{claimable, state_of, ClaimCandidate};
+use super::rules::{claimable, forgotten, state_of, ClaimCandidate};
 use crate::adapters::postgres::ddl;
 use crate::adapters::postgres::errors::{from_pg, from_pool};
 use crate::adapters::postgres::identifier::CollectionName;
 use crate::adapters::vector::pgvector::PgVectorStore;
+use crate::domain::memory::MemoryId;
 use crate::domain::operations::WriteCommand;
+use crate::domain::scope::Scope;
 use crate::ports::journal::{ClaimedWrite, NewWrite, Recorded, WriteJournal};
 use crate::ports::memory_api::{WriteId, WriteState};
 use crate::ports::store::StoreError;
@@ -272,6 +274,24 @@ impl WriteJournal for PostgresJournal {
                 .map_err(|e| StoreError::Corrupt { store: STORE, message: format!("write {}: {e}", id.0) })
         })
         .transpose()
+    }
+
+    async fn forget(&self, scope: &Scope, memory_ids: &[MemoryId]) -> Result<u64, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(&format!("SELECT id, command FROM {} WHERE state <> 'pending'", self.table), &[])
+            .await
+            .map_err(pg)?;
+        let finished = rows.iter().map(|r| {
+            let command = serde_json::from_value::<WriteCommand>(r.get::<_, Value>(1)).map_err(|e| e.to_string());
+            (r.get::<_, String>(0), command)
+        });
+        let ids = forgotten(finished, scope, memory_ids);
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let sql = format!("DELETE FROM {} WHERE id = ANY($1) AND state <> 'pending'", self.table);
+        client.execute(&sql, &[&ids]).await.map_err(pg)
     }
 
     async fn unfinished(&self) -> Result<u64, StoreError> {

@@ -1,6 +1,9 @@
-//! Rules shared by the journal adapters: which pending writes may be claimed, and how a stored
-//! row reads back as a [`WriteState`].
+//! Rules shared by the journal adapters: which pending writes may be claimed, how a stored row
+//! reads back as a [`WriteState`], and which finished writes an erase forgets.
 
+use crate::domain::memory::MemoryId;
+use crate::domain::operations::WriteCommand;
+use crate::domain::scope::Scope;
 use crate::ports::memory_api::WriteState;
 use serde_json::Value;
 use std::collections::HashSet;
@@ -43,6 +46,26 @@ pub fn state_of(state: &str, attempts: u32, last_error: Option<String>, result: 
         "failed" => WriteState::Failed { error: last_error.unwrap_or_default(), attempts },
         _ => WriteState::Pending { attempts, last_error },
     }
+}
+
+/// The ids among finished writes `(id, command)` that an erase of `scope` (and of `memory_ids`)
+/// forgets; a command that cannot be read is kept and reported.
+pub(super) fn forgotten(
+    finished: impl IntoIterator<Item = (String, Result<WriteCommand, String>)>,
+    scope: &Scope,
+    memory_ids: &[MemoryId],
+) -> Vec<String> {
+    let mut ids = Vec::new();
+    for (id, command) in finished {
+        match command {
+            Ok(command) if command.concerns(scope, memory_ids) => ids.push(id),
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(write = %id, error = %e, "journal row with an unreadable command kept by the erase")
+            }
+        }
+    }
+    ids
 }
 
 #[cfg(test)]

@@ -3,8 +3,10 @@
 //! Several processes may share the file: every claim runs in an immediate (write-locked)
 //! transaction, so two processes never claim the same write or two writes of one owner.
 
-use super::rules::{claimable, ClaimCandidate};
+use super::rules::{claimable, forgotten, ClaimCandidate};
+use crate::domain::memory::MemoryId;
 use crate::domain::operations::WriteCommand;
+use crate::domain::scope::Scope;
 use crate::ports::journal::{ClaimedWrite, NewWrite, Recorded, WriteJournal};
 use crate::ports::memory_api::{WriteId, WriteState};
 use crate::ports::store::StoreError;
@@ -289,6 +291,29 @@ impl WriteJournal for SqliteJournal {
                 .map_err(|e| StoreError::Corrupt { store: STORE, message: format!("write {}: {e}", id.0) })
         })
         .transpose()
+    }
+
+    async fn forget(&self, scope: &Scope, memory_ids: &[MemoryId]) -> Result<u64, StoreError> {
+        let (scope, memory_ids) = (scope.clone(), memory_ids.to_vec());
+        self.with(move |c| {
+            let tx = c.transaction()?;
+            let finished: Vec<(String, String)> = {
+                let mut select = tx.prepare("SELECT id, command FROM write_journal WHERE state <> 'pending'")?;
+                let rows = select.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                rows.collect::<rusqlite::Result<_>>()?
+            };
+            let read = finished.into_iter().map(|(id, text)| {
+                let command = serde_json::from_str::<WriteCommand>(&text).map_err(|e| e.to_string());
+                (id, command)
+            });
+            let mut removed = 0;
+            for id in forgotten(read, &scope, &memory_ids) {
+                removed += tx.execute("DELETE FROM write_journal WHERE id = ?1 AND state <> 'pending'", params![id])?;
+            }
+            tx.commit()?;
+            Ok(removed as u64)
+        })
+        .await
     }
 
     async fn unfinished(&self) -> Result<u64, StoreError> {

@@ -27,7 +27,7 @@ pub use config::{
 };
 
 use crate::domain::memory::{ContentHash, MemoryId, MemoryRecord, ScoredMemory};
-use crate::domain::scope::Scope;
+use crate::domain::scope::{Scope, ScopeCount};
 use crate::ports::store::StoreError;
 use crate::ports::vector_store::{LexicalHit, LexicalQuery, ListQuery, VectorQuery, VectorStore};
 use async_trait::async_trait;
@@ -211,5 +211,9 @@ impl VectorStore for EmbeddedVectorStore {
             c.write(|tx, index| db::delete(tx, &name, &index.ids_in_scope(&scope)))
         })
         .await
+    }
+
+    async fn scopes(&self) -> Result<Vec<ScopeCount>, StoreError> {
+        self.run(|c| c.read(|index| index.scopes())).await
     }
 }

@@ -20,7 +20,7 @@ use crate::adapters::postgres::errors::{from_pg, from_pool};
 use crate::adapters::postgres::params::Params;
 use crate::domain::filter::Filter;
 use crate::domain::memory::{ContentHash, MemoryId, MemoryRecord, ScoredMemory, Similarity};
-use crate::domain::scope::Scope;
+use crate::domain::scope::{Scope, ScopeCount};
 use crate::ports::store::StoreError;
 use crate::ports::vector_store::{LexicalHit, LexicalQuery, ListQuery, VectorQuery, VectorStore};
 use async_trait::async_trait;
@@ -479,6 +479,28 @@ impl VectorStore for PgVectorStore {
         let client = self.client().await?;
         let sql = format!("DELETE FROM {} WHERE {condition}", self.table);
         client.execute(&sql, &params.as_refs()).await.map_err(pg)
+    }
+
+    async fn scopes(&self) -> Result<Vec<ScopeCount>, StoreError> {
+        let client = self.client().await?;
+        let sql = format!(
+            "SELECT payload->>'user_id', payload->>'agent_id', payload->>'run_id', count(*) FROM {} GROUP BY 1, 2, 3",
+            self.table
+        );
+        let rows = client.query(&sql, &[]).await.map_err(pg)?;
+        let mut counts = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let ids: [Option<String>; 3] =
+                [row.try_get(0).map_err(pg)?, row.try_get(1).map_err(pg)?, row.try_get(2).map_err(pg)?];
+            let memories: i64 = row.try_get(3).map_err(pg)?;
+            match Scope::parse(ids[0].as_deref(), ids[1].as_deref(), ids[2].as_deref()) {
+                Ok(scope) => counts.push(ScopeCount { scope, memories: memories.unsigned_abs() }),
+                Err(e) => {
+                    tracing::warn!(memories, error = %e, "memories without a valid owner left out of the scope list")
+                }
+            }
+        }
+        Ok(counts)
     }
 }
 

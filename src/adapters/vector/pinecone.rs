@@ -30,7 +30,7 @@ use crate::adapters::config::{config_error, Env, ProcessEnv};
 use crate::adapters::http::{join_url, secret_header, HttpClient, Method, RetryPolicy, USER_AGENT};
 use crate::domain::credentials::ProviderBlock;
 use crate::domain::memory::{ContentHash, MemoryId, MemoryRecord, ScoredMemory, Similarity};
-use crate::domain::scope::Scope;
+use crate::domain::scope::{count_by_owner, Scope, ScopeCount};
 use crate::ports::backends::BuildError;
 use crate::ports::store::StoreError;
 use crate::ports::vector_store::{ListQuery, VectorQuery, VectorStore};
@@ -38,7 +38,7 @@ use async_trait::async_trait;
 use control::ControlPlane;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use secrecy::ExposeSecret;
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 use std::collections::HashSet;
 use tokio::sync::OnceCell;
 use wire::{DeleteIds, FetchAnswer, FetchByMetadata, Query, QueryAnswer, Upsert, UpsertVector};
@@ -362,6 +362,18 @@ impl VectorStore for PineconeStore {
         let ids: Vec<String> = self.all_matching(&native).await?.into_iter().map(|(id, _)| id).collect();
         self.delete_ids(&ids).await?;
         Ok(ids.len() as u64)
+    }
+
+    async fn scopes(&self) -> Result<Vec<ScopeCount>, StoreError> {
+        // every memory has a content hash: the filter that matches them all
+        let every = json!({"hash": {"$exists": true}});
+        let records: Vec<MemoryRecord> = self
+            .all_matching(&every)
+            .await?
+            .into_iter()
+            .filter_map(|(id, metadata)| decode_or_skip(STORE, &id, wire::from_metadata(Some(metadata))))
+            .collect();
+        Ok(count_by_owner(records.iter().map(|r| &r.scope)))
     }
 }
 

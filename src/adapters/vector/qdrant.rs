@@ -24,7 +24,7 @@ use crate::adapters::http::{join_url, secret_header, HttpClient, HttpError, Meth
 use crate::domain::credentials::ProviderBlock;
 use crate::domain::filter::Filter;
 use crate::domain::memory::{ContentHash, MemoryId, MemoryRecord, ScoredMemory, Similarity};
-use crate::domain::scope::Scope;
+use crate::domain::scope::{count_by_owner, Scope, ScopeCount};
 use crate::ports::backends::BuildError;
 use crate::ports::store::StoreError;
 use crate::ports::vector_store::{ListQuery, VectorQuery, VectorStore};
@@ -393,6 +393,11 @@ impl VectorStore for QdrantStore {
                 self.ready_call(Method::POST, "/points/delete?wait=true", &json!({"filter": native})).await?;
         }
         Ok(counted.count)
+    }
+
+    async fn scopes(&self) -> Result<Vec<ScopeCount>, StoreError> {
+        let records: Vec<MemoryRecord> = Self::decode_points(self.scroll_all(&json!({})).await?).collect();
+        Ok(count_by_owner(records.iter().map(|r| &r.scope)))
     }
 }
 

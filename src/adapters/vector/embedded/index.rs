@@ -4,7 +4,7 @@
 
 use crate::domain::filter::Filter;
 use crate::domain::memory::{ContentHash, MemoryId, MemoryRecord, ScoredMemory, Similarity};
-use crate::domain::scope::{EntityId, Scope};
+use crate::domain::scope::{count_by_owner, EntityId, Scope, ScopeCount};
 use std::cmp::{Ordering, Reverse};
 use std::collections::{BTreeSet, BinaryHeap, HashMap, HashSet};
 
@@ -202,6 +202,11 @@ impl Index {
             self.in_scope(scope).map(|(_, r)| r).filter(|r| filter.is_none_or(|f| f.matches(r))).collect();
         found.sort_unstable_by(|a, b| newest_first(a, b));
         found.into_iter().take(limit).cloned().collect()
+    }
+
+    /// Every owner with memories, with how many.
+    pub(super) fn scopes(&self) -> Vec<ScopeCount> {
+        count_by_owner(self.records.iter().flatten().map(|r| &r.scope))
     }
 
     /// The scope's memories whose text has one of the hashes.
