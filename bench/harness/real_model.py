@@ -39,6 +39,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 MODES = ("infer_off", "two_pass", "additive")
 DROP = re.compile(r'extracted fact dropped reason="?([a-z_]+)')
 WORD = re.compile(r"\w+")
+REMEMBERED_HEADER = "\n\nAlready remembered ("
 
 
 def free_port() -> int:
@@ -75,8 +76,11 @@ def load(path: str, sessions: list[int]) -> dict:
 class Recorder:
     """An HTTP proxy in front of the model server that records every chat call."""
 
-    def __init__(self, upstream: str):
+    def __init__(self, upstream: str, timeout: float):
         self.upstream = upstream.rstrip("/")
+        # The proxy gives up when the plugin does: an upstream request left running would hold
+        # llama-server's single slot, so every later call would wait behind it and time out too.
+        self.timeout = timeout
         self.calls: list[dict] = []
         self.lock = threading.Lock()
         recorder = self
@@ -91,12 +95,13 @@ class Recorder:
                 headers = {k: v for k, v in self.headers.items() if k.lower() in ("content-type", "authorization")}
                 started = time.perf_counter()
                 try:
-                    with urllib.request.urlopen(urllib.request.Request(url, body, headers), timeout=900) as r:
+                    with urllib.request.urlopen(urllib.request.Request(url, body, headers),
+                                                timeout=recorder.timeout) as r:
                         status, answer = r.status, r.read()
                 except urllib.error.HTTPError as e:
                     status, answer = e.code, e.read()
-                except OSError as e:
-                    status, answer = 502, json.dumps({"error": str(e)}).encode()
+                except (OSError, TimeoutError) as e:
+                    status, answer = 504, json.dumps({"error": str(e)}).encode()
                 recorder.record(body, status, answer, time.perf_counter() - started)
                 self.send_response(status)
                 self.send_header("content-type", "application/json")
@@ -132,7 +137,10 @@ class Recorder:
                 "finish": choice.get("finish_reason"), "content": content,
                 "readable": readable(content, "facts" if step == "extraction" else "memory"),
                 "prompt_tokens": usage.get("prompt_tokens", 0), "completion_tokens": usage.get("completion_tokens", 0),
-                "system": messages[0].get("content", "") if step == "extraction" and messages else "",
+                # The instructions only: the additive mode's list of remembered memories is no prompt text
+                # (copies of it are the plugin's `already_remembered` drops).
+                "system": (messages[0].get("content", "") if step == "extraction" and messages else "")
+                .split(REMEMBERED_HEADER)[0],
                 "response_format": (request.get("response_format") or {}).get("type"),
                 "max_tokens": request.get("max_tokens"),
             })
@@ -207,6 +215,12 @@ def credentials(model_url: str, model: str, minilm: str, db: str, mode: str, max
     }
 
 
+def binary_kind(path: str) -> str:
+    """`release` or `debug` from the Cargo profile folder the plugin binary was built in, else its path."""
+    parts = os.path.abspath(path).split(os.sep)
+    return next((p for p in ("release", "debug") if p in parts), path)
+
+
 def percentile(values: list, p: float) -> float:
     if not values:
         return 0.0
@@ -223,6 +237,8 @@ def run_mode(args, target: str, model_url: str, model: str, data: dict, mode: st
     proc = PluginProcess([os.path.abspath(args.bin), "serve"], scratch, env, log_path)
     user = "locomo-conv-26"
     adds = []
+    answers = []
+    memories = []
     try:
         proc.wait_heartbeat()
         proc.call(proc.tool(creds, "search_memory", {"query": "warm-up", "user_id": "warm-up"}), 300)
@@ -271,9 +287,16 @@ def run_mode(args, target: str, model_url: str, model: str, data: dict, mode: st
                         found.add((int(m.group(1)), int(m.group(2))))
             wanted = set(q["evidence"])
             hits_rows.append(len(wanted & found) / len(wanted))
+            answers.append({"question": q["question"], "category": q["category"],
+                            "evidence": [f"D{s}:{i}" for s, i in q["evidence"]],
+                            "recall": hits_rows[-1],
+                            "hits": [{"memory": h.get("memory"), "dia_ids": (h.get("metadata") or {}).get("dia_ids")}
+                                     for h in hits[:10]]})
         stored = proc.call(proc.tool(creds, "get_all_memories", {"user_id": user}), 120).json_result()
         listed = stored.get("results") if isinstance(stored, dict) else stored
         n_stored = len(listed or [])
+        memories = [{"memory": m.get("memory"), "dia_ids": (m.get("metadata") or {}).get("dia_ids")}
+                    for m in listed or [] if isinstance(m, dict)]
     finally:
         proc.stop()
     with open(log_path, errors="replace") as f:
@@ -283,6 +306,12 @@ def run_mode(args, target: str, model_url: str, model: str, data: dict, mode: st
         for n, a in enumerate(adds):
             for c in a["calls"]:
                 f.write(json.dumps({"add": n, **{k: v for k, v in c.items() if k != "system"}}) + "\n")
+    # What each question found and what was stored, to read why a question misses.
+    with open(os.path.join(args.calls, f"{target}-{mode}-questions.jsonl"), "w") as f:
+        for a in answers:
+            f.write(json.dumps(a) + "\n")
+    with open(os.path.join(args.calls, f"{target}-{mode}-memories.json"), "w") as f:
+        json.dump(memories, f, indent=1)
     return summarise(adds, hits_rows, n_stored, log, mode)
 
 
@@ -359,7 +388,11 @@ def render(result: dict) -> str:
              f"{result['questions']} questions on those sessions; `max_tokens` {result['max_tokens']}, `timeout` "
              f"{result['timeout']} s. Command: `bench/real_model.sh` (not in CI). Unreadable = no JSON with the "
              "expected list; \"copied\" = the benchmark's own judgement (most words from the prompt, few from the "
-             "conversation) over the facts the model returned.", ""]
+             "conversation) over the facts the model returned. Plugin binary: "
+             f"{result.get('plugin_binary', 'not recorded')}. The machine is shared with other builds and tests: "
+             "5-minute load average before and after each mode, "
+             + ("; ".join(f"{t} {' → '.join(str(x) for x in l)}" for t, l in result.get("load_avg", {}).items())
+                or "not recorded") + ".", ""]
     head = ("| model | mode | failed | silently empty | unreadable 1st try | unreadable after repair | runaways cut "
             "| facts/turn | dropped (screen) | copied, not dropped | kept → stored or merged | memories | add p50 / p95 "
             "| calls/add | tokens/add (prompt+completion) | recall@10 |")
@@ -421,6 +454,8 @@ def main() -> int:
                     help="folder of one JSON-lines file per target and mode with every model call (to read answers)")
     ap.add_argument("--out", default=os.path.join(HERE, "../results/real_model.json"))
     ap.add_argument("--report", default=os.path.join(HERE, "../../BENCHMARKS.md"))
+    ap.add_argument("--merge", action="store_true",
+                    help="keep the other targets and modes already in --out (one run per model or mode, one report)")
     args = ap.parse_args()
     sessions = [int(s) for s in args.sessions.split(",")]
     data = load(os.path.join(args.data, f"{args.conversation}.json"), sessions)
@@ -429,7 +464,7 @@ def main() -> int:
     result = {"when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "machine_cores": os.cpu_count(),
               "conversation": args.conversation, "sessions": args.sessions, "pairs": len(data["pairs"]),
               "questions": len(data["questions"]), "max_tokens": args.max_tokens, "timeout": args.timeout,
-              "targets": {}}
+              "plugin_binary": binary_kind(args.bin), "load_avg": {}, "targets": {}}
     for spec in args.targets:
         kind, where, name = spec.split("|", 2)
         server = None
@@ -439,14 +474,18 @@ def main() -> int:
                                                                                       f"llama-{name}.log"))
             else:
                 url = where
-            recorder = Recorder(url)
+            recorder = Recorder(url, args.timeout + 1)
             result["targets"][name] = {}
+            loads = [os.getloadavg()[1]]
             for mode in args.modes.split(","):
                 try:
                     result["targets"][name][mode] = run_mode(args, name, url, name, data, mode, recorder)
                 except Exception as e:  # a failed run is reported, not hidden
                     result["targets"][name][mode] = {"error": f"{type(e).__name__}: {e}"}
                 print(f"[real_model] {name} {mode}: {json.dumps(result['targets'][name][mode])}", file=sys.stderr)
+                loads.append(os.getloadavg()[1])
+            # 5-minute load averages around each mode: the machine is shared, so latencies depend on it.
+            result["load_avg"][f"{name} ({args.modes})"] = [round(x, 2) for x in loads]
             recorder.stop()
         finally:
             if server is not None:
@@ -456,6 +495,15 @@ def main() -> int:
         print(json.dumps(result, indent=1))
         return 0
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    if args.merge and os.path.exists(args.out):
+        with open(args.out) as f:
+            before = json.load(f)
+        targets = before.get("targets", {})
+        for name, modes in result["targets"].items():
+            targets[name] = {**targets.get(name, {}), **modes}
+        result["targets"] = targets
+        result["load_avg"] = {**before.get("load_avg", {}), **result["load_avg"]}
+        result["when"] = f"{before.get('when')} and {result['when']}"
     with open(args.out, "w") as f:
         json.dump(result, f, indent=1)
     write_section(args.report, render(result))

@@ -668,11 +668,25 @@ def main():
     rel = None
     if plot(data, a.plot):
         rel = os.path.relpath(a.plot, os.path.dirname(os.path.abspath(a.out)))
+    kept = kept_section(a.out, "<!-- real-model:start -->", "<!-- real-model:end -->")
     with open(a.out, "w") as f:
         f.write(render(data, rel))
     print(f"wrote {a.out}" + (f" and {a.plot}" if rel else ""))
     from . import locomo_report  # the LoCoMo retrieval section is kept when the speed report is re-rendered
     locomo_report.render_into(a.out)
+    if kept:  # and the real-model section (bench/real_model.sh writes it), as it was
+        with open(a.out, "a") as f:
+            f.write("\n" + kept + "\n")
+
+
+def kept_section(path: str, start: str, end: str) -> str:
+    """The section of the document at `path` between the markers `start` and `end` (included), or ""."""
+    if not os.path.exists(path):
+        return ""
+    with open(path) as f:
+        document = f.read()
+    i, j = document.find(start), document.find(end)
+    return document[i:j + len(end)] if 0 <= i < j else ""
 
 
 if __name__ == "__main__":

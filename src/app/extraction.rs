@@ -24,6 +24,10 @@ use tracing::{debug, info};
 /// Related memories shown to the additive extraction.
 pub const ADDITIVE_RELATED_MEMORIES: usize = 2 * CANDIDATES_PER_FACT;
 
+/// What a repair request says of an answer that only repeated the memories already remembered.
+pub const ALL_REMEMBERED: &str = "every fact in it only repeats a memory listed as already remembered; \
+write the facts that the conversation itself states (not the remembered ones), or an empty list if it states none";
+
 impl MemoryService {
     /// Whose messages facts come from in this add (the focus, and the assistant when configured).
     fn fact_sources(&self, request: &AddRequest) -> FactSources {
@@ -54,15 +58,27 @@ impl MemoryService {
             &known,
         )
         .in_language(self.prompts().language.as_deref());
-        let screen = sources.screen(&request.conversation, &prompt.system);
+        let screen = sources
+            .screen(&request.conversation, &prompt.instructions)
+            .remembering(prompt.remembered.iter().map(MemoryText::as_str));
         let chat = ChatRequest {
-            messages: vec![ChatMessage::system(prompt.system), ChatMessage::user(prompt.user)],
+            messages: vec![ChatMessage::system(prompt.system()), ChatMessage::user(prompt.user)],
             response_format: schema(FACTS_SCHEMA_NAME, facts_schema()),
             max_tokens: Some(extraction_max_tokens(sources.source_chars(&request.conversation))),
             stop: stop_sequences(),
             ..ChatRequest::default()
         };
-        let read = |answer: &str| read_facts(answer).map(|facts| (facts, Vec::new()));
+        // An answer that only repeats the memories shown as remembered copied them instead of
+        // reading the conversation: it is sent back once (then its copies are dropped below).
+        let read = |answer: &str| {
+            read_facts(answer).map(|facts| {
+                let problems = match screen.all_remembered(&facts) {
+                    true => vec![ALL_REMEMBERED.to_owned()],
+                    false => Vec::new(),
+                };
+                (facts, problems)
+            })
+        };
         let Answered { value: facts, calls, .. } =
             ask(llm, chat, "fact extraction", self.extraction().call_budget, read).await?;
         let (facts, dropped) = screen.apply(facts);

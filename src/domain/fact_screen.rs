@@ -1,7 +1,8 @@
 //! The last look at extracted facts before they are kept: a fact the model copied from the
-//! prompt's own instructions or examples (not found in the conversation), a fact taken only from
-//! messages of roles the configuration does not take facts from, a question and a greeting are
-//! dropped, each with its reason. Words are compared, not strings, so small rewordings still match.
+//! prompt's own instructions or examples (not found in the conversation), a fact that only repeats
+//! a memory shown as already remembered (the additive mode), a fact taken only from messages of
+//! roles the configuration does not take facts from, a question and a greeting are dropped, each
+//! with its reason. Words are compared, not strings, so small rewordings still match.
 
 use super::memory::MemoryText;
 use std::collections::HashSet;
@@ -16,6 +17,8 @@ pub const GROUNDED_SHARE: f64 = 0.5;
 pub enum DropReason {
     /// Its words are the prompt's, not the conversation's (a copied example).
     CopiedFromPrompt,
+    /// Its words are those of the memories shown as already remembered, not the conversation's.
+    AlreadyRemembered,
     /// Its words come from messages of a role facts are not taken from.
     NotFromFactRoles,
     /// A question is no fact.
@@ -29,6 +32,7 @@ impl DropReason {
     pub fn as_str(self) -> &'static str {
         match self {
             DropReason::CopiedFromPrompt => "copied_from_prompt",
+            DropReason::AlreadyRemembered => "already_remembered",
             DropReason::NotFromFactRoles => "not_from_fact_roles",
             DropReason::Question => "question",
             DropReason::Greeting => "greeting",
@@ -40,6 +44,7 @@ impl DropReason {
 #[derive(Debug, Clone, Default)]
 pub struct Screen {
     instructions: HashSet<String>,
+    remembered: HashSet<String>,
     sources: HashSet<String>,
     context: HashSet<String>,
 }
@@ -55,9 +60,23 @@ impl Screen {
         let collect = |texts: &mut dyn Iterator<Item = &'a str>| texts.flat_map(words).collect();
         Self {
             instructions: words(instructions).into_iter().collect(),
+            remembered: HashSet::new(),
             sources: collect(&mut sources.into_iter()),
             context: collect(&mut context.into_iter()),
         }
+    }
+
+    /// The same screen, also dropping facts that only repeat the memories the prompt showed as
+    /// already remembered (their words, not the conversation's).
+    pub fn remembering<'a>(mut self, memories: impl IntoIterator<Item = &'a str>) -> Self {
+        self.remembered = memories.into_iter().flat_map(words).collect();
+        self
+    }
+
+    /// True when `facts` has some and every one of them only repeats a memory already remembered:
+    /// an answer that copied the shown memories instead of reading the conversation.
+    pub fn all_remembered(&self, facts: &[MemoryText]) -> bool {
+        !facts.is_empty() && facts.iter().all(|f| self.check(f) == Some(DropReason::AlreadyRemembered))
     }
 
     /// Why `fact` must be dropped, if it must (see [`Screen::pass`]).
@@ -86,6 +105,9 @@ impl Screen {
                     / fact_words.len() as f64;
             if share(&self.instructions) >= ECHO_SHARE && in_conversation < GROUNDED_SHARE {
                 return Err(DropReason::CopiedFromPrompt);
+            }
+            if share(&self.remembered) >= ECHO_SHARE && in_conversation < GROUNDED_SHARE {
+                return Err(DropReason::AlreadyRemembered);
             }
             if share(&self.sources) < GROUNDED_SHARE && share(&self.context) >= ECHO_SHARE {
                 return Err(DropReason::NotFromFactRoles);
@@ -261,6 +283,32 @@ mod tests {
         let nurse = Screen::new(INSTRUCTIONS, ["I work as a nurse in Lisbon, I'm vegetarian"], []);
         assert_eq!(nurse.check(&fact("Works as a nurse in Lisbon")), None);
         assert_eq!(nurse.check(&fact("Is vegetarian")), None);
+    }
+
+    #[test]
+    fn facts_that_only_repeat_a_remembered_memory_are_dropped() {
+        let remembered =
+            ["Caroline is keen on counseling or working in mental health", "Runs, reads, plays the violin"];
+        let screen = Screen::new(
+            INSTRUCTIONS,
+            ["Caroline: Is this your own painting?"],
+            ["Melanie: I painted that lake sunrise"],
+        )
+        .remembering(remembered);
+        let copy = fact("Caroline is keen on counseling or working in mental health");
+        assert_eq!(screen.check(&copy), Some(DropReason::AlreadyRemembered));
+        assert_eq!(screen.check(&fact("Plays the violin and runs")), Some(DropReason::AlreadyRemembered));
+        assert!(screen.all_remembered(std::slice::from_ref(&copy)));
+        let new = fact("Asked whether the lake sunrise painting is Melanie's own");
+        assert_eq!(screen.check(&new), None);
+        assert!(!screen.all_remembered(&[copy.clone(), new]));
+        assert!(!screen.all_remembered(&[]));
+        // Said again in the conversation: kept (the store's own dedup decides).
+        let again =
+            Screen::new("", ["I'm still keen on counseling or working in mental health"], []).remembering(remembered);
+        assert_eq!(again.check(&copy), None);
+        // Without memories nothing is taken for one.
+        assert_eq!(Screen::new("", ["Is this your painting?"], []).check(&copy), None);
     }
 
     #[test]

@@ -77,38 +77,52 @@ impl Focus {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExtractionPrompt {
     /// Instructions.
-    pub system: String,
+    pub instructions: String,
+    /// The memories already stored that the answer must not repeat (the additive mode's related
+    /// memories; empty otherwise).
+    pub remembered: Vec<MemoryText>,
     /// The conversation to read.
     pub user: String,
 }
 
 impl ExtractionPrompt {
     /// Forces the language of the facts (the `language` setting): one instruction appended to
-    /// the system message, after the built-in or custom instructions, so it holds for both.
+    /// the instructions, after the built-in or custom ones, so it holds for both.
     /// `None` leaves the prompt as is (the facts keep the conversation's language).
     pub fn in_language(mut self, language: Option<&str>) -> Self {
         if let Some(language) = language.map(str::trim).filter(|l| !l.is_empty()) {
-            self.system.push_str(&format!(
+            self.instructions.push_str(&format!(
                 "\nLanguage: write every fact in {language}, whatever language the conversation uses."
             ));
         }
         self
+    }
+
+    /// The system message: the instructions, then the memories already remembered. They are
+    /// there rather than beside the conversation because weak models copy what stands next to
+    /// the text they are asked to read (and what they read last).
+    pub fn system(&self) -> String {
+        if self.remembered.is_empty() {
+            return self.instructions.clone();
+        }
+        let listed: Vec<String> = self.remembered.iter().map(|m| format!("- {}", m.as_str())).collect();
+        format!("{}\n\n{KNOWN_HEADER}\n{}\n{KNOWN_FOOTER}", self.instructions, listed.join("\n"))
     }
 }
 
 /// Builds the extraction prompt. `custom` replaces the built-in instructions entirely
 /// (Mem0's `custom_fact_extraction_prompt`); a JSON reminder is appended when it lacks one.
 /// `today` is the date the conversation took place (its `timestamp`, else today). The messages
-/// of roles facts are not taken from are marked "(context only)". `known` memories (the additive
-/// mode's related memories) are listed as already remembered, not to be repeated.
+/// of roles facts are not taken from are marked "(context only)". `remembered` memories (the
+/// additive mode's related memories) are listed as already remembered, not to be repeated.
 pub fn extraction_prompt(
     conversation: &Conversation,
     sources: FactSources,
     today: NaiveDate,
     custom: Option<&str>,
-    known: &[MemoryText],
+    remembered: &[MemoryText],
 ) -> ExtractionPrompt {
-    let system = match custom {
+    let instructions = match custom {
         Some(text) => ensure_json_reminder(text),
         None => builtin_instructions(sources, today),
     };
@@ -121,21 +135,19 @@ pub fn extraction_prompt(
             format!("{}{}: {}", m.role.as_str(), marker, m.content)
         })
         .collect();
-    let conversation = format!("Conversation:\n{}", lines.join("\n"));
-    // The stored memories come first: weak models copy what they read last.
-    let user = match known.is_empty() {
-        true => conversation,
-        false => {
-            let listed: Vec<String> = known.iter().map(|m| format!("- {}", m.as_str())).collect();
-            format!("{KNOWN_HEADER}\n{}\n\n{conversation}", listed.join("\n"))
-        }
-    };
-    ExtractionPrompt { system, user }
+    ExtractionPrompt {
+        instructions,
+        remembered: remembered.to_vec(),
+        user: format!("Conversation:\n{}", lines.join("\n")),
+    }
 }
 
 /// The heading of the memories already stored, in the additive mode's prompt.
-pub const KNOWN_HEADER: &str =
-    "Already remembered (never repeat these; write only facts that the conversation below adds):";
+pub const KNOWN_HEADER: &str = "Already remembered (never write these again, in any wording):";
+/// What follows the memories already stored: where the facts come from instead.
+pub const KNOWN_FOOTER: &str =
+    "Write only facts that the conversation in the next message states and that are not in this list; \
+an empty list when it adds nothing.";
 
 fn builtin_instructions(sources: FactSources, today: NaiveDate) -> String {
     let (subject, source) = match (sources.focus, sources.assistant_too) {
@@ -231,38 +243,57 @@ mod tests {
         assert_eq!(plain.clone().in_language(None), plain);
         assert_eq!(plain.clone().in_language(Some("  ")), plain);
         let forced = plain.clone().in_language(Some("English"));
-        assert!(forced.system.starts_with(&plain.system));
+        assert!(forced.instructions.starts_with(&plain.instructions));
         assert!(forced
-            .system
+            .system()
             .ends_with("Language: write every fact in English, whatever language the conversation uses."));
         let custom = extraction_prompt(&conversation, FactSources::user(), today, Some("Extract facts as JSON"), &[])
             .in_language(Some("日本語"));
-        assert!(custom.system.contains("write every fact in 日本語"), "{}", custom.system);
+        assert!(custom.system().contains("write every fact in 日本語"), "{}", custom.system());
     }
 
     #[test]
     fn prompt_knows_the_date_language_rule_and_json() {
         let date = NaiveDate::from_ymd_opt(2026, 11, 26).unwrap();
         let p = extraction_prompt(&conv(), FactSources::user(), date, None, &[]);
-        assert!(p.system.contains("took place on 2026-11-26"));
-        assert!(p.system.contains("language"));
-        assert!(p.system.contains("{\"facts\""));
+        assert!(p.system().contains("took place on 2026-11-26"));
+        assert!(p.system().contains("language"));
+        assert!(p.system().contains("{\"facts\""));
         assert!(p.user.contains("user: I'm vegetarian"));
         assert!(p.user.contains("assistant (context only): Noted!"));
         let agent = FactSources { focus: Focus::Agent, assistant_too: false };
         let agent = extraction_prompt(&conv(), agent, NaiveDate::MIN, None, &[]);
-        assert!(agent.system.contains("about the assistant"));
+        assert!(agent.system().contains("about the assistant"));
         assert!(agent.user.contains("user (context only)"));
         let both = FactSources { focus: Focus::User, assistant_too: true };
         let both = extraction_prompt(&conv(), both, date, None, &[MemoryText::parse("m", "Likes tea").unwrap()]);
-        assert!(both.user.contains("\nassistant: Noted!") && both.system.contains("the assistant's messages"));
-        assert!(both.user.starts_with(&format!("{KNOWN_HEADER}\n- Likes tea\n\nConversation:\n")), "{}", both.user);
+        assert!(both.user.contains("\nassistant: Noted!") && both.system().contains("the assistant's messages"));
+        assert!(both.user.starts_with("Conversation:\n"), "{}", both.user);
+        assert!(!both.user.contains("Likes tea"), "the remembered memories stay out of the conversation's message");
+    }
+
+    #[test]
+    fn remembered_memories_close_the_system_message_after_any_language_rule() {
+        let date = NaiveDate::from_ymd_opt(2026, 11, 26).unwrap_or_default();
+        let tea = MemoryText::parse("m", "Likes tea").unwrap();
+        let p = extraction_prompt(&conv(), FactSources::user(), date, None, std::slice::from_ref(&tea))
+            .in_language(Some("English"));
+        let system = p.system();
+        assert!(system.starts_with(&p.instructions), "{system}");
+        assert!(
+            system.ends_with(&format!("\n\n{KNOWN_HEADER}\n- Likes tea\n{KNOWN_FOOTER}")),
+            "the list comes last, after the language rule: {system}"
+        );
+        assert!(p.instructions.ends_with("whatever language the conversation uses."));
+        assert!(!p.user.contains("Likes tea"));
+        let custom = extraction_prompt(&conv(), FactSources::user(), date, Some("Return json."), &[tea]);
+        assert_eq!(custom.system(), format!("Return json.\n\n{KNOWN_HEADER}\n- Likes tea\n{KNOWN_FOOTER}"));
     }
 
     #[test]
     fn the_builtin_prompt_has_no_example_fact_to_copy() {
         let p = extraction_prompt(&conv(), FactSources::user(), NaiveDate::MIN, None, &[]);
-        let screen = FactSources::user().screen(&Conversation::from_turn("I play chess", None), &p.system);
+        let screen = FactSources::user().screen(&Conversation::from_turn("I play chess", None), &p.system());
         for copied in ["fact one", "Fact two", "durable facts", "identity, preferences and dislikes"] {
             let fact = MemoryText::parse("f", copied).unwrap();
             assert!(screen.check(&fact).is_some(), "{copied} passes the screen");
@@ -273,10 +304,10 @@ mod tests {
     #[test]
     fn custom_prompt_replaces_the_builtin_and_gets_a_json_reminder() {
         let p = extraction_prompt(&conv(), FactSources::user(), NaiveDate::MIN, Some("Only list food habits."), &[]);
-        assert!(p.system.starts_with("Only list food habits."));
-        assert!(p.system.contains("JSON"));
+        assert!(p.system().starts_with("Only list food habits."));
+        assert!(p.system().contains("JSON"));
         let p = extraction_prompt(&conv(), FactSources::user(), NaiveDate::MIN, Some("Return json."), &[]);
-        assert_eq!(p.system, "Return json.");
+        assert_eq!(p.system(), "Return json.");
     }
 
     #[test]
