@@ -171,25 +171,18 @@ impl GraphMemory {
             tools: vec![prompt.tool],
             ..ChatRequest::default()
         };
-        self.llm.chat(request).await.map_err(|e| {
-            let message = format!("the {purpose} call to the LLM failed: {e}");
-            if e.is_transient() {
-                StoreError::Unavailable { store: STORE, message }
-            } else {
-                StoreError::Rejected { store: STORE, message }
-            }
-        })
+        self.llm
+            .chat(request)
+            .await
+            .map_err(|e| graph_failure(e.is_transient(), format!("the {purpose} call to the LLM failed: {e}")))
     }
 
     async fn embed(&self, texts: &[String], purpose: EmbedPurpose) -> Result<Vec<Vec<f32>>, StoreError> {
-        let vectors = self.embedder.embed(texts, purpose).await.map_err(|e| {
-            let message = format!("embedding entity names failed: {e}");
-            if e.is_transient() {
-                StoreError::Unavailable { store: STORE, message }
-            } else {
-                StoreError::Rejected { store: STORE, message }
-            }
-        })?;
+        let vectors = self
+            .embedder
+            .embed(texts, purpose)
+            .await
+            .map_err(|e| graph_failure(e.is_transient(), format!("embedding entity names failed: {e}")))?;
         let dims = self.embedder.dimensions();
         if vectors.len() != texts.len() || vectors.iter().any(|v| v.len() != dims) {
             return Err(StoreError::Rejected {
@@ -246,6 +239,16 @@ fn planned_nodes(entities: &[ExtractedEntity], vectors: &[Vec<f32>], canonical: 
 /// The entity the model uses for "I", "me", "my": the user id, as in Mem0 (`user` without one).
 fn self_name(scope: &Scope) -> String {
     scope.user_id().and_then(|id| entity_name(id.as_str())).unwrap_or_else(|| "user".to_owned())
+}
+
+/// A model's failure inside graph memory, as the graph step reports it: transient ones may be
+/// retried (`Unavailable`), the others are final (`Rejected`).
+fn graph_failure(transient: bool, message: String) -> StoreError {
+    if transient {
+        StoreError::Unavailable { store: STORE, message }
+    } else {
+        StoreError::Rejected { store: STORE, message }
+    }
 }
 
 #[cfg(test)]
