@@ -209,11 +209,15 @@ async fn run(command: Command) -> ExitCode {
             let address = listener.local_addr().map_or(listen, |a| a);
             // the line a test or a script waits for
             println!("console listening on http://{address}/");
+            let stop_requested = match dify::serve::stop_requested() {
+                Ok(stop_requested) => stop_requested,
+                Err(e) => return fail(&e),
+            };
             let access = Arc::new(ConsoleAccess { key: key.trim().to_owned(), credentials });
             let console = Arc::new(Console::new(app.clone()));
             tokio::select! {
                 () = console::server::serve(listener, console, access) => {}
-                _ = tokio::signal::ctrl_c() => {}
+                () = stop_requested => {}
             }
             app.shutdown(CALL_DRAIN_DEADLINE).await;
             ExitCode::SUCCESS

@@ -52,7 +52,7 @@ enum Way {
     /// The endpoint invocation of the stand-in daemon, with the endpoint's settings.
     Daemon { plugin: daemon::StdioPlugin, settings: Value },
     /// `mem0-dify console` on loopback.
-    Direct { address: String, _child: tokio::process::Child },
+    Direct { address: String, child: tokio::process::Child },
 }
 
 /// The raw HTTP/1.1 request.
@@ -326,7 +326,7 @@ async fn start_console(model: &FakeOpenAi, data: &Path) -> (Way, std::path::Path
     let first = tokio::time::timeout(Duration::from_secs(60), stdout.next_line()).await.expect("listening line");
     let first = first.unwrap().expect("a line");
     let address = first.trim_start_matches("console listening on http://").trim_end_matches('/').to_owned();
-    (Way::Direct { address, _child: child }, credentials, logs)
+    (Way::Direct { address, child }, credentials, logs)
 }
 
 /// What a process wrote to stderr so far.
@@ -351,6 +351,12 @@ async fn every_route_through_mem0_dify_console() {
     let logs = logs.lock().unwrap().clone();
     assert!(logs.contains("wrong access key"), "{logs}");
     assert!(!logs.contains(wrong) && !logs.contains(KEY), "a key reached the log");
+    // stopped as a service manager stops it (SIGTERM): drains and exits cleanly
+    let Way::Direct { mut child, .. } = way else { unreachable!("started above") };
+    let pid = child.id().expect("running");
+    assert!(std::process::Command::new("kill").arg("-TERM").arg(pid.to_string()).status().is_ok_and(|s| s.success()));
+    let exited = tokio::time::timeout(Duration::from_secs(20), child.wait()).await.expect("exit after SIGTERM");
+    assert!(exited.unwrap().success(), "a clean exit after SIGTERM");
 }
 
 /// A Mem0 `history.db` made by the real mem0ai package at the seed's version

@@ -13,7 +13,6 @@ use crate::ports::memory_api::{ApiError, MemoryApi, WriteOutcome};
 use crate::ports::store::StoreError;
 use crate::ports::vector_store::ListQuery;
 use async_trait::async_trait;
-use chrono::Utc;
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -50,8 +49,9 @@ impl MemoryAdmin for MemoryApp {
     }
 
     async fn erase(&self, credentials: &CredentialSet, scope: Scope) -> Result<EraseReceipt, ApiError> {
-        let started_at = Utc::now();
         let engine = self.ready_engine(credentials).await?;
+        let clock = engine.service().backends().clock.clone();
+        let started_at = clock.now();
         let ids: Vec<MemoryId> = memories_of(&engine, &scope).await?.iter().map(|r| r.id).collect();
         // The memories and the graph go through the journal like any delete_all (ordered after
         // the owner's pending writes), waited for whatever the credentials' mode.
@@ -76,7 +76,7 @@ impl MemoryAdmin for MemoryApp {
             journal_entries,
             graph_erased: backends.graph.is_some(),
             started_at,
-            finished_at: Utc::now(),
+            finished_at: clock.now(),
         };
         tracing::info!(memories, history_rows, journal_entries, "scope erased");
         Ok(receipt)

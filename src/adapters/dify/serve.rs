@@ -44,16 +44,25 @@ pub async fn serve(api: Arc<dyn MemoryAdmin>, settings: RuntimeSettings) -> Resu
 }
 
 fn spawn_signal_listener(stop: watch::Sender<bool>) -> Result<tokio::task::JoinHandle<()>, RuntimeError> {
+    let stop_requested = stop_requested()?;
+    Ok(tokio::spawn(async move {
+        stop_requested.await;
+        let _ = stop.send(true);
+    }))
+}
+
+/// Resolves when the process is asked to stop (SIGTERM, as the daemon or a service manager
+/// stops it, or SIGINT); the listeners are installed at once, so no signal is missed meanwhile.
+pub fn stop_requested() -> Result<impl std::future::Future<Output = ()>, RuntimeError> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).map_err(RuntimeError::Signals)?;
     let mut int = signal(SignalKind::interrupt()).map_err(RuntimeError::Signals)?;
-    Ok(tokio::spawn(async move {
+    Ok(async move {
         tokio::select! {
             _ = term.recv() => tracing::info!("SIGTERM received"),
             _ = int.recv() => tracing::info!("SIGINT received"),
         }
-        let _ = stop.send(true);
-    }))
+    })
 }
 
 /// The log filter of `serve` when none is set: warnings and errors only, since the daemon relays
