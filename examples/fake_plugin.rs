@@ -1,10 +1,10 @@
 //! The plugin runtime over a fake memory engine, for the runtime's protocol tests
-//! (`tests/dify_runtime.rs` packages this binary as `bin/linux-amd64/mem0-dify`).
+//! (`tests/it/dify_runtime.rs` packages this binary as `bin/linux-amd64/mem0-dify`).
 //!
 //! Usage: `fake_plugin serve` (the launcher `main.py` passes `serve`), configured by the same
 //! environment as the real plugin (`INSTALL_METHOD`, `REMOTE_INSTALL_*`, `HEARTBEAT_INTERVAL`, …).
 
-#[path = "../tests/support/fake_api.rs"]
+#[path = "../tests/it/support/fake_api.rs"]
 mod fake_api;
 
 use mem0_dify::adapters::dify::{init_stderr_logging, serve, RuntimeSettings, SERVE_DEFAULT_LOG};

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Long fuzz run of every parser that sees outside data: the proptest properties of
-# tests/reliability_fuzz.rs with FUZZ_SCALE times their `cargo test` case counts, in release mode.
+# tests/it/reliability_fuzz.rs with FUZZ_SCALE times their `cargo test` case counts, in release mode.
 # NOT part of the test command (it takes minutes to hours).
 #
 #   scripts/fuzz.sh [SCALE]        default SCALE=100 (about 1.6 million executions)
@@ -21,7 +21,7 @@ scope=${PROPTEST_CASES:+cases=$PROPTEST_CASES}
 scope=${scope:-x$scale}
 profile=()
 [[ ${FUZZ_PROFILE:-release} == release ]] && profile=(--release)
-FUZZ_SCALE=$scale cargo test "${profile[@]}" --test reliability_fuzz -- --nocapture --test-threads 2 2>&1 | tee "$log" || status=$?
+FUZZ_SCALE=$scale cargo test "${profile[@]}" --test it reliability_fuzz:: -- --nocapture --test-threads 2 2>&1 | tee "$log" || status=$?
 elapsed=$(( $(date +%s) - started ))
 total=$(awk '/^fuzz [a-z_]+: [0-9]+ executions/ {s += $3} END {print s + 0}' "$log")
 failed=$(grep -c '^property .* failed' "$log" || true)

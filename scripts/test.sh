@@ -44,7 +44,7 @@ fi
 
 step "tests"
 # Tests that cannot run here (the real daemon, a missing Python 3.12) record themselves in this
-# file (tests/support/not_run.rs); the summary counts them as skipped, never as passed.
+# file (tests/it/support/not_run.rs); the summary counts them as skipped, never as passed.
 results=$(mktemp -d)
 export MEM0_TEST_NOT_RUN_FILE="$results/not-run"
 : >"$MEM0_TEST_NOT_RUN_FILE"

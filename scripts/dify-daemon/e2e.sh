@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the end-to-end tests against the real Dify plugin daemon (tests/dify_real_daemon.rs):
+# Runs the end-to-end tests against the real Dify plugin daemon (tests/it/dify_real_daemon.rs):
 # installs and starts PostgreSQL, Redis and the daemon (daemon.sh), runs the tests, stops them.
 # See daemon.sh for where the daemon binaries come from (cache / DIFY_DAEMON_BIN_DIR / Go proxy).
 set -euo pipefail
@@ -9,4 +9,4 @@ trap cleanup EXIT
 scripts/dify-daemon/daemon.sh start >/dev/null
 # shellcheck source=/dev/null
 . "${MEM0_RUN_DIR:-/tmp/mem0-dify-services}/dify-daemon.env"
-cargo test --test dify_real_daemon -- --nocapture --test-threads=1 "$@"
+cargo test --test it dify_real_daemon:: -- --nocapture --test-threads=1 "$@"

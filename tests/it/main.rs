@@ -1,0 +1,42 @@
+//! The integration tests, one crate (one binary to build and link): a module per area, named as
+//! the test binary it used to be (`cargo test --test it qdrant_store::`), and the code they share
+//! in [`support`].
+//!
+//! Two kinds of test live elsewhere because they need a process of their own:
+//! - `tests/logs/`: the tests that install a process-global TRACE subscriber to search every log
+//!   line for secrets (any other test in the same process would log into it).
+//!
+//! A test that cannot run here (the real Dify daemon, a missing service) records itself with
+//! [`support::not_run`], and `scripts/test.sh` counts it as skipped, never as passed.
+
+mod support;
+
+mod architecture;
+mod console;
+mod declarations;
+mod dify_models;
+mod dify_real_daemon;
+mod dify_runtime;
+mod embedded_store;
+mod graph_neo4j;
+mod history_stores;
+mod journal;
+mod local_embedder;
+mod memory_scenarios;
+mod model_answers;
+mod model_providers;
+mod openai_adapters;
+mod pgvector_store;
+mod pinecone_store;
+mod qdrant_store;
+mod reliability_crash;
+mod reliability_fuzz;
+mod reliability_isolation;
+mod reliability_llm_faults;
+mod reliability_load;
+mod reliability_pg_outage;
+mod reliability_secrets;
+mod reliability_shared_journal;
+mod rerankers;
+mod structured_answers;
+mod zero_setup;
