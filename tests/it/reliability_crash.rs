@@ -3,9 +3,6 @@
 //! receives one request with the same credentials → every accepted write is applied exactly once.
 //! The plugin's stderr, at `RUST_LOG=debug`, never shows the API key or the database password.
 
-use crate::support::daemon;
-use crate::support::fake_openai;
-use crate::support::pgstore;
 use crate::support::reliability;
 
 use reliability::{assert_clean_log, fact, writer_env, PgRun, Plugin, API_KEY};

@@ -5,7 +5,6 @@
 //! stdio with the real binary: with `bind_user_to_dify_user`, `user_id` is the end user the daemon
 //! names in the request, whatever the LLM passes.
 
-use crate::support::daemon;
 use crate::support::fake_openai;
 use crate::support::pgstore;
 use crate::support::reliability;

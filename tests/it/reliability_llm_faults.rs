@@ -6,7 +6,6 @@
 
 use crate::support::fake_openai;
 use crate::support::model_world;
-use crate::support::pgstore;
 
 use fake_openai::Reply;
 use model_world::{fast_writer, World, KEY};

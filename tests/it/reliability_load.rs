@@ -4,9 +4,7 @@
 //! heartbeat is never late; resident memory stays bounded and does not grow from wave to wave;
 //! once the model is back, every accepted write is applied.
 
-use crate::support::daemon;
 use crate::support::fake_openai;
-use crate::support::pgstore;
 use crate::support::reliability;
 
 use fake_openai::Reply;

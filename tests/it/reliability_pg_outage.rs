@@ -7,8 +7,6 @@
 //! The database it stops is a private cluster (`pgstore::private_cluster`: its own run
 //! directory and port, made by the same script), so the shared test database is never disturbed.
 
-use crate::support::daemon;
-use crate::support::fake_openai;
 use crate::support::pgstore;
 use crate::support::reliability;
 

@@ -4,8 +4,6 @@
 //! reads and writes that fail — and neither its stderr nor any answer sent to the daemon contains
 //! an API key or a password. Memory texts stay out of the log too.
 
-use crate::support::daemon;
-use crate::support::fake_openai;
 use crate::support::pgstore;
 use crate::support::reliability;
 

@@ -3,9 +3,6 @@
 //! applied twice, both processes apply writes, and each user's writes are applied in the order they
 //! were accepted: every decision the model is asked for shows exactly the user's earlier facts.
 
-use crate::support::daemon;
-use crate::support::fake_openai;
-use crate::support::pgstore;
 use crate::support::reliability;
 
 use reliability::{assert_clean_log, fact, writer_env, PgRun, Plugin, API_KEY};
