@@ -1,5 +1,6 @@
-//! The embedded vector store against its real SQLite file: CRUD, persistence, scope isolation,
-//! filters, exact search, concurrency, other processes writing the same file, and `kill -9`.
+//! The embedded vector store against its real SQLite file: what is its own (vector sizes, persistence,
+//! exact search, concurrency, other processes writing the same file, `kill -9`). The behaviour every
+//! store shares is the contract suite (`support/store_scenarios.rs`), run by `keeps_the_store_contract`.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use mem0_dify::adapters::vector::embedded::{EmbeddedConfig, EmbeddedVectorStore};
@@ -82,42 +83,6 @@ fn random_vector(rng: &mut StdRng, dims: usize) -> Vec<f32> {
 }
 
 #[tokio::test]
-async fn crud_round_trips_and_overwrites_by_id() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = EmbeddedVectorStore::new(config(&dir.path().join("m.db"), 3));
-    store.ensure_ready().await.unwrap();
-    assert_eq!(store.dimensions(), 3);
-
-    let mut tea = record(1, &alice(), "Likes tea", json!({"topic": "drinks"}));
-    tea.actor_id = Some(mem0_dify::domain::scope::EntityId::parse("actor_id", "alice").unwrap());
-    tea.role = Some("user".into());
-    let coffee = record(2, &alice(), "Hates coffee", json!({}));
-    store.insert(&[(tea.clone(), vec![1.0, 0.0, 0.0]), (coffee.clone(), vec![0.0, 2.0, 0.0])]).await.unwrap();
-    assert_eq!(store.get(tea.id).await.unwrap(), Some(tea.clone()));
-    assert_eq!(store.get(id(99)).await.unwrap(), None);
-
-    // Replaying an insert overwrites instead of duplicating.
-    store.insert(&[(tea.clone(), vec![1.0, 0.0, 0.0])]).await.unwrap();
-    assert_eq!(numbers(store.list(&list(&alice(), None, 10)).await.unwrap()), vec![2, 1]);
-
-    // Payload-only update keeps the vector; a vector update moves it.
-    let revised = tea.revised(MemoryText::parse("text", "Loves tea").unwrap(), &Metadata::default(), base_time());
-    store.update(&revised, None).await.unwrap();
-    let hits = store.search(&search(&[1.0, 0.0, 0.0], &alice(), None, 1)).await.unwrap();
-    assert_eq!(hits[0].record, revised);
-    assert!((hits[0].score.value() - 1.0).abs() < 1e-6);
-    store.update(&revised, Some(vec![0.0, 0.0, 5.0])).await.unwrap();
-    assert_eq!(found(&store, search(&[0.0, 0.0, 1.0], &alice(), None, 1)).await, vec![1]);
-
-    assert!(store.delete(tea.id).await.unwrap());
-    assert!(!store.delete(tea.id).await.unwrap());
-    assert_eq!(store.get(tea.id).await.unwrap(), None);
-    // Updating a memory that is gone does nothing and does not bring it back.
-    store.update(&revised, None).await.unwrap();
-    assert_eq!(store.get(tea.id).await.unwrap(), None);
-}
-
-#[tokio::test]
 async fn wrong_vectors_are_rejected_with_the_expected_size() {
     let dir = tempfile::tempdir().unwrap();
     let store = EmbeddedVectorStore::new(config(&dir.path().join("m.db"), 3));
@@ -163,80 +128,16 @@ async fn memories_survive_reopening_and_a_directory_path_gets_a_file() {
     assert_eq!(hits.len(), 1);
     assert_eq!(hits[0].record, memory);
     assert!((hits[0].score.value() - 1.0).abs() < 1e-6);
-}
 
-#[tokio::test]
-async fn reads_and_deletes_stay_inside_the_scope() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = EmbeddedVectorStore::new(config(&dir.path().join("m.db"), 2));
-    let alice_bot = scope(Some("alice"), Some("bot"), None);
-    let alice_run = scope(Some("alice"), None, Some("r1"));
+    // Deletes reach the file too, not only the open store's index.
     let bob = scope(Some("bob"), None, None);
-    let bot_only = scope(None, Some("bot"), None);
-    let v = vec![1.0, 0.0];
-    let items = vec![
-        (record(1, &alice(), "a1", json!({})), v.clone()),
-        (record(2, &alice_bot, "a2", json!({})), v.clone()),
-        (record(3, &alice_run, "a3", json!({})), v.clone()),
-        (record(4, &bob, "Likes tea", json!({})), v.clone()),
-        (record(5, &bot_only, "b5", json!({})), v.clone()),
-        (record(6, &alice(), "Likes tea", json!({})), v.clone()),
-    ];
-    store.insert(&items).await.unwrap();
-
-    assert_eq!(found(&store, search(&v, &alice(), None, 10)).await, vec![6, 3, 2, 1]);
-    assert_eq!(found(&store, search(&v, &alice_bot, None, 10)).await, vec![2]);
-    assert_eq!(found(&store, search(&v, &bot_only, None, 10)).await, vec![5, 2]);
-    assert_eq!(found(&store, search(&v, &bob, None, 10)).await, vec![4]);
-    assert!(found(&store, search(&v, &scope(Some("carol"), None, None), None, 10)).await.is_empty());
-    assert!(found(&store, search(&v, &scope(Some("bob"), Some("bot"), None), None, 10)).await.is_empty());
-    assert_eq!(numbers(store.list(&list(&alice(), None, 2)).await.unwrap()), vec![6, 3]);
-
-    let hash = MemoryText::parse("t", "Likes tea").unwrap().hash();
-    assert_eq!(numbers(store.find_by_hash(&alice(), std::slice::from_ref(&hash)).await.unwrap()), vec![6]);
-    assert_eq!(numbers(store.find_by_hash(&bob, &[hash]).await.unwrap()), vec![4]);
-
-    // Deleting alice+bot removes only that; deleting alice removes all of hers and nothing else.
-    assert_eq!(store.delete_scope(&alice_bot).await.unwrap(), 1);
-    assert_eq!(found(&store, search(&v, &alice(), None, 10)).await, vec![6, 3, 1]);
-    assert_eq!(store.delete_scope(&alice()).await.unwrap(), 3);
-    assert!(found(&store, search(&v, &alice(), None, 10)).await.is_empty());
-    assert_eq!(found(&store, search(&v, &bob, None, 10)).await, vec![4]);
-    assert_eq!(found(&store, search(&v, &bot_only, None, 10)).await, vec![5]);
-    assert_eq!(store.delete_scope(&alice()).await.unwrap(), 0);
-    // Gone from the file too, not only from the index.
+    store.insert(&[(record(8, &bob, "Likes tea", json!({})), vec![1.0, 0.0])]).await.unwrap();
+    assert!(store.delete(memory.id).await.unwrap());
+    assert_eq!(store.delete_scope(&bob).await.unwrap(), 1);
     drop(store);
-    let store = EmbeddedVectorStore::new(config(&dir.path().join("m.db"), 2));
-    assert_eq!(numbers(store.list(&list(&bob, None, 10)).await.unwrap()), vec![4]);
-    assert!(store.get(id(1)).await.unwrap().is_none());
-}
-
-#[tokio::test]
-async fn filters_narrow_searches_and_listings() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = EmbeddedVectorStore::new(config(&dir.path().join("m.db"), 2));
-    let bob = scope(Some("bob"), None, None);
-    let items = vec![
-        (record(1, &alice(), "tea", json!({"topic": "food", "stars": 5})), vec![1.0, 0.0]),
-        (record(2, &alice(), "job", json!({"topic": "work", "stars": 2})), vec![0.0, 1.0]),
-        (record(3, &alice(), "cake", json!({"topic": "food", "stars": 3})), vec![0.7, 0.7]),
-        (record(4, &bob, "pie", json!({"topic": "food", "stars": 5})), vec![1.0, 0.0]),
-    ];
-    store.insert(&items).await.unwrap();
-    let q = [1.0, 0.0];
-    assert_eq!(found(&store, search(&q, &alice(), Some(json!({"topic": "food"})), 10)).await, vec![1, 3]);
-    assert_eq!(found(&store, search(&q, &alice(), Some(json!({"stars": {"gte": 3}})), 10)).await, vec![1, 3]);
-    assert_eq!(
-        found(&store, search(&q, &alice(), Some(json!({"OR": [{"topic": "work"}, {"stars": 3}]})), 10)).await,
-        vec![3, 2]
-    );
-    // A filter naming another user cannot widen the scope.
-    assert!(found(&store, search(&q, &alice(), Some(json!({"user_id": "bob"})), 10)).await.is_empty());
-    assert_eq!(
-        numbers(store.list(&list(&alice(), Some(json!({"NOT": [{"topic": "food"}]})), 10)).await.unwrap()),
-        vec![2]
-    );
-    assert_eq!(numbers(store.list(&list(&alice(), Some(json!({"topic": "food"})), 1)).await.unwrap()), vec![3]);
+    let store = EmbeddedVectorStore::new(config(&dir.path().join("memories.db"), 2));
+    assert_eq!(store.get(memory.id).await.unwrap(), None);
+    assert!(store.list(&list(&bob, None, 10)).await.unwrap().is_empty());
 }
 
 #[tokio::test]

@@ -6,14 +6,11 @@ use crate::support::pgstore;
 use chrono::{DateTime, Utc};
 use mem0_dify::adapters::history::postgres::PostgresHistoryStore;
 use mem0_dify::adapters::history::sqlite::SqliteHistoryStore;
-use mem0_dify::adapters::vector::pgvector::{from_block, PgVectorStore};
-use mem0_dify::domain::credentials::{ProviderBlock, VECTOR_STORE};
 use mem0_dify::domain::history::{HistoryEntry, HistoryEvent};
 use mem0_dify::domain::memory::{MemoryId, MemoryText};
 use mem0_dify::domain::scope::{EntityId, Scope};
 use mem0_dify::ports::history_store::HistoryStore;
 use pgstore::*;
-use serde_json::json;
 use uuid::Uuid;
 
 fn text(s: &str) -> MemoryText {
@@ -87,22 +84,11 @@ async fn keeps_the_history_contract(store: &dyn HistoryStore) {
     assert_eq!(store.erase(&alice, &[memory]).await.unwrap(), 0, "repeating is harmless");
 }
 
-fn pg_vector_store(url: &str, collection: &str) -> PgVectorStore {
-    let block = ProviderBlock::parse(
-        VECTOR_STORE,
-        &json!({"provider": "pgvector", "config": {"connection_string": url, "collection_name": collection,
-            "embedding_model_dims": 4}}),
-    )
-    .unwrap()
-    .unwrap();
-    PgVectorStore::connect(from_block(&block).unwrap()).unwrap()
-}
-
 #[tokio::test]
 async fn postgres_history_keeps_the_contract() {
     let Some(url) = pg_url() else { return };
     let collection = unique_collection("hist");
-    let vectors = pg_vector_store(&url, &collection);
+    let vectors = pgvector_store(&url, &collection, 4);
     let store = PostgresHistoryStore::beside(&vectors);
     keeps_the_history_contract(&store).await;
 
@@ -148,7 +134,7 @@ async fn postgres_history_keeps_the_contract() {
     assert_eq!(index, 1);
 
     // Another collection's history is another table.
-    let other = PostgresHistoryStore::beside(&pg_vector_store(&url, &unique_collection("hist")));
+    let other = PostgresHistoryStore::beside(&pgvector_store(&url, &unique_collection("hist"), 4));
     let entry = HistoryEntry::added(Uuid::new_v4(), MemoryId::from_uuid(Uuid::new_v4()), text("x"), at(0));
     other.append(std::slice::from_ref(&entry)).await.unwrap();
     assert!(store.history(entry.memory_id).await.unwrap().is_empty());
@@ -158,7 +144,7 @@ async fn postgres_history_keeps_the_contract() {
 #[tokio::test]
 async fn postgres_history_reports_an_unreachable_server_as_transient() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let vectors = pg_vector_store(&format!("postgresql://u:pw@127.0.0.1:{closed}/d"), "mem0");
+    let vectors = pgvector_store(&format!("postgresql://u:pw@127.0.0.1:{closed}/d"), "mem0", 4);
     let err = PostgresHistoryStore::beside(&vectors).ensure_ready().await.unwrap_err();
     assert!(err.is_transient(), "{err:?}");
 }

@@ -2,9 +2,11 @@
 //! the test binary it used to be (`cargo test --test it qdrant_store::`), and the code they share
 //! in [`support`].
 //!
-//! Two kinds of test live elsewhere because they need a process of their own:
+//! Two kinds of test live in binaries of their own:
 //! - `tests/logs/`: the tests that install a process-global TRACE subscriber to search every log
-//!   line for secrets (any other test in the same process would log into it).
+//!   line for secrets (any other test in the same process would log into it);
+//! - `tests/serial/`: the tests that must run alone (a 200k-row table, hundreds of sessions, a
+//!   crash and an outage timed): beside other tests they starve them and are disturbed by them.
 //!
 //! A test that cannot run here (the real Dify daemon, a missing service) records itself with
 //! [`support::not_run`], and `scripts/test.sh` counts it as skipped, never as passed.
@@ -29,12 +31,9 @@ mod openai_adapters;
 mod pgvector_store;
 mod pinecone_store;
 mod qdrant_store;
-mod reliability_crash;
 mod reliability_fuzz;
 mod reliability_isolation;
 mod reliability_llm_faults;
-mod reliability_load;
-mod reliability_pg_outage;
 mod reliability_secrets;
 mod reliability_shared_journal;
 mod rerankers;

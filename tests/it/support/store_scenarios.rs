@@ -1,6 +1,7 @@
 //! Behaviour every [`VectorStore`] must show, written once against the port and run by each store's
-//! tests: round trips, scope isolation, similarity order and scores, filters that agree with the
-//! domain's [`Filter::matches`], newest-first listings, hash lookups, scope deletion.
+//! tests: round trips, replayed inserts, scope isolation of every read, similarity order and cosine
+//! scores, filters that agree with the domain's [`Filter::matches`], newest-first listings, hash
+//! lookups, scope deletion, owner counts, keyword search.
 //!
 //! Run by every vector store's tests (embedded, pgvector, Qdrant, Pinecone) through [`all`]; the
 //! keyword scenario only where the store keeps a lexical index.
@@ -172,6 +173,7 @@ pub async fn filters_match_the_domain(store: &dyn VectorStore) {
         memory("Runs marathons", &alice, json!({"topic": "sport", "n": 3, "ok": false}), 2),
         memory("Reads novels", &alice, json!({"n": 10}), 3),
         memory("Likes green tea too", &other_agent, json!({"topic": "food", "n": 1}), 4),
+        memory("Bakes Äpfel cake", &alice, json!({"topic": "Äpfel", "note": "100% \"sure\" at 5 o'clock_x", "n": -2.5}), 5),
     ];
     records[3].role = Some("assistant".into());
     insert_all(store, &records).await;
@@ -198,6 +200,16 @@ pub async fn filters_match_the_domain(store: &dyn VectorStore) {
         json!({"AND": [{"n": {"lte": 3}}, {"NOT": [{"ok": false}]}]}),
         json!({"created_at": {"gte": "2026-03-01T12:01:00.000000+00:00"}}),
         json!({"agent_id": "other"}),
+        json!({"topic": {"icontains": "äpf"}}),
+        json!({"note": {"contains": "%"}}),
+        json!({"note": {"contains": "_"}}),
+        json!({"note": {"contains": "o'clock"}}),
+        json!({"note": {"icontains": "\"SURE\""}}),
+        json!({"missing": {"ne": "x"}}),
+        json!({"missing": "x"}),
+        json!({"topic": {"in": []}}),
+        json!({"n": {"lt": 0}}),
+        json!({"NOT": [{"OR": [{"ok": true}, {"tags": {"contains": "a"}}]}], "n": {"gte": -5}}),
     ];
     for filter in filters {
         let parsed = Filter::parse(&filter).unwrap();
@@ -206,6 +218,8 @@ pub async fn filters_match_the_domain(store: &dyn VectorStore) {
         expected.sort_by_key(|r| std::cmp::Reverse(r.created_at));
         let listed = list(store, &alice, Some(filter.clone()), 100).await;
         assert_eq!(texts(&listed), expected.iter().map(|r| r.text.as_str()).collect::<Vec<_>>(), "list with {filter}");
+        let newest = list(store, &alice, Some(filter.clone()), 1).await;
+        assert_eq!(texts(&newest), expected.iter().take(1).map(|r| r.text.as_str()).collect::<Vec<_>>(), "{filter}");
         let mut searched: Vec<String> = search(store, &alice, "Likes green tea", Some(filter.clone()), 100)
             .await
             .into_iter()
@@ -305,6 +319,128 @@ pub async fn scopes_are_counted_per_owner(store: &dyn VectorStore) {
     store.delete_scope(&run_only).await.unwrap();
 }
 
+/// Replaying an insert (the same id again, as a retried write does) overwrites the memory, text
+/// and vector, instead of adding a second one.
+pub async fn replayed_inserts_overwrite(store: &dyn VectorStore) {
+    let alice = scope(Some(&fresh_user("alice")), None, None);
+    let tea = memory("Likes tea", &alice, json!({"topic": "drinks"}), 0);
+    let lisbon = memory("Lives in Lisbon", &alice, json!({}), 1);
+    insert_all(store, &[tea.clone(), lisbon.clone()]).await;
+    insert_all(store, &[tea.clone()]).await;
+    assert_eq!(texts(&list(store, &alice, None, 10).await), ["Lives in Lisbon", "Likes tea"]);
+
+    let revised = tea.revised(
+        MemoryText::parse("text", "Plays chess on Sundays").unwrap(),
+        &Metadata::default(),
+        tea.created_at + Duration::minutes(5),
+    );
+    insert_all(store, std::slice::from_ref(&revised)).await;
+    assert_eq!(store.get(tea.id).await.unwrap().as_ref(), Some(&revised));
+    assert_eq!(texts(&list(store, &alice, None, 10).await), ["Lives in Lisbon", "Plays chess on Sundays"]);
+    let found = search(store, &alice, "Plays chess on Sundays", None, 1).await;
+    assert_eq!(found[0].0, "Plays chess on Sundays", "the replay's vector replaced the old one");
+    assert!((found[0].1 - 1.0).abs() < 1e-4, "{found:?}");
+}
+
+/// Every read (list, search, hash lookup) of every kind of scope (a user, a user's agent or run,
+/// an agent across users) returns exactly the memories the scope contains; ids differing only in
+/// case are other owners; a filter naming another owner never widens the scope; deleting a scope
+/// deletes exactly what it contains.
+pub async fn every_read_stays_in_the_scope(store: &dyn VectorStore) {
+    let alice_id = fresh_user("alice");
+    let bob_id = fresh_user("bob");
+    let bot_id = fresh_user("bot");
+    let alice = scope(Some(&alice_id), None, None);
+    let alice_bot = scope(Some(&alice_id), Some(&bot_id), None);
+    let alice_run = scope(Some(&alice_id), None, Some("r1"));
+    let bob = scope(Some(&bob_id), None, None);
+    let bob_bot = scope(Some(&bob_id), Some(&bot_id), None);
+    let bot_only = scope(None, Some(&bot_id), None);
+    let capital_alice = scope(Some(&alice_id.to_uppercase()), None, None);
+    let records = [
+        memory("Likes green tea", &alice, json!({}), 0),
+        memory("Builds robots", &alice_bot, json!({}), 1),
+        memory("Runs on Mondays", &alice_run, json!({}), 2),
+        memory("Likes black tea", &bob, json!({}), 3),
+        memory("Plays the piano", &bob_bot, json!({}), 4),
+        memory("Answers in French", &bot_only, json!({}), 5),
+        memory("Likes tea with milk", &capital_alice, json!({}), 6),
+    ];
+    insert_all(store, &records).await;
+    let hashes: Vec<_> = records.iter().map(|r| r.hash.clone()).collect();
+    for probe in [&alice, &alice_bot, &alice_run, &bob, &bot_only, &capital_alice] {
+        let mut expected: Vec<&str> =
+            records.iter().filter(|r| probe.contains(&r.scope)).map(|r| r.text.as_str()).collect();
+        expected.sort_unstable();
+        assert!(!expected.is_empty());
+        let listed = list(store, probe, None, 100).await;
+        let mut listed = texts(&listed);
+        listed.sort_unstable();
+        assert_eq!(listed, expected, "list {probe:?}");
+        let mut searched: Vec<String> =
+            search(store, probe, "Likes tea", None, 100).await.into_iter().map(|(t, _)| t).collect();
+        searched.sort_unstable();
+        assert_eq!(searched, expected, "search {probe:?}");
+        let mut by_hash: Vec<String> = store
+            .find_by_hash(probe, &hashes)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.text.as_str().to_owned())
+            .collect();
+        by_hash.sort_unstable();
+        assert_eq!(by_hash, expected, "find_by_hash {probe:?}");
+    }
+    let widening = json!({"OR": [{"user_id": bob_id}, {"user_id": alice_id}]});
+    assert_eq!(texts(&list(store, &bob, Some(widening.clone()), 100).await).len(), 2, "bob's two only");
+    assert!(search(store, &bob, "Likes tea", Some(json!({"user_id": alice_id})), 100).await.is_empty());
+
+    assert_eq!(store.delete_scope(&alice_bot).await.unwrap(), 1);
+    assert_eq!(list(store, &alice, None, 100).await.len(), 2);
+    assert_eq!(store.delete_scope(&alice).await.unwrap(), 2);
+    assert!(list(store, &alice, None, 100).await.is_empty());
+    assert_eq!(list(store, &bob, None, 100).await.len(), 2, "bob's memories stay");
+    assert_eq!(texts(&list(store, &bot_only, None, 100).await), ["Answers in French", "Plays the piano"]);
+    assert_eq!(texts(&list(store, &capital_alice, None, 100).await), ["Likes tea with milk"]);
+}
+
+/// A memory's vector under a unit axis `i` scaled by `length` (plus `tilt` along axis 1).
+fn axis(i: usize, length: f32, tilt: f32) -> Vec<f32> {
+    let mut v = vec![0.0; DIMS];
+    v[i] = length;
+    v[1] += tilt;
+    v
+}
+
+/// Scores are cosine similarities whatever the vectors' lengths, best first, an opposite vector
+/// scoring 0 (never below); the limit holds and no rerank score is made up.
+pub async fn scores_are_cosine_similarities(store: &dyn VectorStore) {
+    let alice = scope(Some(&fresh_user("alice")), None, None);
+    let named = |text: &str, minutes: i64| memory(text, &alice, json!({}), minutes);
+    let (same, near, orthogonal, opposite) =
+        (named("same", 0), named("near", 1), named("orthogonal", 2), named("opposite", 3));
+    store
+        .insert(&[
+            (opposite.clone(), axis(0, -1.0, 0.0)),
+            (near.clone(), axis(0, 1.0, 1.0)),
+            (same.clone(), axis(0, 2.0, 0.0)),
+            (orthogonal.clone(), axis(2, 5.0, 0.0)),
+        ])
+        .await
+        .unwrap();
+    let query = |limit: usize| VectorQuery { vector: axis(0, 1.0, 0.0), scope: alice.clone(), filter: None, limit };
+    let hits = store.search(&query(10)).await.unwrap();
+    let order: Vec<&str> = hits.iter().map(|h| h.record.text.as_str()).collect();
+    assert_eq!(order, ["same", "near", "orthogonal", "opposite"]);
+    let scores: Vec<f32> = hits.iter().map(|h| h.score.value()).collect();
+    assert!((scores[0] - 1.0).abs() < 1e-4, "{scores:?}");
+    assert!((scores[1] - std::f32::consts::FRAC_1_SQRT_2).abs() < 1e-4, "{scores:?}");
+    assert!(scores[2].abs() < 1e-4 && scores[3] == 0.0, "{scores:?}");
+    assert!(hits.iter().all(|h| h.rerank_score.is_none()));
+    assert_eq!(store.search(&query(2)).await.unwrap().len(), 2);
+    assert!(store.search(&query(0)).await.unwrap().is_empty());
+}
+
 /// Keyword search: the memories of the scope (and filter) sharing a query term, best BM25 first.
 pub async fn lexical(
     store: &dyn VectorStore,
@@ -380,7 +516,10 @@ pub async fn all(store: &dyn VectorStore) {
     store.ensure_ready().await.unwrap();
     assert_eq!(store.dimensions(), DIMS);
     crud_round_trip(store).await;
+    replayed_inserts_overwrite(store).await;
     search_is_scoped_and_ranked(store).await;
+    every_read_stays_in_the_scope(store).await;
+    scores_are_cosine_similarities(store).await;
     filters_match_the_domain(store).await;
     list_is_newest_first(store).await;
     find_by_hash_stays_in_scope(store).await;

@@ -6,6 +6,8 @@ pub mod private_cluster;
 pub mod tls_proxy;
 
 use chrono::{DateTime, TimeZone, Utc};
+use mem0_dify::adapters::vector::pgvector::{from_block, PgVectorConfig, PgVectorStore};
+use mem0_dify::domain::credentials::{ProviderBlock, VECTOR_STORE};
 use mem0_dify::domain::memory::{MemoryId, MemoryRecord, MemoryText, Metadata};
 use mem0_dify::domain::scope::Scope;
 use rand::rngs::StdRng;
@@ -37,6 +39,25 @@ pub fn service_var(name: &str) -> Option<String> {
 /// A collection name no other test uses.
 pub fn unique_collection(prefix: &str) -> String {
     format!("{prefix}_{}", &Uuid::new_v4().simple().to_string()[..10])
+}
+
+/// The pgvector store's config read from the `config` object of a provider block.
+pub fn pgvector_config(config: Value) -> PgVectorConfig {
+    let block = ProviderBlock::parse(VECTOR_STORE, &serde_json::json!({"provider": "pgvector", "config": config}));
+    from_block(&block.unwrap().unwrap()).unwrap()
+}
+
+/// A pgvector store on `collection` of the database at `url`, with vectors of `dims` values.
+pub fn pgvector_store(url: &str, collection: &str, dims: usize) -> PgVectorStore {
+    PgVectorStore::connect(pgvector_config(
+        serde_json::json!({"connection_string": url, "collection_name": collection, "embedding_model_dims": dims}),
+    ))
+    .unwrap()
+}
+
+/// Drops a collection's table (the test's own, at its end).
+pub async fn drop_table(url: &str, collection: &str) {
+    raw_client(url).await.batch_execute(&format!("DROP TABLE IF EXISTS \"{collection}\"")).await.unwrap();
 }
 
 /// A plain connection for checks behind the adapter's back.

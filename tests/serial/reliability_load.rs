@@ -20,6 +20,7 @@ const HEARTBEAT: Duration = Duration::from_millis(500);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hundreds_of_sessions_stay_bounded_answer_busy_and_keep_the_heartbeat() {
+    let _alone = crate::alone().await;
     let model = Model::start(Duration::from_millis(300)).await;
     let dir = tempfile::tempdir().unwrap();
     let store = json!({"provider": "embedded", "config": {

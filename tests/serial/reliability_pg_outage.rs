@@ -36,6 +36,7 @@ struct SearchSample {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_outage_degrades_reads_refuses_writes_and_loses_nothing() {
+    let _alone = crate::alone().await;
     let Some(cluster) = PrivateCluster::start() else { return };
     let run = PgRun::start_at(&cluster.url, &cluster.password, "outage", Duration::from_millis(60)).await;
     let PgRun { password, creds, db, .. } = &run;

@@ -18,6 +18,7 @@ const WRITER_ENV: &[(&str, &str)] = &writer_env("2");
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_after_accepting_loses_nothing_and_applies_each_write_once() {
+    let _alone = crate::alone().await;
     let Some(run) = PgRun::start("crash", Duration::from_millis(150)).await else { return };
     let PgRun { password, creds, db, .. } = &run;
     let dir = tempfile::tempdir().unwrap();
