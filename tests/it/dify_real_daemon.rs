@@ -14,9 +14,9 @@
 //! Without the daemon's variables these tests fail, unless `MEM0_SKIP_SERVICE_TESTS=1`.
 
 use crate::support::daemon;
+use crate::support::dify_workspace as workspace;
 use crate::support::fake_api;
 use crate::support::not_run;
-use crate::support::dify_workspace as workspace;
 
 use daemon::{collect_stderr, launch, packaged_plugin};
 use fake_api::{successful_tool_calls, KNOWN_MEMORY_ID};

@@ -1,5 +1,7 @@
-//! Both history stores: PostgreSQL (`<collection>_history`, against `scripts/services/postgres.sh`)
-//! and SQLite (a temporary file, Mem0's `history` table).
+//! Both history stores held to one contract (`keeps_the_history_contract`, `concurrent_writers_all_land`):
+//! PostgreSQL (`<collection>_history`, against `scripts/services/postgres.sh`) and SQLite (a
+//! temporary file, Mem0's `history` table); then what each has of its own (table layout, Mem0's
+//! formats, errors).
 
 use crate::support::pgstore;
 
@@ -237,14 +239,11 @@ async fn sqlite_history_reads_and_upgrades_a_mem0_database() {
     assert_eq!(store.history(MemoryId::from_uuid(memory)).await.unwrap()[2], entry);
 }
 
-#[tokio::test]
-async fn sqlite_history_takes_concurrent_writers() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("history.db");
-    let memory = MemoryId::from_uuid(Uuid::new_v4());
-    let (a, b) = (SqliteHistoryStore::new(&path), SqliteHistoryStore::new(&path));
+/// Two handles on one history (two processes, say) appending at once: every row lands.
+async fn concurrent_writers_all_land(a: &dyn HistoryStore, b: &dyn HistoryStore) {
     a.ensure_ready().await.unwrap();
-    async fn write(store: &SqliteHistoryStore, memory: MemoryId, offset: i64) {
+    let memory = MemoryId::from_uuid(Uuid::new_v4());
+    async fn write(store: &dyn HistoryStore, memory: MemoryId, offset: i64) {
         let entries: Vec<HistoryEntry> = (0..40)
             .map(|i| HistoryEntry::added(Uuid::new_v4(), memory, text(&format!("m{i}")), at(offset + i)))
             .collect();
@@ -252,8 +251,23 @@ async fn sqlite_history_takes_concurrent_writers() {
             store.append(chunk).await.unwrap();
         }
     }
-    tokio::join!(write(&a, memory, 0), write(&b, memory, 1000));
+    tokio::join!(write(a, memory, 0), write(b, memory, 1000));
     assert_eq!(a.history(memory).await.unwrap().len(), 80);
+    assert_eq!(b.history(memory).await.unwrap().len(), 80);
+}
+
+#[tokio::test]
+async fn sqlite_history_takes_concurrent_writers() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("history.db");
+    concurrent_writers_all_land(&SqliteHistoryStore::new(&path), &SqliteHistoryStore::new(&path)).await;
+}
+
+#[tokio::test]
+async fn postgres_history_takes_concurrent_writers() {
+    let Some(url) = pg_url() else { return };
+    let vectors = pgvector_store(&url, &unique_collection("hist"), 4);
+    concurrent_writers_all_land(&PostgresHistoryStore::beside(&vectors), &PostgresHistoryStore::beside(&vectors)).await;
 }
 
 #[tokio::test]

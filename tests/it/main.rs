@@ -37,5 +37,6 @@ mod reliability_llm_faults;
 mod reliability_secrets;
 mod reliability_shared_journal;
 mod rerankers;
+mod sigv4_check;
 mod structured_answers;
 mod zero_setup;

@@ -5,8 +5,8 @@
 //! In the `logs` binary: the subscriber is process-global, so only tests that search the logs run
 //! beside it (they all look for secrets, so each searches the others' lines too).
 
-use crate::support::adapter_config;
 use crate::log_capture;
+use crate::support::adapter_config;
 use crate::support::scripted_server;
 
 use adapter_config::{block, no_env};

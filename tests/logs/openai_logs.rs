@@ -4,9 +4,9 @@
 //! In the `logs` binary: the subscriber is process-global, so only tests that search the logs run
 //! beside it (they all look for secrets, so each searches the others' lines too).
 
+use crate::log_capture;
 use crate::support::adapter_config;
 use crate::support::fake_openai;
-use crate::log_capture;
 
 use adapter_config::{block, fast_retries, no_env};
 use fake_openai::{FakeOpenAi, Reply};

@@ -6,8 +6,8 @@
 use crate::support::pgstore;
 
 use mem0_dify::adapters::vector::pgvector::{PgVectorStore, SearchStats};
-use mem0_dify::domain::memory::MemoryText;
 use mem0_dify::domain::filter::Filter;
+use mem0_dify::domain::memory::MemoryText;
 use mem0_dify::domain::scope::Scope;
 use mem0_dify::ports::vector_store::{VectorQuery, VectorStore};
 use pgstore::*;

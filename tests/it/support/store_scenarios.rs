@@ -173,7 +173,12 @@ pub async fn filters_match_the_domain(store: &dyn VectorStore) {
         memory("Runs marathons", &alice, json!({"topic": "sport", "n": 3, "ok": false}), 2),
         memory("Reads novels", &alice, json!({"n": 10}), 3),
         memory("Likes green tea too", &other_agent, json!({"topic": "food", "n": 1}), 4),
-        memory("Bakes Äpfel cake", &alice, json!({"topic": "Äpfel", "note": "100% \"sure\" at 5 o'clock_x", "n": -2.5}), 5),
+        memory(
+            "Bakes Äpfel cake",
+            &alice,
+            json!({"topic": "Äpfel", "note": "100% \"sure\" at 5 o'clock_x", "n": -2.5}),
+            5,
+        ),
     ];
     records[3].role = Some("assistant".into());
     insert_all(store, &records).await;
@@ -326,7 +331,7 @@ pub async fn replayed_inserts_overwrite(store: &dyn VectorStore) {
     let tea = memory("Likes tea", &alice, json!({"topic": "drinks"}), 0);
     let lisbon = memory("Lives in Lisbon", &alice, json!({}), 1);
     insert_all(store, &[tea.clone(), lisbon.clone()]).await;
-    insert_all(store, &[tea.clone()]).await;
+    insert_all(store, std::slice::from_ref(&tea)).await;
     assert_eq!(texts(&list(store, &alice, None, 10).await), ["Lives in Lisbon", "Likes tea"]);
 
     let revised = tea.revised(
@@ -381,13 +386,8 @@ pub async fn every_read_stays_in_the_scope(store: &dyn VectorStore) {
             search(store, probe, "Likes tea", None, 100).await.into_iter().map(|(t, _)| t).collect();
         searched.sort_unstable();
         assert_eq!(searched, expected, "search {probe:?}");
-        let mut by_hash: Vec<String> = store
-            .find_by_hash(probe, &hashes)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|r| r.text.as_str().to_owned())
-            .collect();
+        let mut by_hash: Vec<String> =
+            store.find_by_hash(probe, &hashes).await.unwrap().into_iter().map(|r| r.text.as_str().to_owned()).collect();
         by_hash.sort_unstable();
         assert_eq!(by_hash, expected, "find_by_hash {probe:?}");
     }
