@@ -237,7 +237,7 @@ mod tests {
     }
 
     fn applied() -> WriteState {
-        WriteState::Applied { result: WriteResult::DeleteAll(DeleteAllReport::default()) }
+        WriteState::Applied { result: Box::new(WriteResult::DeleteAll(DeleteAllReport::default())) }
     }
 
     #[tokio::test]

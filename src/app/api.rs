@@ -266,7 +266,7 @@ impl MemoryApp {
         };
         let outcome = tokio::time::timeout_at(deadline, run).await;
         let state = match &outcome {
-            Ok(Ok(result)) => WriteState::Applied { result: result.clone() },
+            Ok(Ok(result)) => WriteState::Applied { result: Box::new(result.clone()) },
             Ok(Err(e)) => WriteState::Failed { error: e.to_string(), attempts: 1 },
             Err(_) => WriteState::Failed { error: format!("the write did not finish within {ceiling:?}"), attempts: 1 },
         };
@@ -303,7 +303,7 @@ impl MemoryApp {
         loop {
             match journal.status(&id).await {
                 Ok(Some(WriteState::Applied { result })) => {
-                    return answer(result).map(WriteOutcome::Done);
+                    return answer(*result).map(WriteOutcome::Done);
                 }
                 Ok(Some(WriteState::Failed { error, .. })) => return Err(ApiError::FailedEarlier(error)),
                 Ok(_) | Err(_) if tokio::time::Instant::now() >= deadline => return Ok(WriteOutcome::Running(id)),

@@ -556,9 +556,8 @@ async fn async_adds_are_acknowledged_before_the_slow_model_answers_and_then_appl
     let outcome = app.add(&creds, add("I like tea")).await.unwrap();
     assert!(started.elapsed() < Duration::from_millis(150), "ack took {:?}", started.elapsed());
     let WriteOutcome::Accepted(id) = outcome else { panic!("expected ACCEPT") };
-    let WriteState::Applied { result: WriteResult::Add(report) } = wait_for(&app, &creds, &id).await else {
-        panic!("not applied")
-    };
+    let WriteState::Applied { result } = wait_for(&app, &creds, &id).await else { panic!("not applied") };
+    let WriteResult::Add(report) = *result else { panic!("an add's result") };
     assert_eq!(report.results.len(), 1);
     assert_eq!(world.store.rows.lock().unwrap().len(), 1);
 }
@@ -964,9 +963,8 @@ async fn applied_add(world: &Arc<World>, settings: AppSettings) -> AddReport {
     let app = MemoryApp::start(world.clone(), settings);
     let creds = credentials(true);
     let WriteOutcome::Accepted(id) = app.add(&creds, add("I like tea")).await.unwrap() else { panic!("accepted") };
-    let WriteState::Applied { result: WriteResult::Add(report) } = wait_for(&app, &creds, &id).await else {
-        panic!("not applied")
-    };
+    let WriteState::Applied { result } = wait_for(&app, &creds, &id).await else { panic!("not applied") };
+    let WriteResult::Add(report) = *result else { panic!("an add's result") };
     report
 }
 

@@ -161,7 +161,7 @@ async fn apply_claimed(engine: &Engine, claimed: &ClaimedWrite, timing: WriterTi
     let recorded = match outcome {
         Ok(result) => {
             info!(attempt, "accepted write applied");
-            let kept = WriteState::Applied { result: result.clone() };
+            let kept = WriteState::Applied { result: Box::new(result.clone()) };
             let recorded = admission.finish(journal.as_ref(), &claimed.id, &kept).await;
             writer.deliver(&claimed.id, Ok(result));
             recorded

@@ -82,7 +82,7 @@ pub enum WriteState {
     /// Applied, with the operation's result.
     Applied {
         /// The result, as the synchronous call would have returned it.
-        result: WriteResult,
+        result: Box<WriteResult>,
     },
     /// Gave up; the permanent reason.
     Failed {

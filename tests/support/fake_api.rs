@@ -193,7 +193,7 @@ impl MemoryApi for FakeMemoryApi {
 
     async fn write_status(&self, _: &CredentialSet, target: WriteRef) -> Result<Option<WriteState>, ApiError> {
         Ok((target.id.0 == KNOWN_WRITE_ID)
-            .then(|| WriteState::Applied { result: WriteResult::DeleteAll(DeleteAllReport { deleted: 1 }) }))
+            .then(|| WriteState::Applied { result: Box::new(WriteResult::DeleteAll(DeleteAllReport { deleted: 1 })) }))
     }
 
     async fn validate(&self, creds: &CredentialSet) -> Result<Vec<CheckResult>, ApiError> {

@@ -67,7 +67,7 @@ pub(super) fn state_of(row: StoredState) -> Result<WriteState, String> {
             let kept: Value = serde_json::from_str(row.result.as_deref().unwrap_or("null"))
                 .map_err(|e| format!("its result: {e}"))?;
             let result = WriteResult::from_kept(&command, kept).map_err(|e| format!("its result: {e}"))?;
-            WriteState::Applied { result }
+            WriteState::Applied { result: Box::new(result) }
         }
         "failed" => WriteState::Failed { error: row.last_error.unwrap_or_default(), attempts: row.attempts },
         _ => WriteState::Pending { attempts: row.attempts, last_error: row.last_error },
@@ -145,13 +145,13 @@ mod tests {
         assert_eq!(
             state_of(row("applied", 1, None, Some(r#"{"deleted":2}"#), &wipe)),
             Ok(WriteState::Applied {
-                result: WriteResult::DeleteAll(crate::domain::operations::DeleteAllReport { deleted: 2 })
+                result: Box::new(WriteResult::DeleteAll(crate::domain::operations::DeleteAllReport { deleted: 2 }))
             })
         );
         let kept = format!(r#"{{"id":"{id}"}}"#);
         assert_eq!(
             state_of(row("applied", 1, None, Some(&kept), &delete)),
-            Ok(WriteState::Applied { result: WriteResult::Delete { id } })
+            Ok(WriteState::Applied { result: Box::new(WriteResult::Delete { id }) })
         );
         assert!(state_of(row("applied", 1, None, Some(r#"{"a":1}"#), &delete)).is_err(), "another operation's result");
         assert_eq!(

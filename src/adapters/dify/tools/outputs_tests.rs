@@ -164,7 +164,9 @@ async fn every_tool_outputs_match_the_schema_on_success_error_and_degraded_paths
             Box::new(|api: &FakeApi| {
                 script(
                     &api.write_status,
-                    Ok(Some(WriteState::Applied { result: WriteResult::Delete { id: MemoryId::parse(ID).unwrap() } })),
+                    Ok(Some(WriteState::Applied {
+                        result: Box::new(WriteResult::Delete { id: MemoryId::parse(ID).unwrap() }),
+                    })),
                 )
             }),
         ),

@@ -1104,7 +1104,7 @@ async fn write_status_reports_applied_pending_failed_and_unknown_writes() {
     let api = FakeApi::default();
     script(
         &api.write_status,
-        Ok(Some(WriteState::Applied { result: WriteResult::DeleteAll(DeleteAllReport { deleted: 2 }) })),
+        Ok(Some(WriteState::Applied { result: Box::new(WriteResult::DeleteAll(DeleteAllReport { deleted: 2 })) })),
     );
     let reply = call(&api, "get_write_status", json!({"write_id": " w-1 "})).await;
     assert_eq!(
