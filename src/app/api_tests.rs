@@ -13,7 +13,7 @@ use crate::domain::history::{HistoryEntry, HistoryEvent};
 use crate::domain::memory::{ContentHash, MemoryId, MemoryRecord, ScoredMemory, Similarity};
 use crate::domain::message::Conversation;
 use crate::domain::operations::{
-    AddReport, AddRequest, Limit, ListRequest, MemoryRef, Query, SearchRequest, WriteCommand,
+    AddReport, AddRequest, Limit, ListRequest, MemoryRef, Query, SearchRequest, WriteCommand, WriteResult,
 };
 use crate::domain::scope::{count_by_owner, Scope, ScopeCount};
 use crate::ports::backends::{BackendFactory, Backends, BuildError};
@@ -557,7 +557,7 @@ async fn async_adds_are_acknowledged_before_the_slow_model_answers_and_then_appl
     assert!(started.elapsed() < Duration::from_millis(150), "ack took {:?}", started.elapsed());
     let WriteOutcome::Accepted(id) = outcome else { panic!("expected ACCEPT") };
     let WriteState::Applied { result } = wait_for(&app, &creds, &id).await else { panic!("not applied") };
-    let report: AddReport = serde_json::from_value(result).unwrap();
+    let WriteResult::Add(report) = *result else { panic!("an add's result") };
     assert_eq!(report.results.len(), 1);
     assert_eq!(world.store.rows.lock().unwrap().len(), 1);
 }
@@ -772,7 +772,8 @@ async fn with_a_model_lent_for_the_call_a_repeated_add_is_applied_once() {
     let world = Arc::new(world);
     let app = start(world.clone());
     let creds = credentials(true);
-    assert!(IN_CALL.scope((), app.add(&creds, add("I like tea"))).await.is_err(), "the first add fails");
+    let failure = IN_CALL.scope((), app.add(&creds, add("I like tea"))).await.unwrap_err();
+    assert!(matches!(failure, ApiError::Model(LlmError::Unauthorized { .. })), "the first add fails: {failure:?}");
     let WriteOutcome::Done(first) = IN_CALL.scope((), app.add(&creds, add("I like tea"))).await.unwrap() else {
         panic!("a retry of a failed add is applied")
     };
@@ -916,7 +917,12 @@ async fn a_sync_retry_of_a_failed_add_is_written_again_and_answered() {
         vec![Err(LlmError::Unauthorized { status: 401, message: "bad key".into() }), Ok(facts(&["Likes tea"]))];
     let world = Arc::new(World::new(script, Duration::ZERO, Duration::ZERO));
     let app = start(world.clone());
-    assert!(app.add(&credentials(false), add("I like tea")).await.is_err(), "the first add fails");
+    let failure = app.add(&credentials(false), add("I like tea")).await.unwrap_err();
+    assert!(
+        matches!(&failure, ApiError::Model(LlmError::Unauthorized { status: 401, .. })),
+        "the sync caller gets the model's failure as it is: {failure:?}"
+    );
+    assert!(!failure.is_transient());
     let WriteOutcome::Done(retry) = app.add(&credentials(false), add("I like tea")).await.unwrap() else {
         panic!("the retry is applied within the ceiling")
     };
@@ -958,7 +964,8 @@ async fn applied_add(world: &Arc<World>, settings: AppSettings) -> AddReport {
     let creds = credentials(true);
     let WriteOutcome::Accepted(id) = app.add(&creds, add("I like tea")).await.unwrap() else { panic!("accepted") };
     let WriteState::Applied { result } = wait_for(&app, &creds, &id).await else { panic!("not applied") };
-    serde_json::from_value(result).unwrap()
+    let WriteResult::Add(report) = *result else { panic!("an add's result") };
+    report
 }
 
 #[tokio::test]
