@@ -8,8 +8,9 @@
 //! `embedding_dims` is set; every returned vector must have the configured size.
 
 use super::base::{allowed_keys, flatten_newlines, in_batches, BaseKeys};
-use crate::adapters::config::{self, check_keys, config_error, missing_key, secret_or_env, Env, HttpKeys, ProcessEnv};
+use crate::adapters::config::{self, check_keys, config_error, missing_key, secret_or_env, HttpKeys};
 use crate::adapters::http::{bearer, join_url, HttpClient, RetryPolicy};
+use crate::adapters::registry::BuildContext;
 use crate::domain::credentials::ProviderBlock;
 use crate::ports::backends::BuildError;
 use crate::ports::embedder::{EmbedError, EmbedPurpose, Embedder};
@@ -100,14 +101,9 @@ pub struct OpenAiEmbedder {
 }
 
 impl OpenAiEmbedder {
-    /// Builds the adapter from a `{"provider", "config"}` block, reading fallbacks from the process
-    /// environment. Nothing is contacted.
-    pub fn from_block(block: &ProviderBlock) -> Result<Self, BuildError> {
-        Self::from_block_with_env(block, &ProcessEnv)
-    }
-
-    /// [`OpenAiEmbedder::from_block`] with the environment given.
-    pub fn from_block_with_env(block: &ProviderBlock, env: &dyn Env) -> Result<Self, BuildError> {
+    /// Builds the adapter from a `{"provider", "config"}` block, with fallbacks from the context's environment. Nothing is contacted.
+    pub fn from_block(block: &ProviderBlock, context: &BuildContext) -> Result<Self, BuildError> {
+        let env = context.env();
         let Some(provider) = ALL.iter().find(|p| p.name == block.provider) else {
             return Err(BuildError::UnknownProvider {
                 field: block.field,
@@ -243,8 +239,7 @@ mod tests {
         let block = ProviderBlock::parse("local_embedder_json", &json!({"provider": provider, "config": config}))
             .unwrap()
             .unwrap();
-        let env: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        OpenAiEmbedder::from_block_with_env(&block, &env)
+        OpenAiEmbedder::from_block(&block, &crate::adapters::config::test_context(vars))
     }
 
     fn item(index: usize, embedding: Vec<f32>) -> EmbeddingItem {

@@ -12,8 +12,9 @@
 //! `timeout`, `max_retries`. `api_key` is refused: Vertex AI is reached with the service account.
 
 use super::base::{allowed_keys, in_batches, BaseKeys, TaskTypes, TASK_TYPE_KEYS};
-use crate::adapters::config::{check_keys, config_error, Env, HttpKeys, ProcessEnv};
+use crate::adapters::config::{check_keys, config_error, HttpKeys};
 use crate::adapters::http::{HttpClient, RetryPolicy};
+use crate::adapters::registry::BuildContext;
 use crate::adapters::vendors::google::{Vertex, VERTEX_KEYS};
 use crate::domain::credentials::ProviderBlock;
 use crate::ports::backends::BuildError;
@@ -59,14 +60,10 @@ struct Values {
 }
 
 impl VertexAiEmbedder {
-    /// Builds the adapter from a block, reading fallbacks from the process environment. The key file
+    /// Builds the adapter from a block, with fallbacks from the context's environment. The key file
     /// is read now; nothing is contacted.
-    pub fn from_block(block: &ProviderBlock) -> Result<Self, BuildError> {
-        Self::from_block_with_env(block, &ProcessEnv)
-    }
-
-    /// [`VertexAiEmbedder::from_block`] with the environment given.
-    pub fn from_block_with_env(block: &ProviderBlock, env: &dyn Env) -> Result<Self, BuildError> {
+    pub fn from_block(block: &ProviderBlock, context: &BuildContext) -> Result<Self, BuildError> {
+        let env = context.env();
         let extra: Vec<&str> = VERTEX_KEYS.iter().chain(TASK_TYPE_KEYS).copied().collect();
         check_keys(block, &allowed_keys(&extra))?;
         let keys = BaseKeys::from_block(block)?;

@@ -10,8 +10,9 @@
 
 use super::base::{allowed_keys, BaseKeys};
 use super::openai::{standard_template, OpenAiChat};
-use crate::adapters::config::{check_keys, config_error, Env, HttpKeys, ProcessEnv};
+use crate::adapters::config::{check_keys, config_error, HttpKeys};
 use crate::adapters::http::{HttpClient, RetryPolicy};
+use crate::adapters::registry::BuildContext;
 use crate::adapters::vendors::azure::{AzureDeployment, Component, KWARGS_KEY};
 use crate::domain::credentials::ProviderBlock;
 use crate::ports::backends::BuildError;
@@ -32,13 +33,9 @@ pub struct AzureOpenAiChat {
 }
 
 impl AzureOpenAiChat {
-    /// Builds the adapter from a block, reading fallbacks from the process environment. Nothing is contacted.
-    pub fn from_block(block: &ProviderBlock) -> Result<Self, BuildError> {
-        Self::from_block_with_env(block, &ProcessEnv)
-    }
-
-    /// [`AzureOpenAiChat::from_block`] with the environment given.
-    pub fn from_block_with_env(block: &ProviderBlock, env: &dyn Env) -> Result<Self, BuildError> {
+    /// Builds the adapter from a block, with fallbacks from the context's environment. Nothing is contacted.
+    pub fn from_block(block: &ProviderBlock, context: &BuildContext) -> Result<Self, BuildError> {
+        let env = context.env();
         check_keys(block, &allowed_keys(&[KWARGS_KEY]))?;
         let base = BaseKeys::from_block(block)?;
         let settings = HttpKeys::from_block(block)?.settings(block)?;
@@ -82,7 +79,7 @@ mod tests {
         let block = ProviderBlock::parse("local_llm_json", &json!({"provider": "azure_openai", "config": config}))
             .unwrap()
             .unwrap();
-        AzureOpenAiChat::from_block_with_env(&block, &HashMap::new())
+        AzureOpenAiChat::from_block(&block, &crate::adapters::config::test_context(&[]))
     }
 
     #[test]

@@ -13,8 +13,9 @@
 //! become function declarations with calling mode `ANY`.
 
 use super::base::{allowed_keys, cut_off, tool_call, usable, visible_stops, BaseKeys, Conversation};
-use crate::adapters::config::{self, check_keys, config_error, Env, HttpKeys, ProcessEnv};
+use crate::adapters::config::{self, check_keys, config_error, HttpKeys};
 use crate::adapters::http::{HttpClient, HttpError, RetryPolicy};
+use crate::adapters::registry::BuildContext;
 use crate::adapters::vendors::google::{GeminiApi, Vertex, GEMINI_BASE_URL_KEY, VERTEX_KEYS};
 use crate::domain::credentials::ProviderBlock;
 use crate::ports::backends::BuildError;
@@ -54,13 +55,9 @@ pub struct GeminiChat {
 }
 
 impl GeminiChat {
-    /// Builds the adapter from a block, reading fallbacks from the process environment. Nothing is contacted.
-    pub fn from_block(block: &ProviderBlock) -> Result<Self, BuildError> {
-        Self::from_block_with_env(block, &ProcessEnv)
-    }
-
-    /// [`GeminiChat::from_block`] with the environment given.
-    pub fn from_block_with_env(block: &ProviderBlock, env: &dyn Env) -> Result<Self, BuildError> {
+    /// Builds the adapter from a block, with fallbacks from the context's environment. Nothing is contacted.
+    pub fn from_block(block: &ProviderBlock, context: &BuildContext) -> Result<Self, BuildError> {
+        let env = context.env();
         let extra: Vec<&str> =
             [GEMINI_BASE_URL_KEY, "vertexai"].into_iter().chain(VERTEX_KEYS.iter().copied()).collect();
         check_keys(block, &allowed_keys(&extra))?;

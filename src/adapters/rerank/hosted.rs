@@ -3,8 +3,9 @@
 //! `http_client_proxies`), the HTTP call through the shared client, batching, and turning an answer
 //! into hits best first. Each provider module supplies its wire format as a [`RerankApi`].
 
-use crate::adapters::config::{self, check_base_url, check_keys, config_error, non_blank, Env, HttpKeys};
+use crate::adapters::config::{self, check_base_url, check_keys, config_error, non_blank, HttpKeys};
 use crate::adapters::http::{bearer, join_url, HttpClient, RetryPolicy};
+use crate::adapters::registry::Environment;
 use crate::domain::credentials::ProviderBlock;
 use crate::ports::backends::BuildError;
 use crate::ports::reranker::{RerankError, RerankHit, Reranker};
@@ -96,7 +97,7 @@ impl<A: RerankApi> std::fmt::Debug for HostedReranker<A> {
 impl<A: RerankApi> HostedReranker<A> {
     /// Reads the common keys of `block` for `spec` (after rejecting keys it does not accept) and pairs
     /// them with the provider's wire format. Nothing is contacted.
-    pub fn build(block: &ProviderBlock, spec: &Spec, api: A, env: &dyn Env) -> Result<Self, BuildError> {
+    pub fn build(block: &ProviderBlock, spec: &Spec, api: A, env: &Environment) -> Result<Self, BuildError> {
         check_keys(block, &spec.allowed_keys())?;
         let keys: Keys = config::deserialize(block)?;
         let settings = HttpKeys::from_block(block)?.settings(block)?;

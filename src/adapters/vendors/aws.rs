@@ -5,8 +5,9 @@
 //!
 //! `aws_profile` (a profile of `~/.aws/credentials`) is not supported: there is no such file in a plugin.
 
-use crate::adapters::config::{self, config_error, non_blank, or_env, Env};
+use crate::adapters::config::{self, config_error, non_blank, or_env};
 use crate::adapters::http::{bearer, HttpClient};
+use crate::adapters::registry::Environment;
 use crate::domain::credentials::ProviderBlock;
 use crate::ports::backends::BuildError;
 use aws_credential_types::Credentials;
@@ -77,7 +78,7 @@ impl AwsAccess {
         block: &ProviderBlock,
         service: &'static str,
         api_key: Option<&SecretString>,
-        env: &dyn Env,
+        env: &Environment,
     ) -> Result<Self, BuildError> {
         let keys: AwsKeys = config::deserialize(block)?;
         if non_blank(keys.aws_profile.clone()).is_some() {
