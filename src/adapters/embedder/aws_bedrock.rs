@@ -163,7 +163,6 @@ impl Embedder for BedrockEmbedder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
     fn build(config: Value) -> Result<BedrockEmbedder, BuildError> {
         let block = ProviderBlock::parse("local_embedder_json", &json!({"provider": "aws_bedrock", "config": config}))

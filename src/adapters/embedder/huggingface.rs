@@ -173,7 +173,6 @@ impl Embedder for HuggingFaceEmbedder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
     fn build(config: Value, vars: &[(&str, &str)]) -> Result<HuggingFaceEmbedder, BuildError> {
         let block = ProviderBlock::parse("local_embedder_json", &json!({"provider": "huggingface", "config": config}))

@@ -233,7 +233,6 @@ impl Embedder for OpenAiEmbedder {
 mod tests {
     use super::*;
     use serde_json::Value;
-    use std::collections::HashMap;
 
     fn build(provider: &str, config: Value, vars: &[(&str, &str)]) -> Result<OpenAiEmbedder, BuildError> {
         let block = ProviderBlock::parse("local_embedder_json", &json!({"provider": provider, "config": config}))

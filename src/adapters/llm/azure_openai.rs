@@ -73,7 +73,6 @@ impl Llm for AzureOpenAiChat {
 mod tests {
     use super::*;
     use serde_json::{json, Value};
-    use std::collections::HashMap;
 
     fn build(config: Value) -> Result<AzureOpenAiChat, BuildError> {
         let block = ProviderBlock::parse("local_llm_json", &json!({"provider": "azure_openai", "config": config}))

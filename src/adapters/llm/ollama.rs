@@ -177,7 +177,6 @@ impl Answer {
 mod tests {
     use super::*;
     use crate::ports::llm::ChatMessage;
-    use std::collections::HashMap;
 
     #[test]
     fn json_mode_adds_mem0s_instruction() {

@@ -309,7 +309,6 @@ mod tests {
     use super::*;
     use crate::adapters::config::test_block;
     use serde_json::json;
-    use std::collections::HashMap;
 
     fn block(provider: &str, config: Value) -> ProviderBlock {
         test_block("local_llm_json", provider, config)

@@ -181,13 +181,12 @@ pub fn encode_segment(segment: &str) -> String {
 mod tests {
     use super::*;
     use serde_json::{json, Value};
-    use std::collections::HashMap;
 
     fn access(config: Value, vars: &[(&str, &str)]) -> Result<AwsAccess, BuildError> {
         let block = ProviderBlock::parse("local_llm_json", &json!({"provider": "aws_bedrock", "config": config}))
             .unwrap()
             .unwrap();
-        let env: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let env = crate::adapters::registry::Environment::from_pairs(vars.iter().copied());
         let api_key = block.config.get("api_key").and_then(Value::as_str).map(|k| SecretString::from(k.to_owned()));
         AwsAccess::from_block(&block, "bedrock", api_key.as_ref(), &env)
     }

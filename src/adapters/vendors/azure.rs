@@ -148,13 +148,12 @@ impl AzureDeployment {
 mod tests {
     use super::*;
     use serde_json::{json, Value};
-    use std::collections::HashMap;
 
     fn deployment(config: Value, vars: &[(&str, &str)]) -> Result<AzureDeployment, BuildError> {
         let block = ProviderBlock::parse("local_llm_json", &json!({"provider": "azure_openai", "config": config}))
             .unwrap()
             .unwrap();
-        let env: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let env = crate::adapters::registry::Environment::from_pairs(vars.iter().copied());
         AzureDeployment::from_block(&block, Component::Llm, None, "gpt-4o", &env)
     }
 

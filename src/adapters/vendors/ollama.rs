@@ -77,12 +77,11 @@ pub fn normalize_host(raw: &str) -> String {
 mod tests {
     use super::*;
     use serde_json::{json, Value};
-    use std::collections::HashMap;
 
     fn server(config: Value, vars: &[(&str, &str)]) -> Result<OllamaServer, BuildError> {
         let block =
             ProviderBlock::parse("local_llm_json", &json!({"provider": "ollama", "config": config})).unwrap().unwrap();
-        let env: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let env = crate::adapters::registry::Environment::from_pairs(vars.iter().copied());
         OllamaServer::from_block(&block, None, &env)
     }
 

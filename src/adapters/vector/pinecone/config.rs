@@ -318,7 +318,6 @@ impl ExtraParams {
 mod tests {
     use super::*;
     use secrecy::ExposeSecret;
-    use std::collections::HashMap;
 
     fn build(config: Value, env: &[(&str, &str)]) -> Result<PineconeConfig, BuildError> {
         let block = ProviderBlock::parse("local_vector_db_json", &json!({"provider": "pinecone", "config": config}))
