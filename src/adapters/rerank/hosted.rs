@@ -3,7 +3,7 @@
 //! `http_client_proxies`), the HTTP call through the shared client, batching, and turning an answer
 //! into hits best first. Each provider module supplies its wire format as a [`RerankApi`].
 
-use crate::adapters::config::{self, check_base_url, check_keys, config_error, non_blank, HttpKeys};
+use crate::adapters::config::{self, check_base_url, check_keys, config_error, non_blank, or_env, string_key, HttpKeys};
 use crate::adapters::http::{bearer, join_url, HttpClient, RetryPolicy};
 use crate::adapters::registry::Environment;
 use crate::domain::credentials::ProviderBlock;
@@ -108,14 +108,7 @@ impl<A: RerankApi> HostedReranker<A> {
         if cap == Some(0) {
             return Err(config_error(block, "top_k must be at least 1"));
         }
-        let base_url = match block.config.get(spec.base_url_key) {
-            None | Some(Value::Null) => None,
-            Some(Value::String(s)) => non_blank(Some(s.clone())),
-            Some(other) => {
-                return Err(config_error(block, format!("{} must be a string, got {other}", spec.base_url_key)))
-            }
-        }
-        .or_else(|| spec.base_url_env.iter().find_map(|name| env.var(name)))
+        let base_url = or_env(string_key(block, spec.base_url_key)?, spec.base_url_env, env)
         .or_else(|| spec.default_base_url.map(str::to_owned))
         .ok_or_else(|| {
             config_error(
