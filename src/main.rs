@@ -126,6 +126,11 @@ fn credentials_and_app(
     Ok((credentials, app))
 }
 
+/// [`credentials_and_app`] with the settings loaded here.
+fn load_credentials_and_app(path: Option<&std::path::Path>) -> Result<(CredentialSet, Arc<MemoryApp>), ExitCode> {
+    credentials_and_app(&load()?, path)
+}
+
 async fn run(command: Command) -> ExitCode {
     match command {
         Command::Serve => {
@@ -178,11 +183,7 @@ async fn run(command: Command) -> ExitCode {
             }
         }
         Command::Validate { credentials } => {
-            let composition = match load() {
-                Ok(composition) => composition,
-                Err(code) => return code,
-            };
-            let (credentials, app) = match credentials_and_app(&composition, credentials.as_deref()) {
+            let (credentials, app) = match load_credentials_and_app(credentials.as_deref()) {
                 Ok(started) => started,
                 Err(code) => return code,
             };
@@ -244,11 +245,7 @@ async fn run(command: Command) -> ExitCode {
                 Ok(rows) => rows,
                 Err(e) => return fail(&e),
             };
-            let composition = match load() {
-                Ok(composition) => composition,
-                Err(code) => return code,
-            };
-            let (credentials, app) = match credentials_and_app(&composition, credentials.as_deref()) {
+            let (credentials, app) = match load_credentials_and_app(credentials.as_deref()) {
                 Ok(started) => started,
                 Err(code) => return code,
             };

@@ -130,6 +130,30 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn fallbacks_and_the_data_dir_come_from_the_context_only() {
+        use crate::adapters::registry::Environment;
+        let dir = tempfile::tempdir().unwrap();
+        let set = credentials(json!({
+            "local_llm_json": {"provider": "openai"},
+            "local_embedder_json": {"provider": "openai", "config": {"api_key": "k", "embedding_dims": 8}},
+            "local_vector_db_json": {"provider": "embedded", "config": {"path": "sub/m.db"}}
+        }));
+        let without = DefaultBackendFactory::new(dir.path()).build(&set).await.err().unwrap().to_string();
+        assert!(without.contains("api_key is required") && without.contains("OPENAI_API_KEY"), "{without}");
+        let env = Environment::from_pairs([("OPENAI_API_KEY", "sk-from-context")]);
+        let factory = DefaultBackendFactory::with_context(BuildContext::new(env, dir.path()));
+        let backends = factory.build(&set).await.unwrap_or_else(|e| panic!("{e}"));
+        assert!(backends.llm.is_some());
+        assert_eq!(backends.vector_store.dimensions(), 8);
+        let outside = credentials(json!({
+            "local_embedder_json": {"provider": "openai", "config": {"api_key": "k"}},
+            "local_vector_db_json": {"provider": "embedded", "config": {"path": "../m.db"}}
+        }));
+        let err = factory.build(&outside).await.err().unwrap().to_string();
+        assert!(err.contains(&format!("inside the data directory {}", dir.path().display())), "{err}");
+    }
+
+    #[tokio::test]
     async fn no_credentials_mean_the_zero_setup_defaults() {
         let factory = DefaultBackendFactory::new(tempfile::tempdir().unwrap().path());
         let built = factory.build(&credentials(json!({}))).await;

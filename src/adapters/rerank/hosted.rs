@@ -3,7 +3,9 @@
 //! `http_client_proxies`), the HTTP call through the shared client, batching, and turning an answer
 //! into hits best first. Each provider module supplies its wire format as a [`RerankApi`].
 
-use crate::adapters::config::{self, check_base_url, check_keys, config_error, non_blank, or_env, string_key, HttpKeys};
+use crate::adapters::config::{
+    self, check_base_url, check_keys, config_error, non_blank, or_env, string_key, HttpKeys,
+};
 use crate::adapters::http::{bearer, join_url, HttpClient, RetryPolicy};
 use crate::adapters::registry::Environment;
 use crate::domain::credentials::ProviderBlock;
@@ -109,13 +111,16 @@ impl<A: RerankApi> HostedReranker<A> {
             return Err(config_error(block, "top_k must be at least 1"));
         }
         let base_url = or_env(string_key(block, spec.base_url_key)?, spec.base_url_env, env)
-        .or_else(|| spec.default_base_url.map(str::to_owned))
-        .ok_or_else(|| {
-            config_error(
-                block,
-                format!("{} is required for provider {:?} (the server's address)", spec.base_url_key, spec.provider),
-            )
-        })?;
+            .or_else(|| spec.default_base_url.map(str::to_owned))
+            .ok_or_else(|| {
+                config_error(
+                    block,
+                    format!(
+                        "{} is required for provider {:?} (the server's address)",
+                        spec.base_url_key, spec.provider
+                    ),
+                )
+            })?;
         let base_url = check_base_url(block, spec.base_url_key, &base_url)?;
         let api_key = keys
             .api_key

@@ -77,7 +77,10 @@ pub fn from_block(block: &ProviderBlock) -> Result<Neo4jConfig, BuildError> {
         });
     }
     if block.config.contains_key("llm") {
-        return Err(error(field, "unknown key \"llm\" (a separate graph LLM is not supported; the main LLM is used)".into()));
+        return Err(error(
+            field,
+            "unknown key \"llm\" (a separate graph LLM is not supported; the main LLM is used)".into(),
+        ));
     }
     check_keys(block, ALLOWED_KEYS)?;
     let config = &block.config;
