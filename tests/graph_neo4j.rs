@@ -15,7 +15,7 @@ use mem0_dify::domain::credentials::{ProviderBlock, GRAPH_STORE};
 use mem0_dify::domain::graph::{GraphPlan, Relation};
 use mem0_dify::domain::scope::Scope;
 use mem0_dify::ports::embedder::{EmbedError, EmbedPurpose, Embedder};
-use mem0_dify::ports::graph_store::GraphBackend;
+use mem0_dify::ports::graph_store::{GraphBackend, GraphError};
 use mem0_dify::ports::llm::{ChatRequest, ChatResponse, Llm, LlmError, ToolCall};
 use mem0_dify::ports::store::StoreError;
 use serde_json::{json, Value};
@@ -595,8 +595,8 @@ async fn unreachable_server_is_unavailable_promptly(server: Server) {
         assert!(took < limit, "{what}: took {took:?}: {err}");
         assert!(!err.to_string().contains(secret), "{what}: {err}");
         match kind {
-            "unavailable" => assert!(matches!(err, StoreError::Unavailable { .. }), "{what}: {err}"),
-            _ => assert!(matches!(err, StoreError::Rejected { .. }), "{what}: {err}"),
+            "unavailable" => assert!(matches!(err, GraphError::Store(StoreError::Unavailable { .. })), "{what}: {err}"),
+            _ => assert!(matches!(err, GraphError::Store(StoreError::Rejected { .. })), "{what}: {err}"),
         }
         assert_eq!(llm.calls(), 0, "{what}: no LLM spend when the graph is down");
         assert!(store.list(&user("alice"), 10).await.is_err());
@@ -621,10 +621,10 @@ async fn server_going_down_is_unavailable_promptly(server: Server) {
     let started = Instant::now();
     h_llm_extracts_once(&llm);
     let err = store.add("I live in Rome.", &user(&alice)).await.unwrap_err();
-    assert!(matches!(err, StoreError::Unavailable { .. }), "{err}");
+    assert!(matches!(err, GraphError::Store(StoreError::Unavailable { .. })), "{err}");
     assert!(started.elapsed() < Duration::from_secs(2), "took {:?}: {err}", started.elapsed());
     let err = store.list(&user(&alice), 10).await.unwrap_err();
-    assert!(matches!(err, StoreError::Unavailable { .. }), "{err}");
+    assert!(matches!(err, GraphError::Store(StoreError::Unavailable { .. })), "{err}");
 
     // Clean up through a healthy store.
     let healthy = graph_memory(config_for(&target, json!({})), &llm, Deadlines::default());

@@ -7,10 +7,9 @@ use crate::domain::credentials::CredentialSet;
 use crate::domain::history::HistoryEntry;
 use crate::domain::memory::{MemoryId, MemoryRecord};
 use crate::domain::scope::{Scope, ScopeCount};
-use crate::ports::embedder::EmbedPurpose;
+use crate::ports::embedder::{EmbedError, EmbedPurpose};
 use crate::ports::memory_admin::{EraseReceipt, Imported, MemoryAdmin, PortableMemory};
 use crate::ports::memory_api::{ApiError, MemoryApi, WriteOutcome};
-use crate::ports::store::StoreError;
 use crate::ports::vector_store::ListQuery;
 use async_trait::async_trait;
 use std::collections::HashSet;
@@ -21,15 +20,11 @@ pub const MAX_SCOPE_MEMORIES: usize = 100_000;
 /// History rows appended per store call by a history import.
 const HISTORY_BATCH: usize = 500;
 
-fn backend(error: StoreError) -> ApiError {
-    ApiError::Backend(error.to_string())
-}
-
 impl MemoryApp {
     /// The engine of these credentials with its stores prepared.
     async fn ready_engine(&self, credentials: &CredentialSet) -> Result<Arc<Engine>, ApiError> {
         let engine = self.engine(credentials).await?;
-        engine.ready().await.map_err(backend)?;
+        engine.ready().await?;
         Ok(engine)
     }
 }
@@ -37,7 +32,7 @@ impl MemoryApp {
 /// The memories stored under exactly `owner` or inside it, newest first.
 async fn memories_of(engine: &Engine, scope: &Scope) -> Result<Vec<MemoryRecord>, ApiError> {
     let query = ListQuery { scope: scope.clone(), filter: None, limit: MAX_SCOPE_MEMORIES };
-    let listed = engine.service().backends().vector_store.list(&query).await.map_err(backend)?;
+    let listed = engine.service().backends().vector_store.list(&query).await?;
     Ok(listed.into_iter().filter(|r| scope.contains(&r.scope)).collect())
 }
 
@@ -45,7 +40,7 @@ async fn memories_of(engine: &Engine, scope: &Scope) -> Result<Vec<MemoryRecord>
 impl MemoryAdmin for MemoryApp {
     async fn scopes(&self, credentials: &CredentialSet) -> Result<Vec<ScopeCount>, ApiError> {
         let engine = self.ready_engine(credentials).await?;
-        engine.service().backends().vector_store.scopes().await.map_err(backend)
+        Ok(engine.service().backends().vector_store.scopes().await?)
     }
 
     async fn erase(&self, credentials: &CredentialSet, scope: Scope) -> Result<EraseReceipt, ApiError> {
@@ -60,15 +55,12 @@ impl MemoryAdmin for MemoryApp {
         let memories = match self.delete_all(&sync, scope.clone()).await? {
             WriteOutcome::Done(report) => report.deleted,
             WriteOutcome::Accepted(write) | WriteOutcome::Running(write) => {
-                return Err(ApiError::Backend(format!(
-                    "the erase is still running (write {}); repeat it to finish and get the receipt",
-                    write.0
-                )))
+                return Err(ApiError::StillRunning { operation: "erase", write })
             }
         };
         let backends = engine.service().backends();
-        let history_rows = backends.history.erase(&scope, &ids).await.map_err(backend)?;
-        let journal_entries = backends.journal.forget(&scope, &ids).await.map_err(backend)?;
+        let history_rows = backends.history.erase(&scope, &ids).await?;
+        let journal_entries = backends.journal.forget(&scope, &ids).await?;
         let receipt = EraseReceipt {
             scope,
             memories,
@@ -87,7 +79,7 @@ impl MemoryAdmin for MemoryApp {
         let owners = match scope {
             Some(scope) => vec![scope],
             None => {
-                let counts = engine.service().backends().vector_store.scopes().await.map_err(backend)?;
+                let counts = engine.service().backends().vector_store.scopes().await?;
                 counts.into_iter().map(|c| c.scope).collect()
             }
         };
@@ -97,7 +89,7 @@ impl MemoryAdmin for MemoryApp {
         for owner in &owners {
             for record in memories_of(&engine, owner).await? {
                 if seen.insert(record.id) {
-                    let rows = history.history(record.id).await.map_err(backend)?;
+                    let rows = history.history(record.id).await?;
                     out.push(PortableMemory { record, history: rows });
                 }
             }
@@ -117,7 +109,7 @@ impl MemoryAdmin for MemoryApp {
         let lock = engine.scope_lock(&record.scope.owner_key());
         let _serialized = lock.lock().await;
         let backends = engine.service().backends();
-        let outcome = match backends.vector_store.get(record.id).await.map_err(backend)? {
+        let outcome = match backends.vector_store.get(record.id).await? {
             Some(stored) if stored.scope != record.scope => {
                 return Err(ApiError::InvalidRequest(format!("memory {}: this id belongs to another owner", record.id)))
             }
@@ -127,17 +119,16 @@ impl MemoryAdmin for MemoryApp {
                 let vector = backends
                     .embedder
                     .embed(&text, EmbedPurpose::Add)
-                    .await
-                    .map_err(|e| ApiError::Backend(e.to_string()))?
+                    .await?
                     .pop()
-                    .ok_or_else(|| ApiError::Backend("the embedder returned no vector".into()))?;
-                backends.vector_store.insert(&[(record.clone(), vector)]).await.map_err(backend)?;
+                    .ok_or_else(|| EmbedError::Protocol("the embedder returned no vector".into()))?;
+                backends.vector_store.insert(&[(record.clone(), vector)]).await?;
                 Imported::Stored
             }
         };
         let rows: Vec<HistoryEntry> =
             history.into_iter().map(|h| if h.owner.is_some() { h } else { h.owned_by(&record.scope) }).collect();
-        backends.history.append(&rows).await.map_err(backend)?;
+        backends.history.append(&rows).await?;
         Ok(outcome)
     }
 
@@ -151,14 +142,14 @@ impl MemoryAdmin for MemoryApp {
                 // rows of a memory stored here take its owner, so its owner sees them
                 let owner = match &row.owner {
                     Some(_) => None,
-                    None => backends.vector_store.get(row.memory_id).await.map_err(backend)?.map(|r| r.scope),
+                    None => backends.vector_store.get(row.memory_id).await?.map(|r| r.scope),
                 };
                 owned.push(match owner {
                     Some(scope) => row.clone().owned_by(&scope),
                     None => row.clone(),
                 });
             }
-            backends.history.append(&owned).await.map_err(backend)?;
+            backends.history.append(&owned).await?;
             offered += owned.len() as u64;
         }
         Ok(offered)

@@ -124,7 +124,7 @@ impl WriteAnswer for DeleteAllReport {
 
 /// The answer of an applied write, or an error when it is another operation's.
 fn answer<T: WriteAnswer>(result: WriteResult) -> Result<T, ApiError> {
-    T::from_result(result).ok_or_else(|| ApiError::Backend("the write answered another operation's result".into()))
+    T::from_result(result).ok_or_else(|| ApiError::Internal("the write answered another operation's result".into()))
 }
 
 /// A new write id from the engine's id source.
@@ -132,9 +132,9 @@ fn fresh_id(engine: &Engine) -> WriteId {
     WriteId(engine.service().backends().ids.new_id().to_string())
 }
 
-/// The error of a write the journal did not take.
-fn not_accepted(cause: &dyn std::fmt::Display) -> ApiError {
-    ApiError::Backend(format!("the write was not accepted: {cause}"))
+/// The error of a write the journal did not take, with its cause.
+fn not_accepted(cause: impl Into<ApiError>) -> ApiError {
+    ApiError::NotAccepted(Box::new(cause.into()))
 }
 
 /// Tunables of the application (defaults from the guide).
@@ -245,7 +245,7 @@ impl MemoryApp {
         };
         match tokio::time::timeout_at(deadline, outcome).await {
             Ok(Ok(Ok(result))) => answer(result).map(WriteOutcome::Done),
-            Ok(Ok(Err(e))) => Err(e.not_found.map_or(ApiError::Backend(e.message), ApiError::NotFound)),
+            Ok(Ok(Err(e))) => Err(e.into()),
             // Another caller of the same add (a concurrent repeat) now waits in our place:
             // follow the write in the journal.
             Ok(Err(_)) => self.repeated(&engine, id, deadline).await,
@@ -279,7 +279,7 @@ impl MemoryApp {
         let outcome = tokio::time::timeout_at(deadline, run).await;
         let state = match &outcome {
             Ok(Ok(result)) => WriteState::Applied { result: kept_result(result) },
-            Ok(Err(e)) => WriteState::Failed { error: e.message.clone(), attempts: 1 },
+            Ok(Err(e)) => WriteState::Failed { error: e.to_string(), attempts: 1 },
             Err(_) => WriteState::Failed { error: format!("the write did not finish within {ceiling:?}"), attempts: 1 },
         };
         let journal = &engine.service().backends().journal;
@@ -288,7 +288,7 @@ impl MemoryApp {
         }
         match outcome {
             Err(_) => Err(ApiError::Timeout { operation: "write", after: ceiling }),
-            Ok(Err(e)) => Err(e.not_found.map_or(ApiError::Backend(e.message), ApiError::NotFound)),
+            Ok(Err(e)) => Err(e.into()),
             Ok(Ok(result)) => answer(result).map(WriteOutcome::Done),
         }
     }
@@ -317,9 +317,9 @@ impl MemoryApp {
                 Ok(Some(WriteState::Applied { result })) => {
                     return T::from_journal(result)
                         .map(WriteOutcome::Done)
-                        .ok_or_else(|| ApiError::Backend("the journal holds an unreadable result".into()));
+                        .ok_or_else(|| ApiError::Internal("the journal holds an unreadable result".into()));
                 }
-                Ok(Some(WriteState::Failed { error, .. })) => return Err(ApiError::Backend(error)),
+                Ok(Some(WriteState::Failed { error, .. })) => return Err(ApiError::FailedEarlier(error)),
                 Ok(_) | Err(_) if tokio::time::Instant::now() >= deadline => return Ok(WriteOutcome::Running(id)),
                 Ok(_) | Err(_) => tokio::time::sleep(REPEAT_POLL).await,
             }
@@ -355,13 +355,18 @@ impl MemoryApp {
                 Recorded::IdTaken => match engine.service().backends().journal.status(id).await {
                     Ok(Some(WriteState::Failed { .. })) => continue,
                     Ok(Some(_)) => accepted = Some(Accepted::Repeat(id.clone())),
-                    Ok(None) => return Err(not_accepted(&"the journal holds the write id but not its write")),
-                    Err(e) => return Err(not_accepted(&e)),
+                    Ok(None) => {
+                        return Err(not_accepted(ApiError::Internal(
+                            "the journal holds the write id but not its write".into(),
+                        )))
+                    }
+                    Err(e) => return Err(not_accepted(e)),
                 },
             }
             break;
         }
-        let accepted = accepted.ok_or_else(|| not_accepted(&"every id of the write was taken"))?;
+        let accepted =
+            accepted.ok_or_else(|| not_accepted(ApiError::Internal("every id of the write was taken".into())))?;
         match &accepted {
             Accepted::New(_) => engine.writer().wake(),
             Accepted::Repeat(id) => info!(write = %id.0, "the same add was received again within the repeat window"),
@@ -371,20 +376,23 @@ impl MemoryApp {
 
     /// One journal call recording `write` (or finding its repeat), bounded like a read.
     async fn admit(&self, engine: &Engine, write: NewWrite<'_>) -> Result<Recorded, ApiError> {
-        let ready = tokio::time::timeout(self.settings.timeouts.get, engine.ready()).await;
+        let ceiling = self.settings.timeouts.get;
+        let ready = tokio::time::timeout(ceiling, engine.ready()).await;
         match ready {
-            Err(_) => return Err(not_accepted(&"the memory store did not answer in time")),
-            Ok(Err(e)) => return Err(not_accepted(&e)),
+            Err(_) => {
+                return Err(not_accepted(ApiError::Timeout { operation: "preparing the stores", after: ceiling }))
+            }
+            Ok(Err(e)) => return Err(not_accepted(e)),
             Ok(Ok(())) => {}
         }
         let journal = &engine.service().backends().journal;
         // The engine's count bounds the journal: a hard bound for this process, and at most the
         // writes other processes accepted since its last count can overshoot it.
         let record = engine.admission().record(journal.as_ref(), write);
-        match tokio::time::timeout(self.settings.timeouts.get, record).await {
-            Err(_) => Err(not_accepted(&"the write journal did not answer in time")),
+        match tokio::time::timeout(ceiling, record).await {
+            Err(_) => Err(not_accepted(ApiError::Timeout { operation: "recording the write", after: ceiling })),
             Ok(Err(AdmitError::Busy(waiting))) => Err(ApiError::Busy(waiting as usize)),
-            Ok(Err(AdmitError::Journal(e))) => Err(not_accepted(&e)),
+            Ok(Err(AdmitError::Journal(e))) => Err(not_accepted(e)),
             Ok(Ok(recorded)) => Ok(recorded),
         }
     }
@@ -489,17 +497,16 @@ impl MemoryApi for MemoryApp {
         target: WriteRef,
     ) -> Result<Option<WriteState>, ApiError> {
         let engine = self.engine(credentials).await?;
-        engine.ready().await.map_err(|e| ApiError::Backend(e.to_string()))?;
+        engine.ready().await?;
         let journal = &engine.service().backends().journal;
-        let backend = |e: crate::ports::store::StoreError| ApiError::Backend(e.to_string());
         if let Some(scope) = &target.scope {
             // another owner's write is unknown to this caller, as another owner's memory is
-            let command = journal.command(&target.id).await.map_err(backend)?;
+            let command = journal.command(&target.id).await?;
             if !command.is_some_and(|c| c.visible_to(scope)) {
                 return Ok(None);
             }
         }
-        journal.status(&target.id).await.map_err(backend)
+        Ok(journal.status(&target.id).await?)
     }
 
     async fn validate(&self, credentials: &CredentialSet) -> Result<Vec<CheckResult>, ApiError> {

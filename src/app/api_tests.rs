@@ -772,7 +772,8 @@ async fn with_a_model_lent_for_the_call_a_repeated_add_is_applied_once() {
     let world = Arc::new(world);
     let app = start(world.clone());
     let creds = credentials(true);
-    assert!(IN_CALL.scope((), app.add(&creds, add("I like tea"))).await.is_err(), "the first add fails");
+    let failure = IN_CALL.scope((), app.add(&creds, add("I like tea"))).await.unwrap_err();
+    assert!(matches!(failure, ApiError::Model(LlmError::Unauthorized { .. })), "the first add fails: {failure:?}");
     let WriteOutcome::Done(first) = IN_CALL.scope((), app.add(&creds, add("I like tea"))).await.unwrap() else {
         panic!("a retry of a failed add is applied")
     };
@@ -916,7 +917,12 @@ async fn a_sync_retry_of_a_failed_add_is_written_again_and_answered() {
         vec![Err(LlmError::Unauthorized { status: 401, message: "bad key".into() }), Ok(facts(&["Likes tea"]))];
     let world = Arc::new(World::new(script, Duration::ZERO, Duration::ZERO));
     let app = start(world.clone());
-    assert!(app.add(&credentials(false), add("I like tea")).await.is_err(), "the first add fails");
+    let failure = app.add(&credentials(false), add("I like tea")).await.unwrap_err();
+    assert!(
+        matches!(&failure, ApiError::Model(LlmError::Unauthorized { status: 401, .. })),
+        "the sync caller gets the model's failure as it is: {failure:?}"
+    );
+    assert!(!failure.is_transient());
     let WriteOutcome::Done(retry) = app.add(&credentials(false), add("I like tea")).await.unwrap() else {
         panic!("the retry is applied within the ceiling")
     };

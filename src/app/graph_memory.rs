@@ -12,14 +12,11 @@ use crate::domain::graph::StoredRelation;
 use crate::domain::graph::{bm25, resolve, GraphChanges, GraphPlan, GraphSettings, PlannedNode, Relation};
 use crate::domain::scope::Scope;
 use crate::ports::embedder::{EmbedPurpose, Embedder};
-use crate::ports::graph_store::{GraphBackend, GraphStore};
+use crate::ports::graph_store::{GraphBackend, GraphError, GraphStore};
 use crate::ports::llm::{ChatMessage, ChatRequest, ChatResponse, Llm};
-use crate::ports::store::StoreError;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-/// How graph failures name their store.
-const STORE: &str = "graph store";
 /// Most existing relations shown to the contradiction check.
 const MAX_INVOLVED_RELATIONS: usize = 100;
 /// Fewest candidate relations a search reranks.
@@ -48,7 +45,7 @@ impl GraphMemory {
     /// Decides what `text` changes in the scope's graph: model calls, embeddings and reads, no
     /// write, so the decision can be journaled and applied, again if need be, without asking the
     /// model twice.
-    pub async fn plan(&self, text: &str, scope: &Scope) -> Result<GraphPlan, StoreError> {
+    pub async fn plan(&self, text: &str, scope: &Scope) -> Result<GraphPlan, GraphError> {
         let text = text.trim();
         if text.is_empty() {
             return Ok(GraphPlan::default());
@@ -97,20 +94,20 @@ impl GraphMemory {
     }
 
     /// Applies a plan (see [`GraphStore::apply`]).
-    pub async fn apply(&self, plan: &GraphPlan, scope: &Scope) -> Result<GraphChanges, StoreError> {
-        self.store.apply(plan, scope).await
+    pub async fn apply(&self, plan: &GraphPlan, scope: &Scope) -> Result<GraphChanges, GraphError> {
+        Ok(self.store.apply(plan, scope).await?)
     }
 
     /// Extracts entities and relations from `text` and merges them into the scope's graph
     /// ([`Self::plan`] then [`Self::apply`]).
-    pub async fn add(&self, text: &str, scope: &Scope) -> Result<GraphChanges, StoreError> {
+    pub async fn add(&self, text: &str, scope: &Scope) -> Result<GraphChanges, GraphError> {
         let plan = self.plan(text, scope).await?;
         self.apply(&plan, scope).await
     }
 
     /// The scope's relations most relevant to the query: the entities the model finds in it,
     /// the relations of similar entities, reranked by BM25 against the query.
-    pub async fn search(&self, query: &str, scope: &Scope, limit: usize) -> Result<Vec<Relation>, StoreError> {
+    pub async fn search(&self, query: &str, scope: &Scope, limit: usize) -> Result<Vec<Relation>, GraphError> {
         let query = query.trim();
         if query.is_empty() || limit == 0 {
             return Ok(Vec::new());
@@ -138,16 +135,16 @@ impl GraphMemory {
     }
 
     /// The scope's relations.
-    pub async fn list(&self, scope: &Scope, limit: usize) -> Result<Vec<Relation>, StoreError> {
+    pub async fn list(&self, scope: &Scope, limit: usize) -> Result<Vec<Relation>, GraphError> {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        self.store.list(scope, limit).await
+        Ok(self.store.list(scope, limit).await?)
     }
 
     /// Removes the scope's nodes and relations, and nothing else.
-    pub async fn delete_scope(&self, scope: &Scope) -> Result<(), StoreError> {
-        self.store.delete_scope(scope).await
+    pub async fn delete_scope(&self, scope: &Scope) -> Result<(), GraphError> {
+        Ok(self.store.delete_scope(scope).await?)
     }
 
     /// Asks the model which `existing` relations the new text contradicts.
@@ -156,7 +153,7 @@ impl GraphMemory {
         text: &str,
         existing: Vec<StoredRelation>,
         adding: &[Triple],
-    ) -> Result<Vec<StoredRelation>, StoreError> {
+    ) -> Result<Vec<StoredRelation>, GraphError> {
         let listed: Vec<(String, String, String)> =
             existing.iter().map(|r| (r.source.clone(), r.relationship.clone(), r.destination.clone())).collect();
         let prompt = extraction::deletion_prompt(text, &listed, adding);
@@ -165,34 +162,20 @@ impl GraphMemory {
         Ok(existing.into_iter().enumerate().filter(|(i, _)| picked.contains(i)).map(|(_, r)| r).collect())
     }
 
-    async fn chat(&self, prompt: GraphPrompt, purpose: &str) -> Result<ChatResponse, StoreError> {
+    async fn chat(&self, prompt: GraphPrompt, purpose: &'static str) -> Result<ChatResponse, GraphError> {
         let request = ChatRequest {
             messages: vec![ChatMessage::system(prompt.system), ChatMessage::user(prompt.user)],
             tools: vec![prompt.tool],
             ..ChatRequest::default()
         };
-        self.llm
-            .chat(request)
-            .await
-            .map_err(|e| graph_failure(e.is_transient(), format!("the {purpose} call to the LLM failed: {e}")))
+        self.llm.chat(request).await.map_err(|cause| GraphError::Model { purpose, cause })
     }
 
-    async fn embed(&self, texts: &[String], purpose: EmbedPurpose) -> Result<Vec<Vec<f32>>, StoreError> {
-        let vectors = self
-            .embedder
-            .embed(texts, purpose)
-            .await
-            .map_err(|e| graph_failure(e.is_transient(), format!("embedding entity names failed: {e}")))?;
+    async fn embed(&self, texts: &[String], purpose: EmbedPurpose) -> Result<Vec<Vec<f32>>, GraphError> {
+        let vectors = self.embedder.embed(texts, purpose).await.map_err(GraphError::Embedder)?;
         let dims = self.embedder.dimensions();
         if vectors.len() != texts.len() || vectors.iter().any(|v| v.len() != dims) {
-            return Err(StoreError::Rejected {
-                store: STORE,
-                message: format!(
-                    "the embedder returned {} vectors for {} names (expected {dims} floats each)",
-                    vectors.len(),
-                    texts.len()
-                ),
-            });
+            return Err(GraphError::EmbeddingShape { got: vectors.len(), names: texts.len(), dims });
         }
         Ok(vectors)
     }
@@ -239,16 +222,6 @@ fn planned_nodes(entities: &[ExtractedEntity], vectors: &[Vec<f32>], canonical: 
 /// The entity the model uses for "I", "me", "my": the user id, as in Mem0 (`user` without one).
 fn self_name(scope: &Scope) -> String {
     scope.user_id().and_then(|id| entity_name(id.as_str())).unwrap_or_else(|| "user".to_owned())
-}
-
-/// A model's failure inside graph memory, as the graph step reports it: transient ones may be
-/// retried (`Unavailable`), the others are final (`Rejected`).
-fn graph_failure(transient: bool, message: String) -> StoreError {
-    if transient {
-        StoreError::Unavailable { store: STORE, message }
-    } else {
-        StoreError::Rejected { store: STORE, message }
-    }
 }
 
 #[cfg(test)]

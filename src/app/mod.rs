@@ -4,7 +4,6 @@
 pub mod admin;
 pub mod admission;
 pub mod api;
-pub mod apply_error;
 pub mod constants;
 pub mod engine;
 pub mod engines;

@@ -11,7 +11,9 @@ use crate::domain::operations::{ListReport, ListRequest, MemoryRef, SearchReport
 use crate::domain::scope::Scope;
 use crate::ports::backends::Backends;
 use crate::ports::embedder::{EmbedError, EmbedPurpose};
+use crate::ports::graph_store::GraphError;
 use crate::ports::llm::LlmError;
+use crate::ports::memory_api::ApiError;
 use crate::ports::store::StoreError;
 use crate::ports::vector_store::ListQuery;
 use std::collections::HashMap;
@@ -29,6 +31,10 @@ pub enum ServiceError {
     /// A store failed.
     #[error("{0}")]
     Store(#[from] StoreError),
+    /// Graph memory failed where its failure fails the call (deleting a scope's graph, or a
+    /// transient failure of a write that is retried).
+    #[error("{0}")]
+    Graph(#[from] GraphError),
     /// The memory does not exist in the given scope.
     #[error("Memory not found: {0}")]
     NotFound(MemoryId),
@@ -50,6 +56,23 @@ pub enum ServiceError {
     Internal(String),
 }
 
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::Llm(cause) => ApiError::Model(cause),
+            ServiceError::Embed(cause) => ApiError::Embedder(cause),
+            ServiceError::Store(cause) => ApiError::Store(cause),
+            ServiceError::Graph(cause) => ApiError::Graph(cause),
+            ServiceError::NotFound(id) => ApiError::NotFound(id),
+            ServiceError::UnreadableAnswer { step, attempts, answer } => {
+                ApiError::UnreadableAnswer { step, attempts, answer }
+            }
+            ServiceError::Invalid(cause) => ApiError::InvalidMemory(cause),
+            ServiceError::Internal(what) => ApiError::Internal(what),
+        }
+    }
+}
+
 impl ServiceError {
     /// True when retrying later may succeed.
     pub fn is_transient(&self) -> bool {
@@ -57,6 +80,7 @@ impl ServiceError {
             ServiceError::Llm(e) => e.is_transient(),
             ServiceError::Embed(e) => e.is_transient(),
             ServiceError::Store(e) => e.is_transient(),
+            ServiceError::Graph(e) => e.is_transient(),
             ServiceError::NotFound(_)
             | ServiceError::Invalid(_)
             | ServiceError::UnreadableAnswer { .. }

@@ -1,7 +1,7 @@
 //! The handle to an engine's background writer (`super::writes::run_writer`): wake it, see what it
 //! has in flight, stop it and wait for what it is applying.
 
-use super::apply_error::ApplyError;
+use super::service::ServiceError;
 use crate::domain::operations::WriteResult;
 use crate::ports::memory_api::WriteId;
 use std::collections::{HashMap, HashSet};
@@ -21,7 +21,7 @@ pub struct Writer {
     /// Notified whenever a write in flight finishes.
     pub(super) idle: Notify,
     /// Sync callers waiting for the outcome of their write.
-    waiters: Mutex<HashMap<WriteId, oneshot::Sender<Result<WriteResult, ApplyError>>>>,
+    waiters: Mutex<HashMap<WriteId, oneshot::Sender<Result<WriteResult, ServiceError>>>>,
 }
 
 impl Writer {
@@ -37,7 +37,7 @@ impl Writer {
     }
 
     /// The final outcome of write `id` when this process records it (a sync caller waits on it).
-    pub fn outcome_of(&self, id: &WriteId) -> oneshot::Receiver<Result<WriteResult, ApplyError>> {
+    pub fn outcome_of(&self, id: &WriteId) -> oneshot::Receiver<Result<WriteResult, ServiceError>> {
         let (sender, receiver) = oneshot::channel();
         lock(&self.waiters).insert(id.clone(), sender);
         receiver
@@ -54,7 +54,7 @@ impl Writer {
     }
 
     /// Hands the final outcome of write `id` to its waiting caller, if any.
-    pub(super) fn deliver(&self, id: &WriteId, outcome: Result<WriteResult, ApplyError>) {
+    pub(super) fn deliver(&self, id: &WriteId, outcome: Result<WriteResult, ServiceError>) {
         if let Some(sender) = lock(&self.waiters).remove(id) {
             let _ = sender.send(outcome);
         }

@@ -22,14 +22,12 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tracing::{debug, error, info, warn, Instrument};
 
-pub use super::apply_error::ApplyError;
-
 /// Applies one command now (sync mode), serialized with the other writes of its owner.
-pub async fn apply_now(engine: &Engine, command: &WriteCommand) -> Result<WriteResult, ApplyError> {
+pub async fn apply_now(engine: &Engine, command: &WriteCommand) -> Result<WriteResult, ServiceError> {
     engine.ready().await.map_err(ServiceError::from)?;
     let lock = engine.scope_lock(&command.ordering_key());
     let _guard = lock.lock().await;
-    Ok(engine.service().execute(command).await?)
+    engine.service().execute(command).await
 }
 
 /// The result of an applied write as the journal keeps it: as the sync call answers it.
@@ -180,14 +178,14 @@ async fn apply_claimed(engine: &Engine, claimed: &ClaimedWrite, timing: WriterTi
         // A sync caller waiting for this write gets its error now, as before journaling (the
         // write ends failed: the answer says it was not done); once the caller has been told
         // "still running", transient failures are retried like any accepted write's.
-        Err(e) if e.transient && attempt < timing.max_attempts && !writer.awaited(&claimed.id) => {
+        Err(e) if e.is_transient() && attempt < timing.max_attempts && !writer.awaited(&claimed.id) => {
             let delay = timing.retry_delay(attempt);
             warn!(attempt, error = %e, ?delay, "accepted write failed; will retry");
-            journal.retry_later(&claimed.id, &e.message, delay).await
+            journal.retry_later(&claimed.id, &e.to_string(), delay).await
         }
         Err(e) => {
             error!(attempt, error = %e, "accepted write failed permanently");
-            let failed = WriteState::Failed { error: e.message.clone(), attempts: attempt };
+            let failed = WriteState::Failed { error: e.to_string(), attempts: attempt };
             let recorded = admission.finish(journal.as_ref(), &claimed.id, &failed).await;
             writer.deliver(&claimed.id, Err(e));
             recorded
@@ -208,14 +206,13 @@ async fn plan_and_apply(
     engine: &Engine,
     claimed: &ClaimedWrite,
     on_graph_failure: GraphFailure,
-) -> Result<WriteResult, ApplyError> {
+) -> Result<WriteResult, ServiceError> {
     let service = engine.service();
     let saved: Option<SavedStep> = match &claimed.plan {
-        Some(saved) => Some(serde_json::from_value(saved.clone()).map_err(|e| ApplyError {
-            message: format!("the saved plan cannot be read: {e}"),
-            transient: false,
-            not_found: None,
-        })?),
+        Some(saved) => Some(
+            serde_json::from_value(saved.clone())
+                .map_err(|e| ServiceError::Internal(format!("the saved plan cannot be read: {e}")))?,
+        ),
         None => None,
     };
     let mut plan: WritePlan = match saved {
@@ -239,7 +236,7 @@ async fn plan_and_apply(
     if service.plan_graph(&mut plan, on_graph_failure).await? {
         save_step(engine, claimed, &SavedStep::Planned(Box::new(plan.clone()))).await?;
     }
-    Ok(service.finish(&plan, on_graph_failure).await?)
+    service.finish(&plan, on_graph_failure).await
 }
 
 async fn save_step(engine: &Engine, claimed: &ClaimedWrite, step: &SavedStep) -> Result<(), ServiceError> {

@@ -1,12 +1,56 @@
 //! Outbound port: the store of graph memory (entities and relations per scope). It stores and
 //! looks up; deciding what a text changes is the app ring's graph memory use case.
 
+use super::embedder::EmbedError;
+use super::llm::LlmError;
 use super::store::StoreError;
 use crate::domain::graph::resolve::EntityMatch;
 use crate::domain::graph::{GraphChanges, GraphPlan, GraphSettings, Relation, StoredRelation};
 use crate::domain::scope::Scope;
 use async_trait::async_trait;
 use std::sync::Arc;
+
+/// Why graph memory failed: the step and its cause.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GraphError {
+    /// A model call of graph memory failed.
+    #[error("graph memory: the {purpose} call to the LLM failed: {cause}")]
+    Model {
+        /// What the call was for (`graph extraction`, `graph contradiction check`).
+        purpose: &'static str,
+        /// The model's failure.
+        #[source]
+        cause: LlmError,
+    },
+    /// Embedding entity names failed.
+    #[error("graph memory: embedding entity names failed: {0}")]
+    Embedder(#[source] EmbedError),
+    /// The embedder answered with the wrong number or size of vectors.
+    #[error("graph memory: the embedder returned {got} vectors for {names} names (expected {dims} floats each)")]
+    EmbeddingShape {
+        /// Vectors returned.
+        got: usize,
+        /// Names sent.
+        names: usize,
+        /// The embedder's size.
+        dims: usize,
+    },
+    /// The graph store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl GraphError {
+    /// True when retrying later may succeed.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            GraphError::Model { cause, .. } => cause.is_transient(),
+            GraphError::Embedder(cause) => cause.is_transient(),
+            GraphError::EmbeddingShape { .. } => false,
+            GraphError::Store(cause) => cause.is_transient(),
+        }
+    }
+}
 
 /// A graph memory store.
 #[async_trait]

@@ -2,12 +2,17 @@
 
 use crate::domain::credentials::CredentialSet;
 use crate::domain::history::HistoryEntry;
-use crate::domain::memory::{MemoryId, MemoryRecord};
+use crate::domain::json_answer::UnreadableAnswer;
+use crate::domain::memory::{MemoryError, MemoryId, MemoryRecord};
 use crate::domain::operations::{
     AddReport, AddRequest, DeleteAllReport, ListReport, ListRequest, MemoryRef, SearchReport, SearchRequest,
     UpdateRequest,
 };
 use crate::domain::scope::Scope;
+use crate::ports::embedder::EmbedError;
+use crate::ports::graph_store::GraphError;
+use crate::ports::llm::LlmError;
+use crate::ports::store::StoreError;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -96,7 +101,9 @@ pub struct InvokeContext {
     pub end_user: Option<String>,
 }
 
-/// Why an operation failed.
+/// Why an operation failed. A backend's failure keeps its cause (the model's, the embedder's, a
+/// store's, graph memory's), so a caller can tell what failed and whether a retry may help
+/// ([`ApiError::is_transient`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ApiError {
     /// Credentials are invalid (names the credential and key).
@@ -105,15 +112,51 @@ pub enum ApiError {
     /// The request is invalid (names the parameter).
     #[error("{0}")]
     InvalidRequest(String),
+    /// A value of the request cannot be a memory (e.g. a text over the limit).
+    #[error("{0}")]
+    InvalidMemory(#[from] MemoryError),
     /// No such memory in the given scope.
     #[error("Memory not found: {0}")]
     NotFound(MemoryId),
     /// Too many writes are waiting.
     #[error("busy: {0} writes are already waiting; retry shortly")]
     Busy(usize),
-    /// A backend failed (sync mode or validation).
+    /// The chat model failed.
+    #[error("LLM: {0}")]
+    Model(#[from] LlmError),
+    /// The embedding model failed.
+    #[error("embedder: {0}")]
+    Embedder(#[from] EmbedError),
+    /// A store (vector store, history, journal) failed.
     #[error("{0}")]
-    Backend(String),
+    Store(#[from] StoreError),
+    /// Graph memory failed where its failure fails the operation.
+    #[error("{0}")]
+    Graph(#[from] GraphError),
+    /// The model's answer to one step of a write stayed unreadable after every attempt.
+    #[error("{step}: {answer} (after {attempts} attempts)")]
+    UnreadableAnswer {
+        /// The step (`fact extraction`, `update decision`).
+        step: &'static str,
+        /// Calls made.
+        attempts: u32,
+        /// The last answer, quoted in part.
+        answer: UnreadableAnswer,
+    },
+    /// An earlier attempt of this write failed; the journal kept its reason as text.
+    #[error("{0}")]
+    FailedEarlier(String),
+    /// The write could not be recorded, so it was not accepted (nothing will apply it).
+    #[error("the write was not accepted: {0}")]
+    NotAccepted(#[source] Box<ApiError>),
+    /// A long write is still running; repeating the request finishes it.
+    #[error("the {operation} is still running (write {}); repeat it to finish", write.0)]
+    StillRunning {
+        /// The operation.
+        operation: &'static str,
+        /// The running write.
+        write: WriteId,
+    },
     /// Took longer than the operation's ceiling.
     #[error("{operation} did not finish within {after:?}")]
     Timeout {
@@ -125,6 +168,31 @@ pub enum ApiError {
     /// The process is stopping and accepts no new writes.
     #[error("the plugin is shutting down")]
     ShuttingDown,
+    /// A bug: data that should be well-formed was not.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// True when repeating the request later may succeed.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ApiError::Busy(_) | ApiError::Timeout { .. } | ApiError::StillRunning { .. } => true,
+            ApiError::Model(e) => e.is_transient(),
+            ApiError::Embedder(e) => e.is_transient(),
+            ApiError::Store(e) => e.is_transient(),
+            ApiError::Graph(e) => e.is_transient(),
+            ApiError::NotAccepted(cause) => cause.is_transient(),
+            ApiError::Configuration(_)
+            | ApiError::InvalidRequest(_)
+            | ApiError::InvalidMemory(_)
+            | ApiError::NotFound(_)
+            | ApiError::UnreadableAnswer { .. }
+            | ApiError::FailedEarlier(_)
+            | ApiError::ShuttingDown
+            | ApiError::Internal(_) => false,
+        }
+    }
 }
 
 /// What one validation check found.
@@ -186,4 +254,31 @@ pub trait MemoryApi: Send + Sync + 'static {
     async fn validate(&self, credentials: &CredentialSet) -> Result<Vec<CheckResult>, ApiError>;
     /// Stops accepting writes and waits up to `deadline` for accepted ones to finish.
     async fn shutdown(&self, deadline: Duration);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_keeps_its_cause_and_says_whether_a_retry_may_help() {
+        let down = StoreError::Unavailable { store: "write journal", message: "connection refused".into() };
+        let not_accepted = ApiError::NotAccepted(Box::new(down.clone().into()));
+        assert!(not_accepted.is_transient(), "the journal being down may pass");
+        assert_eq!(
+            not_accepted.to_string(),
+            "the write was not accepted: the write journal is unavailable: connection refused"
+        );
+        assert_eq!(std::error::Error::source(&not_accepted).map(ToString::to_string), Some(down.to_string()));
+
+        let refused = ApiError::Model(LlmError::Unauthorized { status: 401, message: "bad key".into() });
+        assert!(!refused.is_transient(), "a refused key stays refused");
+        let graph = ApiError::Graph(GraphError::Model {
+            purpose: "graph extraction",
+            cause: LlmError::Timeout(Duration::from_secs(30)),
+        });
+        assert!(graph.is_transient(), "a model that timed out may answer later");
+        assert!(ApiError::Busy(3).is_transient());
+        assert!(!ApiError::NotFound(MemoryId::from_uuid(uuid::Uuid::nil())).is_transient());
+    }
 }

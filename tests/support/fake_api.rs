@@ -79,7 +79,7 @@ fn user_of(scope: &Scope) -> &str {
 
 fn trouble(scope: &Scope) -> Result<(), ApiError> {
     match user_of(scope) {
-        "fail" => Err(ApiError::Backend("fake backend failure for user fail".into())),
+        "fail" => Err(ApiError::Internal("fake backend failure for user fail".into())),
         "panic" => panic!("fake panic for user panic"),
         _ => Ok(()),
     }

@@ -127,11 +127,18 @@ impl Failure {
 impl From<ApiError> for Failure {
     fn from(error: ApiError) -> Self {
         let (status, code) = match &error {
-            ApiError::InvalidRequest(_) => (400, "bad_request"),
+            ApiError::InvalidRequest(_) | ApiError::InvalidMemory(_) => (400, "bad_request"),
             ApiError::NotFound(_) => (404, "not_found"),
             ApiError::Configuration(_) => (500, "configuration"),
-            ApiError::Busy(_) | ApiError::ShuttingDown => (503, "busy"),
-            ApiError::Backend(_) => (502, "backend"),
+            ApiError::Internal(_) => (500, "internal"),
+            ApiError::Busy(_) | ApiError::ShuttingDown | ApiError::StillRunning { .. } => (503, "busy"),
+            ApiError::Model(_)
+            | ApiError::Embedder(_)
+            | ApiError::Store(_)
+            | ApiError::Graph(_)
+            | ApiError::UnreadableAnswer { .. }
+            | ApiError::FailedEarlier(_)
+            | ApiError::NotAccepted(_) => (502, "backend"),
             ApiError::Timeout { .. } => (504, "timeout"),
         };
         Self::new(status, code, error)

@@ -12,6 +12,7 @@ use crate::domain::operations::{
 };
 use crate::domain::scope::Scope;
 use crate::ports::memory_api::{CheckResult, Degraded, ReadOutcome, WriteId, WriteRef, WriteState};
+use crate::ports::store::StoreError;
 use async_trait::async_trait;
 use chrono::{TimeZone, Utc};
 use std::sync::Mutex;
@@ -62,7 +63,9 @@ fn script<T>(slot: &Scripted<T>, value: Result<T, ApiError>) {
 impl FakeApi {
     fn record<T>(&self, seen: Seen, slot: &Scripted<T>) -> Result<T, ApiError> {
         self.seen.lock().unwrap().push(seen);
-        slot.lock().unwrap().take().unwrap_or_else(|| Err(ApiError::Backend("unscripted call".into())))
+        slot.lock().unwrap().take().unwrap_or_else(|| {
+            Err(ApiError::Store(StoreError::Unavailable { store: "vector store", message: "unscripted call".into() }))
+        })
     }
 
     fn seen(&self) -> Vec<Seen> {
@@ -106,7 +109,7 @@ impl MemoryApi for FakeApi {
         self.record(Seen::WriteStatus(target), &self.write_status)
     }
     async fn validate(&self, _: &CredentialSet) -> Result<Vec<CheckResult>, ApiError> {
-        Err(ApiError::Backend("not used by the tools".into()))
+        Err(ApiError::Internal("not used by the tools".into()))
     }
     async fn shutdown(&self, _: Duration) {}
 }
@@ -1076,14 +1079,14 @@ fn tool_names_round_trip() {
 async fn every_tool_answers_engine_failures_with_its_empty_results() {
     let params = json!({"memory_id": ID, "text": "t", "user": "u", "user_id": "alice", "query": "q", "write_id": "w"});
     for tool in TOOL_NAMES {
-        // Nothing scripted: the fake engine fails with a backend error.
+        // Nothing scripted: the fake engine fails with a store's error, quoted with its cause.
         let api = FakeApi::default();
         let reply = call(&api, tool, params.clone()).await;
         let empty = match tool {
             "add_memory" | "search_memory" | "get_all_memories" | "get_memory_history" => json!([]),
             _ => json!({}),
         };
-        assert_error(&reply, "unscripted call", empty);
+        assert_error(&reply, "the vector store is unavailable: unscripted call", empty);
         assert_eq!(api.seen().len(), 1, "{tool}");
     }
 }
