@@ -16,9 +16,12 @@ use crate::ports::llm::Llm;
 use crate::ports::reranker::Reranker;
 use std::sync::Arc;
 
-/// The reranker kind's registry table. What a reranker needs from the kinds built before it is
-/// the chat model `llm_reranker` uses (the others ignore it).
-pub const PROVIDERS: &[Provider<Arc<dyn Reranker>, Option<Arc<dyn Llm>>>] = &[
+/// One entry of the reranker table: it needs the chat model `llm_reranker` uses (the others
+/// ignore it).
+pub type RerankerProvider = Provider<Arc<dyn Reranker>, Option<Arc<dyn Llm>>>;
+
+/// The reranker kind's registry table.
+pub const PROVIDERS: &[RerankerProvider] = &[
     Provider { names: cohere::PROVIDERS, build: |b, ctx, _| Ok(Arc::new(cohere::from_block(b, ctx)?)) },
     Provider { names: huggingface::PROVIDERS, build: |b, ctx, _| Ok(Arc::new(huggingface::from_block(b, ctx)?)) },
     Provider { names: jina::PROVIDERS, build: |b, ctx, _| Ok(Arc::new(jina::from_block(b, ctx)?)) },
