@@ -8,7 +8,7 @@ use mem0_dify::adapters::journal::sqlite::SqliteJournal;
 use mem0_dify::adapters::vector::pgvector::{from_block, PgVectorStore};
 use mem0_dify::domain::credentials::ProviderBlock;
 use mem0_dify::domain::message::Conversation;
-use mem0_dify::domain::operations::{AddRequest, WriteCommand};
+use mem0_dify::domain::operations::{AddReport, AddRequest, WriteCommand, WriteResult};
 use mem0_dify::domain::scope::Scope;
 use mem0_dify::ports::journal::{NewWrite, Recorded, WriteJournal};
 use mem0_dify::ports::memory_api::{WriteId, WriteState};
@@ -71,6 +71,11 @@ fn postgres_opener() -> Option<Opener> {
         let store = PgVectorStore::connect(from_block(&block).unwrap()).unwrap();
         Box::new(PostgresJournal::beside(&store)) as Box<dyn WriteJournal>
     }))
+}
+
+/// The result of an applied add (what the journal keeps and reads back as the add's).
+fn added() -> WriteResult {
+    WriteResult::Add(AddReport::default())
 }
 
 #[tokio::test]
@@ -155,14 +160,14 @@ async fn order_and_durability(open: Opener) {
     assert!(journal.claim(10, LEASE).await.unwrap().is_empty(), "a2 waits for a1; leased ones are not claimable");
 
     journal.save_plan(&a1, &json!({"plan": 1})).await.unwrap();
-    journal.finish(&a1, &WriteState::Applied { result: json!({"ok": true}) }).await.unwrap();
+    journal.finish(&a1, &WriteState::Applied { result: Box::new(added()) }).await.unwrap();
     let next = journal.claim(10, LEASE).await.unwrap();
     assert_eq!(next.len(), 1);
     assert_eq!(next[0].id, a2);
     assert_eq!(next[0].command, add("alice", "two"));
 
     let reopened = open();
-    assert_eq!(reopened.status(&a1).await.unwrap(), Some(WriteState::Applied { result: json!({"ok": true}) }));
+    assert_eq!(reopened.status(&a1).await.unwrap(), Some(WriteState::Applied { result: Box::new(added()) }));
     assert!(matches!(reopened.status(&b1).await.unwrap(), Some(WriteState::Pending { .. })));
     assert_eq!(reopened.status(&WriteId("nope".into())).await.unwrap(), None);
     // the command tells whose write it is (get_write_status checks the owner)
@@ -263,7 +268,7 @@ async fn postgres_tells_recorded_ids() {
 /// pending one, never another owner's.
 async fn erase_forgets_finished_writes_of_the_scope(open: Opener) {
     let journal = open();
-    let done = WriteState::Applied { result: json!({}) };
+    let done = WriteState::Applied { result: Box::new(added()) };
     let alice_done = record(journal.as_ref(), "forget-a1", &add("forget-alice", "I like tea")).await;
     let alice_pending = record(journal.as_ref(), "forget-a2", &add("forget-alice", "I like cake")).await;
     let bob_done = record(journal.as_ref(), "forget-b1", &add("forget-bob", "I like chess")).await;

@@ -135,7 +135,7 @@ mod tests {
     use crate::domain::memory::MemoryId;
     use crate::domain::message::Conversation;
     use crate::domain::operations::AddRequest;
-    use crate::domain::operations::WriteCommand;
+    use crate::domain::operations::{DeleteAllReport, WriteCommand, WriteResult};
     use crate::domain::scope::Scope;
     use crate::ports::journal::ClaimedWrite;
     use async_trait::async_trait;
@@ -237,7 +237,7 @@ mod tests {
     }
 
     fn applied() -> WriteState {
-        WriteState::Applied { result: Value::Null }
+        WriteState::Applied { result: Box::new(WriteResult::DeleteAll(DeleteAllReport::default())) }
     }
 
     #[tokio::test]

@@ -8,7 +8,7 @@ use super::engine::Engine;
 use super::engines::EngineRegistry;
 use super::repeats::{repeat_ids, repeat_key, DEFAULT_REPEAT_WINDOW};
 use super::service::ServiceError;
-use super::writes::{apply_now, kept_result, WriterTiming};
+use super::writes::{apply_now, WriterTiming};
 use crate::domain::credentials::{self, CredentialSet};
 use crate::domain::history::HistoryEntry;
 use crate::domain::memory::{MemoryId, MemoryRecord};
@@ -25,8 +25,6 @@ use crate::ports::memory_api::{
     ApiError, CheckResult, Degraded, MemoryApi, ReadOutcome, WriteId, WriteOutcome, WriteRef, WriteState,
 };
 use async_trait::async_trait;
-use serde::de::DeserializeOwned;
-use serde_json::Value;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -65,17 +63,11 @@ enum Accepted {
     Repeat(WriteId),
 }
 
-/// The typed answer of a write operation: taken from the result of a write applied here, or
-/// read from the journal, where the result is kept as the sync call answers it (a repeat applied
-/// by whichever process).
-trait WriteAnswer: DeserializeOwned {
+/// The typed answer of a write operation, from the result of the write (applied here, or by
+/// whichever process and read back from the journal).
+trait WriteAnswer: Sized {
     /// The answer, when `result` is one of this operation's.
     fn from_result(result: WriteResult) -> Option<Self>;
-
-    /// The answer kept in the journal.
-    fn from_journal(result: Value) -> Option<Self> {
-        serde_json::from_value(result).ok()
-    }
 }
 
 impl WriteAnswer for AddReport {
@@ -105,10 +97,6 @@ impl WriteAnswer for MemoryId {
         } else {
             None
         }
-    }
-
-    fn from_journal(result: Value) -> Option<Self> {
-        result.get("id").and_then(Value::as_str).and_then(|id| MemoryId::parse(id).ok())
     }
 }
 
@@ -278,7 +266,7 @@ impl MemoryApp {
         };
         let outcome = tokio::time::timeout_at(deadline, run).await;
         let state = match &outcome {
-            Ok(Ok(result)) => WriteState::Applied { result: kept_result(result) },
+            Ok(Ok(result)) => WriteState::Applied { result: Box::new(result.clone()) },
             Ok(Err(e)) => WriteState::Failed { error: e.to_string(), attempts: 1 },
             Err(_) => WriteState::Failed { error: format!("the write did not finish within {ceiling:?}"), attempts: 1 },
         };
@@ -315,9 +303,7 @@ impl MemoryApp {
         loop {
             match journal.status(&id).await {
                 Ok(Some(WriteState::Applied { result })) => {
-                    return T::from_journal(result)
-                        .map(WriteOutcome::Done)
-                        .ok_or_else(|| ApiError::Internal("the journal holds an unreadable result".into()));
+                    return answer(*result).map(WriteOutcome::Done);
                 }
                 Ok(Some(WriteState::Failed { error, .. })) => return Err(ApiError::FailedEarlier(error)),
                 Ok(_) | Err(_) if tokio::time::Instant::now() >= deadline => return Ok(WriteOutcome::Running(id)),

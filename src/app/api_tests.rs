@@ -13,7 +13,7 @@ use crate::domain::history::{HistoryEntry, HistoryEvent};
 use crate::domain::memory::{ContentHash, MemoryId, MemoryRecord, ScoredMemory, Similarity};
 use crate::domain::message::Conversation;
 use crate::domain::operations::{
-    AddReport, AddRequest, Limit, ListRequest, MemoryRef, Query, SearchRequest, WriteCommand,
+    AddReport, AddRequest, Limit, ListRequest, MemoryRef, Query, SearchRequest, WriteCommand, WriteResult,
 };
 use crate::domain::scope::{count_by_owner, Scope, ScopeCount};
 use crate::ports::backends::{BackendFactory, Backends, BuildError};
@@ -557,7 +557,7 @@ async fn async_adds_are_acknowledged_before_the_slow_model_answers_and_then_appl
     assert!(started.elapsed() < Duration::from_millis(150), "ack took {:?}", started.elapsed());
     let WriteOutcome::Accepted(id) = outcome else { panic!("expected ACCEPT") };
     let WriteState::Applied { result } = wait_for(&app, &creds, &id).await else { panic!("not applied") };
-    let report: AddReport = serde_json::from_value(result).unwrap();
+    let WriteResult::Add(report) = *result else { panic!("an add's result") };
     assert_eq!(report.results.len(), 1);
     assert_eq!(world.store.rows.lock().unwrap().len(), 1);
 }
@@ -964,7 +964,8 @@ async fn applied_add(world: &Arc<World>, settings: AppSettings) -> AddReport {
     let creds = credentials(true);
     let WriteOutcome::Accepted(id) = app.add(&creds, add("I like tea")).await.unwrap() else { panic!("accepted") };
     let WriteState::Applied { result } = wait_for(&app, &creds, &id).await else { panic!("not applied") };
-    serde_json::from_value(result).unwrap()
+    let WriteResult::Add(report) = *result else { panic!("an add's result") };
+    report
 }
 
 #[tokio::test]

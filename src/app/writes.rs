@@ -14,7 +14,6 @@ use super::writer::{lock, Writer};
 use crate::domain::operations::{WriteCommand, WriteResult};
 use crate::ports::journal::ClaimedWrite;
 use crate::ports::memory_api::{WriteId, WriteState};
-use serde_json::Value;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,14 +27,6 @@ pub async fn apply_now(engine: &Engine, command: &WriteCommand) -> Result<WriteR
     let lock = engine.scope_lock(&command.ordering_key());
     let _guard = lock.lock().await;
     engine.service().execute(command).await
-}
-
-/// The result of an applied write as the journal keeps it: as the sync call answers it.
-pub(super) fn kept_result(result: &WriteResult) -> Value {
-    serde_json::to_value(result).unwrap_or_else(|e| {
-        error!(error = %e, "the result of an applied write cannot be kept in the journal");
-        Value::Null
-    })
 }
 
 /// Timing of a writer.
@@ -170,7 +161,7 @@ async fn apply_claimed(engine: &Engine, claimed: &ClaimedWrite, timing: WriterTi
     let recorded = match outcome {
         Ok(result) => {
             info!(attempt, "accepted write applied");
-            let kept = WriteState::Applied { result: kept_result(&result) };
+            let kept = WriteState::Applied { result: Box::new(result.clone()) };
             let recorded = admission.finish(journal.as_ref(), &claimed.id, &kept).await;
             writer.deliver(&claimed.id, Ok(result));
             recorded

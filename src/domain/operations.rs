@@ -344,6 +344,24 @@ pub enum WriteResult {
     DeleteAll(DeleteAllReport),
 }
 
+impl WriteResult {
+    /// The result of `command` as the journal kept it (serialized, untagged): which variant it
+    /// is follows from the command, not from the JSON's shape.
+    pub fn from_kept(command: &WriteCommand, kept: serde_json::Value) -> Result<Self, serde_json::Error> {
+        /// `{"id": …}`: what a delete answers.
+        #[derive(Deserialize)]
+        struct Deleted {
+            id: MemoryId,
+        }
+        Ok(match command {
+            WriteCommand::Add(_) => WriteResult::Add(serde_json::from_value(kept)?),
+            WriteCommand::Update(_) => WriteResult::Update(serde_json::from_value(kept)?),
+            WriteCommand::Delete(_) => WriteResult::Delete { id: serde_json::from_value::<Deleted>(kept)?.id },
+            WriteCommand::DeleteAll(_) => WriteResult::DeleteAll(serde_json::from_value(kept)?),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,7 @@ use crate::domain::json_answer::UnreadableAnswer;
 use crate::domain::memory::{MemoryError, MemoryId, MemoryRecord};
 use crate::domain::operations::{
     AddReport, AddRequest, DeleteAllReport, ListReport, ListRequest, MemoryRef, SearchReport, SearchRequest,
-    UpdateRequest,
+    UpdateRequest, WriteResult,
 };
 use crate::domain::scope::Scope;
 use crate::ports::embedder::EmbedError;
@@ -68,7 +68,7 @@ impl<T> ReadOutcome<T> {
 }
 
 /// The state of an accepted write.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "state", rename_all = "lowercase")]
 pub enum WriteState {
     /// Waiting or being retried.
@@ -79,10 +79,10 @@ pub enum WriteState {
         #[serde(skip_serializing_if = "Option::is_none")]
         last_error: Option<String>,
     },
-    /// Applied; the JSON result of the operation.
+    /// Applied, with the operation's result.
     Applied {
         /// The result, as the synchronous call would have returned it.
-        result: serde_json::Value,
+        result: Box<WriteResult>,
     },
     /// Gave up; the permanent reason.
     Failed {

@@ -19,7 +19,7 @@ use mem0_dify::domain::history::HistoryEntry;
 use mem0_dify::domain::memory::{MemoryId, MemoryRecord, MemoryText, Metadata, ScoredMemory, Similarity};
 use mem0_dify::domain::operations::{
     AddReport, AddRequest, ChangeEvent, DeleteAllReport, ListReport, ListRequest, MemoryChange, MemoryRef,
-    SearchReport, SearchRequest, UpdateRequest,
+    SearchReport, SearchRequest, UpdateRequest, WriteResult,
 };
 use mem0_dify::domain::scope::Scope;
 use mem0_dify::ports::memory_api::{
@@ -192,7 +192,8 @@ impl MemoryApi for FakeMemoryApi {
     }
 
     async fn write_status(&self, _: &CredentialSet, target: WriteRef) -> Result<Option<WriteState>, ApiError> {
-        Ok((target.id.0 == KNOWN_WRITE_ID).then(|| WriteState::Applied { result: serde_json::json!({"deleted": 1}) }))
+        Ok((target.id.0 == KNOWN_WRITE_ID)
+            .then(|| WriteState::Applied { result: Box::new(WriteResult::DeleteAll(DeleteAllReport { deleted: 1 })) }))
     }
 
     async fn validate(&self, creds: &CredentialSet) -> Result<Vec<CheckResult>, ApiError> {

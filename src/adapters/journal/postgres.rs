@@ -4,7 +4,7 @@
 //! Several plugin processes may share it: claims are serialized by a transaction-scoped advisory
 //! lock on the table, so no two processes claim the same write or two writes of one owner.
 
-use super::rules::{claimable, forgotten, state_of, ClaimCandidate};
+use super::rules::{claimable, forgotten, kept, state_of, ClaimCandidate, StoredState};
 use crate::adapters::postgres::ddl;
 use crate::adapters::postgres::errors::{from_pg, from_pool};
 use crate::adapters::postgres::identifier::CollectionName;
@@ -225,7 +225,7 @@ impl WriteJournal for PostgresJournal {
 
     async fn finish(&self, id: &WriteId, outcome: &WriteState) -> Result<(), StoreError> {
         let (state, result, error) = match outcome {
-            WriteState::Applied { result } => ("applied", Some(result.clone()), None),
+            WriteState::Applied { result } => ("applied", Some(kept(STORE, result)?), None),
             WriteState::Failed { error, .. } => ("failed", None, Some(error.clone())),
             WriteState::Pending { .. } => return Ok(()),
         };
@@ -252,15 +252,26 @@ impl WriteJournal for PostgresJournal {
         let client = self.client().await?;
         let row = client
             .query_opt(
-                &format!("SELECT state, attempts, last_error, result::text FROM {} WHERE id = $1", self.table),
+                &format!(
+                    "SELECT state, attempts, last_error, result::text, command::text FROM {} WHERE id = $1",
+                    self.table
+                ),
                 &[&id.0],
             )
             .await
             .map_err(pg)?;
-        Ok(row.map(|r| {
+        row.map(|r| {
             let attempts: i32 = r.get(1);
-            state_of(r.get::<_, &str>(0), attempts.max(0) as u32, r.get(2), r.get(3))
-        }))
+            let stored = StoredState {
+                state: r.get(0),
+                attempts: attempts.max(0) as u32,
+                last_error: r.get(2),
+                result: r.get(3),
+                command: r.get(4),
+            };
+            state_of(stored).map_err(|e| StoreError::Corrupt { store: STORE, message: format!("write {}: {e}", id.0) })
+        })
+        .transpose()
     }
 
     async fn command(&self, id: &WriteId) -> Result<Option<WriteCommand>, StoreError> {

@@ -2,9 +2,10 @@
 //! reads back as a [`WriteState`], and which finished writes an erase forgets.
 
 use crate::domain::memory::MemoryId;
-use crate::domain::operations::WriteCommand;
+use crate::domain::operations::{WriteCommand, WriteResult};
 use crate::domain::scope::Scope;
 use crate::ports::memory_api::WriteState;
+use crate::ports::store::StoreError;
 use serde_json::Value;
 use std::collections::HashSet;
 
@@ -37,15 +38,40 @@ pub fn claimable<'a>(pending: impl IntoIterator<Item = &'a ClaimCandidate>, max:
     chosen
 }
 
-/// The state of a stored journal row.
-pub fn state_of(state: &str, attempts: u32, last_error: Option<String>, result: Option<String>) -> WriteState {
-    match state {
+/// The result of an applied write as the journal keeps it: as the sync call answers it.
+pub(super) fn kept(store: &'static str, result: &WriteResult) -> Result<Value, StoreError> {
+    serde_json::to_value(result)
+        .map_err(|e| StoreError::Rejected { store, message: format!("the result of the write cannot be kept: {e}") })
+}
+
+/// A stored journal row, as read for its state.
+pub(super) struct StoredState {
+    /// `pending`, `applied` or `failed`.
+    pub state: String,
+    /// Attempts made.
+    pub attempts: u32,
+    /// The last error, if any.
+    pub last_error: Option<String>,
+    /// The result of an applied write, serialized.
+    pub result: Option<String>,
+    /// The write's command, serialized (tells which operation's result it is).
+    pub command: String,
+}
+
+/// The state of a stored journal row; an applied write's result is read as its command's
+/// result, and one that cannot be read is an error, not an empty result.
+pub(super) fn state_of(row: StoredState) -> Result<WriteState, String> {
+    Ok(match row.state.as_str() {
         "applied" => {
-            WriteState::Applied { result: result.and_then(|r| serde_json::from_str(&r).ok()).unwrap_or(Value::Null) }
+            let command: WriteCommand = serde_json::from_str(&row.command).map_err(|e| format!("its command: {e}"))?;
+            let kept: Value = serde_json::from_str(row.result.as_deref().unwrap_or("null"))
+                .map_err(|e| format!("its result: {e}"))?;
+            let result = WriteResult::from_kept(&command, kept).map_err(|e| format!("its result: {e}"))?;
+            WriteState::Applied { result: Box::new(result) }
         }
-        "failed" => WriteState::Failed { error: last_error.unwrap_or_default(), attempts },
-        _ => WriteState::Pending { attempts, last_error },
-    }
+        "failed" => WriteState::Failed { error: row.last_error.unwrap_or_default(), attempts: row.attempts },
+        _ => WriteState::Pending { attempts: row.attempts, last_error: row.last_error },
+    })
 }
 
 /// The ids among finished writes `(id, command)` that an erase of `scope` (and of `memory_ids`)
@@ -90,16 +116,47 @@ mod tests {
         assert_eq!(chosen, HashSet::from(["5".to_owned(), "6".to_owned()]));
     }
 
+    fn row(
+        state: &str,
+        attempts: u32,
+        last_error: Option<&str>,
+        result: Option<&str>,
+        command: &WriteCommand,
+    ) -> StoredState {
+        StoredState {
+            state: state.into(),
+            attempts,
+            last_error: last_error.map(Into::into),
+            result: result.map(Into::into),
+            command: serde_json::to_string(command).unwrap(),
+        }
+    }
+
     #[test]
-    fn rows_read_back_as_states() {
+    fn rows_read_back_as_states_with_the_result_of_their_command() {
+        let scope = Scope::parse(Some("alice"), None, None).unwrap();
+        let wipe = WriteCommand::DeleteAll(scope.clone());
+        let id = MemoryId::from_uuid(uuid::Uuid::from_u128(7));
+        let delete = WriteCommand::Delete(crate::domain::operations::MemoryRef { id, scope: Some(scope) });
         assert_eq!(
-            state_of("failed", 3, Some("boom".into()), None),
-            WriteState::Failed { error: "boom".into(), attempts: 3 }
+            state_of(row("failed", 3, Some("boom"), None, &wipe)),
+            Ok(WriteState::Failed { error: "boom".into(), attempts: 3 })
         );
         assert_eq!(
-            state_of("applied", 1, None, Some("{\"a\":1}".into())),
-            WriteState::Applied { result: serde_json::json!({"a": 1}) }
+            state_of(row("applied", 1, None, Some(r#"{"deleted":2}"#), &wipe)),
+            Ok(WriteState::Applied {
+                result: Box::new(WriteResult::DeleteAll(crate::domain::operations::DeleteAllReport { deleted: 2 }))
+            })
         );
-        assert_eq!(state_of("pending", 2, None, None), WriteState::Pending { attempts: 2, last_error: None });
+        let kept = format!(r#"{{"id":"{id}"}}"#);
+        assert_eq!(
+            state_of(row("applied", 1, None, Some(&kept), &delete)),
+            Ok(WriteState::Applied { result: Box::new(WriteResult::Delete { id }) })
+        );
+        assert!(state_of(row("applied", 1, None, Some(r#"{"a":1}"#), &delete)).is_err(), "another operation's result");
+        assert_eq!(
+            state_of(row("pending", 2, None, None, &wipe)),
+            Ok(WriteState::Pending { attempts: 2, last_error: None })
+        );
     }
 }

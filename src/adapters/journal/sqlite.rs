@@ -3,7 +3,7 @@
 //! Several processes may share the file: every claim runs in an immediate (write-locked)
 //! transaction, so two processes never claim the same write or two writes of one owner.
 
-use super::rules::{claimable, forgotten, ClaimCandidate};
+use super::rules::{claimable, forgotten, kept, state_of, ClaimCandidate, StoredState};
 use crate::domain::memory::MemoryId;
 use crate::domain::operations::WriteCommand;
 use crate::domain::scope::Scope;
@@ -224,7 +224,7 @@ impl WriteJournal for SqliteJournal {
 
     async fn finish(&self, id: &WriteId, outcome: &WriteState) -> Result<(), StoreError> {
         let (state, result, error) = match outcome {
-            WriteState::Applied { result } => ("applied", Some(result.to_string()), None),
+            WriteState::Applied { result } => ("applied", Some(kept(STORE, result)?.to_string()), None),
             WriteState::Failed { error, .. } => ("failed", None, Some(error.clone())),
             WriteState::Pending { .. } => return Ok(()),
         };
@@ -254,26 +254,29 @@ impl WriteJournal for SqliteJournal {
     }
 
     async fn status(&self, id: &WriteId) -> Result<Option<WriteState>, StoreError> {
-        let id = id.0.clone();
+        let key = id.0.clone();
         let row = self
             .with(move |c| {
                 c.query_row(
-                    "SELECT state, attempts, last_error, result FROM write_journal WHERE id = ?1",
-                    params![id],
+                    "SELECT state, attempts, last_error, result, command FROM write_journal WHERE id = ?1",
+                    params![key],
                     |row| {
-                        Ok((
-                            row.get::<_, String>(0)?,
-                            row.get::<_, u32>(1)?,
-                            row.get::<_, Option<String>>(2)?,
-                            row.get::<_, Option<String>>(3)?,
-                        ))
+                        Ok(StoredState {
+                            state: row.get(0)?,
+                            attempts: row.get(1)?,
+                            last_error: row.get(2)?,
+                            result: row.get(3)?,
+                            command: row.get(4)?,
+                        })
                     },
                 )
                 .optional()
             })
             .await?;
-        Ok(row
-            .map(|(state, attempts, last_error, result)| super::rules::state_of(&state, attempts, last_error, result)))
+        row.map(|stored| {
+            state_of(stored).map_err(|e| StoreError::Corrupt { store: STORE, message: format!("write {}: {e}", id.0) })
+        })
+        .transpose()
     }
 
     async fn command(&self, id: &WriteId) -> Result<Option<WriteCommand>, StoreError> {

@@ -359,10 +359,13 @@ impl WriteStatusOutputs {
     pub fn of(state: &WriteState) -> Self {
         let (name, result, write_error) = match state {
             WriteState::Pending { .. } => ("pending", Map::new(), String::new()),
-            WriteState::Applied { result: Value::Object(map) } => ("applied", map.clone(), String::new()),
-            WriteState::Applied { result } => {
-                ("applied", Map::from_iter([("results".to_owned(), result.clone())]), String::new())
-            }
+            WriteState::Applied { result } => match serde_json::to_value(result) {
+                Ok(Value::Object(map)) => ("applied", map, String::new()),
+                other => {
+                    let value = other.unwrap_or_else(|e| Value::String(format!("the result cannot be shown: {e}")));
+                    ("applied", Map::from_iter([("results".to_owned(), value)]), String::new())
+                }
+            },
             WriteState::Failed { error, .. } => ("failed", Map::new(), error.clone()),
         };
         Self { state: name.into(), result, write_error, ..Self::default() }

@@ -162,7 +162,12 @@ async fn every_tool_outputs_match_the_schema_on_success_error_and_degraded_paths
             "get_write_status",
             json!({"write_id": "w-1"}),
             Box::new(|api: &FakeApi| {
-                script(&api.write_status, Ok(Some(WriteState::Applied { result: json!([{"id": ID}]) })))
+                script(
+                    &api.write_status,
+                    Ok(Some(WriteState::Applied {
+                        result: Box::new(WriteResult::Delete { id: MemoryId::parse(ID).unwrap() }),
+                    })),
+                )
             }),
         ),
         (

@@ -8,7 +8,7 @@ use crate::domain::memory::{MemoryId, MemoryRecord, MemoryText, Metadata, Scored
 use crate::domain::message::{Message, Role};
 use crate::domain::operations::{
     AddReport, AddRequest, ChangeEvent, DeleteAllReport, ListReport, ListRequest, MemoryChange, SearchReport,
-    SearchRequest, UpdateRequest, SEARCH_DEFAULT_TOP_K,
+    SearchRequest, UpdateRequest, WriteResult, SEARCH_DEFAULT_TOP_K,
 };
 use crate::domain::scope::Scope;
 use crate::ports::memory_api::{CheckResult, Degraded, ReadOutcome, WriteId, WriteRef, WriteState};
@@ -1102,11 +1102,14 @@ async fn timeouts_are_reported_with_the_operation() {
 #[tokio::test]
 async fn write_status_reports_applied_pending_failed_and_unknown_writes() {
     let api = FakeApi::default();
-    script(&api.write_status, Ok(Some(WriteState::Applied { result: json!({"results": []}) })));
+    script(
+        &api.write_status,
+        Ok(Some(WriteState::Applied { result: Box::new(WriteResult::DeleteAll(DeleteAllReport { deleted: 2 })) })),
+    );
     let reply = call(&api, "get_write_status", json!({"write_id": " w-1 "})).await;
     assert_eq!(
         reply.json,
-        json!({"status": "SUCCESS", "messages": {"write_id": "w-1"}, "results": {"state": "applied", "result": {"results": []}}})
+        json!({"status": "SUCCESS", "messages": {"write_id": "w-1"}, "results": {"state": "applied", "result": {"deleted": 2}}})
     );
     assert_eq!(reply.text, "Write w-1 has been applied.");
     assert_eq!(api.only_seen(), Seen::WriteStatus(WriteRef { id: WriteId("w-1".into()), scope: None }));
