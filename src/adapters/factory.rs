@@ -153,6 +153,40 @@ mod tests {
         assert!(err.contains(&format!("inside the data directory {}", dir.path().display())), "{err}");
     }
 
+    /// The error every entry gives for a key it does not accept, with the keys its table lists.
+    fn unknown_key_error(field: &str, provider: &str, keys: &[&str]) -> String {
+        format!("{field}: unknown key \"bogus_key\" for provider \"{provider}\"; allowed keys are {}", keys.join(", "))
+    }
+
+    #[test]
+    fn every_table_entry_lists_the_keys_its_adapter_accepts() {
+        use crate::adapters::config::test_block;
+        use crate::adapters::registry::{Environment, Provider};
+        use crate::domain::credentials::{EMBEDDER, GRAPH_STORE, LLM, RERANKER, VECTOR_STORE};
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = BuildContext::new(Environment::default(), dir.path());
+        fn check<T, N: Clone>(field: &'static str, table: &[Provider<T, N>], ctx: &BuildContext, needs: N) {
+            for entry in table {
+                for name in entry.names {
+                    let keys = (entry.keys)(name);
+                    assert!(!keys.is_empty() && !keys.contains(&"bogus_key"), "{field} {name}: {keys:?}");
+                    let block = test_block(field, name, json!({"bogus_key": 1}));
+                    let err = match (entry.build)(&block, ctx, needs.clone()) {
+                        Ok(_) => panic!("{field} {name}: an unknown key was accepted"),
+                        Err(e) => e.to_string(),
+                    };
+                    assert_eq!(err, unknown_key_error(field, name, &keys), "{field} {name}");
+                }
+            }
+        }
+        check(LLM, llm::PROVIDERS, &ctx, ());
+        check(EMBEDDER, &[embedder::PROVIDERS, embedder::LOCAL].concat(), &ctx, ());
+        check(VECTOR_STORE, storage::PROVIDERS, &ctx, 8);
+        let chat = llm::build_llm(&test_block(LLM, "openai", json!({"api_key": "k"})), &ctx).unwrap();
+        check(GRAPH_STORE, graph::PROVIDERS, &ctx, Some(chat.clone()));
+        check(RERANKER, rerank::PROVIDERS, &ctx, Some(chat));
+    }
+
     #[tokio::test]
     async fn no_credentials_mean_the_zero_setup_defaults() {
         let factory = DefaultBackendFactory::new(tempfile::tempdir().unwrap().path());

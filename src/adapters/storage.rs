@@ -34,9 +34,10 @@ pub struct Storage {
 /// the embedder's vector size (the embedded store takes it unless its block sets
 /// `embedding_model_dims`).
 pub const PROVIDERS: &[Provider<Storage, usize>] = &[
-    Provider { names: &["pgvector"], build: |b, _, _| pgvector_storage(b) },
+    Provider { names: &["pgvector"], keys: |_| pgvector::ALLOWED_KEYS.to_vec(), build: |b, _, _| pgvector_storage(b) },
     Provider {
         names: &[embedded::PROVIDER],
+        keys: |_| embedded::ALLOWED_KEYS.to_vec(),
         build: |b, ctx, embedder_dims| {
             let mut config = embedded::from_block(b, ctx)?;
             if !b.config.contains_key("embedding_model_dims") {
@@ -47,10 +48,12 @@ pub const PROVIDERS: &[Provider<Storage, usize>] = &[
     },
     Provider {
         names: pinecone::PROVIDERS,
+        keys: |_| pinecone::ALLOWED_KEYS.to_vec(),
         build: |b, ctx, _| Ok(hosted_storage(Arc::new(PineconeStore::from_block(b, ctx)?), b, ctx)),
     },
     Provider {
         names: qdrant::PROVIDERS,
+        keys: |_| qdrant::ALLOWED_KEYS.to_vec(),
         build: |b, ctx, _| Ok(hosted_storage(Arc::new(QdrantStore::from_block(b)?), b, ctx)),
     },
 ];

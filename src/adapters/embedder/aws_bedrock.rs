@@ -67,8 +67,7 @@ impl BedrockEmbedder {
     /// Builds the adapter from a block, with fallbacks from the context's environment. Nothing is contacted.
     pub fn from_block(block: &ProviderBlock, context: &BuildContext) -> Result<Self, BuildError> {
         let env = context.env();
-        let extra: Vec<&str> = aws::KEYS.iter().copied().chain(["aws_bedrock_base_url"]).collect();
-        check_keys(block, &allowed_keys(&extra))?;
+        check_keys(block, &keys(&block.provider))?;
         let keys = BaseKeys::from_block(block)?;
         let settings = HttpKeys::from_block(block)?.settings(block)?;
         let access = AwsAccess::from_block(block, "bedrock", keys.api_key.as_ref(), env)?;
@@ -158,6 +157,13 @@ impl Embedder for BedrockEmbedder {
     fn dimensions(&self) -> usize {
         self.dims
     }
+}
+
+/// The config keys this adapter accepts for `provider` (its registry entry lists them; the
+/// constructor rejects any other, naming it).
+pub fn keys(_provider: &str) -> Vec<&'static str> {
+    let extra: Vec<&str> = aws::KEYS.iter().copied().chain(["aws_bedrock_base_url"]).collect();
+    allowed_keys(&extra)
 }
 
 #[cfg(test)]

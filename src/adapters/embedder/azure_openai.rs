@@ -37,7 +37,7 @@ impl AzureOpenAiEmbedder {
     /// Builds the adapter from a block, with fallbacks from the context's environment. Nothing is contacted.
     pub fn from_block(block: &ProviderBlock, context: &BuildContext) -> Result<Self, BuildError> {
         let env = context.env();
-        check_keys(block, &allowed_keys(&[KWARGS_KEY]))?;
+        check_keys(block, &keys(&block.provider))?;
         let keys = BaseKeys::from_block(block)?;
         let settings = HttpKeys::from_block(block)?.settings(block)?;
         let model = keys.model_or(DEFAULT_MODEL);
@@ -79,4 +79,10 @@ impl Embedder for AzureOpenAiEmbedder {
     fn dimensions(&self) -> usize {
         self.inner.dimensions()
     }
+}
+
+/// The config keys this adapter accepts for `provider` (its registry entry lists them; the
+/// constructor rejects any other, naming it).
+pub fn keys(_provider: &str) -> Vec<&'static str> {
+    allowed_keys(&[KWARGS_KEY])
 }

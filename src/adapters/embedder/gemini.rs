@@ -60,9 +60,7 @@ impl GeminiEmbedder {
     /// Builds the adapter from a block, with fallbacks from the context's environment. Nothing is contacted.
     pub fn from_block(block: &ProviderBlock, context: &BuildContext) -> Result<Self, BuildError> {
         let env = context.env();
-        let extra: Vec<&str> =
-            ["output_dimensionality", GEMINI_BASE_URL_KEY].into_iter().chain(TASK_TYPE_KEYS.iter().copied()).collect();
-        check_keys(block, &allowed_keys(&extra))?;
+        check_keys(block, &keys(&block.provider))?;
         let keys = BaseKeys::from_block(block)?;
         let own: Keys = config::deserialize(block)?;
         if own.output_dimensionality == Some(0) {
@@ -118,4 +116,12 @@ impl Embedder for GeminiEmbedder {
     fn dimensions(&self) -> usize {
         self.dims
     }
+}
+
+/// The config keys this adapter accepts for `provider` (its registry entry lists them; the
+/// constructor rejects any other, naming it).
+pub fn keys(_provider: &str) -> Vec<&'static str> {
+    let extra: Vec<&str> =
+        ["output_dimensionality", GEMINI_BASE_URL_KEY].into_iter().chain(TASK_TYPE_KEYS.iter().copied()).collect();
+    allowed_keys(&extra)
 }

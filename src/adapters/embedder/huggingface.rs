@@ -77,7 +77,7 @@ impl HuggingFaceEmbedder {
     /// Builds the adapter from a block, with fallbacks from the context's environment. Nothing is contacted.
     pub fn from_block(block: &ProviderBlock, context: &BuildContext) -> Result<Self, BuildError> {
         let env = context.env();
-        check_keys(block, &allowed_keys(EXTRA_KEYS))?;
+        check_keys(block, &keys(&block.provider))?;
         let keys = BaseKeys::from_block(block)?;
         let own: Keys = config::deserialize(block)?;
         let settings = HttpKeys::from_block(block)?.settings(block)?;
@@ -168,6 +168,12 @@ impl Embedder for HuggingFaceEmbedder {
     fn dimensions(&self) -> usize {
         self.dims
     }
+}
+
+/// The config keys this adapter accepts for `provider` (its registry entry lists them; the
+/// constructor rejects any other, naming it).
+pub fn keys(_provider: &str) -> Vec<&'static str> {
+    allowed_keys(EXTRA_KEYS)
 }
 
 #[cfg(test)]

@@ -24,39 +24,51 @@ use std::sync::Arc;
 pub const PROVIDERS: &[Provider<Arc<dyn Embedder>>] = &[
     Provider {
         names: openai::PROVIDERS,
+        keys: openai::keys,
         build: |b, ctx, ()| Ok(Arc::new(openai::OpenAiEmbedder::from_block(b, ctx)?)),
     },
     Provider {
         names: azure_openai::PROVIDERS,
+        keys: azure_openai::keys,
         build: |b, ctx, ()| Ok(Arc::new(azure_openai::AzureOpenAiEmbedder::from_block(b, ctx)?)),
     },
     Provider {
         names: ollama::PROVIDERS,
+        keys: ollama::keys,
         build: |b, ctx, ()| Ok(Arc::new(ollama::OllamaEmbedder::from_block(b, ctx)?)),
     },
     Provider {
         names: gemini::PROVIDERS,
+        keys: gemini::keys,
         build: |b, ctx, ()| Ok(Arc::new(gemini::GeminiEmbedder::from_block(b, ctx)?)),
     },
     Provider {
         names: huggingface::PROVIDERS,
+        keys: huggingface::keys,
         build: |b, ctx, ()| Ok(Arc::new(huggingface::HuggingFaceEmbedder::from_block(b, ctx)?)),
     },
     Provider {
         names: vertexai::PROVIDERS,
+        keys: vertexai::keys,
         build: |b, ctx, ()| Ok(Arc::new(vertexai::VertexAiEmbedder::from_block(b, ctx)?)),
     },
     Provider {
         names: aws_bedrock::PROVIDERS,
+        keys: aws_bedrock::keys,
         build: |b, ctx, ()| Ok(Arc::new(aws_bedrock::BedrockEmbedder::from_block(b, ctx)?)),
     },
-    Provider { names: dify::PROVIDERS, build: |b, _, ()| Ok(Arc::new(dify::DifyEmbedder::from_block(b)?)) },
+    Provider {
+        names: dify::PROVIDERS,
+        keys: dify::keys,
+        build: |b, _, ()| Ok(Arc::new(dify::DifyEmbedder::from_block(b)?)),
+    },
 ];
 
 /// The in-process model (`local`), when compiled in: the last entry of the embedder table.
 #[cfg(feature = "local-embedder")]
 pub const LOCAL: &[Provider<Arc<dyn Embedder>>] = &[Provider {
     names: &[local::PROVIDER],
+    keys: |_| local::ALLOWED_KEYS.to_vec(),
     build: |b, ctx, ()| Ok(Arc::new(local::LocalEmbedder::new(local::from_block(b, ctx)?))),
 }];
 /// The in-process model (`local`) is not compiled in.

@@ -50,7 +50,7 @@ impl OllamaEmbedder {
     /// Builds the adapter from a block, with fallbacks from the context's environment. Nothing is contacted.
     pub fn from_block(block: &ProviderBlock, context: &BuildContext) -> Result<Self, BuildError> {
         let env = context.env();
-        check_keys(block, &allowed_keys(&[BASE_URL_KEY]))?;
+        check_keys(block, &keys(&block.provider))?;
         let keys = BaseKeys::from_block(block)?;
         let settings = HttpKeys::from_block(block)?.settings(block)?;
         let server = OllamaServer::from_block(block, keys.api_key.as_ref(), env)?;
@@ -89,4 +89,10 @@ impl Embedder for OllamaEmbedder {
     fn dimensions(&self) -> usize {
         self.dims
     }
+}
+
+/// The config keys this adapter accepts for `provider` (its registry entry lists them; the
+/// constructor rejects any other, naming it).
+pub fn keys(_provider: &str) -> Vec<&'static str> {
+    allowed_keys(&[BASE_URL_KEY])
 }

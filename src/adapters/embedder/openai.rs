@@ -111,7 +111,7 @@ impl OpenAiEmbedder {
                 supported: PROVIDERS.join(", "),
             });
         };
-        check_keys(block, &allowed_keys(&[provider.base_url_key]))?;
+        check_keys(block, &keys(&block.provider))?;
         let keys = BaseKeys::from_block(block)?;
         let settings = HttpKeys::from_block(block)?.settings(block)?;
         let base_url =
@@ -227,6 +227,12 @@ impl Embedder for OpenAiEmbedder {
     fn dimensions(&self) -> usize {
         self.dims
     }
+}
+
+/// The config keys this adapter accepts for `provider` (its registry entry lists them; the
+/// constructor rejects any other, naming it).
+pub fn keys(provider: &str) -> Vec<&'static str> {
+    ALL.iter().find(|p| p.name == provider).map(|p| allowed_keys(&[p.base_url_key])).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -64,8 +64,7 @@ impl VertexAiEmbedder {
     /// is read now; nothing is contacted.
     pub fn from_block(block: &ProviderBlock, context: &BuildContext) -> Result<Self, BuildError> {
         let env = context.env();
-        let extra: Vec<&str> = VERTEX_KEYS.iter().chain(TASK_TYPE_KEYS).copied().collect();
-        check_keys(block, &allowed_keys(&extra))?;
+        check_keys(block, &keys(&block.provider))?;
         let keys = BaseKeys::from_block(block)?;
         if keys.api_key.is_some() {
             return Err(config_error(
@@ -129,4 +128,11 @@ impl Embedder for VertexAiEmbedder {
     fn dimensions(&self) -> usize {
         self.dims
     }
+}
+
+/// The config keys this adapter accepts for `provider` (its registry entry lists them; the
+/// constructor rejects any other, naming it).
+pub fn keys(_provider: &str) -> Vec<&'static str> {
+    let extra: Vec<&str> = VERTEX_KEYS.iter().chain(TASK_TYPE_KEYS).copied().collect();
+    allowed_keys(&extra)
 }

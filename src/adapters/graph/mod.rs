@@ -16,6 +16,7 @@ use std::sync::Arc;
 /// relations are extracted with it.
 pub const PROVIDERS: &[Provider<GraphBackend, Option<Arc<dyn Llm>>>] = &[Provider {
     names: &[neo4j::config::PROVIDER],
+    keys: |_| neo4j::config::ALLOWED_KEYS.to_vec(),
     build: |b, _, llm| {
         require_llm(b, llm.as_ref())?;
         let config = neo4j::from_block(b)?;

@@ -60,9 +60,7 @@ impl BedrockChat {
     /// Builds the adapter from a block, with fallbacks from the context's environment. Nothing is contacted.
     pub fn from_block(block: &ProviderBlock, context: &BuildContext) -> Result<Self, BuildError> {
         let env = context.env();
-        let extra: Vec<&str> =
-            aws::KEYS.iter().copied().chain(["model_kwargs", "provider_override", "aws_bedrock_base_url"]).collect();
-        check_keys(block, &allowed_keys(&extra))?;
+        check_keys(block, &keys(&block.provider))?;
         let base = BaseKeys::from_block(block)?;
         let keys: Keys = config::deserialize(block)?;
         let settings = HttpKeys::from_block(block)?.settings(block)?;
@@ -236,6 +234,14 @@ impl Answer {
         let usage = self.usage.map(|u| Usage { prompt_tokens: u.input_tokens, completion_tokens: u.output_tokens });
         Ok(ChatResponse { content, tool_calls, usage })
     }
+}
+
+/// The config keys this adapter accepts for `provider` (its registry entry lists them; the
+/// constructor rejects any other, naming it).
+pub fn keys(_provider: &str) -> Vec<&'static str> {
+    let extra: Vec<&str> =
+        aws::KEYS.iter().copied().chain(["model_kwargs", "provider_override", "aws_bedrock_base_url"]).collect();
+    allowed_keys(&extra)
 }
 
 #[cfg(test)]

@@ -36,7 +36,7 @@ impl AzureOpenAiChat {
     /// Builds the adapter from a block, with fallbacks from the context's environment. Nothing is contacted.
     pub fn from_block(block: &ProviderBlock, context: &BuildContext) -> Result<Self, BuildError> {
         let env = context.env();
-        check_keys(block, &allowed_keys(&[KWARGS_KEY]))?;
+        check_keys(block, &keys(&block.provider))?;
         let base = BaseKeys::from_block(block)?;
         let settings = HttpKeys::from_block(block)?.settings(block)?;
         let model = base.model_or(DEFAULT_MODEL);
@@ -67,6 +67,12 @@ impl Llm for AzureOpenAiChat {
     async fn chat(&self, request: ChatRequest) -> Result<ChatResponse, LlmError> {
         self.inner.chat(request).await
     }
+}
+
+/// The config keys this adapter accepts for `provider` (its registry entry lists them; the
+/// constructor rejects any other, naming it).
+pub fn keys(_provider: &str) -> Vec<&'static str> {
+    allowed_keys(&[KWARGS_KEY])
 }
 
 #[cfg(test)]

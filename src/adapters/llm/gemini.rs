@@ -58,9 +58,7 @@ impl GeminiChat {
     /// Builds the adapter from a block, with fallbacks from the context's environment. Nothing is contacted.
     pub fn from_block(block: &ProviderBlock, context: &BuildContext) -> Result<Self, BuildError> {
         let env = context.env();
-        let extra: Vec<&str> =
-            [GEMINI_BASE_URL_KEY, "vertexai"].into_iter().chain(VERTEX_KEYS.iter().copied()).collect();
-        check_keys(block, &allowed_keys(&extra))?;
+        check_keys(block, &keys(&block.provider))?;
         let base = BaseKeys::from_block(block)?;
         let keys: Keys = config::deserialize(block)?;
         let settings = HttpKeys::from_block(block)?.settings(block)?;
@@ -280,6 +278,13 @@ impl Answer {
             .map(|u| Usage { prompt_tokens: u.prompt_token_count, completion_tokens: u.candidates_token_count });
         Ok(ChatResponse { content, tool_calls, usage })
     }
+}
+
+/// The config keys this adapter accepts for `provider` (its registry entry lists them; the
+/// constructor rejects any other, naming it).
+pub fn keys(_provider: &str) -> Vec<&'static str> {
+    let extra: Vec<&str> = [GEMINI_BASE_URL_KEY, "vertexai"].into_iter().chain(VERTEX_KEYS.iter().copied()).collect();
+    allowed_keys(&extra)
 }
 
 #[cfg(test)]

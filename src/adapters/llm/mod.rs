@@ -19,22 +19,41 @@ use std::sync::Arc;
 /// The chat-model kind's registry table: every adapter, the `provider` names it serves and how
 /// it is built.
 pub const PROVIDERS: &[Provider<Arc<dyn Llm>>] = &[
-    Provider { names: openai::PROVIDERS, build: |b, ctx, ()| Ok(Arc::new(openai::OpenAiChat::from_block(b, ctx)?)) },
+    Provider {
+        names: openai::PROVIDERS,
+        keys: openai::keys,
+        build: |b, ctx, ()| Ok(Arc::new(openai::OpenAiChat::from_block(b, ctx)?)),
+    },
     Provider {
         names: azure_openai::PROVIDERS,
+        keys: azure_openai::keys,
         build: |b, ctx, ()| Ok(Arc::new(azure_openai::AzureOpenAiChat::from_block(b, ctx)?)),
     },
     Provider {
         names: anthropic::PROVIDERS,
+        keys: anthropic::keys,
         build: |b, ctx, ()| Ok(Arc::new(anthropic::AnthropicChat::from_block(b, ctx)?)),
     },
-    Provider { names: ollama::PROVIDERS, build: |b, ctx, ()| Ok(Arc::new(ollama::OllamaChat::from_block(b, ctx)?)) },
-    Provider { names: gemini::PROVIDERS, build: |b, ctx, ()| Ok(Arc::new(gemini::GeminiChat::from_block(b, ctx)?)) },
+    Provider {
+        names: ollama::PROVIDERS,
+        keys: ollama::keys,
+        build: |b, ctx, ()| Ok(Arc::new(ollama::OllamaChat::from_block(b, ctx)?)),
+    },
+    Provider {
+        names: gemini::PROVIDERS,
+        keys: gemini::keys,
+        build: |b, ctx, ()| Ok(Arc::new(gemini::GeminiChat::from_block(b, ctx)?)),
+    },
     Provider {
         names: aws_bedrock::PROVIDERS,
+        keys: aws_bedrock::keys,
         build: |b, ctx, ()| Ok(Arc::new(aws_bedrock::BedrockChat::from_block(b, ctx)?)),
     },
-    Provider { names: dify::PROVIDERS, build: |b, _, ()| Ok(Arc::new(dify::DifyChat::from_block(b)?)) },
+    Provider {
+        names: dify::PROVIDERS,
+        keys: dify::keys,
+        build: |b, _, ()| Ok(Arc::new(dify::DifyChat::from_block(b)?)),
+    },
 ];
 
 /// Every supported `provider` name, in documentation order.

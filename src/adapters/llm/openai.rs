@@ -90,7 +90,7 @@ impl OpenAiChat {
                 supported: PROVIDERS.join(", "),
             });
         };
-        check_keys(block, &providers::allowed_keys(declared))?;
+        check_keys(block, &keys(&block.provider))?;
         let base = BaseKeys::from_block(block)?;
         let keys: Keys = config::deserialize(block)?;
         let http_keys = HttpKeys::from_block(block)?;
@@ -302,6 +302,12 @@ fn headers(
         }
     }
     Ok(headers)
+}
+
+/// The config keys this adapter accepts for `provider` (its registry entry lists them; the
+/// constructor rejects any other, naming it).
+pub fn keys(provider: &str) -> Vec<&'static str> {
+    providers::find(provider).map(providers::allowed_keys).unwrap_or_default()
 }
 
 #[cfg(test)]

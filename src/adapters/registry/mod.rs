@@ -19,10 +19,14 @@ use crate::ports::backends::BuildError;
 /// Builds one provider's backend from its block.
 pub type Build<T, Needs> = fn(&ProviderBlock, &BuildContext, Needs) -> Result<T, BuildError>;
 
-/// One entry of a kind's table: the `provider` names it serves and how to build it.
+/// One entry of a kind's table: the `provider` names it serves, the config keys each accepts and
+/// how to build it.
 pub struct Provider<T, Needs = ()> {
     /// The `provider` names, in documentation order.
     pub names: &'static [&'static str],
+    /// The config keys a `provider` name of this entry accepts: the list the build function holds
+    /// the block to, rejecting any other key with the same error everywhere (`config::check_keys`).
+    pub keys: fn(&str) -> Vec<&'static str>,
     /// Reads the block (rejecting unknown keys, naming the key) and builds the backend; nothing
     /// is contacted.
     pub build: Build<T, Needs>,
@@ -68,8 +72,12 @@ mod tests {
     use serde_json::json;
 
     const TABLE: &[Provider<&'static str>] = &[
-        Provider { names: &["a", "a2"], build: |_, _, ()| Ok("built a") },
-        Provider { names: &["b"], build: |b, _, ()| Ok(if b.provider == "b" { "built b" } else { "?" }) },
+        Provider { names: &["a", "a2"], keys: |_| vec![], build: |_, _, ()| Ok("built a") },
+        Provider {
+            names: &["b"],
+            keys: |_| vec![],
+            build: |b, _, ()| Ok(if b.provider == "b" { "built b" } else { "?" }),
+        },
     ];
 
     fn block(provider: &str) -> ProviderBlock {

@@ -22,11 +22,31 @@ pub type RerankerProvider = Provider<Arc<dyn Reranker>, Option<Arc<dyn Llm>>>;
 
 /// The reranker kind's registry table.
 pub const PROVIDERS: &[RerankerProvider] = &[
-    Provider { names: cohere::PROVIDERS, build: |b, ctx, _| Ok(Arc::new(cohere::from_block(b, ctx)?)) },
-    Provider { names: huggingface::PROVIDERS, build: |b, ctx, _| Ok(Arc::new(huggingface::from_block(b, ctx)?)) },
-    Provider { names: jina::PROVIDERS, build: |b, ctx, _| Ok(Arc::new(jina::from_block(b, ctx)?)) },
-    Provider { names: zero_entropy::PROVIDERS, build: |b, ctx, _| Ok(Arc::new(zero_entropy::from_block(b, ctx)?)) },
-    Provider { names: llm_reranker::PROVIDERS, build: |b, _, llm| Ok(Arc::new(llm_reranker::from_block(b, llm)?)) },
+    Provider {
+        names: cohere::PROVIDERS,
+        keys: |_| cohere::SPEC.allowed_keys(),
+        build: |b, ctx, _| Ok(Arc::new(cohere::from_block(b, ctx)?)),
+    },
+    Provider {
+        names: huggingface::PROVIDERS,
+        keys: |_| huggingface::SPEC.allowed_keys(),
+        build: |b, ctx, _| Ok(Arc::new(huggingface::from_block(b, ctx)?)),
+    },
+    Provider {
+        names: jina::PROVIDERS,
+        keys: |_| jina::SPEC.allowed_keys(),
+        build: |b, ctx, _| Ok(Arc::new(jina::from_block(b, ctx)?)),
+    },
+    Provider {
+        names: zero_entropy::PROVIDERS,
+        keys: |_| zero_entropy::SPEC.allowed_keys(),
+        build: |b, ctx, _| Ok(Arc::new(zero_entropy::from_block(b, ctx)?)),
+    },
+    Provider {
+        names: llm_reranker::PROVIDERS,
+        keys: |_| llm_reranker::ALLOWED_KEYS.to_vec(),
+        build: |b, _, llm| Ok(Arc::new(llm_reranker::from_block(b, llm)?)),
+    },
 ];
 
 /// Every reranker `provider` name, in the order they are documented.
