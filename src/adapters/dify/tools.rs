@@ -40,19 +40,107 @@ use reply::JsonReply;
 use requests::{AddInput, Binding, InputError, ScopeUsed};
 use serde_json::{json, Map, Value};
 
-/// The names of the tools, in the order the provider lists them: the guide's eight plus
-/// `get_write_status`, which tells what became of an accepted write.
-pub const TOOL_NAMES: [&str; 9] = [
-    "add_memory",
-    "search_memory",
-    "get_all_memories",
-    "get_memory",
-    "update_memory",
-    "delete_memory",
-    "delete_all_memories",
-    "get_memory_history",
-    "get_write_status",
+/// One tool of the [`CATALOGUE`]: everything about it besides its YAML declaration
+/// (`tools/<name>.yaml`) and the [`Call`] method that runs it.
+struct Entry {
+    tool: Tool,
+    /// The name declared in `tools/<name>.yaml` and listed in `provider/mem0.yaml`.
+    name: &'static str,
+    /// What the tool does, for "Failed to …" texts.
+    action: &'static str,
+    /// True when `results` is a list (an error reply then carries `[]`), false for an object (`{}`).
+    lists: bool,
+    /// The outputs of a failed call: every output present, empty, with the failed status.
+    failed: fn(Status) -> ToolOutputs,
+}
+
+/// Every tool, in the order the provider lists them (the order of [`Tool`]'s variants): the
+/// guide's eight plus `get_write_status`, which tells what became of an accepted write.
+const CATALOGUE: [Entry; 9] = [
+    Entry {
+        tool: Tool::AddMemory,
+        name: "add_memory",
+        action: "add memory",
+        lists: true,
+        failed: |status| ToolOutputs::Add(AddOutputs { status, ..AddOutputs::default() }),
+    },
+    Entry {
+        tool: Tool::SearchMemory,
+        name: "search_memory",
+        action: "search memory",
+        lists: true,
+        failed: |status| ToolOutputs::Search(SearchOutputs { status, ..SearchOutputs::default() }),
+    },
+    Entry {
+        tool: Tool::GetAllMemories,
+        name: "get_all_memories",
+        action: "get memories",
+        lists: true,
+        failed: |status| ToolOutputs::List(ListOutputs { status, ..ListOutputs::default() }),
+    },
+    Entry {
+        tool: Tool::GetMemory,
+        name: "get_memory",
+        action: "get memory",
+        lists: false,
+        failed: |status| ToolOutputs::Get(GetOutputs { status, ..GetOutputs::default() }),
+    },
+    Entry {
+        tool: Tool::UpdateMemory,
+        name: "update_memory",
+        action: "update memory",
+        lists: false,
+        failed: |status| ToolOutputs::Write(WriteOutputs { status, ..WriteOutputs::default() }),
+    },
+    Entry {
+        tool: Tool::DeleteMemory,
+        name: "delete_memory",
+        action: "delete memory",
+        lists: false,
+        failed: |status| ToolOutputs::Write(WriteOutputs { status, ..WriteOutputs::default() }),
+    },
+    Entry {
+        tool: Tool::DeleteAllMemories,
+        name: "delete_all_memories",
+        action: "delete memories",
+        lists: false,
+        failed: |status| ToolOutputs::Write(WriteOutputs { status, ..WriteOutputs::default() }),
+    },
+    Entry {
+        tool: Tool::GetMemoryHistory,
+        name: "get_memory_history",
+        action: "get memory history",
+        lists: true,
+        failed: |status| ToolOutputs::History(HistoryOutputs { status, ..HistoryOutputs::default() }),
+    },
+    Entry {
+        tool: Tool::GetWriteStatus,
+        name: "get_write_status",
+        action: "get write status",
+        lists: false,
+        failed: |status| ToolOutputs::WriteStatus(WriteStatusOutputs { status, ..WriteStatusOutputs::default() }),
+    },
 ];
+
+// The catalogue lists the tools in the order of their variants (checked when compiling).
+const _: () = {
+    let mut i = 0;
+    while i < CATALOGUE.len() {
+        assert!(CATALOGUE[i].tool as usize == i, "CATALOGUE must list the tools in the order of Tool");
+        i += 1;
+    }
+};
+
+/// The names of the tools, in the order the provider lists them ([`CATALOGUE`]'s).
+pub const TOOL_NAMES: [&str; CATALOGUE.len()] = {
+    let mut names = [""; CATALOGUE.len()];
+    let mut i = 0;
+    while i < CATALOGUE.len() {
+        names[i] = CATALOGUE[i].name;
+        i += 1;
+    }
+    names
+};
 
 /// What a tool call answers: the JSON message, the text message, then one variable message per
 /// output the tool declares, in that order.
@@ -73,7 +161,7 @@ impl ToolReply {
     }
 }
 
-/// One of the tools.
+/// One of the tools; its entry in the catalogue of this module says the rest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Tool {
     /// `add_memory`.
@@ -98,80 +186,47 @@ pub enum Tool {
 
 impl Tool {
     /// Every tool, in the order of [`TOOL_NAMES`].
-    pub const ALL: [Tool; 9] = [
-        Tool::AddMemory,
-        Tool::SearchMemory,
-        Tool::GetAllMemories,
-        Tool::GetMemory,
-        Tool::UpdateMemory,
-        Tool::DeleteMemory,
-        Tool::DeleteAllMemories,
-        Tool::GetMemoryHistory,
-        Tool::GetWriteStatus,
-    ];
+    pub const ALL: [Tool; CATALOGUE.len()] = {
+        let mut tools = [Tool::AddMemory; CATALOGUE.len()];
+        let mut i = 0;
+        while i < CATALOGUE.len() {
+            tools[i] = CATALOGUE[i].tool;
+            i += 1;
+        }
+        tools
+    };
+
+    /// The tool's catalogue entry.
+    fn entry(self) -> &'static Entry {
+        &CATALOGUE[self as usize]
+    }
 
     /// The tool's name as declared in `tools/<name>.yaml`.
     pub fn name(self) -> &'static str {
-        match self {
-            Tool::AddMemory => TOOL_NAMES[0],
-            Tool::SearchMemory => TOOL_NAMES[1],
-            Tool::GetAllMemories => TOOL_NAMES[2],
-            Tool::GetMemory => TOOL_NAMES[3],
-            Tool::UpdateMemory => TOOL_NAMES[4],
-            Tool::DeleteMemory => TOOL_NAMES[5],
-            Tool::DeleteAllMemories => TOOL_NAMES[6],
-            Tool::GetMemoryHistory => TOOL_NAMES[7],
-            Tool::GetWriteStatus => TOOL_NAMES[8],
-        }
+        self.entry().name
     }
 
     /// The tool of that name.
     pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|t| t.name() == name)
+        CATALOGUE.iter().find(|entry| entry.name == name).map(|entry| entry.tool)
     }
 
     /// What the tool does, for "Failed to …" texts.
     fn action(self) -> &'static str {
-        match self {
-            Tool::AddMemory => "add memory",
-            Tool::SearchMemory => "search memory",
-            Tool::GetAllMemories => "get memories",
-            Tool::GetMemory => "get memory",
-            Tool::UpdateMemory => "update memory",
-            Tool::DeleteMemory => "delete memory",
-            Tool::DeleteAllMemories => "delete memories",
-            Tool::GetMemoryHistory => "get memory history",
-            Tool::GetWriteStatus => "get write status",
-        }
+        self.entry().action
     }
 
     /// The outputs of a call that failed with `message`: every output present, empty.
     fn failed_outputs(self, message: &str) -> ToolOutputs {
-        let status = Status::failed(message);
-        match self {
-            Tool::AddMemory => ToolOutputs::Add(AddOutputs { status, ..AddOutputs::default() }),
-            Tool::SearchMemory => ToolOutputs::Search(SearchOutputs { status, ..SearchOutputs::default() }),
-            Tool::GetAllMemories => ToolOutputs::List(ListOutputs { status, ..ListOutputs::default() }),
-            Tool::GetMemory => ToolOutputs::Get(GetOutputs { status, ..GetOutputs::default() }),
-            Tool::GetMemoryHistory => ToolOutputs::History(HistoryOutputs { status, ..HistoryOutputs::default() }),
-            Tool::UpdateMemory | Tool::DeleteMemory | Tool::DeleteAllMemories => {
-                ToolOutputs::Write(WriteOutputs { status, ..WriteOutputs::default() })
-            }
-            Tool::GetWriteStatus => {
-                ToolOutputs::WriteStatus(WriteStatusOutputs { status, ..WriteStatusOutputs::default() })
-            }
-        }
+        (self.entry().failed)(Status::failed(message))
     }
 
     /// The `results` of an error reply: `[]` for tools that return lists, `{}` for the others.
     fn empty_results(self) -> Value {
-        match self {
-            Tool::AddMemory | Tool::SearchMemory | Tool::GetAllMemories | Tool::GetMemoryHistory => json!([]),
-            Tool::GetMemory
-            | Tool::UpdateMemory
-            | Tool::DeleteMemory
-            | Tool::DeleteAllMemories
-            | Tool::GetWriteStatus => json!({}),
+        if self.entry().lists {
+            json!([])
+        } else {
+            json!({})
         }
     }
 }
