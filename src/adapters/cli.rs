@@ -10,7 +10,7 @@
 //! A write accepted in async mode is applied before the process exits (the caller drains the
 //! application), and [`settle`] adds its final state to the reply.
 
-use crate::adapters::dify::tools::{invoke_tool, Tool, ToolReply};
+use crate::adapters::dify::tools::{invoke_tool, ToolReply, ADD_MEMORY, GET_WRITE_STATUS};
 use crate::adapters::registry::Environment;
 use crate::domain::credentials::{self, CredentialError, CredentialSet};
 use crate::domain::strict_json::parse_without_duplicate_keys;
@@ -108,7 +108,7 @@ pub async fn call(
 ) -> ToolReply {
     let mut reply = invoke_tool(api, credentials, tool, params, &InvokeContext::default()).await;
     let skipped = reply.json.pointer("/results/0/event").and_then(Value::as_str) == Some("SKIP");
-    if Tool::parse(tool) == Some(Tool::AddMemory) && credentials.llm.is_none() && !reply.is_error() && !skipped {
+    if tool == ADD_MEMORY && credentials.llm.is_none() && !reply.is_error() && !skipped {
         reply.text = format!("{}\n{NO_LLM_NOTE}", reply.text);
     }
     reply
@@ -145,7 +145,7 @@ pub async fn settle(api: &dyn MemoryApi, credentials: &CredentialSet, reply: Too
         return Settled { json, text: None, ok };
     };
     let params = Map::from_iter([("write_id".to_owned(), Value::String(write_id))]);
-    let status = invoke_tool(api, credentials, Tool::GetWriteStatus.name(), &params, &InvokeContext::default()).await;
+    let status = invoke_tool(api, credentials, GET_WRITE_STATUS, &params, &InvokeContext::default()).await;
     let state = status.json.get("results").cloned().unwrap_or(Value::Null);
     let mut text = status.text;
     let ok = match state.get("state").and_then(Value::as_str) {

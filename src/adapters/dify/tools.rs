@@ -30,6 +30,7 @@ use crate::adapters::dify::constants::{
 use crate::domain::credentials::CredentialSet;
 use crate::domain::operations::MemoryRef;
 use crate::ports::memory_api::{ApiError, InvokeContext, MemoryApi, WriteId, WriteOutcome};
+use futures::future::BoxFuture;
 use outputs::{
     AddOutputs, Degradation, GetOutputs, HistoryOutputs, HitOutput, ListOutputs, MemoryOutput, ScopeOutput,
     ScopeSource, SearchOutputs, Status, WriteOutputs, WriteStatusOutputs, STATE_DONE, STATE_SKIPPED,
@@ -40,11 +41,13 @@ use reply::JsonReply;
 use requests::{AddInput, Binding, InputError, ScopeUsed};
 use serde_json::{json, Map, Value};
 
+/// A tool's code: runs one call (a method of [`Call`]).
+type Run = for<'a> fn(&'a Call<'a>) -> BoxFuture<'a, Outcome>;
+
 /// One tool of the [`CATALOGUE`]: everything about it besides its YAML declaration
-/// (`tools/<name>.yaml`) and the [`Call`] method that runs it.
+/// (`tools/<name>.yaml`, listed in `provider/mem0.yaml`).
 struct Entry {
-    tool: Tool,
-    /// The name declared in `tools/<name>.yaml` and listed in `provider/mem0.yaml`.
+    /// The name declared in `tools/<name>.yaml`.
     name: &'static str,
     /// What the tool does, for "Failed to …" texts.
     action: &'static str,
@@ -52,84 +55,88 @@ struct Entry {
     lists: bool,
     /// The outputs of a failed call: every output present, empty, with the failed status.
     failed: fn(Status) -> ToolOutputs,
+    /// Runs a call.
+    run: Run,
 }
 
-/// Every tool, in the order the provider lists them (the order of [`Tool`]'s variants): the
-/// guide's eight plus `get_write_status`, which tells what became of an accepted write.
+/// Every tool, in the order the provider lists them: the guide's eight plus `get_write_status`,
+/// which tells what became of an accepted write. Adding a tool is one entry here (with the
+/// [`Call`] method it runs) plus its YAML.
 const CATALOGUE: [Entry; 9] = [
     Entry {
-        tool: Tool::AddMemory,
-        name: "add_memory",
+        name: ADD_MEMORY,
         action: "add memory",
         lists: true,
         failed: |status| ToolOutputs::Add(AddOutputs { status, ..AddOutputs::default() }),
+        run: |call| Box::pin(call.add()),
     },
     Entry {
-        tool: Tool::SearchMemory,
         name: "search_memory",
         action: "search memory",
         lists: true,
         failed: |status| ToolOutputs::Search(SearchOutputs { status, ..SearchOutputs::default() }),
+        run: |call| Box::pin(call.search()),
     },
     Entry {
-        tool: Tool::GetAllMemories,
         name: "get_all_memories",
         action: "get memories",
         lists: true,
         failed: |status| ToolOutputs::List(ListOutputs { status, ..ListOutputs::default() }),
+        run: |call| Box::pin(call.get_all()),
     },
     Entry {
-        tool: Tool::GetMemory,
         name: "get_memory",
         action: "get memory",
         lists: false,
         failed: |status| ToolOutputs::Get(GetOutputs { status, ..GetOutputs::default() }),
+        run: |call| Box::pin(call.get()),
     },
     Entry {
-        tool: Tool::UpdateMemory,
         name: "update_memory",
         action: "update memory",
         lists: false,
         failed: |status| ToolOutputs::Write(WriteOutputs { status, ..WriteOutputs::default() }),
+        run: |call| Box::pin(call.update()),
     },
     Entry {
-        tool: Tool::DeleteMemory,
         name: "delete_memory",
         action: "delete memory",
         lists: false,
         failed: |status| ToolOutputs::Write(WriteOutputs { status, ..WriteOutputs::default() }),
+        run: |call| Box::pin(call.delete()),
     },
     Entry {
-        tool: Tool::DeleteAllMemories,
         name: "delete_all_memories",
         action: "delete memories",
         lists: false,
         failed: |status| ToolOutputs::Write(WriteOutputs { status, ..WriteOutputs::default() }),
+        run: |call| Box::pin(call.delete_all()),
     },
     Entry {
-        tool: Tool::GetMemoryHistory,
         name: "get_memory_history",
         action: "get memory history",
         lists: true,
         failed: |status| ToolOutputs::History(HistoryOutputs { status, ..HistoryOutputs::default() }),
+        run: |call| Box::pin(call.history()),
     },
     Entry {
-        tool: Tool::GetWriteStatus,
-        name: "get_write_status",
+        name: GET_WRITE_STATUS,
         action: "get write status",
         lists: false,
-        failed: |status| ToolOutputs::WriteStatus(WriteStatusOutputs { status, ..WriteStatusOutputs::default() }),
+        failed: write_status_failed,
+        run: |call| Box::pin(call.write_status()),
     },
 ];
 
-// The catalogue lists the tools in the order of their variants (checked when compiling).
-const _: () = {
-    let mut i = 0;
-    while i < CATALOGUE.len() {
-        assert!(CATALOGUE[i].tool as usize == i, "CATALOGUE must list the tools in the order of Tool");
-        i += 1;
-    }
-};
+/// The outputs of a `get_write_status` call that failed (also for a write it does not know).
+fn write_status_failed(status: Status) -> ToolOutputs {
+    ToolOutputs::WriteStatus(WriteStatusOutputs { status, ..WriteStatusOutputs::default() })
+}
+
+/// The tool that tells what became of an accepted write.
+pub const GET_WRITE_STATUS: &str = "get_write_status";
+/// The tool that adds memories.
+pub const ADD_MEMORY: &str = "add_memory";
 
 /// The names of the tools, in the order the provider lists them ([`CATALOGUE`]'s).
 pub const TOOL_NAMES: [&str; CATALOGUE.len()] = {
@@ -141,6 +148,27 @@ pub const TOOL_NAMES: [&str; CATALOGUE.len()] = {
     }
     names
 };
+
+/// The catalogue entry of the tool named `name` (exactly, as declared).
+fn entry(name: &str) -> Option<&'static Entry> {
+    CATALOGUE.iter().find(|entry| entry.name == name)
+}
+
+impl Entry {
+    /// The outputs of a call that failed with `message`: every output present, empty.
+    fn failed_outputs(&self, message: &str) -> ToolOutputs {
+        (self.failed)(Status::failed(message))
+    }
+
+    /// The `results` of an error reply: `[]` for tools that return lists, `{}` for the others.
+    fn empty_results(&self) -> Value {
+        if self.lists {
+            json!([])
+        } else {
+            json!({})
+        }
+    }
+}
 
 /// What a tool call answers: the JSON message, the text message, then one variable message per
 /// output the tool declares, in that order.
@@ -158,76 +186,6 @@ impl ToolReply {
     /// True when `json.status` is `ERROR`.
     pub fn is_error(&self) -> bool {
         self.json.get("status").and_then(Value::as_str) == Some(reply::ERROR)
-    }
-}
-
-/// One of the tools; its entry in the catalogue of this module says the rest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Tool {
-    /// `add_memory`.
-    AddMemory,
-    /// `search_memory`.
-    SearchMemory,
-    /// `get_all_memories`.
-    GetAllMemories,
-    /// `get_memory`.
-    GetMemory,
-    /// `update_memory`.
-    UpdateMemory,
-    /// `delete_memory`.
-    DeleteMemory,
-    /// `delete_all_memories`.
-    DeleteAllMemories,
-    /// `get_memory_history`.
-    GetMemoryHistory,
-    /// `get_write_status`.
-    GetWriteStatus,
-}
-
-impl Tool {
-    /// Every tool, in the order of [`TOOL_NAMES`].
-    pub const ALL: [Tool; CATALOGUE.len()] = {
-        let mut tools = [Tool::AddMemory; CATALOGUE.len()];
-        let mut i = 0;
-        while i < CATALOGUE.len() {
-            tools[i] = CATALOGUE[i].tool;
-            i += 1;
-        }
-        tools
-    };
-
-    /// The tool's catalogue entry.
-    fn entry(self) -> &'static Entry {
-        &CATALOGUE[self as usize]
-    }
-
-    /// The tool's name as declared in `tools/<name>.yaml`.
-    pub fn name(self) -> &'static str {
-        self.entry().name
-    }
-
-    /// The tool of that name.
-    pub fn parse(name: &str) -> Option<Self> {
-        CATALOGUE.iter().find(|entry| entry.name == name).map(|entry| entry.tool)
-    }
-
-    /// What the tool does, for "Failed to …" texts.
-    fn action(self) -> &'static str {
-        self.entry().action
-    }
-
-    /// The outputs of a call that failed with `message`: every output present, empty.
-    fn failed_outputs(self, message: &str) -> ToolOutputs {
-        (self.entry().failed)(Status::failed(message))
-    }
-
-    /// The `results` of an error reply: `[]` for tools that return lists, `{}` for the others.
-    fn empty_results(self) -> Value {
-        if self.entry().lists {
-            json!([])
-        } else {
-            json!({})
-        }
     }
 }
 
@@ -250,23 +208,13 @@ pub async fn invoke_tool(
     params: &Map<String, Value>,
     ctx: &InvokeContext,
 ) -> ToolReply {
-    let Some(known) = Tool::parse(tool) else {
+    let Some(known) = entry(tool) else {
         return unknown_tool(tool);
     };
     let params = Params::new(params);
     let binding = Binding::new(credentials.bind_user_to_dify_user, ctx.end_user.as_deref());
     let call = Call { api, credentials, params, binding };
-    let outcome = match known {
-        Tool::AddMemory => call.add().await,
-        Tool::SearchMemory => call.search().await,
-        Tool::GetAllMemories => call.get_all().await,
-        Tool::GetMemory => call.get().await,
-        Tool::UpdateMemory => call.update().await,
-        Tool::DeleteMemory => call.delete().await,
-        Tool::DeleteAllMemories => call.delete_all().await,
-        Tool::GetMemoryHistory => call.history().await,
-        Tool::GetWriteStatus => call.write_status().await,
-    };
+    let outcome = (known.run)(&call).await;
     outcome.unwrap_or_else(|failure| failed(known, &failure))
 }
 
@@ -279,15 +227,15 @@ fn unknown_tool(name: &str) -> ToolReply {
     ToolReply { json: JsonReply::error(&message, json!([])).into_value(), text: message, outputs: ToolOutputs::None }
 }
 
-fn failed(tool: Tool, failure: &Failure) -> ToolReply {
+fn failed(tool: &Entry, failure: &Failure) -> ToolReply {
     let message = failure.to_string();
     match failure {
-        Failure::Input(_) => tracing::debug!(tool = tool.name(), %message, "rejected tool parameters"),
-        Failure::Api(_) => tracing::warn!(tool = tool.name(), %message, "tool call failed"),
+        Failure::Input(_) => tracing::debug!(tool = tool.name, %message, "rejected tool parameters"),
+        Failure::Api(_) => tracing::warn!(tool = tool.name, %message, "tool call failed"),
     }
     ToolReply {
         json: JsonReply::error(&message, tool.empty_results()).into_value(),
-        text: render::failed(tool.action(), &message),
+        text: render::failed(tool.action, &message),
         outputs: tool.failed_outputs(&message),
     }
 }
@@ -532,7 +480,7 @@ impl Call<'_> {
             return Ok(ToolReply {
                 json: JsonReply::error(&message, json!({})).into_value(),
                 text: render::failed("get write status", &message),
-                outputs: Tool::GetWriteStatus.failed_outputs(&message),
+                outputs: write_status_failed(Status::failed(&message)),
             });
         };
         let results = serde_json::to_value(&state).unwrap_or(Value::Null);
