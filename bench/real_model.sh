@@ -120,8 +120,10 @@ if [ -z "$BIN" ]; then
   (cd "$ROOT" && cargo build --release --bin mem0-dify >&2)
   BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/mem0-dify"
 fi
-export MEM0_TEST_MINILM_DIR="${MEM0_TEST_MINILM_DIR:-$HOME/.mem0-dify/models/all-MiniLM-L6-v2}"
-[ -d "$MEM0_TEST_MINILM_DIR" ] || "$ROOT/scripts/services/minilm.sh" >&2
+# The embedding model: MEM0_TEST_MINILM_DIR when set, else installed (and found) by minilm.sh.
+[ -n "${MEM0_TEST_MINILM_DIR:-}" ] && [ -d "$MEM0_TEST_MINILM_DIR" ] \
+  || MEM0_TEST_MINILM_DIR=$("$ROOT/scripts/services/minilm.sh" install)
+export MEM0_TEST_MINILM_DIR
 
 cd "$HERE"
 python3 -m harness.real_model --bin "$BIN" --llama-server "${SERVER:-}" --targets "${TARGETS[@]}" "${EXTRA[@]}"

@@ -7,6 +7,10 @@
 #[path = "../tests/it/support/fake_api.rs"]
 mod fake_api;
 
+/// The real plugin's settings loader (process environment over `.env`).
+#[path = "../src/composition/environment.rs"]
+mod environment;
+
 use mem0_dify::adapters::dify::{init_stderr_logging, serve, RuntimeSettings, SERVE_DEFAULT_LOG};
 use std::sync::Arc;
 
@@ -18,7 +22,14 @@ async fn main() {
         eprintln!("usage: fake_plugin serve");
         std::process::exit(2);
     }
-    let settings = match RuntimeSettings::from_env() {
+    let env = match environment::load() {
+        Ok(env) => env,
+        Err(e) => {
+            eprintln!("fake_plugin: {e}");
+            std::process::exit(2);
+        }
+    };
+    let settings = match RuntimeSettings::from_lookup(|name| env.var(name)) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("fake_plugin: {e}");

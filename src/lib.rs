@@ -2,7 +2,8 @@
 //!
 //! A hexagonal application: [`domain`] holds pure logic, [`ports`] the traits to the outside,
 //! [`app`] the use cases and runtime policies, [`adapters`] the implementations (including the
-//! Dify plugin runtime). Only `main.rs` wires adapters into the application.
+//! Dify plugin runtime). Only the composition root (`main.rs` and `src/composition/`, in the binary)
+//! wires adapters into the application.
 
 #![warn(missing_docs, unreachable_pub)]
 

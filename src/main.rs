@@ -1,15 +1,13 @@
 //! `mem0-dify`: the composition root. Parses the command line, wires the adapters into the
 //! memory application and runs the chosen command.
 
-mod app_env;
+mod composition;
 
 use clap::{Parser, Subcommand};
+use composition::Composition;
 use mem0_dify::adapters::cli;
 use mem0_dify::adapters::console::{self, Console, ConsoleAccess};
-use mem0_dify::adapters::dify::{
-    self, build_package, init_stderr_logging, Arch, RuntimeSettings, CLI_DEFAULT_LOG, SERVE_DEFAULT_LOG,
-};
-use mem0_dify::adapters::factory::DefaultBackendFactory;
+use mem0_dify::adapters::dify::{self, build_package, init_stderr_logging, Arch, CLI_DEFAULT_LOG, SERVE_DEFAULT_LOG};
 use mem0_dify::adapters::history::read_mem0_history;
 use mem0_dify::app::api::MemoryApp;
 use mem0_dify::domain::credentials::CredentialSet;
@@ -111,28 +109,40 @@ fn main() -> ExitCode {
     runtime.block_on(run(cli.command))
 }
 
-/// The memory application with the tunables of the environment (see `app_env`).
-fn start_app() -> Result<Arc<MemoryApp>, app_env::EnvError> {
-    let settings = app_env::app_settings_from_env()?;
-    Ok(Arc::new(MemoryApp::start(Arc::new(DefaultBackendFactory::from_env()), settings)))
+/// The settings loader's snapshot (process environment over `.env`); the exit code of the
+/// failure, reported, when `.env` cannot be read.
+fn load() -> Result<Composition, ExitCode> {
+    Composition::load().map_err(|e| fail(&e))
 }
 
 /// The credentials of `--credentials` (or the zero-setup defaults) and the started application;
 /// the exit code of the failure, reported, when either cannot be had.
-fn credentials_and_app(path: Option<&std::path::Path>) -> Result<(CredentialSet, Arc<MemoryApp>), ExitCode> {
-    let credentials = cli::read_credentials(path).map_err(|e| fail(&e))?;
-    let app = start_app().map_err(|e| fail(&e))?;
+fn credentials_and_app(
+    composition: &Composition,
+    path: Option<&std::path::Path>,
+) -> Result<(CredentialSet, Arc<MemoryApp>), ExitCode> {
+    let credentials = cli::read_credentials(path, composition.env()).map_err(|e| fail(&e))?;
+    let app = composition.start_app().map_err(|e| fail(&e))?;
     Ok((credentials, app))
+}
+
+/// [`credentials_and_app`] with the settings loaded here.
+fn load_credentials_and_app(path: Option<&std::path::Path>) -> Result<(CredentialSet, Arc<MemoryApp>), ExitCode> {
+    credentials_and_app(&load()?, path)
 }
 
 async fn run(command: Command) -> ExitCode {
     match command {
         Command::Serve => {
-            let settings = match RuntimeSettings::from_env() {
+            let composition = match load() {
+                Ok(composition) => composition,
+                Err(code) => return code,
+            };
+            let settings = match composition.runtime_settings() {
                 Ok(settings) => settings,
                 Err(e) => return fail(&e),
             };
-            let app = match start_app() {
+            let app = match composition.start_app() {
                 Ok(app) => app,
                 Err(e) => return fail(&e),
             };
@@ -142,12 +152,16 @@ async fn run(command: Command) -> ExitCode {
             }
         }
         Command::Call { tool, credentials, params } => {
+            let composition = match load() {
+                Ok(composition) => composition,
+                Err(code) => return code,
+            };
             let (credentials, params) =
-                match (cli::read_credentials(credentials.as_deref()), cli::parse_params(&params)) {
+                match (cli::read_credentials(credentials.as_deref(), composition.env()), cli::parse_params(&params)) {
                     (Ok(c), Ok(p)) => (c, p),
                     (Err(e), _) | (_, Err(e)) => return fail(&e),
                 };
-            let app = match start_app() {
+            let app = match composition.start_app() {
                 Ok(app) => app,
                 Err(e) => return fail(&e),
             };
@@ -169,7 +183,7 @@ async fn run(command: Command) -> ExitCode {
             }
         }
         Command::Validate { credentials } => {
-            let (credentials, app) = match credentials_and_app(credentials.as_deref()) {
+            let (credentials, app) = match load_credentials_and_app(credentials.as_deref()) {
                 Ok(started) => started,
                 Err(code) => return code,
             };
@@ -191,14 +205,18 @@ async fn run(command: Command) -> ExitCode {
             }
         }
         Command::Console { credentials, listen, allow_remote } => {
-            let key = std::env::var(CONSOLE_KEY_VAR).unwrap_or_default();
+            let composition = match load() {
+                Ok(composition) => composition,
+                Err(code) => return code,
+            };
+            let key = composition.var(CONSOLE_KEY_VAR).unwrap_or_default();
             if key.trim().chars().count() < console::access::MIN_KEY_LEN {
                 return fail(&format!(
                     "{CONSOLE_KEY_VAR}: an access key of at least {} characters is required",
                     console::access::MIN_KEY_LEN
                 ));
             }
-            let (credentials, app) = match credentials_and_app(credentials.as_deref()) {
+            let (credentials, app) = match credentials_and_app(&composition, credentials.as_deref()) {
                 Ok(started) => started,
                 Err(code) => return code,
             };
@@ -227,7 +245,7 @@ async fn run(command: Command) -> ExitCode {
                 Ok(rows) => rows,
                 Err(e) => return fail(&e),
             };
-            let (credentials, app) = match credentials_and_app(credentials.as_deref()) {
+            let (credentials, app) = match load_credentials_and_app(credentials.as_deref()) {
                 Ok(started) => started,
                 Err(code) => return code,
             };

@@ -10,8 +10,8 @@
 //! A write accepted in async mode is applied before the process exits (the caller drains the
 //! application), and [`settle`] adds its final state to the reply.
 
-use crate::adapters::config::{Env, ProcessEnv};
-use crate::adapters::dify::tools::{invoke_tool, Tool, ToolReply};
+use crate::adapters::dify::tools::{invoke_tool, ToolReply, ADD_MEMORY, GET_WRITE_STATUS};
+use crate::adapters::registry::Environment;
 use crate::domain::credentials::{self, CredentialError, CredentialSet};
 use crate::domain::strict_json::parse_without_duplicate_keys;
 use crate::ports::memory_api::{CheckResult, InvokeContext, MemoryApi};
@@ -59,13 +59,8 @@ pub enum CliError {
     Validation(String),
 }
 
-/// Reads the credentials file, or the zero-setup credentials when there is none.
-pub fn read_credentials(path: Option<&Path>) -> Result<CredentialSet, CliError> {
-    read_credentials_with(path, &ProcessEnv)
-}
-
-/// [`read_credentials`] with the environment given.
-pub fn read_credentials_with(path: Option<&Path>, env: &dyn Env) -> Result<CredentialSet, CliError> {
+/// Reads the credentials file, or the zero-setup credentials `env` describes when there is none.
+pub fn read_credentials(path: Option<&Path>, env: &Environment) -> Result<CredentialSet, CliError> {
     let Some(path) = path else { return zero_setup_credentials(env) };
     let text =
         std::fs::read_to_string(path).map_err(|source| CliError::ReadCredentials { path: path.to_owned(), source })?;
@@ -82,7 +77,7 @@ pub fn read_credentials_with(path: Option<&Path>, env: &dyn Env) -> Result<Crede
 
 /// No blocks (embedded store, local embedder), plus an `openai` LLM when [`LLM_API_KEY_ENV`] is set;
 /// the adapter reads the key and `OPENAI_BASE_URL` from the environment itself.
-fn zero_setup_credentials(env: &dyn Env) -> Result<CredentialSet, CliError> {
+fn zero_setup_credentials(env: &Environment) -> Result<CredentialSet, CliError> {
     let mut map = Map::new();
     if env.var(LLM_API_KEY_ENV).is_some() {
         let mut config = Map::new();
@@ -113,7 +108,7 @@ pub async fn call(
 ) -> ToolReply {
     let mut reply = invoke_tool(api, credentials, tool, params, &InvokeContext::default()).await;
     let skipped = reply.json.pointer("/results/0/event").and_then(Value::as_str) == Some("SKIP");
-    if Tool::parse(tool) == Some(Tool::AddMemory) && credentials.llm.is_none() && !reply.is_error() && !skipped {
+    if tool == ADD_MEMORY && credentials.llm.is_none() && !reply.is_error() && !skipped {
         reply.text = format!("{}\n{NO_LLM_NOTE}", reply.text);
     }
     reply
@@ -150,7 +145,7 @@ pub async fn settle(api: &dyn MemoryApi, credentials: &CredentialSet, reply: Too
         return Settled { json, text: None, ok };
     };
     let params = Map::from_iter([("write_id".to_owned(), Value::String(write_id))]);
-    let status = invoke_tool(api, credentials, Tool::GetWriteStatus.name(), &params, &InvokeContext::default()).await;
+    let status = invoke_tool(api, credentials, GET_WRITE_STATUS, &params, &InvokeContext::default()).await;
     let state = status.json.get("results").cloned().unwrap_or(Value::Null);
     let mut text = status.text;
     let ok = match state.get("state").and_then(Value::as_str) {
@@ -194,42 +189,42 @@ mod tests {
 
     #[test]
     fn credentials_files_are_checked() {
-        assert!(read_credentials(None).unwrap().llm.is_none());
+        assert!(read_credentials(None, &Environment::default()).unwrap().llm.is_none());
         let mut file = tempfile::NamedTempFile::new().unwrap();
         write!(file, "[1]").unwrap();
-        let err = read_credentials(Some(file.path())).unwrap_err().to_string();
+        let err = read_credentials(Some(file.path()), &Environment::default()).unwrap_err().to_string();
         assert!(err.contains("must hold a JSON object") && err.contains("found a list"), "{err}");
         let mut file = tempfile::NamedTempFile::new().unwrap();
         write!(file, r#"{{"local_llm_json": "{{\"provider\": \"openai\"}}", "async_mode": "false"}}"#).unwrap();
-        let set = read_credentials(Some(file.path())).unwrap();
+        let set = read_credentials(Some(file.path()), &Environment::default()).unwrap();
         assert_eq!(set.llm.unwrap().provider, "openai");
         assert!(!set.async_mode);
         let mut file = tempfile::NamedTempFile::new().unwrap();
         let twice = r#"{"local_vector_db_json": {"provider": "pgvector", "config": {"port": 5432, "port": 5433}}}"#;
         write!(file, "{twice}").unwrap();
-        let err = read_credentials(Some(file.path())).unwrap_err().to_string();
+        let err = read_credentials(Some(file.path()), &Environment::default()).unwrap_err().to_string();
         assert!(err.contains("the key \"local_vector_db_json.config.port\" appears more than once"), "{err}");
-        let missing = read_credentials(Some(Path::new("/nonexistent/creds.json"))).unwrap_err().to_string();
+        let missing = read_credentials(Some(Path::new("/nonexistent/creds.json")), &Environment::default())
+            .unwrap_err()
+            .to_string();
         assert!(missing.contains("cannot read the credentials file /nonexistent/creds.json"));
     }
 
     #[test]
     fn zero_setup_takes_an_openai_llm_from_the_environment() {
-        let env = |vars: &[(&str, &str)]| -> std::collections::HashMap<String, String> {
-            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
-        };
-        let none = read_credentials_with(None, &env(&[("OPENAI_BASE_URL", "http://127.0.0.1:1/v1")])).unwrap();
+        let env = |vars: &[(&str, &str)]| Environment::from_pairs(vars.iter().copied());
+        let none = read_credentials(None, &env(&[("OPENAI_BASE_URL", "http://127.0.0.1:1/v1")])).unwrap();
         assert!(none.llm.is_none() && none.embedder.is_none() && none.vector_store.is_none());
         assert!(none.async_mode);
-        let set = read_credentials_with(None, &env(&[("OPENAI_API_KEY", "sk-1"), ("MEM0_DIFY_LLM_MODEL", " m1 ")]));
+        let set = read_credentials(None, &env(&[("OPENAI_API_KEY", "sk-1"), ("MEM0_DIFY_LLM_MODEL", " m1 ")]));
         let llm = set.unwrap().llm.unwrap();
         assert_eq!((llm.field, llm.provider.as_str()), (credentials::LLM, "openai"));
         assert_eq!(Value::Object(llm.config), json!({"model": "m1"}));
-        let blank = read_credentials_with(None, &env(&[("OPENAI_API_KEY", "  ")])).unwrap();
+        let blank = read_credentials(None, &env(&[("OPENAI_API_KEY", "  ")])).unwrap();
         assert!(blank.llm.is_none());
         let mut file = tempfile::NamedTempFile::new().unwrap();
         write!(file, "{{}}").unwrap();
-        let from_file = read_credentials_with(Some(file.path()), &env(&[("OPENAI_API_KEY", "sk-1")])).unwrap();
+        let from_file = read_credentials(Some(file.path()), &env(&[("OPENAI_API_KEY", "sk-1")])).unwrap();
         assert!(from_file.llm.is_none(), "a credentials file is taken as it is");
     }
 

@@ -2,12 +2,12 @@
 //! with errors naming the key (never repeating a secret), the shared HTTP keys, and environment fallbacks.
 
 use crate::adapters::http::{parse_proxies, HttpSettings, RetryPolicy};
+use crate::adapters::registry::Environment;
 use crate::domain::credentials::ProviderBlock;
 use crate::ports::backends::BuildError;
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use std::collections::HashMap;
 use std::time::Duration;
 
 /// The most retries a block may ask for.
@@ -15,48 +15,6 @@ pub const MAX_RETRIES_LIMIT: u32 = 10;
 
 /// The longest `timeout` a block may set, in seconds.
 pub const MAX_TIMEOUT_SECS: f64 = 3600.0;
-
-/// Where API keys and base URLs fall back to when a block does not set them.
-pub trait Env: Send + Sync {
-    /// The variable's value; `None` when unset or blank.
-    fn var(&self, name: &str) -> Option<String>;
-}
-
-/// The process environment.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ProcessEnv;
-
-impl Env for ProcessEnv {
-    fn var(&self, name: &str) -> Option<String> {
-        std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-    }
-}
-
-impl Env for HashMap<String, String> {
-    fn var(&self, name: &str) -> Option<String> {
-        self.get(name).filter(|v| !v.trim().is_empty()).cloned()
-    }
-}
-
-/// Builds one adapter of kind `T` from a block.
-pub type AdapterBuilder<T> = fn(&ProviderBlock, &dyn Env) -> Result<std::sync::Arc<T>, BuildError>;
-
-/// Builds the adapter whose provider names include the block's `provider`, or answers
-/// [`BuildError::UnknownProvider`] listing every name of `adapters`.
-pub fn build_adapter<T: ?Sized>(
-    adapters: &[(&[&str], AdapterBuilder<T>)],
-    block: &ProviderBlock,
-    env: &dyn Env,
-) -> Result<std::sync::Arc<T>, BuildError> {
-    match adapters.iter().find(|(names, _)| names.contains(&block.provider.as_str())) {
-        Some((_, build)) => build(block, env),
-        None => Err(BuildError::UnknownProvider {
-            field: block.field,
-            provider: block.provider.clone(),
-            supported: adapters.iter().flat_map(|(names, _)| names.iter().copied()).collect::<Vec<_>>().join(", "),
-        }),
-    }
-}
 
 /// The keys a provider accepts: its kind's `base` keys (which include the [`HttpKeys`]) and its own `extra`.
 pub fn allowed_keys(base: &[&'static str], extra: &[&'static str]) -> Vec<&'static str> {
@@ -226,12 +184,12 @@ pub fn reject_client(block: &ProviderBlock, client: &Value, instead: &str) -> Re
 }
 
 /// The configured value, else the first environment variable of `names` that is set.
-pub fn or_env(configured: Option<String>, names: &[&str], env: &dyn Env) -> Option<String> {
+pub fn or_env(configured: Option<String>, names: &[&str], env: &Environment) -> Option<String> {
     non_blank(configured).or_else(|| names.iter().find_map(|name| env.var(name)))
 }
 
 /// A configured secret (trimmed; blank means unset), else the first environment variable of `names` that is set.
-pub fn secret_or_env(configured: Option<&SecretString>, names: &[&str], env: &dyn Env) -> Option<SecretString> {
+pub fn secret_or_env(configured: Option<&SecretString>, names: &[&str], env: &Environment) -> Option<SecretString> {
     or_env(configured.map(|s| s.expose_secret().to_owned()), names, env).map(SecretString::from)
 }
 
@@ -251,7 +209,7 @@ pub fn base_url(
     block: &ProviderBlock,
     key: &str,
     env_names: &[&str],
-    env: &dyn Env,
+    env: &Environment,
     default: &str,
 ) -> Result<String, BuildError> {
     let url = or_env(string_key(block, key)?, env_names, env).unwrap_or_else(|| default.to_owned());
@@ -274,6 +232,13 @@ pub(crate) fn test_block(field: &'static str, provider: &str, config: Value) -> 
     ProviderBlock::parse(field, &serde_json::json!({"provider": provider, "config": config}))
         .expect("a valid provider block")
         .expect("a configured provider block")
+}
+
+/// A build context for unit tests: the variables of `vars` and a data directory nothing is written to.
+#[cfg(test)]
+pub(crate) fn test_context(vars: &[(&str, &str)]) -> crate::adapters::registry::BuildContext {
+    let env = Environment::from_pairs(vars.iter().copied());
+    crate::adapters::registry::BuildContext::new(env, "/nonexistent/mem0-dify-test-data")
 }
 
 #[cfg(test)]
@@ -358,12 +323,5 @@ mod tests {
         assert_eq!(check_base_url(&b, "openai_base_url", "http://h:1/v1/").unwrap(), "http://h:1/v1");
         assert!(check_base_url(&b, "openai_base_url", "h:1").unwrap_err().to_string().contains("openai_base_url"));
         assert!(check_base_url(&b, "openai_base_url", "localhost/v1").is_err());
-    }
-
-    #[test]
-    fn env_maps_ignore_blank_values() {
-        let env: HashMap<String, String> = [("A".to_owned(), " ".to_owned()), ("B".to_owned(), "b".to_owned())].into();
-        assert_eq!(env.var("A"), None);
-        assert_eq!(env.var("B").as_deref(), Some("b"));
     }
 }

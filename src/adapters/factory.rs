@@ -1,89 +1,68 @@
-//! The composition of backends from credentials: the one place that knows every adapter.
+//! The composition of backends from credentials: a walk over the registry tables of every kind,
+//! in dependency order (see [`crate::adapters::registry`]).
 //!
-//! - `local_llm_json` → a chat model, or none (adds then store text as given);
-//! - `local_embedder_json` → an embedding model (required);
+//! - `local_llm_json` → a chat model ([`llm::PROVIDERS`]), or none (adds then store text as given);
+//! - `local_embedder_json` → an embedding model ([`embedder::PROVIDERS`]); no block = the local model;
 //! - `local_vector_db_json` → the vector store and, beside it, the history and the journal of
-//!   accepted writes: in the same PostgreSQL database for `pgvector`, in SQLite files next to the
-//!   store (or in the data directory) otherwise; no block = the embedded store in the data directory;
-//! - `local_graph_db_json` → graph memory (needs an LLM);
-//! - `local_reranker_json` → a reranker (`llm_reranker` uses the configured LLM unless it has its own).
+//!   accepted writes ([`storage::PROVIDERS`]); no block = the embedded store in the data directory;
+//! - `local_graph_db_json` → graph memory ([`graph::PROVIDERS`], needs an LLM);
+//! - `local_reranker_json` → a reranker ([`rerank::PROVIDERS`]; `llm_reranker` uses the configured
+//!   LLM unless it has its own).
 
-use crate::adapters::data_dir;
-use crate::adapters::graph::neo4j::{self, Neo4jGraphStore};
-use crate::adapters::history::postgres::PostgresHistoryStore;
-use crate::adapters::history::sqlite::SqliteHistoryStore;
-use crate::adapters::journal::postgres::PostgresJournal;
-use crate::adapters::journal::sqlite::SqliteJournal;
-use crate::adapters::rerank::{self, llm_reranker};
+use crate::adapters::registry::BuildContext;
+use crate::adapters::rerank::llm_reranker;
 use crate::adapters::system_clock::SystemClock;
-use crate::adapters::vector;
-use crate::adapters::vector::embedded::{self, EmbeddedConfig, EmbeddedVectorStore};
-use crate::adapters::vector::pgvector::{self, PgVectorStore};
-use crate::domain::credentials::{self, CredentialSet, ProviderBlock};
+use crate::adapters::{embedder, graph, llm, rerank, storage};
+use crate::domain::credentials::CredentialSet;
 use crate::ports::backends::{BackendFactory, Backends, BuildError};
 use crate::ports::embedder::Embedder;
-use crate::ports::graph_store::GraphBackend;
-use crate::ports::history_store::HistoryStore;
-use crate::ports::journal::WriteJournal;
-use crate::ports::vector_store::VectorStore;
 use async_trait::async_trait;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
-/// The chat model of a `local_llm_json` block: every provider of [`crate::adapters::llm`].
-pub use crate::adapters::llm::build_llm;
-
-/// The embedding model of a `local_embedder_json` block: every provider of [`crate::adapters::embedder`].
-pub use crate::adapters::embedder::build_embedder;
-
-/// Vector store providers built here (besides the hosted ones of [`vector::HOSTED_PROVIDERS`]).
-pub const VECTOR_PROVIDERS: &[&str] = &["pgvector", "embedded"];
-
-/// Builds every backend the plugin supports.
+/// Builds every backend the plugin supports, with one [`BuildContext`].
 #[derive(Debug, Clone)]
 pub struct DefaultBackendFactory {
-    data_dir: PathBuf,
+    context: BuildContext,
 }
 
 impl DefaultBackendFactory {
-    /// A factory keeping local files (embedded store, SQLite history and journals) under `data_dir`.
+    /// A factory building with `context` (the composition root's).
+    pub fn with_context(context: BuildContext) -> Self {
+        Self { context }
+    }
+
+    /// A factory keeping local files (embedded store, SQLite history and journals) under
+    /// `data_dir`, with an empty environment: no variable fills in a missing key (tests use it).
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
-        Self { data_dir: data_dir.into() }
+        Self::with_context(BuildContext::new(Default::default(), data_dir))
     }
-
-    /// A factory using `$MEM0_DIFY_DATA_DIR`, else `~/.mem0-dify`, else `./.mem0-dify`.
-    pub fn from_env() -> Self {
-        Self::new(data_dir::data_dir().unwrap_or_else(|| PathBuf::from(data_dir::DEFAULT_DIR_NAME)))
-    }
-}
-
-/// The vector store with the history and journal kept beside it.
-struct Storage {
-    vector_store: Arc<dyn VectorStore>,
-    history: Arc<dyn HistoryStore>,
-    journal: Arc<dyn WriteJournal>,
 }
 
 #[async_trait]
 impl BackendFactory for DefaultBackendFactory {
     async fn build(&self, credentials: &CredentialSet) -> Result<Backends, BuildError> {
-        let llm = credentials.llm.as_ref().map(build_llm).transpose()?;
+        let context = &self.context;
+        let llm = credentials.llm.as_ref().map(|block| llm::build_llm(block, context)).transpose()?;
         let embedder = match &credentials.embedder {
-            Some(block) => build_embedder(block)?,
+            Some(block) => embedder::build_embedder(block, context)?,
             None => self.default_embedder()?,
         };
-        let storage = self.storage(credentials.vector_store.as_ref(), embedder.dimensions())?;
+        let storage = match &credentials.vector_store {
+            Some(block) => storage::build_storage(block, context, embedder.dimensions())?,
+            None => storage::default_storage(context, embedder.dimensions()),
+        };
         let graph = match &credentials.graph_store {
-            Some(block) => Some(build_graph(block, llm.is_some())?),
+            Some(block) => Some(graph::build_graph(block, context, llm.clone())?),
             None => None,
         };
         let reranker = match &credentials.reranker {
             Some(block) => {
                 let llm = match llm_reranker::own_llm_block(block)? {
-                    Some(own) => Some(build_llm(&own)?),
+                    Some(own) => Some(llm::build_llm(&own, context)?),
                     None => llm.clone(),
                 };
-                Some(rerank::build_reranker(block, llm)?)
+                Some(rerank::build_reranker(block, context, llm)?)
             }
             None => None,
         };
@@ -106,91 +85,13 @@ impl DefaultBackendFactory {
     #[cfg(feature = "local-embedder")]
     fn default_embedder(&self) -> Result<Arc<dyn Embedder>, BuildError> {
         use crate::adapters::embedder::local::{LocalEmbedder, LocalEmbedderConfig};
-        Ok(Arc::new(LocalEmbedder::new(LocalEmbedderConfig::in_data_dir(&self.data_dir))))
+        Ok(Arc::new(LocalEmbedder::new(LocalEmbedderConfig::in_data_dir(self.context.data_dir()))))
     }
 
     /// Without `local_embedder_json` and without the in-process model compiled in: an error.
     #[cfg(not(feature = "local-embedder"))]
     fn default_embedder(&self) -> Result<Arc<dyn Embedder>, BuildError> {
-        Err(BuildError::Missing { field: credentials::EMBEDDER })
-    }
-
-    /// The store a block describes (none: the embedded one). The embedded store's vectors have
-    /// the embedder's size unless the block sets `embedding_model_dims`.
-    fn storage(&self, block: Option<&ProviderBlock>, embedder_dims: usize) -> Result<Storage, BuildError> {
-        let Some(block) = block else {
-            let config =
-                EmbeddedConfig { embedding_model_dims: embedder_dims, ..EmbeddedConfig::in_data_dir(&self.data_dir) };
-            return Ok(self.embedded(config));
-        };
-        match block.provider.as_str() {
-            "pgvector" => {
-                let config = pgvector::from_block(block)?;
-                let store = PgVectorStore::connect(config)
-                    .map_err(|e| BuildError::Config { field: block.field, message: e.to_string() })?;
-                Ok(Storage {
-                    history: Arc::new(PostgresHistoryStore::beside(&store)),
-                    journal: Arc::new(PostgresJournal::beside(&store)),
-                    vector_store: Arc::new(store),
-                })
-            }
-            "embedded" => {
-                let mut config = embedded::from_block_in(block, &self.data_dir)?;
-                if !block.config.contains_key("embedding_model_dims") {
-                    config.embedding_model_dims = embedder_dims;
-                }
-                Ok(self.embedded(config))
-            }
-            provider => match vector::build_hosted_store(block) {
-                Some(store) => Ok(self.hosted(provider, store?, block)),
-                None => Err(unknown(block, &[VECTOR_PROVIDERS, vector::HOSTED_PROVIDERS].concat())),
-            },
-        }
-    }
-
-    /// A hosted store; history and journal in SQLite files in the data directory.
-    fn hosted(&self, provider: &str, store: Arc<dyn VectorStore>, block: &ProviderBlock) -> Storage {
-        let collection = block.config.get("collection_name").and_then(|v| v.as_str()).unwrap_or("mem0");
-        let safe: String =
-            collection.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
-        Storage {
-            history: Arc::new(SqliteHistoryStore::new(self.data_dir.join("history.db"))),
-            journal: Arc::new(SqliteJournal::new(self.data_dir.join(format!("journal-{provider}-{safe}.db")))),
-            vector_store: store,
-        }
-    }
-
-    /// The embedded store; history and journal in SQLite files beside its file.
-    fn embedded(&self, config: EmbeddedConfig) -> Storage {
-        let dir = config.path.parent().map_or_else(|| self.data_dir.clone(), Path::to_path_buf);
-        let journal = dir.join(config.journal_file_name());
-        Storage {
-            history: Arc::new(SqliteHistoryStore::new(dir.join("history.db"))),
-            journal: Arc::new(SqliteJournal::new(journal)),
-            vector_store: Arc::new(EmbeddedVectorStore::new(config)),
-        }
-    }
-}
-
-fn build_graph(block: &ProviderBlock, llm_configured: bool) -> Result<GraphBackend, BuildError> {
-    if block.provider != "neo4j" {
-        return Err(unknown(block, &["neo4j"]));
-    }
-    if !llm_configured {
-        return Err(BuildError::Config {
-            field: block.field,
-            message: format!("graph memory extracts entities with the LLM: configure {} too", credentials::LLM),
-        });
-    }
-    let config = neo4j::from_block(block)?;
-    Ok(GraphBackend { settings: config.settings(), store: Arc::new(Neo4jGraphStore::new(config)) })
-}
-
-fn unknown(block: &ProviderBlock, supported: &[&str]) -> BuildError {
-    BuildError::UnknownProvider {
-        field: block.field,
-        provider: block.provider.clone(),
-        supported: if supported.is_empty() { "(none yet)".to_owned() } else { supported.join(", ") },
+        Err(BuildError::Missing { field: crate::domain::credentials::EMBEDDER })
     }
 }
 
@@ -226,6 +127,64 @@ mod tests {
             json!({"provider": "neo4j", "config": {"url": "bolt://127.0.0.1:1", "username": "u", "password": "p"}});
         let err = build_error(json!({"local_embedder_json": embedder, "local_graph_db_json": graph})).await;
         assert!(err.contains("configure local_llm_json"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn fallbacks_and_the_data_dir_come_from_the_context_only() {
+        use crate::adapters::registry::Environment;
+        let dir = tempfile::tempdir().unwrap();
+        let set = credentials(json!({
+            "local_llm_json": {"provider": "openai"},
+            "local_embedder_json": {"provider": "openai", "config": {"api_key": "k", "embedding_dims": 8}},
+            "local_vector_db_json": {"provider": "embedded", "config": {"path": "sub/m.db"}}
+        }));
+        let without = DefaultBackendFactory::new(dir.path()).build(&set).await.err().unwrap().to_string();
+        assert!(without.contains("api_key is required") && without.contains("OPENAI_API_KEY"), "{without}");
+        let env = Environment::from_pairs([("OPENAI_API_KEY", "sk-from-context")]);
+        let factory = DefaultBackendFactory::with_context(BuildContext::new(env, dir.path()));
+        let backends = factory.build(&set).await.unwrap_or_else(|e| panic!("{e}"));
+        assert!(backends.llm.is_some());
+        assert_eq!(backends.vector_store.dimensions(), 8);
+        let outside = credentials(json!({
+            "local_embedder_json": {"provider": "openai", "config": {"api_key": "k"}},
+            "local_vector_db_json": {"provider": "embedded", "config": {"path": "../m.db"}}
+        }));
+        let err = factory.build(&outside).await.err().unwrap().to_string();
+        assert!(err.contains(&format!("inside the data directory {}", dir.path().display())), "{err}");
+    }
+
+    /// The error every entry gives for a key it does not accept, with the keys its table lists.
+    fn unknown_key_error(field: &str, provider: &str, keys: &[&str]) -> String {
+        format!("{field}: unknown key \"bogus_key\" for provider \"{provider}\"; allowed keys are {}", keys.join(", "))
+    }
+
+    #[test]
+    fn every_table_entry_lists_the_keys_its_adapter_accepts() {
+        use crate::adapters::config::test_block;
+        use crate::adapters::registry::{Environment, Provider};
+        use crate::domain::credentials::{EMBEDDER, GRAPH_STORE, LLM, RERANKER, VECTOR_STORE};
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = BuildContext::new(Environment::default(), dir.path());
+        fn check<T, N: Clone>(field: &'static str, table: &[Provider<T, N>], ctx: &BuildContext, needs: N) {
+            for entry in table {
+                for name in entry.names {
+                    let keys = (entry.keys)(name);
+                    assert!(!keys.is_empty() && !keys.contains(&"bogus_key"), "{field} {name}: {keys:?}");
+                    let block = test_block(field, name, json!({"bogus_key": 1}));
+                    let err = match (entry.build)(&block, ctx, needs.clone()) {
+                        Ok(_) => panic!("{field} {name}: an unknown key was accepted"),
+                        Err(e) => e.to_string(),
+                    };
+                    assert_eq!(err, unknown_key_error(field, name, &keys), "{field} {name}");
+                }
+            }
+        }
+        check(LLM, llm::PROVIDERS, &ctx, ());
+        check(EMBEDDER, &[embedder::PROVIDERS, embedder::LOCAL].concat(), &ctx, ());
+        check(VECTOR_STORE, storage::PROVIDERS, &ctx, 8);
+        let chat = llm::build_llm(&test_block(LLM, "openai", json!({"api_key": "k"})), &ctx).unwrap();
+        check(GRAPH_STORE, graph::PROVIDERS, &ctx, Some(chat.clone()));
+        check(RERANKER, rerank::PROVIDERS, &ctx, Some(chat));
     }
 
     #[tokio::test]

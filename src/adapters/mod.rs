@@ -3,7 +3,6 @@
 pub mod cli;
 pub mod config;
 pub mod console;
-pub mod data_dir;
 pub mod dify;
 pub mod embedder;
 pub mod factory;
@@ -13,7 +12,9 @@ pub mod http;
 pub mod journal;
 pub mod llm;
 pub mod postgres;
+pub mod registry;
 pub mod rerank;
+pub mod storage;
 pub mod stored_time;
 pub mod system_clock;
 pub mod vector;

@@ -137,9 +137,9 @@ mod tests {
     use crate::domain::operations::AddRequest;
     use crate::domain::operations::{DeleteAllReport, WriteCommand, WriteResult};
     use crate::domain::scope::Scope;
+    use crate::domain::write_plan::SavedStep;
     use crate::ports::journal::ClaimedWrite;
     use async_trait::async_trait;
-    use serde_json::Value;
     use std::collections::HashMap;
     use std::sync::atomic::AtomicUsize;
     use std::sync::{Arc, Mutex};
@@ -190,7 +190,7 @@ mod tests {
         async fn extend(&self, _ids: &[WriteId], _lease: Duration) -> Result<(), StoreError> {
             Ok(())
         }
-        async fn save_plan(&self, _id: &WriteId, _plan: &Value) -> Result<(), StoreError> {
+        async fn save_plan(&self, _id: &WriteId, _plan: &SavedStep) -> Result<(), StoreError> {
             Ok(())
         }
         async fn finish(&self, id: &WriteId, _outcome: &WriteState) -> Result<(), StoreError> {

@@ -16,6 +16,7 @@ use crate::domain::operations::{
     AddReport, AddRequest, Limit, ListRequest, MemoryRef, Query, SearchRequest, WriteCommand, WriteResult,
 };
 use crate::domain::scope::{count_by_owner, Scope, ScopeCount};
+use crate::domain::write_plan::SavedStep;
 use crate::ports::backends::{BackendFactory, Backends, BuildError};
 use crate::ports::clock::{Clock, IdSource};
 use crate::ports::embedder::{EmbedError, EmbedPurpose, Embedder};
@@ -201,7 +202,7 @@ struct JournalRow {
     id: WriteId,
     key: String,
     command: WriteCommand,
-    plan: Option<Value>,
+    plan: Option<SavedStep>,
     attempts: u32,
     state: WriteState,
     due: Instant,
@@ -265,7 +266,7 @@ impl WriteJournal for FakeJournal {
             claimed.push(ClaimedWrite {
                 id: row.id.clone(),
                 command: row.command.clone(),
-                plan: row.plan.clone(),
+                plan: row.plan.clone().map(Ok),
                 attempts: row.attempts,
             });
         }
@@ -277,7 +278,7 @@ impl WriteJournal for FakeJournal {
         }
         Ok(())
     }
-    async fn save_plan(&self, id: &WriteId, plan: &Value) -> Result<(), StoreError> {
+    async fn save_plan(&self, id: &WriteId, plan: &SavedStep) -> Result<(), StoreError> {
         self.with(id, |row| row.plan = Some(plan.clone()));
         Ok(())
     }

@@ -6,7 +6,6 @@
 
 use super::constants::CANDIDATES_PER_FACT;
 use super::model_calls::{ask, Answered};
-use super::planning::{ExtractedFacts, Stage};
 use super::service::{MemoryService, ServiceError};
 use crate::domain::answer_schemas::{decisions_schema, facts_schema, DECISIONS_SCHEMA_NAME, FACTS_SCHEMA_NAME};
 use crate::domain::call_limits::{decision_max_tokens, extraction_max_tokens, stop_sequences};
@@ -15,6 +14,7 @@ use crate::domain::facts::{extraction_prompt, read_facts, FactSources, Focus};
 use crate::domain::memory::MemoryText;
 use crate::domain::operations::AddRequest;
 use crate::domain::reconcile::{check_decisions, decision_prompt, Candidates, Operation};
+use crate::domain::write_plan::{ExtractedFacts, Stage};
 use crate::ports::embedder::EmbedPurpose;
 use crate::ports::llm::{AnswerSchema, ChatMessage, ChatRequest, Llm, ResponseFormat};
 use crate::ports::vector_store::VectorQuery;

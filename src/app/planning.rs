@@ -6,7 +6,6 @@
 use super::constants::CANDIDATES_PER_FACT;
 use super::service::{MemoryService, ServiceError};
 use crate::domain::extraction_settings::ExtractionMode;
-use crate::domain::graph::GraphPlan;
 use crate::domain::history::HistoryEntry;
 use crate::domain::memory::{ContentHash, MemoryError, MemoryId, MemoryRecord, MemoryText};
 use crate::domain::message::Role;
@@ -16,89 +15,13 @@ use crate::domain::operations::{
 };
 use crate::domain::reconcile::{Candidates, Operation};
 use crate::domain::scope::Scope;
+use crate::domain::write_plan::{ExtractedFacts, GraphStep, PlanKind, PlannedChange, WritePlan};
 use crate::ports::embedder::EmbedPurpose;
 use crate::ports::vector_store::{ListQuery, VectorQuery};
 use chrono::Utc;
 use futures::future::try_join_all;
-use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use tracing::{info, warn};
-
-/// One decided change to the vector store.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "change", rename_all = "snake_case")]
-pub enum PlannedChange {
-    /// Store a new memory.
-    Insert {
-        /// The memory.
-        record: MemoryRecord,
-        /// Its vector.
-        vector: Vec<f32>,
-    },
-    /// Overwrite a memory (nothing happens if it is gone).
-    Update {
-        /// The memory as it will be.
-        record: MemoryRecord,
-        /// Its new vector, when the text changed.
-        vector: Option<Vec<f32>>,
-        /// Its text before.
-        previous: MemoryText,
-    },
-    /// Remove a memory.
-    Delete {
-        /// The memory as it was.
-        record: MemoryRecord,
-    },
-}
-
-/// What kind of write a plan carries out, and what it reports.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum PlanKind {
-    /// An add; graph memory gets `transcript` when configured.
-    Add {
-        /// Facts already stored (NONE results).
-        unchanged: Vec<MemoryChange>,
-        /// The conversation for graph memory.
-        transcript: String,
-        /// LLM calls spent planning.
-        llm_calls: u32,
-        /// The graph part of the add (a plan journaled by an older version has none: its graph
-        /// part is planned when the write is resumed).
-        #[serde(default)]
-        graph: GraphStep,
-    },
-    /// An update of one memory.
-    Update,
-    /// A delete of one memory.
-    Delete,
-    /// Delete everything in a scope (applied directly; naturally idempotent).
-    DeleteAll,
-}
-
-/// Where the graph part of an add stands. It is planned once the vector part is applied (so a
-/// graph outage never holds vector memories back) and journaled before it is applied, so a
-/// replay never asks the model again.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "state", rename_all = "snake_case")]
-pub enum GraphStep {
-    /// Still to plan: the model has not been asked yet.
-    #[default]
-    Pending,
-    /// Nothing to do: no graph memory configured, or nothing to read.
-    Skipped,
-    /// Decided; applied once the vector changes are.
-    Planned {
-        /// The decision.
-        plan: GraphPlan,
-    },
-    /// Could not be decided for good: the vector part is applied and the add reports the graph
-    /// part as degraded with this reason.
-    Failed {
-        /// Why.
-        reason: String,
-    },
-}
 
 /// What a graph failure does to the write it belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,19 +31,6 @@ pub enum GraphFailure {
     /// Any failure is reported as degraded; the vector part is applied (last attempt, or a
     /// caller waiting for the outcome now).
     Degrade,
-}
-
-/// A write decided and ready to apply.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct WritePlan {
-    /// The scope written.
-    pub scope: Scope,
-    /// The kind and its report data.
-    pub kind: PlanKind,
-    /// Vector store changes, in order.
-    pub changes: Vec<PlannedChange>,
-    /// History rows, with their ids fixed.
-    pub history: Vec<HistoryEntry>,
 }
 
 impl MemoryService {
@@ -595,35 +505,6 @@ impl MemoryService {
 }
 
 type Planned = (Vec<PlannedChange>, Vec<MemoryChange>, u32);
-
-/// The marker of a journaled step that is not a whole plan yet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Stage {
-    /// Facts extracted; the update decision is still to be made.
-    Extracted,
-}
-
-/// The facts an add's first model call extracted, journaled before the next step.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ExtractedFacts {
-    /// Always [`Stage::Extracted`] (tells this record from a whole plan).
-    pub stage: Stage,
-    /// The facts.
-    pub facts: Vec<MemoryText>,
-    /// Model calls spent on them.
-    pub llm_calls: u32,
-}
-
-/// What the journal holds for a write being planned: the facts of its first step, or the plan.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum SavedStep {
-    /// Facts extracted; planning resumes at the update decision.
-    Extracted(ExtractedFacts),
-    /// The whole plan, ready to apply (boxed: it is much larger than the facts).
-    Planned(Box<WritePlan>),
-}
 
 fn report_row(change: &PlannedChange) -> MemoryChange {
     match change {

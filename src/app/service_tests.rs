@@ -1,7 +1,6 @@
 //! Unit tests of the memory use cases with mocked ports.
 
 use super::api_tests::{FakeJournal, TestClock};
-use super::planning::PlannedChange;
 use super::service::{MemoryService, Prompts, ServiceError};
 use crate::domain::fusion::Retrieval;
 use crate::domain::graph::resolve::EntityMatch;
@@ -14,6 +13,7 @@ use crate::domain::operations::{
     WriteCommand,
 };
 use crate::domain::scope::{Scope, ScopeCount};
+use crate::domain::write_plan::PlannedChange;
 use crate::ports::backends::Backends;
 use crate::ports::clock::Clock;
 use crate::ports::embedder::{EmbedError, EmbedPurpose, Embedder};

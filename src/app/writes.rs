@@ -8,10 +8,11 @@ use super::constants::{
     WRITE_RETRY_MAX_DELAY,
 };
 use super::engine::Engine;
-use super::planning::{GraphFailure, SavedStep, WritePlan};
+use super::planning::GraphFailure;
 use super::service::ServiceError;
 use super::writer::{lock, Writer};
 use crate::domain::operations::{WriteCommand, WriteResult};
+use crate::domain::write_plan::{SavedStep, WritePlan};
 use crate::ports::journal::ClaimedWrite;
 use crate::ports::memory_api::{WriteId, WriteState};
 use std::sync::atomic::Ordering;
@@ -199,13 +200,7 @@ async fn plan_and_apply(
     on_graph_failure: GraphFailure,
 ) -> Result<WriteResult, ServiceError> {
     let service = engine.service();
-    let saved: Option<SavedStep> = match &claimed.plan {
-        Some(saved) => Some(
-            serde_json::from_value(saved.clone())
-                .map_err(|e| ServiceError::Internal(format!("the saved plan cannot be read: {e}")))?,
-        ),
-        None => None,
-    };
+    let saved: Option<SavedStep> = claimed.plan.clone().transpose().map_err(ServiceError::Internal)?;
     let mut plan: WritePlan = match saved {
         Some(SavedStep::Planned(plan)) => *plan,
         Some(SavedStep::Extracted(facts)) => {
@@ -231,7 +226,6 @@ async fn plan_and_apply(
 }
 
 async fn save_step(engine: &Engine, claimed: &ClaimedWrite, step: &SavedStep) -> Result<(), ServiceError> {
-    let saved = serde_json::to_value(step).map_err(|e| ServiceError::Internal(e.to_string()))?;
-    engine.service().backends().journal.save_plan(&claimed.id, &saved).await?;
+    engine.service().backends().journal.save_plan(&claimed.id, step).await?;
     Ok(())
 }

@@ -22,3 +22,4 @@ pub mod runaway;
 pub mod scope;
 pub mod score_parts;
 pub mod strict_json;
+pub mod write_plan;

@@ -10,8 +10,8 @@ use super::store::StoreError;
 use crate::domain::memory::MemoryId;
 use crate::domain::operations::WriteCommand;
 use crate::domain::scope::Scope;
+use crate::domain::write_plan::SavedStep;
 use async_trait::async_trait;
-use serde_json::Value;
 use std::time::Duration;
 
 /// A write handed to a worker.
@@ -21,8 +21,9 @@ pub struct ClaimedWrite {
     pub id: WriteId,
     /// What to do.
     pub command: WriteCommand,
-    /// The plan saved by an earlier attempt, if any.
-    pub plan: Option<Value>,
+    /// The step saved by an earlier attempt, if any; one that cannot be read (saved by an
+    /// incompatible version) comes as its reason, so the write is failed with it, not dropped.
+    pub plan: Option<Result<SavedStep, String>>,
     /// Attempts before this one.
     pub attempts: u32,
 }
@@ -75,8 +76,8 @@ pub trait WriteJournal: Send + Sync + 'static {
     /// Extends the leases of writes this process is still working on.
     async fn extend(&self, ids: &[WriteId], lease: Duration) -> Result<(), StoreError>;
 
-    /// Saves the plan of a claimed write.
-    async fn save_plan(&self, id: &WriteId, plan: &Value) -> Result<(), StoreError>;
+    /// Saves the step (extracted facts or whole plan) a claimed write has reached.
+    async fn save_plan(&self, id: &WriteId, plan: &SavedStep) -> Result<(), StoreError>;
 
     /// Records a final outcome (`Applied` or `Failed`).
     async fn finish(&self, id: &WriteId, outcome: &WriteState) -> Result<(), StoreError>;

@@ -7,9 +7,11 @@ use mem0_dify::adapters::journal::postgres::PostgresJournal;
 use mem0_dify::adapters::journal::sqlite::SqliteJournal;
 use mem0_dify::adapters::vector::pgvector::{from_block, PgVectorStore};
 use mem0_dify::domain::credentials::ProviderBlock;
+use mem0_dify::domain::memory::MemoryText;
 use mem0_dify::domain::message::Conversation;
 use mem0_dify::domain::operations::{AddReport, AddRequest, WriteCommand, WriteResult};
 use mem0_dify::domain::scope::Scope;
+use mem0_dify::domain::write_plan::{ExtractedFacts, SavedStep, Stage};
 use mem0_dify::ports::journal::{NewWrite, Recorded, WriteJournal};
 use mem0_dify::ports::memory_api::{WriteId, WriteState};
 use serde_json::json;
@@ -71,6 +73,12 @@ fn postgres_opener() -> Option<Opener> {
         let store = PgVectorStore::connect(from_block(&block).unwrap()).unwrap();
         Box::new(PostgresJournal::beside(&store)) as Box<dyn WriteJournal>
     }))
+}
+
+/// A saved step: the facts an add's first model call extracted.
+fn step(fact: &str) -> SavedStep {
+    let facts = vec![MemoryText::parse("fact", fact).unwrap()];
+    SavedStep::Extracted(ExtractedFacts { stage: Stage::Extracted, facts, llm_calls: 1 })
 }
 
 /// The result of an applied add (what the journal keeps and reads back as the add's).
@@ -159,7 +167,7 @@ async fn order_and_durability(open: Opener) {
     assert_eq!(claimed, vec![a1.clone(), b1.clone()]);
     assert!(journal.claim(10, LEASE).await.unwrap().is_empty(), "a2 waits for a1; leased ones are not claimable");
 
-    journal.save_plan(&a1, &json!({"plan": 1})).await.unwrap();
+    journal.save_plan(&a1, &step("Likes tea")).await.unwrap();
     journal.finish(&a1, &WriteState::Applied { result: Box::new(added()) }).await.unwrap();
     let next = journal.claim(10, LEASE).await.unwrap();
     assert_eq!(next.len(), 1);
@@ -182,10 +190,10 @@ async fn leases_and_retries(open: Opener) {
     let id = record(journal, "w", &add("alice", "x")).await;
     let first = journal.claim(1, Duration::from_millis(100)).await.unwrap();
     assert_eq!(first.len(), 1);
-    journal.save_plan(&id, &json!({"saved": true})).await.unwrap();
+    journal.save_plan(&id, &step("Lives in Paris")).await.unwrap();
     tokio::time::sleep(Duration::from_millis(150)).await;
     let again = journal.claim(1, LEASE).await.unwrap();
-    assert_eq!(again[0].plan, Some(json!({"saved": true})), "a crashed worker's plan is reused");
+    assert_eq!(again[0].plan, Some(Ok(step("Lives in Paris"))), "a crashed worker's plan is reused");
 
     journal.retry_later(&id, "HTTP 429", Duration::from_millis(200)).await.unwrap();
     assert!(journal.claim(1, LEASE).await.unwrap().is_empty(), "not due yet");

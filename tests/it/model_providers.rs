@@ -17,13 +17,14 @@ use mem0_dify::adapters::embedder::gemini::GeminiEmbedder;
 use mem0_dify::adapters::embedder::huggingface::HuggingFaceEmbedder;
 use mem0_dify::adapters::embedder::ollama::OllamaEmbedder;
 use mem0_dify::adapters::embedder::vertexai::VertexAiEmbedder;
-use mem0_dify::adapters::embedder::{build_embedder_with_env, supported_providers as embedder_providers};
+use mem0_dify::adapters::embedder::{build_embedder, supported_providers as embedder_providers};
 use mem0_dify::adapters::llm::anthropic::AnthropicChat;
 use mem0_dify::adapters::llm::aws_bedrock::BedrockChat;
 use mem0_dify::adapters::llm::azure_openai::AzureOpenAiChat;
 use mem0_dify::adapters::llm::gemini::GeminiChat;
 use mem0_dify::adapters::llm::ollama::OllamaChat;
-use mem0_dify::adapters::llm::{build_llm_with_env, supported_providers as llm_providers};
+use mem0_dify::adapters::llm::{build_llm, supported_providers as llm_providers};
+use mem0_dify::adapters::registry::BuildContext;
 use mem0_dify::ports::embedder::{EmbedError, EmbedPurpose, Embedder};
 use mem0_dify::ports::llm::{ChatMessage, ChatRequest, Llm, LlmError, ResponseFormat, ToolCall, ToolSpec, Usage};
 use scripted_server::{Recorded, Reply, ScriptedServer};
@@ -39,8 +40,8 @@ const EMBEDDER: &str = "local_embedder_json";
 const SYSTEM: &str = "You extract facts.";
 const USER: &str = "Hi, I am Ana and I like green tea.";
 
-fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+fn env(pairs: &[(&str, &str)]) -> BuildContext {
+    adapter_config::with_env(pairs)
 }
 
 fn ask(response_format: ResponseFormat) -> ChatRequest {
@@ -194,7 +195,7 @@ fn azure_kwargs(server: &ScriptedServer) -> Value {
 
 fn azure_chat(server: &ScriptedServer, extra: Value) -> AzureOpenAiChat {
     let config = with(json!({"model": "gpt-4o-mini", "azure_kwargs": azure_kwargs(server)}), extra);
-    AzureOpenAiChat::from_block_with_env(&block(LLM, "azure_openai", config), &no_env())
+    AzureOpenAiChat::from_block(&block(LLM, "azure_openai", config), &no_env())
         .unwrap()
         .with_retry_policy(fast_retries())
 }
@@ -232,7 +233,7 @@ async fn azure_openai_chat_deployment_and_settings_come_from_the_environment() {
         ("LLM_AZURE_API_VERSION", "2025-01-01-preview"),
         ("LLM_AZURE_DEPLOYMENT", "prod-gpt"),
     ]);
-    let llm = AzureOpenAiChat::from_block_with_env(&block(LLM, "azure_openai_structured", json!({})), &vars).unwrap();
+    let llm = AzureOpenAiChat::from_block(&block(LLM, "azure_openai_structured", json!({})), &vars).unwrap();
 
     llm.chat(ask(ResponseFormat::Text)).await.unwrap();
 
@@ -268,7 +269,7 @@ fn openai_embeddings(request: &Recorded) -> Reply {
 
 fn azure_embedder(server: &ScriptedServer) -> AzureOpenAiEmbedder {
     let config = json!({"model": "text-embedding-3-small", "embedding_dims": 8, "azure_kwargs": azure_kwargs(server)});
-    AzureOpenAiEmbedder::from_block_with_env(&block(EMBEDDER, "azure_openai", config), &no_env())
+    AzureOpenAiEmbedder::from_block(&block(EMBEDDER, "azure_openai", config), &no_env())
         .unwrap()
         .with_retry_policy(fast_retries())
 }
@@ -320,9 +321,7 @@ fn anthropic_message(content: Value) -> Reply {
 
 fn anthropic(server: &ScriptedServer, extra: Value) -> AnthropicChat {
     let config = with(json!({"api_key": KEY, "anthropic_base_url": server.url()}), extra);
-    AnthropicChat::from_block_with_env(&block(LLM, "anthropic", config), &no_env())
-        .unwrap()
-        .with_retry_policy(fast_retries())
+    AnthropicChat::from_block(&block(LLM, "anthropic", config), &no_env()).unwrap().with_retry_policy(fast_retries())
 }
 
 #[tokio::test]
@@ -398,7 +397,7 @@ fn ollama_chat_answer(message: Value) -> Reply {
 
 fn ollama(server: &ScriptedServer, extra: Value) -> OllamaChat {
     let config = with(json!({"ollama_base_url": server.url(), "model": "llama3.1:8b"}), extra);
-    OllamaChat::from_block_with_env(&block(LLM, "ollama", config), &no_env()).unwrap().with_retry_policy(fast_retries())
+    OllamaChat::from_block(&block(LLM, "ollama", config), &no_env()).unwrap().with_retry_policy(fast_retries())
 }
 
 #[tokio::test]
@@ -463,9 +462,7 @@ fn ollama_embeddings(request: &Recorded) -> Reply {
 
 fn ollama_embedder(server: &ScriptedServer, extra: Value) -> OllamaEmbedder {
     let config = with(json!({"ollama_base_url": server.url()}), extra);
-    OllamaEmbedder::from_block_with_env(&block(EMBEDDER, "ollama", config), &no_env())
-        .unwrap()
-        .with_retry_policy(fast_retries())
+    OllamaEmbedder::from_block(&block(EMBEDDER, "ollama", config), &no_env()).unwrap().with_retry_policy(fast_retries())
 }
 
 #[tokio::test]
@@ -519,7 +516,7 @@ fn gemini_answer(parts: Value) -> Reply {
 
 fn gemini(server: &ScriptedServer) -> GeminiChat {
     let config = json!({"api_key": KEY, "gemini_base_url": server.url()});
-    GeminiChat::from_block_with_env(&block(LLM, "gemini", config), &no_env()).unwrap().with_retry_policy(fast_retries())
+    GeminiChat::from_block(&block(LLM, "gemini", config), &no_env()).unwrap().with_retry_policy(fast_retries())
 }
 
 #[tokio::test]
@@ -587,9 +584,7 @@ fn gemini_embeddings(request: &Recorded) -> Reply {
 
 fn gemini_embedder(server: &ScriptedServer, extra: Value) -> GeminiEmbedder {
     let config = with(json!({"api_key": KEY, "gemini_base_url": server.url()}), extra);
-    GeminiEmbedder::from_block_with_env(&block(EMBEDDER, "gemini", config), &no_env())
-        .unwrap()
-        .with_retry_policy(fast_retries())
+    GeminiEmbedder::from_block(&block(EMBEDDER, "gemini", config), &no_env()).unwrap().with_retry_policy(fast_retries())
 }
 
 #[tokio::test]
@@ -641,7 +636,7 @@ fn feature_vectors(request: &Recorded, dims: usize) -> Reply {
 
 fn tei(server: &ScriptedServer, extra: Value) -> HuggingFaceEmbedder {
     let config = with(json!({"huggingface_base_url": format!("{}/v1", server.url()), "embedding_dims": 8}), extra);
-    HuggingFaceEmbedder::from_block_with_env(&block(EMBEDDER, "huggingface", config), &no_env())
+    HuggingFaceEmbedder::from_block(&block(EMBEDDER, "huggingface", config), &no_env())
         .unwrap()
         .with_retry_policy(fast_retries())
 }
@@ -667,10 +662,9 @@ async fn huggingface_hosted_feature_extraction() {
     server.on_request(|r| feature_vectors(r, 8));
     let config =
         json!({"huggingface_inference_url": server.url(), "model": "BAAI/bge-small-en-v1.5", "embedding_dims": 8});
-    let embedder =
-        HuggingFaceEmbedder::from_block_with_env(&block(EMBEDDER, "huggingface", config), &env(&[("HF_TOKEN", KEY)]))
-            .unwrap()
-            .with_retry_policy(fast_retries());
+    let embedder = HuggingFaceEmbedder::from_block(&block(EMBEDDER, "huggingface", config), &env(&[("HF_TOKEN", KEY)]))
+        .unwrap()
+        .with_retry_policy(fast_retries());
 
     let vectors = embedder.embed(&texts(&["green tea"]), EmbedPurpose::Search).await.unwrap();
 
@@ -751,7 +745,7 @@ fn vertex_embedder(api: &ScriptedServer, credentials: Value, extra: Value) -> Ve
         json!({"vertex_credentials_json": credentials, "vertexai_base_url": api.url(), "embedding_dims": 8}),
         extra,
     );
-    VertexAiEmbedder::from_block_with_env(&block(EMBEDDER, "vertexai", config), &no_env())
+    VertexAiEmbedder::from_block(&block(EMBEDDER, "vertexai", config), &no_env())
         .unwrap()
         .with_retry_policy(fast_retries())
 }
@@ -835,7 +829,7 @@ async fn gemini_on_vertex_ai() {
     api.push(gemini_answer(json!([{"text": "ok"}])));
     let config = json!({"vertexai": true, "vertex_credentials_json": service_account(&tokens).to_string(),
                         "vertexai_base_url": api.url(), "location": "global", "model": "gemini-2.5-flash"});
-    let llm = GeminiChat::from_block_with_env(&block(LLM, "gemini", config), &no_env()).unwrap();
+    let llm = GeminiChat::from_block(&block(LLM, "gemini", config), &no_env()).unwrap();
 
     let answer = llm.chat(ask(ResponseFormat::Text)).await.unwrap();
 
@@ -877,9 +871,7 @@ fn bedrock(server: &ScriptedServer, extra: Value) -> BedrockChat {
                "aws_region": "us-east-1", "aws_bedrock_base_url": server.url()}),
         extra,
     );
-    BedrockChat::from_block_with_env(&block(LLM, "aws_bedrock", config), &no_env())
-        .unwrap()
-        .with_retry_policy(fast_retries())
+    BedrockChat::from_block(&block(LLM, "aws_bedrock", config), &no_env()).unwrap().with_retry_policy(fast_retries())
 }
 
 /// The request carries a SigV4 signature that AWS's algorithm, recomputed independently, accepts.
@@ -965,7 +957,7 @@ async fn aws_bedrock_api_keys_are_bearer_tokens() {
     server.push(converse_answer(json!([{"text": "ok"}])));
     let config =
         json!({"api_key": KEY, "aws_bedrock_base_url": server.url(), "model": "meta.llama3-70b-instruct-v1:0"});
-    let llm = BedrockChat::from_block_with_env(&block(LLM, "aws_bedrock", config), &no_env()).unwrap();
+    let llm = BedrockChat::from_block(&block(LLM, "aws_bedrock", config), &no_env()).unwrap();
 
     llm.chat(ask(ResponseFormat::Text)).await.unwrap();
 
@@ -992,7 +984,7 @@ fn bedrock_embedder(server: &ScriptedServer, extra: Value) -> BedrockEmbedder {
                "aws_region": "us-east-1", "aws_bedrock_base_url": server.url()}),
         extra,
     );
-    BedrockEmbedder::from_block_with_env(&block(EMBEDDER, "aws_bedrock", config), &no_env())
+    BedrockEmbedder::from_block(&block(EMBEDDER, "aws_bedrock", config), &no_env())
         .unwrap()
         .with_retry_policy(fast_retries())
 }
@@ -1082,23 +1074,23 @@ fn every_provider_is_dispatched_and_unknown_ones_are_listed() {
     {
         assert!(embedder_names.contains(&name), "{name}");
     }
-    let err = build_llm_with_env(&block(LLM, "langchain", json!({})), &no_env()).err().unwrap().to_string();
+    let err = build_llm(&block(LLM, "langchain", json!({})), &no_env()).err().unwrap().to_string();
     assert!(
         err.starts_with("local_llm_json: unknown provider \"langchain\"; supported providers are openai,"),
         "{err}"
     );
     assert!(err.contains("aws_bedrock"), "{err}");
-    let err = build_embedder_with_env(&block(EMBEDDER, "fastembed", json!({})), &no_env()).err().unwrap().to_string();
+    let err = build_embedder(&block(EMBEDDER, "fastembed", json!({})), &no_env()).err().unwrap().to_string();
     assert!(err.contains("unknown provider \"fastembed\"") && err.contains("vertexai"), "{err}");
 }
 
 #[test]
 fn config_errors_name_the_key_and_never_the_secret() {
     let llm_error = |provider: &str, config: Value| {
-        build_llm_with_env(&block(LLM, provider, config), &no_env()).err().expect("an error").to_string()
+        build_llm(&block(LLM, provider, config), &no_env()).err().expect("an error").to_string()
     };
     let embed_error = |provider: &str, config: Value| {
-        build_embedder_with_env(&block(EMBEDDER, provider, config), &no_env()).err().expect("an error").to_string()
+        build_embedder(&block(EMBEDDER, provider, config), &no_env()).err().expect("an error").to_string()
     };
 
     let err = llm_error("anthropic", json!({"api_key": KEY, "anthropic_url": "http://x"}));

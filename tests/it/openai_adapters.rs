@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 const KEY: &str = "sk-test-0123456789abcdef";
 
 fn chat(provider: &str, config: Value) -> OpenAiChat {
-    OpenAiChat::from_block_with_env(&block("local_llm_json", provider, config), &no_env())
+    OpenAiChat::from_block(&block("local_llm_json", provider, config), &no_env())
         .unwrap()
         .with_retry_policy(fast_retries())
 }
@@ -30,7 +30,7 @@ fn openai_chat(server: &FakeOpenAi, extra: Value) -> OpenAiChat {
 fn embedder(server: &FakeOpenAi, extra: Value) -> OpenAiEmbedder {
     let mut config = json!({"api_key": KEY, "openai_base_url": server.base_url()});
     config.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
-    OpenAiEmbedder::from_block_with_env(&block("local_embedder_json", "openai", config), &no_env())
+    OpenAiEmbedder::from_block(&block("local_embedder_json", "openai", config), &no_env())
         .unwrap()
         .with_retry_policy(fast_retries())
 }
@@ -182,7 +182,7 @@ async fn max_retries_from_the_config_is_honoured() {
     let server = FakeOpenAi::start().await;
     server.fail_next(10, Reply::error(503, "overloaded"));
     let config = json!({"api_key": KEY, "openai_base_url": server.base_url(), "max_retries": 1});
-    let llm = OpenAiChat::from_block_with_env(&block("local_llm_json", "openai", config), &no_env()).unwrap();
+    let llm = OpenAiChat::from_block(&block("local_llm_json", "openai", config), &no_env()).unwrap();
 
     let err = llm.chat(ask("hi")).await.unwrap_err();
 
@@ -346,7 +346,7 @@ async fn embedder_errors_map_to_port_errors() {
 #[test]
 fn config_errors_name_the_key() {
     let llm_error = |provider: &str, config: Value| {
-        OpenAiChat::from_block_with_env(&block("local_llm_json", provider, config), &no_env()).unwrap_err().to_string()
+        OpenAiChat::from_block(&block("local_llm_json", provider, config), &no_env()).unwrap_err().to_string()
     };
     let err = llm_error("openai", json!({"api_key": KEY, "temprature": 0.1}));
     assert!(err.starts_with("local_llm_json: unknown key \"temprature\"") && err.contains("temperature"), "{err}");
@@ -360,9 +360,7 @@ fn config_errors_name_the_key() {
     assert!(err.contains("api_key has the wrong type") && !err.contains("sk-in-a-list"), "{err}");
 
     let embed_error = |config: Value| {
-        OpenAiEmbedder::from_block_with_env(&block("local_embedder_json", "openai", config), &no_env())
-            .unwrap_err()
-            .to_string()
+        OpenAiEmbedder::from_block(&block("local_embedder_json", "openai", config), &no_env()).unwrap_err().to_string()
     };
     let err = embed_error(json!({"api_key": KEY, "embedding_dim": 8}));
     assert!(

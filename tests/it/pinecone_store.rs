@@ -6,9 +6,9 @@ use crate::support::adapter_config;
 use crate::support::fake_pinecone;
 use crate::support::store_scenarios as scenarios;
 
-use adapter_config::fast_retries;
+use adapter_config::{fast_retries, no_env, with_env};
 use fake_pinecone::{FakePinecone, Fault};
-use mem0_dify::adapters::vector::build_hosted_store;
+use mem0_dify::adapters::storage::build_storage;
 use mem0_dify::adapters::vector::pinecone::{PineconeStore, ReadyPolling, API_VERSION};
 use mem0_dify::domain::credentials::ProviderBlock;
 use mem0_dify::domain::memory::MemoryId;
@@ -16,7 +16,6 @@ use mem0_dify::ports::store::StoreError;
 use mem0_dify::ports::vector_store::VectorStore;
 use scenarios::{embed_text, fresh_user, insert_all, list, memory, scope, search, DIMS};
 use serde_json::{json, Value};
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 const KEY: &str = "pk-test-0123456789abcdef";
@@ -29,7 +28,7 @@ fn store_with(pinecone: &FakePinecone, extra: Value) -> PineconeStore {
     let mut config =
         json!({"api_key": KEY, "embedding_model_dims": DIMS, "extra_params": {"host": pinecone.control_url()}});
     config.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
-    PineconeStore::from_block_with_env(&block(config), &HashMap::<String, String>::new())
+    PineconeStore::from_block(&block(config), &no_env())
         .unwrap()
         .with_retry_policy(fast_retries())
         .with_ready_polling(ReadyPolling { interval: Duration::from_millis(5), max_wait: Duration::from_secs(2) })
@@ -314,9 +313,7 @@ async fn server_errors_are_retried_a_bounded_number_of_times() {
 
 #[test]
 fn config_errors_name_the_key() {
-    let err = |config: Value| {
-        PineconeStore::from_block_with_env(&block(config), &HashMap::<String, String>::new()).unwrap_err().to_string()
-    };
+    let err = |config: Value| PineconeStore::from_block(&block(config), &no_env()).unwrap_err().to_string();
     let e = err(json!({}));
     assert!(e.starts_with("local_vector_db_json: api_key is required") && e.contains("PINECONE_API_KEY"), "{e}");
     let e = err(json!({"api_key": KEY, "embeding_model_dims": 8}));
@@ -327,8 +324,8 @@ fn config_errors_name_the_key() {
         json!({"api_key": KEY, "serverless_config": {"cloud": "aws", "region": "us-east-1"}, "pod_config": {"environment": "x"}}),
     );
     assert!(e.contains("serverless_config or pod_config"), "{e}");
-    let env: HashMap<String, String> = [("PINECONE_API_KEY".to_owned(), "pk-from-env-123".to_owned())].into();
-    assert!(PineconeStore::from_block_with_env(&block(json!({})), &env).is_ok());
+    let env = with_env(&[("PINECONE_API_KEY", "pk-from-env-123")]);
+    assert!(PineconeStore::from_block(&block(json!({})), &env).is_ok());
 }
 
 #[test]
@@ -337,20 +334,24 @@ fn hosted_stores_are_dispatched_by_provider() {
         ProviderBlock::parse("local_vector_db_json", &json!({"provider": "pinecone", "config": {"api_key": KEY}}))
             .unwrap()
             .unwrap();
-    assert!(build_hosted_store(&pinecone).unwrap().is_ok());
+    assert!(build_storage(&pinecone, &no_env(), DIMS).is_ok());
     let qdrant = ProviderBlock::parse(
         "local_vector_db_json",
         &json!({"provider": "qdrant", "config": {"url": "http://q:6333"}}),
     )
     .unwrap()
     .unwrap();
-    assert!(build_hosted_store(&qdrant).unwrap().is_ok());
+    assert!(build_storage(&qdrant, &no_env(), DIMS).is_ok());
     let bad =
         ProviderBlock::parse("local_vector_db_json", &json!({"provider": "qdrant", "config": {"path": "/tmp/q"}}))
             .unwrap()
             .unwrap();
-    assert!(build_hosted_store(&bad).unwrap().err().unwrap().to_string().contains("path (Qdrant local mode"));
+    assert!(build_storage(&bad, &no_env(), DIMS).err().unwrap().to_string().contains("path (Qdrant local mode"));
     let other =
-        ProviderBlock::parse("local_vector_db_json", &json!({"provider": "pgvector", "config": {}})).unwrap().unwrap();
-    assert!(build_hosted_store(&other).is_none());
+        ProviderBlock::parse("local_vector_db_json", &json!({"provider": "milvus", "config": {}})).unwrap().unwrap();
+    let err = build_storage(&other, &no_env(), DIMS).err().unwrap().to_string();
+    assert!(
+        err.contains("unknown provider \"milvus\"; supported providers are pgvector, embedded, pinecone, qdrant"),
+        "{err}"
+    );
 }

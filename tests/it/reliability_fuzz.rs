@@ -28,6 +28,7 @@ use mem0_dify::adapters::dify::tools::{invoke_tool, TOOL_NAMES};
 use mem0_dify::adapters::embedder::openai::OpenAiEmbedder;
 use mem0_dify::adapters::factory::DefaultBackendFactory;
 use mem0_dify::adapters::llm::openai::OpenAiChat;
+use mem0_dify::adapters::registry::{BuildContext, Environment};
 use mem0_dify::adapters::vector::embedded::{EmbeddedConfig, EmbeddedVectorStore};
 use mem0_dify::domain::credentials::{strip_code_fence, CredentialSet, ProviderBlock, CREDENTIAL_NAMES};
 use mem0_dify::domain::facts::{parse_facts, read_facts};
@@ -973,8 +974,10 @@ fn provider_responses_never_panic() {
             config.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
             ProviderBlock::parse(field, &json!({"provider": "openai", "config": config})).unwrap().unwrap()
         };
-        let chat = OpenAiChat::from_block(&block("local_llm_json", json!({}))).unwrap();
-        let embedder = OpenAiEmbedder::from_block(&block("local_embedder_json", json!({"embedding_dims": 4}))).unwrap();
+        let context = BuildContext::new(Environment::default(), std::env::temp_dir().join("mem0-dify-unused"));
+        let chat = OpenAiChat::from_block(&block("local_llm_json", json!({})), &context).unwrap();
+        let embedder =
+            OpenAiEmbedder::from_block(&block("local_embedder_json", json!({"embedding_dims": 4})), &context).unwrap();
         (server, chat, embedder)
     });
     check("provider_responses", 400, provider_body(), |(status, body)| {

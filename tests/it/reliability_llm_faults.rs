@@ -68,7 +68,7 @@ async fn accepted_writes_survive_model_faults(pg: bool) {
     // 503 from the model: the write stays pending with the error, retried with backoff.
     w.model.set_outage("/chat/completions", Some(Reply::error(503, "upstream unavailable")));
     let reply = w.call("add_memory", json!({"user": "I play chess", "user_id": "bob"})).await;
-    let id = reply["write_id"].as_str().unwrap().to_owned();
+    let id = reply["write_id"].as_str().unwrap_or_else(|| panic!("no write id: {reply}")).to_owned();
     let state = w.wait_state(&id, |s| s["attempts"].as_u64().unwrap_or(0) >= 3).await;
     assert_eq!(state["state"], "pending", "{state}");
     assert!(state["last_error"].as_str().unwrap().contains("503"), "{state}");

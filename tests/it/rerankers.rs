@@ -6,7 +6,7 @@ use crate::support::adapter_config;
 use crate::support::fake_openai;
 use crate::support::fake_rerank;
 
-use adapter_config::{fast_retries, no_env};
+use adapter_config::{fast_retries, no_env, with_env};
 use fake_openai::{FakeOpenAi, Reply};
 use fake_rerank::{relevance, FakeRerank, Fault};
 use mem0_dify::adapters::llm::openai::OpenAiChat;
@@ -15,7 +15,6 @@ use mem0_dify::domain::credentials::ProviderBlock;
 use mem0_dify::ports::llm::Llm;
 use mem0_dify::ports::reranker::{RerankHit, Reranker};
 use serde_json::{json, Value};
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -42,13 +41,13 @@ fn hosted(provider: &str, server: &FakeRerank, extra: Value) -> Arc<dyn Reranker
     config.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
     let block = block(provider, config);
     match provider {
-        "cohere" => Arc::new(cohere::from_block_with_env(&block, &no_env()).unwrap().with_retry_policy(fast_retries())),
-        "jina" => Arc::new(jina::from_block_with_env(&block, &no_env()).unwrap().with_retry_policy(fast_retries())),
+        "cohere" => Arc::new(cohere::from_block(&block, &no_env()).unwrap().with_retry_policy(fast_retries())),
+        "jina" => Arc::new(jina::from_block(&block, &no_env()).unwrap().with_retry_policy(fast_retries())),
         "zero_entropy" => {
-            Arc::new(zero_entropy::from_block_with_env(&block, &no_env()).unwrap().with_retry_policy(fast_retries()))
+            Arc::new(zero_entropy::from_block(&block, &no_env()).unwrap().with_retry_policy(fast_retries()))
         }
         "huggingface" => {
-            Arc::new(huggingface::from_block_with_env(&block, &no_env()).unwrap().with_retry_policy(fast_retries()))
+            Arc::new(huggingface::from_block(&block, &no_env()).unwrap().with_retry_policy(fast_retries()))
         }
         other => panic!("not a hosted reranker: {other}"),
     }
@@ -182,7 +181,7 @@ fn chat_model(server: &FakeOpenAi) -> Arc<dyn Llm> {
     )
     .unwrap()
     .unwrap();
-    Arc::new(OpenAiChat::from_block_with_env(&block, &no_env()).unwrap().with_retry_policy(fast_retries()))
+    Arc::new(OpenAiChat::from_block(&block, &no_env()).unwrap().with_retry_policy(fast_retries()))
 }
 
 /// Scores the user message `Query: …\n\nDocument: …` by word overlap, as JSON.
@@ -202,7 +201,8 @@ async fn the_llm_reranker_scores_each_document_in_json_mode() {
     server.require_api_key(KEY);
     server.on_chat(score_reply);
     let reranker =
-        rerank::build_reranker(&block("llm_reranker", json!({"top_k": 2})), Some(chat_model(&server))).unwrap();
+        rerank::build_reranker(&block("llm_reranker", json!({"top_k": 2})), &no_env(), Some(chat_model(&server)))
+            .unwrap();
 
     let hits = reranker.rerank("green tea in the morning", &documents(), 3).await.unwrap();
 
@@ -264,31 +264,35 @@ async fn a_custom_scoring_prompt_is_the_system_prompt_and_free_text_is_read() {
 #[test]
 fn build_reranker_dispatches_and_config_errors_name_the_key() {
     for provider in ["cohere", "jina", "zero_entropy"] {
-        assert!(rerank::build_reranker(&block(provider, json!({"api_key": KEY})), None).is_ok(), "{provider}");
+        assert!(
+            rerank::build_reranker(&block(provider, json!({"api_key": KEY})), &no_env(), None).is_ok(),
+            "{provider}"
+        );
     }
     let tei = block("huggingface", json!({"huggingface_base_url": "http://tei:8080"}));
-    assert!(rerank::build_reranker(&tei, None).is_ok());
+    assert!(rerank::build_reranker(&tei, &no_env(), None).is_ok());
 
     let err =
         |result: Result<Arc<dyn Reranker>, mem0_dify::ports::backends::BuildError>| result.err().unwrap().to_string();
-    let e = err(rerank::build_reranker(&block("huggingface", json!({})), None));
+    let e = err(rerank::build_reranker(&block("huggingface", json!({})), &no_env(), None));
     assert!(e.starts_with("local_reranker_json: huggingface_base_url is required"), "{e}");
-    let e = err(rerank::build_reranker(&block("cohere", json!({"api_key": KEY, "top_p": 3})), None));
+    let e = err(rerank::build_reranker(&block("cohere", json!({"api_key": KEY, "top_p": 3})), &no_env(), None));
     assert!(e.contains("unknown key \"top_p\"") && e.contains("max_tokens_per_doc"), "{e}");
-    let e = err(rerank::build_reranker(&block("jina", json!({"api_key": KEY, "top_k": 2, "top_n": 3})), None));
+    let e =
+        err(rerank::build_reranker(&block("jina", json!({"api_key": KEY, "top_k": 2, "top_n": 3})), &no_env(), None));
     assert!(e.contains("top_k and top_n"), "{e}");
-    let e = err(rerank::build_reranker(&block("llm_reranker", json!({})), None));
+    let e = err(rerank::build_reranker(&block("llm_reranker", json!({})), &no_env(), None));
     assert!(e.contains("llm_reranker needs a chat model"), "{e}");
-    let e = cohere::from_block_with_env(&block("cohere", json!({})), &no_env()).unwrap_err().to_string();
+    let e = cohere::from_block(&block("cohere", json!({})), &no_env()).unwrap_err().to_string();
     assert!(e.contains("api_key is required") && e.contains("COHERE_API_KEY or CO_API_KEY"), "{e}");
-    let e = zero_entropy::from_block_with_env(&block("zero_entropy", json!({"base_url": "ftp://x"})), &no_env())
+    let e = zero_entropy::from_block(&block("zero_entropy", json!({"base_url": "ftp://x"})), &no_env())
         .unwrap_err()
         .to_string();
     assert!(e.contains("base_url must start with http:// or https://"), "{e}");
-    let env: HashMap<String, String> = [("ZERO_ENTROPY_API_KEY".to_owned(), "ze-from-env-123".to_owned())].into();
-    let from_env = zero_entropy::from_block_with_env(&block("zero_entropy", json!({})), &env).unwrap();
+    let env = with_env(&[("ZERO_ENTROPY_API_KEY", "ze-from-env-123")]);
+    let from_env = zero_entropy::from_block(&block("zero_entropy", json!({})), &env).unwrap();
     assert_eq!((from_env.model(), from_env.url()), (Some("zerank-1"), "https://api.zeroentropy.dev/v1/models/rerank"));
-    let e = huggingface::from_block_with_env(
+    let e = huggingface::from_block(
         &block("huggingface", json!({"huggingface_base_url": "http://t", "batch_size": 0})),
         &no_env(),
     )

@@ -11,7 +11,7 @@ use crate::support::adapter_config;
 use crate::support::scripted_server;
 
 use adapter_config::{block, no_env};
-use mem0_dify::adapters::llm::build_llm_with_env;
+use mem0_dify::adapters::llm::build_llm;
 use mem0_dify::ports::llm::{AnswerSchema, ChatMessage, ChatRequest, ResponseFormat};
 use scripted_server::{Reply, ScriptedServer};
 use serde_json::{json, Value};
@@ -42,7 +42,7 @@ async fn sent(provider: &str, url_key: &str, config: Value, reply: Value) -> Val
     server.on_request(move |_| Reply::ok(reply.clone()));
     let mut config = config;
     config[url_key] = json!(server.url());
-    let llm = build_llm_with_env(&block(LLM, provider, config), &no_env()).unwrap();
+    let llm = build_llm(&block(LLM, provider, config), &no_env()).unwrap();
     let answer = llm.chat(request()).await.unwrap();
     let facts: Value = serde_json::from_str(answer.content.as_deref().unwrap()).unwrap();
     assert_eq!(facts, json!({"facts": ["Likes green tea"]}), "{provider}");
@@ -138,7 +138,7 @@ fn bad_write_path_options_are_refused_naming_the_key() {
         (json!({"structured_output": "grammar"}), "structured_output"),
     ] {
         for provider in ["ollama", "vllm"] {
-            let err = build_llm_with_env(&block(LLM, provider, config.clone()), &no_env()).err().unwrap().to_string();
+            let err = build_llm(&block(LLM, provider, config.clone()), &no_env()).err().unwrap().to_string();
             assert!(err.contains(key) && err.contains(LLM), "{provider} {config}: {err}");
         }
     }

@@ -11,8 +11,8 @@ use crate::support::scripted_server;
 
 use adapter_config::{block, no_env};
 use log_capture::Captured;
-use mem0_dify::adapters::embedder::build_embedder_with_env;
-use mem0_dify::adapters::llm::build_llm_with_env;
+use mem0_dify::adapters::embedder::build_embedder;
+use mem0_dify::adapters::llm::build_llm;
 use mem0_dify::ports::embedder::EmbedPurpose;
 use mem0_dify::ports::llm::{ChatMessage, ChatRequest};
 use scripted_server::{Reply, ScriptedServer};
@@ -72,7 +72,7 @@ async fn secrets_never_reach_the_logs() {
         echo(&server, secrets);
         let mut config = config;
         config.as_object_mut().unwrap().extend(fast.as_object().unwrap().clone());
-        let llm = build_llm_with_env(&block("local_llm_json", provider, config), &no_env()).unwrap();
+        let llm = build_llm(&block("local_llm_json", provider, config), &no_env()).unwrap();
         for _ in 0..2 {
             let err = llm.chat(request.clone()).await.unwrap_err();
             shown.push(format!("{provider}: {err} {err:?}"));
@@ -85,7 +85,7 @@ async fn secrets_never_reach_the_logs() {
         echo(&server, secrets);
         let mut config = config;
         config.as_object_mut().unwrap().extend(fast.as_object().unwrap().clone());
-        let embedder = build_embedder_with_env(&block("local_embedder_json", provider, config), &no_env()).unwrap();
+        let embedder = build_embedder(&block("local_embedder_json", provider, config), &no_env()).unwrap();
         for _ in 0..2 {
             let err = embedder.embed(&["x".to_owned()], EmbedPurpose::Add).await.unwrap_err();
             shown.push(format!("{provider}: {err} {err:?}"));

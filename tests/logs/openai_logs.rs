@@ -21,14 +21,14 @@ const KEY: &str = "sk-test-0123456789abcdef";
 
 fn openai_chat(server: &FakeOpenAi) -> OpenAiChat {
     let config = json!({"api_key": KEY, "openai_base_url": server.base_url(), "model": "gpt-4o-mini"});
-    OpenAiChat::from_block_with_env(&block("local_llm_json", "openai", config), &no_env())
+    OpenAiChat::from_block(&block("local_llm_json", "openai", config), &no_env())
         .unwrap()
         .with_retry_policy(fast_retries())
 }
 
 fn embedder(server: &FakeOpenAi) -> OpenAiEmbedder {
     let config = json!({"api_key": KEY, "openai_base_url": server.base_url()});
-    OpenAiEmbedder::from_block_with_env(&block("local_embedder_json", "openai", config), &no_env())
+    OpenAiEmbedder::from_block(&block("local_embedder_json", "openai", config), &no_env())
         .unwrap()
         .with_retry_policy(fast_retries())
 }

@@ -24,4 +24,4 @@ pub mod tools;
 pub use package::{build_package, Arch, PackageError, PackageReport};
 pub use runtime_error::RuntimeError;
 pub use serve::{init_stderr_logging, serve, CLI_DEFAULT_LOG, SERVE_DEFAULT_LOG};
-pub use settings::RuntimeSettings;
+pub use settings::{RuntimeSettings, SettingsError};

@@ -1,10 +1,9 @@
 //! Runtime settings from the environment, with the Python SDK's variable names and defaults
-//! (contract §10.1), read from the process environment and from `.env` in the working directory
-//! (the process environment wins).
+//! (contract §10.1). The composition root reads the variables (the process environment over
+//! `.env` in the working directory) and hands a lookup to [`RuntimeSettings::from_lookup`].
 
 use super::protocol::DEFAULT_MAX_LINE_BYTES;
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Default remote debugging host (`REMOTE_INSTALL_HOST`).
@@ -41,14 +40,6 @@ pub enum SettingsError {
         name: &'static str,
         /// The transport that needs it.
         method: &'static str,
-    },
-    /// `.env` exists but cannot be read.
-    #[error("cannot read {path}: {detail}")]
-    DotEnv {
-        /// The file.
-        path: String,
-        /// Why.
-        detail: String,
     },
 }
 
@@ -113,13 +104,6 @@ impl Default for RuntimeSettings {
 }
 
 impl RuntimeSettings {
-    /// Reads the process environment and `.env` in the working directory (environment wins).
-    pub fn from_env() -> Result<Self, SettingsError> {
-        let dotenv = read_dotenv(Path::new(".env"))?;
-        let process: HashMap<String, String> = std::env::vars().collect();
-        Self::from_lookup(|name| process.get(name).or_else(|| dotenv.get(name)).cloned())
-    }
-
     /// Builds the settings from a variable lookup.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
         let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
@@ -209,18 +193,10 @@ fn parse_usize(name: &'static str, raw: &str) -> Result<usize, SettingsError> {
     })
 }
 
-fn read_dotenv(path: &Path) -> Result<HashMap<String, String>, SettingsError> {
-    if !path.exists() {
-        return Ok(HashMap::new());
-    }
-    let err = |detail: String| SettingsError::DotEnv { path: path.display().to_string(), detail };
-    let iter = dotenvy::from_path_iter(path).map_err(|e| err(e.to_string()))?;
-    iter.map(|item| item.map_err(|e| err(e.to_string()))).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashMap;
 
     fn settings(pairs: &[(&str, &str)]) -> Result<RuntimeSettings, SettingsError> {
         let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
@@ -280,16 +256,5 @@ mod tests {
         assert_eq!(s.daemon_line_buffer, 1_048_576);
         let s = settings(&[("PLUGIN_RUNTIME_MAX_BUFFER_SIZE", "2097152")]).unwrap();
         assert_eq!(s.daemon_line_buffer, 2_097_152);
-    }
-
-    #[test]
-    fn dotenv_file_is_read_and_the_environment_wins() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(".env");
-        std::fs::write(&path, "INSTALL_METHOD=remote\nREMOTE_INSTALL_KEY=from-file\nREMOTE_INSTALL_URL=h:1\n").unwrap();
-        let file = read_dotenv(&path).unwrap();
-        let process: HashMap<String, String> = [("REMOTE_INSTALL_KEY".to_string(), "from-env".to_string())].into();
-        let s = RuntimeSettings::from_lookup(|k| process.get(k).or_else(|| file.get(k)).cloned()).unwrap();
-        assert_eq!(s.transport, Transport::Remote(RemoteTarget { host: "h".into(), port: 1, key: "from-env".into() }));
     }
 }

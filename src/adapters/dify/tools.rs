@@ -30,6 +30,7 @@ use crate::adapters::dify::constants::{
 use crate::domain::credentials::CredentialSet;
 use crate::domain::operations::MemoryRef;
 use crate::ports::memory_api::{ApiError, InvokeContext, MemoryApi, WriteId, WriteOutcome};
+use futures::future::BoxFuture;
 use outputs::{
     AddOutputs, Degradation, GetOutputs, HistoryOutputs, HitOutput, ListOutputs, MemoryOutput, ScopeOutput,
     ScopeSource, SearchOutputs, Status, WriteOutputs, WriteStatusOutputs, STATE_DONE, STATE_SKIPPED,
@@ -40,19 +41,134 @@ use reply::JsonReply;
 use requests::{AddInput, Binding, InputError, ScopeUsed};
 use serde_json::{json, Map, Value};
 
-/// The names of the tools, in the order the provider lists them: the guide's eight plus
-/// `get_write_status`, which tells what became of an accepted write.
-pub const TOOL_NAMES: [&str; 9] = [
-    "add_memory",
-    "search_memory",
-    "get_all_memories",
-    "get_memory",
-    "update_memory",
-    "delete_memory",
-    "delete_all_memories",
-    "get_memory_history",
-    "get_write_status",
+/// A tool's code: runs one call (a method of [`Call`]).
+type Run = for<'a> fn(&'a Call<'a>) -> BoxFuture<'a, Outcome>;
+
+/// One tool of the [`CATALOGUE`]: everything about it besides its YAML declaration
+/// (`tools/<name>.yaml`, listed in `provider/mem0.yaml`).
+struct Entry {
+    /// The name declared in `tools/<name>.yaml`.
+    name: &'static str,
+    /// What the tool does, for "Failed to …" texts.
+    action: &'static str,
+    /// True when `results` is a list (an error reply then carries `[]`), false for an object (`{}`).
+    lists: bool,
+    /// The outputs of a failed call: every output present, empty, with the failed status.
+    failed: fn(Status) -> ToolOutputs,
+    /// Runs a call.
+    run: Run,
+}
+
+/// Every tool, in the order the provider lists them: the guide's eight plus `get_write_status`,
+/// which tells what became of an accepted write. Adding a tool is one entry here (with the
+/// [`Call`] method it runs) plus its YAML.
+const CATALOGUE: [Entry; 9] = [
+    Entry {
+        name: ADD_MEMORY,
+        action: "add memory",
+        lists: true,
+        failed: |status| ToolOutputs::Add(AddOutputs { status, ..AddOutputs::default() }),
+        run: |call| Box::pin(call.add()),
+    },
+    Entry {
+        name: "search_memory",
+        action: "search memory",
+        lists: true,
+        failed: |status| ToolOutputs::Search(SearchOutputs { status, ..SearchOutputs::default() }),
+        run: |call| Box::pin(call.search()),
+    },
+    Entry {
+        name: "get_all_memories",
+        action: "get memories",
+        lists: true,
+        failed: |status| ToolOutputs::List(ListOutputs { status, ..ListOutputs::default() }),
+        run: |call| Box::pin(call.get_all()),
+    },
+    Entry {
+        name: "get_memory",
+        action: "get memory",
+        lists: false,
+        failed: |status| ToolOutputs::Get(GetOutputs { status, ..GetOutputs::default() }),
+        run: |call| Box::pin(call.get()),
+    },
+    Entry {
+        name: "update_memory",
+        action: "update memory",
+        lists: false,
+        failed: |status| ToolOutputs::Write(WriteOutputs { status, ..WriteOutputs::default() }),
+        run: |call| Box::pin(call.update()),
+    },
+    Entry {
+        name: "delete_memory",
+        action: "delete memory",
+        lists: false,
+        failed: |status| ToolOutputs::Write(WriteOutputs { status, ..WriteOutputs::default() }),
+        run: |call| Box::pin(call.delete()),
+    },
+    Entry {
+        name: "delete_all_memories",
+        action: "delete memories",
+        lists: false,
+        failed: |status| ToolOutputs::Write(WriteOutputs { status, ..WriteOutputs::default() }),
+        run: |call| Box::pin(call.delete_all()),
+    },
+    Entry {
+        name: "get_memory_history",
+        action: "get memory history",
+        lists: true,
+        failed: |status| ToolOutputs::History(HistoryOutputs { status, ..HistoryOutputs::default() }),
+        run: |call| Box::pin(call.history()),
+    },
+    Entry {
+        name: GET_WRITE_STATUS,
+        action: "get write status",
+        lists: false,
+        failed: write_status_failed,
+        run: |call| Box::pin(call.write_status()),
+    },
 ];
+
+/// The outputs of a `get_write_status` call that failed (also for a write it does not know).
+fn write_status_failed(status: Status) -> ToolOutputs {
+    ToolOutputs::WriteStatus(WriteStatusOutputs { status, ..WriteStatusOutputs::default() })
+}
+
+/// The tool that tells what became of an accepted write.
+pub const GET_WRITE_STATUS: &str = "get_write_status";
+/// The tool that adds memories.
+pub const ADD_MEMORY: &str = "add_memory";
+
+/// The names of the tools, in the order the provider lists them ([`CATALOGUE`]'s).
+pub const TOOL_NAMES: [&str; CATALOGUE.len()] = {
+    let mut names = [""; CATALOGUE.len()];
+    let mut i = 0;
+    while i < CATALOGUE.len() {
+        names[i] = CATALOGUE[i].name;
+        i += 1;
+    }
+    names
+};
+
+/// The catalogue entry of the tool named `name` (exactly, as declared).
+fn entry(name: &str) -> Option<&'static Entry> {
+    CATALOGUE.iter().find(|entry| entry.name == name)
+}
+
+impl Entry {
+    /// The outputs of a call that failed with `message`: every output present, empty.
+    fn failed_outputs(&self, message: &str) -> ToolOutputs {
+        (self.failed)(Status::failed(message))
+    }
+
+    /// The `results` of an error reply: `[]` for tools that return lists, `{}` for the others.
+    fn empty_results(&self) -> Value {
+        if self.lists {
+            json!([])
+        } else {
+            json!({})
+        }
+    }
+}
 
 /// What a tool call answers: the JSON message, the text message, then one variable message per
 /// output the tool declares, in that order.
@@ -70,109 +186,6 @@ impl ToolReply {
     /// True when `json.status` is `ERROR`.
     pub fn is_error(&self) -> bool {
         self.json.get("status").and_then(Value::as_str) == Some(reply::ERROR)
-    }
-}
-
-/// One of the tools.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Tool {
-    /// `add_memory`.
-    AddMemory,
-    /// `search_memory`.
-    SearchMemory,
-    /// `get_all_memories`.
-    GetAllMemories,
-    /// `get_memory`.
-    GetMemory,
-    /// `update_memory`.
-    UpdateMemory,
-    /// `delete_memory`.
-    DeleteMemory,
-    /// `delete_all_memories`.
-    DeleteAllMemories,
-    /// `get_memory_history`.
-    GetMemoryHistory,
-    /// `get_write_status`.
-    GetWriteStatus,
-}
-
-impl Tool {
-    /// Every tool, in the order of [`TOOL_NAMES`].
-    pub const ALL: [Tool; 9] = [
-        Tool::AddMemory,
-        Tool::SearchMemory,
-        Tool::GetAllMemories,
-        Tool::GetMemory,
-        Tool::UpdateMemory,
-        Tool::DeleteMemory,
-        Tool::DeleteAllMemories,
-        Tool::GetMemoryHistory,
-        Tool::GetWriteStatus,
-    ];
-
-    /// The tool's name as declared in `tools/<name>.yaml`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Tool::AddMemory => TOOL_NAMES[0],
-            Tool::SearchMemory => TOOL_NAMES[1],
-            Tool::GetAllMemories => TOOL_NAMES[2],
-            Tool::GetMemory => TOOL_NAMES[3],
-            Tool::UpdateMemory => TOOL_NAMES[4],
-            Tool::DeleteMemory => TOOL_NAMES[5],
-            Tool::DeleteAllMemories => TOOL_NAMES[6],
-            Tool::GetMemoryHistory => TOOL_NAMES[7],
-            Tool::GetWriteStatus => TOOL_NAMES[8],
-        }
-    }
-
-    /// The tool of that name.
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|t| t.name() == name)
-    }
-
-    /// What the tool does, for "Failed to …" texts.
-    fn action(self) -> &'static str {
-        match self {
-            Tool::AddMemory => "add memory",
-            Tool::SearchMemory => "search memory",
-            Tool::GetAllMemories => "get memories",
-            Tool::GetMemory => "get memory",
-            Tool::UpdateMemory => "update memory",
-            Tool::DeleteMemory => "delete memory",
-            Tool::DeleteAllMemories => "delete memories",
-            Tool::GetMemoryHistory => "get memory history",
-            Tool::GetWriteStatus => "get write status",
-        }
-    }
-
-    /// The outputs of a call that failed with `message`: every output present, empty.
-    fn failed_outputs(self, message: &str) -> ToolOutputs {
-        let status = Status::failed(message);
-        match self {
-            Tool::AddMemory => ToolOutputs::Add(AddOutputs { status, ..AddOutputs::default() }),
-            Tool::SearchMemory => ToolOutputs::Search(SearchOutputs { status, ..SearchOutputs::default() }),
-            Tool::GetAllMemories => ToolOutputs::List(ListOutputs { status, ..ListOutputs::default() }),
-            Tool::GetMemory => ToolOutputs::Get(GetOutputs { status, ..GetOutputs::default() }),
-            Tool::GetMemoryHistory => ToolOutputs::History(HistoryOutputs { status, ..HistoryOutputs::default() }),
-            Tool::UpdateMemory | Tool::DeleteMemory | Tool::DeleteAllMemories => {
-                ToolOutputs::Write(WriteOutputs { status, ..WriteOutputs::default() })
-            }
-            Tool::GetWriteStatus => {
-                ToolOutputs::WriteStatus(WriteStatusOutputs { status, ..WriteStatusOutputs::default() })
-            }
-        }
-    }
-
-    /// The `results` of an error reply: `[]` for tools that return lists, `{}` for the others.
-    fn empty_results(self) -> Value {
-        match self {
-            Tool::AddMemory | Tool::SearchMemory | Tool::GetAllMemories | Tool::GetMemoryHistory => json!([]),
-            Tool::GetMemory
-            | Tool::UpdateMemory
-            | Tool::DeleteMemory
-            | Tool::DeleteAllMemories
-            | Tool::GetWriteStatus => json!({}),
-        }
     }
 }
 
@@ -195,23 +208,13 @@ pub async fn invoke_tool(
     params: &Map<String, Value>,
     ctx: &InvokeContext,
 ) -> ToolReply {
-    let Some(known) = Tool::parse(tool) else {
+    let Some(known) = entry(tool) else {
         return unknown_tool(tool);
     };
     let params = Params::new(params);
     let binding = Binding::new(credentials.bind_user_to_dify_user, ctx.end_user.as_deref());
     let call = Call { api, credentials, params, binding };
-    let outcome = match known {
-        Tool::AddMemory => call.add().await,
-        Tool::SearchMemory => call.search().await,
-        Tool::GetAllMemories => call.get_all().await,
-        Tool::GetMemory => call.get().await,
-        Tool::UpdateMemory => call.update().await,
-        Tool::DeleteMemory => call.delete().await,
-        Tool::DeleteAllMemories => call.delete_all().await,
-        Tool::GetMemoryHistory => call.history().await,
-        Tool::GetWriteStatus => call.write_status().await,
-    };
+    let outcome = (known.run)(&call).await;
     outcome.unwrap_or_else(|failure| failed(known, &failure))
 }
 
@@ -224,15 +227,15 @@ fn unknown_tool(name: &str) -> ToolReply {
     ToolReply { json: JsonReply::error(&message, json!([])).into_value(), text: message, outputs: ToolOutputs::None }
 }
 
-fn failed(tool: Tool, failure: &Failure) -> ToolReply {
+fn failed(tool: &Entry, failure: &Failure) -> ToolReply {
     let message = failure.to_string();
     match failure {
-        Failure::Input(_) => tracing::debug!(tool = tool.name(), %message, "rejected tool parameters"),
-        Failure::Api(_) => tracing::warn!(tool = tool.name(), %message, "tool call failed"),
+        Failure::Input(_) => tracing::debug!(tool = tool.name, %message, "rejected tool parameters"),
+        Failure::Api(_) => tracing::warn!(tool = tool.name, %message, "tool call failed"),
     }
     ToolReply {
         json: JsonReply::error(&message, tool.empty_results()).into_value(),
-        text: render::failed(tool.action(), &message),
+        text: render::failed(tool.action, &message),
         outputs: tool.failed_outputs(&message),
     }
 }
@@ -477,7 +480,7 @@ impl Call<'_> {
             return Ok(ToolReply {
                 json: JsonReply::error(&message, json!({})).into_value(),
                 text: render::failed("get write status", &message),
-                outputs: Tool::GetWriteStatus.failed_outputs(&message),
+                outputs: write_status_failed(Status::failed(&message)),
             });
         };
         let results = serde_json::to_value(&state).unwrap_or(Value::Null);

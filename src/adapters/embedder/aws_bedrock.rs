@@ -12,8 +12,9 @@
 //! otherwise (Mem0 always sends `search_document`).
 
 use super::base::{allowed_keys, in_batches, BaseKeys};
-use crate::adapters::config::{self, check_keys, config_error, Env, HttpKeys, ProcessEnv};
+use crate::adapters::config::{self, check_keys, config_error, HttpKeys};
 use crate::adapters::http::{HttpClient, RetryPolicy, JSON};
+use crate::adapters::registry::BuildContext;
 use crate::adapters::vendors::aws::{self, encode_segment, AwsAccess};
 use crate::domain::credentials::ProviderBlock;
 use crate::ports::backends::BuildError;
@@ -63,15 +64,10 @@ struct CohereAnswer {
 }
 
 impl BedrockEmbedder {
-    /// Builds the adapter from a block, reading fallbacks from the process environment. Nothing is contacted.
-    pub fn from_block(block: &ProviderBlock) -> Result<Self, BuildError> {
-        Self::from_block_with_env(block, &ProcessEnv)
-    }
-
-    /// [`BedrockEmbedder::from_block`] with the environment given.
-    pub fn from_block_with_env(block: &ProviderBlock, env: &dyn Env) -> Result<Self, BuildError> {
-        let extra: Vec<&str> = aws::KEYS.iter().copied().chain(["aws_bedrock_base_url"]).collect();
-        check_keys(block, &allowed_keys(&extra))?;
+    /// Builds the adapter from a block, with fallbacks from the context's environment. Nothing is contacted.
+    pub fn from_block(block: &ProviderBlock, context: &BuildContext) -> Result<Self, BuildError> {
+        let env = context.env();
+        check_keys(block, &keys(&block.provider))?;
         let keys = BaseKeys::from_block(block)?;
         let settings = HttpKeys::from_block(block)?.settings(block)?;
         let access = AwsAccess::from_block(block, "bedrock", keys.api_key.as_ref(), env)?;
@@ -163,16 +159,22 @@ impl Embedder for BedrockEmbedder {
     }
 }
 
+/// The config keys this adapter accepts for `provider` (its registry entry lists them; the
+/// constructor rejects any other, naming it).
+pub fn keys(_provider: &str) -> Vec<&'static str> {
+    let extra: Vec<&str> = aws::KEYS.iter().copied().chain(["aws_bedrock_base_url"]).collect();
+    allowed_keys(&extra)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
     fn build(config: Value) -> Result<BedrockEmbedder, BuildError> {
         let block = ProviderBlock::parse("local_embedder_json", &json!({"provider": "aws_bedrock", "config": config}))
             .unwrap()
             .unwrap();
-        BedrockEmbedder::from_block_with_env(&block, &HashMap::new())
+        BedrockEmbedder::from_block(&block, &crate::adapters::config::test_context(&[]))
     }
 
     #[test]

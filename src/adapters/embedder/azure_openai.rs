@@ -11,8 +11,9 @@
 
 use super::base::{allowed_keys, BaseKeys};
 use super::openai::{takes_dimensions, OpenAiEmbedder, DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE};
-use crate::adapters::config::{check_keys, config_error, Env, HttpKeys, ProcessEnv};
+use crate::adapters::config::{check_keys, config_error, HttpKeys};
 use crate::adapters::http::{join_url, HttpClient, RetryPolicy};
+use crate::adapters::registry::BuildContext;
 use crate::adapters::vendors::azure::{AzureDeployment, Component, KWARGS_KEY};
 use crate::domain::credentials::ProviderBlock;
 use crate::ports::backends::BuildError;
@@ -33,14 +34,10 @@ pub struct AzureOpenAiEmbedder {
 }
 
 impl AzureOpenAiEmbedder {
-    /// Builds the adapter from a block, reading fallbacks from the process environment. Nothing is contacted.
-    pub fn from_block(block: &ProviderBlock) -> Result<Self, BuildError> {
-        Self::from_block_with_env(block, &ProcessEnv)
-    }
-
-    /// [`AzureOpenAiEmbedder::from_block`] with the environment given.
-    pub fn from_block_with_env(block: &ProviderBlock, env: &dyn Env) -> Result<Self, BuildError> {
-        check_keys(block, &allowed_keys(&[KWARGS_KEY]))?;
+    /// Builds the adapter from a block, with fallbacks from the context's environment. Nothing is contacted.
+    pub fn from_block(block: &ProviderBlock, context: &BuildContext) -> Result<Self, BuildError> {
+        let env = context.env();
+        check_keys(block, &keys(&block.provider))?;
         let keys = BaseKeys::from_block(block)?;
         let settings = HttpKeys::from_block(block)?.settings(block)?;
         let model = keys.model_or(DEFAULT_MODEL);
@@ -82,4 +79,10 @@ impl Embedder for AzureOpenAiEmbedder {
     fn dimensions(&self) -> usize {
         self.inner.dimensions()
     }
+}
+
+/// The config keys this adapter accepts for `provider` (its registry entry lists them; the
+/// constructor rejects any other, naming it).
+pub fn keys(_provider: &str) -> Vec<&'static str> {
+    allowed_keys(&[KWARGS_KEY])
 }

@@ -41,8 +41,7 @@ impl DifyEmbedder {
     /// Reads a `dify` block: [`MODEL_KEYS`] and `embedding_dims` (required: the size of the
     /// vectors the Dify model returns cannot be known before it is called).
     pub fn from_block(block: &ProviderBlock) -> Result<Self, BuildError> {
-        let allowed: Vec<&str> = MODEL_KEYS.iter().chain(KEYS).copied().collect();
-        check_keys(block, &allowed)?;
+        check_keys(block, &keys(&block.provider))?;
         let model = DifyModel::from_block(block, "text-embedding-3-small")?;
         let keys: EmbeddingKeys = config::deserialize(block)?;
         let dims =
@@ -118,6 +117,12 @@ impl Embedder for DifyEmbedder {
     fn bound_to_call(&self) -> bool {
         true
     }
+}
+
+/// The config keys this adapter accepts for `provider` (its registry entry lists them; the
+/// constructor rejects any other, naming it).
+pub fn keys(_provider: &str) -> Vec<&'static str> {
+    MODEL_KEYS.iter().chain(KEYS).copied().collect()
 }
 
 #[cfg(test)]

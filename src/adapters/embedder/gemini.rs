@@ -8,8 +8,9 @@
 //! (default and most 100), `timeout`, `max_retries`. Newlines become spaces, as in Mem0.
 
 use super::base::{allowed_keys, flatten_newlines, in_batches, BaseKeys, TaskTypes, TASK_TYPE_KEYS};
-use crate::adapters::config::{self, check_keys, config_error, Env, HttpKeys, ProcessEnv};
+use crate::adapters::config::{self, check_keys, config_error, HttpKeys};
 use crate::adapters::http::{HttpClient, RetryPolicy};
+use crate::adapters::registry::BuildContext;
 use crate::adapters::vendors::google::{resource_name, GeminiApi, GEMINI_BASE_URL_KEY};
 use crate::domain::credentials::ProviderBlock;
 use crate::ports::backends::BuildError;
@@ -56,16 +57,10 @@ struct Values {
 }
 
 impl GeminiEmbedder {
-    /// Builds the adapter from a block, reading fallbacks from the process environment. Nothing is contacted.
-    pub fn from_block(block: &ProviderBlock) -> Result<Self, BuildError> {
-        Self::from_block_with_env(block, &ProcessEnv)
-    }
-
-    /// [`GeminiEmbedder::from_block`] with the environment given.
-    pub fn from_block_with_env(block: &ProviderBlock, env: &dyn Env) -> Result<Self, BuildError> {
-        let extra: Vec<&str> =
-            ["output_dimensionality", GEMINI_BASE_URL_KEY].into_iter().chain(TASK_TYPE_KEYS.iter().copied()).collect();
-        check_keys(block, &allowed_keys(&extra))?;
+    /// Builds the adapter from a block, with fallbacks from the context's environment. Nothing is contacted.
+    pub fn from_block(block: &ProviderBlock, context: &BuildContext) -> Result<Self, BuildError> {
+        let env = context.env();
+        check_keys(block, &keys(&block.provider))?;
         let keys = BaseKeys::from_block(block)?;
         let own: Keys = config::deserialize(block)?;
         if own.output_dimensionality == Some(0) {
@@ -121,4 +116,12 @@ impl Embedder for GeminiEmbedder {
     fn dimensions(&self) -> usize {
         self.dims
     }
+}
+
+/// The config keys this adapter accepts for `provider` (its registry entry lists them; the
+/// constructor rejects any other, naming it).
+pub fn keys(_provider: &str) -> Vec<&'static str> {
+    let extra: Vec<&str> =
+        ["output_dimensionality", GEMINI_BASE_URL_KEY].into_iter().chain(TASK_TYPE_KEYS.iter().copied()).collect();
+    allowed_keys(&extra)
 }

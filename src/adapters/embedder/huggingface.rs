@@ -16,9 +16,10 @@
 //! Long texts are truncated by TEI (`truncate: true`) rather than refused.
 
 use super::base::{allowed_keys, in_batches, BaseKeys};
-use crate::adapters::config::{self, check_keys, config_error, missing_key, secret_or_env, string_key, Env};
-use crate::adapters::config::{HttpKeys, ProcessEnv};
+use crate::adapters::config::HttpKeys;
+use crate::adapters::config::{self, check_keys, config_error, missing_key, secret_or_env, string_key};
 use crate::adapters::http::{bearer, join_url, HttpClient, RetryPolicy};
+use crate::adapters::registry::BuildContext;
 use crate::domain::credentials::ProviderBlock;
 use crate::ports::backends::BuildError;
 use crate::ports::embedder::{EmbedError, EmbedPurpose, Embedder};
@@ -73,14 +74,10 @@ enum Features {
 }
 
 impl HuggingFaceEmbedder {
-    /// Builds the adapter from a block, reading fallbacks from the process environment. Nothing is contacted.
-    pub fn from_block(block: &ProviderBlock) -> Result<Self, BuildError> {
-        Self::from_block_with_env(block, &ProcessEnv)
-    }
-
-    /// [`HuggingFaceEmbedder::from_block`] with the environment given.
-    pub fn from_block_with_env(block: &ProviderBlock, env: &dyn Env) -> Result<Self, BuildError> {
-        check_keys(block, &allowed_keys(EXTRA_KEYS))?;
+    /// Builds the adapter from a block, with fallbacks from the context's environment. Nothing is contacted.
+    pub fn from_block(block: &ProviderBlock, context: &BuildContext) -> Result<Self, BuildError> {
+        let env = context.env();
+        check_keys(block, &keys(&block.provider))?;
         let keys = BaseKeys::from_block(block)?;
         let own: Keys = config::deserialize(block)?;
         let settings = HttpKeys::from_block(block)?.settings(block)?;
@@ -173,17 +170,21 @@ impl Embedder for HuggingFaceEmbedder {
     }
 }
 
+/// The config keys this adapter accepts for `provider` (its registry entry lists them; the
+/// constructor rejects any other, naming it).
+pub fn keys(_provider: &str) -> Vec<&'static str> {
+    allowed_keys(EXTRA_KEYS)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
     fn build(config: Value, vars: &[(&str, &str)]) -> Result<HuggingFaceEmbedder, BuildError> {
         let block = ProviderBlock::parse("local_embedder_json", &json!({"provider": "huggingface", "config": config}))
             .unwrap()
             .unwrap();
-        let env: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        HuggingFaceEmbedder::from_block_with_env(&block, &env)
+        HuggingFaceEmbedder::from_block(&block, &crate::adapters::config::test_context(vars))
     }
 
     #[test]

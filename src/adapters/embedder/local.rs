@@ -12,8 +12,8 @@
 
 mod model;
 
-use crate::adapters::config::{check_keys, config_error, positive_integer_key, string_key};
-use crate::adapters::data_dir;
+use crate::adapters::config::{check_keys, positive_integer_key, string_key};
+use crate::adapters::registry::BuildContext;
 use crate::domain::credentials::ProviderBlock;
 use crate::ports::backends::BuildError;
 use crate::ports::embedder::{EmbedError, EmbedPurpose, Embedder};
@@ -52,22 +52,12 @@ impl LocalEmbedderConfig {
     }
 }
 
-/// Reads a `local` embedder block, resolving paths against the data directory.
-pub fn from_block(block: &ProviderBlock) -> Result<LocalEmbedderConfig, BuildError> {
+/// Reads a `local` embedder block, resolving paths against the context's data directory.
+pub fn from_block(block: &ProviderBlock, context: &BuildContext) -> Result<LocalEmbedderConfig, BuildError> {
     check_keys(block, ALLOWED_KEYS)?;
-    let model_path = string_key(block, "model_path")?;
-    let data_dir = data_dir::base_for(model_path.as_deref()).ok_or_else(|| {
-        config_error(
-            block,
-            format!(
-                "no data directory for the local embedding model: set {} or HOME, or give an absolute \"model_path\"",
-                data_dir::DATA_DIR_ENV
-            ),
-        )
-    })?;
-    let mut config = LocalEmbedderConfig::in_data_dir(&data_dir);
-    if let Some(path) = model_path {
-        config.model_path = data_dir::resolve(&path, &data_dir);
+    let mut config = LocalEmbedderConfig::in_data_dir(context.data_dir());
+    if let Some(path) = string_key(block, "model_path")? {
+        config.model_path = context.resolve(&path);
     }
     config.embedding_dims = positive_integer_key(block, "embedding_dims")?;
     Ok(config)
@@ -259,9 +249,15 @@ mod tests {
 
     #[test]
     fn config_keys_are_checked() {
-        let config = from_block(&block(json!({"model_path": "/m", "embedding_dims": 384}))).unwrap();
+        let config = from_block(
+            &block(json!({"model_path": "/m", "embedding_dims": 384})),
+            &crate::adapters::config::test_context(&[]),
+        )
+        .unwrap();
         assert_eq!(config, LocalEmbedderConfig { model_path: PathBuf::from("/m"), embedding_dims: Some(384) });
-        let err = from_block(&block(json!({"model": "all-MiniLM-L6-v2"}))).unwrap_err().to_string();
+        let err = from_block(&block(json!({"model": "all-MiniLM-L6-v2"})), &crate::adapters::config::test_context(&[]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("unknown key \"model\"") && err.contains("model_path, embedding_dims"), "{err}");
     }
 

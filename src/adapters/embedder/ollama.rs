@@ -7,8 +7,9 @@
 //! checks). Unlike Mem0, a missing model is not pulled: Ollama's "not found" error is reported.
 
 use super::base::{allowed_keys, in_batches, BaseKeys};
-use crate::adapters::config::{check_keys, config_error, Env, HttpKeys, ProcessEnv};
+use crate::adapters::config::{check_keys, config_error, HttpKeys};
 use crate::adapters::http::{join_url, HttpClient, RetryPolicy};
+use crate::adapters::registry::BuildContext;
 use crate::adapters::vendors::ollama::{OllamaServer, BASE_URL_KEY};
 use crate::domain::credentials::ProviderBlock;
 use crate::ports::backends::BuildError;
@@ -46,14 +47,10 @@ struct Answer {
 }
 
 impl OllamaEmbedder {
-    /// Builds the adapter from a block, reading fallbacks from the process environment. Nothing is contacted.
-    pub fn from_block(block: &ProviderBlock) -> Result<Self, BuildError> {
-        Self::from_block_with_env(block, &ProcessEnv)
-    }
-
-    /// [`OllamaEmbedder::from_block`] with the environment given.
-    pub fn from_block_with_env(block: &ProviderBlock, env: &dyn Env) -> Result<Self, BuildError> {
-        check_keys(block, &allowed_keys(&[BASE_URL_KEY]))?;
+    /// Builds the adapter from a block, with fallbacks from the context's environment. Nothing is contacted.
+    pub fn from_block(block: &ProviderBlock, context: &BuildContext) -> Result<Self, BuildError> {
+        let env = context.env();
+        check_keys(block, &keys(&block.provider))?;
         let keys = BaseKeys::from_block(block)?;
         let settings = HttpKeys::from_block(block)?.settings(block)?;
         let server = OllamaServer::from_block(block, keys.api_key.as_ref(), env)?;
@@ -92,4 +89,10 @@ impl Embedder for OllamaEmbedder {
     fn dimensions(&self) -> usize {
         self.dims
     }
+}
+
+/// The config keys this adapter accepts for `provider` (its registry entry lists them; the
+/// constructor rejects any other, naming it).
+pub fn keys(_provider: &str) -> Vec<&'static str> {
+    allowed_keys(&[BASE_URL_KEY])
 }

@@ -8,8 +8,9 @@
 //! `embedding_dims` is set; every returned vector must have the configured size.
 
 use super::base::{allowed_keys, flatten_newlines, in_batches, BaseKeys};
-use crate::adapters::config::{self, check_keys, config_error, missing_key, secret_or_env, Env, HttpKeys, ProcessEnv};
+use crate::adapters::config::{self, check_keys, config_error, missing_key, secret_or_env, HttpKeys};
 use crate::adapters::http::{bearer, join_url, HttpClient, RetryPolicy};
+use crate::adapters::registry::BuildContext;
 use crate::domain::credentials::ProviderBlock;
 use crate::ports::backends::BuildError;
 use crate::ports::embedder::{EmbedError, EmbedPurpose, Embedder};
@@ -100,14 +101,9 @@ pub struct OpenAiEmbedder {
 }
 
 impl OpenAiEmbedder {
-    /// Builds the adapter from a `{"provider", "config"}` block, reading fallbacks from the process
-    /// environment. Nothing is contacted.
-    pub fn from_block(block: &ProviderBlock) -> Result<Self, BuildError> {
-        Self::from_block_with_env(block, &ProcessEnv)
-    }
-
-    /// [`OpenAiEmbedder::from_block`] with the environment given.
-    pub fn from_block_with_env(block: &ProviderBlock, env: &dyn Env) -> Result<Self, BuildError> {
+    /// Builds the adapter from a `{"provider", "config"}` block, with fallbacks from the context's environment. Nothing is contacted.
+    pub fn from_block(block: &ProviderBlock, context: &BuildContext) -> Result<Self, BuildError> {
+        let env = context.env();
         let Some(provider) = ALL.iter().find(|p| p.name == block.provider) else {
             return Err(BuildError::UnknownProvider {
                 field: block.field,
@@ -115,7 +111,7 @@ impl OpenAiEmbedder {
                 supported: PROVIDERS.join(", "),
             });
         };
-        check_keys(block, &allowed_keys(&[provider.base_url_key]))?;
+        check_keys(block, &keys(&block.provider))?;
         let keys = BaseKeys::from_block(block)?;
         let settings = HttpKeys::from_block(block)?.settings(block)?;
         let base_url =
@@ -233,18 +229,22 @@ impl Embedder for OpenAiEmbedder {
     }
 }
 
+/// The config keys this adapter accepts for `provider` (its registry entry lists them; the
+/// constructor rejects any other, naming it).
+pub fn keys(provider: &str) -> Vec<&'static str> {
+    ALL.iter().find(|p| p.name == provider).map(|p| allowed_keys(&[p.base_url_key])).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::Value;
-    use std::collections::HashMap;
 
     fn build(provider: &str, config: Value, vars: &[(&str, &str)]) -> Result<OpenAiEmbedder, BuildError> {
         let block = ProviderBlock::parse("local_embedder_json", &json!({"provider": provider, "config": config}))
             .unwrap()
             .unwrap();
-        let env: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        OpenAiEmbedder::from_block_with_env(&block, &env)
+        OpenAiEmbedder::from_block(&block, &crate::adapters::config::test_context(vars))
     }
 
     fn item(index: usize, embedding: Vec<f32>) -> EmbeddingItem {

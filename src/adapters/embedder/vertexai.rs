@@ -12,8 +12,9 @@
 //! `timeout`, `max_retries`. `api_key` is refused: Vertex AI is reached with the service account.
 
 use super::base::{allowed_keys, in_batches, BaseKeys, TaskTypes, TASK_TYPE_KEYS};
-use crate::adapters::config::{check_keys, config_error, Env, HttpKeys, ProcessEnv};
+use crate::adapters::config::{check_keys, config_error, HttpKeys};
 use crate::adapters::http::{HttpClient, RetryPolicy};
+use crate::adapters::registry::BuildContext;
 use crate::adapters::vendors::google::{Vertex, VERTEX_KEYS};
 use crate::domain::credentials::ProviderBlock;
 use crate::ports::backends::BuildError;
@@ -59,16 +60,11 @@ struct Values {
 }
 
 impl VertexAiEmbedder {
-    /// Builds the adapter from a block, reading fallbacks from the process environment. The key file
+    /// Builds the adapter from a block, with fallbacks from the context's environment. The key file
     /// is read now; nothing is contacted.
-    pub fn from_block(block: &ProviderBlock) -> Result<Self, BuildError> {
-        Self::from_block_with_env(block, &ProcessEnv)
-    }
-
-    /// [`VertexAiEmbedder::from_block`] with the environment given.
-    pub fn from_block_with_env(block: &ProviderBlock, env: &dyn Env) -> Result<Self, BuildError> {
-        let extra: Vec<&str> = VERTEX_KEYS.iter().chain(TASK_TYPE_KEYS).copied().collect();
-        check_keys(block, &allowed_keys(&extra))?;
+    pub fn from_block(block: &ProviderBlock, context: &BuildContext) -> Result<Self, BuildError> {
+        let env = context.env();
+        check_keys(block, &keys(&block.provider))?;
         let keys = BaseKeys::from_block(block)?;
         if keys.api_key.is_some() {
             return Err(config_error(
@@ -132,4 +128,11 @@ impl Embedder for VertexAiEmbedder {
     fn dimensions(&self) -> usize {
         self.dims
     }
+}
+
+/// The config keys this adapter accepts for `provider` (its registry entry lists them; the
+/// constructor rejects any other, naming it).
+pub fn keys(_provider: &str) -> Vec<&'static str> {
+    let extra: Vec<&str> = VERTEX_KEYS.iter().chain(TASK_TYPE_KEYS).copied().collect();
+    allowed_keys(&extra)
 }

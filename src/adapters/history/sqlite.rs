@@ -37,14 +37,6 @@ impl SqliteHistoryStore {
         Self { path: path.into(), connection: OnceCell::new() }
     }
 
-    /// Mem0's default location: `$MEM0_DIR/history.db`, else `~/.mem0/history.db`.
-    pub fn mem0_default_path() -> Option<PathBuf> {
-        let dir = std::env::var_os("MEM0_DIR")
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".mem0")))?;
-        Some(dir.join("history.db"))
-    }
-
     /// The file.
     pub fn path(&self) -> &Path {
         &self.path

@@ -4,7 +4,7 @@
 //! Several plugin processes may share it: claims are serialized by a transaction-scoped advisory
 //! lock on the table, so no two processes claim the same write or two writes of one owner.
 
-use super::rules::{claimable, forgotten, kept, state_of, ClaimCandidate, StoredState};
+use super::rules::{claimable, forgotten, kept, saved_step, state_of, step_json, ClaimCandidate, StoredState};
 use crate::adapters::postgres::ddl;
 use crate::adapters::postgres::errors::{from_pg, from_pool};
 use crate::adapters::postgres::identifier::CollectionName;
@@ -12,6 +12,7 @@ use crate::adapters::vector::pgvector::PgVectorStore;
 use crate::domain::memory::MemoryId;
 use crate::domain::operations::WriteCommand;
 use crate::domain::scope::Scope;
+use crate::domain::write_plan::SavedStep;
 use crate::ports::journal::{ClaimedWrite, NewWrite, Recorded, WriteJournal};
 use crate::ports::memory_api::{WriteId, WriteState};
 use crate::ports::store::StoreError;
@@ -200,8 +201,8 @@ impl WriteJournal for PostgresJournal {
                 let command = serde_json::from_value(row.get::<_, Value>(1))
                     .map_err(|e| StoreError::Corrupt { store: STORE, message: format!("write {id}: {e}") })?;
                 let attempts: i32 = row.get(3);
-                let write =
-                    ClaimedWrite { id: WriteId(id), command, plan: row.get(2), attempts: attempts.max(0) as u32 };
+                let plan = row.get::<_, Option<Value>>(2).map(saved_step);
+                let write = ClaimedWrite { id: WriteId(id), command, plan, attempts: attempts.max(0) as u32 };
                 Ok((row.get::<_, i64>(4), write))
             })
             .collect::<Result<_, StoreError>>()?;
@@ -219,8 +220,9 @@ impl WriteJournal for PostgresJournal {
         .map(|_| ())
     }
 
-    async fn save_plan(&self, id: &WriteId, plan: &Value) -> Result<(), StoreError> {
-        self.execute("UPDATE {t} SET plan = $2 WHERE id = $1", &[&id.0, plan]).await.map(|_| ())
+    async fn save_plan(&self, id: &WriteId, plan: &SavedStep) -> Result<(), StoreError> {
+        let plan = step_json(STORE, plan)?;
+        self.execute("UPDATE {t} SET plan = $2 WHERE id = $1", &[&id.0, &plan]).await.map(|_| ())
     }
 
     async fn finish(&self, id: &WriteId, outcome: &WriteState) -> Result<(), StoreError> {

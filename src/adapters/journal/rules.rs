@@ -4,6 +4,7 @@
 use crate::domain::memory::MemoryId;
 use crate::domain::operations::{WriteCommand, WriteResult};
 use crate::domain::scope::Scope;
+use crate::domain::write_plan::SavedStep;
 use crate::ports::memory_api::WriteState;
 use crate::ports::store::StoreError;
 use serde_json::Value;
@@ -42,6 +43,17 @@ pub fn claimable<'a>(pending: impl IntoIterator<Item = &'a ClaimCandidate>, max:
 pub(super) fn kept(store: &'static str, result: &WriteResult) -> Result<Value, StoreError> {
     serde_json::to_value(result)
         .map_err(|e| StoreError::Rejected { store, message: format!("the result of the write cannot be kept: {e}") })
+}
+
+/// A saved step as the journal keeps it.
+pub(super) fn step_json(store: &'static str, step: &SavedStep) -> Result<Value, StoreError> {
+    serde_json::to_value(step)
+        .map_err(|e| StoreError::Rejected { store, message: format!("the plan of the write cannot be kept: {e}") })
+}
+
+/// A saved step read back; one that does not read as a step is given as its reason.
+pub(super) fn saved_step(kept: Value) -> Result<SavedStep, String> {
+    serde_json::from_value(kept).map_err(|e| format!("the saved plan cannot be read: {e}"))
 }
 
 /// A stored journal row, as read for its state.
@@ -158,5 +170,11 @@ mod tests {
             state_of(row("pending", 2, None, None, &wipe)),
             Ok(WriteState::Pending { attempts: 2, last_error: None })
         );
+    }
+
+    #[test]
+    fn a_saved_step_that_does_not_read_as_one_is_given_as_its_reason() {
+        let reason = saved_step(serde_json::json!({"plan": 1})).unwrap_err();
+        assert!(reason.starts_with("the saved plan cannot be read"), "{reason}");
     }
 }

@@ -3,10 +3,11 @@
 //! Several processes may share the file: every claim runs in an immediate (write-locked)
 //! transaction, so two processes never claim the same write or two writes of one owner.
 
-use super::rules::{claimable, forgotten, kept, state_of, ClaimCandidate, StoredState};
+use super::rules::{claimable, forgotten, kept, saved_step, state_of, step_json, ClaimCandidate, StoredState};
 use crate::domain::memory::MemoryId;
 use crate::domain::operations::WriteCommand;
 use crate::domain::scope::Scope;
+use crate::domain::write_plan::SavedStep;
 use crate::ports::journal::{ClaimedWrite, NewWrite, Recorded, WriteJournal};
 use crate::ports::memory_api::{WriteId, WriteState};
 use crate::ports::store::StoreError;
@@ -194,7 +195,8 @@ impl WriteJournal for SqliteJournal {
                 let plan = plan
                     .map(|p| serde_json::from_str::<Value>(&p))
                     .transpose()
-                    .map_err(|e| StoreError::Corrupt { store: STORE, message: format!("plan of write {id}: {e}") })?;
+                    .map_err(|e| StoreError::Corrupt { store: STORE, message: format!("plan of write {id}: {e}") })?
+                    .map(saved_step);
                 Ok(ClaimedWrite { id: WriteId(id), command, plan, attempts })
             })
             .collect()
@@ -216,8 +218,8 @@ impl WriteJournal for SqliteJournal {
         .await
     }
 
-    async fn save_plan(&self, id: &WriteId, plan: &Value) -> Result<(), StoreError> {
-        let (id, plan) = (id.0.clone(), plan.to_string());
+    async fn save_plan(&self, id: &WriteId, plan: &SavedStep) -> Result<(), StoreError> {
+        let (id, plan) = (id.0.clone(), step_json(STORE, plan)?.to_string());
         self.with(move |c| c.execute("UPDATE write_journal SET plan = ?1 WHERE id = ?2", params![plan, id]).map(|_| ()))
             .await
     }

@@ -14,8 +14,9 @@
 //! sent as `max_tokens`, its stop sequences that are not only whitespace as `stop_sequences`.
 
 use super::base::{allowed_keys, cut_off, tool_call, usable, visible_stops, BaseKeys, Conversation};
-use crate::adapters::config::{self, check_keys, config_error, missing_key, secret_or_env, Env, HttpKeys, ProcessEnv};
+use crate::adapters::config::{self, check_keys, config_error, missing_key, secret_or_env, HttpKeys};
 use crate::adapters::http::{join_url, secret_header, HttpClient, RetryPolicy};
+use crate::adapters::registry::BuildContext;
 use crate::domain::credentials::ProviderBlock;
 use crate::ports::backends::BuildError;
 use crate::ports::llm::{ChatRequest, ChatResponse, Llm, LlmError, StructuredOutput, Usage};
@@ -57,14 +58,10 @@ pub struct AnthropicChat {
 }
 
 impl AnthropicChat {
-    /// Builds the adapter from a block, reading fallbacks from the process environment. Nothing is contacted.
-    pub fn from_block(block: &ProviderBlock) -> Result<Self, BuildError> {
-        Self::from_block_with_env(block, &ProcessEnv)
-    }
-
-    /// [`AnthropicChat::from_block`] with the environment given.
-    pub fn from_block_with_env(block: &ProviderBlock, env: &dyn Env) -> Result<Self, BuildError> {
-        check_keys(block, &allowed_keys(EXTRA_KEYS))?;
+    /// Builds the adapter from a block, with fallbacks from the context's environment. Nothing is contacted.
+    pub fn from_block(block: &ProviderBlock, context: &BuildContext) -> Result<Self, BuildError> {
+        let env = context.env();
+        check_keys(block, &keys(&block.provider))?;
         let base = BaseKeys::from_block(block)?;
         let keys: Keys = config::deserialize(block)?;
         if let Some(t) = base.temperature.filter(|t| *t > 1.0) {
@@ -244,6 +241,12 @@ impl Message {
         let usage = self.usage.map(|u| Usage { prompt_tokens: u.input_tokens, completion_tokens: u.output_tokens });
         Ok(ChatResponse { content, tool_calls, usage })
     }
+}
+
+/// The config keys this adapter accepts for `provider` (its registry entry lists them; the
+/// constructor rejects any other, naming it).
+pub fn keys(_provider: &str) -> Vec<&'static str> {
+    allowed_keys(EXTRA_KEYS)
 }
 
 #[cfg(test)]

@@ -17,8 +17,9 @@ use super::base::JSON_INSTRUCTION;
 use super::base::{
     allowed_keys, cut_off, schema_instruction, tool_call, usable, visible_stops, BaseKeys, Conversation,
 };
-use crate::adapters::config::{self, check_keys, config_error, Env, HttpKeys, ProcessEnv};
+use crate::adapters::config::{self, check_keys, config_error, HttpKeys};
 use crate::adapters::http::{HttpClient, RetryPolicy, JSON};
+use crate::adapters::registry::BuildContext;
 use crate::adapters::vendors::aws::{self, encode_segment, AwsAccess};
 use crate::domain::credentials::ProviderBlock;
 use crate::ports::backends::BuildError;
@@ -56,16 +57,10 @@ pub struct BedrockChat {
 }
 
 impl BedrockChat {
-    /// Builds the adapter from a block, reading fallbacks from the process environment. Nothing is contacted.
-    pub fn from_block(block: &ProviderBlock) -> Result<Self, BuildError> {
-        Self::from_block_with_env(block, &ProcessEnv)
-    }
-
-    /// [`BedrockChat::from_block`] with the environment given.
-    pub fn from_block_with_env(block: &ProviderBlock, env: &dyn Env) -> Result<Self, BuildError> {
-        let extra: Vec<&str> =
-            aws::KEYS.iter().copied().chain(["model_kwargs", "provider_override", "aws_bedrock_base_url"]).collect();
-        check_keys(block, &allowed_keys(&extra))?;
+    /// Builds the adapter from a block, with fallbacks from the context's environment. Nothing is contacted.
+    pub fn from_block(block: &ProviderBlock, context: &BuildContext) -> Result<Self, BuildError> {
+        let env = context.env();
+        check_keys(block, &keys(&block.provider))?;
         let base = BaseKeys::from_block(block)?;
         let keys: Keys = config::deserialize(block)?;
         let settings = HttpKeys::from_block(block)?.settings(block)?;
@@ -239,6 +234,14 @@ impl Answer {
         let usage = self.usage.map(|u| Usage { prompt_tokens: u.input_tokens, completion_tokens: u.output_tokens });
         Ok(ChatResponse { content, tool_calls, usage })
     }
+}
+
+/// The config keys this adapter accepts for `provider` (its registry entry lists them; the
+/// constructor rejects any other, naming it).
+pub fn keys(_provider: &str) -> Vec<&'static str> {
+    let extra: Vec<&str> =
+        aws::KEYS.iter().copied().chain(["model_kwargs", "provider_override", "aws_bedrock_base_url"]).collect();
+    allowed_keys(&extra)
 }
 
 #[cfg(test)]

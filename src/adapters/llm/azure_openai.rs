@@ -10,8 +10,9 @@
 
 use super::base::{allowed_keys, BaseKeys};
 use super::openai::{standard_template, OpenAiChat};
-use crate::adapters::config::{check_keys, config_error, Env, HttpKeys, ProcessEnv};
+use crate::adapters::config::{check_keys, config_error, HttpKeys};
 use crate::adapters::http::{HttpClient, RetryPolicy};
+use crate::adapters::registry::BuildContext;
 use crate::adapters::vendors::azure::{AzureDeployment, Component, KWARGS_KEY};
 use crate::domain::credentials::ProviderBlock;
 use crate::ports::backends::BuildError;
@@ -32,14 +33,10 @@ pub struct AzureOpenAiChat {
 }
 
 impl AzureOpenAiChat {
-    /// Builds the adapter from a block, reading fallbacks from the process environment. Nothing is contacted.
-    pub fn from_block(block: &ProviderBlock) -> Result<Self, BuildError> {
-        Self::from_block_with_env(block, &ProcessEnv)
-    }
-
-    /// [`AzureOpenAiChat::from_block`] with the environment given.
-    pub fn from_block_with_env(block: &ProviderBlock, env: &dyn Env) -> Result<Self, BuildError> {
-        check_keys(block, &allowed_keys(&[KWARGS_KEY]))?;
+    /// Builds the adapter from a block, with fallbacks from the context's environment. Nothing is contacted.
+    pub fn from_block(block: &ProviderBlock, context: &BuildContext) -> Result<Self, BuildError> {
+        let env = context.env();
+        check_keys(block, &keys(&block.provider))?;
         let base = BaseKeys::from_block(block)?;
         let settings = HttpKeys::from_block(block)?.settings(block)?;
         let model = base.model_or(DEFAULT_MODEL);
@@ -72,17 +69,22 @@ impl Llm for AzureOpenAiChat {
     }
 }
 
+/// The config keys this adapter accepts for `provider` (its registry entry lists them; the
+/// constructor rejects any other, naming it).
+pub fn keys(_provider: &str) -> Vec<&'static str> {
+    allowed_keys(&[KWARGS_KEY])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::{json, Value};
-    use std::collections::HashMap;
 
     fn build(config: Value) -> Result<AzureOpenAiChat, BuildError> {
         let block = ProviderBlock::parse("local_llm_json", &json!({"provider": "azure_openai", "config": config}))
             .unwrap()
             .unwrap();
-        AzureOpenAiChat::from_block_with_env(&block, &HashMap::new())
+        AzureOpenAiChat::from_block(&block, &crate::adapters::config::test_context(&[]))
     }
 
     #[test]

@@ -47,8 +47,7 @@ impl DifyChat {
     /// Reads a `dify` block: [`MODEL_KEYS`] and [`KEYS`]. `temperature` (default 0.1, Mem0's),
     /// `max_tokens` (default 2000) and `top_p` go into `completion_params` unless it sets them.
     pub fn from_block(block: &ProviderBlock) -> Result<Self, BuildError> {
-        let allowed: Vec<&str> = MODEL_KEYS.iter().chain(KEYS).chain(extraction_settings::KEYS).copied().collect();
-        check_keys(block, &allowed)?;
+        check_keys(block, &keys(&block.provider))?;
         write_path_settings(block)?;
         let model = DifyModel::from_block(block, "gpt-4o-mini")?;
         let keys: ChatKeys = config::deserialize(block)?;
@@ -185,6 +184,12 @@ fn content_text(content: &Value) -> Result<String, String> {
             .concat()),
         other => Err(format!("the message content is neither text nor a list of parts: {other}")),
     }
+}
+
+/// The config keys this adapter accepts for `provider` (its registry entry lists them; the
+/// constructor rejects any other, naming it).
+pub fn keys(_provider: &str) -> Vec<&'static str> {
+    MODEL_KEYS.iter().chain(KEYS).chain(extraction_settings::KEYS).copied().collect()
 }
 
 #[cfg(test)]

@@ -13,8 +13,9 @@
 //! become function declarations with calling mode `ANY`.
 
 use super::base::{allowed_keys, cut_off, tool_call, usable, visible_stops, BaseKeys, Conversation};
-use crate::adapters::config::{self, check_keys, config_error, Env, HttpKeys, ProcessEnv};
+use crate::adapters::config::{self, check_keys, config_error, HttpKeys};
 use crate::adapters::http::{HttpClient, HttpError, RetryPolicy};
+use crate::adapters::registry::BuildContext;
 use crate::adapters::vendors::google::{GeminiApi, Vertex, GEMINI_BASE_URL_KEY, VERTEX_KEYS};
 use crate::domain::credentials::ProviderBlock;
 use crate::ports::backends::BuildError;
@@ -54,16 +55,10 @@ pub struct GeminiChat {
 }
 
 impl GeminiChat {
-    /// Builds the adapter from a block, reading fallbacks from the process environment. Nothing is contacted.
-    pub fn from_block(block: &ProviderBlock) -> Result<Self, BuildError> {
-        Self::from_block_with_env(block, &ProcessEnv)
-    }
-
-    /// [`GeminiChat::from_block`] with the environment given.
-    pub fn from_block_with_env(block: &ProviderBlock, env: &dyn Env) -> Result<Self, BuildError> {
-        let extra: Vec<&str> =
-            [GEMINI_BASE_URL_KEY, "vertexai"].into_iter().chain(VERTEX_KEYS.iter().copied()).collect();
-        check_keys(block, &allowed_keys(&extra))?;
+    /// Builds the adapter from a block, with fallbacks from the context's environment. Nothing is contacted.
+    pub fn from_block(block: &ProviderBlock, context: &BuildContext) -> Result<Self, BuildError> {
+        let env = context.env();
+        check_keys(block, &keys(&block.provider))?;
         let base = BaseKeys::from_block(block)?;
         let keys: Keys = config::deserialize(block)?;
         let settings = HttpKeys::from_block(block)?.settings(block)?;
@@ -283,6 +278,13 @@ impl Answer {
             .map(|u| Usage { prompt_tokens: u.prompt_token_count, completion_tokens: u.candidates_token_count });
         Ok(ChatResponse { content, tool_calls, usage })
     }
+}
+
+/// The config keys this adapter accepts for `provider` (its registry entry lists them; the
+/// constructor rejects any other, naming it).
+pub fn keys(_provider: &str) -> Vec<&'static str> {
+    let extra: Vec<&str> = [GEMINI_BASE_URL_KEY, "vertexai"].into_iter().chain(VERTEX_KEYS.iter().copied()).collect();
+    allowed_keys(&extra)
 }
 
 #[cfg(test)]

@@ -10,8 +10,9 @@
 //! cannot be forced to call one).
 
 use super::base::{allowed_keys, cut_off, usable, BaseKeys, WireToolCall, JSON_INSTRUCTION};
-use crate::adapters::config::{self, check_keys, config_error, Env, HttpKeys, ProcessEnv};
+use crate::adapters::config::{self, check_keys, config_error, HttpKeys};
 use crate::adapters::http::{join_url, HttpClient, RetryPolicy};
+use crate::adapters::registry::BuildContext;
 use crate::adapters::vendors::ollama::{OllamaServer, BASE_URL_KEY};
 use crate::domain::credentials::ProviderBlock;
 use crate::ports::backends::BuildError;
@@ -47,14 +48,10 @@ pub struct OllamaChat {
 }
 
 impl OllamaChat {
-    /// Builds the adapter from a block, reading fallbacks from the process environment. Nothing is contacted.
-    pub fn from_block(block: &ProviderBlock) -> Result<Self, BuildError> {
-        Self::from_block_with_env(block, &ProcessEnv)
-    }
-
-    /// [`OllamaChat::from_block`] with the environment given.
-    pub fn from_block_with_env(block: &ProviderBlock, env: &dyn Env) -> Result<Self, BuildError> {
-        check_keys(block, &allowed_keys(EXTRA_KEYS))?;
+    /// Builds the adapter from a block, with fallbacks from the context's environment. Nothing is contacted.
+    pub fn from_block(block: &ProviderBlock, context: &BuildContext) -> Result<Self, BuildError> {
+        let env = context.env();
+        check_keys(block, &keys(&block.provider))?;
         let base = BaseKeys::from_block(block)?;
         let keys: Keys = config::deserialize(block)?;
         let settings = HttpKeys::from_block(block)?.settings(block)?;
@@ -176,18 +173,23 @@ impl Answer {
     }
 }
 
+/// The config keys this adapter accepts for `provider` (its registry entry lists them; the
+/// constructor rejects any other, naming it).
+pub fn keys(_provider: &str) -> Vec<&'static str> {
+    allowed_keys(EXTRA_KEYS)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::ports::llm::ChatMessage;
-    use std::collections::HashMap;
 
     #[test]
     fn json_mode_adds_mem0s_instruction() {
         let block = ProviderBlock::parse("local_llm_json", &json!({"provider": "ollama", "config": {"num_ctx": 8192}}))
             .unwrap()
             .unwrap();
-        let chat = OllamaChat::from_block_with_env(&block, &HashMap::new()).unwrap();
+        let chat = OllamaChat::from_block(&block, &crate::adapters::config::test_context(&[])).unwrap();
         let request = ChatRequest {
             messages: vec![ChatMessage::system("s"), ChatMessage::user("u")],
             response_format: crate::ports::llm::ResponseFormat::JsonObject,

@@ -23,9 +23,10 @@ pub(crate) mod wire;
 pub use providers::{is_reasoning_model, uses_max_completion_tokens, ChatProvider, Flavour};
 
 use super::base::{usable, BaseKeys};
-use crate::adapters::config::{self, check_keys, config_error, missing_key, non_blank, secret_or_env, Env, HttpKeys};
-use crate::adapters::config::{or_env, string_key, ProcessEnv};
+use crate::adapters::config::{self, check_keys, config_error, missing_key, non_blank, secret_or_env, HttpKeys};
+use crate::adapters::config::{or_env, string_key};
 use crate::adapters::http::{bearer, join_url, HttpClient, RetryPolicy};
+use crate::adapters::registry::{BuildContext, Environment};
 use crate::domain::credentials::ProviderBlock;
 use crate::ports::backends::BuildError;
 use crate::ports::llm::{ChatRequest, ChatResponse, Llm, LlmError, StructuredOutput};
@@ -79,14 +80,9 @@ pub struct OpenAiChat {
 }
 
 impl OpenAiChat {
-    /// Builds the adapter from a `{"provider", "config"}` block, reading fallbacks from the process
-    /// environment. Nothing is contacted.
-    pub fn from_block(block: &ProviderBlock) -> Result<Self, BuildError> {
-        Self::from_block_with_env(block, &ProcessEnv)
-    }
-
-    /// [`OpenAiChat::from_block`] with the environment given.
-    pub fn from_block_with_env(block: &ProviderBlock, env: &dyn Env) -> Result<Self, BuildError> {
+    /// Builds the adapter from a `{"provider", "config"}` block, with fallbacks from the context's environment. Nothing is contacted.
+    pub fn from_block(block: &ProviderBlock, context: &BuildContext) -> Result<Self, BuildError> {
+        let env = context.env();
         let Some(declared) = providers::find(&block.provider) else {
             return Err(BuildError::UnknownProvider {
                 field: block.field,
@@ -94,7 +90,7 @@ impl OpenAiChat {
                 supported: PROVIDERS.join(", "),
             });
         };
-        check_keys(block, &providers::allowed_keys(declared))?;
+        check_keys(block, &keys(&block.provider))?;
         let base = BaseKeys::from_block(block)?;
         let keys: Keys = config::deserialize(block)?;
         let http_keys = HttpKeys::from_block(block)?;
@@ -188,7 +184,7 @@ fn effective_provider(
     declared: &'static ChatProvider,
     base: &BaseKeys,
     has_own_base_url: bool,
-    env: &dyn Env,
+    env: &Environment,
 ) -> &'static ChatProvider {
     let routes = declared.name == "openai"
         && base.api_key.is_none()
@@ -213,7 +209,7 @@ fn api_key(
     block: &ProviderBlock,
     provider: &ChatProvider,
     configured: Option<&SecretString>,
-    env: &dyn Env,
+    env: &Environment,
 ) -> Result<Option<SecretString>, BuildError> {
     let env_names: Vec<&str> = provider.api_key_env.into_iter().collect();
     let key = secret_or_env(configured, &env_names, env)
@@ -308,23 +304,24 @@ fn headers(
     Ok(headers)
 }
 
+/// The config keys this adapter accepts for `provider` (its registry entry lists them; the
+/// constructor rejects any other, naming it).
+pub fn keys(provider: &str) -> Vec<&'static str> {
+    providers::find(provider).map(providers::allowed_keys).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::adapters::config::test_block;
     use serde_json::json;
-    use std::collections::HashMap;
 
     fn block(provider: &str, config: Value) -> ProviderBlock {
         test_block("local_llm_json", provider, config)
     }
 
-    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
-    }
-
     fn build(provider: &str, config: Value, vars: &[(&str, &str)]) -> Result<OpenAiChat, BuildError> {
-        OpenAiChat::from_block_with_env(&block(provider, config), &env(vars))
+        OpenAiChat::from_block(&block(provider, config), &crate::adapters::config::test_context(vars))
     }
 
     #[test]

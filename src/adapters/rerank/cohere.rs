@@ -6,7 +6,8 @@
 //! (or `CO_API_URL`; default `https://api.cohere.com`), `timeout`, `max_retries`, `http_client_proxies`.
 
 use super::hosted::{parse_results, HostedReranker, RerankApi, Spec};
-use crate::adapters::config::{self, config_error, Env, ProcessEnv};
+use crate::adapters::config::{self, config_error};
+use crate::adapters::registry::BuildContext;
 use crate::domain::credentials::ProviderBlock;
 use crate::ports::backends::BuildError;
 use crate::ports::reranker::RerankHit;
@@ -59,12 +60,8 @@ impl RerankApi for CohereApi {
 }
 
 /// A Cohere reranker from a `{"provider": "cohere", "config": …}` block. Nothing is contacted.
-pub fn from_block(block: &ProviderBlock) -> Result<HostedReranker<CohereApi>, BuildError> {
-    from_block_with_env(block, &ProcessEnv)
-}
-
-/// [`from_block`] with the environment given.
-pub fn from_block_with_env(block: &ProviderBlock, env: &dyn Env) -> Result<HostedReranker<CohereApi>, BuildError> {
+pub fn from_block(block: &ProviderBlock, context: &BuildContext) -> Result<HostedReranker<CohereApi>, BuildError> {
+    let env = context.env();
     let reranker = HostedReranker::build(block, &SPEC, CohereApi::default(), env)?;
     let keys: Keys = config::deserialize(block)?;
     if keys.max_tokens_per_doc == Some(0) {

@@ -3,8 +3,11 @@
 //! `http_client_proxies`), the HTTP call through the shared client, batching, and turning an answer
 //! into hits best first. Each provider module supplies its wire format as a [`RerankApi`].
 
-use crate::adapters::config::{self, check_base_url, check_keys, config_error, non_blank, Env, HttpKeys};
+use crate::adapters::config::{
+    self, check_base_url, check_keys, config_error, non_blank, or_env, string_key, HttpKeys,
+};
 use crate::adapters::http::{bearer, join_url, HttpClient, RetryPolicy};
+use crate::adapters::registry::Environment;
 use crate::domain::credentials::ProviderBlock;
 use crate::ports::backends::BuildError;
 use crate::ports::reranker::{RerankError, RerankHit, Reranker};
@@ -96,7 +99,7 @@ impl<A: RerankApi> std::fmt::Debug for HostedReranker<A> {
 impl<A: RerankApi> HostedReranker<A> {
     /// Reads the common keys of `block` for `spec` (after rejecting keys it does not accept) and pairs
     /// them with the provider's wire format. Nothing is contacted.
-    pub fn build(block: &ProviderBlock, spec: &Spec, api: A, env: &dyn Env) -> Result<Self, BuildError> {
+    pub fn build(block: &ProviderBlock, spec: &Spec, api: A, env: &Environment) -> Result<Self, BuildError> {
         check_keys(block, &spec.allowed_keys())?;
         let keys: Keys = config::deserialize(block)?;
         let settings = HttpKeys::from_block(block)?.settings(block)?;
@@ -107,21 +110,17 @@ impl<A: RerankApi> HostedReranker<A> {
         if cap == Some(0) {
             return Err(config_error(block, "top_k must be at least 1"));
         }
-        let base_url = match block.config.get(spec.base_url_key) {
-            None | Some(Value::Null) => None,
-            Some(Value::String(s)) => non_blank(Some(s.clone())),
-            Some(other) => {
-                return Err(config_error(block, format!("{} must be a string, got {other}", spec.base_url_key)))
-            }
-        }
-        .or_else(|| spec.base_url_env.iter().find_map(|name| env.var(name)))
-        .or_else(|| spec.default_base_url.map(str::to_owned))
-        .ok_or_else(|| {
-            config_error(
-                block,
-                format!("{} is required for provider {:?} (the server's address)", spec.base_url_key, spec.provider),
-            )
-        })?;
+        let base_url = or_env(string_key(block, spec.base_url_key)?, spec.base_url_env, env)
+            .or_else(|| spec.default_base_url.map(str::to_owned))
+            .ok_or_else(|| {
+                config_error(
+                    block,
+                    format!(
+                        "{} is required for provider {:?} (the server's address)",
+                        spec.base_url_key, spec.provider
+                    ),
+                )
+            })?;
         let base_url = check_base_url(block, spec.base_url_key, &base_url)?;
         let api_key = keys
             .api_key

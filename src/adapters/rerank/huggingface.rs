@@ -10,7 +10,8 @@
 //! `top_n`, `timeout`, `max_retries`, `http_client_proxies`.
 
 use super::hosted::{HostedReranker, RerankApi, Spec};
-use crate::adapters::config::{self, config_error, Env, ProcessEnv};
+use crate::adapters::config::{self, config_error};
+use crate::adapters::registry::BuildContext;
 use crate::domain::credentials::ProviderBlock;
 use crate::ports::backends::BuildError;
 use crate::ports::reranker::RerankHit;
@@ -80,12 +81,8 @@ impl RerankApi for TeiApi {
 }
 
 /// A TEI reranker from a `{"provider": "huggingface", "config": …}` block. Nothing is contacted.
-pub fn from_block(block: &ProviderBlock) -> Result<HostedReranker<TeiApi>, BuildError> {
-    from_block_with_env(block, &ProcessEnv)
-}
-
-/// [`from_block`] with the environment given.
-pub fn from_block_with_env(block: &ProviderBlock, env: &dyn Env) -> Result<HostedReranker<TeiApi>, BuildError> {
+pub fn from_block(block: &ProviderBlock, context: &BuildContext) -> Result<HostedReranker<TeiApi>, BuildError> {
+    let env = context.env();
     let reranker = HostedReranker::build(block, &SPEC, TeiApi::default(), env)?;
     let keys: Keys = config::deserialize(block)?;
     let batch_size = keys.batch_size.unwrap_or(DEFAULT_BATCH_SIZE);

@@ -3,7 +3,7 @@
 //! `base_url` (default `https://api.jina.ai`), `timeout`, `max_retries`, `http_client_proxies`.
 
 use super::hosted::{parse_results, HostedReranker, RerankApi, Spec};
-use crate::adapters::config::{Env, ProcessEnv};
+use crate::adapters::registry::BuildContext;
 use crate::domain::credentials::ProviderBlock;
 use crate::ports::backends::BuildError;
 use crate::ports::reranker::RerankHit;
@@ -40,11 +40,7 @@ impl RerankApi for JinaApi {
 }
 
 /// A Jina reranker from a `{"provider": "jina", "config": …}` block. Nothing is contacted.
-pub fn from_block(block: &ProviderBlock) -> Result<HostedReranker<JinaApi>, BuildError> {
-    from_block_with_env(block, &ProcessEnv)
-}
-
-/// [`from_block`] with the environment given.
-pub fn from_block_with_env(block: &ProviderBlock, env: &dyn Env) -> Result<HostedReranker<JinaApi>, BuildError> {
+pub fn from_block(block: &ProviderBlock, context: &BuildContext) -> Result<HostedReranker<JinaApi>, BuildError> {
+    let env = context.env();
     HostedReranker::build(block, &SPEC, JinaApi, env)
 }

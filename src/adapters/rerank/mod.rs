@@ -9,38 +9,60 @@ pub mod jina;
 pub mod llm_reranker;
 pub mod zero_entropy;
 
+use crate::adapters::registry::{self, BuildContext, Provider};
 use crate::domain::credentials::ProviderBlock;
 use crate::ports::backends::BuildError;
 use crate::ports::llm::Llm;
 use crate::ports::reranker::Reranker;
 use std::sync::Arc;
 
+/// One entry of the reranker table: it needs the chat model `llm_reranker` uses (the others
+/// ignore it).
+pub type RerankerProvider = Provider<Arc<dyn Reranker>, Option<Arc<dyn Llm>>>;
+
+/// The reranker kind's registry table.
+pub const PROVIDERS: &[RerankerProvider] = &[
+    Provider {
+        names: cohere::PROVIDERS,
+        keys: |_| cohere::SPEC.allowed_keys(),
+        build: |b, ctx, _| Ok(Arc::new(cohere::from_block(b, ctx)?)),
+    },
+    Provider {
+        names: huggingface::PROVIDERS,
+        keys: |_| huggingface::SPEC.allowed_keys(),
+        build: |b, ctx, _| Ok(Arc::new(huggingface::from_block(b, ctx)?)),
+    },
+    Provider {
+        names: jina::PROVIDERS,
+        keys: |_| jina::SPEC.allowed_keys(),
+        build: |b, ctx, _| Ok(Arc::new(jina::from_block(b, ctx)?)),
+    },
+    Provider {
+        names: zero_entropy::PROVIDERS,
+        keys: |_| zero_entropy::SPEC.allowed_keys(),
+        build: |b, ctx, _| Ok(Arc::new(zero_entropy::from_block(b, ctx)?)),
+    },
+    Provider {
+        names: llm_reranker::PROVIDERS,
+        keys: |_| llm_reranker::ALLOWED_KEYS.to_vec(),
+        build: |b, _, llm| Ok(Arc::new(llm_reranker::from_block(b, llm)?)),
+    },
+];
+
 /// Every reranker `provider` name, in the order they are documented.
-pub const PROVIDERS: &[&str] = &["cohere", "huggingface", "jina", "zero_entropy", "llm_reranker"];
+pub fn supported_providers() -> Vec<&'static str> {
+    registry::names(PROVIDERS)
+}
 
 /// Builds the reranker a `local_reranker_json` block names (nothing is contacted). `llm` is the chat
 /// model `llm_reranker` uses: the one [`llm_reranker::own_llm_block`] describes when it returns a
 /// block, else the configured `local_llm_json` model; the other providers ignore it.
-pub fn build_reranker(block: &ProviderBlock, llm: Option<Arc<dyn Llm>>) -> Result<Arc<dyn Reranker>, BuildError> {
-    let provider = block.provider.as_str();
-    let reranker: Arc<dyn Reranker> = if cohere::PROVIDERS.contains(&provider) {
-        Arc::new(cohere::from_block(block)?)
-    } else if huggingface::PROVIDERS.contains(&provider) {
-        Arc::new(huggingface::from_block(block)?)
-    } else if jina::PROVIDERS.contains(&provider) {
-        Arc::new(jina::from_block(block)?)
-    } else if zero_entropy::PROVIDERS.contains(&provider) {
-        Arc::new(zero_entropy::from_block(block)?)
-    } else if llm_reranker::PROVIDERS.contains(&provider) {
-        Arc::new(llm_reranker::from_block(block, llm)?)
-    } else {
-        return Err(BuildError::UnknownProvider {
-            field: block.field,
-            provider: block.provider.clone(),
-            supported: PROVIDERS.join(", "),
-        });
-    };
-    Ok(reranker)
+pub fn build_reranker(
+    block: &ProviderBlock,
+    context: &BuildContext,
+    llm: Option<Arc<dyn Llm>>,
+) -> Result<Arc<dyn Reranker>, BuildError> {
+    registry::build(PROVIDERS, block, context, llm)
 }
 
 #[cfg(test)]
@@ -52,7 +74,7 @@ mod tests {
     fn unknown_providers_list_every_name() {
         let block =
             ProviderBlock::parse("local_reranker_json", &json!({"provider": "sentence_transformer"})).unwrap().unwrap();
-        let err = build_reranker(&block, None).err().unwrap().to_string();
+        let err = build_reranker(&block, &crate::adapters::config::test_context(&[]), None).err().unwrap().to_string();
         assert_eq!(
             err,
             "local_reranker_json: unknown provider \"sentence_transformer\"; supported providers are cohere, \
@@ -66,6 +88,6 @@ mod tests {
             llm_reranker::PROVIDERS,
         ]
         .concat();
-        assert_eq!(listed, PROVIDERS);
+        assert_eq!(listed, supported_providers());
     }
 }

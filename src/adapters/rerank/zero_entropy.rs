@@ -6,7 +6,7 @@
 //! `http_client_proxies`.
 
 use super::hosted::{parse_results, HostedReranker, RerankApi, Spec};
-use crate::adapters::config::{Env, ProcessEnv};
+use crate::adapters::registry::BuildContext;
 use crate::domain::credentials::ProviderBlock;
 use crate::ports::backends::BuildError;
 use crate::ports::reranker::RerankHit;
@@ -43,11 +43,7 @@ impl RerankApi for ZeroEntropyApi {
 }
 
 /// A ZeroEntropy reranker from a `{"provider": "zero_entropy", "config": …}` block. Nothing is contacted.
-pub fn from_block(block: &ProviderBlock) -> Result<HostedReranker<ZeroEntropyApi>, BuildError> {
-    from_block_with_env(block, &ProcessEnv)
-}
-
-/// [`from_block`] with the environment given.
-pub fn from_block_with_env(block: &ProviderBlock, env: &dyn Env) -> Result<HostedReranker<ZeroEntropyApi>, BuildError> {
+pub fn from_block(block: &ProviderBlock, context: &BuildContext) -> Result<HostedReranker<ZeroEntropyApi>, BuildError> {
+    let env = context.env();
     HostedReranker::build(block, &SPEC, ZeroEntropyApi, env)
 }

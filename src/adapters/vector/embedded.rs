@@ -22,8 +22,7 @@ mod lexical;
 mod payload;
 
 pub use config::{
-    from_block, from_block_in, EmbeddedConfig, ALLOWED_KEYS, DEFAULT_COLLECTION, DEFAULT_DIMS, DEFAULT_FILE_NAME,
-    PROVIDER,
+    from_block, EmbeddedConfig, ALLOWED_KEYS, DEFAULT_COLLECTION, DEFAULT_DIMS, DEFAULT_FILE_NAME, PROVIDER,
 };
 
 use crate::domain::memory::{ContentHash, MemoryId, MemoryRecord, ScoredMemory};

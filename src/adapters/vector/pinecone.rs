@@ -26,8 +26,9 @@ pub use wire::API_VERSION;
 use super::payload::to_payload;
 use super::pushdown::{plan, plan_hashes};
 use super::refine::{self, admits, check_vector, decode_or_skip, gather, newest_first, unique_items, Batch};
-use crate::adapters::config::{config_error, Env, ProcessEnv};
+use crate::adapters::config::config_error;
 use crate::adapters::http::{join_url, secret_header, HttpClient, Method, RetryPolicy, USER_AGENT};
+use crate::adapters::registry::BuildContext;
 use crate::domain::credentials::ProviderBlock;
 use crate::domain::memory::{ContentHash, MemoryId, MemoryRecord, ScoredMemory, Similarity};
 use crate::domain::scope::{count_by_owner, Scope, ScopeCount};
@@ -76,14 +77,10 @@ impl std::fmt::Debug for PineconeStore {
 }
 
 impl PineconeStore {
-    /// Builds the store from a `{"provider": "pinecone", "config": …}` block, reading `PINECONE_API_KEY`
-    /// and `PINECONE_CONTROLLER_HOST` from the process environment. Nothing is contacted.
-    pub fn from_block(block: &ProviderBlock) -> Result<Self, BuildError> {
-        Self::from_block_with_env(block, &ProcessEnv)
-    }
-
-    /// [`PineconeStore::from_block`] with the environment given.
-    pub fn from_block_with_env(block: &ProviderBlock, env: &dyn Env) -> Result<Self, BuildError> {
+    /// Builds the store from a `{"provider": "pinecone", "config": …}` block, with `PINECONE_API_KEY`
+    /// and `PINECONE_CONTROLLER_HOST` from the context's environment. Nothing is contacted.
+    pub fn from_block(block: &ProviderBlock, context: &BuildContext) -> Result<Self, BuildError> {
+        let env = context.env();
         let config = config::from_block(block, env)?;
         let mut http = HttpClient::new("pinecone", &config.http).map_err(|e| config_error(block, e.to_string()))?;
         http = http.with_secret(config.api_key.expose_secret());
@@ -452,8 +449,7 @@ mod tests {
         )
         .unwrap()
         .unwrap();
-        let store =
-            PineconeStore::from_block_with_env(&block, &std::collections::HashMap::<String, String>::new()).unwrap();
+        let store = PineconeStore::from_block(&block, &crate::adapters::config::test_context(&[])).unwrap();
         assert!(store.headers["api-key"].is_sensitive());
         assert_eq!(store.headers["x-pinecone-api-version"], API_VERSION);
         assert!(store.headers["user-agent"].to_str().unwrap().ends_with("; source_tag=dify"));

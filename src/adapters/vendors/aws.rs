@@ -5,8 +5,9 @@
 //!
 //! `aws_profile` (a profile of `~/.aws/credentials`) is not supported: there is no such file in a plugin.
 
-use crate::adapters::config::{self, config_error, non_blank, or_env, Env};
+use crate::adapters::config::{self, config_error, non_blank, or_env};
 use crate::adapters::http::{bearer, HttpClient};
+use crate::adapters::registry::Environment;
 use crate::domain::credentials::ProviderBlock;
 use crate::ports::backends::BuildError;
 use aws_credential_types::Credentials;
@@ -77,7 +78,7 @@ impl AwsAccess {
         block: &ProviderBlock,
         service: &'static str,
         api_key: Option<&SecretString>,
-        env: &dyn Env,
+        env: &Environment,
     ) -> Result<Self, BuildError> {
         let keys: AwsKeys = config::deserialize(block)?;
         if non_blank(keys.aws_profile.clone()).is_some() {
@@ -180,13 +181,12 @@ pub fn encode_segment(segment: &str) -> String {
 mod tests {
     use super::*;
     use serde_json::{json, Value};
-    use std::collections::HashMap;
 
     fn access(config: Value, vars: &[(&str, &str)]) -> Result<AwsAccess, BuildError> {
         let block = ProviderBlock::parse("local_llm_json", &json!({"provider": "aws_bedrock", "config": config}))
             .unwrap()
             .unwrap();
-        let env: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let env = crate::adapters::registry::Environment::from_pairs(vars.iter().copied());
         let api_key = block.config.get("api_key").and_then(Value::as_str).map(|k| SecretString::from(k.to_owned()));
         AwsAccess::from_block(&block, "bedrock", api_key.as_ref(), &env)
     }

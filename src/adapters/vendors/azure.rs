@@ -5,8 +5,9 @@
 //! Mem0 signs in with Entra ID (`DefaultAzureCredential`) when no key is given; that is not supported
 //! here, so a key is required.
 
-use crate::adapters::config::{self, config_error, is_secret_key, missing_key, non_blank, or_env, Env};
+use crate::adapters::config::{self, config_error, is_secret_key, missing_key, non_blank, or_env};
 use crate::adapters::http::{secret_header, HttpClient};
+use crate::adapters::registry::Environment;
 use crate::domain::credentials::ProviderBlock;
 use crate::ports::backends::BuildError;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
@@ -80,7 +81,7 @@ impl AzureDeployment {
         component: Component,
         top_level_api_key: Option<&SecretString>,
         model: &str,
-        env: &dyn Env,
+        env: &Environment,
     ) -> Result<Self, BuildError> {
         let Outer { azure_kwargs } = config::deserialize(block)?;
         let kwargs = azure_kwargs.unwrap_or_default();
@@ -147,13 +148,12 @@ impl AzureDeployment {
 mod tests {
     use super::*;
     use serde_json::{json, Value};
-    use std::collections::HashMap;
 
     fn deployment(config: Value, vars: &[(&str, &str)]) -> Result<AzureDeployment, BuildError> {
         let block = ProviderBlock::parse("local_llm_json", &json!({"provider": "azure_openai", "config": config}))
             .unwrap()
             .unwrap();
-        let env: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let env = crate::adapters::registry::Environment::from_pairs(vars.iter().copied());
         AzureDeployment::from_block(&block, Component::Llm, None, "gpt-4o", &env)
     }
 

@@ -6,8 +6,9 @@ mod service_account;
 
 pub use service_account::{ServiceAccount, TokenSource, CLOUD_PLATFORM_SCOPE, DEFAULT_TOKEN_URI};
 
-use crate::adapters::config::{self, config_error, missing_key, or_env, string_key, Env};
+use crate::adapters::config::{self, config_error, missing_key, or_env, string_key};
 use crate::adapters::http::{bearer, secret_header, HttpClient, HttpError, HttpSettings, RetryPolicy};
+use crate::adapters::registry::Environment;
 use crate::domain::credentials::ProviderBlock;
 use crate::ports::backends::BuildError;
 use reqwest::header::{HeaderMap, HeaderName, AUTHORIZATION};
@@ -38,7 +39,7 @@ impl GeminiApi {
     pub fn from_block(
         block: &ProviderBlock,
         api_key: Option<&SecretString>,
-        env: &dyn Env,
+        env: &Environment,
     ) -> Result<Self, BuildError> {
         let base_url = config::base_url(block, GEMINI_BASE_URL_KEY, GEMINI_BASE_URL_ENV, env, GEMINI_BASE_URL)?;
         let key = config::secret_or_env(api_key, API_KEY_ENV, env)
@@ -92,7 +93,7 @@ impl Vertex {
     /// `GOOGLE_APPLICATION_CREDENTIALS`), the project (`project`, else the key's `project_id`, else
     /// `GOOGLE_CLOUD_PROJECT`) and the location (`location`, else `GOOGLE_CLOUD_LOCATION`, else
     /// `us-central1`). Nothing is contacted.
-    pub fn from_block(block: &ProviderBlock, settings: &HttpSettings, env: &dyn Env) -> Result<Self, BuildError> {
+    pub fn from_block(block: &ProviderBlock, settings: &HttpSettings, env: &Environment) -> Result<Self, BuildError> {
         let account = credentials(block, env)?;
         let project_id = account.project_id.clone();
         let tokens = TokenSource::new(account, settings).map_err(|message| config_error(block, message))?;
@@ -138,7 +139,7 @@ impl Vertex {
 
 /// The service account from `vertex_credentials_json` (inline JSON, or a path) or
 /// `GOOGLE_APPLICATION_CREDENTIALS` (a path).
-fn credentials(block: &ProviderBlock, env: &dyn Env) -> Result<ServiceAccount, BuildError> {
+fn credentials(block: &ProviderBlock, env: &Environment) -> Result<ServiceAccount, BuildError> {
     const KEY: &str = "vertex_credentials_json";
     let parse = |json: &str| ServiceAccount::parse(json).map_err(|e| config_error(block, format!("{KEY}: {e}")));
     let read = |path: &str, what: &str| {

@@ -3,8 +3,9 @@
 //! else `OLLAMA_API_KEY`) for Ollama's cloud or an authenticating proxy. Shared by the chat and
 //! embedding adapters.
 
-use crate::adapters::config::{self, config_error, secret_or_env, string_key, Env};
+use crate::adapters::config::{self, config_error, secret_or_env, string_key};
 use crate::adapters::http::{bearer, HttpClient};
+use crate::adapters::registry::Environment;
 use crate::domain::credentials::ProviderBlock;
 use crate::ports::backends::BuildError;
 use reqwest::header::{HeaderMap, AUTHORIZATION};
@@ -32,7 +33,7 @@ impl OllamaServer {
     pub fn from_block(
         block: &ProviderBlock,
         api_key: Option<&SecretString>,
-        env: &dyn Env,
+        env: &Environment,
     ) -> Result<Self, BuildError> {
         let raw = string_key(block, BASE_URL_KEY)?.or_else(|| env.var("OLLAMA_HOST"));
         let base_url = match raw {
@@ -76,12 +77,11 @@ pub fn normalize_host(raw: &str) -> String {
 mod tests {
     use super::*;
     use serde_json::{json, Value};
-    use std::collections::HashMap;
 
     fn server(config: Value, vars: &[(&str, &str)]) -> Result<OllamaServer, BuildError> {
         let block =
             ProviderBlock::parse("local_llm_json", &json!({"provider": "ollama", "config": config})).unwrap().unwrap();
-        let env: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let env = crate::adapters::registry::Environment::from_pairs(vars.iter().copied());
         OllamaServer::from_block(&block, None, &env)
     }
 

@@ -1,5 +1,6 @@
 //! The `local_graph_db_json` block for Neo4j: Mem0's keys, validated.
 
+use crate::adapters::config::{check_keys, string_key};
 use crate::domain::credentials::ProviderBlock;
 use crate::domain::graph::names::is_safe_label;
 use crate::domain::graph::GraphSettings;
@@ -75,25 +76,27 @@ pub fn from_block(block: &ProviderBlock) -> Result<Neo4jConfig, BuildError> {
             supported: PROVIDER.to_owned(),
         });
     }
-    let config = &block.config;
-    if let Some(key) = config.keys().find(|k| !ALLOWED_KEYS.contains(&k.as_str())) {
-        let hint = match key.as_str() {
-            "llm" => " (a separate graph LLM is not supported; the main LLM is used)",
-            _ => "",
-        };
-        return Err(error(field, format!("unknown key {key:?}{hint}; allowed keys are {}", ALLOWED_KEYS.join(", "))));
+    if block.config.contains_key("llm") {
+        return Err(error(
+            field,
+            "unknown key \"llm\" (a separate graph LLM is not supported; the main LLM is used)".into(),
+        ));
     }
-    let url = required_string(config, field, "url")?;
+    check_keys(block, ALLOWED_KEYS)?;
+    let config = &block.config;
+    let required = |key: &str| {
+        string_key(block, key)?.ok_or_else(|| error(field, format!("{key:?} is required (a non-empty string)")))
+    };
+    let url = required("url")?;
     check_url(field, &url)?;
     Ok(Neo4jConfig {
         url,
-        username: required_string(config, field, "username")?,
-        password: string_value(config, field, "password")?
-            .ok_or_else(|| error(field, "\"password\" is required (a string)".into()))?,
-        database: optional_string(config, field, "database")?.unwrap_or_else(|| DEFAULT_DATABASE.to_owned()),
+        username: required("username")?,
+        password: password(block)?,
+        database: string_key(block, "database")?.unwrap_or_else(|| DEFAULT_DATABASE.to_owned()),
         label: label(config, field)?,
         threshold: threshold(config, field)?,
-        custom_prompt: optional_string(config, field, "custom_prompt")?,
+        custom_prompt: string_key(block, "custom_prompt")?,
     })
 }
 
@@ -112,23 +115,13 @@ fn error(field: &'static str, message: String) -> BuildError {
     BuildError::Config { field, message }
 }
 
-fn string_value(config: &Map<String, Value>, field: &'static str, key: &str) -> Result<Option<String>, BuildError> {
-    match config.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(other) => Err(error(field, format!("{key:?} must be a string, got {other}"))),
+/// `password`: required, taken as given (an empty password is a password).
+fn password(block: &ProviderBlock) -> Result<String, BuildError> {
+    match block.config.get("password") {
+        Some(Value::String(password)) => Ok(password.clone()),
+        None | Some(Value::Null) => Err(error(block.field, "\"password\" is required (a string)".into())),
+        Some(_) => Err(error(block.field, "password must be a string (the value is not shown)".into())),
     }
-}
-
-fn required_string(config: &Map<String, Value>, field: &'static str, key: &str) -> Result<String, BuildError> {
-    match string_value(config, field, key)? {
-        Some(s) if !s.trim().is_empty() => Ok(s.trim().to_owned()),
-        _ => Err(error(field, format!("{key:?} is required (a non-empty string)"))),
-    }
-}
-
-fn optional_string(config: &Map<String, Value>, field: &'static str, key: &str) -> Result<Option<String>, BuildError> {
-    Ok(string_value(config, field, key)?.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()))
 }
 
 fn check_url(field: &'static str, url: &str) -> Result<(), BuildError> {
@@ -228,7 +221,9 @@ mod tests {
         assert!(err(with("url", json!("bolt://"))).contains("no host"));
         assert!(err(json!({"url": "bolt://h", "password": "p"})).contains("\"username\" is required"));
         assert!(err(json!({"url": "bolt://h", "username": "u"})).contains("\"password\" is required"));
-        assert!(err(with("database", json!(3))).contains("\"database\" must be a string"));
+        assert!(err(with("database", json!(3))).contains("database must be a string, got 3"));
+        let err_password = err(with("password", json!(123456)));
+        assert!(err_password.contains("password must be a string") && !err_password.contains("123456"));
         let other = ProviderBlock::parse(GRAPH_STORE, &json!({"provider": "memgraph", "config": {}})).unwrap().unwrap();
         assert!(from_block(&other).unwrap_err().to_string().contains("unknown provider \"memgraph\""));
     }

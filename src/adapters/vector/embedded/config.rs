@@ -10,7 +10,8 @@
 //! - `embedding_model_dims`: the vector size (default 384, the local embedder's).
 
 use crate::adapters::config::{check_keys, config_error, is_store_name, positive_integer_key, string_key};
-use crate::adapters::data_dir;
+use crate::adapters::registry::data_dir::DATA_DIR_ENV;
+use crate::adapters::registry::BuildContext;
 use crate::domain::credentials::ProviderBlock;
 use crate::ports::backends::BuildError;
 use sha2::{Digest, Sha256};
@@ -65,34 +66,20 @@ impl EmbeddedConfig {
     }
 }
 
-/// Reads an `embedded` block, resolving paths against the data directory.
-pub fn from_block(block: &ProviderBlock) -> Result<EmbeddedConfig, BuildError> {
+/// Reads an `embedded` block, resolving paths against the context's data directory.
+pub fn from_block(block: &ProviderBlock, context: &BuildContext) -> Result<EmbeddedConfig, BuildError> {
     check_keys(block, ALLOWED_KEYS)?;
-    let data_dir = data_dir::base_for(string_key(block, "path")?.as_deref()).ok_or_else(|| {
-        config_error(
-            block,
-            format!(
-                "no data directory for the embedded store: set {} or HOME, or give an absolute \"path\"",
-                data_dir::DATA_DIR_ENV
-            ),
-        )
-    })?;
-    from_block_in(block, &data_dir)
-}
-
-/// Reads an `embedded` block with an explicit data directory (for tests and callers that know it).
-pub fn from_block_in(block: &ProviderBlock, data_dir: &Path) -> Result<EmbeddedConfig, BuildError> {
-    check_keys(block, ALLOWED_KEYS)?;
+    let data_dir = context.data_dir();
     let mut config = EmbeddedConfig::in_data_dir(data_dir);
     if let Some(path) = string_key(block, "path")? {
-        config.path = data_dir::resolve_inside(&path, data_dir).map_err(|outside| {
+        config.path = context.resolve_inside(&path).map_err(|outside| {
             config_error(
                 block,
                 format!(
                     "config key \"path\" must name a file inside the data directory {} ({} moves it), got {:?} \
                      (resolved to {})",
                     data_dir.display(),
-                    data_dir::DATA_DIR_ENV,
+                    DATA_DIR_ENV,
                     path.chars().take(200).collect::<String>(),
                     outside.display()
                 ),
@@ -130,9 +117,14 @@ mod tests {
         test_block("local_vector_db_json", PROVIDER, config)
     }
 
+    /// A context whose data directory is `/d`.
+    fn in_d() -> BuildContext {
+        BuildContext::new(crate::adapters::registry::Environment::default(), "/d")
+    }
+
     #[test]
     fn defaults_live_in_the_data_dir() {
-        let config = from_block_in(&block(json!({})), Path::new("/d")).unwrap();
+        let config = from_block(&block(json!({})), &in_d()).unwrap();
         assert_eq!(config, EmbeddedConfig::in_data_dir(Path::new("/d")));
         assert_eq!(config.path, PathBuf::from("/d/memories.db"));
         assert_eq!((config.collection_name.as_str(), config.embedding_model_dims), ("mem0", 384));
@@ -140,25 +132,25 @@ mod tests {
 
     #[test]
     fn keys_are_read_and_checked() {
-        let config = from_block_in(
+        let config = from_block(
             &block(json!({"path": "sub/m.db", "collection_name": "c1", "embedding_model_dims": 1536})),
-            Path::new("/d"),
+            &in_d(),
         )
         .unwrap();
         assert_eq!(config.path, PathBuf::from("/d/sub/m.db"));
         assert_eq!((config.collection_name.as_str(), config.embedding_model_dims), ("c1", 1536));
-        let err = from_block_in(&block(json!({"dims": 3})), Path::new("/d")).unwrap_err().to_string();
+        let err = from_block(&block(json!({"dims": 3})), &in_d()).unwrap_err().to_string();
         assert!(err.contains("unknown key \"dims\"") && err.contains("path, collection_name, embedding_model_dims"));
-        let err = from_block_in(&block(json!({"embedding_model_dims": -1})), Path::new("/d")).unwrap_err();
+        let err = from_block(&block(json!({"embedding_model_dims": -1})), &in_d()).unwrap_err();
         assert!(err.to_string().contains("embedding_model_dims"));
-        let err = from_block_in(&block(json!({"collection_name": "a\nb"})), Path::new("/d")).unwrap_err();
+        let err = from_block(&block(json!({"collection_name": "a\nb"})), &in_d()).unwrap_err();
         assert!(err.to_string().contains("collection_name"));
     }
 
     #[test]
     fn each_store_file_and_collection_has_its_own_journal() {
         let config = |path: &str, collection: &str| {
-            from_block_in(&block(json!({"path": path, "collection_name": collection})), Path::new("/d")).unwrap()
+            from_block(&block(json!({"path": path, "collection_name": collection})), &in_d()).unwrap()
         };
         assert_eq!(config("memories.db", "mem0").journal_file_name(), "journal-embedded-mem0.db", "unchanged");
         let names: BTreeSet<String> = [("a.db", "mem0"), ("b.db", "mem0"), ("a.db", "other"), ("sub/memories.db", "x")]
@@ -171,19 +163,19 @@ mod tests {
 
     #[test]
     fn names_are_names_and_paths_stay_in_the_data_dir() {
-        let err = |config: Value| from_block_in(&block(config), Path::new("/d")).unwrap_err().to_string();
+        let err = |config: Value| from_block(&block(config), &in_d()).unwrap_err().to_string();
         for name in ["../../../outside/x", "a/b", "a\\b", "..", ".hidden", "x\u{0}", &"n".repeat(256)] {
             let e = err(json!({ "collection_name": name }));
             assert!(e.starts_with("local_vector_db_json: config key \"collection_name\" must be"), "{name:?}: {e}");
         }
         for name in ["mem0", "Team-1_memories.v2", &"n".repeat(255)] {
-            assert!(from_block_in(&block(json!({ "collection_name": name })), Path::new("/d")).is_ok(), "{name}");
+            assert!(from_block(&block(json!({ "collection_name": name })), &in_d()).is_ok(), "{name}");
         }
         for path in ["../outside.db", "/etc/m.db", "sub/../../x.db", "/d/../e/m.db"] {
             let e = err(json!({ "path": path }));
             assert!(e.contains("config key \"path\" must name a file inside the data directory /d"), "{path}: {e}");
         }
-        let config = from_block_in(&block(json!({"path": "/d/sub/m.db"})), Path::new("/d")).unwrap();
+        let config = from_block(&block(json!({"path": "/d/sub/m.db"})), &in_d()).unwrap();
         assert_eq!(config.path, PathBuf::from("/d/sub/m.db"));
     }
 }

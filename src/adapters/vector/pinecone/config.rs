@@ -4,9 +4,10 @@
 //! `http_client_proxies`.
 
 use crate::adapters::config::{
-    self, check_base_url, check_keys, config_error, count_or, non_blank, reject_client, secret_or_env, Env, HttpKeys,
+    self, check_base_url, check_keys, config_error, count_or, non_blank, reject_client, secret_or_env, HttpKeys,
 };
 use crate::adapters::http::{parse_proxies, HttpSettings};
+use crate::adapters::registry::Environment;
 use crate::domain::credentials::ProviderBlock;
 use crate::ports::backends::BuildError;
 use reqwest::header::{HeaderName, HeaderValue};
@@ -148,7 +149,7 @@ struct Keys {
 }
 
 /// Reads and checks a `pinecone` block; `env` supplies `PINECONE_API_KEY` and `PINECONE_CONTROLLER_HOST`.
-pub fn from_block(block: &ProviderBlock, env: &dyn Env) -> Result<PineconeConfig, BuildError> {
+pub fn from_block(block: &ProviderBlock, env: &Environment) -> Result<PineconeConfig, BuildError> {
     check_keys(block, ALLOWED_KEYS)?;
     let keys: Keys = config::deserialize(block)?;
     let http_keys = HttpKeys::from_block(block)?;
@@ -263,7 +264,7 @@ struct ExtraParams {
 }
 
 impl ExtraParams {
-    fn read(block: &ProviderBlock, extra: Map<String, Value>, env: &dyn Env) -> Result<Self, BuildError> {
+    fn read(block: &ProviderBlock, extra: Map<String, Value>, env: &Environment) -> Result<Self, BuildError> {
         let bad = |message: String| config_error(block, message);
         if let Some(key) = extra.keys().find(|k| !EXTRA_PARAMS_KEYS.contains(&k.as_str())) {
             return Err(bad(format!(
@@ -317,14 +318,12 @@ impl ExtraParams {
 mod tests {
     use super::*;
     use secrecy::ExposeSecret;
-    use std::collections::HashMap;
 
     fn build(config: Value, env: &[(&str, &str)]) -> Result<PineconeConfig, BuildError> {
         let block = ProviderBlock::parse("local_vector_db_json", &json!({"provider": "pinecone", "config": config}))
             .unwrap()
             .unwrap();
-        let env: HashMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        from_block(&block, &env)
+        from_block(&block, &Environment::from_pairs(env.iter().copied()))
     }
 
     fn err(config: Value) -> String {

@@ -1,7 +1,6 @@
-//! Part of the composition root: the application's tunables ([`AppSettings`]) from environment
-//! variables, read from the process environment and then from `.env` in the working directory
-//! (the process environment wins), like the runtime settings. Unset variables keep the defaults
-//! of the user's guide; a variable of the wrong form is an error naming it.
+//! The application's tunables ([`AppSettings`]) from the environment snapshot of the settings
+//! loader (the process environment over `.env`). Unset variables keep the defaults of the user's
+//! guide; a variable of the wrong form is an error naming it.
 //!
 //! | variable | default | what |
 //! |---|---|---|
@@ -21,9 +20,8 @@
 //! | `MEM0_DIFY_VALIDATE_TIMEOUT_SECS` | 25 | ceiling of credential validation |
 //! | `MEM0_DIFY_REPEAT_WINDOW_SECS` | 120 | the same add (same scope and messages, or `idempotency_key`) received again within it is answered with the first write, not written again; `0` turns it off |
 
+use mem0_dify::adapters::registry::Environment;
 use mem0_dify::app::api::AppSettings;
-use std::collections::HashMap;
-use std::path::Path;
 use std::time::Duration;
 
 /// Why a variable was rejected.
@@ -49,20 +47,11 @@ pub enum EnvError {
         /// The renewal period.
         renewal: Duration,
     },
-    /// `.env` exists but cannot be read.
-    #[error("cannot read .env: {0}")]
-    DotEnv(String),
 }
 
-/// The settings from the process environment and `.env` (environment wins).
-pub fn app_settings_from_env() -> Result<AppSettings, EnvError> {
-    let dotenv = read_dotenv(Path::new(".env"))?;
-    app_settings_from_lookup(|name| std::env::var(name).ok().or_else(|| dotenv.get(name).cloned()))
-}
-
-/// The settings from a variable lookup.
-pub fn app_settings_from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<AppSettings, EnvError> {
-    let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+/// The settings the variables of `env` give.
+pub fn app_settings(env: &Environment) -> Result<AppSettings, EnvError> {
+    let get = |name: &str| env.var(name).map(|v| v.trim().to_owned());
     let secs = |name: &'static str, default: Duration| -> Result<Duration, EnvError> {
         let Some(raw) = get(name) else { return Ok(default) };
         match raw.parse::<f64>() {
@@ -105,21 +94,12 @@ pub fn app_settings_from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Resu
     Ok(settings)
 }
 
-fn read_dotenv(path: &Path) -> Result<HashMap<String, String>, EnvError> {
-    if !path.exists() {
-        return Ok(HashMap::new());
-    }
-    let iter = dotenvy::from_path_iter(path).map_err(|e| EnvError::DotEnv(e.to_string()))?;
-    iter.map(|item| item.map_err(|e| EnvError::DotEnv(e.to_string()))).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn settings(pairs: &[(&str, &str)]) -> Result<AppSettings, EnvError> {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        app_settings_from_lookup(|k| map.get(k).cloned())
+        app_settings(&Environment::from_pairs(pairs.iter().copied()))
     }
 
     #[test]
