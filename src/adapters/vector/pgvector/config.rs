@@ -44,7 +44,7 @@ pub struct SearchTuning {
 impl Default for SearchTuning {
     fn default() -> Self {
         // Exact scans cost about 8 µs per 1536-dimension row (≈80 ms for 10k rows) and are always
-        // right; beyond that, iterative HNSW scans keep a big scope fast (measured: tests/pgvector_store.rs).
+        // right; beyond that, iterative HNSW scans keep a big scope fast (measured: tests/serial/pgvector_store.rs).
         Self { exact_scan_limit: 10_000, ef_search: 200, max_scan_tuples: 100_000 }
     }
 }
