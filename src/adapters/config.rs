@@ -159,6 +159,63 @@ pub fn positive_integer_key(block: &ProviderBlock, key: &str) -> Result<Option<u
     }
 }
 
+/// A whole-number key from `min` to `max` (a JSON number, or a string of digits); absent and
+/// `null` mean unset.
+pub fn count_key(block: &ProviderBlock, key: &str, min: usize, max: usize) -> Result<Option<usize>, BuildError> {
+    let value = match block.config.get(key) {
+        None | Some(Value::Null) => return Ok(None),
+        Some(value) => value,
+    };
+    let parsed = match value {
+        Value::Number(n) => n.as_u64().and_then(|n| usize::try_from(n).ok()),
+        Value::String(s) => s.trim().parse::<usize>().ok(),
+        _ => None,
+    };
+    match parsed {
+        Some(n) if (min..=max).contains(&n) => Ok(Some(n)),
+        _ => Err(wrong_type(block, key, &format!("a whole number from {min} to {max}"), value)),
+    }
+}
+
+/// A true/false key: a JSON boolean, `"true"`/`"false"` (also `1`/`0`, `yes`/`no`, `on`/`off`);
+/// absent and `null` mean unset.
+pub fn flag_key(block: &ProviderBlock, key: &str) -> Result<Option<bool>, BuildError> {
+    let value = match block.config.get(key) {
+        None | Some(Value::Null) => return Ok(None),
+        Some(value) => value,
+    };
+    let parsed = match value {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => Some(true),
+            "false" | "0" | "no" | "off" => Some(false),
+            _ => None,
+        },
+        Value::Number(n) => match n.as_u64() {
+            Some(1) => Some(true),
+            Some(0) => Some(false),
+            _ => None,
+        },
+        _ => None,
+    };
+    parsed.ok_or_else(|| wrong_type(block, key, "true or false", value)).map(Some)
+}
+
+/// The error for a key holding the wrong kind of value: names the key and what was expected,
+/// and says what was given without showing a secret's value.
+pub fn wrong_type(block: &ProviderBlock, key: &str, expected: &str, got: &Value) -> BuildError {
+    let got = match got {
+        _ if is_secret_key(key) => "a value that is not shown".to_owned(),
+        Value::String(_) => "a string".to_owned(),
+        Value::Number(n) => format!("the number {n}"),
+        Value::Bool(b) => format!("{b}"),
+        Value::Array(_) => "a list".to_owned(),
+        Value::Object(_) => "an object".to_owned(),
+        Value::Null => "null".to_owned(),
+    };
+    config_error(block, format!("{key} must be {expected}, got {got}"))
+}
+
 /// A count `key` (`default` when unset) checked to lie between 1 and `max`.
 pub fn count_or(
     block: &ProviderBlock,

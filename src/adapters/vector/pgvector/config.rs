@@ -1,11 +1,11 @@
 //! The pgvector block's `config`, with Mem0's key names and defaults (mem0 `PGVectorConfig`).
 
-use crate::adapters::config::check_keys;
+use crate::adapters::config::{check_keys, count_key, flag_key, string_key, wrong_type};
 use crate::adapters::postgres::identifier::CollectionName;
 use crate::adapters::postgres::{ConnectionSettings, SslMode};
 use crate::domain::credentials::ProviderBlock;
 use crate::ports::backends::BuildError;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// The keys a pgvector block may hold (`database` is the seed plugin's alias of `dbname`).
 pub const ALLOWED_KEYS: &[&str] = &[
@@ -75,7 +75,7 @@ pub struct PgVectorConfig {
 pub fn from_block(block: &ProviderBlock) -> Result<PgVectorConfig, BuildError> {
     let field = block.field;
     let err = |message: String| BuildError::Config { field, message };
-    let config = Keys { map: &block.config, field };
+    let string = |key: &str| string_key(block, key);
     for (key, hint) in [
         ("connection_pool", "a pool object cannot be given as JSON; use connection_string"),
         ("metric", "pgvector always uses cosine distance"),
@@ -88,22 +88,22 @@ pub fn from_block(block: &ProviderBlock) -> Result<PgVectorConfig, BuildError> {
         }
     }
     check_keys(block, ALLOWED_KEYS)?;
-    let sslmode = match config.string("sslmode")? {
+    let sslmode = match string("sslmode")? {
         None => None,
         Some(raw) => Some(
             SslMode::parse(&raw)
                 .ok_or_else(|| err(format!("sslmode must be one of {}, got {raw:?}", SslMode::ALLOWED)))?,
         ),
     };
-    let dbname = match (config.string("dbname")?, config.string("database")?) {
+    let dbname = match (string("dbname")?, string("database")?) {
         (Some(_), Some(_)) => return Err(err("give dbname or its alias database, not both".into())),
         (a, b) => a.or(b),
     };
-    let connection = match config.string("connection_string")? {
+    let connection = match string("connection_string")? {
         Some(raw) => {
             let ignored: Vec<&str> = ["dbname", "database", "user", "password", "host", "port"]
                 .into_iter()
-                .filter(|k| config.map.get(*k).is_some_and(|v| !v.is_null()))
+                .filter(|k| block.config.get(*k).is_some_and(|v| !v.is_null()))
                 .collect();
             if !ignored.is_empty() {
                 tracing::warn!(keys = ?ignored, "pgvector: connection_string is given, so these keys are ignored (as in Mem0)");
@@ -112,27 +112,28 @@ pub fn from_block(block: &ProviderBlock) -> Result<PgVectorConfig, BuildError> {
                 .map_err(|m| err(format!("connection_string {m}")))?
         }
         None => {
-            let user = config.string("user")?.ok_or_else(|| {
+            let user = string("user")?.ok_or_else(|| {
                 err("user is required unless connection_string is given (keys: host, port, user, password, dbname)"
                     .into())
             })?;
-            let port = config.port()?.unwrap_or(5432);
-            let host = config.string("host")?.unwrap_or_else(|| "localhost".into());
+            let port =
+                count_key(block, "port", 1, u16::MAX as usize)?.and_then(|p| u16::try_from(p).ok()).unwrap_or(5432);
+            let host = string("host")?.unwrap_or_else(|| "localhost".into());
             ConnectionSettings::from_parts(
                 &host,
                 port,
                 &user,
-                config.string("password")?.as_deref(),
+                password(block)?.as_deref(),
                 dbname.as_deref().unwrap_or("postgres"),
                 sslmode.unwrap_or(SslMode::Prefer),
             )
         }
     };
-    let collection = config.string("collection_name")?.unwrap_or_else(|| "mem0".into());
+    let collection = string("collection_name")?.unwrap_or_else(|| "mem0".into());
     let collection_name = CollectionName::parse(&collection).map_err(|m| err(format!("collection_name {m}")))?;
-    let embedding_model_dims = config.count("embedding_model_dims", 1, MAX_DIMS)?.unwrap_or(1536);
-    let minconn = config.count("minconn", 0, 1000)?.unwrap_or(1);
-    let maxconn = config.count("maxconn", 1, 1000)?.unwrap_or(5);
+    let embedding_model_dims = count_key(block, "embedding_model_dims", 1, MAX_DIMS)?.unwrap_or(1536);
+    let minconn = count_key(block, "minconn", 0, 1000)?.unwrap_or(1);
+    let maxconn = count_key(block, "maxconn", 1, 1000)?.unwrap_or(5);
     if minconn > maxconn {
         return Err(err(format!("minconn ({minconn}) must not exceed maxconn ({maxconn})")));
     }
@@ -140,80 +141,22 @@ pub fn from_block(block: &ProviderBlock) -> Result<PgVectorConfig, BuildError> {
         connection,
         collection_name,
         embedding_model_dims,
-        hnsw: config.flag("hnsw")?.unwrap_or(true),
-        diskann: config.flag("diskann")?.unwrap_or(false),
+        hnsw: flag_key(block, "hnsw")?.unwrap_or(true),
+        diskann: flag_key(block, "diskann")?.unwrap_or(false),
         minconn,
         maxconn,
         search: SearchTuning::default(),
     })
 }
 
-/// Typed access to the config keys; `null` means absent.
-struct Keys<'a> {
-    map: &'a Map<String, Value>,
-    field: &'static str,
-}
-
-impl Keys<'_> {
-    fn bad(&self, key: &str, expected: &str, got: &Value) -> BuildError {
-        let got = match got {
-            Value::String(_) => "a string".to_owned(),
-            Value::Number(n) => format!("the number {n}"),
-            Value::Bool(b) => format!("{b}"),
-            Value::Array(_) => "a list".to_owned(),
-            Value::Object(_) => "an object".to_owned(),
-            Value::Null => "null".to_owned(),
-        };
-        BuildError::Config { field: self.field, message: format!("{key} must be {expected}, got {got}") }
-    }
-
-    fn string(&self, key: &str) -> Result<Option<String>, BuildError> {
-        match self.map.get(key) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) if key == "password" => Ok(Some(s.clone())),
-            Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.trim().to_owned())),
-            Some(Value::Number(n)) if key == "password" => Ok(Some(n.to_string())),
-            Some(other) => Err(self.bad(key, "a string", other)),
-        }
-    }
-
-    fn count(&self, key: &str, min: usize, max: usize) -> Result<Option<usize>, BuildError> {
-        let value = match self.map.get(key) {
-            None | Some(Value::Null) => return Ok(None),
-            Some(v) => v,
-        };
-        let parsed = match value {
-            Value::Number(n) => n.as_u64(),
-            Value::String(s) => s.trim().parse::<u64>().ok(),
-            _ => None,
-        };
-        match parsed.and_then(|n| usize::try_from(n).ok()) {
-            Some(n) if (min..=max).contains(&n) => Ok(Some(n)),
-            _ => Err(self.bad(key, &format!("a whole number from {min} to {max}"), value)),
-        }
-    }
-
-    fn port(&self) -> Result<Option<u16>, BuildError> {
-        Ok(self.count("port", 1, u16::MAX as usize)?.and_then(|p| u16::try_from(p).ok()))
-    }
-
-    fn flag(&self, key: &str) -> Result<Option<bool>, BuildError> {
-        match self.map.get(key) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(v @ Value::String(s)) => match s.trim().to_ascii_lowercase().as_str() {
-                "true" | "1" | "yes" | "on" => Ok(Some(true)),
-                "false" | "0" | "no" | "off" => Ok(Some(false)),
-                _ => Err(self.bad(key, "true or false", v)),
-            },
-            Some(v @ Value::Number(n)) => match n.as_u64() {
-                Some(1) => Ok(Some(true)),
-                Some(0) => Ok(Some(false)),
-                _ => Err(self.bad(key, "true or false", v)),
-            },
-            Some(other) => Err(self.bad(key, "true or false", other)),
-        }
+/// The password: a string taken as given (not trimmed), or a number (Mem0 accepts one); `null`
+/// and absent mean none. Its value is never shown in an error.
+fn password(block: &ProviderBlock) -> Result<Option<String>, BuildError> {
+    match block.config.get("password") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(Value::Number(n)) => Ok(Some(n.to_string())),
+        Some(other) => Err(wrong_type(block, "password", "a string", other)),
     }
 }
 
@@ -266,7 +209,9 @@ mod tests {
         assert!(message(json!({"user": "u", "collection_name": "a;b"})).contains("collection_name must be"));
         assert!(message(json!({"host": "h"})).contains("user is required"));
         assert!(message(json!({"user": "u", "dbname": "a", "database": "b"})).contains("not both"));
-        assert!(message(json!({"user": 3})).contains("user must be a string, got the number 3"));
+        assert!(message(json!({"user": 3})).contains("user must be a string, got 3"));
+        assert!(message(json!({"user": "u", "password": [1]}))
+            .contains("password must be a string, got a value that is not shown"));
     }
 
     #[test]
