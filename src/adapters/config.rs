@@ -144,24 +144,23 @@ pub fn string_key(block: &ProviderBlock, key: &str) -> Result<Option<String>, Bu
 
 /// A positive integer key (a JSON number, or a string of digits); absent and `null` mean unset.
 pub fn positive_integer_key(block: &ProviderBlock, key: &str) -> Result<Option<usize>, BuildError> {
-    let value = match block.config.get(key) {
-        None | Some(Value::Null) => return Ok(None),
-        Some(value) => value,
-    };
-    let parsed = match value {
-        Value::Number(n) => n.as_u64().and_then(|n| usize::try_from(n).ok()),
-        Value::String(s) => s.trim().parse::<usize>().ok(),
-        _ => None,
-    };
-    match parsed {
-        Some(n) if n > 0 => Ok(Some(n)),
-        _ => Err(config_error(block, format!("{key} must be a positive integer, got {value}"))),
-    }
+    whole_number_key(block, key, 1..=usize::MAX, || format!("{key} must be a positive integer"))
 }
 
 /// A whole-number key from `min` to `max` (a JSON number, or a string of digits); absent and
 /// `null` mean unset.
 pub fn count_key(block: &ProviderBlock, key: &str, min: usize, max: usize) -> Result<Option<usize>, BuildError> {
+    whole_number_key(block, key, min..=max, || format!("{key} must be a whole number from {min} to {max}"))
+}
+
+/// A whole number within `range`, or the error `expected` begins (it names the key), followed by
+/// what was given (never a secret's value).
+fn whole_number_key(
+    block: &ProviderBlock,
+    key: &str,
+    range: std::ops::RangeInclusive<usize>,
+    expected: impl FnOnce() -> String,
+) -> Result<Option<usize>, BuildError> {
     let value = match block.config.get(key) {
         None | Some(Value::Null) => return Ok(None),
         Some(value) => value,
@@ -172,8 +171,8 @@ pub fn count_key(block: &ProviderBlock, key: &str, min: usize, max: usize) -> Re
         _ => None,
     };
     match parsed {
-        Some(n) if (min..=max).contains(&n) => Ok(Some(n)),
-        _ => Err(wrong_type(block, key, &format!("a whole number from {min} to {max}"), value)),
+        Some(n) if range.contains(&n) => Ok(Some(n)),
+        _ => Err(config_error(block, format!("{}, got {}", expected(), given(key, value)))),
     }
 }
 
@@ -204,7 +203,12 @@ pub fn flag_key(block: &ProviderBlock, key: &str) -> Result<Option<bool>, BuildE
 /// The error for a key holding the wrong kind of value: names the key and what was expected,
 /// and says what was given without showing a secret's value.
 pub fn wrong_type(block: &ProviderBlock, key: &str, expected: &str, got: &Value) -> BuildError {
-    let got = match got {
+    config_error(block, format!("{key} must be {expected}, got {}", given(key, got)))
+}
+
+/// What a key was given, in words; a secret's value is never shown.
+fn given(key: &str, value: &Value) -> String {
+    match value {
         _ if is_secret_key(key) => "a value that is not shown".to_owned(),
         Value::String(_) => "a string".to_owned(),
         Value::Number(n) => format!("the number {n}"),
@@ -212,8 +216,7 @@ pub fn wrong_type(block: &ProviderBlock, key: &str, expected: &str, got: &Value)
         Value::Array(_) => "a list".to_owned(),
         Value::Object(_) => "an object".to_owned(),
         Value::Null => "null".to_owned(),
-    };
-    config_error(block, format!("{key} must be {expected}, got {got}"))
+    }
 }
 
 /// A count `key` (`default` when unset) checked to lie between 1 and `max`.
@@ -358,7 +361,7 @@ mod tests {
         assert_eq!(positive_integer_key(&b, "c").unwrap(), Some(512));
         assert_eq!(positive_integer_key(&b, "zz").unwrap(), None);
         let err = positive_integer_key(&b, "d").unwrap_err().to_string();
-        assert_eq!(err, "local_llm_json: d must be a positive integer, got 0");
+        assert_eq!(err, "local_llm_json: d must be a positive integer, got the number 0");
         assert!(string_key(&b, "e").unwrap_err().to_string().contains("e must be a string, got [1]"));
     }
 

@@ -6,7 +6,7 @@
 use crate::support::daemon;
 use crate::support::fake_api;
 
-use daemon::{packaged_plugin, DaemonSide, StdioPlugin, TcpDaemon, DAEMON_MAX_LINE};
+use daemon::{extract_like_the_daemon, packaged_plugin, DaemonSide, StdioPlugin, TcpDaemon, DAEMON_MAX_LINE};
 use fake_api::{successful_tool_calls, KNOWN_MEMORY_ID};
 use serde_json::{json, Value};
 use std::collections::HashSet;
@@ -325,7 +325,10 @@ async fn package_layout_is_what_the_daemon_expects() {
     assert_eq!(&sorted, entries, "entries are sorted by path");
     assert!(plugin.report.size < 15 * 1024 * 1024, "package of {} bytes", plugin.report.size);
     assert!(plugin.report.unique_identifier.contains(&format!("@{}", plugin.report.checksum)));
-    let mode = std::fs::metadata(plugin.dir.join("bin/linux-amd64/mem0-dify")).unwrap().permissions();
+    // A fresh extraction: the shared one gains its exec bit when another test launches the plugin.
+    let fresh = tempfile::tempdir().unwrap();
+    extract_like_the_daemon(&plugin.package, fresh.path());
+    let mode = std::fs::metadata(fresh.path().join("bin/linux-amd64/mem0-dify")).unwrap().permissions();
     assert_eq!(
         std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
         0o644,
