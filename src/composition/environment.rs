@@ -36,8 +36,18 @@ fn read_dotenv(path: &Path) -> Result<Vec<(String, String)>, DotEnvError> {
         return Ok(Vec::new());
     }
     let error = |detail: String| DotEnvError { path: path.display().to_string(), detail };
-    let iter = dotenvy::from_path_iter(path).map_err(|e| error(e.to_string()))?;
-    iter.map(|item| item.map_err(|e| error(e.to_string()))).collect()
+    let iter = dotenvy::from_path_iter(path).map_err(|e| error(described(&e)))?;
+    iter.map(|item| item.map_err(|e| error(described(&e)))).collect()
+}
+
+/// A `.env` error in words that never quote the file's lines (they may hold secrets).
+fn described(error: &dotenvy::Error) -> String {
+    match error {
+        dotenvy::Error::LineParse(_, at) => {
+            format!("a line cannot be parsed at character {at} (its text is not shown)")
+        }
+        other => other.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -55,8 +65,9 @@ mod tests {
         assert_eq!(env.var("REMOTE_INSTALL_KEY").as_deref(), Some("from-env"));
         assert_eq!(env.var("BLANKED"), None, "a blank process variable still wins over .env");
         assert!(read_dotenv(&dir.path().join("absent")).unwrap().is_empty());
-        std::fs::write(&path, "BROKEN='unterminated\n").unwrap();
+        std::fs::write(&path, "API_KEY='sk-secret\n").unwrap();
         let err = read_dotenv(&path).unwrap_err().to_string();
         assert!(err.starts_with(&format!("cannot read {}", path.display())), "{err}");
+        assert!(!err.contains("sk-secret"), "a line of .env is never quoted: {err}");
     }
 }
