@@ -130,7 +130,7 @@ pub struct CheckedDecisions {
     /// One line per item dropped for a mistake of the model (an event not in the list, an id not
     /// shown, an UPDATE without text), for a repair request; empty when every item was usable.
     pub problems: Vec<String>,
-    /// The texts the answer gave an event to (whether or not the item was usable).
+    /// The texts of the items acted on or answered NONE (not those dropped for a mistake).
     pub mentioned: Vec<MemoryText>,
 }
 
@@ -195,19 +195,22 @@ pub fn check_decisions(answer: &str, candidates: &Candidates) -> Result<CheckedD
         let text = obj.get("text").and_then(Value::as_str).and_then(|t| MemoryText::from_model("text", t).ok());
         let id = obj.get("id").and_then(id_text);
         let target = id.as_deref().and_then(|id| candidates.get(id));
-        if let (Some(text), "ADD" | "UPDATE" | "DELETE" | "NONE") = (&text, event.as_str()) {
-            mentioned.push(text.clone());
-        }
+        // A text covers a fact (see `covering`) only when its item is acted on or says NONE: the
+        // text of an item dropped for a mistake (an UPDATE of an id not shown) is a fact still to add.
         match (event.as_str(), text, target) {
             ("ADD", Some(text), _) => {
+                mentioned.push(text.clone());
                 let hash = text.hash();
                 if !stored_hashes.contains(&hash) && added.insert(hash) {
                     operations.push(Operation::Add { text });
                 }
             }
             ("UPDATE", Some(text), Some(record)) if text != record.text && touched.insert(record.id) => {
+                mentioned.push(text.clone());
                 operations.push(Operation::Update { target: record.id, previous: record.text.clone(), text });
             }
+            ("UPDATE", Some(text), Some(record)) if text == record.text => mentioned.push(text),
+            ("NONE", Some(text), _) => mentioned.push(text),
             ("DELETE", _, Some(record)) if touched.insert(record.id) => {
                 operations.push(Operation::Delete { target: record.id, text: record.text.clone() });
             }
@@ -352,5 +355,18 @@ mod tests {
         assert!(checked.problems[0].contains("\"4\" which is not one of the stored memories' ids (0 to 0)"));
         assert!(checked.problems[1].contains("\"ADD|UPDATE|DELETE|NONE\" is not one of"));
         assert!(check_decisions("{\"memory\": []}", &c).unwrap().problems.is_empty());
+    }
+
+    #[test]
+    fn a_fact_in_an_item_dropped_for_a_mistake_is_still_added() {
+        // A small model's answer: the stored memory copied as an ADD, the new fact as an UPDATE
+        // of an id that was never shown.
+        let c = Candidates::new([record(1, "Likes tea")]);
+        let answer = r#"{"memory": [{"id": "0", "text": "Likes tea", "event": "ADD"},
+            {"id": "new", "text": "Plays chess on Sundays", "event": "UPDATE", "old_memory": "Likes tea"}]}"#;
+        let checked = check_decisions(answer, &c).unwrap();
+        assert_eq!(checked.problems.len(), 1, "{:?}", checked.problems);
+        let operations = checked.covering(&[text("Plays chess on Sundays")], &c);
+        assert_eq!(operations, vec![Operation::Add { text: text("Plays chess on Sundays") }]);
     }
 }
