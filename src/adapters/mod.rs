@@ -7,6 +7,7 @@ pub mod dify;
 pub mod embedder;
 pub mod factory;
 pub mod graph;
+pub(crate) mod group_commit;
 pub mod history;
 pub mod http;
 pub mod journal;

@@ -2,6 +2,7 @@
 //! Mem0 `history.db` can be read and written. WAL mode; every call runs on the blocking pool.
 
 use super::entry::{owner_columns, text_time, StoredRow};
+use crate::adapters::group_commit::GroupCommit;
 use crate::domain::history::HistoryEntry;
 use crate::domain::memory::{format_timestamp, MemoryId, MemoryText};
 use crate::domain::scope::Scope;
@@ -29,12 +30,14 @@ const CREATE_INDEX: &str = "CREATE INDEX IF NOT EXISTS history_memory_id_idx ON 
 pub struct SqliteHistoryStore {
     path: PathBuf,
     connection: OnceCell<Arc<Mutex<Connection>>>,
+    /// Appends arriving together share one transaction (see [`GroupCommit`]).
+    appends: Arc<GroupCommit<HistoryEntry>>,
 }
 
 impl SqliteHistoryStore {
     /// A store in the file at `path` (created with its folder on first use).
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        Self { path: path.into(), connection: OnceCell::new() }
+        Self { path: path.into(), connection: OnceCell::new(), appends: Arc::default() }
     }
 
     /// The file.
@@ -59,15 +62,15 @@ impl SqliteHistoryStore {
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let connection = self.connection().await?;
-        blocking(move || {
-            let mut guard = connection.lock().map_err(|_| StoreError::Unavailable {
-                store: STORE,
-                message: "the connection lock was poisoned by a panic".into(),
-            })?;
-            work(&mut guard)
-        })
-        .await
+        blocking(move || work(&mut *locked(&connection)?)).await
     }
+}
+
+fn locked(connection: &Mutex<Connection>) -> Result<std::sync::MutexGuard<'_, Connection>, StoreError> {
+    connection.lock().map_err(|_| StoreError::Unavailable {
+        store: STORE,
+        message: "the connection lock was poisoned by a panic".into(),
+    })
 }
 
 async fn blocking<T, F>(work: F) -> Result<T, StoreError>
@@ -125,41 +128,8 @@ impl HistoryStore for SqliteHistoryStore {
             return Ok(());
         }
         let entries = entries.to_vec();
-        self.with_connection(move |connection| {
-            let tx = connection.transaction().map_err(sql)?;
-            {
-                let mut insert = tx
-                    .prepare_cached(
-                        "INSERT OR IGNORE INTO history (id, memory_id, old_memory, new_memory, event, created_at, \
-                         updated_at, is_deleted, actor_id, role, user_id, agent_id, run_id) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-                    )
-                    .map_err(sql)?;
-                for e in &entries {
-                    let text = |t: &Option<MemoryText>| t.as_ref().map(|t| t.as_str().to_owned());
-                    let [user_id, agent_id, run_id] = owner_columns(e.owner.as_ref());
-                    insert
-                        .execute(params![
-                            e.id.to_string(),
-                            e.memory_id.to_string(),
-                            text(&e.old_memory),
-                            text(&e.new_memory),
-                            e.event.as_str(),
-                            format_timestamp(&e.created_at),
-                            format_timestamp(&e.updated_at),
-                            i64::from(e.is_deleted),
-                            e.actor_id.as_ref().map(|a| a.as_str().to_owned()),
-                            e.role,
-                            user_id,
-                            agent_id,
-                            run_id,
-                        ])
-                        .map_err(sql)?;
-                }
-            }
-            tx.commit().map_err(sql)
-        })
-        .await
+        let (connection, appends) = (self.connection().await?, self.appends.clone());
+        blocking(move || appends.write(entries, |batch| insert_rows(&mut *locked(&connection)?, &batch))).await
     }
 
     async fn history(&self, id: MemoryId) -> Result<Vec<HistoryEntry>, StoreError> {
@@ -191,6 +161,42 @@ impl HistoryStore for SqliteHistoryStore {
         })
         .await
     }
+}
+
+/// Writes history rows in one transaction (a row already there is left as it is).
+fn insert_rows(connection: &mut Connection, entries: &[HistoryEntry]) -> Result<(), StoreError> {
+    let tx = connection.transaction().map_err(sql)?;
+    {
+        let mut insert = tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO history (id, memory_id, old_memory, new_memory, event, created_at, \
+                 updated_at, is_deleted, actor_id, role, user_id, agent_id, run_id) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            )
+            .map_err(sql)?;
+        for e in entries {
+            let text = |t: &Option<MemoryText>| t.as_ref().map(|t| t.as_str().to_owned());
+            let [user_id, agent_id, run_id] = owner_columns(e.owner.as_ref());
+            insert
+                .execute(params![
+                    e.id.to_string(),
+                    e.memory_id.to_string(),
+                    text(&e.old_memory),
+                    text(&e.new_memory),
+                    e.event.as_str(),
+                    format_timestamp(&e.created_at),
+                    format_timestamp(&e.updated_at),
+                    i64::from(e.is_deleted),
+                    e.actor_id.as_ref().map(|a| a.as_str().to_owned()),
+                    e.role,
+                    user_id,
+                    agent_id,
+                    run_id,
+                ])
+                .map_err(sql)?;
+        }
+    }
+    tx.commit().map_err(sql)
 }
 
 /// The columns read back, Mem0's then ours.

@@ -114,11 +114,7 @@ impl VectorStore for EmbeddedVectorStore {
         }
         items.iter().try_for_each(|(_, v)| self.check_vector(v))?;
         let items = items.to_vec();
-        self.run(move |c| {
-            let name = c.name().to_owned();
-            c.write(|tx, _| db::upsert(tx, &name, &items))
-        })
-        .await
+        self.run(move |c| c.insert(items)).await
     }
 
     async fn search(&self, query: &VectorQuery) -> Result<Vec<ScoredMemory>, StoreError> {

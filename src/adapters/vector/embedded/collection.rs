@@ -11,6 +11,8 @@
 use super::config::{EmbeddedConfig, DEFAULT_FILE_NAME};
 use super::db::{self, sql_error, Synced, STORE};
 use super::index::Index;
+use crate::adapters::group_commit::GroupCommit;
+use crate::domain::memory::MemoryRecord;
 use crate::ports::store::StoreError;
 use rusqlite::{Connection, TransactionBehavior};
 use std::collections::HashMap;
@@ -24,6 +26,8 @@ pub(super) struct OpenCollection {
     name: String,
     dims: usize,
     writer: Mutex<Connection>,
+    /// Inserts arriving together share one transaction (see [`GroupCommit`]).
+    inserts: GroupCommit<(MemoryRecord, Vec<f32>)>,
     reader: Mutex<Reader>,
     synced: RwLock<Synced>,
 }
@@ -73,6 +77,7 @@ impl OpenCollection {
         let collection = Self {
             reader: Mutex::new(Reader { conn: reader, data_version: i64::MIN }),
             writer: Mutex::new(writer),
+            inserts: GroupCommit::default(),
             synced: RwLock::new(Synced::unloaded(dims)),
             path,
             name,
@@ -119,6 +124,11 @@ impl OpenCollection {
         db::catch_up(&tx, &self.name, self.dims, &mut write(&self.synced)).map_err(sql)?;
         tx.commit().map_err(sql)?;
         Ok(out)
+    }
+
+    /// Inserts (or replaces) memories; inserts of concurrent callers are committed together.
+    pub(super) fn insert(&self, items: Vec<(MemoryRecord, Vec<f32>)>) -> Result<(), StoreError> {
+        self.inserts.write(items, |batch| self.write(|tx, _| db::upsert(tx, &self.name, &batch)))
     }
 
     /// Catches the index up when another connection has committed since the last look.
