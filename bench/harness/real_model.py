@@ -183,11 +183,13 @@ def copied_from_prompt(fact: str, system: str, conversation: str) -> bool:
     return len(fw & words(system)) / len(fw) >= 0.75 and len(fw & words(conversation)) / len(fw) < 0.5
 
 
-def start_llama(server: str, gguf: str, alias: str, log_path: str) -> tuple[subprocess.Popen, str]:
+def start_llama(server: str, gguf: str, alias: str, log_path: str, seed: int) -> tuple[subprocess.Popen, str]:
+    """llama-server on a free port. A fixed `seed` makes its sampling (temperature 0.1 / top_p 0.1 from the
+    plugin) repeat from run to run, so two runs of one build give the same answers."""
     port = free_port()
     log = open(log_path, "ab")
     proc = subprocess.Popen([server, "-m", gguf, "--host", "127.0.0.1", "--port", str(port), "-t", "2", "-c", "8192", "-np", "1",
-                             "--alias", alias], stdout=log, stderr=log, start_new_session=True)
+                             "--seed", str(seed), "--alias", alias], stdout=log, stderr=log, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     for _ in range(600):
         try:
@@ -202,11 +204,14 @@ def start_llama(server: str, gguf: str, alias: str, log_path: str) -> tuple[subp
     raise RuntimeError("llama-server did not become healthy")
 
 
-def credentials(model_url: str, model: str, minilm: str, db: str, mode: str, max_tokens: int, timeout: float) -> dict:
+def credentials(model_url: str, model: str, minilm: str, db: str, mode: str, max_tokens: int, timeout: float,
+                fact_roles: list[str]) -> dict:
     llm = {"api_key": "bench", "openai_base_url": model_url, "model": model, "max_tokens": max_tokens,
            "timeout": timeout, "max_retries": 0}
     if mode == "additive":
         llm["extraction_mode"] = "additive"
+    if fact_roles != ["user"]:
+        llm["fact_roles"] = fact_roles
     return {
         "local_llm_json": json.dumps({"provider": "openai", "config": llm}),
         "local_embedder_json": json.dumps({"provider": "local", "config": {"model_path": minilm}}),
@@ -231,7 +236,7 @@ def percentile(values: list, p: float) -> float:
 def run_mode(args, target: str, model_url: str, model: str, data: dict, mode: str, recorder: Recorder) -> dict:
     scratch = tempfile.mkdtemp(prefix=f"real-model-{mode}-")
     creds = credentials(recorder.url, model, args.minilm, os.path.join(scratch, "memories.db"), mode,
-                        args.max_tokens, args.timeout)
+                        args.max_tokens, args.timeout, fact_roles(args))
     env = {**os.environ, "MEM0_DIFY_DATA_DIR": scratch, "RUST_LOG": "warn,mem0_dify=info"}
     log_path = os.path.join(scratch, "plugin.log")
     proc = PluginProcess([os.path.abspath(args.bin), "serve"], scratch, env, log_path)
@@ -437,6 +442,16 @@ def rerender(out: str, report: str):
         write_section(report, render(json.load(f)))
 
 
+def fact_roles(args) -> list[str]:
+    return args.fact_roles.split(",")
+
+
+def row_key(args, mode: str) -> str:
+    """The results key of a mode's row: the mode, with the fact roles when they are not the default."""
+    roles = fact_roles(args)
+    return mode if roles == ["user"] or mode == "infer_off" else f"{mode}, fact_roles {'+'.join(roles)}"
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bin", required=True)
@@ -449,6 +464,11 @@ def main() -> int:
     ap.add_argument("--modes", default=",".join(MODES))
     ap.add_argument("--max-tokens", type=int, default=2000, help="the LLM block's max_tokens (Mem0's default)")
     ap.add_argument("--timeout", type=float, default=60, help="the LLM block's timeout (seconds per request)")
+    ap.add_argument("--seed", type=int, default=1,
+                    help="llama-server's sampling seed (fixed so runs repeat; vary it to see the spread)")
+    ap.add_argument("--fact-roles", default="user",
+                    help="the LLM block's fact_roles: `user` (the plugin's default) or `user,assistant` (LoCoMo's two "
+                         "speakers are both people the questions ask about; infer off stores both roles' turns)")
     ap.add_argument("--limit", type=int, default=0, help="only the first N adds (a quick look; no report)")
     ap.add_argument("--calls", default=os.path.join(tempfile.gettempdir(), "real_model_calls"),
                     help="folder of one JSON-lines file per target and mode with every model call (to read answers)")
@@ -464,25 +484,26 @@ def main() -> int:
     result = {"when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "machine_cores": os.cpu_count(),
               "conversation": args.conversation, "sessions": args.sessions, "pairs": len(data["pairs"]),
               "questions": len(data["questions"]), "max_tokens": args.max_tokens, "timeout": args.timeout,
-              "plugin_binary": binary_kind(args.bin), "load_avg": {}, "targets": {}}
+              "plugin_binary": binary_kind(args.bin), "seed": args.seed, "load_avg": {}, "targets": {}}
     for spec in args.targets:
         kind, where, name = spec.split("|", 2)
         server = None
         try:
             if kind == "llama":
-                server, url = start_llama(args.llama_server, where, name, os.path.join(tempfile.gettempdir(),
-                                                                                      f"llama-{name}.log"))
+                server, url = start_llama(args.llama_server, where, name,
+                                          os.path.join(tempfile.gettempdir(), f"llama-{name}.log"), args.seed)
             else:
                 url = where
             recorder = Recorder(url, args.timeout + 1)
             result["targets"][name] = {}
             loads = [os.getloadavg()[1]]
             for mode in args.modes.split(","):
+                key = row_key(args, mode)
                 try:
-                    result["targets"][name][mode] = run_mode(args, name, url, name, data, mode, recorder)
+                    result["targets"][name][key] = run_mode(args, name, url, name, data, mode, recorder)
                 except Exception as e:  # a failed run is reported, not hidden
-                    result["targets"][name][mode] = {"error": f"{type(e).__name__}: {e}"}
-                print(f"[real_model] {name} {mode}: {json.dumps(result['targets'][name][mode])}", file=sys.stderr)
+                    result["targets"][name][key] = {"error": f"{type(e).__name__}: {e}"}
+                print(f"[real_model] {name} {key}: {json.dumps(result['targets'][name][key])}", file=sys.stderr)
                 loads.append(os.getloadavg()[1])
             # 5-minute load averages around each mode: the machine is shared, so latencies depend on it.
             result["load_avg"][f"{name} ({args.modes})"] = [round(x, 2) for x in loads]
