@@ -4,7 +4,9 @@
                           [--sizes 1000,10000,100000] [--quick] [--rust-pkg P | --rust-bin B]
 
 PostgreSQL comes from MEM0_TEST_PG_{HOST,PORT,USER,PASSWORD,DB} (scripts/services/postgres.sh start).
-The fake model server is started here on a free loopback port and stopped at the end."""
+The fake model server (bench/fake-model; built with cargo unless BENCH_FAKE_MODEL names the binary) is
+started here on a free loopback port, checked against harness/model_script.py's reference rules, and
+stopped at the end."""
 import argparse
 import json
 import os
@@ -21,6 +23,8 @@ import urllib.request
 from . import experiments as ex
 from . import pgdata
 from .corpus import build
+from .fake_model_check import check
+from .model_script import script_tables, write_script
 from .stacks import python_stack, rust_stack
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -48,21 +52,46 @@ def pg_from_env() -> dict:
     return {k: os.environ[v] for k, v in keys.items()}
 
 
-def start_model_server(corpus_path: str, dims: int, log_dir: str):
+def fake_model_binary(cache: str) -> str:
+    """The model server (bench/fake-model): $BENCH_FAKE_MODEL, else built here with cargo (release, into
+    $CARGO_TARGET_DIR or <cache>/fake-model-target; a no-op when it is up to date)."""
+    given = os.environ.get("BENCH_FAKE_MODEL")
+    if given:
+        return given
+    target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(cache, "fake-model-target")
+    manifest = os.path.join(HERE, "fake-model", "Cargo.toml")
+    subprocess.run(["cargo", "build", "--release", "--quiet", "--manifest-path", manifest, "--target-dir", target],
+                   check=True, stdout=sys.stderr)
+    return os.path.join(target, "release", "bench-fake-model")
+
+
+def start_model_server(binary: str, corpus: dict, scratch: str, dims: int, log_dir: str, threads: int):
+    """Starts the model server on the corpus's script and holds it to the reference rules
+    (harness.fake_model_check) before anything is measured."""
+    script_path = os.path.join(scratch, "model_script.json")
+    write_script(corpus, script_path)
     port = free_port()
     log = open(os.path.join(log_dir, "fake_model.log"), "ab")
-    proc = subprocess.Popen([sys.executable, "-m", "harness.fake_model", "--port", str(port), "--corpus", corpus_path,
-                             "--dims", str(dims)], cwd=HERE, stdout=log, stderr=log)
+    proc = subprocess.Popen([binary, "--port", str(port), "--script", script_path, "--dims", str(dims),
+                             "--threads", str(threads)], stdout=log, stderr=log)
     url = f"http://127.0.0.1:{port}"
     for _ in range(200):
         try:
             urllib.request.urlopen(url + "/admin/stats", timeout=1).read()
-            return proc, url
+            break
         except OSError:
             if proc.poll() is not None:
                 raise SystemExit("fake model server exited; see fake_model.log")
             time.sleep(0.05)
-    raise SystemExit("fake model server did not come up")
+    else:
+        raise SystemExit("fake model server did not come up")
+    diffs = check(url, script_tables(corpus))
+    if diffs:
+        proc.terminate()
+        raise SystemExit("the model server's answers differ from harness/model_script.py's reference:\n"
+                         + "\n".join(diffs))
+    print(f"fake model server {binary} on {url}: agrees with the reference rules", flush=True)
+    return proc, url
 
 
 def machine_info(pg: dict) -> dict:
@@ -107,6 +136,8 @@ def main():
     ap.add_argument("--cache", default=os.path.join(os.environ.get("MEM0_CACHE_DIR", "/var/cache/mem0-dify"), "bench"))
     ap.add_argument("--rust-pkg", default=os.environ.get("MEM0_BENCH_RUST_PKG"))
     ap.add_argument("--rust-bin", default=os.environ.get("MEM0_BENCH_RUST_BIN"))
+    ap.add_argument("--model-threads", type=int, default=os.cpu_count() or 2,
+                    help="worker threads of the model server (default: one per core)")
     ap.add_argument("--python312", default=os.environ.get("BENCH_PYTHON"),
                     help="Python 3.12 for a package's venv (default: the one bench/install.sh found)")
     a = ap.parse_args()
@@ -137,10 +168,8 @@ def main():
     if not stacks:
         raise SystemExit("no stack to run")
 
-    corpus_path = os.path.join(scratch, "corpus.json")
-    with open(corpus_path, "w") as f:
-        json.dump(build(users=2000, turns_per_user=6), f)
-    model_proc, model_url = start_model_server(corpus_path, a.dims, log_dir)
+    model_proc, model_url = start_model_server(fake_model_binary(a.cache), build(users=2000, turns_per_user=6), scratch,
+                                               a.dims, log_dir, a.model_threads)
     ctx = ex.Ctx(a.out, scratch, log_dir, model_url, pg, a.dims)
     q = a.quick
     info = machine_info(pg)
