@@ -22,6 +22,7 @@ import urllib.request
 
 from . import experiments as ex
 from . import pgdata
+from .cpu import postmaster_pid
 from .corpus import build
 from .fake_model_check import check
 from .model_script import script_tables, write_script
@@ -138,6 +139,10 @@ def main():
     ap.add_argument("--rust-bin", default=os.environ.get("MEM0_BENCH_RUST_BIN"))
     ap.add_argument("--model-threads", type=int, default=os.cpu_count() or 2,
                     help="worker threads of the model server (default: one per core)")
+    ap.add_argument("--noise-limit", type=float, default=0.10,
+                    help="cores other processes may use during a measurement before it is marked noisy (default 0.10)")
+    ap.add_argument("--require-quiet", action="store_true",
+                    help="refuse to publish a noisy measurement (kept as <name>.noisy.json; the run fails)")
     ap.add_argument("--python312", default=os.environ.get("BENCH_PYTHON"),
                     help="Python 3.12 for a package's venv (default: the one bench/install.sh found)")
     a = ap.parse_args()
@@ -170,11 +175,16 @@ def main():
 
     model_proc, model_url = start_model_server(fake_model_binary(a.cache), build(users=2000, turns_per_user=6), scratch,
                                                a.dims, log_dir, a.model_threads)
-    ctx = ex.Ctx(a.out, scratch, log_dir, model_url, pg, a.dims)
+    conn = pgdata.connect(pg)
+    pg_pid = postmaster_pid(conn)
+    conn.close()
+    ctx = ex.Ctx(a.out, scratch, log_dir, model_url, pg, a.dims, model_pid=model_proc.pid, pg_pid=pg_pid,
+                 noise_limit=a.noise_limit, require_quiet=a.require_quiet)
     q = a.quick
     info = machine_info(pg)
-    info.update(dims=a.dims, quick=q, started=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                command=" ".join(sys.argv), stacks=[s.describe for s in stacks])
+    info.update(dims=a.dims, quick=q, noise_limit_cores=a.noise_limit, require_quiet=a.require_quiet,
+                started=time.strftime("%Y-%m-%dT%H:%M:%S%z"), command=" ".join(sys.argv),
+                stacks=[s.describe for s in stacks], fake_model="bench/fake-model (Rust)")
     failures = []
 
     def attempt(stack, label, fn, *args, **kw):
