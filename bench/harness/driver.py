@@ -179,12 +179,15 @@ class PluginProcess:
             self.proc.stdin.flush()
         return s
 
-    def call(self, data: dict, timeout: float = 120.0) -> Session:
-        s = self.send(data)
+    def wait(self, s: Session, timeout: float = 120.0) -> Session:
+        """Waits for the `end` of a session sent earlier (several may be in flight)."""
         if not s.done.wait(timeout) or s.t_end is None:
             raise TimeoutError(f"session {s.sid} got no end within {timeout}s (exit code {self.proc.poll()})")
         self.sessions.pop(s.sid, None)
         return s
+
+    def call(self, data: dict, timeout: float = 120.0) -> Session:
+        return self.wait(self.send(data), timeout)
 
     @staticmethod
     def tool(credentials: dict, tool: str, params: dict, provider: str = "mem0") -> dict:

@@ -1,4 +1,5 @@
 """The measurements, each run against one stack and saved as results/<stack>/<name>.json."""
+import collections
 import json
 import os
 import random
@@ -174,9 +175,11 @@ def exp_startup(ctx: Ctx, stack: Stack, runs=5, idle_s=5.0, name="startup"):
 
 
 # ---------------------------------------------------------------------------------------------- adds
-def exp_async_add(ctx: Ctx, stack: Stack, n=200, delay_ms=0, runs=3):
-    """n adds (first turns of n fresh users) sent back-to-back in async mode: ACK latency, then the time
-    until every fact is stored (applied throughput)."""
+def exp_async_add(ctx: Ctx, stack: Stack, n=200, delay_ms=0, runs=3, window=16):
+    """n adds (first turns of n fresh users) sent back-to-back in async mode, pipelined with up to `window`
+    in flight (1 = each waits for the previous ACK): ACK latency (request written → `end`, so with a window
+    it includes queueing behind the adds in flight), then the time until every fact is stored (applied
+    throughput)."""
     table = "bench_add"
     turns = first_turns(ctx, range(n))
     warm = conversation(n + 500, 1, ctx.seed)[0]
@@ -200,17 +203,26 @@ def exp_async_add(ctx: Ctx, stack: Stack, n=200, delay_ms=0, runs=3):
             cpu0 = p.cpu_seconds()
             rss_peak = p.rss_kib()
             acks, firsts = [], []
-            t_start = time.perf_counter()
-            for i, turn in enumerate(turns):
-                s = p.call(p.tool(creds, "add_memory", add_params(turn)))
-                body = _check(s, "async add")
+            requests = [p.tool(creds, "add_memory", add_params(turn)) for turn in turns]
+
+            def settle(s):
+                body = _check(p.wait(s), "async add")
                 event = ((body or {}).get("results") or [{}])[0].get("event") if isinstance((body or {}).get("results"), list) else None
                 if event not in ("ACCEPT", "ACCEPTED"):
                     raise RuntimeError(f"async add not accepted: {body}")
                 acks.append(s.latency)
                 firsts.append((s.t_first or s.t_end) - s.t_send)
+
+            inflight = collections.deque()
+            t_start = time.perf_counter()
+            for i, req in enumerate(requests):  # pipelined: up to `window` adds in flight
+                if len(inflight) >= window:
+                    settle(inflight.popleft())
+                inflight.append(p.send(req))
                 if i % 25 == 0:
                     rss_peak = max(rss_peak, p.rss_kib())
+            while inflight:
+                settle(inflight.popleft())
             t_sent = time.perf_counter()
             peak = [rss_peak, 0]
 
@@ -221,7 +233,7 @@ def exp_async_add(ctx: Ctx, stack: Stack, n=200, delay_ms=0, runs=3):
             cpu = p.cpu_seconds() - cpu0
             shares = load.done()
             st = ctx.model.stats()
-            run = {"adds": n, "facts_expected": expected, "rows_stored": got - base,
+            run = {"adds": n, "window": window, "facts_expected": expected, "rows_stored": got - base,
                    "all_applied": t_applied is not None, "ack": dist_ms(acks), "first_chunk": dist_ms(firsts),
                    "send_phase_s": round(t_sent - t_start, 3),
                    "applied_after_first_send_s": round((t_applied or time.perf_counter()) - t_start, 3),
@@ -240,7 +252,7 @@ def exp_async_add(ctx: Ctx, stack: Stack, n=200, delay_ms=0, runs=3):
     med = {k: statistics.median(_get(x, k) for x in res) for k in
            ("ack.p50_ms", "ack.p95_ms", "applied_adds_per_s", "plugin_cpu_ms_per_add", "rss_peak_kib",
             "llm_calls_per_add", "prompt_tokens_per_add")}
-    ctx.save(stack, f"async_add_{delay_ms}ms", {"delay_ms": delay_ms, "runs": res, "median": med})
+    ctx.save(stack, f"async_add_{delay_ms}ms", {"delay_ms": delay_ms, "window": window, "runs": res, "median": med})
 
 
 def _get(d, path):
