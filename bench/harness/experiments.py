@@ -175,11 +175,12 @@ def exp_startup(ctx: Ctx, stack: Stack, runs=5, idle_s=5.0, name="startup"):
 
 
 # ---------------------------------------------------------------------------------------------- adds
-def exp_async_add(ctx: Ctx, stack: Stack, n=200, delay_ms=0, runs=3, window=16):
-    """n adds (first turns of n fresh users) sent back-to-back in async mode, pipelined with up to `window`
-    in flight (1 = each waits for the previous ACK): ACK latency (request written → `end`, so with a window
-    it includes queueing behind the adds in flight), then the time until every fact is stored (applied
-    throughput)."""
+def exp_async_add(ctx: Ctx, stack: Stack, n=200, delay_ms=0, runs=3, window=1, name=None):
+    """n adds (first turns of n fresh users) sent back-to-back in async mode, with up to `window` in flight
+    (1 = each waits for the previous ACK, so the ACK is the plugin's own; more = the driver pipelines, so the
+    send rate never paces the applying, and each ACK includes waiting behind the adds in flight): ACK latency
+    (request written → `end`), then the time until every fact is stored (applied throughput)."""
+    name = name or f"async_add_{delay_ms}ms"
     table = "bench_add"
     turns = first_turns(ctx, range(n))
     warm = conversation(n + 500, 1, ctx.seed)[0]
@@ -189,7 +190,7 @@ def exp_async_add(ctx: Ctx, stack: Stack, n=200, delay_ms=0, runs=3, window=16):
     for r in range(runs):
         conn = pgdata.connect(ctx.pg)
         pgdata.drop(conn, table)
-        p = stack.spawn(ctx.scratch, f"async_add_{delay_ms}_r{r}", ctx.log_dir)
+        p = stack.spawn(ctx.scratch, f"{name}_r{r}", ctx.log_dir)
         try:
             p.wait_heartbeat()
             creds = ctx.creds(True, table)
@@ -245,14 +246,14 @@ def exp_async_add(ctx: Ctx, stack: Stack, n=200, delay_ms=0, runs=3, window=16):
         finally:
             p.stop()
             conn.close()
-        print(f"[{stack.name}] async_add {delay_ms}ms r{r}: ack {run['ack']} applied/s {run['applied_adds_per_s']}",
+        print(f"[{stack.name}] {name} r{r}: ack {run['ack']} applied/s {run['applied_adds_per_s']}",
               flush=True)
         res.append(run)
     ctx.model.delay(0)
     med = {k: statistics.median(_get(x, k) for x in res) for k in
            ("ack.p50_ms", "ack.p95_ms", "applied_adds_per_s", "plugin_cpu_ms_per_add", "rss_peak_kib",
             "llm_calls_per_add", "prompt_tokens_per_add")}
-    ctx.save(stack, f"async_add_{delay_ms}ms", {"delay_ms": delay_ms, "window": window, "runs": res, "median": med})
+    ctx.save(stack, name, {"delay_ms": delay_ms, "window": window, "runs": res, "median": med})
 
 
 def _get(d, path):
