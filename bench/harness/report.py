@@ -297,11 +297,15 @@ def render(data: dict, plot_rel: str | None) -> str:
         ("prompt tokens per add (≈ chars/4): nothing stored / related / all", f"{fmt(py.tok_fresh, '', 0)} / {fmt(py.tok_related, '', 0)} / {fmt(py.tok_all, '', 0)}", f"{fmt(rs.tok_fresh, '', 0)} / {fmt(rs.tok_related, '', 0)} / {fmt(rs.tok_all, '', 0)}", ratio(py.tok_all, rs.tok_all)),
         ("embedding calls per add", fmt(py.embed_all, "", 2), fmt(rs.embed_all, "", 2), ratio(py.embed_all, rs.embed_all)),
         (f"add throughput, async, 0 ms model (adds applied/s; {_window(py, rs)})", fmt(py.async_applied), fmt(rs.async_applied), ratio(py.async_applied, rs.async_applied, True)),
-        ("add throughput, async, 0 ms model, sent one at a time (paced by the ACKs)", fmt(py.async_applied_seq), fmt(rs.async_applied_seq), ratio(py.async_applied_seq, rs.async_applied_seq, True)),
         ("add throughput, async, 200 ms model (adds applied/s)", fmt(py.async200_applied), fmt(rs.async200_applied), ratio(py.async200_applied, rs.async200_applied, True)),
         ("add throughput, sync, 8 sessions, 0 ms model (adds/s)", fmt(py.sync_tput), fmt(rs.sync_tput), ratio(py.sync_tput, rs.sync_tput, True)),
         ("plugin CPU per add (async / sync)", f"{fmt(py.async_cpu_ms)} / {fmt(py.sync_cpu_ms, ' ms')}", f"{fmt(rs.async_cpu_ms)} / {fmt(rs.sync_cpu_ms, ' ms')}", ratio(py.sync_cpu_ms, rs.sync_cpu_ms) + " (sync)"),
     ]
+    if py.async_window or rs.async_window:
+        rows.insert(next(i for i, r in enumerate(rows) if r[0].startswith("add throughput, async, 0 ms")) + 1,
+                    ("add throughput, async, 0 ms model, sent one at a time (paced by the ACKs)",
+                     fmt(py.async_applied_seq), fmt(rs.async_applied_seq),
+                     ratio(py.async_applied_seq, rs.async_applied_seq, True)))
     for s in SIZES:
         lab = f"{s // 1000}k"
         rows.append((f"search own overhead p50 / p95 at {lab}",
@@ -344,8 +348,9 @@ def render(data: dict, plot_rel: str | None) -> str:
               f"`bench/results/{stack}/{e.get('experiment')}.error.json`)")
         w("")
 
-    w(cpu_section(data))
-    w(spread_section(data))
+    for section in (cpu_section(data), spread_section(data)):
+        if section:
+            w(section)
     w(history_section(data.get("_results", "")))
     w(baseline_check(py))
     w("## Cost growth from 1k to 100k memories\n")
@@ -697,10 +702,11 @@ METHOD = """## Method (short; details in bench/README.md)
   turns revising a single-valued slot ("I just moved to Porto"), with optional assistant replies.
 - **Fake model server** (`bench/fake-model`, Rust, multi-threaded; its script and reference rules in
   `bench/harness/model_script.py`, checked request for request by `harness/fake_model_check.py` before every run):
-  answers extraction prompts with the corpus facts of the user turn found in the prompt, and update/decision prompts (Mem0's and this project's) with NONE for a known fact,
-  UPDATE of the same single-valued slot, else ADD; embeddings are a weighted hashed bag of stemmed words (384 dims),
-  so sentences sharing words are close. 0 ms fixed latency here; it counts calls, prompt characters (tokens ≈ chars/4)
-  and its own time per request, which is subtracted from each operation's latency to give the plugin's **own overhead**.
+  answers extraction prompts with the corpus facts of the user turn found in the prompt, and update/decision prompts
+  (Mem0's and this project's) with NONE for a known fact, UPDATE of the same single-valued slot, else ADD; embeddings
+  are a weighted hashed bag of stemmed words (384 dims), so sentences sharing words are close. 0 ms fixed latency
+  here; it counts calls, prompt characters (tokens ≈ chars/4) and its own time per request, which is subtracted from
+  each operation's latency to give the plugin's **own overhead**.
 - **Daemon stand-in** (`bench/harness/driver.py`): spawns the plugin like the Dify daemon's local runtime
   (`python -m main`, INSTALL_METHOD=local, or the Rust binary's `serve`), writes request envelopes on stdin, and times
   request write → `end` per session; RSS/CPU from /proc over the process tree.
