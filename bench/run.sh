@@ -41,6 +41,7 @@ stop_pg() { [[ ${BENCH_KEEP_PG:-0} == 1 ]] || "$ROOT/scripts/services/postgres.s
 trap stop_pg EXIT
 
 cd "$HERE"
+"$TOOLS_PY" -m unittest -q harness.test_harness  # the harness's own bookkeeping (CPU shares, noisy, medians, report)
 rc=0
 started=$(date -u +%Y-%m-%dT%H:%MZ)
 if ((repeat > 1)); then
