@@ -14,24 +14,14 @@ load average is recorded before and at the end (its 1-minute figure trails a sho
 import os
 import time
 
-from .driver import tree_pids
+from .driver import cpu_ticks, tree_pids
 
 TICKS = os.sysconf("SC_CLK_TCK")
 GROUPS = ("plugin", "postgres", "fake_model", "driver")
 
 
-def _times(pid: int) -> tuple[int, int]:
-    """(own, reaped children's) CPU ticks of one process; (0, 0) when it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0, 0
-    return int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14])
-
-
 def _tree_ticks(pids) -> int:
-    return sum(sum(_times(p)) for p in pids)
+    return sum(sum(cpu_ticks(p)) for p in pids)
 
 
 def _machine() -> tuple[int, int]:
@@ -63,7 +53,7 @@ class CpuMeter:
     def _snap(self) -> dict:
         me = os.getpid()
         model = set(tree_pids(self.model_pid)) if self.model_pid else set()
-        own, reaped = _times(me)
+        own, reaped = cpu_ticks(me)
         started = [p for p in tree_pids(me) if p != me and p not in model]
         total, busy = _machine()
         return {"plugin": _tree_ticks(started) + reaped, "postgres": _tree_ticks(tree_pids(self.pg_pid)) if self.pg_pid else 0,
