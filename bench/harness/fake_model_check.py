@@ -1,13 +1,16 @@
 """Holds the model server (bench/fake-model) to the reference rules of harness/model_script.py.
 
     python -m harness.fake_model_check --url http://127.0.0.1:P --script script.json [--reference-url URL]
+                                       [--replay requests.jsonl]
 
 Sends the same requests (extraction prompts in both formats, decision prompts in both formats with
 NONE / UPDATE / ADD cases, unknown text, embeddings as floats and base64 with and without
 `dimensions`, admin config/reset/stats, bad requests) to the server and to the reference (in process,
 or another server given by --reference-url) and compares the answers: everything but `created`, the
 answer text character for character, embedding floats exactly, and the counters but server time.
-Exits 1 listing the differences. `harness.run` calls `check()` before every benchmark."""
+Exits 1 listing the differences. `harness.run` calls `check()` before every benchmark.
+--replay sends instead the model requests a server recorded (`bench-fake-model --record FILE`, which
+`python -m harness.run --model-record FILE` sets and replays at the end): the prompts the plugins really sent."""
 import argparse
 import json
 import random
@@ -90,6 +93,12 @@ def requests(tables: dict, seed: int = 7) -> list[tuple[str, str, bytes]]:
     return out
 
 
+def recorded(path: str) -> list[tuple[str, str, bytes]]:
+    """The model requests a server recorded with --record, as requests to send again."""
+    with open(path) as f:
+        return [("POST", r["path"], r["body"].encode()) for r in map(json.loads, f) if r]
+
+
 def _comparable(path: str, body: dict) -> dict:
     body = json.loads(json.dumps(body))
     body.pop("created", None)
@@ -98,11 +107,12 @@ def _comparable(path: str, body: dict) -> dict:
     return body
 
 
-def check(url: str, tables: dict, reference_url: str | None = None) -> list[str]:
-    """The differences between the server at `url` and the reference (empty when they agree)."""
+def check(url: str, tables: dict, reference_url: str | None = None, reqs: list | None = None) -> list[str]:
+    """The differences between the server at `url` and the reference (empty when they agree) over `reqs`
+    (default: `requests(tables)`)."""
     ref = Reference(tables)
     diffs = []
-    for method, path, raw in requests(tables):
+    for method, path, raw in requests(tables) if reqs is None else reqs:
         want = _http(reference_url, method, path, raw) if reference_url else ref.handle(method, path, raw)
         got = _http(url, method, path, raw)
         w, g = (want[0], _comparable(path, want[1])), (got[0], _comparable(path, got[1]))
@@ -116,14 +126,16 @@ def main():
     ap.add_argument("--url", required=True)
     ap.add_argument("--script", help="the server's script file (default: built from the corpus of harness.run)")
     ap.add_argument("--reference-url", help="compare with another server instead of the in-process reference")
+    ap.add_argument("--replay", help="send the requests a server recorded (--record) instead of the built-in set")
     a = ap.parse_args()
     if a.script:
         with open(a.script) as f:
             tables = json.load(f)
     else:
         tables = script_tables(build(users=2000, turns_per_user=6))
-    diffs = check(a.url, tables, a.reference_url)
-    n = len(requests(tables))
+    reqs = recorded(a.replay) if a.replay else requests(tables)
+    diffs = check(a.url, tables, a.reference_url, reqs)
+    n = len(reqs)
     if diffs:
         print(f"{len(diffs)} of {n} answers differ:\n" + "\n".join(diffs))
         sys.exit(1)

@@ -24,7 +24,7 @@ from . import experiments as ex
 from . import pgdata
 from .cpu import postmaster_pid
 from .corpus import build
-from .fake_model_check import check
+from .fake_model_check import check, recorded
 from .model_script import script_tables, write_script
 from .stacks import python_stack, rust_stack
 
@@ -66,7 +66,8 @@ def fake_model_binary(cache: str) -> str:
     return os.path.join(target, "release", "bench-fake-model")
 
 
-def start_model_server(binary: str, corpus: dict, scratch: str, dims: int, log_dir: str, threads: int):
+def start_model_server(binary: str, corpus: dict, scratch: str, dims: int, log_dir: str, threads: int,
+                       record: str | None = None):
     """Starts the model server on the corpus's script and holds it to the reference rules
     (harness.fake_model_check) before anything is measured."""
     script_path = os.path.join(scratch, "model_script.json")
@@ -74,7 +75,7 @@ def start_model_server(binary: str, corpus: dict, scratch: str, dims: int, log_d
     port = free_port()
     log = open(os.path.join(log_dir, "fake_model.log"), "ab")
     proc = subprocess.Popen([binary, "--port", str(port), "--script", script_path, "--dims", str(dims),
-                             "--threads", str(threads)], stdout=log, stderr=log)
+                             "--threads", str(threads)] + (["--record", record] if record else []), stdout=log, stderr=log)
     url = f"http://127.0.0.1:{port}"
     for _ in range(200):
         try:
@@ -137,6 +138,9 @@ def main():
     ap.add_argument("--cache", default=os.path.join(os.environ.get("MEM0_CACHE_DIR", "/var/cache/mem0-dify"), "bench"))
     ap.add_argument("--rust-pkg", default=os.environ.get("MEM0_BENCH_RUST_PKG"))
     ap.add_argument("--rust-bin", default=os.environ.get("MEM0_BENCH_RUST_BIN"))
+    ap.add_argument("--model-record", metavar="FILE",
+                    help="record every model request the plugins send, and at the end replay them against the "
+                         "server and the reference rules (harness.fake_model_check)")
     ap.add_argument("--model-threads", type=int, default=os.cpu_count() or 2,
                     help="worker threads of the model server (default: one per core)")
     ap.add_argument("--async-window", type=int, default=16,
@@ -177,8 +181,11 @@ def main():
     if not stacks:
         raise SystemExit("no stack to run")
 
-    model_proc, model_url = start_model_server(fake_model_binary(a.cache), build(users=2000, turns_per_user=6), scratch,
-                                               a.dims, log_dir, a.model_threads)
+    corpus = build(users=2000, turns_per_user=6)
+    if a.model_record and os.path.exists(a.model_record):
+        os.remove(a.model_record)
+    model_proc, model_url = start_model_server(fake_model_binary(a.cache), corpus, scratch, a.dims, log_dir,
+                                               a.model_threads, a.model_record)
     conn = pgdata.connect(pg)
     pg_pid = postmaster_pid(conn)
     conn.close()
@@ -255,6 +262,15 @@ def main():
                              for st in stacks]
                     attempt(_Group(both, stacks), f"search_{size}_exact", ex.exp_search, size, exact, users=a.users,
                             queries=nq, names=names)
+        if a.model_record:  # the plugins' own prompts, answered again by the server and by the reference
+            size = os.path.getsize(a.model_record)
+            reqs = recorded(a.model_record)
+            diffs = check(model_url, script_tables(corpus), reqs=reqs)
+            os.truncate(a.model_record, size)  # the replay was recorded too
+            print(f"replayed {len(reqs)} recorded model requests: "
+                  + (f"{len(diffs)} answers differ from the reference" if diffs else "all agree"), flush=True)
+            if diffs:
+                failures.append("model server vs reference on the recorded requests:\n    " + "\n    ".join(diffs[:5]))
     finally:
         model_proc.terminate()
         model_proc.wait(10)

@@ -1,12 +1,14 @@
 //! The benchmark's scripted OpenAI-format model server, shared by both stacks.
 //!
 //! ```text
-//! bench-fake-model --port P --script script.json [--dims 384] [--delay-ms 0] [--threads N]
+//! bench-fake-model --port P --script script.json [--dims 384] [--delay-ms 0] [--threads N] [--record FILE]
 //! ```
 //!
 //! `script.json` is written by bench/harness/model_script.py from the generated corpus. Answers,
 //! counters and admin endpoints are those of model_script.py's reference rules (see
-//! bench/README.md); bench/harness/fake_model_check.py compares the two on every run.
+//! bench/README.md); bench/harness/fake_model_check.py compares the two on every run. `--record
+//! FILE` appends every model request (`{"path": ..., "body": ...}` per line) so that the check can
+//! replay what the plugins really sent (`--replay FILE`).
 
 mod blake2b;
 mod embedding;
@@ -30,10 +32,12 @@ struct Args {
     dims: u64,
     delay_ms: f64,
     threads: usize,
+    /// Where to append every model request (path and body, one JSON line each), if anywhere.
+    record: Option<String>,
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut args = Args { port: 0, script: String::new(), dims: 384, delay_ms: 0.0, threads: 2 };
+    let mut args = Args { port: 0, script: String::new(), dims: 384, delay_ms: 0.0, threads: 2, record: None };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let value = it.next().ok_or_else(|| format!("{flag}: expected a value after it"))?;
@@ -44,8 +48,11 @@ fn parse_args() -> Result<Args, String> {
             "--dims" => args.dims = value.parse().map_err(|_| bad("a positive integer"))?,
             "--delay-ms" => args.delay_ms = value.parse().map_err(|_| bad("milliseconds"))?,
             "--threads" => args.threads = value.parse().map_err(|_| bad("a positive integer"))?,
+            "--record" => args.record = Some(value),
             _ => {
-                return Err(format!("unknown option {flag} (expected --port, --script, --dims, --delay-ms, --threads)"))
+                return Err(format!(
+                    "unknown option {flag} (expected --port, --script, --dims, --delay-ms, --threads, --record)"
+                ))
             }
         }
     }
@@ -96,7 +103,17 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let state = Arc::new(server::State::new(script, args.dims, args.delay_ms));
+    let record = match &args.record {
+        None => None,
+        Some(path) => match std::fs::OpenOptions::new().create(true).append(true).open(path) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                eprintln!("bench-fake-model: --record {path}: {e}");
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let state = Arc::new(server::State::new(script, args.dims, args.delay_ms, record));
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(args.threads).enable_all().build() {
         Ok(r) => r,
         Err(e) => {

@@ -32,6 +32,8 @@ pub struct State {
     config: Mutex<Map<String, Value>>,
     /// Counters in first-seen order of their kind.
     stats: Mutex<Vec<(String, Counter)>>,
+    /// The file every model request is appended to (`--record`).
+    record: Option<Mutex<std::fs::File>>,
 }
 
 fn estimate_tokens(chars: usize) -> u64 {
@@ -43,11 +45,11 @@ fn unix_now() -> u64 {
 }
 
 impl State {
-    pub fn new(script: Script, dims: u64, delay_ms: f64) -> Self {
+    pub fn new(script: Script, dims: u64, delay_ms: f64, record: Option<std::fs::File>) -> Self {
         let mut config = Map::new();
         config.insert("delay_ms".into(), json!(delay_ms));
         config.insert("dims".into(), json!(dims));
-        State { script, config: Mutex::new(config), stats: Mutex::new(Vec::new()) }
+        State { script, config: Mutex::new(config), stats: Mutex::new(Vec::new()), record: record.map(Mutex::new) }
     }
 
     fn config_f64(&self, key: &str) -> Option<f64> {
@@ -85,6 +87,17 @@ impl State {
         }
         out.insert("stats".into(), Value::Object(kinds));
         Value::Object(out)
+    }
+
+    /// Appends one model request to the record file (a failed write is reported, never fatal).
+    fn record_request(&self, path: &str, raw: &[u8]) {
+        let Some(file) = &self.record else { return };
+        let line = json!({"path": path, "body": String::from_utf8_lossy(raw)}).to_string() + "\n";
+        if let Ok(mut f) = file.lock() {
+            if let Err(e) = std::io::Write::write_all(&mut *f, line.as_bytes()) {
+                eprintln!("record: {e}");
+            }
+        }
     }
 
     async fn delay(&self) {
@@ -150,9 +163,11 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Respons
         return Ok(reply(StatusCode::OK, &Value::Object(out)));
     }
     if path.ends_with("/chat/completions") {
+        state.record_request(&path, raw);
         return Ok(chat(&state, &body, started).await);
     }
     if path.ends_with("/embeddings") {
+        state.record_request(&path, raw);
         return Ok(embeddings(&state, &body, started).await);
     }
     Ok(error(StatusCode::NOT_FOUND, &format!("no route {path}")))
