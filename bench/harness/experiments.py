@@ -11,8 +11,8 @@ import urllib.request
 import numpy as np
 
 from . import pgdata
-from .cpu import CpuMeter
 from .corpus import conversation, query_for, user_facts, user_id
+from .cpu import CpuMeter
 from .embedding import embed
 from .stacks import Stack, credentials
 
