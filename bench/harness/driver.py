@@ -40,17 +40,20 @@ def rss_kib(root: int) -> int:
     return total
 
 
+def cpu_ticks(pid: int) -> tuple[int, int]:
+    """(own, reaped children's) CPU time of one process in clock ticks (utime + stime, cutime + cstime);
+    (0, 0) when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0, 0
+    return int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14])
+
+
 def cpu_seconds(root: int) -> float:
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for pid in tree_pids(root):
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-        except OSError:
-            pass
-    return total / ticks
+    """CPU time of the live processes of a tree (their own, not that of children already ended)."""
+    return sum(cpu_ticks(pid)[0] for pid in tree_pids(root)) / os.sysconf("SC_CLK_TCK")
 
 
 def thread_count(pid: int) -> int:
@@ -179,12 +182,15 @@ class PluginProcess:
             self.proc.stdin.flush()
         return s
 
-    def call(self, data: dict, timeout: float = 120.0) -> Session:
-        s = self.send(data)
+    def wait(self, s: Session, timeout: float = 120.0) -> Session:
+        """Waits for the `end` of a session sent earlier (several may be in flight)."""
         if not s.done.wait(timeout) or s.t_end is None:
             raise TimeoutError(f"session {s.sid} got no end within {timeout}s (exit code {self.proc.poll()})")
         self.sessions.pop(s.sid, None)
         return s
+
+    def call(self, data: dict, timeout: float = 120.0) -> Session:
+        return self.wait(self.send(data), timeout)
 
     @staticmethod
     def tool(credentials: dict, tool: str, params: dict, provider: str = "mem0") -> dict:

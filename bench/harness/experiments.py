@@ -1,4 +1,5 @@
 """The measurements, each run against one stack and saved as results/<stack>/<name>.json."""
+import collections
 import json
 import os
 import random
@@ -11,6 +12,7 @@ import numpy as np
 
 from . import pgdata
 from .corpus import conversation, query_for, user_facts, user_id
+from .cpu import CpuMeter
 from .embedding import embed
 from .stacks import Stack, credentials
 
@@ -68,45 +70,48 @@ class Model:
         return sum(d.get(k, {}).get(key, 0) for k in kinds)
 
 
-class MachineLoad:
-    """Busy cores of the whole machine over an interval (to spot noise from other work)."""
-
-    def __init__(self):
-        self.t0 = self._snap()
-
-    @staticmethod
-    def _snap():
-        with open("/proc/stat") as f:
-            v = [int(x) for x in f.readline().split()[1:]]
-        return sum(v), sum(v) - v[3] - v[4]
-
-    def done(self) -> float:
-        t1 = self._snap()
-        total = t1[0] - self.t0[0]
-        return round((t1[1] - self.t0[1]) / total * os.cpu_count(), 2) if total else 0.0
-
-
 class Ctx:
     """What every experiment needs."""
 
-    def __init__(self, out_dir, scratch, log_dir, model_url, pg, dims, seed=1):
+    def __init__(self, out_dir, scratch, log_dir, model_url, pg, dims, seed=1, model_pid=None, pg_pid=None,
+                 noise_limit=0.10, require_quiet=False):
         self.out_dir, self.scratch, self.log_dir = out_dir, scratch, log_dir
         self.model_url, self.model, self.pg, self.dims, self.seed = model_url, Model(model_url), pg, dims, seed
+        self.model_pid, self.pg_pid, self.noise_limit, self.require_quiet = model_pid, pg_pid, noise_limit, require_quiet
+
+    def meter(self) -> CpuMeter:
+        """Starts measuring every process's CPU share (harness.cpu)."""
+        return CpuMeter(self.model_pid, self.pg_pid, self.noise_limit)
 
     def creds(self, async_mode: bool, collection: str) -> dict:
         return credentials(async_mode, self.model_url + "/v1", self.pg, collection, self.dims)
 
     def save(self, stack: Stack, name: str, obj: dict):
+        """Writes results/<stack>/<name>.json; a noisy measurement (harness.cpu) is marked, and with
+        `require_quiet` it is written as <name>.noisy.json instead (the report never reads it), the
+        earlier <name>.json removed, and the experiment fails."""
         d = os.path.join(self.out_dir, stack.name)
         os.makedirs(d, exist_ok=True)
+        noisy = [c for c in cpu_records(obj) if c.get("noisy")]
         obj = {"experiment": name, "stack": stack.name, "stack_describe": stack.describe,
-               "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **obj}
-        with open(os.path.join(d, f"{name}.json"), "w") as f:
+               "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "noisy": bool(noisy), **obj}
+        refused = noisy and self.require_quiet
+        with open(os.path.join(d, f"{name}.noisy.json" if refused else f"{name}.json"), "w") as f:
             json.dump(obj, f, indent=1)
-        stale = os.path.join(d, f"{name}.error.json")
-        if os.path.exists(stale):
-            os.remove(stale)
-        print(f"[{stack.name}] {name}: saved", flush=True)
+        for stale in ((f"{name}.error.json", f"{name}.json") if refused else (f"{name}.error.json", f"{name}.noisy.json")):
+            if os.path.exists(os.path.join(d, stale)):
+                os.remove(os.path.join(d, stale))
+        if refused:
+            worst = max(c["cores"]["other"] for c in noisy)
+            raise RuntimeError(f"not published (--require-quiet): other processes used {worst} cores, more than "
+                               f"{self.noise_limit}; kept in {stack.name}/{name}.noisy.json")
+        print(f"[{stack.name}] {name}: saved" + (" (noisy)" if noisy else ""), flush=True)
+
+
+def cpu_records(obj: dict) -> list[dict]:
+    """The CPU share records of a result: its own and its runs'."""
+    out = [obj["cpu"]] if isinstance(obj.get("cpu"), dict) else []
+    return out + [r["cpu"] for r in obj.get("runs") or [] if isinstance(r, dict) and isinstance(r.get("cpu"), dict)]
 
 
 def _check(s, what):
@@ -148,7 +153,7 @@ def wait_rows(conn, table, target, timeout=600.0, sample=None, stall_s=60.0):
 # ---------------------------------------------------------------------------------------------- start
 def exp_startup(ctx: Ctx, stack: Stack, runs=5, idle_s=5.0, name="startup"):
     out = []
-    load = MachineLoad()
+    load = ctx.meter()
     for i in range(runs):
         p = stack.spawn(ctx.scratch, f"startup{i}", ctx.log_dir)
         try:
@@ -164,14 +169,18 @@ def exp_startup(ctx: Ctx, stack: Stack, runs=5, idle_s=5.0, name="startup"):
             p.stop()
         print(f"[{stack.name}] startup {i}: {out[-1]}", flush=True)
     med = {k: statistics.median(r[k] for r in out) for k in out[0]}
+    cpu = load.done()
     ctx.save(stack, name, {"runs": out, "median": med, "idle_s": idle_s, "argv0": os.path.basename(stack.argv[0]),
-                           "machine_busy_cores": load.done()})
+                           "machine_busy_cores": cpu["cores"]["machine"], "cpu": cpu})
 
 
 # ---------------------------------------------------------------------------------------------- adds
-def exp_async_add(ctx: Ctx, stack: Stack, n=200, delay_ms=0, runs=3):
-    """n adds (first turns of n fresh users) sent back-to-back in async mode: ACK latency, then the time
-    until every fact is stored (applied throughput)."""
+def exp_async_add(ctx: Ctx, stack: Stack, n=200, delay_ms=0, runs=3, window=1, name=None):
+    """n adds (first turns of n fresh users) sent back-to-back in async mode, with up to `window` in flight
+    (1 = each waits for the previous ACK, so the ACK is the plugin's own; more = the driver pipelines, so the
+    send rate never paces the applying, and each ACK includes waiting behind the adds in flight): ACK latency
+    (request written → `end`), then the time until every fact is stored (applied throughput)."""
+    name = name or f"async_add_{delay_ms}ms"
     table = "bench_add"
     turns = first_turns(ctx, range(n))
     warm = conversation(n + 500, 1, ctx.seed)[0]
@@ -181,7 +190,7 @@ def exp_async_add(ctx: Ctx, stack: Stack, n=200, delay_ms=0, runs=3):
     for r in range(runs):
         conn = pgdata.connect(ctx.pg)
         pgdata.drop(conn, table)
-        p = stack.spawn(ctx.scratch, f"async_add_{delay_ms}_r{r}", ctx.log_dir)
+        p = stack.spawn(ctx.scratch, f"{name}_r{r}", ctx.log_dir)
         try:
             p.wait_heartbeat()
             creds = ctx.creds(True, table)
@@ -191,21 +200,30 @@ def exp_async_add(ctx: Ctx, stack: Stack, n=200, delay_ms=0, runs=3):
                 raise RuntimeError("warm-up add never applied")
             base = pgdata.count_rows(conn, table)
             ctx.model.reset()
-            load = MachineLoad()
+            load = ctx.meter()
             cpu0 = p.cpu_seconds()
             rss_peak = p.rss_kib()
             acks, firsts = [], []
-            t_start = time.perf_counter()
-            for i, turn in enumerate(turns):
-                s = p.call(p.tool(creds, "add_memory", add_params(turn)))
-                body = _check(s, "async add")
+            requests = [p.tool(creds, "add_memory", add_params(turn)) for turn in turns]
+
+            def settle(s):
+                body = _check(p.wait(s), "async add")
                 event = ((body or {}).get("results") or [{}])[0].get("event") if isinstance((body or {}).get("results"), list) else None
                 if event not in ("ACCEPT", "ACCEPTED"):
                     raise RuntimeError(f"async add not accepted: {body}")
                 acks.append(s.latency)
                 firsts.append((s.t_first or s.t_end) - s.t_send)
+
+            inflight = collections.deque()
+            t_start = time.perf_counter()
+            for i, req in enumerate(requests):  # pipelined: up to `window` adds in flight
+                if len(inflight) >= window:
+                    settle(inflight.popleft())
+                inflight.append(p.send(req))
                 if i % 25 == 0:
                     rss_peak = max(rss_peak, p.rss_kib())
+            while inflight:
+                settle(inflight.popleft())
             t_sent = time.perf_counter()
             peak = [rss_peak, 0]
 
@@ -214,27 +232,28 @@ def exp_async_add(ctx: Ctx, stack: Stack, n=200, delay_ms=0, runs=3):
 
             t_applied, got = wait_rows(conn, table, base + expected, timeout=900, sample=sample)
             cpu = p.cpu_seconds() - cpu0
+            shares = load.done()
             st = ctx.model.stats()
-            run = {"adds": n, "facts_expected": expected, "rows_stored": got - base,
+            run = {"adds": n, "window": window, "facts_expected": expected, "rows_stored": got - base,
                    "all_applied": t_applied is not None, "ack": dist_ms(acks), "first_chunk": dist_ms(firsts),
                    "send_phase_s": round(t_sent - t_start, 3),
                    "applied_after_first_send_s": round((t_applied or time.perf_counter()) - t_start, 3),
                    "applied_adds_per_s": round(n / ((t_applied or time.perf_counter()) - t_start), 2),
                    "plugin_cpu_ms_per_add": round(cpu * 1000 / n, 2), "rss_peak_kib": peak[0],
-                   "rss_end_kib": p.rss_kib(), "machine_busy_cores": load.done(), "model": st,
+                   "rss_end_kib": p.rss_kib(), "machine_busy_cores": shares["cores"]["machine"], "cpu": shares, "model": st,
                    "llm_calls_per_add": round(Model.total(st, "calls", ("llm_extract", "llm_update")) / n, 3),
                    "prompt_tokens_per_add": round(Model.total(st, "prompt_tokens", ("llm_extract", "llm_update")) / n, 1)}
         finally:
             p.stop()
             conn.close()
-        print(f"[{stack.name}] async_add {delay_ms}ms r{r}: ack {run['ack']} applied/s {run['applied_adds_per_s']}",
+        print(f"[{stack.name}] {name} r{r}: ack {run['ack']} applied/s {run['applied_adds_per_s']}",
               flush=True)
         res.append(run)
     ctx.model.delay(0)
     med = {k: statistics.median(_get(x, k) for x in res) for k in
            ("ack.p50_ms", "ack.p95_ms", "applied_adds_per_s", "plugin_cpu_ms_per_add", "rss_peak_kib",
             "llm_calls_per_add", "prompt_tokens_per_add")}
-    ctx.save(stack, f"async_add_{delay_ms}ms", {"delay_ms": delay_ms, "runs": res, "median": med})
+    ctx.save(stack, name, {"delay_ms": delay_ms, "window": window, "runs": res, "median": med})
 
 
 def _get(d, path):
@@ -259,7 +278,7 @@ def exp_sync_add(ctx: Ctx, stack: Stack, users=20, turns=5, delay_ms=0):
         p.wait_heartbeat()
         creds = ctx.creds(False, table)
         _check(p.call(p.tool(creds, "add_memory", add_params(warm))), "warm-up sync add")
-        load = MachineLoad()
+        load = ctx.meter()
         cpu0 = p.cpu_seconds()
         for t in range(turns):
             for u in range(users):
@@ -311,7 +330,7 @@ def exp_sync_add(ctx: Ctx, stack: Stack, users=20, turns=5, delay_ms=0):
         "all": summary(per_add), "nothing_stored": summary([r for r in per_add if r["round"] == 0]),
         "related_stored": summary([r for r in per_add if r["round"] > 0]),
         "plugin_cpu_ms_per_add": round(cpu * 1000 / len(per_add), 2), "rss_end_kib": rss,
-        "machine_busy_cores": busy, "per_add": per_add})
+        "machine_busy_cores": busy["cores"]["machine"], "cpu": busy, "per_add": per_add})
     print(f"[{stack.name}] sync_add {delay_ms}ms: {summary(per_add)['own_overhead']}", flush=True)
 
 
@@ -344,7 +363,7 @@ def exp_sync_throughput(ctx: Ctx, stack: Stack, sessions=8, n=160):
                     if s.error is not None or not body or body.get("status") != "SUCCESS":
                         errors.append(s.error or body)
 
-        load = MachineLoad()
+        load = ctx.meter()
         cpu0 = p.cpu_seconds()
         t0 = time.perf_counter()
         threads = [threading.Thread(target=worker) for _ in range(sessions)]
@@ -362,7 +381,8 @@ def exp_sync_throughput(ctx: Ctx, stack: Stack, sessions=8, n=160):
     ctx.save(stack, f"sync_throughput_c{sessions}", {
         "sessions": sessions, "adds": n, "wall_s": round(wall, 3), "adds_per_s": round(n / wall, 2),
         "errors": len(errors), "first_error": errors[0] if errors else None, "latency": dist_ms(lat),
-        "plugin_cpu_ms_per_add": round(cpu * 1000 / n, 2), "rss_end_kib": rss, "machine_busy_cores": busy})
+        "plugin_cpu_ms_per_add": round(cpu * 1000 / n, 2), "rss_end_kib": rss,
+        "machine_busy_cores": busy["cores"]["machine"], "cpu": busy})
     print(f"[{stack.name}] sync throughput c{sessions}: {n / wall:.2f} adds/s, {len(errors)} errors", flush=True)
 
 
@@ -420,7 +440,7 @@ class _SearchRun:
             self.strict.append(len(set(got[: self.top_k]) & set(exact_ids)) / want)
         self.cpu += self.p.cpu_seconds() - cpu0
 
-    def save(self, ctx: Ctx, name: str, size: int, users: int, queries: int, info: dict, busy: float, interleaved):
+    def save(self, ctx: Ctx, name: str, size: int, users: int, queries: int, info: dict, busy: dict, interleaved):
         rss = self.p.rss_kib()
         self.p.stop()
         r = self
@@ -434,7 +454,7 @@ class _SearchRun:
             "queries_returning_nothing": sum(1 for x in r.returned if x == 0),
             "mean_returned": round(statistics.mean(r.returned), 2) if r.returned else None,
             "plugin_cpu_ms_per_search": round(r.cpu * 1000 / max(1, len(r.lat)), 3), "rss_after_warmup_kib": r.rss_warm,
-            "rss_end_kib": rss, "machine_busy_cores": busy, "sample_response": r.sample})
+            "rss_end_kib": rss, "machine_busy_cores": busy["cores"]["machine"], "cpu": busy, "sample_response": r.sample})
         print(f"[{self.stack.name}] {name}: own {dist_ms(r.own)} recall "
               f"{statistics.mean(r.recalls) if r.recalls else None}", flush=True)
 
@@ -451,7 +471,7 @@ def exp_search(ctx: Ctx, stacks: list, size: int, seeded: dict, users=1000, quer
     try:
         for st, name in zip(stacks, names):
             runs.append(_SearchRun(ctx, st, seeded["tables"].get(st.name, seeded["table"]), name, top_k))
-        load = MachineLoad()
+        load = ctx.meter()
         for i in range(0, len(qs), block):
             order = runs if (i // block) % 2 == 0 else list(reversed(runs))
             for r in order:

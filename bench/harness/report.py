@@ -5,6 +5,7 @@
 import argparse
 import json
 import os
+import statistics
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ROOT = os.path.dirname(HERE)
@@ -76,7 +77,11 @@ class Figures:
         aa = d.get("async_add_0ms", {})
         self.ack_p50 = (aa.get("median") or {}).get("ack.p50_ms")
         self.ack_p95 = (aa.get("median") or {}).get("ack.p95_ms")
-        self.async_applied = (aa.get("median") or {}).get("applied_adds_per_s")
+        self.async_applied_seq = (aa.get("median") or {}).get("applied_adds_per_s")
+        pipelined = d.get("async_add_0ms_pipelined", {})
+        # The throughput figure: adds sent pipelined (the send rate never paces the applying), else one at a time.
+        self.async_applied = (pipelined.get("median") or {}).get("applied_adds_per_s") or self.async_applied_seq
+        self.async_window = pipelined.get("window")
         self.async_cpu_ms = (aa.get("median") or {}).get("plugin_cpu_ms_per_add")
         slow_a, slow_s = d.get("async_add_200ms", {}), d.get("sync_add_200ms", {})
         self.ack200_p50 = (slow_a.get("median") or {}).get("ack.p50_ms")
@@ -259,6 +264,11 @@ def render(data: dict, plot_rel: str | None) -> str:
       "workloads in one harness, against the same fake OpenAI-format model server, the same PostgreSQL + pgvector "
       "and the same generated multi-user corpus. Ratios are Python ÷ Rust for costs (higher = Rust better) and "
       "Rust ÷ Python for throughput.\n")
+    noisy = [f"{st}/{name}" for st in ("python", "rust") for name, r in sorted(data[st].items()) if r.get("noisy")]
+    if noisy:
+        limit = next((i.get("noise_limit_cores") for i in machine.values() if i.get("noise_limit_cores") is not None), None)
+        w(f"> **Noisy:** {', '.join(noisy)} ran while processes outside the benchmark used more than "
+          f"{fmt(limit, ' cores', 2)} (see the CPU share table); their figures are not from a quiet machine.\n")
     if not have_rust:
         w("> **Rust side not measured yet.** The Python figures below are complete. "
           "`scripts/build-release.sh --arch amd64 && MEM0_BENCH_RUST_PKG=$(ls dist/*.difypkg) bench/run.sh` "
@@ -278,19 +288,24 @@ def render(data: dict, plot_rel: str | None) -> str:
         ("installed footprint (package + venv)", fmt(_mib(py.installed_bytes, 1024), " MiB"), fmt(_mib(rs.installed_bytes, 1024), " MiB"), ratio(py.installed_bytes, rs.installed_bytes)),
         ("install time, daemon-style (uv), cold cache", fmt(py.install_cold_s, " s", 2), fmt(rs.install_cold_s, " s", 2), ratio(py.install_cold_s, rs.install_cold_s)),
         ("install time, daemon-style (uv), warm cache", fmt(py.install_warm_s, " s", 2), fmt(rs.install_warm_s, " s", 2), ratio(py.install_warm_s, rs.install_warm_s)),
-        ("async add ACK p50 / p95 (0 ms model)", f"{fmt(py.ack_p50, '', 2)} / {fmt(py.ack_p95, ' ms', 2)}", f"{fmt(rs.ack_p50, '', 2)} / {fmt(rs.ack_p95, ' ms', 2)}", ratio(py.ack_p95, rs.ack_p95) + " (p95)"),
+        ("async add ACK p50 / p95 (0 ms model; sent one at a time)", f"{fmt(py.ack_p50, '', 2)} / {fmt(py.ack_p95, ' ms', 2)}", f"{fmt(rs.ack_p50, '', 2)} / {fmt(rs.ack_p95, ' ms', 2)}", ratio(py.ack_p95, rs.ack_p95) + " (p95)"),
         ("sync add own overhead p50 / p95 (total − model time)", f"{fmt(py.sync_own_p50)} / {fmt(py.sync_own_p95, ' ms')}", f"{fmt(rs.sync_own_p50)} / {fmt(rs.sync_own_p95, ' ms')}", ratio(py.sync_own_p50, rs.sync_own_p50) + " (p50)"),
-        ("async add ACK p50 / p95 (200 ms model)", f"{fmt(py.ack200_p50, '', 2)} / {fmt(py.ack200_p95, ' ms', 2)}", f"{fmt(rs.ack200_p50, '', 2)} / {fmt(rs.ack200_p95, ' ms', 2)}", ratio(py.ack200_p95, rs.ack200_p95) + " (p95)"),
+        ("async add ACK p50 / p95 (200 ms model; one at a time)", f"{fmt(py.ack200_p50, '', 2)} / {fmt(py.ack200_p95, ' ms', 2)}", f"{fmt(rs.ack200_p50, '', 2)} / {fmt(rs.ack200_p95, ' ms', 2)}", ratio(py.ack200_p95, rs.ack200_p95) + " (p95)"),
         ("sync add total p50 (200 ms model)", fmt(py.sync200_lat_p50, " ms"), fmt(rs.sync200_lat_p50, " ms"), ratio(py.sync200_lat_p50, rs.sync200_lat_p50)),
         ("sync add own overhead p50 / p95 (200 ms model)", f"{fmt(py.sync200_own_p50)} / {fmt(py.sync200_own_p95, ' ms')}", f"{fmt(rs.sync200_own_p50)} / {fmt(rs.sync200_own_p95, ' ms')}", ratio(py.sync200_own_p50, rs.sync200_own_p50) + " (p50)"),
         ("LLM calls per add: nothing related stored / related stored", f"{fmt(py.llm_fresh, '', 2)} / {fmt(py.llm_related, '', 2)}", f"{fmt(rs.llm_fresh, '', 2)} / {fmt(rs.llm_related, '', 2)}", ratio(py.llm_all, rs.llm_all)),
         ("prompt tokens per add (≈ chars/4): nothing stored / related / all", f"{fmt(py.tok_fresh, '', 0)} / {fmt(py.tok_related, '', 0)} / {fmt(py.tok_all, '', 0)}", f"{fmt(rs.tok_fresh, '', 0)} / {fmt(rs.tok_related, '', 0)} / {fmt(rs.tok_all, '', 0)}", ratio(py.tok_all, rs.tok_all)),
         ("embedding calls per add", fmt(py.embed_all, "", 2), fmt(rs.embed_all, "", 2), ratio(py.embed_all, rs.embed_all)),
-        ("add throughput, async, 0 ms model (adds applied/s)", fmt(py.async_applied), fmt(rs.async_applied), ratio(py.async_applied, rs.async_applied, True)),
+        (f"add throughput, async, 0 ms model (adds applied/s; {_window(py, rs)})", fmt(py.async_applied), fmt(rs.async_applied), ratio(py.async_applied, rs.async_applied, True)),
         ("add throughput, async, 200 ms model (adds applied/s)", fmt(py.async200_applied), fmt(rs.async200_applied), ratio(py.async200_applied, rs.async200_applied, True)),
         ("add throughput, sync, 8 sessions, 0 ms model (adds/s)", fmt(py.sync_tput), fmt(rs.sync_tput), ratio(py.sync_tput, rs.sync_tput, True)),
         ("plugin CPU per add (async / sync)", f"{fmt(py.async_cpu_ms)} / {fmt(py.sync_cpu_ms, ' ms')}", f"{fmt(rs.async_cpu_ms)} / {fmt(rs.sync_cpu_ms, ' ms')}", ratio(py.sync_cpu_ms, rs.sync_cpu_ms) + " (sync)"),
     ]
+    if py.async_window or rs.async_window:
+        rows.insert(next(i for i, r in enumerate(rows) if r[0].startswith("add throughput, async, 0 ms")) + 1,
+                    ("add throughput, async, 0 ms model, sent one at a time (paced by the ACKs)",
+                     fmt(py.async_applied_seq), fmt(rs.async_applied_seq),
+                     ratio(py.async_applied_seq, rs.async_applied_seq, True)))
     for s in SIZES:
         lab = f"{s // 1000}k"
         rows.append((f"search own overhead p50 / p95 at {lab}",
@@ -333,6 +348,9 @@ def render(data: dict, plot_rel: str | None) -> str:
               f"`bench/results/{stack}/{e.get('experiment')}.error.json`)")
         w("")
 
+    for section in (cpu_section(data), spread_section(data)):
+        if section:
+            w(section)
     w(history_section(data.get("_results", "")))
     w(baseline_check(py))
     w("## Cost growth from 1k to 100k memories\n")
@@ -381,20 +399,84 @@ def render(data: dict, plot_rel: str | None) -> str:
     if ip:
         w(f"Python side: {ip.get('python')}, {ip.get('uv')}; seed requirements pinned in `bench/python_seed/requirements.txt` "
           f"(mem0ai 1.0.1, dify_plugin 0.6.1, {py.packages or '?'} packages installed).\n")
-    busy = []
-    for stack in ("python", "rust"):
-        for name, r in sorted(data[stack].items()):
-            b = r.get("machine_busy_cores")
-            if b is None and r.get("runs"):
-                seen = [x["machine_busy_cores"] for x in r["runs"] if x.get("machine_busy_cores") is not None]
-                b = max(seen) if seen else None
-            if b is not None:
-                busy.append(f"{stack}/{name} {b}")
-    if busy:
-        w("Busy cores of the whole 2-core machine during each measurement (1.0 ≈ one core busy; anything well above what "
-          "the plugin, Postgres and the fake server need is other work sharing the machine): " + ", ".join(busy) + ".\n")
     w(METHOD)
     return "\n".join(L)
+
+
+def _window(py: "Figures", rs: "Figures") -> str:
+    w = sorted({f.async_window for f in (py, rs) if f.async_window})
+    return f"{'/'.join(str(x) for x in w)} in flight" if w else "sent one at a time"
+
+
+CPU_GROUPS = (("plugin", "plugin"), ("postgres", "PostgreSQL"), ("fake_model", "fake model"), ("driver", "driver"),
+              ("other", "other"), ("machine", "machine"))
+
+
+def _cpu_of(r: dict) -> dict | None:
+    """A result's CPU record; for repeated runs (async adds), each figure's median over the runs."""
+    if isinstance(r.get("cpu"), dict):
+        return r["cpu"]
+    recs = [x["cpu"] for x in r.get("runs") or [] if isinstance(x, dict) and isinstance(x.get("cpu"), dict)]
+    if not recs:
+        return None
+    med = lambda xs: statistics.median(xs) if xs else None  # noqa: E731
+    return {"wall_s": med([c["wall_s"] for c in recs]),
+            "cores": {k: med([c["cores"][k] for c in recs if c["cores"].get(k) is not None]) for k, _ in CPU_GROUPS},
+            "loadavg_before": recs[0]["loadavg_before"], "loadavg_after": recs[-1]["loadavg_after"],
+            "noisy": any(c.get("noisy") for c in recs)}
+
+
+def cpu_section(data: dict) -> str:
+    rows = [(st, name, _cpu_of(r)) for st in ("python", "rust") for name, r in sorted(data[st].items())]
+    rows = [x for x in rows if x[2]]
+    if not rows:
+        return ""
+    out = ["## CPU share of every process\n",
+           "Cores busy on average over each measurement (1.0 = one core; the machine has "
+           f"{os.cpu_count()}): the plugin(s) under test (in a search, both interleaved stacks), PostgreSQL's process "
+           "tree, the fake model server, the driver, and \"other\" = the machine's busy cores minus those four (work "
+           "that is not the benchmark's). Repeated runs: medians. Load average (1 min) before → at the end.\n",
+           "| measurement | wall s | " + " | ".join(label for _, label in CPU_GROUPS) + " | load | quiet? |",
+           "|---|---|" + "---|" * len(CPU_GROUPS) + "---|---|"]
+    for st, name, c in rows:
+        cells = [fmt(c["cores"].get(k), "", 2) for k, _ in CPU_GROUPS]
+        load = f"{fmt(c['loadavg_before'][0], '', 2)} → {fmt(c['loadavg_after'][0], '', 2)}"
+        out.append(f"| {st}/{name} | {fmt(c['wall_s'], '', 2)} | " + " | ".join(cells) + f" | {load} | "
+                   + ("**noisy**" if c.get("noisy") else "quiet") + " |")
+    return "\n".join(out) + "\n"
+
+
+SPREAD = (("startup", "median/first_heartbeat_ms", "start → first heartbeat (ms)"),
+          ("async_add_0ms_pipelined", "median/applied_adds_per_s", "async adds applied/s, 0 ms model, pipelined"),
+          ("async_add_0ms", "median/applied_adds_per_s", "async adds applied/s, 0 ms model, one at a time"),
+          ("async_add_0ms", "median/ack.p50_ms", "async add ACK p50 (ms)"),
+          ("async_add_0ms", "median/ack.p95_ms", "async add ACK p95 (ms)"),
+          ("sync_add_0ms", "all/own_overhead/p50_ms", "sync add own overhead p50 (ms)"),
+          ("sync_throughput_c8", "adds_per_s", "sync adds/s, 8 sessions"),
+          *((f"search_{s}", "own_overhead/p50_ms", f"search own overhead p50 at {s // 1000}k (ms)") for s in SIZES),
+          *((f"search_{s}", "own_overhead/p95_ms", f"search own overhead p95 at {s // 1000}k (ms)") for s in SIZES))
+
+
+def spread_section(data: dict) -> str:
+    """The range of the main figures over the repeated full runs (bench/run.sh --repeat N)."""
+    sets = max((g(r, "repeat.sets") or 0 for st in ("python", "rust") for r in data[st].values()), default=0)
+    if sets < 2:
+        return ""
+    out = [f"## Spread over the {sets} full runs\n",
+           f"Every figure in this document is the median of {sets} full runs (`bench/run.sh --repeat {sets}`); the "
+           "lowest and highest of the runs:\n", "| figure | Python median (min–max) | Rust median (min–max) |", "|---|---|---|"]
+    for exp, path, label in SPREAD:
+        cells = []
+        for st in ("python", "rust"):
+            r = data[st].get(exp) or {}
+            v = r
+            for k in path.split("/"):
+                v = v.get(k) if isinstance(v, dict) else None
+            lo_hi = g(r, "repeat.spread", {}).get(path)
+            cells.append("—" if v is None else fmt(v, "", 2) + (f" ({fmt(lo_hi[0], '', 2)}–{fmt(lo_hi[1], '', 2)})" if lo_hi else ""))
+        if cells != ["—", "—"]:
+            out.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(out) + "\n"
 
 
 BASELINE = [  # python-plugin-baseline.md (the real seed v0.1.1, same kind of machine, quieter period)
@@ -579,8 +661,8 @@ WHY = {
         f"{fmt(rs.ack200_p50, '', 2)} / p95 {fmt(rs.ack200_p95, ' ms', 2)} in this run; at 0 ms p50 "
         f"{fmt(rs.ack_p50, ' ms', 2)}. The tail at 0 ms comes with the applying that runs during the burst: the "
         f"writers apply ~{fmt(rs.async_applied, '', 0)} adds/s, and their work, PostgreSQL's backends and the "
-        "Python fake model server share the 2 cores with the request path (and this run's machine also ran other "
-        "work: see the busy cores below)"
+        "fake model server share the 2 cores with the request path (and this run's machine may also have run other "
+        "work: see the CPU share table)"
         + ("; on this shared machine its p95 moves around the target from run to run (see Run-to-run spread)"
            if rs.ack_p95 is not None and rs.ack_p95 < 7.5 else "")
         + ". Next: give the request path precedence over background applying "
@@ -618,11 +700,13 @@ METHOD = """## Method (short; details in bench/README.md)
 - **Corpus** (`bench/harness/corpus.py`, seed 1): users with profiles of facts from 21 slot templates (city, job,
   pets, food, allergies, hobbies, family, trips, …) stated in first-person turns of 1–3 sentences, ~10 % of later
   turns revising a single-valued slot ("I just moved to Porto"), with optional assistant replies.
-- **Fake model server** (`bench/harness/fake_model.py`): answers extraction prompts with the corpus facts of the
-  user turn found in the prompt, and update/decision prompts (Mem0's and this project's) with NONE for a known fact,
-  UPDATE of the same single-valued slot, else ADD; embeddings are a weighted hashed bag of stemmed words (384 dims),
-  so sentences sharing words are close. 0 ms fixed latency here; it counts calls, prompt characters (tokens ≈ chars/4)
-  and its own time per request, which is subtracted from each operation's latency to give the plugin's **own overhead**.
+- **Fake model server** (`bench/fake-model`, Rust, multi-threaded; its script and reference rules in
+  `bench/harness/model_script.py`, checked request for request by `harness/fake_model_check.py` before every run):
+  answers extraction prompts with the corpus facts of the user turn found in the prompt, and update/decision prompts
+  (Mem0's and this project's) with NONE for a known fact, UPDATE of the same single-valued slot, else ADD; embeddings
+  are a weighted hashed bag of stemmed words (384 dims), so sentences sharing words are close. 0 ms fixed latency
+  here; it counts calls, prompt characters (tokens ≈ chars/4) and its own time per request, which is subtracted from
+  each operation's latency to give the plugin's **own overhead**.
 - **Daemon stand-in** (`bench/harness/driver.py`): spawns the plugin like the Dify daemon's local runtime
   (`python -m main`, INSTALL_METHOD=local, or the Rust binary's `serve`), writes request envelopes on stdin, and times
   request write → `end` per session; RSS/CPU from /proc over the process tree.
@@ -640,6 +724,11 @@ METHOD = """## Method (short; details in bench/README.md)
   Queries are questions about a slot of the user's
   profile, `top_k` 10; recall = share of the user's exact top-10 by cosine (computed in the harness over that user's
   stored float32 vectors; a returned memory tying the 10th score counts).
+- **CPU shares** (`bench/harness/cpu.py`): over each measurement, CPU seconds (/proc utime + stime, ended children
+  included) of the plugin(s), PostgreSQL's whole process tree, the fake model server and the driver, ÷ wall time, beside
+  the machine's busy cores (/proc/stat); "other" is the rest: work that is not part of the benchmark. A measurement
+  whose "other" exceeds the noise limit is marked noisy (`--require-quiet` refuses to publish it). With
+  `bench/run.sh --repeat 3` every figure is the median of three full runs and the spread table gives their range.
 - At 10k every user owns exactly 10 memories, so a top-10 that returns all of them has recall 1 whatever its order;
   100k (100 per user) is the size where ranking matters.
 - **Rust side** is driven from its package as Dify would: the static musl binary and `.difypkg` built by
@@ -647,7 +736,9 @@ METHOD = """## Method (short; details in bench/README.md)
   `uv pip install -r requirements.txt` with no dependencies) and started as `python -m main` (the launcher execs the
   binary); "binary alone" starts `bin/linux-amd64/mem0-dify serve` directly.
 - Medians of runs where repeated (start ×5, async add ×3). Async add: 200 adds, each the first turn of a fresh user,
-  sent back-to-back; applied when every expected fact is a row. Sync add: 20 users × 5 turns round-robin, so round 1
+  sent back-to-back, each after the previous ACK (the ACK figures: request write → `end`); applied when every expected
+  fact is a row. The async throughput figure comes from the same adds sent by a pipelining driver (the window shown,
+  `async_add_0ms_pipelined`), so the send rate never paces the applying; the one-at-a-time figure is shown beside it. Sync add: 20 users × 5 turns round-robin, so round 1
   has nothing stored and later rounds find related memories.
 """
 

@@ -4,7 +4,9 @@
                           [--sizes 1000,10000,100000] [--quick] [--rust-pkg P | --rust-bin B]
 
 PostgreSQL comes from MEM0_TEST_PG_{HOST,PORT,USER,PASSWORD,DB} (scripts/services/postgres.sh start).
-The fake model server is started here on a free loopback port and stopped at the end."""
+The fake model server (bench/fake-model; built with cargo unless BENCH_FAKE_MODEL names the binary) is
+started here on a free loopback port, checked against harness/model_script.py's reference rules, and
+stopped at the end."""
 import argparse
 import json
 import os
@@ -20,7 +22,10 @@ import urllib.request
 
 from . import experiments as ex
 from . import pgdata
+from .cpu import postmaster_pid
 from .corpus import build
+from .fake_model_check import check, recorded
+from .model_script import script_tables, write_script
 from .stacks import python_stack, rust_stack
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -48,21 +53,47 @@ def pg_from_env() -> dict:
     return {k: os.environ[v] for k, v in keys.items()}
 
 
-def start_model_server(corpus_path: str, dims: int, log_dir: str):
+def fake_model_binary(cache: str) -> str:
+    """The model server (bench/fake-model): $BENCH_FAKE_MODEL, else built here with cargo (release, into
+    $CARGO_TARGET_DIR or <cache>/fake-model-target; a no-op when it is up to date)."""
+    given = os.environ.get("BENCH_FAKE_MODEL")
+    if given:
+        return given
+    target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(cache, "fake-model-target")
+    manifest = os.path.join(HERE, "fake-model", "Cargo.toml")
+    subprocess.run(["cargo", "build", "--release", "--quiet", "--manifest-path", manifest, "--target-dir", target],
+                   check=True, stdout=sys.stderr)
+    return os.path.join(target, "release", "bench-fake-model")
+
+
+def start_model_server(binary: str, corpus: dict, scratch: str, dims: int, log_dir: str, threads: int,
+                       record: str | None = None):
+    """Starts the model server on the corpus's script and holds it to the reference rules
+    (harness.fake_model_check) before anything is measured."""
+    script_path = os.path.join(scratch, "model_script.json")
+    write_script(corpus, script_path)
     port = free_port()
     log = open(os.path.join(log_dir, "fake_model.log"), "ab")
-    proc = subprocess.Popen([sys.executable, "-m", "harness.fake_model", "--port", str(port), "--corpus", corpus_path,
-                             "--dims", str(dims)], cwd=HERE, stdout=log, stderr=log)
+    proc = subprocess.Popen([binary, "--port", str(port), "--script", script_path, "--dims", str(dims),
+                             "--threads", str(threads)] + (["--record", record] if record else []), stdout=log, stderr=log)
     url = f"http://127.0.0.1:{port}"
     for _ in range(200):
         try:
             urllib.request.urlopen(url + "/admin/stats", timeout=1).read()
-            return proc, url
+            break
         except OSError:
             if proc.poll() is not None:
                 raise SystemExit("fake model server exited; see fake_model.log")
             time.sleep(0.05)
-    raise SystemExit("fake model server did not come up")
+    else:
+        raise SystemExit("fake model server did not come up")
+    diffs = check(url, script_tables(corpus))
+    if diffs:
+        proc.terminate()
+        raise SystemExit("the model server's answers differ from harness/model_script.py's reference:\n"
+                         + "\n".join(diffs))
+    print(f"fake model server {binary} on {url}: agrees with the reference rules", flush=True)
+    return proc, url
 
 
 def machine_info(pg: dict) -> dict:
@@ -107,6 +138,19 @@ def main():
     ap.add_argument("--cache", default=os.path.join(os.environ.get("MEM0_CACHE_DIR", "/var/cache/mem0-dify"), "bench"))
     ap.add_argument("--rust-pkg", default=os.environ.get("MEM0_BENCH_RUST_PKG"))
     ap.add_argument("--rust-bin", default=os.environ.get("MEM0_BENCH_RUST_BIN"))
+    ap.add_argument("--model-record", metavar="FILE",
+                    help="record every model request the plugins send, and at the end replay them against the "
+                         "server and the reference rules (harness.fake_model_check)")
+    ap.add_argument("--model-threads", type=int, default=os.cpu_count() or 2,
+                    help="worker threads of the model server (default: one per core)")
+    ap.add_argument("--async-window", type=int, default=16,
+                    help="adds in flight in async_add_0ms_pipelined (the throughput figure; 1 = skip it); the "
+                         "async_add_*ms experiments send one at a time (their ACK is the plugin's own)")
+    ap.add_argument("--async-adds", type=int, default=200, help="adds per async run (default 200; --quick: 40)")
+    ap.add_argument("--noise-limit", type=float, default=0.10,
+                    help="cores other processes may use during a measurement before it is marked noisy (default 0.10)")
+    ap.add_argument("--require-quiet", action="store_true",
+                    help="refuse to publish a noisy measurement (kept as <name>.noisy.json; the run fails)")
     ap.add_argument("--python312", default=os.environ.get("BENCH_PYTHON"),
                     help="Python 3.12 for a package's venv (default: the one bench/install.sh found)")
     a = ap.parse_args()
@@ -137,15 +181,21 @@ def main():
     if not stacks:
         raise SystemExit("no stack to run")
 
-    corpus_path = os.path.join(scratch, "corpus.json")
-    with open(corpus_path, "w") as f:
-        json.dump(build(users=2000, turns_per_user=6), f)
-    model_proc, model_url = start_model_server(corpus_path, a.dims, log_dir)
-    ctx = ex.Ctx(a.out, scratch, log_dir, model_url, pg, a.dims)
+    corpus = build(users=2000, turns_per_user=6)
+    if a.model_record and os.path.exists(a.model_record):
+        os.remove(a.model_record)
+    model_proc, model_url = start_model_server(fake_model_binary(a.cache), corpus, scratch, a.dims, log_dir,
+                                               a.model_threads, a.model_record)
+    conn = pgdata.connect(pg)
+    pg_pid = postmaster_pid(conn)
+    conn.close()
+    ctx = ex.Ctx(a.out, scratch, log_dir, model_url, pg, a.dims, model_pid=model_proc.pid, pg_pid=pg_pid,
+                 noise_limit=a.noise_limit, require_quiet=a.require_quiet)
     q = a.quick
     info = machine_info(pg)
-    info.update(dims=a.dims, quick=q, started=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                command=" ".join(sys.argv), stacks=[s.describe for s in stacks])
+    info.update(dims=a.dims, quick=q, noise_limit_cores=a.noise_limit, require_quiet=a.require_quiet,
+                started=time.strftime("%Y-%m-%dT%H:%M:%S%z"), command=" ".join(sys.argv),
+                stacks=[s.describe for s in stacks], fake_model="bench/fake-model (Rust)")
     failures = []
 
     def attempt(stack, label, fn, *args, **kw):
@@ -171,8 +221,11 @@ def main():
             delays = [0] if q else [int(x) for x in a.delays.split(",")]
             for delay in delays:
                 if "async_add" in only:
-                    attempt(st, f"async_add_{delay}ms", ex.exp_async_add, n=40 if q else 200,
+                    attempt(st, f"async_add_{delay}ms", ex.exp_async_add, n=40 if q else a.async_adds,
                             runs=1 if q or delay else 3, delay_ms=delay)
+                    if delay == 0 and a.async_window > 1:  # the throughput when sending never paces the applying
+                        attempt(st, "async_add_0ms_pipelined", ex.exp_async_add, n=40 if q else a.async_adds,
+                                runs=1 if q else 3, delay_ms=0, window=a.async_window, name="async_add_0ms_pipelined")
                 if "sync_add" in only:
                     attempt(st, f"sync_add_{delay}ms", ex.exp_sync_add, users=5 if q else (20 if delay == 0 else 10),
                             turns=3 if q else 5, delay_ms=delay)
@@ -209,6 +262,15 @@ def main():
                              for st in stacks]
                     attempt(_Group(both, stacks), f"search_{size}_exact", ex.exp_search, size, exact, users=a.users,
                             queries=nq, names=names)
+        if a.model_record:  # the plugins' own prompts, answered again by the server and by the reference
+            size = os.path.getsize(a.model_record)
+            reqs = recorded(a.model_record)
+            diffs = check(model_url, script_tables(corpus), reqs=reqs)
+            os.truncate(a.model_record, size)  # the replay was recorded too
+            print(f"replayed {len(reqs)} recorded model requests: "
+                  + (f"{len(diffs)} answers differ from the reference" if diffs else "all agree"), flush=True)
+            if diffs:
+                failures.append("model server vs reference on the recorded requests:\n    " + "\n    ".join(diffs[:5]))
     finally:
         model_proc.terminate()
         model_proc.wait(10)

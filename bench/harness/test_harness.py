@@ -1,0 +1,120 @@
+"""Tests of the harness's own bookkeeping (no plugin, no database, no model server needed).
+
+    cd bench && python -m unittest harness.test_harness      (with the tools venv's Python)
+
+The model server's answers are held to the reference by harness/fake_model_check.py (it needs the
+server running; every bench/run.sh runs it) and by `cargo test` in bench/fake-model."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+
+def _tmp(case: unittest.TestCase, prefix: str) -> str:
+    d = tempfile.mkdtemp(prefix=prefix)
+    case.addCleanup(shutil.rmtree, d, True)
+    return d
+
+from . import aggregate, report
+from .cpu import CpuMeter
+from .experiments import Ctx
+from .model_script import Reference, script_tables
+from .stacks import Stack
+
+
+class CpuMeterTest(unittest.TestCase):
+    def test_a_child_that_burns_cpu_and_ends_counts_as_plugin(self):
+        meter = CpuMeter(model_pid=None, pg_pid=None, noise_limit=0.1)
+        burn = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.3: pass"
+        subprocess.run([sys.executable, "-c", burn], check=True)  # started, ended and reaped inside the measurement
+        c = meter.done()
+        plugin_s = c["cores"]["plugin"] * c["wall_s"]
+        self.assertGreaterEqual(plugin_s, 0.28)
+        self.assertLess(plugin_s, 0.6)  # the interpreter's own start adds a little
+        self.assertIsNone(c["cores"]["postgres"])
+        self.assertEqual(c["noisy"], c["cores"]["other"] > 0.1)
+        self.assertEqual(len(c["loadavg_before"]), 3)
+
+
+class QuietDisciplineTest(unittest.TestCase):
+    def setUp(self):
+        self.out = _tmp(self, "bench-test-")
+        self.stack = Stack("rust", ["x"], None, describe="test")
+        self.noisy = {"cpu": {"cores": {"other": 0.5}, "noisy": True}}
+
+    def ctx(self, require_quiet):
+        return Ctx(self.out, self.out, self.out, "http://127.0.0.1:9", {}, 384, require_quiet=require_quiet)
+
+    def test_noisy_is_marked_and_published_by_default(self):
+        self.ctx(False).save(self.stack, "exp", dict(self.noisy))
+        with open(os.path.join(self.out, "rust", "exp.json")) as f:
+            self.assertTrue(json.load(f)["noisy"])
+
+    def test_require_quiet_refuses_to_publish_and_drops_the_older_result(self):
+        self.ctx(False).save(self.stack, "exp", {"runs": [{"cpu": {"cores": {"other": 0.0}, "noisy": False}}]})
+        with self.assertRaisesRegex(RuntimeError, "not published"):
+            self.ctx(True).save(self.stack, "exp", {"runs": [self.noisy]})
+        files = sorted(os.listdir(os.path.join(self.out, "rust")))
+        self.assertEqual(files, ["exp.noisy.json"])
+
+
+class AggregateTest(unittest.TestCase):
+    def test_median_spread_and_noisy_over_sets(self):
+        sets = []
+        for i, (rate, noisy) in enumerate(((300.0, False), (400.0, True), (350.0, False))):
+            d = _tmp(self, f"bench-set{i}-")
+            os.makedirs(os.path.join(d, "rust"))
+            with open(os.path.join(d, "rust", "async_add_0ms.json"), "w") as f:
+                json.dump({"noisy": noisy, "median": {"applied_adds_per_s": rate, "llm_calls_per_add": 1.0},
+                           "runs": [{"i": i}], "stack": "rust"}, f)
+            with open(os.path.join(d, "machine.json"), "w") as f:
+                json.dump({"rust": {"started": f"s{i}", "finished": f"f{i}"}}, f)
+            sets.append(d)
+        out = _tmp(self, "bench-out-")
+        aggregate.aggregate(sets, out)
+        with open(os.path.join(out, "rust", "async_add_0ms.json")) as f:
+            merged = json.load(f)
+        self.assertEqual(merged["median"]["applied_adds_per_s"], 350.0)
+        self.assertTrue(merged["noisy"])
+        self.assertEqual(merged["runs"], [{"i": 0}])
+        self.assertEqual(merged["repeat"], {"sets": 3, "spread": {"median/applied_adds_per_s": [300.0, 400.0]}})
+        with open(os.path.join(out, "machine.json")) as f:
+            self.assertEqual([s["started"] for s in json.load(f)["rust"]["repeat_sets"]], ["s0", "s1", "s2"])
+        text = report.spread_section({"python": {}, "rust": {"async_add_0ms": merged}})
+        self.assertIn("| async adds applied/s, 0 ms model, one at a time | — | 350.00 (300.00–400.00) |", text)
+
+
+class ReportTest(unittest.TestCase):
+    def test_cpu_table_marks_noisy_measurements(self):
+        cpu = {"wall_s": 2.0, "cores": {"plugin": 0.5, "postgres": 0.7, "fake_model": 0.07, "driver": 0.1,
+                                        "machine": 1.9, "other": 0.53},
+               "loadavg_before": [1.0, 1, 1], "loadavg_after": [1.5, 1, 1], "noisy": True}
+        data = {"python": {}, "rust": {"sync_add_0ms": {"cpu": cpu}, "async_add_0ms": {"runs": [{"cpu": cpu}]}}}
+        text = report.cpu_section(data)
+        self.assertIn("| rust/sync_add_0ms | 2.00 | 0.50 | 0.70 | 0.07 | 0.10 | 0.53 | 1.90 | 1.00 → 1.50 | **noisy** |",
+                      text)
+        self.assertIn("| rust/async_add_0ms |", text)
+
+
+class ReferenceRulesTest(unittest.TestCase):
+    def test_decisions_and_counters(self):
+        tables = script_tables({"turns": [{"user": "I just moved to Porto.",
+                                           "facts": [{"slot": "city", "text": "Lives in Porto"}]},
+                                          {"user": "I live in Lisbon.", "facts": [{"slot": "city", "text": "Lives in Lisbon"}]}]})
+        ref = Reference(tables)
+        prompt = ('Stored memories (JSON): [{"id": "7", "text": "Lives in Lisbon"}]\n'
+                  'New facts (JSON): ["Lives in Porto", "Plays chess"]')
+        code, body = ref.handle("POST", "/v1/chat/completions", json.dumps(
+            {"messages": [{"role": "user", "content": prompt}]}).encode())
+        self.assertEqual(code, 200)
+        self.assertEqual(json.loads(body["choices"][0]["message"]["content"])["memory"], [
+            {"id": "7", "text": "Lives in Porto", "event": "UPDATE", "old_memory": "Lives in Lisbon"},
+            {"id": "new", "text": "Plays chess", "event": "ADD"}])
+        self.assertEqual(ref.handle("GET", "/admin/stats", b"")[1]["stats"]["llm_update"]["calls"], 1)
+
+
+if __name__ == "__main__":
+    unittest.main()
