@@ -209,13 +209,17 @@ def terms_of(lexical: str) -> list[str]:
 def explain_plugin_statements(pg: dict, table: str, users: int, dims: int, question_terms: dict[str, list[str]],
                               n: int = 30, top_k: int = 10) -> dict:
     """PostgreSQL's own execution time (EXPLAIN ANALYZE EXECUTE of the prepared statements) of the plugin's search
-    statements for `n` random users and questions, with a custom plan and with the generic plan a prepared statement
-    may switch to after five runs: the database's share of a search at this size. `vector` is the semantic search
+    statements for `n` random users and questions: first touch of their rows (`custom_cold`), then warm with a custom
+    plan and with the generic plan a prepared statement may switch to after five runs: the database's share of a
+    search at this size. `vector` is the semantic search
     (limit `top_k`; the hybrid mode's vector side asks for 20), `keyword` the hybrid mode's keyword side."""
     conn = pgdata.connect(pg)
     out = {}
     with conn.cursor() as cur:
-        for mode in ("force_custom_plan", "force_generic_plan"):
+        # The same users in each pass: first touch of their rows (cold: read from the OS cache or disk, as a
+        # search of a user not searched lately), then again (warm) with each kind of plan.
+        for label, mode in (("custom_cold", "force_custom_plan"), ("custom", "force_custom_plan"),
+                            ("generic", "force_generic_plan")):
             rng = random.Random(f"growth-explain:{table}:{users}")
             cur.execute(f"SET plan_cache_mode = {mode}")
             times: dict[str, list[float]] = {}
@@ -236,7 +240,7 @@ def explain_plugin_statements(pg: dict, table: str, users: int, dims: int, quest
                     times.setdefault(name, []).append(plan["Execution Time"])
                     plans.setdefault(name, set()).add(pgdata._node_types(plan["Plan"]))
             cur.execute("DEALLOCATE ALL")
-            out["custom" if mode == "force_custom_plan" else "generic"] = {
+            out[label] = {
                 name: {"execution_ms_p50": round(statistics.median(ts), 3),
                        "execution_ms_p95": round(sorted(ts)[max(0, int(len(ts) * 0.95) - 1)], 3),
                        "plans": sorted(plans[name])} for name, ts in times.items()}
@@ -359,7 +363,8 @@ def exp_growth(ctx: Ctx, stack: Stack, size: int, seeded: dict, question_terms: 
 def probe_migration(ctx: Ctx, stack: Stack, size: int, wait_s: float) -> dict:
     """The plugin's first open of the same rows in Mem0's layout (what a user migrating from Mem0 has): the lexical
     column and the plugin's indexes dropped (the column is dropped in the catalog only, so rows keep their size),
-    then one search. Records how long the reply took, whether it was degraded, and how many rows got their terms.
+    then up to two searches (the second shows whether an interrupted first open kept any work). Records how long
+    each reply took, whether it was degraded, and how many rows got their terms.
     Run last: it leaves the table in Mem0's layout."""
     conn = pgdata.connect(ctx.pg)
     with conn.cursor() as cur:
@@ -369,23 +374,29 @@ def probe_migration(ctx: Ctx, stack: Stack, size: int, wait_s: float) -> dict:
         cur.execute(f'ALTER TABLE "{TABLE}" DROP COLUMN lexical')
         cur.execute(f'CREATE INDEX IF NOT EXISTS "{TABLE}_hnsw_idx" ON "{TABLE}" USING hnsw (vector vector_cosine_ops)')
     p = stack.spawn(ctx.scratch, f"growth_migrate_{size}", ctx.log_dir)
-    out = {"size": size, "wait_s": wait_s}
+    out = {"size": size, "wait_s": wait_s, "replies": []}
     try:
         p.wait_heartbeat()
-        t0 = time.perf_counter()
-        try:
-            s = p.call(p.tool(ctx.creds(True, TABLE), "search_memory",
-                              {"query": "warm up", "user_id": user_id(0), "top_k": 10}), timeout=wait_s)
-            body = s.json_result() or {}
-            out.update(replied=True, degraded=bool(body.get("degraded")), degraded_reason=body.get("degraded_reason"),
-                       error=s.error)
-        except TimeoutError:
-            out.update(replied=False)
-        out["first_reply_s"] = round(time.perf_counter() - t0, 2)
-        with conn.cursor() as cur:
-            cur.execute("SELECT state, wait_event_type, wait_event, now() - xact_start, left(query, 80) FROM pg_stat_activity "
-                        "WHERE datname = current_database() AND pid <> pg_backend_pid() AND state <> 'idle'")
-            out["backends_after_first_reply"] = [[str(x) for x in r] for r in cur.fetchall()]
+        # A second search shows whether an interrupted first open kept any of its work.
+        for _ in range(2):
+            t0 = time.perf_counter()
+            reply = {}
+            try:
+                s = p.call(p.tool(ctx.creds(True, TABLE), "search_memory",
+                                  {"query": "warm up", "user_id": user_id(0), "top_k": 10}), timeout=wait_s)
+                body = s.json_result() or {}
+                reply.update(replied=True, degraded=bool(body.get("degraded")), error=s.error)
+            except TimeoutError:
+                reply.update(replied=False)
+            reply["after_s"] = round(time.perf_counter() - t0, 2)
+            with conn.cursor() as cur:
+                cur.execute("SELECT now() - xact_start, left(query, 60) FROM pg_stat_activity WHERE datname = "
+                            "current_database() AND pid <> pg_backend_pid() AND state <> 'idle'")
+                reply["busy_backends"] = [[str(x) for x in r] for r in cur.fetchall()]
+            out["replies"].append(reply)
+            print(f"[{stack.name}] growth migration {size}: {reply}", flush=True)
+            if reply.get("replied") and not reply.get("degraded"):
+                break
     finally:
         p.stop()
     with conn.cursor() as cur:
