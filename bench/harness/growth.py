@@ -22,14 +22,14 @@ import re
 import statistics
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import numpy as np
 
 from . import pgdata
 from .corpus import QUESTIONS, conversation, query_for, user_facts, user_id
 from .embedding import embed
-from .experiments import Ctx, MachineLoad, Model, _check, add_params, dist_ms
+from .experiments import Ctx, MachineLoad, Model, _check, dist_ms, sync_add
 from .stacks import Stack
 
 TABLE = "bench_growth"
@@ -96,13 +96,8 @@ def seed_final(pg: dict, table: str, size: int, users: int, dims: int, lexical: 
     over time leave them). Returns load and index times and sizes."""
     facts = _facts(size, users, seed)
     cache: dict[str, tuple[str, str, str]] = {}
-    conn = pgdata.connect(pg)
-    pgdata.drop(conn, table)
-    with conn.cursor() as cur:
-        cur.execute("CREATE EXTENSION IF NOT EXISTS vector")
-        cur.execute(f'CREATE TABLE "{table}" (id UUID PRIMARY KEY, vector vector({dims}), payload JSONB, lexical tsvector)')
+    conn = pgdata.new_table(pg, table, dims, ", lexical tsvector")
     rng = random.Random(f"{seed}:growth-ids:{size}")
-    base = datetime(2026, 1, 1, tzinfo=timezone.utc)
     t0 = time.perf_counter()
     buf, n = io.StringIO(), 0
     for i in range(max(len(f) for f in facts)):
@@ -114,7 +109,7 @@ def seed_final(pg: dict, table: str, size: int, users: int, dims: int, lexical: 
                 cache[text] = (_vector_literal(np.asarray(embed(text, dims), dtype=np.float32)),
                                hashlib.md5(text.encode()).hexdigest(), lexical[text])
             vec, digest, lex = cache[text]
-            payload = {"data": text, "hash": digest, "created_at": (base + timedelta(seconds=n)).isoformat(),
+            payload = {"data": text, "hash": digest, "created_at": (pgdata.BASE_TIME + timedelta(seconds=n)).isoformat(),
                        "updated_at": None, "user_id": user_id(u)}
             mid = uuid.UUID(int=rng.getrandbits(128), version=4)
             buf.write(f"{mid}\t{vec}\t{json.dumps(payload).replace(chr(92), chr(92) * 2)}\t{lex}\n")
@@ -314,13 +309,8 @@ def exp_growth(ctx: Ctx, stack: Stack, size: int, seeded: dict, question_terms: 
         cpu0 = p.cpu_seconds()
         for i in range(adds):
             turn = dict(conversation(1000 + i, 1, ctx.seed)[0], user_id=user_id((i * 7919) % users))
-            before = ctx.model.stats()
-            s = p.call(p.tool(add_creds, "add_memory", add_params(turn)))
-            after = ctx.model.stats()
-            body = _check(s, "sync add")
-            if not body or body.get("status") != "SUCCESS":
-                raise RuntimeError(f"sync add failed: {body}")
-            model_ms = Model.total(Model.diff(after, before), "server_ms")
+            s, body, d = sync_add(ctx, p, add_creds, turn)
+            model_ms = Model.total(d, "server_ms")
             per_add.append({"latency_ms": s.latency * 1000, "model_ms": model_ms, "own_ms": s.latency * 1000 - model_ms,
                             "events": [x.get("event") for x in (body.get("results") or []) if isinstance(x, dict)]})
         add_cpu = p.cpu_seconds() - cpu0
