@@ -108,7 +108,8 @@ def section(runs: dict, migrations: dict) -> str:
         "(Mem0's columns + `lexical`, with the HNSW, scope, hash and GIN indexes the plugin creates; the terms are the "
         "plugin's own), rows written round-robin over users. Per size one plugin process, "
         f"{first['queries']} searches for random users (`top_k` {first['top_k']}) in the default hybrid mode and in the "
-        "semantic mode, interleaved; own overhead = latency − time inside the fake model; recall against an exact SQL "
+        "semantic mode back to back (alternating which goes first, so one of the two finds the user's rows already "
+        "read); own overhead = latency − time inside the fake model; recall against an exact SQL "
         "`ORDER BY vector <=> q` over the user's rows after each search; then "
         f"{_get(first, 'sync_add.adds')} sync adds (0 ms model) of corpus turns to seeded users.")
     lines += ["", "| figure | " + " | ".join(_size(s) for s in sizes) + (f" | {_size(sizes[0])} → {_size(sizes[-1])} |"
