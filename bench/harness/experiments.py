@@ -127,6 +127,17 @@ def add_params(turn: dict) -> dict:
     return p
 
 
+def sync_add(ctx: Ctx, p, creds: dict, turn: dict):
+    """One sync add: (session, reply body, the model server's counters during it); raises unless it succeeded."""
+    before = ctx.model.stats()
+    s = p.call(p.tool(creds, "add_memory", add_params(turn)))
+    after = ctx.model.stats()
+    body = _check(s, "sync add")
+    if not body or body.get("status") != "SUCCESS":
+        raise RuntimeError(f"sync add failed: {body}")
+    return s, body, Model.diff(after, before)
+
+
 def first_turns(ctx: Ctx, users: range) -> list[dict]:
     return [conversation(u, 1, ctx.seed)[0] for u in users]
 
@@ -285,13 +296,7 @@ def exp_sync_add(ctx: Ctx, stack: Stack, users=20, turns=5, delay_ms=0):
                 if t >= len(convs[u]):
                     continue
                 turn = convs[u][t]
-                before = ctx.model.stats()
-                s = p.call(p.tool(creds, "add_memory", add_params(turn)))
-                after = ctx.model.stats()
-                body = _check(s, "sync add")
-                if not body or body.get("status") != "SUCCESS":
-                    raise RuntimeError(f"sync add failed: {body}")
-                d = Model.diff(after, before)
+                s, _, d = sync_add(ctx, p, creds, turn)
                 model_ms = Model.total(d, "server_ms")
                 per_add.append({"round": t, "facts": len(turn["facts"]), "latency_ms": s.latency * 1000,
                                 "model_ms": model_ms, "own_ms": s.latency * 1000 - model_ms,

@@ -87,10 +87,11 @@ def section(result: dict, plot_rel: str | None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def splice(document: str, block: str) -> str:
-    if START in document and END in document:
-        head, rest = document.split(START, 1)
-        tail = rest.split(END, 1)[1]
+def splice(document: str, block: str, start: str = START, end: str = END) -> str:
+    """`document` with its section between `start` and `end` replaced by `block` (appended when it has none)."""
+    if start in document and end in document:
+        head, rest = document.split(start, 1)
+        tail = rest.split(end, 1)[1]
         return head + block.rstrip("\n") + tail
     return document.rstrip("\n") + "\n\n" + block
 

@@ -63,16 +63,25 @@ def memories_for(size: int, users: int, seed: int):
             yield u, slot_fact[1]
 
 
-def seed_table(pg: dict, table: str, size: int, users: int, dims: int, seed: int = 1) -> dict:
-    """(Re)create `table` in Mem0's layout with `size` memories over `users` users. Returns ground truth
-    material: per user the ids and the float32 vectors as stored."""
+BASE_TIME = datetime(2026, 1, 1, tzinfo=timezone.utc)  # `created_at` of the first seeded memory
+
+
+def new_table(pg: dict, table: str, dims: int, extra_columns: str = ""):
+    """A connection, after (re)creating `table` empty in Mem0's layout (plus `extra_columns`, e.g. ", lexical tsvector")."""
     conn = connect(pg)
     drop(conn, table)
     with conn.cursor() as cur:
         cur.execute("CREATE EXTENSION IF NOT EXISTS vector")
-        cur.execute(f'CREATE TABLE "{table}" (id UUID PRIMARY KEY, vector vector({dims}), payload JSONB)')
+        cur.execute(f'CREATE TABLE "{table}" (id UUID PRIMARY KEY, vector vector({dims}), payload JSONB{extra_columns})')
+    return conn
+
+
+def seed_table(pg: dict, table: str, size: int, users: int, dims: int, seed: int = 1) -> dict:
+    """(Re)create `table` in Mem0's layout with `size` memories over `users` users. Returns ground truth
+    material: per user the ids and the float32 vectors as stored."""
+    conn = new_table(pg, table, dims)
     rng = random.Random(f"{seed}:ids:{size}")
-    base = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    base = BASE_TIME
     t0 = time.perf_counter()
     truth: dict[str, dict] = {}
     buf = io.StringIO()

@@ -760,9 +760,12 @@ def main():
     if plot(data, a.plot):
         rel = os.path.relpath(a.plot, os.path.dirname(os.path.abspath(a.out)))
     kept = kept_section(a.out, "<!-- real-model:start -->", "<!-- real-model:end -->")
+    from . import growth_report  # the growth section (issue 18): from the results, else kept as it was
+    kept_growth = kept_section(a.out, growth_report.START, growth_report.END)
     with open(a.out, "w") as f:
         f.write(render(data, rel))
     print(f"wrote {a.out}" + (f" and {a.plot}" if rel else ""))
+    growth_report.render_into(a.out, a.results, kept_growth)
     from . import locomo_report  # the LoCoMo retrieval section is kept when the speed report is re-rendered
     locomo_report.render_into(a.out)
     if kept:  # and the real-model section (bench/real_model.sh writes it), as it was

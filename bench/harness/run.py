@@ -1,6 +1,6 @@
 """Runs the benchmark workloads against the selected stacks.
 
-    python -m harness.run [--stacks python,rust] [--only startup,async_add,sync_add,throughput,search]
+    python -m harness.run [--stacks python,rust] [--only startup,async_add,sync_add,throughput,search,growth]
                           [--sizes 1000,10000,100000] [--quick] [--rust-pkg P | --rust-bin B]
 
 PostgreSQL comes from MEM0_TEST_PG_{HOST,PORT,USER,PASSWORD,DB} (scripts/services/postgres.sh start).
@@ -153,6 +153,13 @@ def main():
                     help="refuse to publish a noisy measurement (kept as <name>.noisy.json; the run fails)")
     ap.add_argument("--python312", default=os.environ.get("BENCH_PYTHON"),
                     help="Python 3.12 for a package's venv (default: the one bench/install.sh found)")
+    # Growth to 1M memories (issue 18; Rust only; `--only growth --sizes 1000,100000,1000000`): harness/growth.py.
+    ap.add_argument("--growth-queries", type=int, default=200, help="growth: searches per size (each in both modes)")
+    ap.add_argument("--growth-adds", type=int, default=20, help="growth: sync adds per size")
+    ap.add_argument("--growth-migrate", default="", help="growth: sizes at which to also time the plugin's first "
+                                                         "open of the rows in Mem0's layout (migration), e.g. 100000")
+    ap.add_argument("--growth-migrate-wait", type=float, default=300.0, help="growth: longest wait for that reply (s)")
+    ap.add_argument("--growth-hnsw-max", type=int, default=None, help="growth: build the HNSW index only up to this size")
     a = ap.parse_args()
 
     if not a.python312:
@@ -262,6 +269,15 @@ def main():
                              for st in stacks]
                     attempt(_Group(both, stacks), f"search_{size}_exact", ex.exp_search, size, exact, users=a.users,
                             queries=nq, names=names)
+        if "growth" in only:
+            from . import growth
+            for st in stacks:
+                if st.name != "rust":
+                    print(f"growth: {st.name} skipped (Rust only)", flush=True)
+                    continue
+                sizes = [int(x) for x in a.sizes.split(",")]
+                attempt(st, "growth", growth.run_growth, sizes, 50 if q else a.growth_queries, 5 if q else a.growth_adds,
+                        {int(x) for x in a.growth_migrate.split(",") if x}, a.growth_migrate_wait, a.growth_hnsw_max)
         if a.model_record:  # the plugins' own prompts, answered again by the server and by the reference
             size = os.path.getsize(a.model_record)
             reqs = recorded(a.model_record)
