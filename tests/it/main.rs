@@ -28,6 +28,7 @@ mod memory_scenarios;
 mod model_answers;
 mod model_providers;
 mod openai_adapters;
+mod pgvector_lexical_fill;
 mod pgvector_store;
 mod pinecone_store;
 mod qdrant_store;

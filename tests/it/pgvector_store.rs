@@ -461,6 +461,7 @@ async fn keeps_the_store_contract() {
     let collection = unique_collection("contract");
     let store = store(&url, &collection, store_scenarios::DIMS);
     store_scenarios::all(&store).await;
+    assert!(store.keeps_lexical_index(), "a table the store created has its lexical index at once");
     drop_table(&url, &collection).await;
 }
 
@@ -496,6 +497,12 @@ async fn a_table_created_before_the_lexical_index_gains_it_and_keeps_every_memor
     store.ensure_ready().await.unwrap();
     let listed = store.list(&list_query(&alice, None)).await.unwrap();
     assert_eq!(listed.len(), 120, "every memory kept");
+    // The terms come from a fill in the background (tests/it/pgvector_lexical_fill.rs).
+    let started = std::time::Instant::now();
+    while !store.keeps_lexical_index() {
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "the lexical fill did not complete");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     let missing: i64 = client
         .query_one(&format!("SELECT count(*) FROM \"{collection}\" WHERE lexical IS NULL"), &[])
         .await

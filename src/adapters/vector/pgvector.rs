@@ -6,13 +6,21 @@
 //! trip); a larger one by an HNSW iterative index scan (`hnsw.iterative_scan = strict_order`),
 //! falling back to the exact scan when the index scan comes back short. Keyword search is one
 //! statement too: a small scope matched row by row, a large one through the GIN index.
+//!
+//! A table written without the keyword index (by Mem0, or before it existed) is ready as soon as
+//! its column and index exist; its rows get their terms in the background ([`lexical_fill`]), and
+//! until every row has them the store reports no lexical index
+//! ([`VectorStore::keeps_lexical_index`] false: keywords are scored over vector candidates).
 
 mod config;
 mod filter_sql;
 mod lexical;
+mod lexical_fill;
 mod schema;
 
-pub use config::{from_block, PgVectorConfig, SearchTuning, ALLOWED_KEYS, MAX_DIMS, MAX_INDEXED_DIMS};
+pub use config::{
+    from_block, LexicalFillTuning, PgVectorConfig, SearchTuning, ALLOWED_KEYS, MAX_DIMS, MAX_INDEXED_DIMS,
+};
 pub use schema::{AnnIndex, Capabilities};
 
 use super::payload;
@@ -26,9 +34,11 @@ use crate::ports::vector_store::{LexicalHit, LexicalQuery, ListQuery, VectorQuer
 use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Pool};
 use filter_sql::{filter_sql, scope_sql};
+use lexical_fill::LexicalFill;
 use pgvector::Vector;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use tokio::sync::OnceCell;
 use tokio_postgres::Row;
 use uuid::Uuid;
@@ -52,6 +62,8 @@ pub struct PgVectorStore {
     config: PgVectorConfig,
     table: String,
     ready: OnceCell<Capabilities>,
+    /// Set when ready: whether every row has its terms, and the fill giving them to the rest.
+    lexical_fill: OnceLock<Arc<LexicalFill>>,
     stats: Counters,
 }
 
@@ -84,7 +96,7 @@ impl PgVectorStore {
     /// A store over an existing pool (e.g. shared with the history store).
     pub fn with_pool(pool: Pool, config: PgVectorConfig) -> Self {
         let table = config.collection_name.quoted("");
-        Self { pool, config, table, ready: OnceCell::new(), stats: Counters::default() }
+        Self { pool, config, table, ready: OnceCell::new(), lexical_fill: OnceLock::new(), stats: Counters::default() }
     }
 
     /// The connection pool (to share with [`crate::adapters::history::postgres::PostgresHistoryStore`]).
@@ -114,7 +126,17 @@ impl PgVectorStore {
                 let tx = client.transaction().await.map_err(pg)?;
                 let capabilities = schema::prepare(&tx, &self.config).await?;
                 tx.commit().await.map_err(pg)?;
+                // Outside the preparing transaction: no lock held while it looks.
+                let unfilled = lexical::has_rows_without_terms(&client, &self.table).await.map_err(pg)?;
                 drop(client);
+                self.lexical_fill.get_or_init(|| {
+                    if unfilled {
+                        let target = self.config.connection.describe();
+                        LexicalFill::start(&self.pool, &target, &self.table, self.config.lexical_fill)
+                    } else {
+                        LexicalFill::done()
+                    }
+                });
                 // Open `minconn` connections now, as Mem0's pool does (best effort: a failure here
                 // shows up on the next call anyway).
                 let warm = futures::future::join_all((0..self.config.minconn).map(|_| self.pool.get())).await;
@@ -339,8 +361,9 @@ impl VectorStore for PgVectorStore {
         Ok(results)
     }
 
+    /// False until the store is ready and every row has its terms (see [`lexical_fill`]).
     fn keeps_lexical_index(&self) -> bool {
-        true
+        self.lexical_fill.get().is_some_and(|fill| fill.is_complete())
     }
 
     async fn lexical_search(&self, query: &LexicalQuery) -> Result<Vec<LexicalHit>, StoreError> {

@@ -49,6 +49,24 @@ impl Default for SearchTuning {
     }
 }
 
+/// How the lexical column of rows written without it (a table from before the keyword index, or
+/// rows Mem0 itself wrote) is filled in the background. Not configurable from JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LexicalFillTuning {
+    /// Rows given their terms per transaction (each chunk commits on its own).
+    pub chunk_rows: usize,
+    /// Wait between two chunks (zero: fill as fast as the database goes).
+    pub pause: std::time::Duration,
+}
+
+impl Default for LexicalFillTuning {
+    fn default() -> Self {
+        // A chunk of 1000 rows takes 0.3–0.6 s of UPDATE on a 1M-row table with its indexes
+        // (bench/results/growth_notes.md): short enough to hold few row locks for long.
+        Self { chunk_rows: 1000, pause: std::time::Duration::ZERO }
+    }
+}
+
 /// A validated pgvector configuration.
 #[derive(Debug, Clone)]
 pub struct PgVectorConfig {
@@ -68,6 +86,8 @@ pub struct PgVectorConfig {
     pub maxconn: usize,
     /// Search strategy thresholds.
     pub search: SearchTuning,
+    /// The background fill of the lexical column.
+    pub lexical_fill: LexicalFillTuning,
 }
 
 /// Parses a pgvector block's `config`. Unknown keys, wrong types and missing credentials are
@@ -146,6 +166,7 @@ pub fn from_block(block: &ProviderBlock) -> Result<PgVectorConfig, BuildError> {
         minconn,
         maxconn,
         search: SearchTuning::default(),
+        lexical_fill: LexicalFillTuning::default(),
     })
 }
 

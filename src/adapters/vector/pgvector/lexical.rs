@@ -8,16 +8,16 @@
 //! BM25 in the plugin: document frequencies among the scope's matching rows, the scope's size
 //! counted, so rarer words weigh more (PostgreSQL's `ts_rank` has no IDF).
 //!
-//! Tables created before the lexical index (or rows written by Mem0 itself) get the column and their
-//! terms when the store is first opened (`index_missing`, in the preparing transaction).
+//! Tables created before the lexical index (or rows written by Mem0 itself) get the column and its
+//! index when the store is first opened ([`prepare`], in the preparing transaction: no row is
+//! touched), and their rows' terms afterwards, chunk by chunk in the background
+//! ([`super::lexical_fill`], one [`fill_chunk`] per transaction).
 
 use crate::domain::lexical;
-use deadpool_postgres::Transaction;
+use deadpool_postgres::{GenericClient, Transaction};
 use std::collections::BTreeMap;
 use uuid::Uuid;
 
-/// Rows indexed per statement when filling the column of existing rows.
-const MIGRATE_CHUNK: i64 = 1000;
 /// PostgreSQL's largest tsvector position.
 const MAX_POSITION: usize = 16_383;
 
@@ -46,43 +46,61 @@ fn escape(term: &str) -> String {
     term.replace('\\', "\\\\").replace('\'', "''")
 }
 
-/// Adds the column and its GIN index when missing, then fills it for rows without it.
-pub(super) async fn prepare(tx: &Transaction<'_>, table: &str, index_name: &str) -> Result<u64, tokio_postgres::Error> {
+/// Adds the column and its GIN index when missing. Fast whatever the table's size: the column is
+/// added without a default (no row is rewritten), and the index of a column of NULLs holds no
+/// terms. The rows get their terms later ([`fill_chunk`]).
+pub(super) async fn prepare(tx: &Transaction<'_>, table: &str, index_name: &str) -> Result<(), tokio_postgres::Error> {
+    // Skipped when both exist: `ALTER TABLE` would take the table's exclusive lock even then,
+    // queueing every reader behind a running fill's chunk.
+    let present = tx
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = 'lexical' \
+             AND NOT attisdropped) AND to_regclass($2) IS NOT NULL",
+            &[&table, &index_name],
+        )
+        .await?
+        .try_get::<_, bool>(0)?;
+    if present {
+        return Ok(());
+    }
     tx.batch_execute(&format!(
         "ALTER TABLE {table} ADD COLUMN IF NOT EXISTS lexical tsvector; \
          CREATE INDEX IF NOT EXISTS {index_name} ON {table} USING gin (lexical)"
     ))
-    .await?;
-    index_missing(tx, table).await
+    .await
 }
 
-/// Fills the lexical column of every row that has none; returns how many rows were indexed.
-async fn index_missing(tx: &Transaction<'_>, table: &str) -> Result<u64, tokio_postgres::Error> {
-    let select = format!("SELECT id, payload->>'data' FROM {table} WHERE lexical IS NULL LIMIT {MIGRATE_CHUNK}");
+/// True when some row of the table has no terms yet (stops at the first one found).
+pub(super) async fn has_rows_without_terms(
+    client: &impl GenericClient,
+    table: &str,
+) -> Result<bool, tokio_postgres::Error> {
+    let sql = format!("SELECT EXISTS (SELECT 1 FROM {table} WHERE lexical IS NULL)");
+    client.query_one(&sql, &[]).await?.try_get(0)
+}
+
+/// Gives terms to at most `limit` rows without them, skipping rows another transaction holds (a
+/// writer, or the fill of another process); returns how many rows it indexed (0: none free).
+pub(super) async fn fill_chunk(tx: &Transaction<'_>, table: &str, limit: i64) -> Result<u64, tokio_postgres::Error> {
+    let select =
+        format!("SELECT id, payload->>'data' FROM {table} WHERE lexical IS NULL LIMIT $1 FOR UPDATE SKIP LOCKED");
+    let rows = tx.query(&select, &[&limit]).await?;
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let mut ids = Vec::with_capacity(rows.len());
+    let mut vectors = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let id: Uuid = row.try_get(0)?;
+        let text: Option<String> = row.try_get(1)?;
+        ids.push(id);
+        vectors.push(tsvector_literal(text.as_deref().unwrap_or("")));
+    }
     let update = format!(
         "UPDATE {table} AS t SET lexical = u.lexical::tsvector FROM unnest($1::uuid[], $2::text[]) AS u(id, lexical) \
          WHERE t.id = u.id"
     );
-    let mut indexed = 0u64;
-    loop {
-        let rows = tx.query(&select, &[]).await?;
-        if rows.is_empty() {
-            break;
-        }
-        let mut ids = Vec::with_capacity(rows.len());
-        let mut vectors = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let id: Uuid = row.try_get(0)?;
-            let text: Option<String> = row.try_get(1)?;
-            ids.push(id);
-            vectors.push(tsvector_literal(text.as_deref().unwrap_or("")));
-        }
-        indexed += tx.execute(&update, &[&ids, &vectors]).await?;
-    }
-    if indexed > 0 {
-        tracing::info!(table, indexed, "pgvector store: lexical index filled for rows written before it existed");
-    }
-    Ok(indexed)
+    tx.execute(&update, &[&ids, &vectors]).await
 }
 
 #[cfg(test)]
