@@ -26,6 +26,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
+use tokio_postgres::error::SqlState;
 
 const STORE: &str = "pgvector store";
 /// First pause after an error; doubled after each further one, up to [`MAX_BACKOFF`].
@@ -89,6 +90,8 @@ enum Step {
     Filled(u64),
     /// No free row without terms; `true` when some are left (held by other transactions).
     NoneFree(bool),
+    /// The table no longer exists (dropped behind the store's back).
+    Gone,
 }
 
 impl Filler {
@@ -108,7 +111,7 @@ impl Filler {
     async fn run(&self) {
         let table = self.table.as_str();
         tracing::info!(
-            table,
+            table = %table,
             chunk_rows = self.tuning.chunk_rows,
             "pgvector store: filling the lexical column of rows written without it, in the background; keyword \
              search scores vector candidates until it is done"
@@ -125,7 +128,7 @@ impl Filler {
                     if last_report.elapsed() >= PROGRESS_EVERY {
                         last_report = Instant::now();
                         tracing::info!(
-                            table,
+                            table = %table,
                             filled,
                             elapsed_s = started.elapsed().as_secs(),
                             "pgvector store: lexical fill progressing"
@@ -136,7 +139,7 @@ impl Filler {
                 Ok(Step::NoneFree(false)) => {
                     self.complete.store(true, Ordering::Release);
                     tracing::info!(
-                        table,
+                        table = %table,
                         filled,
                         elapsed_s = started.elapsed().as_secs(),
                         "pgvector store: lexical fill done; keyword search uses the index"
@@ -145,15 +148,19 @@ impl Filler {
                 }
                 Ok(Step::NoneFree(true)) => {
                     tracing::debug!(
-                        table,
+                        table = %table,
                         "pgvector store: rows left without terms are locked elsewhere; looking again soon"
                     );
                     backoff = FIRST_BACKOFF;
                     LOCKED_RETRY
                 }
+                Ok(Step::Gone) => {
+                    tracing::warn!(table = %table, filled, "pgvector store: lexical fill stopped: the table no longer exists");
+                    return;
+                }
                 Err(error) => {
                     tracing::warn!(
-                        table,
+                        table = %table,
                         filled,
                         %error,
                         retry_in_s = backoff.as_secs(),
@@ -172,11 +179,13 @@ impl Filler {
 
     /// One chunk in its own transaction; when no row is free, whether any is left.
     async fn step(&self) -> Result<Step, StoreError> {
-        let pg = |e: tokio_postgres::Error| from_pg(STORE, &e);
         let mut client = self.pool.get().await.map_err(|e| from_pool(STORE, e))?;
         let tx = client.transaction().await.map_err(pg)?;
         let limit = i64::try_from(self.tuning.chunk_rows.max(1)).unwrap_or(i64::MAX);
-        let rows = lexical::fill_chunk(&tx, &self.table, limit).await.map_err(pg)?;
+        let rows = match lexical::fill_chunk(&tx, &self.table, limit).await {
+            Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => return Ok(Step::Gone),
+            other => other.map_err(pg)?,
+        };
         tx.commit().await.map_err(pg)?;
         if rows > 0 {
             return Ok(Step::Filled(rows));
@@ -184,4 +193,8 @@ impl Filler {
         let left = lexical::has_rows_without_terms(&client, &self.table).await.map_err(pg)?;
         Ok(Step::NoneFree(left))
     }
+}
+
+fn pg(error: tokio_postgres::Error) -> StoreError {
+    from_pg(STORE, &error)
 }
