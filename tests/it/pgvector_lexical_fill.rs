@@ -11,7 +11,7 @@ use mem0_dify::domain::fusion::Retrieval;
 use mem0_dify::domain::memory::MemoryId;
 use mem0_dify::domain::operations::{Limit, Query, SearchRequest};
 use mem0_dify::domain::scope::Scope;
-use mem0_dify::ports::vector_store::{LexicalQuery, VectorStore};
+use mem0_dify::ports::vector_store::{LexicalQuery, ListQuery, VectorStore};
 use serde_json::json;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
@@ -100,6 +100,21 @@ async fn keyword_search(store: &PgVectorStore, scope: &Scope, query: &str) -> Ve
     };
     let found = retrieval::retrieve(store, &request, query_vector(), 3).await.unwrap();
     found.into_iter().map(|m| m.record.id).collect()
+}
+
+/// The store's keyword search for `word{n}` finds exactly row `n` (texts "… word{n}"), for each `n`.
+async fn assert_found_by_own_word(store: &PgVectorStore, scope: &Scope, rows: &[(Uuid, String, usize)], ns: &[usize]) {
+    for &n in ns {
+        let query = LexicalQuery {
+            terms: mem0_dify::domain::lexical::query_terms(&format!("word{n}")),
+            vector: query_vector(),
+            scope: scope.clone(),
+            filter: None,
+            limit: 5,
+        };
+        let hits = store.lexical_search(&query).await.unwrap();
+        assert_eq!(hits.iter().map(|h| h.record.id.as_uuid()).collect::<Vec<_>>(), vec![rows[n].0], "word{n}");
+    }
 }
 
 /// A 3,000-row table Mem0 wrote: the first call returns while the fill has not reached the rows
@@ -216,16 +231,27 @@ async fn an_interrupted_lexical_fill_resumes_on_the_next_open_and_loses_nothing(
     assert_eq!(unfilled(&client, &collection).await, 0);
     let total: i64 = client.query_one(&format!("SELECT count(*) FROM \"{collection}\""), &[]).await.unwrap().get(0);
     assert_eq!(total, ROWS as i64 + 1, "every memory kept");
-    for n in [0usize, 1234, ROWS - 1] {
-        let query = LexicalQuery {
-            terms: mem0_dify::domain::lexical::query_terms(&format!("word{n}")),
-            vector: query_vector(),
-            scope: bob.clone(),
-            filter: None,
-            limit: 5,
-        };
-        let hits = second.lexical_search(&query).await.unwrap();
-        assert_eq!(hits.iter().map(|h| h.record.id.as_uuid()).collect::<Vec<_>>(), vec![rows[n].0]);
-    }
+    assert_found_by_own_word(&second, &bob, &rows, &[0, 1234, ROWS - 1]).await;
+    drop_table(&url, &collection).await;
+}
+
+/// With the default settings, a small table Mem0 wrote gets its terms soon after the first open and
+/// keeps every memory; each is then found by its own word.
+#[tokio::test]
+async fn a_table_created_before_the_lexical_index_gains_it_and_keeps_every_memory() {
+    let Some(url) = pg_url() else { return };
+    let collection = unique_collection("premigration");
+    let client = raw_client(&url).await;
+    let rows: Vec<(Uuid, String, usize)> =
+        (0..120).map(|n| (Uuid::new_v4(), format!("memory {n} mentions word{n}"), n)).collect();
+    mem0_table(&client, &collection, "alice", &rows).await;
+    let store = pgvector_store(&url, &collection, DIMS);
+    store.ensure_ready().await.unwrap();
+    let alice = scope(Some("alice"), None, None);
+    let listed = store.list(&ListQuery { scope: alice.clone(), filter: None, limit: 1000 }).await.unwrap();
+    assert_eq!(listed.len(), 120, "every memory kept");
+    wait_until("the fill completes", Duration::from_secs(30), || async { store.keeps_lexical_index() }).await;
+    assert_eq!(unfilled(&client, &collection).await, 0);
+    assert_found_by_own_word(&store, &alice, &rows, &[0, 57, 119]).await;
     drop_table(&url, &collection).await;
 }

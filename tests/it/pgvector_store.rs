@@ -465,64 +465,6 @@ async fn keeps_the_store_contract() {
     drop_table(&url, &collection).await;
 }
 
-#[tokio::test]
-async fn a_table_created_before_the_lexical_index_gains_it_and_keeps_every_memory() {
-    let Some(url) = pg_url() else { return };
-    let collection = unique_collection("premigration");
-    let client = raw_client(&url).await;
-    // The table as the previous version (and Mem0) creates it, with rows Mem0 wrote.
-    client
-        .batch_execute(&format!(
-            "CREATE EXTENSION IF NOT EXISTS vector; \
-             CREATE TABLE \"{collection}\" (id uuid PRIMARY KEY, vector vector({DIMS}), payload jsonb)"
-        ))
-        .await
-        .unwrap();
-    let alice = scope(Some("alice"), None, None);
-    let mut wanted = Vec::new();
-    for n in 0..120 {
-        let id = Uuid::new_v4();
-        let payload = json!({"data": format!("memory {n} mentions word{n}"), "hash": "h", "user_id": "alice",
-                             "created_at": "2025-01-01T00:00:00+00:00"});
-        client
-            .execute(
-                &format!("INSERT INTO \"{collection}\" (id, vector, payload) VALUES ($1, $2::text::vector, $3)"),
-                &[&id, &format!("[{}]", ["0.5"; DIMS].join(",")), &payload],
-            )
-            .await
-            .unwrap();
-        wanted.push(id);
-    }
-    let store = store(&url, &collection, DIMS);
-    store.ensure_ready().await.unwrap();
-    let listed = store.list(&list_query(&alice, None)).await.unwrap();
-    assert_eq!(listed.len(), 120, "every memory kept");
-    // The terms come from a fill in the background (tests/it/pgvector_lexical_fill.rs).
-    let started = std::time::Instant::now();
-    while !store.keeps_lexical_index() {
-        assert!(started.elapsed() < std::time::Duration::from_secs(30), "the lexical fill did not complete");
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    let missing: i64 = client
-        .query_one(&format!("SELECT count(*) FROM \"{collection}\" WHERE lexical IS NULL"), &[])
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(missing, 0);
-    for n in [0usize, 57, 119] {
-        let query = mem0_dify::ports::vector_store::LexicalQuery {
-            terms: mem0_dify::domain::lexical::query_terms(&format!("word{n}")),
-            vector: vec![0.5; DIMS],
-            scope: alice.clone(),
-            filter: None,
-            limit: 5,
-        };
-        let hits = store.lexical_search(&query).await.unwrap();
-        assert_eq!(hits.iter().map(|h| h.record.id.as_uuid()).collect::<Vec<_>>(), vec![wanted[n]]);
-    }
-    drop_table(&url, &collection).await;
-}
-
 /// Keyword search matches a small scope row by row and a large one (over 2,000 memories) through
 /// the keyword index; both find the same memories, confined to the scope and the filter. A vector
 /// search of an empty scope, or of a filter that keeps nothing, finds nothing (the statement that
