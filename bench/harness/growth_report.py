@@ -140,7 +140,8 @@ def section(runs: dict, migrations: dict) -> str:
             lines.append(f"- {name} ({', '.join(at)}): `{p}`")
     if migrations:
         lines += ["", "First open of the same rows in Mem0's layout (no `lexical` column, no scope/GIN indexes: a table "
-                      "Mem0 wrote), i.e. the plugin's migration on its first search:", ""]
+                      "Mem0 wrote), i.e. the plugin's migration on its first search (column and indexes; the terms are "
+                      "filled in the background afterwards):", ""]
         for s in sorted(migrations):
             m = migrations[s]
             replies = "; ".join(
@@ -148,7 +149,12 @@ def section(runs: dict, migrations: dict) -> str:
                                        "degraded (empty result)" if r.get("degraded") else "answered")
                 + f" after {r['after_s']} s" for i, r in enumerate(m.get("replies") or []))
             terms = m.get("rows_with_terms")
-            lines.append(f"- {_size(s)}: {replies}; rows with terms afterwards: "
+            fill = ""
+            if "fill_done_s" in m:
+                done = m["fill_done_s"]
+                fill = (f"; background fill of the terms done {done} s after that reply" if done is not None
+                        else f"; background fill not done within {m.get('fill_wait_s', '?')} s")
+            lines.append(f"- {_size(s)}: {replies}{fill}; rows with terms afterwards: "
                          f"{'none (the column itself was rolled back)' if terms is None else f'{terms:,}'}.")
     lines.append(END)
     return "\n".join(lines) + "\n"

@@ -159,6 +159,8 @@ def main():
     ap.add_argument("--growth-migrate", default="", help="growth: sizes at which to also time the plugin's first "
                                                          "open of the rows in Mem0's layout (migration), e.g. 100000")
     ap.add_argument("--growth-migrate-wait", type=float, default=300.0, help="growth: longest wait for that reply (s)")
+    ap.add_argument("--growth-migrate-fill-wait", type=float, default=900.0,
+                    help="growth: longest wait for the plugin's background fill of the terms after that reply (s)")
     ap.add_argument("--growth-hnsw-max", type=int, default=None, help="growth: build the HNSW index only up to this size")
     a = ap.parse_args()
 
@@ -277,7 +279,8 @@ def main():
                     continue
                 sizes = [int(x) for x in a.sizes.split(",")]
                 attempt(st, "growth", growth.run_growth, sizes, 50 if q else a.growth_queries, 5 if q else a.growth_adds,
-                        {int(x) for x in a.growth_migrate.split(",") if x}, a.growth_migrate_wait, a.growth_hnsw_max)
+                        {int(x) for x in a.growth_migrate.split(",") if x}, a.growth_migrate_wait, a.growth_hnsw_max,
+                        a.growth_migrate_fill_wait)
         if a.model_record:  # the plugins' own prompts, answered again by the server and by the reference
             size = os.path.getsize(a.model_record)
             reqs = recorded(a.model_record)
