@@ -198,3 +198,32 @@ impl Filler {
 fn pg(error: tokio_postgres::Error) -> StoreError {
     from_pg(STORE, &error)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapters::postgres::ConnectionSettings;
+
+    /// Stores of one process opening the same table of the same database share one fill; it ends
+    /// when the last of them lets go.
+    #[tokio::test]
+    async fn one_fill_per_database_and_table_while_held() {
+        // Nothing listens there: the fills only retry, which is all this test needs.
+        let settings = ConnectionSettings::from_connection_string("postgresql://u@127.0.0.1:1/db", None).unwrap();
+        let pool = settings.pool(1).unwrap();
+        let tuning = LexicalFillTuning::default();
+        let a = LexicalFill::start(&pool, "u@127.0.0.1:1/db", "\"t1\"", tuning);
+        let b = LexicalFill::start(&pool, "u@127.0.0.1:1/db", "\"t1\"", tuning);
+        assert!(Arc::ptr_eq(&a, &b));
+        assert!(!a.is_complete());
+        let other_table = LexicalFill::start(&pool, "u@127.0.0.1:1/db", "\"t2\"", tuning);
+        let other_database = LexicalFill::start(&pool, "u@127.0.0.1:1/other", "\"t1\"", tuning);
+        assert!(!Arc::ptr_eq(&a, &other_table) && !Arc::ptr_eq(&a, &other_database));
+        let held = Arc::downgrade(&a);
+        drop((a, b));
+        assert!(held.upgrade().is_none(), "the fill outlived its stores");
+        let again = LexicalFill::start(&pool, "u@127.0.0.1:1/db", "\"t1\"", tuning);
+        assert!(!again.is_complete());
+        assert!(LexicalFill::done().is_complete());
+    }
+}
