@@ -3,9 +3,10 @@
 //! outside any request, searches by keyword find its memories before and after the fill, and a fill
 //! cut short resumes on the next open without losing a memory.
 
+use crate::support::pgstore::mem0_layout::*;
 use crate::support::pgstore::*;
 
-use mem0_dify::adapters::vector::pgvector::{LexicalFillTuning, PgVectorStore};
+use mem0_dify::adapters::vector::pgvector::PgVectorStore;
 use mem0_dify::app::retrieval;
 use mem0_dify::domain::fusion::Retrieval;
 use mem0_dify::domain::memory::MemoryId;
@@ -13,77 +14,8 @@ use mem0_dify::domain::operations::{Limit, Query, SearchRequest};
 use mem0_dify::domain::scope::Scope;
 use mem0_dify::ports::vector_store::{LexicalQuery, ListQuery, VectorStore};
 use serde_json::json;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use uuid::Uuid;
-
-const DIMS: usize = 8;
-/// Rows of the Mem0-written tables.
-const ROWS: usize = 3000;
-
-/// The vector of row `n`: its similarity to [`query_vector`] falls as `n` grows, so row `n` is the
-/// `n + 1`-th nearest.
-fn row_vector(n: usize) -> pgvector::Vector {
-    let mut v = vec![0.0f32; DIMS];
-    v[0] = 1.0;
-    v[1] = n as f32 * 0.01;
-    pgvector::Vector::from(v)
-}
-
-fn query_vector() -> Vec<f32> {
-    let mut v = vec![0.0f32; DIMS];
-    v[0] = 1.0;
-    v
-}
-
-/// Creates `collection` as Mem0 does (no `lexical` column) holding `rows` (id, text, vector rank)
-/// of `user`, in the given order (the fill takes rows in about the order they were written).
-async fn mem0_table(client: &tokio_postgres::Client, collection: &str, user: &str, rows: &[(Uuid, String, usize)]) {
-    client
-        .batch_execute(&format!(
-            "CREATE EXTENSION IF NOT EXISTS vector; \
-             CREATE TABLE \"{collection}\" (id uuid PRIMARY KEY, vector vector({DIMS}), payload jsonb)"
-        ))
-        .await
-        .unwrap();
-    let insert = format!(
-        "INSERT INTO \"{collection}\" (id, vector, payload) \
-         SELECT * FROM unnest($1::uuid[], $2::vector[], $3::jsonb[])"
-    );
-    for chunk in rows.chunks(500) {
-        let ids: Vec<Uuid> = chunk.iter().map(|r| r.0).collect();
-        let vectors: Vec<pgvector::Vector> = chunk.iter().map(|r| row_vector(r.2)).collect();
-        let payloads: Vec<serde_json::Value> = chunk
-            .iter()
-            .map(|r| {
-                json!({"data": r.1, "hash": format!("h{}", r.2), "user_id": user,
-                       "created_at": "2025-01-01T00:00:00+00:00"})
-            })
-            .collect();
-        client.execute(&insert, &[&ids, &vectors, &payloads]).await.unwrap();
-    }
-}
-
-/// A store on `collection` filling `chunk_rows` rows at a time, `pause_ms` apart.
-fn filling_store(url: &str, collection: &str, chunk_rows: usize, pause_ms: u64) -> PgVectorStore {
-    let mut config =
-        pgvector_config(json!({"connection_string": url, "collection_name": collection, "embedding_model_dims": DIMS}));
-    config.lexical_fill = LexicalFillTuning { chunk_rows, pause: Duration::from_millis(pause_ms) };
-    PgVectorStore::connect(config).unwrap()
-}
-
-/// How many rows of the table have no terms.
-async fn unfilled(client: &tokio_postgres::Client, collection: &str) -> i64 {
-    client.query_one(&format!("SELECT count(*) FROM \"{collection}\" WHERE lexical IS NULL"), &[]).await.unwrap().get(0)
-}
-
-/// Polls `done` every 10 ms until it holds; panics naming `what` after `limit`.
-async fn wait_until<F: std::future::Future<Output = bool>>(what: &str, limit: Duration, mut done: impl FnMut() -> F) {
-    let started = Instant::now();
-    while !done().await {
-        assert!(started.elapsed() < limit, "{what}: not within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
 
 /// The ids a search by `query` returns, best first, with keywords alone ranking.
 async fn keyword_search(store: &PgVectorStore, scope: &Scope, query: &str) -> Vec<MemoryId> {
@@ -199,8 +131,7 @@ async fn an_interrupted_lexical_fill_resumes_on_the_next_open_and_loses_nothing(
     let collection = unique_collection("lexresume");
     let client = raw_client(&url).await;
     let user = "bob";
-    let rows: Vec<(Uuid, String, usize)> =
-        (0..ROWS).map(|n| (Uuid::new_v4(), format!("Memory {n} mentions word{n}"), n)).collect();
+    let rows = worded_rows(ROWS);
     mem0_table(&client, &collection, user, &rows).await;
     let bob = scope(Some(user), None, None);
 
@@ -242,8 +173,7 @@ async fn a_table_created_before_the_lexical_index_gains_it_and_keeps_every_memor
     let Some(url) = pg_url() else { return };
     let collection = unique_collection("premigration");
     let client = raw_client(&url).await;
-    let rows: Vec<(Uuid, String, usize)> =
-        (0..120).map(|n| (Uuid::new_v4(), format!("memory {n} mentions word{n}"), n)).collect();
+    let rows = worded_rows(120);
     mem0_table(&client, &collection, "alice", &rows).await;
     let store = pgvector_store(&url, &collection, DIMS);
     store.ensure_ready().await.unwrap();

@@ -10,6 +10,7 @@
 #[path = "../it/support/mod.rs"]
 mod support;
 
+mod pgvector_lexical_fill_outage;
 mod pgvector_store;
 mod reliability_crash;
 mod reliability_load;

@@ -2,6 +2,7 @@
 //! private cluster for tests that stop the server), unique collection names, records and vectors.
 #![allow(dead_code)]
 
+pub mod mem0_layout;
 pub mod private_cluster;
 pub mod tls_proxy;
 
