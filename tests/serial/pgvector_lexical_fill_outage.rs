@@ -11,7 +11,6 @@ use crate::support::pgstore::{raw_client, unique_collection};
 
 use mem0_dify::ports::vector_store::VectorStore;
 use std::time::Duration;
-use uuid::Uuid;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lexical_fill_cut_by_a_database_outage_resumes_when_it_returns() {
