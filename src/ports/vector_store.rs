@@ -76,8 +76,9 @@ pub trait VectorStore: Send + Sync + 'static {
     async fn search(&self, query: &VectorQuery) -> Result<Vec<ScoredMemory>, StoreError>;
 
     /// True when the store keeps a lexical (keyword) index beside the vectors, written in the
-    /// same transaction; otherwise the caller scores keywords over an enlarged set of vector
-    /// candidates and [`VectorStore::lexical_search`] is never called.
+    /// same transaction, that covers every memory (a store still indexing memories written before
+    /// the index existed answers false until it is done); otherwise the caller scores keywords over
+    /// an enlarged set of vector candidates and [`VectorStore::lexical_search`] is not called.
     fn keeps_lexical_index(&self) -> bool {
         false
     }
