@@ -411,7 +411,12 @@ impl MemoryApp {
             engine.ready().await.map_err(ServiceError::from)?;
             run(engine.clone()).await
         };
-        let reason = match tokio::time::timeout(ceiling, bounded.instrument(tracing::debug_span!("app.read", op = what))).await {
+        let reason = match tokio::time::timeout(
+            ceiling,
+            bounded.instrument(tracing::debug_span!("app.read", op = what)),
+        )
+        .await
+        {
             Ok(Ok(value)) => return Ok(ReadOutcome::complete(value)),
             Ok(Err(ServiceError::NotFound(id))) => return Err(ApiError::NotFound(id)),
             Ok(Err(e)) => e.to_string(),

@@ -162,7 +162,8 @@ impl MemoryService {
         purpose: EmbedPurpose,
     ) -> Result<Vec<Vec<f32>>, ServiceError> {
         let texts: Vec<String> = texts.map(str::to_owned).collect();
-        let vectors = self.backends.embedder.embed(&texts, purpose).instrument(tracing::debug_span!("app.embed")).await?;
+        let vectors =
+            self.backends.embedder.embed(&texts, purpose).instrument(tracing::debug_span!("app.embed")).await?;
         if vectors.len() != texts.len() {
             return Err(EmbedError::Protocol(format!("{} vectors for {} texts", vectors.len(), texts.len())).into());
         }

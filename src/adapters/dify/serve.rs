@@ -8,8 +8,8 @@ use super::runtime::Dispatcher;
 use super::runtime_error::RuntimeError;
 use super::settings::{RuntimeSettings, Transport};
 use super::stdio::run_stdio;
-use crate::adapters::span_timings::{TimingsFile, SPAN_TIMINGS_VARIABLE};
 use crate::adapters::console::Console;
+use crate::adapters::span_timings::{TimingsFile, SPAN_TIMINGS_VARIABLE};
 use crate::ports::memory_admin::MemoryAdmin;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -110,7 +110,8 @@ pub fn init_stderr_logging(default: &str) -> Option<TimingsFile> {
     };
     let (timings, layer) = TimingsFile::new(file);
     // the plugin's own spans only: never events, never the libraries'
-    let own_spans = tracing_subscriber::filter::filter_fn(|meta| meta.is_span() && meta.target().starts_with("mem0_dify"));
+    let own_spans =
+        tracing_subscriber::filter::filter_fn(|meta| meta.is_span() && meta.target().starts_with("mem0_dify"));
     tracing_subscriber::registry().with(stderr).with(layer.with_filter(own_spans)).try_init().ok().map(|()| timings)
 }
 

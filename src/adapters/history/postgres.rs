@@ -2,8 +2,8 @@
 //! with Mem0's history columns (mem0-behaviour.md §2.8) plus an insertion sequence.
 
 use super::entry::{owner_columns, StoredRow};
-use crate::adapters::postgres::ddl;
 use crate::adapters::postgres::checkout::checkout;
+use crate::adapters::postgres::ddl;
 use crate::adapters::postgres::errors::from_pg;
 use crate::adapters::postgres::identifier::CollectionName;
 use crate::adapters::vector::pgvector::PgVectorStore;

@@ -5,8 +5,8 @@
 //! lock on the table, so no two processes claim the same write or two writes of one owner.
 
 use super::rules::{claimable, forgotten, kept, saved_step, state_of, step_json, ClaimCandidate, StoredState};
-use crate::adapters::postgres::ddl;
 use crate::adapters::postgres::checkout::checkout;
+use crate::adapters::postgres::ddl;
 use crate::adapters::postgres::errors::from_pg;
 use crate::adapters::postgres::identifier::CollectionName;
 use crate::adapters::vector::pgvector::PgVectorStore;
