@@ -102,12 +102,13 @@ pub fn init_stderr_logging(default: &str) -> Option<TimingsFile> {
             filter = filter.add_directive(directive);
         }
     }
-    let stderr = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(false).with_filter(filter);
     let file = std::env::var_os(SPAN_TIMINGS_VARIABLE).filter(|v| !v.is_empty()).map(PathBuf::from);
     let Some(file) = file else {
-        let _ = tracing_subscriber::registry().with(stderr).try_init();
+        let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false).try_init();
         return None;
     };
+    // the stderr filter applies to the stderr output only, so that the timings see their spans
+    let stderr = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(false).with_filter(filter);
     let (timings, layer) = TimingsFile::new(file);
     // the plugin's own spans only: never events, never the libraries'
     let own_spans =
