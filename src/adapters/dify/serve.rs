@@ -104,7 +104,8 @@ pub fn init_stderr_logging(default: &str) -> Option<TimingsFile> {
     }
     let file = std::env::var_os(SPAN_TIMINGS_VARIABLE).filter(|v| !v.is_empty()).map(PathBuf::from);
     let Some(file) = file else {
-        let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false).try_init();
+        let _ =
+            tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false).try_init();
         return None;
     };
     // the stderr filter applies to the stderr output only, so that the timings see their spans
