@@ -98,6 +98,17 @@ def _model_ms(diff: dict) -> dict:
             "llm": Model.total(diff, "server_ms", ("llm_extract", "llm_update"))}
 
 
+def _timed(ctx, p, request: dict, what: str, latencies: list, model: dict):
+    """One call: its latency appended, the model server's time during it added to `model` (per kind)."""
+    before = ctx.model.stats()
+    s = p.call(request)
+    spent = _model_ms(Model.diff(ctx.model.stats(), before))
+    _check(s, what)
+    latencies.append(s.latency)
+    for kind in model:
+        model[kind] += spent[kind]
+
+
 def _spawn(ctx, stack: Stack, tag: str):
     path = os.path.join(ctx.scratch, f"spans_{tag}.json")
     if os.path.exists(path):
@@ -149,12 +160,7 @@ def _sync_add(ctx, stack: Stack, users: int, turns: int) -> dict:
             for u in range(users):
                 if t >= len(convs[u]):
                     continue
-                before = ctx.model.stats()
-                s = p.call(p.tool(creds, "add_memory", add_params(convs[u][t])))
-                d = _model_ms(Model.diff(ctx.model.stats(), before))
-                _check(s, "sync add")
-                lat.append(s.latency)
-                model = {k: model[k] + d[k] for k in model}
+                _timed(ctx, p, p.tool(creds, "add_memory", add_params(convs[u][t])), "sync add", lat, model)
     finally:
         p.stop()
         conn.close()
@@ -177,12 +183,7 @@ def _search(ctx, stack: Stack, size: int, users: int, n: int) -> dict:
                "warm-up search")
         _restart(p, path)
         for uid, q in search_queries(ctx, size, users, n):
-            before = ctx.model.stats()
-            s = p.call(p.tool(creds, "search_memory", {"query": q, "user_id": uid, "top_k": 10}))
-            d = _model_ms(Model.diff(ctx.model.stats(), before))
-            _check(s, "search")
-            lat.append(s.latency)
-            model = {k: model[k] + d[k] for k in model}
+            _timed(ctx, p, p.tool(creds, "search_memory", {"query": q, "user_id": uid, "top_k": 10}), "search", lat, model)
     finally:
         p.stop()
     model = {k: v / n for k, v in model.items()}

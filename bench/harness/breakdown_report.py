@@ -5,14 +5,11 @@ BENCHMARKS.md's own section, between the markers below: per operation, ms of eac
 
 `harness.report` calls `render_into` too (re-rendering the speed report keeps this section: from the results when
 there are any, else as it was)."""
-import argparse
 import json
 import os
 
-from .locomo_report import splice
+from .locomo_report import section_main, write_section
 
-HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ROOT = os.path.dirname(HERE)
 START, END = "<!-- breakdown:start -->", "<!-- breakdown:end -->"
 OPS = (("async_add", "async add (ACK)"), ("sync_add", "sync add"), ("search", "search"))
 
@@ -61,23 +58,8 @@ def render_into(path: str, results: str, kept: str = "") -> bool:
     """Replaces (or appends) the breakdown section of the document at `path` from `results`, or puts `kept` (the
     section as it was) back when there are no breakdown results; False when neither."""
     result = load(results)
-    block = section(result) if result else kept
-    if not block:
-        return False
-    with open(path) as f:
-        document = f.read()
-    with open(path, "w") as f:
-        f.write(splice(document, block, START, END))
-    return True
-
-
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--results", default=os.path.join(HERE, "results"))
-    ap.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
-    a = ap.parse_args()
-    print(f"wrote the breakdown section of {a.out}" if render_into(a.out, a.results) else f"no breakdown in {a.results}")
+    return write_section(path, section(result) if result else kept, START, END)
 
 
 if __name__ == "__main__":
-    main()
+    section_main(__doc__, render_into, "breakdown")
