@@ -5,7 +5,7 @@
 //! greetings) before they are journaled.
 
 use super::constants::CANDIDATES_PER_FACT;
-use super::model_calls::{ask, Answered};
+use super::model_calls::{ask, repair_wording, Answered};
 use super::service::{MemoryService, ServiceError};
 use crate::domain::answer_schemas::{decisions_schema, facts_schema, DECISIONS_SCHEMA_NAME, FACTS_SCHEMA_NAME};
 use crate::domain::call_limits::{decision_max_tokens, extraction_max_tokens, stop_sequences};
@@ -58,8 +58,11 @@ impl MemoryService {
             &known,
         )
         .in_language(self.prompts().language.as_deref());
+        // Facts are screened against every text the prompt may hold: the instructions, and the
+        // wording of a repair request with its reasons.
+        let prompt_text = format!("{}\n{}\n{ALL_REMEMBERED}", prompt.instructions, repair_wording());
         let screen = sources
-            .screen(&request.conversation, &prompt.instructions)
+            .screen(&request.conversation, &prompt_text)
             .remembering(prompt.remembered.iter().map(MemoryText::as_str));
         let chat = ChatRequest {
             messages: vec![ChatMessage::system(prompt.system()), ChatMessage::user(prompt.user)],

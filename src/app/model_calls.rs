@@ -104,22 +104,36 @@ pub async fn ask<T>(
     }
 }
 
+/// The wording of a repair request, piece by piece (see [`repair_wording`]).
+const REPAIR_UNUSABLE: &str = "Your answer could not be used:";
+const REPAIR_RUNAWAY: &str = " It repeated itself until it was cut off; give each item once and close the JSON.";
+const REPAIR_UNFINISHED: &str =
+    " It stopped before the JSON was complete; give fewer and shorter items, one sentence each.";
+const REPAIR_AGAIN: &str = " Answer again with the corrected JSON only, no other text";
+const REPAIR_SCHEMA: &str = ", following this JSON Schema: ";
+
+/// Every sentence a repair request may add to the prompt, so facts copied from it (a weak model
+/// answering the repair with its words) are recognised as the prompt's, not the conversation's.
+pub(super) fn repair_wording() -> String {
+    [REPAIR_UNUSABLE, REPAIR_RUNAWAY, REPAIR_UNFINISHED, REPAIR_AGAIN, REPAIR_SCHEMA, "JSON Schema"].concat()
+}
+
 /// The request again, with the bad answer and what was wrong with it (and the schema, when one
 /// was asked for) as the next turns.
 fn repair_request(mut request: ChatRequest, answer: &str, trouble: &str, runaway: bool) -> ChatRequest {
     let shown: String = answer.chars().take(REPAIR_ECHO_CHARS).collect();
-    let mut text = format!("Your answer could not be used: {trouble}.");
+    let mut text = format!("{REPAIR_UNUSABLE} {trouble}.");
     let unfinished = !answer.trim_end().ends_with(['}', ']']);
     if runaway {
-        text.push_str(" It repeated itself until it was cut off; give each item once and close the JSON.");
+        text.push_str(REPAIR_RUNAWAY);
     } else if unfinished && !answer.trim().is_empty() {
         // Most likely cut at the token limit: ask for less, and allow a little more.
-        text.push_str(" It stopped before the JSON was complete; give fewer and shorter items, one sentence each.");
+        text.push_str(REPAIR_UNFINISHED);
         request.max_tokens = request.max_tokens.map(|limit| limit.saturating_add(limit / 2));
     }
-    text.push_str(" Answer again with the corrected JSON only, no other text");
+    text.push_str(REPAIR_AGAIN);
     match request.response_format.schema() {
-        Some(schema) => text.push_str(&format!(", following this JSON Schema: {}", schema.schema)),
+        Some(schema) => text.push_str(&format!("{REPAIR_SCHEMA}{}", schema.schema)),
         None => text.push('.'),
     }
     request.messages.push(ChatMessage::assistant(if shown.trim().is_empty() {

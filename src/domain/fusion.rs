@@ -3,9 +3,10 @@
 //!
 //! The rule (chosen on LoCoMo's development conversations, see BENCHMARKS.md):
 //! `final = SEMANTIC_WEIGHT × semantic + LEXICAL_WEIGHT × lexical`, where `semantic` is the cosine
-//! similarity (clamped to `[0, 1]`) and `lexical` is the memory's BM25 divided by the best BM25
-//! among the candidates of this search (so the best keyword match has 1, a memory sharing no
-//! term 0). The weights add up to 1, so the final score is in `[0, 1]`; `explain` shows both
+//! similarity (clamped to `[0, 1]`) and `lexical` is the square of the memory's BM25 divided by
+//! the best BM25 among the candidates of this search (so the best keyword match has 1, a memory
+//! sharing no term 0, and one matching half as well as the best 0.25: a match on one common word
+//! of the question counts little beside the match of its rare words). The weights add up to 1, so the final score is in `[0, 1]`; `explain` shows both
 //! components and weights, and `semantic_weight × semantic + lexical_weight × lexical` gives the
 //! score back.
 
@@ -73,7 +74,7 @@ pub fn fuse(candidates: Vec<Candidate>, mode: Retrieval) -> Vec<ScoredMemory> {
         .filter(|c| mode != Retrieval::Lexical || c.bm25 > 0.0)
         .map(|c| {
             let semantic = c.semantic.value();
-            let lexical = if best_bm25 > 0.0 { (c.bm25 / best_bm25).clamp(0.0, 1.0) } else { 0.0 };
+            let lexical = if best_bm25 > 0.0 { (c.bm25 / best_bm25).clamp(0.0, 1.0).powi(2) } else { 0.0 };
             let parts =
                 ScoreParts { semantic, lexical, bm25: c.bm25, semantic_weight: ws, lexical_weight: wl, rerank: None };
             ScoredMemory {
@@ -121,7 +122,9 @@ mod tests {
     fn hybrid_scores_are_the_weighted_sum_of_the_parts_in_unit_range() {
         let found =
             fuse(vec![candidate(1, 0.9, 0.0), candidate(2, 0.5, 8.0), candidate(3, 0.6, 4.0)], Retrieval::Hybrid);
-        assert_eq!(ids(&found), vec![2, 3, 1]);
+        // Half the best BM25 counts a quarter: 3 (0.3 + 0.5 × 0.25) ranks below 1 (0.45).
+        assert_eq!(ids(&found), vec![2, 1, 3]);
+        assert_eq!(found[2].parts.unwrap().lexical, 0.25);
         for hit in &found {
             let p = hit.parts.unwrap();
             assert!((0.0..=1.0).contains(&hit.score.value()));

@@ -95,6 +95,22 @@ async fn a_runaway_answer_is_cut_and_repaired() {
     assert!(ask.contains("repeated itself"), "{ask}");
 }
 
+/// A weak model may answer the repair with the repair's own words: such a fact is the prompt's, not
+/// the conversation's, and is dropped (seen with Qwen2.5-0.5B on LoCoMo).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fact_copied_from_the_repair_request_is_dropped() {
+    let w = world(json!({}), json!({})).await;
+    let runaway = format!("{{\"facts\": [\"Walks {}", "the dog every day and ".repeat(150));
+    w.model.push_chat(Reply::text(&runaway));
+    w.model.push_chat(Reply::json(&json!({"facts": [
+        "Has a dog named Rex",
+        "It repeated itself until it was cut off; give each item once and close the JSON. Answer again with \
+         the corrected JSON only, no other text, following this JSON Schema: {",
+    ]})));
+    add(&w, json!({"user": "My dog Rex and I walk every day", "user_id": "bo"})).await;
+    assert_eq!(memories(&w, "bo").await, vec!["Has a dog named Rex"]);
+}
+
 /// A list that repeats its items to the token limit keeps its whole items without another call.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_runaway_list_is_cut_after_its_whole_items() {
