@@ -9,6 +9,7 @@ use mem0_dify::adapters::cli;
 use mem0_dify::adapters::console::{self, Console, ConsoleAccess};
 use mem0_dify::adapters::dify::{self, build_package, init_stderr_logging, Arch, CLI_DEFAULT_LOG, SERVE_DEFAULT_LOG};
 use mem0_dify::adapters::history::read_mem0_history;
+use mem0_dify::adapters::span_timings::TimingsFile;
 use mem0_dify::app::api::MemoryApp;
 use mem0_dify::domain::credentials::CredentialSet;
 use mem0_dify::ports::memory_admin::MemoryAdmin;
@@ -103,7 +104,8 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // The daemon relays every stderr line to Dify's logs as a warning: under serve, warnings only.
-    init_stderr_logging(if matches!(cli.command, Command::Serve) { SERVE_DEFAULT_LOG } else { CLI_DEFAULT_LOG });
+    let timings =
+        init_stderr_logging(if matches!(cli.command, Command::Serve) { SERVE_DEFAULT_LOG } else { CLI_DEFAULT_LOG });
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -111,7 +113,16 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(run(cli.command))
+    let code = runtime.block_on(async {
+        if let Some(Err(e)) = timings.as_ref().map(TimingsFile::restart_on_signal) {
+            eprintln!("mem0-dify: span timings: cannot listen for SIGUSR1 ({e})");
+        }
+        run(cli.command).await
+    });
+    if let Some(Err(e)) = timings.as_ref().map(|t| t.write_last().map_err(|e| (t.path().display().to_string(), e))) {
+        eprintln!("mem0-dify: cannot write the span timings to {}: {}", e.0, e.1);
+    }
+    code
 }
 
 /// The settings loader's snapshot (process environment over `.env`); the exit code of the

@@ -5,14 +5,11 @@ between the markers below: the 1k → 100k → 1M table of search and add costs,
 
 `harness.report` calls `render_into` too (re-rendering the speed report keeps this section: from the results when
 there are any, else as it was)."""
-import argparse
 import json
 import os
 
-from .locomo_report import splice
+from .locomo_report import section_main, write_section
 
-HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ROOT = os.path.dirname(HERE)
 START, END = "<!-- growth:start -->", "<!-- growth:end -->"
 MIB = 1024 * 1024
 
@@ -164,23 +161,8 @@ def render_into(path: str, results: str, kept: str = "") -> bool:
     """Replaces (or appends) the growth section of the document at `path` from `results`, or puts `kept` (the
     section as it was) back when there are no growth results; False when neither."""
     runs, migrations = load(results)
-    block = section(runs, migrations) if runs else kept
-    if not block:
-        return False
-    with open(path) as f:
-        document = f.read()
-    with open(path, "w") as f:
-        f.write(splice(document, block, START, END))
-    return True
-
-
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--results", default=os.path.join(HERE, "results"))
-    ap.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
-    a = ap.parse_args()
-    print(f"wrote the growth section of {a.out}" if render_into(a.out, a.results) else f"no growth results in {a.results}")
+    return write_section(path, section(runs, migrations) if runs else kept, START, END)
 
 
 if __name__ == "__main__":
-    main()
+    section_main(__doc__, render_into, "growth")

@@ -96,6 +96,27 @@ def splice(document: str, block: str, start: str = START, end: str = END) -> str
     return document.rstrip("\n") + "\n\n" + block
 
 
+def write_section(path: str, block: str, start: str, end: str) -> bool:
+    """Puts `block` in the section of the document at `path` between `start` and `end` (see `splice`); False,
+    writing nothing, when `block` is empty."""
+    if not block:
+        return False
+    with open(path) as f:
+        document = f.read()
+    with open(path, "w") as f:
+        f.write(splice(document, block, start, end))
+    return True
+
+
+def section_main(doc: str, render_into, what: str):
+    """The command line of a section renderer: `--results`, `--out`; says what it did."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--results", default=os.path.join(HERE, "results"))
+    ap.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
+    a = ap.parse_args()
+    print(f"wrote the {what} section of {a.out}" if render_into(a.out, a.results) else f"no {what} results in {a.results}")
+
+
 def render_into(path: str, results: str = os.path.join(HERE, "results", "locomo.json")) -> bool:
     """Replaces (or appends) the LoCoMo section of the document at `path`; False when there are no results."""
     if not os.path.exists(results):

@@ -762,9 +762,12 @@ def main():
     kept = kept_section(a.out, "<!-- real-model:start -->", "<!-- real-model:end -->")
     from . import growth_report  # the growth section (issue 18): from the results, else kept as it was
     kept_growth = kept_section(a.out, growth_report.START, growth_report.END)
+    from . import breakdown_report  # where the own time goes (issue 18): from the results, else kept as it was
+    kept_breakdown = kept_section(a.out, breakdown_report.START, breakdown_report.END)
     with open(a.out, "w") as f:
         f.write(render(data, rel))
     print(f"wrote {a.out}" + (f" and {a.plot}" if rel else ""))
+    breakdown_report.render_into(a.out, a.results, kept_breakdown)
     growth_report.render_into(a.out, a.results, kept_growth)
     from . import locomo_report  # the LoCoMo retrieval section is kept when the speed report is re-rendered
     locomo_report.render_into(a.out)

@@ -1,6 +1,6 @@
 """Runs the benchmark workloads against the selected stacks.
 
-    python -m harness.run [--stacks python,rust] [--only startup,async_add,sync_add,throughput,search,growth]
+    python -m harness.run [--stacks python,rust] [--only startup,async_add,sync_add,throughput,search,breakdown,growth]
                           [--sizes 1000,10000,100000] [--quick] [--rust-pkg P | --rust-bin B]
 
 PostgreSQL comes from MEM0_TEST_PG_{HOST,PORT,USER,PASSWORD,DB} (scripts/services/postgres.sh start).
@@ -126,7 +126,7 @@ def machine_info(pg: dict) -> dict:
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--stacks", default="python,rust")
-    ap.add_argument("--only", default="startup,async_add,sync_add,throughput,search")
+    ap.add_argument("--only", default="startup,async_add,sync_add,throughput,search,breakdown")
     ap.add_argument("--sizes", default="1000,10000,100000")
     ap.add_argument("--users", type=int, default=1000)
     ap.add_argument("--dims", type=int, default=int(os.environ.get("BENCH_DIMS", "384")))
@@ -271,6 +271,13 @@ def main():
                              for st in stacks]
                     attempt(_Group(both, stacks), f"search_{size}_exact", ex.exp_search, size, exact, users=a.users,
                             queries=nq, names=names)
+        if "breakdown" in only:  # where the own time goes (issue 18): separate runs with span timings on
+            from . import breakdown
+            for st in stacks:
+                if st.name != "rust":
+                    print(f"breakdown: {st.name} skipped (Rust only: the span timings are the plugin's)", flush=True)
+                    continue
+                attempt(st, "breakdown", breakdown.run_breakdown, n=40 if q else 100, sync_users=5 if q else 10)
         if "growth" in only:
             from . import growth
             for st in stacks:
@@ -301,7 +308,7 @@ def main():
         with open(path) as f:
             prev = json.load(f)
     key = ",".join(s.name for s in stacks)
-    if only != {"startup", "async_add", "sync_add", "throughput", "search"}:
+    if only != {"startup", "async_add", "sync_add", "throughput", "search", "breakdown"}:
         key += f" (only {a.only})"
     prev[key] = info
     with open(path, "w") as f:

@@ -118,3 +118,36 @@ class ReferenceRulesTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class BreakdownTest(unittest.TestCase):
+    def test_span_totals_become_phases_per_operation_with_the_rest_left_over(self):
+        from . import breakdown, breakdown_report
+
+        def s(ms):
+            return {"count": 2, "total_ms": ms}
+
+        paths = {
+            "dify.read": s(0.2), "dify.parse_line": s(0.2), "dify.session/dify.parse_data": s(0.2),
+            "dify.session/dify.credentials": s(0.4), "dify.session/dify.tool/dify.params": s(0.2),
+            "dify.session/dify.tool/app.read/app.embed": s(3.0),
+            "dify.session/dify.tool/app.read/app.retrieve": s(2.0),
+            "dify.session/dify.tool/app.read/app.retrieve/pg.checkout": s(0.4),
+            "dify.session/dify.tool/app.read/app.retrieve/pg.query": s(1.2),
+            "dify.session/dify.tool/dify.shape": s(0.2), "dify.session/dify.encode": s(0.2), "dify.write": s(0.2),
+            "pg.checkout": s(9.0), "write/app.embed": s(9.0),  # the writer's own roots: not the search's
+        }
+        got = breakdown.phases({"paths": paths}, 2, breakdown.REQUEST_ROOTS, own_ms=5.0, model_ms={"embed": 0.5})
+        self.assertAlmostEqual(got["read_parse"], 0.3)
+        self.assertAlmostEqual(got["validation"], 0.3)
+        self.assertAlmostEqual(got["embed"], 1.0)  # 3.0 / 2 − 0.5 of model time
+        self.assertAlmostEqual(got["checkout"], 0.2)
+        self.assertAlmostEqual(got["sql"], 0.8)  # the store call (1.0) − its checkout (0.2)
+        self.assertAlmostEqual(got["reply"], 0.2)
+        self.assertAlmostEqual(got["rest"], 5.0 - (0.3 + 0.3 + 1.0 + 0.2 + 0.8 + 0.1 + 0.2))
+        result = {"phases": [[k, label] for k, label, _ in breakdown.PHASES],
+                  "ops": {"search": {"ops": 2, "phases": got, "latency": {"p50_ms": 5.5, "mean_ms": 5.5},
+                                     "model_ms": {"embed": 0.5}}}}
+        text = breakdown_report.section(result)
+        self.assertIn("| SQL (store calls − checkout) | 0.800 |", text)
+        self.assertTrue(text.startswith(breakdown_report.START) and text.rstrip().endswith(breakdown_report.END))

@@ -15,6 +15,7 @@ pub mod llm;
 pub mod postgres;
 pub mod registry;
 pub mod rerank;
+pub mod span_timings;
 pub mod storage;
 pub mod stored_time;
 pub mod system_clock;

@@ -30,7 +30,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
-use tracing::{info, warn};
+use tracing::{info, warn, Instrument};
 
 /// How often a sync write that found the journal full tries again for a place.
 const SYNC_BUSY_RETRY: Duration = Duration::from_millis(20);
@@ -185,6 +185,15 @@ impl MemoryApp {
     /// A write: in async mode recorded in the journal and acknowledged at once; in sync mode, or
     /// when a model is reachable only during this call, applied within the ceiling.
     async fn write<T: WriteAnswer>(
+        &self,
+        credentials: &CredentialSet,
+        command: WriteCommand,
+    ) -> Result<WriteOutcome<T>, ApiError> {
+        let op = command.name();
+        self.write_now(credentials, command).instrument(tracing::debug_span!("app.write", op)).await
+    }
+
+    async fn write_now<T: WriteAnswer>(
         &self,
         credentials: &CredentialSet,
         command: WriteCommand,
@@ -374,7 +383,7 @@ impl MemoryApp {
         let journal = &engine.service().backends().journal;
         // The engine's count bounds the journal: a hard bound for this process, and at most the
         // writes other processes accepted since its last count can overshoot it.
-        let record = engine.admission().record(journal.as_ref(), write);
+        let record = engine.admission().record(journal.as_ref(), write).instrument(tracing::debug_span!("app.journal"));
         match tokio::time::timeout(ceiling, record).await {
             Err(_) => Err(not_accepted(ApiError::Timeout { operation: "recording the write", after: ceiling })),
             Ok(Err(AdmitError::Busy(waiting))) => Err(ApiError::Busy(waiting as usize)),
@@ -396,13 +405,18 @@ impl MemoryApp {
         F: FnOnce(Arc<Engine>) -> Fut,
         Fut: Future<Output = Result<T, ServiceError>>,
     {
-        let engine = self.engine(credentials).await?;
+        let engine = self.engine(credentials).instrument(tracing::debug_span!("app.engine")).await?;
         let bounded = async {
             let _slot = self.read_slots.acquire().await;
             engine.ready().await.map_err(ServiceError::from)?;
             run(engine.clone()).await
         };
-        let reason = match tokio::time::timeout(ceiling, bounded).await {
+        let reason = match tokio::time::timeout(
+            ceiling,
+            bounded.instrument(tracing::debug_span!("app.read", op = what)),
+        )
+        .await
+        {
             Ok(Ok(value)) => return Ok(ReadOutcome::complete(value)),
             Ok(Err(ServiceError::NotFound(id))) => return Err(ApiError::NotFound(id)),
             Ok(Err(e)) => e.to_string(),

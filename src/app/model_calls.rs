@@ -12,7 +12,7 @@ use crate::domain::json_answer::{excerpt, UnreadableAnswer};
 use crate::domain::runaway::{close_after_cut, close_open_string, find_runaway};
 use crate::ports::llm::{ChatMessage, ChatRequest, Llm, LlmError, Usage};
 use std::time::Duration;
-use tracing::{info, warn};
+use tracing::{info, warn, Instrument};
 
 /// Characters of a bad answer shown back to the model in a repair request.
 pub const REPAIR_ECHO_CHARS: usize = 2000;
@@ -44,7 +44,8 @@ pub async fn ask<T>(
     let mut calls = 0;
     loop {
         calls += 1;
-        let answer = match tokio::time::timeout(budget, llm.chat(request.clone())).await {
+        let chat = llm.chat(request.clone()).instrument(tracing::debug_span!("app.llm"));
+        let answer = match tokio::time::timeout(budget, chat).await {
             Ok(answer) => answer?,
             Err(_) => return Err(ServiceError::Llm(LlmError::Timeout(budget))),
         };

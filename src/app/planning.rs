@@ -21,7 +21,7 @@ use crate::ports::vector_store::{ListQuery, VectorQuery};
 use chrono::Utc;
 use futures::future::try_join_all;
 use std::collections::HashMap;
-use tracing::{info, warn};
+use tracing::{info, warn, Instrument};
 
 /// What a graph failure does to the write it belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -226,7 +226,8 @@ impl MemoryService {
                 limit: CANDIDATES_PER_FACT,
             })
             .collect();
-        let found = try_join_all(queries.iter().map(|q| store.search(q))).await?;
+        let searches = try_join_all(queries.iter().map(|q| store.search(q)));
+        let found = searches.instrument(tracing::debug_span!("app.candidates")).await?;
         Ok(Candidates::new(found.into_iter().flatten().map(|s| s.record).filter(|r| scope.contains(&r.scope))))
     }
 
@@ -314,6 +315,10 @@ impl MemoryService {
     /// Applies a plan's vector changes and history rows; safe to repeat. The rest of the write
     /// (its graph part, or a scope's deletion) is done by [`Self::finish`].
     pub async fn apply_changes(&self, plan: &WritePlan) -> Result<(), ServiceError> {
+        self.apply_vector_changes(plan).instrument(tracing::debug_span!("app.apply")).await
+    }
+
+    async fn apply_vector_changes(&self, plan: &WritePlan) -> Result<(), ServiceError> {
         let store = &self.backends().vector_store;
         let inserts: Vec<(MemoryRecord, Vec<f32>)> = plan
             .changes

@@ -17,7 +17,7 @@ use crate::ports::memory_api::ApiError;
 use crate::ports::store::StoreError;
 use crate::ports::vector_store::ListQuery;
 use std::collections::HashMap;
-use tracing::warn;
+use tracing::{warn, Instrument};
 
 /// Why a use case failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -151,7 +151,8 @@ impl MemoryService {
         texts: impl Iterator<Item = &'a MemoryText>,
     ) -> Result<HashMap<ContentHash, MemoryRecord>, ServiceError> {
         let hashes: Vec<_> = texts.map(MemoryText::hash).collect();
-        let found = self.backends.vector_store.find_by_hash(scope, &hashes).await?;
+        let lookup = self.backends.vector_store.find_by_hash(scope, &hashes);
+        let found = lookup.instrument(tracing::debug_span!("app.find_by_hash")).await?;
         Ok(found.into_iter().map(|r| (r.hash.clone(), r)).collect())
     }
 
@@ -161,7 +162,8 @@ impl MemoryService {
         purpose: EmbedPurpose,
     ) -> Result<Vec<Vec<f32>>, ServiceError> {
         let texts: Vec<String> = texts.map(str::to_owned).collect();
-        let vectors = self.backends.embedder.embed(&texts, purpose).await?;
+        let vectors =
+            self.backends.embedder.embed(&texts, purpose).instrument(tracing::debug_span!("app.embed")).await?;
         if vectors.len() != texts.len() {
             return Err(EmbedError::Protocol(format!("{} vectors for {} texts", vectors.len(), texts.len())).into());
         }
@@ -180,8 +182,8 @@ impl MemoryService {
             let vector = self.embed(std::iter::once(request.query.as_str()), EmbedPurpose::Search).await?.remove(0);
             let reranker = self.backends.reranker.as_ref().filter(|_| request.rerank);
             let fetch = if reranker.is_some() { (request.limit.get() * 3).max(20) } else { request.limit.get() };
-            let mut found =
-                super::retrieval::retrieve(self.backends.vector_store.as_ref(), &request, vector, fetch).await?;
+            let retrieve = super::retrieval::retrieve(self.backends.vector_store.as_ref(), &request, vector, fetch);
+            let mut found = retrieve.instrument(tracing::debug_span!("app.retrieve")).await?;
             let now = self.backends.clock.now();
             found.retain(|m| {
                 request.scope.contains(&m.record.scope)

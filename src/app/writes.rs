@@ -163,7 +163,8 @@ async fn apply_claimed(engine: &Engine, claimed: &ClaimedWrite, timing: WriterTi
         Ok(result) => {
             info!(attempt, "accepted write applied");
             let kept = WriteState::Applied { result: Box::new(result.clone()) };
-            let recorded = admission.finish(journal.as_ref(), &claimed.id, &kept).await;
+            let finish = admission.finish(journal.as_ref(), &claimed.id, &kept);
+            let recorded = finish.instrument(tracing::debug_span!("app.finish")).await;
             writer.deliver(&claimed.id, Ok(result));
             recorded
         }
@@ -226,6 +227,7 @@ async fn plan_and_apply(
 }
 
 async fn save_step(engine: &Engine, claimed: &ClaimedWrite, step: &SavedStep) -> Result<(), ServiceError> {
-    engine.service().backends().journal.save_plan(&claimed.id, step).await?;
+    let journal = &engine.service().backends().journal;
+    journal.save_plan(&claimed.id, step).instrument(tracing::debug_span!("app.save_plan")).await?;
     Ok(())
 }

@@ -39,5 +39,6 @@ mod reliability_secrets;
 mod reliability_shared_journal;
 mod rerankers;
 mod sigv4_check;
+mod span_timings;
 mod structured_answers;
 mod zero_setup;

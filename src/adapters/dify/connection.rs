@@ -16,8 +16,24 @@ use tokio::task::JoinSet;
 /// Lines read ahead of the session loop.
 const READ_QUEUE: usize = 64;
 
-/// One line read from the daemon (without its `\n`), or the read error that ended the input.
-pub type ReadLine = io::Result<Vec<u8>>;
+/// One line read from the daemon, or the read error that ended the input.
+pub type ReadLine = io::Result<Line>;
+
+/// One line read from the daemon (with its `\n` when it had one).
+#[derive(Debug)]
+pub struct Line {
+    /// The bytes.
+    pub bytes: Vec<u8>,
+    /// `dify.read`: open from the moment the reader has the whole line until the session loop
+    /// takes it (the hand-over between the reader and the loop).
+    pub read: tracing::Span,
+}
+
+impl Line {
+    fn new(bytes: Vec<u8>) -> Self {
+        Self { bytes, read: tracing::trace_span!("dify.read") }
+    }
+}
 
 /// Reads `\n`-separated lines of any length from a blocking reader on a plain thread (so a
 /// pending read never holds up the async runtime when the process stops). The channel closes at
@@ -34,7 +50,7 @@ where
             match reader.read_until(b'\n', &mut line) {
                 Ok(0) => return,
                 Ok(_) => {
-                    if tx.blocking_send(Ok(line)).is_err() {
+                    if tx.blocking_send(Ok(Line::new(line))).is_err() {
                         return;
                     }
                 }
@@ -65,7 +81,7 @@ where
             match reader.read_until(b'\n', &mut line).await {
                 Ok(0) => return,
                 Ok(_) => {
-                    if tx.send(Ok(line)).await.is_err() {
+                    if tx.send(Ok(Line::new(line))).await.is_err() {
                         return;
                     }
                 }
@@ -125,14 +141,20 @@ pub async fn run_session_loop(
                         dispatcher.backwards().close_all();
                         return LoopEnd::ReadError(e);
                     }
-                    Some(Ok(bytes)) => bytes,
+                    Some(Ok(Line { bytes, read })) => {
+                        drop(read);
+                        bytes
+                    }
                 };
+                let parse = tracing::trace_span!("dify.parse_line").entered();
                 let text = String::from_utf8_lossy(&bytes);
                 let text = text.trim();
                 if text.is_empty() {
                     continue;
                 }
-                match serde_json::from_str::<InboundMessage>(text) {
+                let parsed = serde_json::from_str::<InboundMessage>(text);
+                drop(parse);
+                match parsed {
                     Ok(message) if message.event == "request" => {
                         seen_request = true;
                         sessions.spawn(Arc::clone(dispatcher).run_session(message, out.clone()));
@@ -205,7 +227,7 @@ mod tests {
         let mut rx = spawn_blocking_line_reader(io::Cursor::new(input.into_bytes()));
         let mut lines = Vec::new();
         while let Some(line) = rx.recv().await {
-            lines.push(line.unwrap());
+            lines.push(line.unwrap().bytes);
         }
         assert_eq!(lines.len(), 4);
         assert_eq!(lines[0], b"a\n");

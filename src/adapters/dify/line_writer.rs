@@ -7,6 +7,7 @@ use std::time::Duration;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 
 /// Lines queued for the writer before senders wait (back-pressure on a slow daemon).
 const WRITE_QUEUE: usize = 1024;
@@ -43,12 +44,15 @@ where
     let (tx, mut rx) = mpsc::channel::<Vec<u8>>(WRITE_QUEUE);
     let task = tokio::spawn(async move {
         while let Some(line) = rx.recv().await {
-            sink.write_all(&line).await?;
-            // write what else is already queued before flushing once
-            while let Ok(more) = rx.try_recv() {
-                sink.write_all(&more).await?;
-            }
-            sink.flush().await?;
+            let write = async {
+                sink.write_all(&line).await?;
+                // write what else is already queued before flushing once
+                while let Ok(more) = rx.try_recv() {
+                    sink.write_all(&more).await?;
+                }
+                sink.flush().await
+            };
+            write.instrument(tracing::trace_span!("dify.write")).await?;
         }
         sink.flush().await?;
         sink.shutdown().await.or_else(|e| if e.kind() == io::ErrorKind::NotConnected { Ok(()) } else { Err(e) })

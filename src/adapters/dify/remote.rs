@@ -164,7 +164,7 @@ const REFUSAL_WAIT: Duration = Duration::from_secs(2);
 /// The daemon's plain-text refusal, when its first line is one.
 async fn refusal_after_closed_registration(lines: &mut mpsc::Receiver<ReadLine>) -> Option<LoopEnd> {
     let line = tokio::time::timeout(REFUSAL_WAIT, lines.recv()).await.ok()??.ok()?;
-    plain_text_refusal(&String::from_utf8_lossy(&line))
+    plain_text_refusal(&String::from_utf8_lossy(&line.bytes))
 }
 
 async fn register(out: &LineSender, key: &str, declarations: &PluginDeclarations) -> Result<(), LoopEnd> {

@@ -23,6 +23,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
+use tracing::Instrument;
 
 /// The `(type, action)` pairs this runtime answers.
 pub const SUPPORTED_ACTIONS: &[&str] = &[
@@ -77,6 +78,10 @@ impl Dispatcher {
 
     /// Answers one request completely: stream chunks, then `end` (or `error` then `end`).
     pub async fn run_session(self: Arc<Self>, message: InboundMessage, out: LineSender) {
+        self.session(message, out).instrument(tracing::debug_span!("dify.session")).await;
+    }
+
+    async fn session(self: Arc<Self>, message: InboundMessage, out: LineSender) {
         let Some(session_id) = message.session_id.clone().filter(|s| !s.is_empty()) else {
             tracing::warn!("request without session_id ignored");
             let _ = out.send_event(&OutboundEvent::Error { message: "request without session_id".into() }).await;
@@ -112,7 +117,8 @@ impl Dispatcher {
     }
 
     async fn dispatch(&self, message: &InboundMessage, session: &SessionOutput) -> Result<(), ErrorPayload> {
-        let data: RequestData = serde_json::from_value(message.data.clone())
+        let data: RequestData = tracing::trace_span!("dify.parse_data")
+            .in_scope(|| serde_json::from_value(message.data.clone()))
             .map_err(|e| ErrorPayload::new("InvalidRequestError", format!("request data is malformed: {e}")))?;
         tracing::info!(session = %session.session_id, kind = %data.kind, action = %data.action, tool = %data.tool, "request");
         match (data.kind.as_str(), data.action.as_str()) {
@@ -178,6 +184,7 @@ impl Dispatcher {
 }
 
 fn parse_credentials(data: &RequestData) -> Result<CredentialSet, ErrorPayload> {
+    let _checking = tracing::trace_span!("dify.credentials").entered();
     CredentialSet::from_map(&data.credentials).map_err(|e| ErrorPayload::new(CREDENTIAL_ERROR, e.to_string()))
 }
 
@@ -195,6 +202,10 @@ impl SessionOutput {
 
     /// Sends one chunk; a chunk too large for one line is refused (nothing is sent).
     async fn stream(&self, chunk: Value) -> Result<(), ErrorPayload> {
+        self.stream_line(chunk).instrument(tracing::trace_span!("dify.encode")).await
+    }
+
+    async fn stream_line(&self, chunk: Value) -> Result<(), ErrorPayload> {
         let line = self.event(SessionMessage::Stream(chunk)).to_line();
         if !self.limit.admits(&line) {
             return Err(ErrorPayload::new(
@@ -218,7 +229,8 @@ impl SessionOutput {
     }
 
     async fn end(&self) -> Result<(), Closed> {
-        self.out.send_event(&self.event(SessionMessage::End)).await
+        let end = self.event(SessionMessage::End);
+        self.out.send_event(&end).instrument(tracing::trace_span!("dify.encode")).await
     }
 
     async fn fail(&self, payload: ErrorPayload) -> Result<(), Closed> {

@@ -9,7 +9,9 @@ use super::runtime_error::RuntimeError;
 use super::settings::{RuntimeSettings, Transport};
 use super::stdio::run_stdio;
 use crate::adapters::console::Console;
+use crate::adapters::span_timings::{TimingsFile, SPAN_TIMINGS_VARIABLE};
 use crate::ports::memory_admin::MemoryAdmin;
+use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::sync::watch;
 
@@ -82,8 +84,14 @@ pub fn log_directives(mem0_dify_log: Option<String>, rust_log: Option<String>, d
 /// Sends `tracing` output to stderr (stdout carries only protocol lines), filtered by
 /// [`log_directives`] (`default`: [`SERVE_DEFAULT_LOG`] or [`CLI_DEFAULT_LOG`]). The database
 /// driver stays at `info` unless the filter names it: at `debug` it logs every statement's
-/// parameters, which are the users' memories. Does nothing when a subscriber is already installed.
-pub fn init_stderr_logging(default: &str) {
+/// parameters, which are the users' memories. With [`SPAN_TIMINGS_VARIABLE`] set to a file, the
+/// plugin's spans are also timed for that file (whatever the log filter; see
+/// [`crate::adapters::span_timings`]): the caller writes it at the end ([`TimingsFile::write_last`]).
+/// Does nothing when a subscriber is already installed.
+pub fn init_stderr_logging(default: &str) -> Option<TimingsFile> {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
     let directives = log_directives(std::env::var(LOG_VARIABLE).ok(), std::env::var("RUST_LOG").ok(), default);
     let mut filter = tracing_subscriber::EnvFilter::try_new(&directives).unwrap_or_else(|e| {
         eprintln!("mem0-dify: the log filter {directives:?} is invalid ({e}); using {default:?}");
@@ -94,7 +102,19 @@ pub fn init_stderr_logging(default: &str) {
             filter = filter.add_directive(directive);
         }
     }
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false).try_init();
+    let file = std::env::var_os(SPAN_TIMINGS_VARIABLE).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let Some(file) = file else {
+        let _ =
+            tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false).try_init();
+        return None;
+    };
+    // the stderr filter applies to the stderr output only, so that the timings see their spans
+    let stderr = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(false).with_filter(filter);
+    let (timings, layer) = TimingsFile::new(file);
+    // the plugin's own spans only: never events, never the libraries'
+    let own_spans =
+        tracing_subscriber::filter::filter_fn(|meta| meta.is_span() && meta.target().starts_with("mem0_dify"));
+    tracing_subscriber::registry().with(stderr).with(layer.with_filter(own_spans)).try_init().ok().map(|()| timings)
 }
 
 #[cfg(test)]

@@ -40,6 +40,7 @@ use params::Params;
 use reply::JsonReply;
 use requests::{AddInput, Binding, InputError, ScopeUsed};
 use serde_json::{json, Map, Value};
+use tracing::Instrument;
 
 /// A tool's code: runs one call (a method of [`Call`]).
 type Run = for<'a> fn(&'a Call<'a>) -> BoxFuture<'a, Outcome>;
@@ -214,7 +215,7 @@ pub async fn invoke_tool(
     let params = Params::new(params);
     let binding = Binding::new(credentials.bind_user_to_dify_user, ctx.end_user.as_deref());
     let call = Call { api, credentials, params, binding };
-    let outcome = (known.run)(&call).await;
+    let outcome = (known.run)(&call).instrument(tracing::debug_span!("dify.tool")).await;
     outcome.unwrap_or_else(|failure| failed(known, &failure))
 }
 
@@ -240,6 +241,16 @@ fn failed(tool: &Entry, failure: &Failure) -> ToolReply {
     }
 }
 
+/// Reads a call's parameters into a typed request (`dify.params`).
+fn checked<T>(read: impl FnOnce() -> Result<T, InputError>) -> Result<T, InputError> {
+    tracing::trace_span!("dify.params").in_scope(read)
+}
+
+/// `dify.shape`, entered while a call's outcome is turned into its reply (after the last await).
+fn shaping() -> tracing::span::EnteredSpan {
+    tracing::trace_span!("dify.shape").entered()
+}
+
 /// One call's inputs.
 struct Call<'a> {
     api: &'a dyn MemoryApi,
@@ -252,7 +263,7 @@ type Outcome = Result<ToolReply, Failure>;
 
 impl Call<'_> {
     async fn add(&self) -> Outcome {
-        let (request, source) = match requests::add(&self.params, self.binding)? {
+        let (request, source) = match checked(|| requests::add(&self.params, self.binding))? {
             AddInput::Skip(used) => {
                 let scope = ScopeOutput::new(&used.scope, used.source);
                 let json = JsonReply::success(json!([]), results_of(&ADD_SKIP_RESULT)).into_value();
@@ -264,7 +275,9 @@ impl Call<'_> {
         };
         let scope = ScopeOutput::new(&request.scope, source);
         let messages = reply::conversation_json(&request.conversation);
-        let reply = match self.api.add(self.credentials, request).await? {
+        let outcome = self.api.add(self.credentials, request).await?;
+        let _shaping = shaping();
+        let reply = match outcome {
             WriteOutcome::Accepted(id) => {
                 let pending = Pending::new(messages, &ADD_ACCEPT_RESULT, "memory addition", &id, false);
                 let outputs = AddOutputs { state: pending.state.into(), write_id: id.0, ..AddOutputs::default() };
@@ -292,11 +305,12 @@ impl Call<'_> {
     }
 
     async fn search(&self) -> Outcome {
-        let (request, source) = requests::search(&self.params, self.binding)?;
-        let max_context_chars = requests::max_context_chars(&self.params)?;
+        let (request, source) = checked(|| requests::search(&self.params, self.binding))?;
+        let max_context_chars = checked(|| requests::max_context_chars(&self.params))?;
         let scope = ScopeOutput::new(&request.scope, source);
         let query = request.query.as_str().to_owned();
         let outcome = self.api.search(self.credentials, request).await?;
+        let _shaping = shaping();
         let report = &outcome.value;
         let hits = report.results.iter().map(reply::scored_item).collect();
         let relations = report.relations.as_deref().map(reply::relations_json);
@@ -321,7 +335,7 @@ impl Call<'_> {
     }
 
     async fn get_all(&self) -> Outcome {
-        let input = requests::list(&self.params, self.binding)?;
+        let input = checked(|| requests::list(&self.params, self.binding))?;
         let scope = ScopeOutput::new(&input.request.scope, input.source);
         let mut messages = requests::scope_json(&input.request.scope);
         messages.insert("limit".into(), json!(input.request.limit.get()));
@@ -329,6 +343,7 @@ impl Call<'_> {
             messages.insert("filters".into(), filters);
         }
         let outcome = self.api.get_all(self.credentials, input.request).await?;
+        let _shaping = shaping();
         let report = &outcome.value;
         let items = report.results.iter().map(|r| Value::Object(reply::memory_item(r))).collect();
         let relations = report.relations.as_deref().map(reply::relations_json);
@@ -352,9 +367,10 @@ impl Call<'_> {
     }
 
     async fn get(&self) -> Outcome {
-        let target = requests::memory_ref(&self.params, self.binding)?;
+        let target = checked(|| requests::memory_ref(&self.params, self.binding))?;
         let messages = ref_json(&target, Map::new());
         let outcome = self.api.get(self.credentials, target.clone()).await?;
+        let _shaping = shaping();
         match (outcome.value, outcome.degraded) {
             (_, Some(degraded)) => Ok(ToolReply {
                 json: JsonReply::success(messages, json!({})).degraded(Some(&degraded)).into_value(),
@@ -379,14 +395,16 @@ impl Call<'_> {
     }
 
     async fn update(&self) -> Outcome {
-        let request = requests::update(&self.params, self.binding)?;
+        let request = checked(|| requests::update(&self.params, self.binding))?;
         let mut extra = Map::new();
         extra.insert("text".into(), reply::echo(request.text.as_str()));
         if !request.metadata.is_empty() {
             extra.insert("metadata".into(), reply::echo_json(&Value::Object(request.metadata.as_map().clone())));
         }
         let messages = ref_json(&request.target, extra);
-        Ok(match self.api.update(self.credentials, request).await? {
+        let outcome = self.api.update(self.credentials, request).await?;
+        let _shaping = shaping();
+        Ok(match outcome {
             WriteOutcome::Accepted(id) => {
                 Pending::new(messages, &UPDATE_ACCEPT_RESULT, "memory update", &id, false).write()
             }
@@ -407,9 +425,11 @@ impl Call<'_> {
     }
 
     async fn delete(&self) -> Outcome {
-        let target = requests::memory_ref(&self.params, self.binding)?;
+        let target = checked(|| requests::memory_ref(&self.params, self.binding))?;
         let messages = ref_json(&target, Map::new());
-        Ok(match self.api.delete(self.credentials, target).await? {
+        let outcome = self.api.delete(self.credentials, target).await?;
+        let _shaping = shaping();
+        Ok(match outcome {
             WriteOutcome::Accepted(id) => {
                 Pending::new(messages, &DELETE_ACCEPT_RESULT, "memory deletion", &id, false).write()
             }
@@ -426,11 +446,13 @@ impl Call<'_> {
     }
 
     async fn delete_all(&self) -> Outcome {
-        let ScopeUsed { scope: wiped, source } = requests::delete_all(&self.params, self.binding)?;
+        let ScopeUsed { scope: wiped, source } = checked(|| requests::delete_all(&self.params, self.binding))?;
         let scope = ScopeOutput::new(&wiped, source);
         let filters = Value::Object(requests::scope_json(&wiped));
         let messages = json!({ "filters": filters });
-        let reply = match self.api.delete_all(self.credentials, wiped).await? {
+        let outcome = self.api.delete_all(self.credentials, wiped).await?;
+        let _shaping = shaping();
+        let reply = match outcome {
             WriteOutcome::Accepted(id) => {
                 Pending::new(messages, &DELETE_ALL_ACCEPT_RESULT, "batch memory deletion", &id, false).write()
             }
@@ -451,9 +473,10 @@ impl Call<'_> {
     }
 
     async fn history(&self) -> Outcome {
-        let target = requests::memory_ref(&self.params, self.binding)?;
+        let target = checked(|| requests::memory_ref(&self.params, self.binding))?;
         let messages = ref_json(&target, Map::new());
         let outcome = self.api.history(self.credentials, target.clone()).await?;
+        let _shaping = shaping();
         let rows = outcome.value.iter().map(reply::history_item).collect();
         let outputs = HistoryOutputs {
             status: Status::default(),
@@ -471,10 +494,11 @@ impl Call<'_> {
 
 impl Call<'_> {
     async fn write_status(&self) -> Outcome {
-        let target = requests::write_ref(&self.params, self.binding)?;
+        let target = checked(|| requests::write_ref(&self.params, self.binding))?;
         let id = target.id.clone();
         let messages = json!({ "write_id": id.0 });
         let state = self.api.write_status(self.credentials, target).await?;
+        let _shaping = shaping();
         let Some(state) = state else {
             let message = format!("Write not found: {}", id.0);
             return Ok(ToolReply {

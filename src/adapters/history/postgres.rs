@@ -2,8 +2,9 @@
 //! with Mem0's history columns (mem0-behaviour.md §2.8) plus an insertion sequence.
 
 use super::entry::{owner_columns, StoredRow};
+use crate::adapters::postgres::checkout::checkout;
 use crate::adapters::postgres::ddl;
-use crate::adapters::postgres::errors::{from_pg, from_pool};
+use crate::adapters::postgres::errors::from_pg;
 use crate::adapters::postgres::identifier::CollectionName;
 use crate::adapters::vector::pgvector::PgVectorStore;
 use crate::domain::history::HistoryEntry;
@@ -75,7 +76,7 @@ impl PostgresHistoryStore {
 
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
         self.ready().await?;
-        self.pool.get().await.map_err(|e| from_pool(STORE, e))
+        checkout(&self.pool, STORE).await
     }
 }
 

@@ -5,8 +5,9 @@
 //! lock on the table, so no two processes claim the same write or two writes of one owner.
 
 use super::rules::{claimable, forgotten, kept, saved_step, state_of, step_json, ClaimCandidate, StoredState};
+use crate::adapters::postgres::checkout::checkout;
 use crate::adapters::postgres::ddl;
-use crate::adapters::postgres::errors::{from_pg, from_pool};
+use crate::adapters::postgres::errors::from_pg;
 use crate::adapters::postgres::identifier::CollectionName;
 use crate::adapters::vector::pgvector::PgVectorStore;
 use crate::domain::memory::MemoryId;
@@ -21,6 +22,7 @@ use deadpool_postgres::Pool;
 use serde_json::Value;
 use std::time::Duration;
 use tokio::sync::OnceCell;
+use tracing::Instrument;
 
 const STORE: &str = "PostgreSQL write journal";
 /// Connections of the pool kept for recording accepted writes, beside the store's pool.
@@ -95,7 +97,7 @@ impl PostgresJournal {
             )
         })
         .await?;
-        pool.get().await.map_err(|e| from_pool(STORE, e))
+        checkout(pool, STORE).await
     }
 
     async fn execute(
@@ -104,7 +106,8 @@ impl PostgresJournal {
         params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
     ) -> Result<u64, StoreError> {
         let client = self.client().await?;
-        client.execute(&sql.replace("{t}", &self.table), params).await.map_err(pg)
+        let sql = sql.replace("{t}", &self.table);
+        client.execute(&sql, params).instrument(tracing::trace_span!("pg.query")).await.map_err(pg)
     }
 }
 
@@ -139,13 +142,17 @@ impl WriteJournal for PostgresJournal {
             t = self.table
         );
         let repeat_of: Vec<&str> = write.repeat_of.iter().map(|id| id.0.as_str()).collect();
-        // Prepared once per connection: an accept is then one round trip.
-        let statement = client.prepare_cached(&sql).await.map_err(pg)?;
         let held_for: Option<f64> = write.held_for.map(|d| d.as_secs_f64());
-        let row = client
-            .query_one(&statement, &[&write.id.0, &write.ordering_key, &command, &repeat_of, &held_for])
-            .await
-            .map_err(pg)?;
+        let row = async {
+            // Prepared once per connection: an accept is then one round trip.
+            let statement = client.prepare_cached(&sql).await.map_err(pg)?;
+            client
+                .query_one(&statement, &[&write.id.0, &write.ordering_key, &command, &repeat_of, &held_for])
+                .await
+                .map_err(pg)
+        }
+        .instrument(tracing::trace_span!("pg.query"))
+        .await?;
         Ok(match (row.get::<_, Option<String>>(0), row.get::<_, bool>(1)) {
             (Some(earlier), _) => Recorded::Repeat(WriteId(earlier)),
             (None, true) => Recorded::New,

@@ -1,6 +1,7 @@
 //! PostgreSQL plumbing shared by the pgvector store, the PostgreSQL history store and the write
 //! journal: connection settings (libpq's `sslmode` included), the pool, TLS, DDL and error mapping.
 
+pub mod checkout;
 pub mod connection;
 pub mod ddl;
 pub mod errors;

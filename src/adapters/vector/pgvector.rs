@@ -168,7 +168,7 @@ impl PgVectorStore {
 
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
         self.capabilities().await?;
-        self.pool.get().await.map_err(|e| from_pool(STORE, e))
+        crate::adapters::postgres::checkout::checkout(&self.pool, STORE).await
     }
 
     /// Exact search: every vector of the scope compared (the scope's index feeds a top-k sort
@@ -539,12 +539,15 @@ async fn query_rows(
     params: &Params,
     cacheable: bool,
 ) -> Result<Vec<Row>, StoreError> {
-    if cacheable {
-        let statement = client.prepare_cached(sql).await.map_err(pg)?;
-        client.query(&statement, &params.as_refs()).await.map_err(pg)
-    } else {
-        client.query(sql, &params.as_refs()).await.map_err(pg)
-    }
+    let query = async {
+        if cacheable {
+            let statement = client.prepare_cached(sql).await.map_err(pg)?;
+            client.query(&statement, &params.as_refs()).await.map_err(pg)
+        } else {
+            client.query(sql, &params.as_refs()).await.map_err(pg)
+        }
+    };
+    tracing::Instrument::instrument(query, tracing::trace_span!("pg.query")).await
 }
 
 fn limit_param(limit: usize) -> i64 {
