@@ -71,18 +71,33 @@ pub struct LocalEmbedder {
     queue: Arc<Queue>,
 }
 
-/// Embedding requests waiting for the model, coalesced into batches: while one batch runs, the
-/// requests that arrive meanwhile (other writes and searches) wait and then run together, so
-/// concurrent callers share one forward pass instead of competing for the CPU.
-#[derive(Default)]
+/// Embedding requests waiting for the model, coalesced into batches: while the runners are busy,
+/// the requests that arrive meanwhile (other writes and searches) wait and then run together, so
+/// concurrent callers share forward passes instead of competing for the CPU. One runner per core
+/// (see [`runners`]); each forward pass runs on one thread (the binary sets `RAYON_NUM_THREADS=1`
+/// unless told otherwise), which on a small model costs less than splitting every pass's small
+/// matrix products across threads.
 struct Queue {
     waiting: Mutex<Waiting>,
+    runners: usize,
+}
+
+impl Default for Queue {
+    fn default() -> Self {
+        Self { waiting: Mutex::default(), runners: runners() }
+    }
+}
+
+/// Runners working at once: one per core the process may use (at least 1, at most 8).
+fn runners() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().clamp(1, 8))
 }
 
 #[derive(Default)]
 struct Waiting {
     jobs: Vec<Job>,
-    running: bool,
+    /// Runners working now.
+    running: usize,
 }
 
 struct Job {
@@ -95,11 +110,16 @@ impl Queue {
         self.waiting.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Queues a job; returns true when the caller must start the runner (none is running).
+    /// Queues a job; returns true when the caller must start a runner (fewer than [`Self::runners`]
+    /// are working).
     fn push(&self, job: Job) -> bool {
         let mut waiting = self.lock();
         waiting.jobs.push(job);
-        !std::mem::replace(&mut waiting.running, true)
+        let start = waiting.running < self.runners;
+        if start {
+            waiting.running += 1;
+        }
+        start
     }
 
     /// Takes jobs holding up to [`BATCH_SIZE`] texts (at least one job); stops the runner when none wait.
@@ -115,7 +135,7 @@ impl Queue {
             take += 1;
         }
         if take == 0 {
-            waiting.running = false;
+            waiting.running -= 1;
         }
         waiting.jobs.drain(..take).collect()
     }
@@ -275,6 +295,19 @@ mod tests {
 
     fn block(config: Value) -> ProviderBlock {
         test_block("local_embedder_json", PROVIDER, config)
+    }
+
+    #[test]
+    fn one_runner_starts_per_core_and_each_stops_when_no_job_waits() {
+        let queue = Queue { waiting: Mutex::default(), runners: 2 };
+        let job = || Job { texts: vec!["t".into()], reply: tokio::sync::oneshot::channel().0 };
+        assert!(queue.push(job()), "the first job starts a runner");
+        assert!(queue.push(job()), "so does the second: a core is free");
+        assert!(!queue.push(job()), "the third waits for a working runner");
+        assert_eq!(queue.next_batch().len(), 3, "a runner takes every waiting job");
+        assert!(queue.next_batch().is_empty(), "no job left: that runner stops");
+        assert!(queue.push(job()), "one runner is free again");
+        assert_eq!(queue.lock().running, 2);
     }
 
     #[test]
