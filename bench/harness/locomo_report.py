@@ -56,7 +56,7 @@ def section(result: dict, plot_rel: str | None) -> str:
     lines.append("")
     h = result["metrics"].get("hybrid", {}).get("1-4")
     if h:
-        miss = [f"{k} {h[k]:.1f} % (target {t:.0f} %, {'met' if h[k] >= t else f'missed by {t - h[k]:.1f} points'})"
+        miss = [f"{k} {h[k]:.2f} % (target {t:.0f} %, {'met' if h[k] >= t else f'missed by {t - h[k]:.2f} points'})"
                 for k, t in TARGETS.items()]
         lines += ["Targets (hybrid, categories 1–4): " + "; ".join(miss) + ".", ""]
     lines += ["| mode | category | questions | turn recall@5 | @10 | @20 | session hit@5 | @10 | @20 | "
