@@ -622,6 +622,15 @@ def analysis(py: Figures, rs: Figures, have_rust: bool) -> str:
             f"and the graph step of a write is journaled (issue 12). Not isolated further yet; next step in issue 18 "
             f"(a breakdown of the plugin's own time per operation). Still within the 5 ms target and the historical "
             f"spread (2.98–9.26 ms).")
+    if rs.rss_loaded_kib is not None:
+        out.append(
+            f"- **Loaded RSS** ({fmt(_mib(rs.rss_loaded_kib), ' MiB')} here). *Why it is above the 15.7 MiB of "
+            f"2026-12-05T21:25Z (written 2026-12-06, issues 14 and 18):* the binary's allocator is mimalloc since then, "
+            f"which keeps freed pages in its heaps (one per thread) for reuse instead of returning them to the kernel "
+            f"at every free; musl's own malloc did return them, and with the local embedding model that cost a third "
+            f"of the plugin's CPU time in page faults (BENCHMARKS.md, LoCoMo ingestion: 26 of 73 CPU-seconds). The "
+            f"ratio against the Python plugin fell from 11.7× to {ratio(py.rss_loaded_kib, rs.rss_loaded_kib)}, for "
+            f"lower CPU per add and search here and 1.6× the LoCoMo ingest rate.")
     else:
         out.append("- **Missed targets, by how much, the likely cause (to confirm from the per-run JSON and a profile) "
                    "and the next optimization:**")
