@@ -29,7 +29,7 @@ import numpy as np
 from . import pgdata
 from .corpus import QUESTIONS, conversation, query_for, user_facts, user_id
 from .embedding import embed
-from .experiments import Ctx, MachineLoad, Model, _check, dist_ms, sync_add
+from .experiments import Ctx, Model, _check, dist_ms, sync_add
 from .stacks import Stack
 
 TABLE = "bench_growth"
@@ -283,7 +283,7 @@ def exp_growth(ctx: Ctx, stack: Stack, size: int, seeded: dict, question_terms: 
         for i in range(5):
             _search(ctx, p, creds, user_id(i % users), "warm up", "hybrid", top_k)
         rss_warm = p.rss_kib()
-        load = MachineLoad()
+        load = ctx.meter()
         cpu0 = p.cpu_seconds()
         with conn.cursor() as cur:
             for i, (uid, q) in enumerate(qs):
@@ -300,14 +300,15 @@ def exp_growth(ctx: Ctx, stack: Stack, size: int, seeded: dict, question_terms: 
                     f["recall"].append(tie)
                     f["strict"].append(strict)
         search_cpu = p.cpu_seconds() - cpu0
-        search_busy = load.done()
+        search_share = load.done()
+        search_busy = search_share["cores"]["machine"]
         load_during = loadavg()
         rss_searches = p.rss_kib()
         # Sync adds (0 ms model): corpus turns of users the model server knows, each sent as a seeded user's
         # (whose 100 stored memories are the candidates), so facts are added, updated or found stored.
         add_creds = ctx.creds(False, TABLE)
         per_add = []
-        load = MachineLoad()
+        load = ctx.meter()
         cpu0 = p.cpu_seconds()
         for i in range(adds):
             turn = dict(conversation(1000 + i, 1, ctx.seed)[0], user_id=user_id((i * 7919) % users))
@@ -316,7 +317,8 @@ def exp_growth(ctx: Ctx, stack: Stack, size: int, seeded: dict, question_terms: 
             per_add.append({"latency_ms": s.latency * 1000, "model_ms": model_ms, "own_ms": s.latency * 1000 - model_ms,
                             "events": [x.get("event") for x in (body.get("results") or []) if isinstance(x, dict)]})
         add_cpu = p.cpu_seconds() - cpu0
-        add_busy = load.done()
+        add_cpu_share = load.done()
+        add_busy = add_cpu_share["cores"]["machine"]
         rss_end = p.rss_kib()
     finally:
         p.stop()
@@ -343,7 +345,7 @@ def exp_growth(ctx: Ctx, stack: Stack, size: int, seeded: dict, question_terms: 
                      "own_overhead": dist_ms([a["own_ms"] / 1000 for a in per_add]), "events": events,
                      "plugin_cpu_ms_per_add": round(add_cpu * 1000 / max(1, len(per_add)), 2),
                      "machine_busy_cores": add_busy},
-        "machine_busy_cores": search_busy, "loadavg_before": load_before, "loadavg_during": load_during,
+        "machine_busy_cores": search_busy, "cpu": {"searches": search_share, "adds": add_cpu_share}, "loadavg_before": load_before, "loadavg_during": load_during,
         "db_statements": explain_plugin_statements(ctx.pg, TABLE, users, ctx.dims, question_terms)}
     ctx.save(stack, f"growth_{size}", result)
     print(f"[{stack.name}] growth {size}: hybrid own {result['hybrid']['own_overhead']} recall "
