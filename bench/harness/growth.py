@@ -345,7 +345,7 @@ def exp_growth(ctx: Ctx, stack: Stack, size: int, seeded: dict, question_terms: 
                      "own_overhead": dist_ms([a["own_ms"] / 1000 for a in per_add]), "events": events,
                      "plugin_cpu_ms_per_add": round(add_cpu * 1000 / max(1, len(per_add)), 2),
                      "machine_busy_cores": add_busy},
-        "machine_busy_cores": search_busy, "cpu": {"searches": search_share, "adds": add_cpu_share}, "loadavg_before": load_before, "loadavg_during": load_during,
+        "machine_busy_cores": search_busy, "cpu_shares": {"searches": search_share, "adds": add_cpu_share}, "loadavg_before": load_before, "loadavg_during": load_during,
         "db_statements": explain_plugin_statements(ctx.pg, TABLE, users, ctx.dims, question_terms)}
     ctx.save(stack, f"growth_{size}", result)
     print(f"[{stack.name}] growth {size}: hybrid own {result['hybrid']['own_overhead']} recall "
