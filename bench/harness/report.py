@@ -340,6 +340,8 @@ def render(data: dict, plot_rel: str | None) -> str:
     for t in targets(py, rs, have_rust):
         w("| " + " | ".join(x if x is not None else "—" for x in t) + " |")
     w("")
+    from . import targets18  # issue 18's targets, right after issue 8's
+    w(targets18.section(data))
     w(analysis(py, rs, have_rust))
     if data.get("errors"):
         w("### Experiments that failed in the last run\n")
