@@ -542,24 +542,27 @@ def fill_embedded(ctx: Ctx, stack: Stack, data_dir: str, collection: str, size: 
         p.wait_heartbeat()
         creds = embedded_creds(ctx, True, collection)
         cpu0 = p.cpu_seconds()
+        todo = collections.deque({"user": text, "user_id": uid, "infer": False} for uid, text in mems)
         inflight = collections.deque()
-        acks = []
-
-        def settle(s):
-            body = _check(p.wait(s, 300), "embedded fill add")
-            results = (body or {}).get("results")
-            event = results[0].get("event") if isinstance(results, list) and results else None
-            if event not in ("ACCEPT", "ACCEPTED"):
-                raise RuntimeError(f"embedded fill add not accepted: {body}")
-            acks.append(s.latency)
-
+        acks, busy = [], 0
         t0 = time.perf_counter()
-        for uid, text in mems:
-            if len(inflight) >= window:
-                settle(inflight.popleft())
-            inflight.append(p.send(p.tool(creds, "add_memory", {"user": text, "user_id": uid, "infer": False})))
-        while inflight:
-            settle(inflight.popleft())
+        while todo or inflight:
+            while todo and len(inflight) < window:
+                params = todo.popleft()
+                inflight.append((p.send(p.tool(creds, "add_memory", params)), params))
+            s, params = inflight.popleft()
+            p.wait(s, 300)
+            body = s.json_result()
+            results = (body or {}).get("results") if isinstance(body, dict) else None
+            event = results[0].get("event") if isinstance(results, list) and results and isinstance(results[0], dict) else None
+            if s.error is None and event in ("ACCEPT", "ACCEPTED"):
+                acks.append(s.latency)
+            elif "busy" in json.dumps([s.error, body]).lower():  # more than MAX_PENDING_WRITES waiting: send it again
+                busy += 1
+                todo.appendleft(params)
+                time.sleep(0.02)
+            else:
+                raise RuntimeError(f"embedded fill add not accepted: {s.error or body}")
         t_sent = time.perf_counter()
         rows, t_moved, last = 0, t_sent, -1
         while rows < len(mems):
@@ -579,7 +582,7 @@ def fill_embedded(ctx: Ctx, stack: Stack, data_dir: str, collection: str, size: 
              if os.path.isfile(os.path.join(data_dir, f))}
     out = {"adds": len(mems), "window": window, "mode": "async, infer false, one memory per add",
            "send_phase_s": round(t_sent - t0, 2), "applied_s": round(t_done - t0, 2),
-           "applied_adds_per_s": round(len(mems) / (t_done - t0), 1), "ack": dist_ms(acks),
+           "applied_adds_per_s": round(len(mems) / (t_done - t0), 1), "ack": dist_ms(acks), "busy_replies": busy,
            "plugin_cpu_ms_per_add": round(cpu * 1000 / len(mems), 3), "rss_end_kib": rss,
            "store_bytes": sum(b for f, b in files.items() if f.startswith(EMBEDDED_FILE)), "files": files}
     print(f"[rust] embedded store filled through the plugin: {out['adds']} adds applied in {out['applied_s']} s "
