@@ -30,6 +30,7 @@ from .model_script import script_tables, write_script
 from .stacks import python_stack, rust_stack
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_ONLY = "startup,async_add,sync_add,throughput,search,search_embedded,breakdown"  # a full run (`growth`: its own)
 
 
 class _Group:
@@ -127,7 +128,7 @@ def machine_info(pg: dict) -> dict:
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--stacks", default="python,rust")
-    ap.add_argument("--only", default="startup,async_add,sync_add,throughput,search,breakdown")
+    ap.add_argument("--only", default=DEFAULT_ONLY)
     ap.add_argument("--sizes", default="1000,10000,100000")
     ap.add_argument("--users", type=int, default=1000)
     ap.add_argument("--dims", type=int, default=int(os.environ.get("BENCH_DIMS", "384")))
@@ -163,8 +164,9 @@ def main():
     ap.add_argument("--growth-migrate-fill-wait", type=float, default=900.0,
                     help="growth: longest wait for the plugin's background fill of the terms after that reply (s)")
     # The embedded store beside pgvector (issue 18; Rust only; `--only search_embedded`): experiments.exp_search_embedded.
-    ap.add_argument("--embedded-max-size", type=int, default=0,
-                    help="search_embedded: run only at the sizes of --sizes up to this one (0 = every size)")
+    ap.add_argument("--embedded-max-size", type=int, default=10000,
+                    help="search_embedded: run only at the sizes of --sizes up to this one (default 10000: the store "
+                         "is filled through the plugin, ~1 min per 10k memories; 0 = every size)")
     ap.add_argument("--growth-hnsw-max", type=int, default=None, help="growth: build the HNSW index only up to this size")
     a = ap.parse_args()
 
@@ -328,7 +330,7 @@ def main():
         with open(path) as f:
             prev = json.load(f)
     key = ",".join(s.name for s in stacks)
-    if only != {"startup", "async_add", "sync_add", "throughput", "search", "breakdown"}:
+    if only != set(DEFAULT_ONLY.split(",")):
         key += f" (only {a.only})"
     prev[key] = info
     with open(path, "w") as f:
