@@ -444,7 +444,11 @@ def embedded_section(data: dict) -> str:
            "hybrid retrieval), each store in a fresh process, the searches interleaved in blocks of 25 (alternating "
            "order). The embedded file is filled through the plugin itself (`add_memory`, `infer: false`, async "
            "mode, pipelined); the pgvector table is the seeded copy in Mem0's layout, searched once the plugin has "
-           "filled its keyword terms. Recall: share of the user's exact top-10 by cosine (tie-aware).\n",
+           "filled its keyword terms. Recall: share of the user's exact top-10 by cosine (tie-aware; at 1k and 10k a "
+           "user has 1 and 10 memories, so returning all of them is recall 1). Plugin CPU counts the plugin's process "
+           "only: the embedded store's search runs inside it, pgvector's query in PostgreSQL (its share is in the CPU "
+           "table, for both arms together). The first search opens the store: the embedded one loads the "
+           "collection's vectors into memory, hence also its higher RSS.\n",
            "| size | store | own overhead p50 / p95 (ms) | latency p50 (ms) | plugin CPU per search (ms) | recall of "
            "the top-10 | first search, opening the store (ms) | RSS after the searches (MiB) |",
            "|---|---|---|---|---|---|---|---|"]
