@@ -448,7 +448,7 @@ def embedded_section(data: dict) -> str:
            "user has 1 and 10 memories, so returning all of them is recall 1). Plugin CPU counts the plugin's process "
            "only: the embedded store's search runs inside it, pgvector's query in PostgreSQL (its share is in the CPU "
            "table, for both arms together). The first search opens the store: the embedded one loads the "
-           "collection's vectors into memory, hence also its higher RSS.\n",
+           "collection's vectors into memory (part of its RSS).\n",
            "| size | store | own overhead p50 / p95 (ms) | latency p50 (ms) | plugin CPU per search (ms) | recall of "
            "the top-10 | first search, opening the store (ms) | RSS after the searches (MiB) |",
            "|---|---|---|---|---|---|---|---|"]
