@@ -49,10 +49,9 @@ def rows(data: dict) -> list[tuple[str, str, str]]:
     have = [x for x in p95s if x is not None]
     out.append(("search own overhead p95 ≤ 3 ms at 1k / 10k / 100k", " / ".join(_ms(x) for x in p95s),
                 _verdict(max(have) <= 3 if len(have) == len(SIZES) else None)))
-    emb = rust.get("search_embedded_10000", {})
-    e50, pg50 = _get(emb, "embedded.own_overhead.p50_ms"), _get(emb, "pgvector.own_overhead.p50_ms")
-    out.append(("embedded store no slower than pgvector at 10k (own overhead p50, same queries)",
-                f"{_ms(e50)} vs {_ms(pg50)}", _verdict(None if e50 is None or pg50 is None else e50 <= pg50)))
+    from .report import EMBEDDED_TARGET, Figures, embedded_vs_pgvector
+    value, ok, margin = embedded_vs_pgvector(Figures(rust, None, "rust"))
+    out.append((EMBEDDED_TARGET, f"{value} ({margin})" if value else "—", _verdict(ok)))
 
     def applied(stack):
         d = stack.get("async_add_0ms_pipelined") or stack.get("async_add_0ms") or {}
