@@ -4,6 +4,7 @@ import json
 import os
 import random
 import statistics
+import tempfile
 import threading
 import time
 import urllib.request
@@ -407,15 +408,20 @@ def search_queries(ctx: Ctx, size: int, users: int, queries: int) -> list[tuple[
 class _SearchRun:
     """One stack's process and its accumulated search figures."""
 
-    def __init__(self, ctx: Ctx, stack: Stack, table: str, tag: str, top_k: int):
-        self.stack, self.top_k = stack, top_k
-        self.p = stack.spawn(ctx.scratch, tag, ctx.log_dir)
+    def __init__(self, ctx: Ctx, stack: Stack, table: str, tag: str, top_k: int, creds: dict | None = None,
+                 env: dict | None = None, label: str | None = None):
+        """`creds` (default: pgvector on `table`, async mode), `env` on top of the spawn's, `label` (default: the
+        stack's name) naming this run beside the others it is interleaved with."""
+        self.stack, self.top_k, self.label = stack, top_k, label or stack.name
+        self.p = stack.spawn(ctx.scratch, tag, ctx.log_dir, env=env)
         self.lat, self.own, self.model_ms, self.recalls, self.strict, self.returned = [], [], [], [], [], []
         self.errors, self.sample, self.cpu = 0, None, 0.0
         self.p.wait_heartbeat()
-        self.creds = ctx.creds(True, table)
-        _check(self.p.call(self.p.tool(self.creds, "search_memory",
-                                       {"query": "warm up", "user_id": user_id(0), "top_k": top_k})), "warm-up search")
+        self.creds = creds or ctx.creds(True, table)
+        warm = self.p.call(self.p.tool(self.creds, "search_memory",
+                                       {"query": "warm up", "user_id": user_id(0), "top_k": top_k}))
+        _check(warm, "warm-up search")
+        self.first_search_ms = round(warm.latency * 1000, 2)  # the first open of the store is in it
         self.rss_warm = self.p.rss_kib()
 
     def run(self, ctx: Ctx, block: list, truth: dict):
@@ -445,11 +451,13 @@ class _SearchRun:
             self.strict.append(len(set(got[: self.top_k]) & set(exact_ids)) / want)
         self.cpu += self.p.cpu_seconds() - cpu0
 
-    def save(self, ctx: Ctx, name: str, size: int, users: int, queries: int, info: dict, busy: dict, interleaved):
+    def save(self, ctx: Ctx, name: str, size: int, users: int, queries: int, info: dict, busy: dict, interleaved,
+             extra: dict | None = None):
         rss = self.p.rss_kib()
         self.p.stop()
         r = self
         ctx.save(self.stack, name, {
+            **(extra or {}),
             "size": size, "users": users, "top_k": r.top_k, "queries": queries, "errors": r.errors,
             "interleaved_with": interleaved, "data": info, "latency": dist_ms(r.lat), "own_overhead": dist_ms(r.own),
             "model_time": dist_ms(r.model_ms),
@@ -460,7 +468,7 @@ class _SearchRun:
             "mean_returned": round(statistics.mean(r.returned), 2) if r.returned else None,
             "plugin_cpu_ms_per_search": round(r.cpu * 1000 / max(1, len(r.lat)), 3), "rss_after_warmup_kib": r.rss_warm,
             "rss_end_kib": rss, "machine_busy_cores": busy["cores"]["machine"], "cpu": busy, "sample_response": r.sample})
-        print(f"[{self.stack.name}] {name}: own {dist_ms(r.own)} recall "
+        print(f"[{self.label}] {name}: own {dist_ms(r.own)} recall "
               f"{statistics.mean(r.recalls) if r.recalls else None}", flush=True)
 
 
@@ -483,8 +491,173 @@ def exp_search(ctx: Ctx, stacks: list, size: int, seeded: dict, users=1000, quer
                 r.run(ctx, qs[i: i + block], seeded["truth"])
         busy = load.done()
         for r, name in zip(runs, names):
-            others = [x.stack.name for x in runs if x is not r]
+            others = [x.label for x in runs if x is not r]
             r.save(ctx, name, size, users, queries, seeded["info"], busy, others)
+    finally:
+        for r in runs:
+            if r.p.proc.poll() is None:
+                r.p.stop()
+
+
+# ------------------------------------------------------------------ search: embedded store beside pgvector (issue 18)
+EMBEDDED_FILE = "bench_search.db"  # relative: under the plugin's data dir (MEM0_DIFY_DATA_DIR)
+
+
+def embedded_creds(ctx: Ctx, async_mode: bool, collection: str, path: str = EMBEDDED_FILE) -> dict:
+    """The shared credentials with the plugin's embedded store (SQLite file + FTS5) as the vector store."""
+    c = ctx.creds(async_mode, collection)
+    c["local_vector_db_json"] = json.dumps({"provider": "embedded", "config": {
+        "path": path, "collection_name": collection, "embedding_model_dims": ctx.dims}})
+    return c
+
+
+def embedded_rows(path: str, collection: str, count_only: bool = False):
+    """The collection's rows in the plugin's embedded file, read-only: their count, or [(id, payload dict)]
+    (0 / [] while the file or its tables do not exist yet)."""
+    import sqlite3
+    if not os.path.exists(path):
+        return 0 if count_only else []
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+    try:
+        if count_only:
+            return conn.execute("SELECT count(*) FROM memories WHERE collection = ?", (collection,)).fetchone()[0]
+        return [(i, json.loads(p)) for i, p in
+                conn.execute("SELECT id, payload FROM memories WHERE collection = ?", (collection,))]
+    except sqlite3.OperationalError:  # no schema yet
+        return 0 if count_only else []
+    finally:
+        conn.close()
+
+
+def fill_embedded(ctx: Ctx, stack: Stack, data_dir: str, collection: str, size: int, users: int, window: int = 16,
+                  timeout: float = 1800.0) -> dict:
+    """Fills the embedded store with the memories the pgvector search table is seeded with (pgdata.memories_for:
+    same texts, same users) through the plugin itself: one `add_memory` per memory, `infer: false` (stored as
+    given, embedded by the model server), async mode, up to `window` in flight; waits until every one is a row
+    of the file. The process is stopped afterwards (the searches start a fresh one on the file)."""
+    mems = [(user_id(u), text) for u, text in pgdata.memories_for(size, users, ctx.seed)]
+    path = os.path.join(data_dir, EMBEDDED_FILE)
+    p = stack.spawn(ctx.scratch, f"search_embedded_fill_{size}", ctx.log_dir, env={"MEM0_DIFY_DATA_DIR": data_dir})
+    try:
+        p.wait_heartbeat()
+        creds = embedded_creds(ctx, True, collection)
+        cpu0 = p.cpu_seconds()
+        todo = collections.deque({"user": text, "user_id": uid, "infer": False} for uid, text in mems)
+        inflight = collections.deque()
+        acks, busy = [], 0
+        t0 = time.perf_counter()
+        while todo or inflight:
+            while todo and len(inflight) < window:
+                params = todo.popleft()
+                inflight.append((p.send(p.tool(creds, "add_memory", params)), params))
+            s, params = inflight.popleft()
+            p.wait(s, 300)
+            body = s.json_result()
+            results = (body or {}).get("results") if isinstance(body, dict) else None
+            event = results[0].get("event") if isinstance(results, list) and results and isinstance(results[0], dict) else None
+            if s.error is None and event in ("ACCEPT", "ACCEPTED"):
+                acks.append(s.latency)
+            elif "busy" in json.dumps([s.error, body]).lower():  # more than MAX_PENDING_WRITES waiting: send it again
+                busy += 1
+                todo.appendleft(params)
+                time.sleep(0.02)
+            else:
+                raise RuntimeError(f"embedded fill add not accepted: {s.error or body}")
+        t_sent = time.perf_counter()
+        rows, t_moved, last = 0, t_sent, -1
+        while rows < len(mems):
+            rows = embedded_rows(path, collection, count_only=True)
+            now = time.perf_counter()
+            if rows != last:
+                last, t_moved = rows, now
+            if now - t0 > timeout or now - t_moved > 60:
+                raise RuntimeError(f"embedded fill: {rows} of {len(mems)} memories applied after {now - t0:.0f} s")
+            time.sleep(0.05)
+        t_done = time.perf_counter()
+        cpu = p.cpu_seconds() - cpu0
+        rss = p.rss_kib()
+    finally:
+        p.stop()
+    files = {f: os.path.getsize(os.path.join(data_dir, f)) for f in os.listdir(data_dir)
+             if os.path.isfile(os.path.join(data_dir, f))}
+    out = {"adds": len(mems), "window": window, "mode": "async, infer false, one memory per add",
+           "send_phase_s": round(t_sent - t0, 2), "applied_s": round(t_done - t0, 2),
+           "applied_adds_per_s": round(len(mems) / (t_done - t0), 1), "ack": dist_ms(acks), "busy_replies": busy,
+           "plugin_cpu_ms_per_add": round(cpu * 1000 / len(mems), 3), "rss_end_kib": rss,
+           "store_bytes": sum(b for f, b in files.items() if f.startswith(EMBEDDED_FILE)), "files": files}
+    print(f"[rust] embedded store filled through the plugin: {out['adds']} adds applied in {out['applied_s']} s "
+          f"({out['applied_adds_per_s']} adds/s), store {out['store_bytes'] / 1e6:.1f} MB", flush=True)
+    return out
+
+
+def embedded_truth(path: str, collection: str, size: int, users: int, dims: int, seed: int) -> dict:
+    """Ground truth per user over the embedded file's rows (ids as the plugin gave them, vectors = the model
+    server's embedding of each stored text, as pgdata.seed_table stores them), after checking that the file holds
+    exactly the memories of the pgvector table: the same texts per user, nothing more."""
+    want: dict[str, list[str]] = {}
+    for u, text in pgdata.memories_for(size, users, seed):
+        want.setdefault(user_id(u), []).append(text)
+    have: dict[str, dict[str, str]] = {}
+    for mid, payload in embedded_rows(path, collection):
+        have.setdefault(payload.get("user_id"), {})[payload.get("data")] = mid
+    bad = [uid for uid in set(want) | set(have)
+           if sorted(want.get(uid, [])) != sorted(have.get(uid, {})) or len(have.get(uid, {})) != len(want.get(uid, []))]
+    if bad:
+        raise RuntimeError(f"the embedded store does not hold the pgvector table's memories: {len(bad)} users differ, "
+                           f"e.g. {bad[0]}: {sorted(have.get(bad[0], {}))[:3]} vs {sorted(want.get(bad[0], []))[:3]}")
+    truth = {}
+    for uid, texts in want.items():  # the seeding order, so ties break alike on both stores
+        truth[uid] = {"ids": [have[uid][t] for t in texts],
+                      "vecs": np.vstack([np.asarray(embed(t, dims), dtype=np.float32) for t in texts])}
+    return truth
+
+
+def exp_search_embedded(ctx: Ctx, stack: Stack, size: int, seeded: dict, users=1000, queries=200, top_k=10,
+                        block=25, window=16):
+    """The plugin's search on its embedded store beside the same plugin on pgvector, with the same memories and
+    the same queries as `exp_search` (issue 18: "embedded no slower than pgvector at 10k"). The embedded store is
+    filled through the plugin (`fill_embedded`); the pgvector arm searches `seeded["table"]` (a copy of the
+    search table in Mem0's layout, as in `exp_search`), after the plugin's background fill of its keyword terms
+    has finished, so both arms search with their keyword index. Each arm is a fresh process; their searches are
+    interleaved in blocks of `block` (alternating order). Saved as search_embedded_<size> (embedded) and
+    search_embedded_<size>_pgvector."""
+    from .growth import _wait_filled  # growth imports this module
+    name = f"search_embedded_{size}"
+    collection = "bench_search"
+    ctx.model.delay(0)
+    data_dir = tempfile.mkdtemp(prefix=f"embedded-store-{size}-", dir=ctx.scratch)
+    fill = fill_embedded(ctx, stack, data_dir, collection, size, users, window)
+    truth_emb = embedded_truth(os.path.join(data_dir, EMBEDDED_FILE), collection, size, users, ctx.dims, ctx.seed)
+    qs = search_queries(ctx, size, users, queries)
+    runs = []
+    try:
+        emb = _SearchRun(ctx, stack, collection, f"{name}_embedded", top_k, creds=embedded_creds(ctx, True, collection),
+                         env={"MEM0_DIFY_DATA_DIR": data_dir}, label="embedded")
+        runs.append(emb)
+        pg = _SearchRun(ctx, stack, seeded["table"], f"{name}_pgvector", top_k, label="pgvector")
+        runs.append(pg)
+        conn = pgdata.connect(ctx.pg)
+        try:
+            waited = _wait_filled(conn, seeded["table"], 600)
+        finally:
+            conn.close()
+        if waited is None:
+            raise RuntimeError(f"the plugin's keyword terms of {seeded['table']} were not filled within 600 s")
+        truths = {"embedded": truth_emb, "pgvector": seeded["truth"]}
+        load = ctx.meter()
+        for i in range(0, len(qs), block):
+            order = runs if (i // block) % 2 == 0 else list(reversed(runs))
+            for r in order:
+                r.run(ctx, qs[i: i + block], truths[r.label])
+        busy = load.done()
+        common = {"retrieval": "plugin default (hybrid)", "async_mode": True}
+        emb.save(ctx, name, size, users, queries,
+                 {"store": "embedded", "rows": size, "users": users, "dims": ctx.dims, "store_bytes": fill["store_bytes"],
+                  "filled_through_plugin": fill},
+                 busy, ["pgvector"], extra={"store": "embedded", "first_search_ms": emb.first_search_ms, **common})
+        pg.save(ctx, f"{name}_pgvector", size, users, queries,
+                dict(seeded["info"], store="pgvector", table=seeded["table"], lexical_fill_waited_s=round(waited, 2)),
+                busy, ["embedded"], extra={"store": "pgvector", "first_search_ms": pg.first_search_ms, **common})
     finally:
         for r in runs:
             if r.p.proc.poll() is None:

@@ -111,6 +111,9 @@ class Figures:
         self.search = {s: d.get(f"search_{s}") for s in SIZES}
         self.search_exact = {s: d.get(f"search_{s}_exact") for s in SIZES}
         self.search_beside = {s: d.get(f"search_{s}_beside_exact") or d.get(f"search_{s}") for s in SIZES}
+        # The plugin on its embedded store and, interleaved with it, on pgvector (issue 18; Rust only).
+        self.search_embedded = {s: d.get(f"search_embedded_{s}") for s in SIZES}
+        self.search_embedded_pg = {s: d.get(f"search_embedded_{s}_pgvector") for s in SIZES}
         inst = install or {}
         if stack == "python":
             runs = inst.get("runs", [])
@@ -138,6 +141,26 @@ class Figures:
     def se(self, size, path):
         """A figure of the search on the same table without Mem0's HNSW index (exact; Python only)."""
         return g(self.search_exact.get(size) or {}, path)
+
+    def emb(self, size, path, store="embedded"):
+        """A figure of the search on the embedded store (`store="pgvector"`: of the pgvector run beside it)."""
+        return g((self.search_embedded if store == "embedded" else self.search_embedded_pg).get(size) or {}, path)
+
+
+EMBEDDED_TARGET = "embedded store no slower than pgvector at 10k (search own overhead p50, same queries, interleaved)"
+
+
+def embedded_vs_pgvector(rs: Figures, size: int = 10000) -> tuple:
+    """(value, ok, margin) of the target "embedded no slower than pgvector": the embedded store's own overhead p50 at
+    most pgvector's, both measured in the same run, interleaved (None when not measured); the p95s are shown beside
+    it (a tail of 200 searches moves with the machine from run to run)."""
+    e50, e95 = rs.emb(size, "own_overhead.p50_ms"), rs.emb(size, "own_overhead.p95_ms")
+    g50, g95 = rs.emb(size, "own_overhead.p50_ms", "pgvector"), rs.emb(size, "own_overhead.p95_ms", "pgvector")
+    if None in (e50, e95, g50, g95):
+        return None, None, ""
+    value = f"{fmt(e50, '', 2)} / {fmt(e95, ' ms', 2)} vs pgvector {fmt(g50, '', 2)} / {fmt(g95, ' ms', 2)}"
+    margin = (f"embedded ÷ pgvector: p50 {e50 / g50:.2f}×, p95 {e95 / g95:.2f}×" if g50 and g95 else "")
+    return value, e50 <= g50, margin
 
 
 def verdict(ok, have_rust=True):
@@ -340,6 +363,8 @@ def render(data: dict, plot_rel: str | None) -> str:
     for t in targets(py, rs, have_rust):
         w("| " + " | ".join(x if x is not None else "—" for x in t) + " |")
     w("")
+    from . import targets18  # issue 18's targets, right after issue 8's
+    w(targets18.section(data))
     w(analysis(py, rs, have_rust))
     if data.get("errors"):
         w("### Experiments that failed in the last run\n")
@@ -348,7 +373,7 @@ def render(data: dict, plot_rel: str | None) -> str:
               f"`bench/results/{stack}/{e.get('experiment')}.error.json`)")
         w("")
 
-    for section in (cpu_section(data), spread_section(data)):
+    for section in (embedded_section(data), cpu_section(data), spread_section(data)):
         if section:
             w(section)
     w(history_section(data.get("_results", "")))
@@ -408,6 +433,50 @@ def _window(py: "Figures", rs: "Figures") -> str:
     return f"{'/'.join(str(x) for x in w)} in flight" if w else "sent one at a time"
 
 
+def embedded_section(data: dict) -> str:
+    """The plugin's search on its embedded store beside pgvector (`--only search_embedded`), with the verdict."""
+    rs = Figures(data["rust"], None, "rust")
+    sizes = [s for s in SIZES if rs.search_embedded.get(s) or rs.search_embedded_pg.get(s)]
+    if not sizes:
+        return ""
+    out = ["## Search on the embedded store beside pgvector (issue 18)\n",
+           "The Rust plugin on its embedded store (one SQLite file: vectors searched exactly in memory, FTS5 for the "
+           "keywords) and on PostgreSQL + pgvector, holding the same memories (the search table's texts and users, "
+           "1,000 users with equal shares), asked the same queries as the search rows above (`top_k` 10, default "
+           "hybrid retrieval), each store in a fresh process, the searches interleaved in blocks of 25 (alternating "
+           "order). The embedded file is filled through the plugin itself (`add_memory`, `infer: false`, async "
+           "mode, pipelined); the pgvector table is the seeded copy in Mem0's layout, searched once the plugin has "
+           "filled its keyword terms. Recall: share of the user's exact top-10 by cosine (tie-aware; at 1k and 10k a "
+           "user has 1 and 10 memories, so returning all of them is recall 1). Plugin CPU counts the plugin's process "
+           "only: the embedded store's search runs inside it, pgvector's query in PostgreSQL (its share is in the CPU "
+           "table, for both arms together). The first search opens the store: the embedded one loads the "
+           "collection's vectors into memory (part of its RSS).\n",
+           "| size | store | own overhead p50 / p95 (ms) | latency p50 (ms) | plugin CPU per search (ms) | recall of "
+           "the top-10 | first search, opening the store (ms) | RSS after the searches (MiB) |",
+           "|---|---|---|---|---|---|---|---|"]
+    for s in sizes:
+        for store in ("embedded", "pgvector"):
+            f = lambda path: rs.emb(s, path, store)  # noqa: E731
+            out.append(f"| {s // 1000}k | {store}{' (**noisy**)' if f('noisy') else ''} | "
+                       f"{fmt(f('own_overhead.p50_ms'), '', 2)} / {fmt(f('own_overhead.p95_ms'), '', 2)} | "
+                       f"{fmt(f('latency.p50_ms'), '', 2)} | {fmt(f('plugin_cpu_ms_per_search'), '', 2)} | "
+                       f"{fmt(f('recall_at_k_mean'), '', 3)} | {fmt(f('first_search_ms'), '', 1)} | "
+                       f"{fmt(_mib(f('rss_end_kib')), '', 1)} |")
+    out.append("")
+    for s in sizes:
+        fill = rs.emb(s, "data.filled_through_plugin") or {}
+        if fill:
+            out.append(f"- {s // 1000}k: the embedded store was filled with {fmt(fill.get('adds'))} adds in "
+                       f"{fmt(fill.get('applied_s'), ' s', 1)} ({fmt(fill.get('applied_adds_per_s'), ' adds/s', 0)} "
+                       f"applied, {fmt(fill.get('window'))} in flight, plugin CPU "
+                       f"{fmt(fill.get('plugin_cpu_ms_per_add'), ' ms', 2)} per add); file "
+                       f"{fmt(_mib(fill.get('store_bytes'), 1024), ' MiB', 1)}.")
+    value, ok, margin = embedded_vs_pgvector(rs)
+    out.append(f"\n**Target: {EMBEDDED_TARGET}** — " + (
+        f"{value}: {verdict(ok)} ({margin})." if value else "not measured at 10k.") + "\n")
+    return "\n".join(out) + "\n"
+
+
 CPU_GROUPS = (("plugin", "plugin"), ("postgres", "PostgreSQL"), ("fake_model", "fake model"), ("driver", "driver"),
               ("other", "other"), ("machine", "machine"))
 
@@ -454,7 +523,9 @@ SPREAD = (("startup", "median/first_heartbeat_ms", "start → first heartbeat (m
           ("sync_add_0ms", "all/own_overhead/p50_ms", "sync add own overhead p50 (ms)"),
           ("sync_throughput_c8", "adds_per_s", "sync adds/s, 8 sessions"),
           *((f"search_{s}", "own_overhead/p50_ms", f"search own overhead p50 at {s // 1000}k (ms)") for s in SIZES),
-          *((f"search_{s}", "own_overhead/p95_ms", f"search own overhead p95 at {s // 1000}k (ms)") for s in SIZES))
+          *((f"search_{s}", "own_overhead/p95_ms", f"search own overhead p95 at {s // 1000}k (ms)") for s in SIZES),
+          ("search_embedded_10000", "own_overhead/p50_ms", "search own overhead p50 at 10k, embedded store (ms)"),
+          ("search_embedded_10000_pgvector", "own_overhead/p50_ms", "the same, pgvector beside it (ms)"))
 
 
 def spread_section(data: dict) -> str:
@@ -642,10 +713,8 @@ def analysis(py: Figures, rs: Figures, have_rust: bool) -> str:
 
 
 def _key(name: str) -> str:
-    for k in WHY:
-        if name.startswith(k):
-            return k
-    return ""
+    """The longest WHY key that `name` starts with (so a more specific target finds its own entry)."""
+    return max((k for k in WHY if name.startswith(k)), key=len, default="")
 
 
 WHY = {

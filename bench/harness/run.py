@@ -1,6 +1,7 @@
 """Runs the benchmark workloads against the selected stacks.
 
-    python -m harness.run [--stacks python,rust] [--only startup,async_add,sync_add,throughput,search,breakdown,growth]
+    python -m harness.run [--stacks python,rust]
+                          [--only startup,async_add,sync_add,throughput,search,search_embedded,breakdown,growth]
                           [--sizes 1000,10000,100000] [--quick] [--rust-pkg P | --rust-bin B]
 
 PostgreSQL comes from MEM0_TEST_PG_{HOST,PORT,USER,PASSWORD,DB} (scripts/services/postgres.sh start).
@@ -29,6 +30,7 @@ from .model_script import script_tables, write_script
 from .stacks import python_stack, rust_stack
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_ONLY = "startup,async_add,sync_add,throughput,search,search_embedded,breakdown"  # a full run (`growth`: its own)
 
 
 class _Group:
@@ -126,7 +128,7 @@ def machine_info(pg: dict) -> dict:
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--stacks", default="python,rust")
-    ap.add_argument("--only", default="startup,async_add,sync_add,throughput,search,breakdown")
+    ap.add_argument("--only", default=DEFAULT_ONLY)
     ap.add_argument("--sizes", default="1000,10000,100000")
     ap.add_argument("--users", type=int, default=1000)
     ap.add_argument("--dims", type=int, default=int(os.environ.get("BENCH_DIMS", "384")))
@@ -161,6 +163,10 @@ def main():
     ap.add_argument("--growth-migrate-wait", type=float, default=300.0, help="growth: longest wait for that reply (s)")
     ap.add_argument("--growth-migrate-fill-wait", type=float, default=900.0,
                     help="growth: longest wait for the plugin's background fill of the terms after that reply (s)")
+    # The embedded store beside pgvector (issue 18; Rust only; `--only search_embedded`): experiments.exp_search_embedded.
+    ap.add_argument("--embedded-max-size", type=int, default=10000,
+                    help="search_embedded: run only at the sizes of --sizes up to this one (default 10000: the store "
+                         "is filled through the plugin, ~1 min per 10k memories; 0 = every size)")
     ap.add_argument("--growth-hnsw-max", type=int, default=None, help="growth: build the HNSW index only up to this size")
     a = ap.parse_args()
 
@@ -240,8 +246,10 @@ def main():
                             turns=3 if q else 5, delay_ms=delay)
             if "throughput" in only:
                 attempt(st, "sync_throughput_c8", ex.exp_sync_throughput, sessions=8, n=32 if q else 160)
-        if "search" in only:
-            for size in [int(x) for x in a.sizes.split(",")]:
+        for size in [int(x) for x in a.sizes.split(",")] if only & {"search", "search_embedded"} else []:
+            nq = 50 if q else 200
+            seeded = None
+            if "search" in only:
                 seeded = pgdata.seed_table(pg, "bench_search", size, a.users, a.dims)
                 seeded["table"] = "bench_search"
                 seeded["tables"] = {st.name: ("bench_search" if st.name == "python" else f"bench_search_{st.name}")
@@ -250,7 +258,6 @@ def main():
                     if seeded["tables"][st.name] != "bench_search":
                         pgdata.clone_table(pg, "bench_search", seeded["tables"][st.name], a.dims)
                 print(f"seeded {seeded['info']}", flush=True)
-                nq = 50 if q else 200
                 both = "+".join(st.name for st in stacks)
                 attempt(_Group(both, stacks), f"search_{size}", ex.exp_search, size, seeded, users=a.users, queries=nq)
                 probe_table = next((t for n, t in seeded["tables"].items() if n != "python"), "bench_search")
@@ -271,6 +278,21 @@ def main():
                              for st in stacks]
                     attempt(_Group(both, stacks), f"search_{size}_exact", ex.exp_search, size, exact, users=a.users,
                             queries=nq, names=names)
+            if "search_embedded" in only:
+                # The plugin's embedded store beside pgvector (issue 18): the same memories, users and queries.
+                rust = next((st for st in stacks if st.name == "rust"), None)
+                if rust is None:
+                    print("search_embedded: skipped (Rust only: the embedded store is the plugin's)", flush=True)
+                elif a.embedded_max_size and size > a.embedded_max_size:
+                    print(f"search_embedded: {size} skipped (above --embedded-max-size {a.embedded_max_size})", flush=True)
+                else:
+                    if seeded is None:
+                        seeded = pgdata.seed_table(pg, "bench_search", size, a.users, a.dims)
+                        print(f"seeded {seeded['info']}", flush=True)
+                    pgdata.clone_table(pg, "bench_search", "bench_search_embedded_pg", a.dims)
+                    attempt(rust, f"search_embedded_{size}", ex.exp_search_embedded, size,
+                            dict(seeded, table="bench_search_embedded_pg"), users=a.users, queries=nq,
+                            window=a.async_window)
         if "breakdown" in only:  # where the own time goes (issue 18): separate runs with span timings on
             from . import breakdown
             for st in stacks:
@@ -308,7 +330,7 @@ def main():
         with open(path) as f:
             prev = json.load(f)
     key = ",".join(s.name for s in stacks)
-    if only != {"startup", "async_add", "sync_add", "throughput", "search", "breakdown"}:
+    if only != set(DEFAULT_ONLY.split(",")):
         key += f" (only {a.only})"
     prev[key] = info
     with open(path, "w") as f:

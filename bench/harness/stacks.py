@@ -31,10 +31,11 @@ class Stack:
 
     def spawn(self, scratch: str, tag: str, log_dir: str, env: dict | None = None) -> PluginProcess:
         """Start a fresh process with its own data dir (MEM0_DIR, HOME; also the cwd when `cwd` is None) and
-        `env` on top."""
+        `env` on top (it may name another data dir, e.g. `MEM0_DIFY_DATA_DIR` of a store filled by an earlier
+        process)."""
         data_dir = tempfile.mkdtemp(prefix=f"{self.name}-{tag}-", dir=scratch)
-        env = dict(os.environ, INSTALL_METHOD="local", MEM0_TELEMETRY="false", MEM0_DIR=data_dir,
-                   MEM0_DIFY_DATA_DIR=data_dir, HOME=data_dir, **self.env_extra, **(env or {}))
+        env = {**os.environ, "INSTALL_METHOD": "local", "MEM0_TELEMETRY": "false", "MEM0_DIR": data_dir,
+               "MEM0_DIFY_DATA_DIR": data_dir, "HOME": data_dir, **self.env_extra, **(env or {})}
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         return PluginProcess(self.argv, self.cwd or data_dir, env, os.path.join(log_dir, f"{self.name}-{tag}.log"))
 

@@ -99,6 +99,75 @@ class ReportTest(unittest.TestCase):
         self.assertIn("| rust/async_add_0ms |", text)
 
 
+class Issue18TargetsTest(unittest.TestCase):
+    def test_each_target_gets_its_verdict_and_unmeasured_ones_say_so(self):
+        from . import targets18
+        notes = _tmp(self, "targets18-")
+        with open(os.path.join(notes, targets18.NOTES), "w") as f:
+            f.write("Why the misses: a written reason.\n")
+
+        def search(p50, p95):
+            return {"own_overhead": {"p50_ms": p50, "p95_ms": p95}}
+
+        data = {"_results": notes,
+                "python": {"async_add_0ms_pipelined": {"median": {"applied_adds_per_s": 40.0}}},
+                "rust": {"search_1000": search(0.7, 1.5), "search_10000": search(0.9, 2.0),
+                         "search_100000": search(1.4, 2.9),
+                         "async_add_0ms": {"median": {"ack.p95_ms": 1.9, "plugin_cpu_ms_per_add": 1.2}},
+                         "async_add_0ms_pipelined": {"median": {"applied_adds_per_s": 500.0}},
+                         "growth_1000": {"semantic": {"recall_at_k_mean": 1.0}},
+                         "growth_1000000": {"semantic": {"recall_at_k_mean": 1.0}}}}
+        text = targets18.section(data)
+        self.assertIn("| search own overhead p50 ≤ 0.8 ms at 1k (pgvector, hybrid) | 0.70 ms | **met** |", text)
+        self.assertIn("| search own overhead p50 ≤ 0.8 ms at 10k (pgvector, hybrid) | 0.90 ms | **missed** |", text)
+        self.assertIn("| search own overhead p95 ≤ 3 ms at 1k / 10k / 100k | 1.50 ms / 2.00 ms / 2.90 ms | **met** |", text)
+        self.assertIn("12.5× (500 vs 40.0 adds/s) | **met** |", text)
+        self.assertIn("| async adds applied/s ≥ 1,000 when the fake model is not the limit | 500 adds/s | **missed** |", text)
+        self.assertIn("| plugin CPU per async add ≤ 1 ms | 1.20 ms | **missed** |", text)
+        self.assertIn("| async add ACK p95 ≤ 2 ms (0 ms model) | 1.90 ms | **met** |", text)
+        self.assertIn("(search own overhead p50, same queries, interleaved) | — | not measured |", text)
+        self.assertIn("(vector search; 1k / 1M) | 1.000 / 1.000 | **met** |", text)
+        self.assertIn("Why the misses: a written reason.", text)
+
+
+class EmbeddedReportTest(unittest.TestCase):
+    @staticmethod
+    def result(p50, p95, **extra):
+        return {"own_overhead": {"p50_ms": p50, "p95_ms": p95}, "latency": {"p50_ms": p50 + 0.5},
+                "plugin_cpu_ms_per_search": 0.4, "recall_at_k_mean": 1.0, "first_search_ms": 35.0,
+                "rss_end_kib": 20480, "noisy": False, **extra}
+
+    def data(self, emb, pg):
+        fill = {"adds": 10000, "applied_s": 20.0, "applied_adds_per_s": 500.0, "window": 16,
+                "plugin_cpu_ms_per_add": 0.3, "store_bytes": 30 * 1024 * 1024}
+        return {"python": {}, "rust": {"search_embedded_10000": dict(emb, data={"filled_through_plugin": fill}),
+                                       "search_embedded_10000_pgvector": pg}}
+
+    def target(self, data):
+        from . import targets18
+        return next(t for t in targets18.rows(data) if t[0] == report.EMBEDDED_TARGET)
+
+    def test_the_section_has_both_stores_and_the_verdict(self):
+        data = self.data(self.result(0.8, 1.2), self.result(1.0, 1.5, noisy=True))
+        text = report.embedded_section(data)
+        self.assertIn("| 10k | embedded | 0.80 / 1.20 | 1.30 | 0.40 | 1.000 | 35.0 | 20.0 |", text)
+        self.assertIn("| 10k | pgvector (**noisy**) | 1.00 / 1.50 | 1.50 |", text)
+        self.assertIn("filled with 10,000 adds in 20.0 s (500 adds/s applied, 16 in flight", text)
+        self.assertIn("0.80 / 1.20 ms vs pgvector 1.00 / 1.50 ms: **met** (embedded ÷ pgvector: p50 0.80×, p95 0.80×)",
+                      text)
+        self.assertEqual(self.target(data)[2], "**met**")
+        self.assertIn("## Search on the embedded store beside pgvector", report.render(data, None))
+
+    def test_the_p50_decides_and_nothing_measured_says_so(self):
+        data = self.data(self.result(0.8, 1.6), self.result(1.0, 1.5))
+        self.assertEqual(self.target(data)[2], "**met**")
+        self.assertIn("**met** (embedded ÷ pgvector: p50 0.80×, p95 1.07×)", report.embedded_section(data))
+        data = self.data(self.result(1.1, 1.2), self.result(1.0, 1.5))
+        self.assertEqual(self.target(data)[2], "**missed**")
+        self.assertEqual(report.embedded_section({"python": {}, "rust": {}}), "")
+        self.assertEqual(self.target({"python": {}, "rust": {}})[2], "not measured")
+
+
 class ReferenceRulesTest(unittest.TestCase):
     def test_decisions_and_counters(self):
         tables = script_tables({"turns": [{"user": "I just moved to Porto.",

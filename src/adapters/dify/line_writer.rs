@@ -60,6 +60,42 @@ where
     (LineSender { tx }, task)
 }
 
+/// How a writer ended: `Ok` once everything queued was written and flushed, or the first write
+/// error.
+pub type WriterEnd = tokio::sync::oneshot::Receiver<io::Result<()>>;
+
+/// Starts the writer on a thread of its own over a blocking `sink` (the process's stdout).
+///
+/// Tokio's stdout hands every write and flush to its blocking pool, a thread switch each; a
+/// dedicated thread that blocks on the queue writes a reply as soon as it is queued (the async
+/// add's ACK is one such line). The thread is not part of the runtime, so a daemon that stops
+/// reading cannot hold the runtime's shutdown; it ends, after writing everything queued, when every
+/// [`LineSender`] is dropped, or on the first write error, and reports how through the returned
+/// [`WriterEnd`].
+pub fn spawn_thread_writer<W>(mut sink: W) -> io::Result<(LineSender, WriterEnd)>
+where
+    W: io::Write + Send + 'static,
+{
+    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(WRITE_QUEUE);
+    let (done, end) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new().name("dify-writer".into()).spawn(move || {
+        let mut write_all = || -> io::Result<()> {
+            while let Some(line) = rx.blocking_recv() {
+                let _span = tracing::trace_span!("dify.write").entered();
+                sink.write_all(&line)?;
+                // write what else is already queued before flushing once
+                while let Ok(more) = rx.try_recv() {
+                    sink.write_all(&more)?;
+                }
+                sink.flush()?;
+            }
+            sink.flush()
+        };
+        let _ = done.send(write_all());
+    })?;
+    Ok((LineSender { tx }, end))
+}
+
 /// Sends a heartbeat now and then every `interval` until aborted or the writer closes.
 pub fn spawn_heartbeat(out: LineSender, interval: Duration) -> JoinHandle<()> {
     tokio::spawn(async move {
@@ -77,6 +113,56 @@ pub fn spawn_heartbeat(out: LineSender, interval: Duration) -> JoinHandle<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::{Arc, Mutex};
+
+    /// A blocking sink whose bytes the test reads back.
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+
+    impl io::Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().map_err(|_| io::Error::other("poisoned"))?.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A sink that refuses every write.
+    struct Broken;
+
+    impl io::Write for Broken {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Err(io::Error::new(io::ErrorKind::BrokenPipe, "the daemon went away"))
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn the_thread_writer_writes_whole_lines_in_order_and_reports_the_end() {
+        let sink = Shared::default();
+        let (out, end) = spawn_thread_writer(sink.clone()).unwrap();
+        for i in 0..50 {
+            out.send_line(format!("{i}\n").into_bytes()).await.unwrap();
+        }
+        drop(out);
+        end.await.unwrap().unwrap();
+        let written = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+        let expected: String = (0..50).map(|i| format!("{i}\n")).collect();
+        assert_eq!(written, expected, "one sender's lines arrive whole and in order");
+    }
+
+    #[tokio::test]
+    async fn the_thread_writer_reports_a_write_error_and_closes_its_senders() {
+        let (out, end) = spawn_thread_writer(Broken).unwrap();
+        out.send_line(b"lost\n".to_vec()).await.unwrap();
+        let error = end.await.unwrap().unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::BrokenPipe);
+        assert_eq!(out.send_line(b"after\n".to_vec()).await, Err(Closed), "a closed writer refuses lines");
+    }
 
     #[tokio::test]
     async fn writer_writes_whole_lines_and_finishes_when_senders_drop() {

@@ -5,7 +5,7 @@
 //! drained through `MemoryApi::shutdown`, queued lines are written, and the function returns.
 
 use super::connection::{drain_sessions, run_session_loop, spawn_blocking_line_reader, LoopEnd};
-use super::line_writer::{spawn_heartbeat, spawn_writer};
+use super::line_writer::{spawn_heartbeat, spawn_thread_writer, LineSender, WriterEnd};
 use super::runtime::Dispatcher;
 use super::settings::RuntimeSettings;
 use std::sync::Arc;
@@ -15,7 +15,13 @@ use tokio::time::Instant;
 
 /// Serves the daemon over stdin/stdout until end of input or `stop`.
 pub async fn run_stdio(dispatcher: Arc<Dispatcher>, settings: &RuntimeSettings, mut stop: watch::Receiver<bool>) {
-    let (out, writer) = spawn_writer(tokio::io::stdout());
+    let (out, writer) = match stdout_writer() {
+        Ok(started) => started,
+        Err(e) => {
+            tracing::error!(error = %e, "could not start the stdout writer thread; stopping");
+            return;
+        }
+    };
     let heartbeat = spawn_heartbeat(out.clone(), settings.heartbeat_interval);
     let mut lines = spawn_blocking_line_reader(std::io::stdin());
     let mut sessions = JoinSet::new();
@@ -41,7 +47,12 @@ pub async fn run_stdio(dispatcher: Arc<Dispatcher>, settings: &RuntimeSettings, 
     {
         Ok(Ok(Ok(()))) => {}
         Ok(Ok(Err(e))) => tracing::debug!(error = %e, "stdout closed before every line was written"),
-        Ok(Err(e)) => tracing::warn!(error = %e, "the writer task failed"),
+        Ok(Err(_)) => tracing::warn!("the writer thread ended without a word"),
         Err(_) => tracing::warn!("stdout did not take the last lines before the deadline"),
     }
+}
+
+/// The connection's writer over the process's stdout, on a thread of its own.
+fn stdout_writer() -> std::io::Result<(LineSender, WriterEnd)> {
+    spawn_thread_writer(std::io::stdout())
 }
