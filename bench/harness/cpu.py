@@ -70,3 +70,12 @@ class CpuMeter:
         return {"wall_s": round(wall, 3), "cores": cores, "loadavg_before": self.load_before,
                 "loadavg_after": [round(x, 2) for x in os.getloadavg()], "noise_limit_cores": self.noise_limit,
                 "noisy": cores["other"] > self.noise_limit}
+
+
+def cpu_model() -> str:
+    """The processor's model name as the kernel reports it ("?" when it does not): figures move with it."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), "?")
+    except OSError:
+        return "?"

@@ -20,6 +20,7 @@ import itertools
 import datetime as dt
 import json
 import os
+import platform
 import re
 import statistics
 import sys
@@ -27,6 +28,7 @@ import tempfile
 import threading
 import time
 
+from .cpu import cpu_model
 from .driver import PluginProcess
 
 CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop", 5: "adversarial"}
@@ -226,7 +228,7 @@ def main() -> int:
         "search_ms": {m: {"p50": round(1000 * percentile(v, 50), 2), "p95": round(1000 * percentile(v, 95), 2)}
                       for m, v in latencies.items() if v},
         "rss_kib": {"idle": rss_idle, "after_ingest": rss_after_ingest, "peak": rss_peak},
-        "machine_cores": os.cpu_count(),
+        "machine_cores": os.cpu_count(), "machine_cpu": cpu_model(), "kernel": platform.release(),
         "metrics": {m: aggregate(r) for m, r in rows.items()},
     }
     if args.dump:

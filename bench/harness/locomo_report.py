@@ -47,7 +47,8 @@ def section(result: dict, plot_rel: str | None) -> str:
     modes = list(result["metrics"])
     lines = [START, "## Retrieval quality on LoCoMo (issue 14)", ""]
     lines.append(
-        f"Run {result['when']}: {len(result['conversations'])} development conversations "
+        f"Run {result['when']}{' on ' + result['machine_cpu'] if result.get('machine_cpu') else ''}: "
+        f"{len(result['conversations'])} development conversations "
         f"({', '.join(result['conversations'])}), {result['turns']} turns added through the plugin binary over stdio "
         f"(`add_memory`, `infer: false`, local all-MiniLM-L6-v2, embedded store"
         f"{', `timestamp` = session date' if result['ingest'].get('timestamps') else ''}); every question asked with "

@@ -23,7 +23,7 @@ import urllib.request
 
 from . import experiments as ex
 from . import pgdata
-from .cpu import postmaster_pid
+from .cpu import cpu_model, postmaster_pid
 from .corpus import build
 from .fake_model_check import check, recorded
 from .model_script import script_tables, write_script
@@ -99,10 +99,9 @@ def start_model_server(binary: str, corpus: dict, scratch: str, dims: int, log_d
 
 
 def machine_info(pg: dict) -> dict:
-    info = {"python_harness": platform.python_version(), "kernel": platform.release(), "cores": os.cpu_count()}
+    info = {"python_harness": platform.python_version(), "kernel": platform.release(), "cores": os.cpu_count(),
+            "cpu": cpu_model()}
     try:
-        with open("/proc/cpuinfo") as f:
-            info["cpu"] = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), "?")
         with open("/proc/meminfo") as f:
             info["mem_gib"] = round(int(f.readline().split()[1]) / 1024 / 1024, 1)
         with open("/etc/os-release") as f:
