@@ -5,16 +5,10 @@ verdict against the figures of this report, and the written reasons and next ste
 `harness.report` renders it right after the issue-8 targets."""
 import os
 
+from .report import EMBEDDED_TARGET, Figures, embedded_vs_pgvector, g as _get
+
 SIZES = (1000, 10000, 100000)
 NOTES = "speed_notes.md"
-
-
-def _get(d, path):
-    for k in path.split("."):
-        if not isinstance(d, dict) or k not in d:
-            return None
-        d = d[k]
-    return d
 
 
 def _ms(v, nd=2):
@@ -49,7 +43,6 @@ def rows(data: dict) -> list[tuple[str, str, str]]:
     have = [x for x in p95s if x is not None]
     out.append(("search own overhead p95 ≤ 3 ms at 1k / 10k / 100k", " / ".join(_ms(x) for x in p95s),
                 _verdict(max(have) <= 3 if len(have) == len(SIZES) else None)))
-    from .report import EMBEDDED_TARGET, Figures, embedded_vs_pgvector
     value, ok, margin = embedded_vs_pgvector(Figures(rust, None, "rust"))
     out.append((EMBEDDED_TARGET, f"{value} ({margin})" if value else "—", _verdict(ok)))
 
