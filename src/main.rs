@@ -130,8 +130,10 @@ fn main() -> ExitCode {
         }
         run(cli.command).await
     });
-    if let Some(Err(e)) = timings.as_ref().map(|t| t.write_last().map_err(|e| (t.path().display().to_string(), e))) {
-        eprintln!("mem0-dify: cannot write the span timings to {}: {}", e.0, e.1);
+    if let Some(timings) = &timings {
+        if let Err(e) = timings.write_last() {
+            eprintln!("mem0-dify: cannot write the span timings to {}: {e}", timings.path().display());
+        }
     }
     code
 }
