@@ -20,16 +20,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The local embedding model runs each forward pass on one thread, and one pass per core at once
-/// (`adapters::embedder::local`): its small matrix products cost more split across threads than the
-/// cores save (LoCoMo ingest, BENCHMARKS.md). candle reads `RAYON_NUM_THREADS` for that; a value the
-/// user set is kept. Set before any thread of the process starts.
-fn one_thread_per_forward_pass() {
-    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
-        std::env::set_var("RAYON_NUM_THREADS", "1");
-    }
-}
-
 /// mimalloc instead of the C library's allocator: the static musl build's malloc unmaps and faults
 /// in large blocks on every tensor of the embedding model (measured: a third of the CPU time).
 #[global_allocator]
@@ -112,7 +102,6 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    one_thread_per_forward_pass();
     let cli = Cli::parse();
     // The daemon relays every stderr line to Dify's logs as a warning: under serve, warnings only.
     let timings =

@@ -10,7 +10,10 @@
 //! The model is loaded once, on the first call, and shared by every embedder of this process
 //! naming the same directory. Inference runs on tokio's blocking pool.
 
+mod bert;
+mod matmul;
 mod model;
+mod weights;
 
 use crate::adapters::config::{check_keys, positive_integer_key, string_key};
 use crate::adapters::registry::BuildContext;
@@ -74,9 +77,8 @@ pub struct LocalEmbedder {
 /// Embedding requests waiting for the model, coalesced into batches: while the runners are busy,
 /// the requests that arrive meanwhile (other writes and searches) wait and then run together, so
 /// concurrent callers share forward passes instead of competing for the CPU. One runner per core
-/// (see [`runners`]); each forward pass runs on one thread (the binary sets `RAYON_NUM_THREADS=1`
-/// unless told otherwise), which on a small model costs less than splitting every pass's small
-/// matrix products across threads.
+/// (see [`runners`]); each forward pass runs on its runner's thread, which on a small model costs
+/// less than splitting every pass's small matrix products across threads.
 struct Queue {
     waiting: Mutex<Waiting>,
     runners: usize,
@@ -149,7 +151,7 @@ impl Queue {
             }
             let texts: Vec<String> = jobs.iter().flat_map(|j| j.texts.iter().cloned()).collect();
             // A panic inside the model must not leave the queue without a runner.
-            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| embed_all(model, &texts)))
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| embed_in_passes(model, &texts)))
                 .unwrap_or_else(|_| Err("the local model panicked".to_owned()));
             match outcome {
                 Ok(vectors) => {
@@ -220,48 +222,14 @@ fn shared_model(dir: &Path) -> Result<Arc<SentenceModel>, String> {
     Ok(model)
 }
 
-/// Embeds texts in batches of similar length, returning vectors in the texts' order.
-fn embed_all(model: &SentenceModel, texts: &[String]) -> Result<Vec<Vec<f32>>, String> {
-    let mut order: Vec<usize> = (0..texts.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(texts[i].chars().count()));
-    let lengths: Vec<usize> = order.iter().map(|&i| texts[i].chars().count()).collect();
-    let mut vectors: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
-    for group in length_groups(&lengths) {
-        let chunk = &order[group];
-        let batch: Vec<String> = chunk.iter().map(|&i| texts[i].clone()).collect();
-        for (&i, vector) in chunk.iter().zip(model.embed_batch(&batch)?) {
-            vectors[i] = vector;
-        }
+/// Embeds texts in forward passes of up to [`BATCH_SIZE`] texts (which bounds a pass's memory),
+/// returning vectors in the texts' order.
+fn embed_in_passes(model: &SentenceModel, texts: &[String]) -> Result<Vec<Vec<f32>>, String> {
+    let mut vectors = Vec::with_capacity(texts.len());
+    for pass in texts.chunks(BATCH_SIZE) {
+        vectors.extend(model.embed_batch(pass)?);
     }
     Ok(vectors)
-}
-
-/// Padded work allowed over the real work of a forward pass, in percent (see [`length_groups`]).
-const PADDING_ALLOWANCE_PERCENT: usize = 30;
-
-/// Splits texts sorted longest first (`lengths`, in characters) into forward passes: each pass is
-/// padded to its longest text, so a short text batched with a long one costs the long one's work;
-/// a pass ends when padding would add more than [`PADDING_ALLOWANCE_PERCENT`] to its real work, or
-/// at [`BATCH_SIZE`] texts. (Measured on LoCoMo turns: one pass of 16 mixed turns cost more per text
-/// than 16 passes of one.)
-fn length_groups(lengths: &[usize]) -> Vec<std::ops::Range<usize>> {
-    let mut groups = Vec::new();
-    let mut start = 0;
-    let mut real = 0;
-    for (i, &length) in lengths.iter().enumerate() {
-        let padded = lengths[start] * (i - start + 1);
-        let over = padded * 100 > (real + length) * (100 + PADDING_ALLOWANCE_PERCENT);
-        if i > start && (over || i - start == BATCH_SIZE) {
-            groups.push(start..i);
-            start = i;
-            real = 0;
-        }
-        real += length;
-    }
-    if start < lengths.len() {
-        groups.push(start..lengths.len());
-    }
-    groups
 }
 
 #[async_trait]
@@ -308,15 +276,6 @@ mod tests {
         assert!(queue.next_batch().is_empty(), "no job left: that runner stops");
         assert!(queue.push(job()), "one runner is free again");
         assert_eq!(queue.lock().running, 2);
-    }
-
-    #[test]
-    fn texts_of_very_different_lengths_get_passes_of_their_own() {
-        // Similar lengths share a pass; a much shorter text starts a new one.
-        assert_eq!(length_groups(&[100, 40, 38, 36, 5]), vec![0..1, 1..4, 4..5]);
-        assert_eq!(length_groups(&[10; 70]), vec![0..BATCH_SIZE, BATCH_SIZE..2 * BATCH_SIZE, 2 * BATCH_SIZE..70]);
-        assert_eq!(length_groups(&[7]), vec![0..1]);
-        assert!(length_groups(&[]).is_empty());
     }
 
     #[test]
