@@ -1,12 +1,16 @@
-//! Products of a few rows of activations with a weight matrix kept as it is stored
-//! (`out[m×n] = x[m×k] · w[n×k]ᵀ`): every output is a dot product of two contiguous rows, so
-//! nothing is repacked per call. A sentence embedding pass multiplies a few dozen token rows by
-//! each weight once; general GEMM libraries repack an operand on every call, which at that size
-//! costs as much as the arithmetic.
+//! Matrix products of a few dozen rows of activations (the tokens of a pass) with a weight matrix
+//! (`out[m×n] = x[m×k] · w[n×k]ᵀ`, `w` stored row-major as models ship it).
 //!
-//! On x86-64 with AVX2 and FMA (checked once at run time) blocks of 3 rows × 4 weight rows are
-//! summed in vector registers; elsewhere a portable version of the same blocking, which the
-//! compiler vectorises for the target's baseline.
+//! A [`Weight`] is laid out once, at load, for the widest kernel the CPU runs (checked once at run
+//! time): on x86-64 with AVX-512F, or AVX2 and FMA, in panels of two registers' worth of outputs
+//! holding, for each input, those outputs' weights side by side; each step of the kernel is then
+//! two loads, one broadcast per row and two fused multiply-adds per row, with nothing repacked per
+//! call (general GEMM libraries repack an operand on every call, which at this size cost as much
+//! as the arithmetic). Elsewhere (arm64 included) weights stay as stored and [`matmul_t`] runs.
+//!
+//! [`matmul_t`] multiplies by a matrix made during the pass (attention's keys): dot products of
+//! contiguous rows, in blocks of 3 rows × 4 outputs summed in AVX2 registers, or a portable version
+//! of the same blocking that the compiler vectorises for the target's baseline.
 
 /// A row-major matrix view: `rows` rows of `cols` values, rows `stride` values apart.
 #[derive(Clone, Copy)]
@@ -48,23 +52,17 @@ impl<'a> Rows<'a> {
 /// When the shapes disagree (a caller's bug, not input).
 pub(super) fn matmul_t(x: Rows<'_>, w: Rows<'_>, bias: Option<&[f32]>, out: &mut [f32], out_stride: usize) {
     assert_eq!(x.cols, w.cols, "inner dimensions differ");
-    assert!(w.rows <= out_stride && (x.rows == 0 || out.len() >= (x.rows - 1) * out_stride + w.rows));
-    if let Some(bias) = bias {
-        assert_eq!(bias.len(), w.rows, "one bias per output");
-    }
-    let mut out = Output { values: out, stride: out_stride, bias };
+    let mut out = Output::checked(out, out_stride, x.rows, w.rows, bias);
     #[cfg(target_arch = "x86_64")]
-    if avx2::available() {
+    if x86::dot::available() {
         // SAFETY: the CPU has AVX2 and FMA (just checked).
-        return unsafe { avx2::matmul_t(x, w, &mut out) };
+        return unsafe { x86::dot::matmul_t(x, w, &mut out) };
     }
     portable::matmul_t(x, w, &mut out);
 }
 
-/// A weight matrix (`outputs × inputs`, row-major as stored) laid out once, at load, for the
-/// kernel that multiplies by it: with AVX2, in panels of 16 outputs holding for each input the 16
-/// outputs' weights side by side, so that every step of the kernel is two aligned loads and twelve
-/// fused multiply-adds; otherwise as stored, for [`matmul_t`].
+/// A weight matrix (`outputs × inputs`, row-major as stored) laid out once for the kernel this
+/// CPU runs (see the module's documentation).
 pub(super) struct Weight {
     layout: Layout,
     inputs: usize,
@@ -72,11 +70,11 @@ pub(super) struct Weight {
 }
 
 enum Layout {
-    /// As stored.
+    /// As stored, for [`matmul_t`].
     Rows(Vec<f32>),
-    /// In [`avx2::PANEL`]-output panels (the last one zero-filled).
+    /// In panels for that kernel ([`panels`]).
     #[cfg(target_arch = "x86_64")]
-    Panels(Vec<f32>),
+    Panels(Vec<f32>, x86::PanelKernel),
 }
 
 impl Weight {
@@ -85,11 +83,27 @@ impl Weight {
     /// # Panics
     /// When `rows` does not hold `outputs × inputs` values (a caller's bug).
     pub(super) fn new(rows: Vec<f32>, inputs: usize, outputs: usize) -> Self {
-        assert_eq!(rows.len(), inputs * outputs, "a weight of {outputs}×{inputs}");
         #[cfg(target_arch = "x86_64")]
-        if avx2::available() {
-            return Self { layout: Layout::Panels(avx2::panels(&rows, inputs, outputs)), inputs, outputs };
-        }
+        return Self::for_kernel(rows, inputs, outputs, x86::PanelKernel::detected());
+        #[cfg(not(target_arch = "x86_64"))]
+        Self::for_kernel(rows, inputs, outputs)
+    }
+
+    /// Lays out `rows` for `kernel` (as stored when there is none).
+    #[cfg(target_arch = "x86_64")]
+    fn for_kernel(rows: Vec<f32>, inputs: usize, outputs: usize, kernel: Option<x86::PanelKernel>) -> Self {
+        assert_eq!(rows.len(), inputs * outputs, "a weight of {outputs}×{inputs}");
+        let layout = match kernel {
+            Some(kernel) => Layout::Panels(panels(&rows, inputs, outputs, kernel.width()), kernel),
+            None => Layout::Rows(rows),
+        };
+        Self { layout, inputs, outputs }
+    }
+
+    /// Keeps `rows` as stored.
+    #[cfg(not(target_arch = "x86_64"))]
+    fn for_kernel(rows: Vec<f32>, inputs: usize, outputs: usize) -> Self {
+        assert_eq!(rows.len(), inputs * outputs, "a weight of {outputs}×{inputs}");
         Self { layout: Layout::Rows(rows), inputs, outputs }
     }
 
@@ -106,21 +120,28 @@ impl Weight {
         match &self.layout {
             Layout::Rows(rows) => matmul_t(x, Rows::dense(rows, self.inputs), bias, out, out_stride),
             #[cfg(target_arch = "x86_64")]
-            Layout::Panels(panels) => {
+            Layout::Panels(panels, kernel) => {
                 assert_eq!(x.cols, self.inputs, "inner dimensions differ");
-                assert!(
-                    self.outputs <= out_stride
-                        && (x.rows == 0 || out.len() >= (x.rows - 1) * out_stride + self.outputs)
-                );
-                if let Some(bias) = bias {
-                    assert_eq!(bias.len(), self.outputs, "one bias per output");
-                }
-                let mut out = Output { values: out, stride: out_stride, bias };
-                // SAFETY: panels are only built when the CPU has AVX2 and FMA.
-                unsafe { avx2::matmul_panels(x, panels, self.outputs, &mut out) }
+                let mut out = Output::checked(out, out_stride, x.rows, self.outputs, bias);
+                // SAFETY: the kernel was detected on this CPU; `panels` is the packing of an
+                // `outputs × inputs` weight for its width.
+                unsafe { kernel.apply(x, panels, self.outputs, &mut out) }
             }
         }
     }
+}
+
+/// `rows` (`outputs × inputs`) in panels of `width` outputs: panel `j` holds, for each input `p`,
+/// the weights of outputs `j·width..(j+1)·width` for `p`, zero past the last output.
+fn panels(rows: &[f32], inputs: usize, outputs: usize, width: usize) -> Vec<f32> {
+    let mut packed = vec![0.0; outputs.div_ceil(width) * width * inputs];
+    for (o, row) in rows.chunks_exact(inputs).enumerate() {
+        let panel = &mut packed[(o / width) * width * inputs..];
+        for (p, &value) in row.iter().enumerate() {
+            panel[p * width + o % width] = value;
+        }
+    }
+    packed
 }
 
 /// Where results go: `values[i·stride + j]`, plus `bias[j]` when there is one.
@@ -130,7 +151,19 @@ struct Output<'a, 'b> {
     bias: Option<&'b [f32]>,
 }
 
-impl Output<'_, '_> {
+impl<'a, 'b> Output<'a, 'b> {
+    /// The output of `rows × outputs` results.
+    ///
+    /// # Panics
+    /// When `values` is too short, `outputs > stride` or the bias is not one per output.
+    fn checked(values: &'a mut [f32], stride: usize, rows: usize, outputs: usize, bias: Option<&'b [f32]>) -> Self {
+        assert!(outputs <= stride && (rows == 0 || values.len() >= (rows - 1) * stride + outputs));
+        if let Some(bias) = bias {
+            assert_eq!(bias.len(), outputs, "one bias per output");
+        }
+        Self { values, stride, bias }
+    }
+
     fn set(&mut self, row: usize, col: usize, sum: f32) {
         self.values[row * self.stride + col] = sum + self.bias.map_or(0.0, |b| b[col]);
     }
@@ -183,208 +216,294 @@ mod portable {
 }
 
 #[cfg(target_arch = "x86_64")]
-mod avx2 {
-    use super::{for_each_block, Output, Rows};
-    use std::arch::x86_64::*;
+mod x86 {
+    use super::{Output, Rows};
     use std::sync::OnceLock;
 
-    /// Rows of activations per block: 3 × 4 accumulators, 3 activation registers and one for
-    /// the weights fill the 16 vector registers.
-    const ROWS: usize = 3;
-    /// Weight rows (outputs) per block.
-    const OUTS: usize = 4;
-    /// Floats per register.
-    const LANES: usize = 8;
-
-    /// Whether this CPU has AVX2 and FMA (asked once per process). AVX-512 was measured too and
-    /// was slower on the 2-core benchmark machine (more lanes, but longer horizontal sums).
-    pub(super) fn available() -> bool {
-        static AVAILABLE: OnceLock<bool> = OnceLock::new();
-        *AVAILABLE.get_or_init(|| is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"))
+    /// The panel kernel this CPU runs.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub(super) enum PanelKernel {
+        /// AVX-512F: 32-output panels, 8 rows a step (16 of the 32 registers accumulate).
+        Avx512,
+        /// AVX2 and FMA: 16-output panels, 6 rows a step (12 of the 16 registers accumulate).
+        Avx2,
     }
 
-    /// # Safety
-    /// The CPU must have AVX2 and FMA.
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn matmul_t(x: Rows<'_>, w: Rows<'_>, out: &mut Output<'_, '_>) {
-        for_each_block((x.rows, w.rows), (ROWS, OUTS), |r0, rn, c0, cn| {
-            // SAFETY: AVX2 and FMA are there (this function's contract); each block reads rows
-            // r0..r0+rn of x and c0..c0+cn of w, which exist.
+    impl PanelKernel {
+        /// The widest this CPU runs, if any (asked once per process). On the 2-core benchmark
+        /// machine the AVX-512 kernel embeds LoCoMo turns ~12 % faster than the AVX2 one.
+        pub(super) fn detected() -> Option<Self> {
+            static DETECTED: OnceLock<Option<PanelKernel>> = OnceLock::new();
+            *DETECTED.get_or_init(|| {
+                if is_x86_feature_detected!("avx512f") {
+                    Some(Self::Avx512)
+                } else if dot::available() {
+                    Some(Self::Avx2)
+                } else {
+                    None
+                }
+            })
+        }
+
+        /// Outputs per panel.
+        pub(super) fn width(self) -> usize {
+            match self {
+                Self::Avx512 => avx512::PANEL,
+                Self::Avx2 => avx2::PANEL,
+            }
+        }
+
+        /// `x` times the weight packed in `panels` for this kernel, into `out`.
+        ///
+        /// # Safety
+        /// The CPU must run this kernel ([`Self::detected`]); `panels` must be the packing of an
+        /// `outputs × x.cols` weight for [`Self::width`].
+        pub(super) unsafe fn apply(self, x: Rows<'_>, panels: &[f32], outputs: usize, out: &mut Output<'_, '_>) {
+            // SAFETY: this function's contract.
             unsafe {
-                match (rn, cn) {
-                    (3, OUTS) => block::<3, OUTS>(x, r0, w, c0, out),
-                    (2, OUTS) => block::<2, OUTS>(x, r0, w, c0, out),
-                    (1, OUTS) => block::<1, OUTS>(x, r0, w, c0, out),
-                    _ => {
-                        for c in c0..c0 + cn {
-                            for r in r0..r0 + rn {
-                                block::<1, 1>(x, r, w, c, out);
+                match self {
+                    Self::Avx512 => avx512::matmul_panels(x, panels, outputs, out),
+                    Self::Avx2 => avx2::matmul_panels(x, panels, outputs, out),
+                }
+            }
+        }
+    }
+
+    /// A panel kernel for one instruction set: `$vector` registers of `$lanes` floats, panels of
+    /// two registers, `$rows` activation rows a step, weights asked for `$prefetch` steps ahead
+    /// (the weights of a pass come from the shared cache or memory once per pass; the hardware
+    /// prefetcher alone left the kernel waiting on them: passes of one text 25 → 20 ms per text
+    /// with AVX2).
+    macro_rules! panel_kernel {
+        ($name:ident, $features:literal, $vector:ty, $lanes:literal, $rows:literal, $prefetch:literal,
+         $zero:ident, $load:ident, $store:ident, $fmadd:ident, $splat:ident) => {
+            pub(super) mod $name {
+                use super::super::{Output, Rows};
+                use std::arch::x86_64::*;
+
+                /// Floats per register.
+                const LANES: usize = $lanes;
+                /// Outputs per panel.
+                pub(crate) const PANEL: usize = 2 * LANES;
+                /// Activation rows per step.
+                const ROWS: usize = $rows;
+                /// Steps ahead at which the weights are asked for.
+                const PREFETCH: usize = $prefetch;
+
+                /// # Safety
+                /// The CPU has the instructions of `target_feature`; `panels` is the packing of an
+                /// `outputs × x.cols` weight in panels of [`PANEL`].
+                #[target_feature(enable = $features)]
+                pub(crate) unsafe fn matmul_panels(
+                    x: Rows<'_>,
+                    panels: &[f32],
+                    outputs: usize,
+                    out: &mut Output<'_, '_>,
+                ) {
+                    let k = x.cols;
+                    assert_eq!(panels.len(), outputs.div_ceil(PANEL) * PANEL * k, "a packed {outputs}×{k} weight");
+                    for (j, panel) in panels.chunks_exact(PANEL * k.max(1)).enumerate() {
+                        let (c0, cn) = (j * PANEL, PANEL.min(outputs - j * PANEL));
+                        for r0 in (0..x.rows).step_by(ROWS) {
+                            // SAFETY: the instructions are there; rows r0..r0+rn exist; the panel
+                            // holds PANEL × k values.
+                            unsafe {
+                                match ROWS.min(x.rows - r0) {
+                                    1 => block::<1>(x, r0, panel, c0, cn, out),
+                                    2 => block::<2>(x, r0, panel, c0, cn, out),
+                                    3 => block::<3>(x, r0, panel, c0, cn, out),
+                                    4 => block::<4>(x, r0, panel, c0, cn, out),
+                                    5 => block::<5>(x, r0, panel, c0, cn, out),
+                                    6 => block::<6>(x, r0, panel, c0, cn, out),
+                                    7 => block::<7>(x, r0, panel, c0, cn, out),
+                                    _ => block::<ROWS>(x, r0, panel, c0, cn, out),
+                                }
                             }
                         }
                     }
                 }
-            }
-        });
-    }
 
-    /// Sums rows `r0..r0+R` of `x` against rows `c0..c0+C` of `w` into `out`.
-    ///
-    /// # Safety
-    /// AVX2 and FMA are there; those rows exist.
-    #[target_feature(enable = "avx2,fma")]
-    #[inline]
-    unsafe fn block<const R: usize, const C: usize>(
-        x: Rows<'_>,
-        r0: usize,
-        w: Rows<'_>,
-        c0: usize,
-        out: &mut Output<'_, '_>,
-    ) {
-        let k = x.cols;
-        let body = k / LANES * LANES;
-        let mut xp = [std::ptr::null::<f32>(); R];
-        for (r, p) in xp.iter_mut().enumerate() {
-            *p = x.row(r0 + r).as_ptr();
-        }
-        let mut wp = [std::ptr::null::<f32>(); C];
-        for (c, p) in wp.iter_mut().enumerate() {
-            *p = w.row(c0 + c).as_ptr();
-        }
-        let mut acc = [[_mm256_setzero_ps(); C]; R];
-        let mut xv = [_mm256_setzero_ps(); R];
-        let mut p = 0;
-        while p < body {
-            // SAFETY: p + LANES <= body <= k, the length of every row read.
-            unsafe {
-                for r in 0..R {
-                    xv[r] = _mm256_loadu_ps(xp[r].add(p));
-                }
-                for c in 0..C {
-                    let wv = _mm256_loadu_ps(wp[c].add(p));
-                    for r in 0..R {
-                        acc[r][c] = _mm256_fmadd_ps(xv[r], wv, acc[r][c]);
+                /// Rows `r0..r0+R` of `x` times one panel, into outputs `c0..c0+cn`.
+                ///
+                /// # Safety
+                /// The instructions are there; those rows exist; `panel` holds [`PANEL`] × `x.cols` values.
+                #[target_feature(enable = $features)]
+                #[inline]
+                unsafe fn block<const R: usize>(
+                    x: Rows<'_>,
+                    r0: usize,
+                    panel: &[f32],
+                    c0: usize,
+                    cn: usize,
+                    out: &mut Output<'_, '_>,
+                ) {
+                    let mut xp = [std::ptr::null::<f32>(); R];
+                    for (r, p) in xp.iter_mut().enumerate() {
+                        *p = x.row(r0 + r).as_ptr();
+                    }
+                    let wp = panel.as_ptr();
+                    let mut acc: [[$vector; 2]; R] = [[$zero(); 2]; R];
+                    for p in 0..x.cols {
+                        // SAFETY: p < x.cols, the length of every row; the panel holds PANEL values
+                        // per p (a prefetch may point past it: it is a hint and never faults).
+                        unsafe {
+                            _mm_prefetch::<_MM_HINT_T0>(wp.wrapping_add((p + PREFETCH) * PANEL) as *const i8);
+                            let w0 = $load(wp.add(p * PANEL));
+                            let w1 = $load(wp.add(p * PANEL + LANES));
+                            for r in 0..R {
+                                let xb = $splat(*xp[r].add(p));
+                                acc[r][0] = $fmadd(xb, w0, acc[r][0]);
+                                acc[r][1] = $fmadd(xb, w1, acc[r][1]);
+                            }
+                        }
+                    }
+                    let mut sums = [0.0f32; PANEL];
+                    for (r, pair) in acc.iter().enumerate() {
+                        // SAFETY: `sums` holds two registers' worth of floats.
+                        unsafe {
+                            $store(sums.as_mut_ptr(), pair[0]);
+                            $store(sums.as_mut_ptr().add(LANES), pair[1]);
+                        }
+                        for (c, &sum) in sums.iter().enumerate().take(cn) {
+                            out.set(r0 + r, c0 + c, sum);
+                        }
                     }
                 }
             }
-            p += LANES;
-        }
-        for r in 0..R {
-            for c in 0..C {
-                let mut sum = horizontal_sum(acc[r][c]);
-                for q in body..k {
-                    // SAFETY: q < k.
-                    unsafe { sum += *xp[r].add(q) * *wp[c].add(q) };
-                }
-                out.set(r0 + r, c0 + c, sum);
-            }
-        }
+        };
     }
 
-    /// Outputs per panel of a packed weight (two registers).
-    pub(super) const PANEL: usize = 2 * LANES;
-    /// Activation rows per step of the panel kernel: 6 × 2 accumulators, two weight registers
-    /// and one broadcast fill 15 of the 16 registers.
-    const PANEL_ROWS: usize = 6;
-    /// Steps ahead at which the panel kernel asks for its weights (64 steps: 4 KiB): the weights
-    /// of a pass come from the shared cache or memory once per pass, and the hardware prefetcher
-    /// alone left the kernel waiting on them (passes of one text: 25 → 20 ms per text).
-    const PREFETCH: usize = 64;
+    panel_kernel!(
+        avx512,
+        "avx512f",
+        __m512,
+        16,
+        8,
+        32,
+        _mm512_setzero_ps,
+        _mm512_loadu_ps,
+        _mm512_storeu_ps,
+        _mm512_fmadd_ps,
+        _mm512_set1_ps
+    );
+    panel_kernel!(
+        avx2,
+        "avx2,fma",
+        __m256,
+        8,
+        6,
+        64,
+        _mm256_setzero_ps,
+        _mm256_loadu_ps,
+        _mm256_storeu_ps,
+        _mm256_fmadd_ps,
+        _mm256_set1_ps
+    );
 
-    /// `rows` (`outputs × inputs`) in panels of [`PANEL`] outputs: panel `j` holds, for each
-    /// input `p`, the weights of outputs `j·PANEL..(j+1)·PANEL` for `p`, zero past the last output.
-    pub(super) fn panels(rows: &[f32], inputs: usize, outputs: usize) -> Vec<f32> {
-        let count = outputs.div_ceil(PANEL);
-        let mut packed = vec![0.0; count * PANEL * inputs];
-        for (o, row) in rows.chunks_exact(inputs).enumerate() {
-            let panel = &mut packed[(o / PANEL) * PANEL * inputs..];
-            for (p, &value) in row.iter().enumerate() {
-                panel[p * PANEL + o % PANEL] = value;
-            }
+    /// The dot-product kernel of [`super::matmul_t`] with AVX2 and FMA.
+    pub(super) mod dot {
+        use super::super::{for_each_block, Output, Rows};
+        use super::OnceLock;
+        use std::arch::x86_64::*;
+
+        /// Rows of activations per block: 3 × 4 accumulators, 3 activation registers and one
+        /// for the weights fill the 16 vector registers.
+        const ROWS: usize = 3;
+        /// Weight rows (outputs) per block.
+        const OUTS: usize = 4;
+        /// Floats per register.
+        const LANES: usize = 8;
+
+        /// Whether this CPU has AVX2 and FMA (asked once per process).
+        pub(crate) fn available() -> bool {
+            static AVAILABLE: OnceLock<bool> = OnceLock::new();
+            *AVAILABLE.get_or_init(|| is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"))
         }
-        packed
-    }
 
-    /// `x` times the weight packed in `panels` ([`panels`]) into `out`.
-    ///
-    /// # Safety
-    /// The CPU must have AVX2 and FMA; `panels` must be the packing of an `outputs × x.cols` weight.
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn matmul_panels(x: Rows<'_>, panels: &[f32], outputs: usize, out: &mut Output<'_, '_>) {
-        let k = x.cols;
-        assert_eq!(panels.len(), outputs.div_ceil(PANEL) * PANEL * k, "a packed {outputs}×{k} weight");
-        for (j, panel) in panels.chunks_exact(PANEL * k.max(1)).enumerate() {
-            let c0 = j * PANEL;
-            let cn = PANEL.min(outputs - c0);
-            for r0 in (0..x.rows).step_by(PANEL_ROWS) {
-                // SAFETY: AVX2 and FMA (this function's contract); rows r0.. exist, the panel holds
-                // PANEL × k values.
+        /// # Safety
+        /// The CPU must have AVX2 and FMA.
+        #[target_feature(enable = "avx2,fma")]
+        pub(crate) unsafe fn matmul_t(x: Rows<'_>, w: Rows<'_>, out: &mut Output<'_, '_>) {
+            for_each_block((x.rows, w.rows), (ROWS, OUTS), |r0, rn, c0, cn| {
+                // SAFETY: AVX2 and FMA are there (this function's contract); each block reads
+                // rows r0..r0+rn of x and c0..c0+cn of w, which exist.
                 unsafe {
-                    match PANEL_ROWS.min(x.rows - r0) {
-                        6 => panel_block::<6>(x, r0, panel, c0, cn, out),
-                        5 => panel_block::<5>(x, r0, panel, c0, cn, out),
-                        4 => panel_block::<4>(x, r0, panel, c0, cn, out),
-                        3 => panel_block::<3>(x, r0, panel, c0, cn, out),
-                        2 => panel_block::<2>(x, r0, panel, c0, cn, out),
-                        _ => panel_block::<1>(x, r0, panel, c0, cn, out),
+                    match (rn, cn) {
+                        (3, OUTS) => block::<3, OUTS>(x, r0, w, c0, out),
+                        (2, OUTS) => block::<2, OUTS>(x, r0, w, c0, out),
+                        (1, OUTS) => block::<1, OUTS>(x, r0, w, c0, out),
+                        _ => {
+                            for c in c0..c0 + cn {
+                                for r in r0..r0 + rn {
+                                    block::<1, 1>(x, r, w, c, out);
+                                }
+                            }
+                        }
                     }
                 }
-            }
+            });
         }
-    }
 
-    /// Rows `r0..r0+R` of `x` times one panel, into outputs `c0..c0+cn`.
-    ///
-    /// # Safety
-    /// AVX2 and FMA are there; those rows exist; `panel` holds [`PANEL`] × `x.cols` values.
-    #[target_feature(enable = "avx2,fma")]
-    #[inline]
-    unsafe fn panel_block<const R: usize>(
-        x: Rows<'_>,
-        r0: usize,
-        panel: &[f32],
-        c0: usize,
-        cn: usize,
-        out: &mut Output<'_, '_>,
-    ) {
-        let mut xp = [std::ptr::null::<f32>(); R];
-        for (r, p) in xp.iter_mut().enumerate() {
-            *p = x.row(r0 + r).as_ptr();
-        }
-        let wp = panel.as_ptr();
-        let mut acc = [[_mm256_setzero_ps(); 2]; R];
-        for p in 0..x.cols {
-            // SAFETY: p < x.cols, the length of every row; the panel holds PANEL values per p (the
-            // prefetch may point past it: it is a hint, and never faults).
-            unsafe {
-                _mm_prefetch::<_MM_HINT_T0>(wp.wrapping_add((p + PREFETCH) * PANEL) as *const i8);
-                let w0 = _mm256_loadu_ps(wp.add(p * PANEL));
-                let w1 = _mm256_loadu_ps(wp.add(p * PANEL + LANES));
-                for r in 0..R {
-                    let xb = _mm256_broadcast_ss(&*xp[r].add(p));
-                    acc[r][0] = _mm256_fmadd_ps(xb, w0, acc[r][0]);
-                    acc[r][1] = _mm256_fmadd_ps(xb, w1, acc[r][1]);
+        /// Sums rows `r0..r0+R` of `x` against rows `c0..c0+C` of `w` into `out`.
+        ///
+        /// # Safety
+        /// AVX2 and FMA are there; those rows exist.
+        #[target_feature(enable = "avx2,fma")]
+        #[inline]
+        unsafe fn block<const R: usize, const C: usize>(
+            x: Rows<'_>,
+            r0: usize,
+            w: Rows<'_>,
+            c0: usize,
+            out: &mut Output<'_, '_>,
+        ) {
+            let k = x.cols;
+            let body = k / LANES * LANES;
+            let mut xp = [std::ptr::null::<f32>(); R];
+            for (r, p) in xp.iter_mut().enumerate() {
+                *p = x.row(r0 + r).as_ptr();
+            }
+            let mut wp = [std::ptr::null::<f32>(); C];
+            for (c, p) in wp.iter_mut().enumerate() {
+                *p = w.row(c0 + c).as_ptr();
+            }
+            let mut acc = [[_mm256_setzero_ps(); C]; R];
+            let mut xv = [_mm256_setzero_ps(); R];
+            let mut p = 0;
+            while p < body {
+                // SAFETY: p + LANES <= body <= k, the length of every row read.
+                unsafe {
+                    for r in 0..R {
+                        xv[r] = _mm256_loadu_ps(xp[r].add(p));
+                    }
+                    for c in 0..C {
+                        let wv = _mm256_loadu_ps(wp[c].add(p));
+                        for r in 0..R {
+                            acc[r][c] = _mm256_fmadd_ps(xv[r], wv, acc[r][c]);
+                        }
+                    }
+                }
+                p += LANES;
+            }
+            for r in 0..R {
+                for c in 0..C {
+                    let mut sum = horizontal_sum(acc[r][c]);
+                    for q in body..k {
+                        // SAFETY: q < k.
+                        unsafe { sum += *xp[r].add(q) * *wp[c].add(q) };
+                    }
+                    out.set(r0 + r, c0 + c, sum);
                 }
             }
         }
-        let mut sums = [0.0f32; PANEL];
-        for (r, pair) in acc.iter().enumerate() {
-            // SAFETY: `sums` holds 2 × LANES floats.
-            unsafe {
-                _mm256_storeu_ps(sums.as_mut_ptr(), pair[0]);
-                _mm256_storeu_ps(sums.as_mut_ptr().add(LANES), pair[1]);
-            }
-            for (c, &sum) in sums.iter().enumerate().take(cn) {
-                out.set(r0 + r, c0 + c, sum);
-            }
-        }
-    }
 
-    #[target_feature(enable = "avx2,fma")]
-    #[inline]
-    fn horizontal_sum(v: __m256) -> f32 {
-        let quad = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
-        let pair = _mm_add_ps(quad, _mm_movehl_ps(quad, quad));
-        _mm_cvtss_f32(_mm_add_ss(pair, _mm_shuffle_ps::<0b01>(pair, pair)))
+        #[target_feature(enable = "avx2,fma")]
+        #[inline]
+        fn horizontal_sum(v: __m256) -> f32 {
+            let quad = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+            let pair = _mm_add_ps(quad, _mm_movehl_ps(quad, quad));
+            _mm_cvtss_f32(_mm_add_ss(pair, _mm_shuffle_ps::<0b01>(pair, pair)))
+        }
     }
 }
 
@@ -437,25 +556,43 @@ mod tests {
 
     #[test]
     fn a_laid_out_weight_multiplies_as_the_plain_definition() {
-        // Output counts around the panel width, row counts around the kernel's 6 rows.
-        for (m, n, k) in [(1, 1, 3), (6, 16, 8), (7, 17, 19), (13, 40, 384), (35, 1152, 32)] {
+        // Output counts around the panel widths (16, 32), row counts around the kernels' 6 and 8 rows.
+        for (m, n, k) in [(1, 1, 3), (6, 16, 8), (7, 17, 19), (8, 32, 5), (13, 40, 384), (35, 1152, 32)] {
             let (xs, ws, bias) = (values(m * k, 4), values(n * k, 5), values(n, 6));
             let (x, w) = (Rows::dense(&xs, k), Rows::dense(&ws, k));
-            let weight = Weight::new(ws.clone(), k, n);
-            assert_eq!(weight.outputs(), n);
-            for b in [None, Some(bias.as_slice())] {
-                let want = naive(x, w, b);
-                let mut got = vec![f32::NAN; m * (n + 2)];
-                weight.apply(x, b, &mut got, n + 2);
-                for i in 0..m {
-                    for j in 0..n {
-                        let (g, e) = (got[i * (n + 2) + j], want[i * n + j]);
-                        assert!((g - e).abs() < 1e-3, "{m}×{n}×{k} [{i},{j}]: {g}, want {e}");
+            for weight in every_layout(&ws, k, n) {
+                assert_eq!(weight.outputs(), n);
+                for b in [None, Some(bias.as_slice())] {
+                    let want = naive(x, w, b);
+                    let mut got = vec![f32::NAN; m * (n + 2)];
+                    weight.apply(x, b, &mut got, n + 2);
+                    for i in 0..m {
+                        for j in 0..n {
+                            let (g, e) = (got[i * (n + 2) + j], want[i * n + j]);
+                            assert!((g - e).abs() < 1e-3, "{m}×{n}×{k} [{i},{j}]: {g}, want {e}");
+                        }
+                        assert!(got[i * (n + 2) + n].is_nan(), "nothing is written past the outputs");
                     }
-                    assert!(got[i * (n + 2) + n].is_nan(), "nothing is written past the outputs");
                 }
             }
         }
+    }
+
+    /// The weight laid out for every kernel this CPU runs, and as stored.
+    fn every_layout(rows: &[f32], inputs: usize, outputs: usize) -> Vec<Weight> {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let mut kernels = vec![None];
+            if x86::dot::available() {
+                kernels.push(Some(x86::PanelKernel::Avx2));
+            }
+            if x86::PanelKernel::detected() == Some(x86::PanelKernel::Avx512) {
+                kernels.push(Some(x86::PanelKernel::Avx512));
+            }
+            kernels.into_iter().map(|k| Weight::for_kernel(rows.to_vec(), inputs, outputs, k)).collect()
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        vec![Weight::for_kernel(rows.to_vec(), inputs, outputs)]
     }
 
     #[test]
