@@ -381,6 +381,9 @@ impl Bert {
         let head = hidden / heads;
         let stride = 3 * hidden;
         let scale = 1.0 / (head as f32).sqrt();
+        if len == 0 {
+            return; // a text without tokens (a tokenizer that adds none to an empty string)
+        }
         let rows = &qkv[start * stride..(start + len) * stride];
         scores.resize(len * len, 0.0);
         for h in 0..heads {
@@ -458,6 +461,96 @@ mod tests {
         assert!(load_error(serde_json::json!({"num_attention_heads": 3})).contains("num_attention_heads 3"));
         let missing = load_error(serde_json::json!({}));
         assert!(missing.contains("no tensor `encoder.layer.0.attention.self.query.weight`"), "{missing}");
+    }
+
+    /// A tiny encoder with deterministic weights (hidden 8, 2 heads, 1 layer).
+    fn tiny() -> Bert {
+        let config = config(serde_json::json!({}));
+        let shapes: Vec<(String, Vec<usize>)> = [
+            ("embeddings.word_embeddings.weight", vec![5, 8]),
+            ("embeddings.position_embeddings.weight", vec![4, 8]),
+            ("embeddings.token_type_embeddings.weight", vec![2, 8]),
+            ("embeddings.LayerNorm.weight", vec![8]),
+            ("embeddings.LayerNorm.bias", vec![8]),
+        ]
+        .into_iter()
+        .map(|(n, s)| (n.to_owned(), s))
+        .chain(
+            [
+                ("attention.self.query", 8, 8),
+                ("attention.self.key", 8, 8),
+                ("attention.self.value", 8, 8),
+                ("attention.output.dense", 8, 8),
+                ("intermediate.dense", 8, 16),
+                ("output.dense", 16, 8),
+            ]
+            .into_iter()
+            .flat_map(|(n, inputs, outputs)| {
+                [
+                    (format!("encoder.layer.0.{n}.weight"), vec![outputs, inputs]),
+                    (format!("encoder.layer.0.{n}.bias"), vec![outputs]),
+                ]
+            }),
+        )
+        .chain(["attention.output.LayerNorm", "output.LayerNorm"].into_iter().flat_map(|n| {
+            [(format!("encoder.layer.0.{n}.weight"), vec![8]), (format!("encoder.layer.0.{n}.bias"), vec![8])]
+        }))
+        .collect();
+        let data: Vec<Vec<u8>> = shapes
+            .iter()
+            .enumerate()
+            .map(|(t, (_, shape))| {
+                let n: usize = shape.iter().product();
+                let mut state = (t as u32 + 1).wrapping_mul(2_654_435_761);
+                (0..n)
+                    .flat_map(|_| {
+                        state ^= state << 13;
+                        state ^= state >> 17;
+                        state ^= state << 5;
+                        ((state % 2000) as f32 / 1000.0 - 1.0).to_le_bytes()
+                    })
+                    .collect::<Vec<u8>>()
+            })
+            .collect();
+        let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = shapes
+            .iter()
+            .zip(&data)
+            .map(|((name, shape), bytes)| {
+                (
+                    name.clone(),
+                    safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), bytes).unwrap(),
+                )
+            })
+            .collect();
+        Bert::load(config, &safetensors::serialize(views, None).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn texts_side_by_side_get_the_vectors_they_get_alone() {
+        let bert = tiny();
+        let texts: [&[u32]; 4] = [&[1, 2, 3, 4], &[4], &[], &[2, 0]];
+        let zeros = [0u32; 4];
+        let tokens: Vec<Tokens<'_>> = texts.iter().map(|ids| Tokens { ids, type_ids: &zeros[..ids.len()] }).collect();
+        let together = bert.embed(&tokens).unwrap();
+        for (text, vector) in tokens.iter().zip(&together) {
+            let alone = bert.embed(std::slice::from_ref(text)).unwrap();
+            assert_eq!(alone[0].len(), 8);
+            let diff = alone[0].iter().zip(vector).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+            assert!(diff < 1e-6, "{:?}: {diff}", text.ids);
+        }
+        let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        assert!((norm(&together[0]) - 1.0).abs() < 1e-5);
+        assert_eq!(together[2], vec![0.0; 8], "no tokens, no direction");
+        assert!((together[0].iter().zip(&together[1]).map(|(a, b)| a * b).sum::<f32>() - 1.0).abs() > 1e-3);
+    }
+
+    #[test]
+    fn ids_outside_the_model_are_errors_not_panics() {
+        let bert = tiny();
+        let err = |ids: &[u32], types: &[u32]| bert.embed(&[Tokens { ids, type_ids: types }]).unwrap_err().to_string();
+        assert!(err(&[9], &[0]).contains("token id 9 is outside the model's vocabulary of 5"));
+        assert!(err(&[1], &[2]).contains("token type 2"));
+        assert!(err(&[1; 5], &[0; 5]).contains("5 tokens exceed the model's 4 positions"));
     }
 
     #[test]
