@@ -120,8 +120,8 @@ impl Activation {
 }
 
 /// The error function as a ratio of two polynomials of `x` (Eigen's fast `erf` for `f32`: at most
-/// 1e-7 from the exact value, and beyond ±4 it is ±1 to `f32` precision). Branch-free, so the
-/// compiler vectorises a loop of it; libm's `erff` took a tenth of a forward pass.
+/// 4e-7 from the exact value in `f32` arithmetic, and beyond ±4 it is ±1 to `f32` precision).
+/// Branch-free, so the compiler vectorises a loop of it; libm's `erff` took a tenth of a pass.
 fn erf(x: f32) -> f32 {
     const NUMERATOR: [f32; 7] =
         [-1.609_603_3e-2, -2.954_6e-3, -7.349_906e-4, -5.692_506_4e-5, -2.101_024e-6, 2.770_681_4e-8, -2.726_142_3e-10];
