@@ -133,6 +133,7 @@ impl Weight {
 
 /// `rows` (`outputs × inputs`) in panels of `width` outputs: panel `j` holds, for each input `p`,
 /// the weights of outputs `j·width..(j+1)·width` for `p`, zero past the last output.
+#[cfg(target_arch = "x86_64")]
 fn panels(rows: &[f32], inputs: usize, outputs: usize, width: usize) -> Vec<f32> {
     let mut packed = vec![0.0; outputs.div_ceil(width) * width * inputs];
     for (o, row) in rows.chunks_exact(inputs).enumerate() {
