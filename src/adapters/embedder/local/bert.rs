@@ -137,7 +137,6 @@ fn erf(x: f32) -> f32 {
 struct Linear {
     weight: Weight,
     bias: Vec<f32>,
-    inputs: usize,
 }
 
 /// A linear layer's parameters as read, before they are laid out for the CPU.
@@ -168,7 +167,7 @@ impl LinearParts {
     }
 
     fn laid_out(self) -> Linear {
-        Linear { weight: Weight::new(self.weight, self.inputs, self.bias.len()), bias: self.bias, inputs: self.inputs }
+        Linear { weight: Weight::new(self.weight, self.inputs, self.bias.len()), bias: self.bias }
     }
 }
 
@@ -179,9 +178,9 @@ impl Linear {
 
     /// Applies the layer to the rows of `x` (each `inputs` wide) into `out` (rows `outputs` wide).
     fn forward(&self, x: &[f32], out: &mut Vec<f32>) {
-        let outputs = self.weight.outputs();
-        out.resize(x.len() / self.inputs * outputs, 0.0);
-        self.weight.apply(Rows::dense(x, self.inputs), Some(&self.bias), out, outputs);
+        let (inputs, outputs) = (self.weight.inputs(), self.weight.outputs());
+        out.resize(x.len() / inputs * outputs, 0.0);
+        self.weight.apply(Rows::dense(x, inputs), Some(&self.bias), out, outputs);
     }
 }
 
@@ -288,7 +287,7 @@ impl Bert {
             )));
         }
         let probe = "embeddings.word_embeddings.weight";
-        let weights = Weights::parse(safetensors, &["", "bert.", "model."], probe).map_err(LoadError::Weights)?;
+        let weights = Weights::parse(safetensors, &["", "bert.", "model."], probe)?;
         let hidden = config.hidden_size;
         let eps = config.layer_norm_eps as f32;
         let layers =

@@ -107,6 +107,11 @@ impl Weight {
         Self { layout: Layout::Rows(rows), inputs, outputs }
     }
 
+    /// Its number of inputs (the width of a row it multiplies).
+    pub(super) fn inputs(&self) -> usize {
+        self.inputs
+    }
+
     /// Its number of outputs.
     pub(super) fn outputs(&self) -> usize {
         self.outputs
