@@ -91,7 +91,11 @@ where
             }
             sink.flush()
         };
-        let _ = done.send(write_all());
+        let ended = write_all();
+        // the queue closes before the end is reported: whoever learns of the end finds every
+        // later line refused, never queued for a writer that is gone
+        drop(rx);
+        let _ = done.send(ended);
     })?;
     Ok((LineSender { tx }, end))
 }
